@@ -1,0 +1,16 @@
+"""Layers: encoders, gradient reversal, per-task heads."""
+
+from tf_aspmtl.layers.encoders import ENCODERS, BiLSTMEncoder, CNNEncoder, LSTMEncoder, get_encoder
+from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradient
+from tf_aspmtl.layers.task_heads import TaskHeads
+
+__all__ = [
+    "ENCODERS",
+    "BiLSTMEncoder",
+    "CNNEncoder",
+    "GradientReversal",
+    "LSTMEncoder",
+    "TaskHeads",
+    "get_encoder",
+    "reverse_gradient",
+]

@@ -1,0 +1,189 @@
+"""Tests for LabelMap and load_multitask_table (users' own multi-task data)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tf_aspmtl.data import LabelMap, load_multitask_table
+
+# Three tasks with 2, 3 and 4 classes; labels that pandas would turn into NaN
+# or ints ("NA", "0") must stay strings.
+ROWS = [
+    ("movies", "great , fun", "pos"),
+    ("movies", 'a "quoted" flop', "neg"),
+    ("news", "stocks\tfall", "NA"),
+    ("news", "rain today", "0"),
+    ("news", "new phone", "tech"),
+    ("emotions", "so happy", "joy"),
+    ("emotions", "so sad", "sadness"),
+    ("emotions", "how dare", "anger"),
+    ("emotions", "yikes", "fear"),
+    ("movies", "more\nlines", "pos"),
+]
+SPLITS = ["train", "dev", "train", "test", "train", "train", "dev", "test", "train", "test"]
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    frame = pd.DataFrame(ROWS, columns=["task", "text", "label"])
+    frame["split"] = SPLITS
+    return frame
+
+
+def _write(frame: pd.DataFrame, path):
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, sep="," if path.suffix == ".csv" else "\t", index=False)
+    return path
+
+
+@pytest.fixture(params=["csv", "tsv", "tab", "parquet", "frame"])
+def source(request, table, tmp_path):
+    if request.param == "frame":
+        return table
+    return _write(table, tmp_path / f"data.{request.param}")
+
+
+def test_all_formats_load_and_round_trip(source):
+    frame, label_map = load_multitask_table(source, split_column="split")
+    assert frame.columns.tolist() == ["task", "text", "label", "split"]
+    assert frame["label"].dtype == np.int64
+    assert frame["text"].tolist() == [r[1] for r in ROWS]
+    assert frame["split"].tolist() == SPLITS
+    assert label_map.tasks == ["movies", "news", "emotions"]  # first-seen order
+    assert [label_map.num_classes(t) for t in label_map.tasks] == [2, 3, 4]
+    assert label_map.classes("news") == ["0", "NA", "tech"]  # sorted strings
+    assert frame["label"].tolist() == [1, 0, 1, 0, 2, 2, 3, 0, 1, 1]
+    for task in label_map.tasks:
+        rows = frame[frame["task"] == task]
+        assert label_map.decode(task, rows["label"]) == [r[2] for r in ROWS if r[0] == task]
+
+
+def test_split_column_is_optional(table):
+    frame, _ = load_multitask_table(table)
+    assert frame.columns.tolist() == ["task", "text", "label"]
+
+
+def test_custom_column_names(table):
+    renamed = table.rename(columns={"task": "domain", "text": "review", "label": "y"})
+    frame, label_map = load_multitask_table(
+        renamed, text_column="review", label_column="y", task_column="domain"
+    )
+    assert frame["task"].tolist()[:3] == ["movies", "movies", "news"]
+    assert label_map.num_classes("emotions") == 4
+
+
+def test_given_label_map_is_used_for_ids(table):
+    label_map = LabelMap(
+        {
+            "movies": ["pos", "neg"],
+            "news": ["tech", "NA", "0"],
+            "emotions": ["joy", "sadness", "anger", "fear"],
+        }
+    )
+    frame, returned = load_multitask_table(table, label_map=label_map)
+    assert returned is label_map
+    assert frame["label"].tolist() == [0, 1, 1, 2, 0, 0, 1, 2, 3, 0]
+
+
+def test_int_labels_and_task_ids_from_parquet(tmp_path):
+    data = pd.DataFrame({"task": [7, 7, 9], "text": ["a", "b", "c"], "label": np.array([5, 2, 1])})
+    frame, label_map = load_multitask_table(_write(data, tmp_path / "ints.parquet"))
+    assert frame["task"].tolist() == ["7", "7", "9"]
+    assert frame["label"].tolist() == [1, 0, 0]
+    config = json.loads(json.dumps(label_map.get_config()))
+    assert config == {"classes": {"7": [2, 5], "9": [1]}}
+    assert LabelMap.from_config(config).decode("7", [1]) == [5]
+
+
+def test_label_map_config_round_trip_and_errors(table):
+    label_map = LabelMap.from_frame(table, "task", "label")
+    rebuilt = LabelMap.from_config(json.loads(json.dumps(label_map.get_config())))
+    assert rebuilt == label_map
+    assert rebuilt.tasks == label_map.tasks
+    np.testing.assert_array_equal(rebuilt.encode("emotions", ["fear", "anger"]), [1, 0])
+    assert rebuilt.encode("emotions", ["fear"]).dtype == np.int64
+    with pytest.raises(ValueError, match=r"Unknown label 'surprise' for task 'emotions'"):
+        rebuilt.encode("emotions", ["joy", "surprise"])
+    with pytest.raises(ValueError, match=r"Unknown label 0 for task 'news'"):
+        rebuilt.encode("news", [0])  # int 0 is not the string "0"
+    with pytest.raises(ValueError, match=r"Unknown task 'sports'"):
+        rebuilt.num_classes("sports")
+    with pytest.raises(ValueError, match=r"Id 2 out of range for task 'movies'"):
+        rebuilt.decode("movies", [0, 2])
+
+
+# --- malformed input: message names the file, the row/line and the field --------
+
+
+def _csv(tmp_path, text, name="bad.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, parts",
+    [
+        ("task,label\na,pos\n", ["line 1", "missing text column 'text'", "columns found: ['task', 'label']"]),
+        ("", ["line 1", "empty file", "'text'"]),
+        ("task,text,label\n", ["row 1 (line 2)", "no data rows", "'label'"]),
+        ("task,text,label\na,x,pos\na,y,neg\na,,pos\n", ["row 3 (line 4)", "field 'text'"]),
+        ("task,text,label\na,x,pos\na,   ,neg\n", ["row 2 (line 3)", "field 'text'"]),
+        ("task,text,label\na,x,pos\na,y,\n", ["row 2 (line 3)", "field 'label'"]),
+        ("task,text,label\n,x,pos\n", ["row 1 (line 2)", "field 'task'"]),
+        # A quoted multi-line text and a blank line shift later line numbers.
+        ('task,text,label\na,"two\nlines",pos\n\na,y,\n', ["row 2 (line 5)", "field 'label'"]),
+    ],
+)
+def test_malformed_csv_names_file_line_and_field(tmp_path, content, parts):
+    with pytest.raises(ValueError) as info:
+        load_multitask_table(_csv(tmp_path, content))
+    message = str(info.value)
+    for part in ["bad.csv", *parts]:
+        assert part in message, message
+
+
+def test_unknown_label_with_given_map_names_line(tmp_path):
+    path = _csv(tmp_path, "task\ttext\tlabel\na\tx\tpos\na\ty\tmeh\n", name="bad.tsv")
+    with pytest.raises(ValueError) as info:
+        load_multitask_table(path, label_map=LabelMap({"a": ["neg", "pos"]}))
+    for part in ("bad.tsv", "row 2 (line 3)", "field 'label'", "'meh'"):
+        assert part in str(info.value)
+    with pytest.raises(ValueError, match=r"bad\.tsv: row 1 \(line 2\): field 'task': unknown task 'a'"):
+        load_multitask_table(path, label_map=LabelMap({"b": ["neg", "pos"]}))
+
+
+def test_missing_split_cell_is_reported(tmp_path):
+    path = _csv(tmp_path, "task,text,label,fold\na,x,pos,train\na,y,neg,\n")
+    with pytest.raises(ValueError, match=r"bad\.csv: row 2 \(line 3\): field 'fold'"):
+        load_multitask_table(path, split_column="fold")
+
+
+def test_malformed_parquet_names_file_row_and_field(tmp_path):
+    data = pd.DataFrame({"task": ["a", "a", "a"], "text": ["x", None, "z"], "label": ["p", "q", "p"]})
+    with pytest.raises(ValueError) as info:
+        load_multitask_table(_write(data, tmp_path / "bad.parquet"))
+    for part in ("bad.parquet", "row 2", "field 'text'"):
+        assert part in str(info.value)
+    assert "line" not in str(info.value)
+
+
+def test_malformed_dataframe_names_row_and_field():
+    data = pd.DataFrame({"task": ["a", "b"], "text": ["x", "y"], "label": [1.0, np.nan]}, index=[10, 20])
+    with pytest.raises(ValueError) as info:
+        load_multitask_table(data)
+    for part in ("<DataFrame>", "row 2", "field 'label'"):
+        assert part in str(info.value)
+    with pytest.raises(ValueError, match=r"<DataFrame>: row 1: field 'text': expected a string, got int"):
+        load_multitask_table(pd.DataFrame({"task": ["a"], "text": [3], "label": ["p"]}))
+
+
+def test_unsupported_extension_and_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"data\.json: unsupported file type '\.json'"):
+        load_multitask_table(tmp_path / "data.json")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        load_multitask_table(tmp_path / "nope.csv")

@@ -1,0 +1,59 @@
+"""One softmax classifier per task, applied to a batch that may mix tasks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+_MASKED_LOGIT = -1e9
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class TaskHeads(keras.layers.Layer):
+    """K linear classifiers stored as one ``[K, features, max_classes]`` kernel.
+
+    Row b is classified by head ``task_ids[b]``. Tasks may have different
+    numbers of classes: logits are padded to ``max(num_classes)`` and the
+    padding classes get a logit of -1e9, i.e. probability 0.
+
+    Args:
+        num_classes: sequence of int. Classes of each task.
+
+    Example:
+    >>> heads = TaskHeads([2, 3])
+    >>> heads(tf.ones((2, 4)), tf.constant([0, 1])).shape
+    TensorShape([2, 3])
+    """
+
+    def __init__(self, num_classes: Sequence[int], **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = [int(c) for c in num_classes]
+        if not self.num_classes or min(self.num_classes) < 2:
+            raise ValueError(f"Every task needs at least 2 classes; got num_classes={self.num_classes}")
+        self.max_classes = max(self.num_classes)
+        self._class_bias = [[0.0 if j < c else _MASKED_LOGIT for j in range(self.max_classes)] for c in self.num_classes]
+
+    def build(self, features_shape, task_ids_shape=None):
+        k, dim = len(self.num_classes), int(features_shape[-1])
+        self.kernel = self.add_weight(
+            shape=(k, dim, self.max_classes), initializer="glorot_uniform", name="kernel"
+        )
+        self.bias = self.add_weight(shape=(k, self.max_classes), initializer="zeros", name="bias")
+        super().build(features_shape)
+
+    def call(self, features, task_ids):
+        task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+        kernel = tf.gather(self.kernel, task_ids)  # [batch, dim, classes]
+        logits = tf.einsum("bd,bdc->bc", features, kernel)
+        class_bias = tf.constant(self._class_bias, dtype=logits.dtype)  # -1e9 on padding classes
+        return logits + tf.gather(self.bias, task_ids) + tf.gather(class_bias, task_ids)
+
+    def compute_output_shape(self, features_shape, task_ids_shape=None):
+        return (features_shape[0], self.max_classes)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_classes": self.num_classes})
+        return config

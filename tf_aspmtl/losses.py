@@ -1,0 +1,114 @@
+"""The three terms of the ASP-MTL objective, each a small function.
+
+``L = sum_k alpha_k L_task_k + lambda * L_adv + gamma * L_diff``
+(Liu, Qiu and Huang, ACL 2017, equations 13 to 17).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+DIFFERENCE_NORMALIZATIONS = ("normalized", "sum")
+
+
+def task_loss(labels, logits, task_ids, task_weights=None, sample_weight=None) -> tf.Tensor:
+    """Cross entropy of the task classifiers, weighted per task by ``alpha_k``.
+
+    Rows whose label is negative (unlabelled text fed to the adversary only)
+    are ignored. The result is the weighted mean over labelled rows, so its
+    scale does not depend on the batch size or on how much unlabelled text is
+    mixed in.
+
+    Args:
+        labels: int tensor [batch]. Class ids; ``-1`` marks an unlabelled row.
+        logits: float tensor [batch, classes].
+        task_ids: int tensor [batch]. Task of each row.
+        task_weights: optional float tensor [num_tasks]. ``alpha_k``; 1 when None.
+        sample_weight: optional float tensor [batch].
+
+    Returns:
+        A scalar float tensor (0 when the batch has no labelled row).
+    """
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    labelled = labels >= 0
+    weight = tf.cast(labelled, logits.dtype)
+    if task_weights is not None:
+        weight *= tf.gather(tf.cast(task_weights, logits.dtype), task_ids)
+    if sample_weight is not None:
+        weight *= tf.cast(tf.reshape(sample_weight, [-1]), logits.dtype)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.where(labelled, labels, tf.zeros_like(labels)), logits=logits
+    )
+    count = tf.reduce_sum(tf.cast(labelled, logits.dtype))
+    return tf.math.divide_no_nan(tf.reduce_sum(ce * weight), count)
+
+
+def adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
+    """Cross entropy of the task discriminator ``D(s) = softmax(b + U s)``.
+
+    The discriminator minimises it; the shared encoder sees it through a
+    gradient-reversal layer and so maximises it (equation 14). It needs no
+    class labels, so unlabelled rows count too.
+
+    Args:
+        task_ids: int tensor [batch]. The discriminator's targets.
+        discriminator_logits: float tensor [batch, num_tasks].
+
+    Returns:
+        The mean cross entropy, a scalar float tensor.
+    """
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(task_ids, tf.int32), logits=discriminator_logits
+    )
+    return tf.reduce_mean(ce)
+
+
+def difference_loss(shared, private, task_ids, normalization: str = "normalized") -> tf.Tensor:
+    """Orthogonality penalty between shared and private features (equation 16).
+
+    The paper's term is ``sum_k ||S_k^T H_k||_F^2`` where the rows of ``S_k``
+    and ``H_k`` are the shared and private features of task k's rows in the
+    batch. It is computed here without the ``[dim, dim]`` products through
+    ``||S^T H||_F^2 = sum_ij (s_i . s_j)(h_i . h_j)`` over pairs of rows of
+    the same task, which costs ``batch^2 * dim`` whatever the number of tasks.
+
+    ``normalization``:
+      - ``"sum"``: the paper's raw sum. It grows with the batch size (squared)
+        and with the feature scale, so its weight gamma must be retuned when
+        either changes.
+      - ``"normalized"`` (default): rows are L2-normalised first and task k's
+        term is divided by ``n_k^2``, then the terms are averaged over the
+        tasks present. Each term is then in [0, 1] (0 when orthogonal, 1 when
+        the shared and private features of every row are the same direction
+        up to sign), whatever the batch size, feature size or activation
+        scale, which keeps gamma meaningful. Public implementations of the
+        paper normalise for the same reason.
+
+    Args:
+        shared: float tensor [batch, shared_dim].
+        private: float tensor [batch, private_dim].
+        task_ids: int tensor [batch].
+        normalization: str. ``"normalized"`` or ``"sum"``.
+
+    Returns:
+        A scalar float tensor.
+    """
+    if normalization not in DIFFERENCE_NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown difference-loss normalization {normalization!r}; "
+            f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
+        )
+    task_ids = tf.reshape(task_ids, [-1])
+    if normalization == "normalized":
+        shared = tf.math.l2_normalize(shared, axis=-1)
+        private = tf.math.l2_normalize(private, axis=-1)
+    same_task = tf.cast(task_ids[:, None] == task_ids[None, :], shared.dtype)
+    pairs = tf.matmul(shared, shared, transpose_b=True) * tf.matmul(private, private, transpose_b=True)
+    pairs *= same_task
+    if normalization == "sum":
+        return tf.reduce_sum(pairs)
+    rows_per_task = tf.reduce_sum(same_task, axis=1)  # n_k for each row's task
+    per_row = tf.reduce_sum(pairs, axis=1) / tf.square(rows_per_task)
+    # Each task contributes n_k rows; weight them by 1 / n_k to average over tasks.
+    num_tasks = tf.reduce_sum(1.0 / rows_per_task)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_row / rows_per_task), num_tasks)
