@@ -1,5 +1,35 @@
-"""Shared pytest configuration: quiet TensorFlow, deterministic seeds."""
+"""Shared fixtures: a small real FDU-MTL subset and a vectorizer adapted on it."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+from tf_aspmtl.data import load_fdu_mtl  # noqa: E402
+from tf_aspmtl.preprocessing import TextVectorizer  # noqa: E402
+
+SUBSET_TASKS = ["books", "MR", "camera_photo"]
+
+
+@pytest.fixture(scope="session")
+def fdu_subset():
+    """Train (first 96 rows) and dev (first 32 rows) of three real tasks."""
+    frame = load_fdu_mtl(tasks=SUBSET_TASKS, splits=("train", "dev"))
+    train = frame[frame["split"] == "train"].groupby("task", sort=False).head(96).reset_index(drop=True)
+    dev = frame[frame["split"] == "dev"].groupby("task", sort=False).head(32).reset_index(drop=True)
+    return train, dev
+
+
+@pytest.fixture(scope="session")
+def small_vectorizer(fdu_subset):
+    train, _ = fdu_subset
+    vectorizer = TextVectorizer(max_length=32, max_tokens=3000, name="preprocessor")
+    vectorizer.adapt(train["text"].tolist())
+    return vectorizer
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)

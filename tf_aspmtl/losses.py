@@ -108,7 +108,7 @@ def difference_loss(shared, private, task_ids, normalization: str = "normalized"
     if normalization == "sum":
         return tf.reduce_sum(pairs)
     rows_per_task = tf.reduce_sum(same_task, axis=1)  # n_k for each row's task
+    # Summed over task k's rows, these give ||S_k^T H_k||_F^2 / n_k^2.
     per_row = tf.reduce_sum(pairs, axis=1) / tf.square(rows_per_task)
-    # Each task contributes n_k rows; weight them by 1 / n_k to average over tasks.
-    num_tasks = tf.reduce_sum(1.0 / rows_per_task)
-    return tf.math.divide_no_nan(tf.reduce_sum(per_row / rows_per_task), num_tasks)
+    num_tasks = tf.reduce_sum(1.0 / rows_per_task)  # each task has n_k rows
+    return tf.math.divide_no_nan(tf.reduce_sum(per_row), num_tasks)

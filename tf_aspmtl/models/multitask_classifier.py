@@ -72,6 +72,9 @@ class MultiTaskClassifier(keras.Model):
         preprocessor: optional layer mapping tf.string [batch] to token ids
             (:class:`tf_aspmtl.preprocessing.TextVectorizer`); lets the model take raw text.
         per_task_metrics: bool. Log ``acc_<task>`` for every task.
+        gradient_reversal_scale: float. Factor of the reversed gradient the
+            shared encoder receives from the discriminator. 1 is the paper's
+            min-max; 0 lets the discriminator learn unopposed (a diagnostic).
 
     Example:
     >>> model = MultiTaskClassifier(["books", "dvd"], vocabulary_size=100,
@@ -99,6 +102,7 @@ class MultiTaskClassifier(keras.Model):
         dropout: float = 0.0,
         preprocessor: keras.layers.Layer | None = None,
         per_task_metrics: bool = True,
+        gradient_reversal_scale: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -147,6 +151,7 @@ class MultiTaskClassifier(keras.Model):
         self.dropout = float(dropout)
         self.preprocessor = preprocessor
         self.per_task_metrics = bool(per_task_metrics)
+        self.gradient_reversal_scale = float(gradient_reversal_scale)
 
         self.embedding = keras.layers.Embedding(
             self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding"
@@ -163,7 +168,7 @@ class MultiTaskClassifier(keras.Model):
         self.heads = TaskHeads(self.num_classes, name="task_heads")
         self.discriminator = None
         if self.adversarial_weight > 0:
-            self.gradient_reversal = GradientReversal(1.0, name="gradient_reversal")
+            self.gradient_reversal = GradientReversal(self.gradient_reversal_scale, name="gradient_reversal")
             self.discriminator = keras.layers.Dense(k, name="task_discriminator")
 
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -172,6 +177,9 @@ class MultiTaskClassifier(keras.Model):
         self.diff_loss_tracker = keras.metrics.Mean(name="diff_loss")
         self.discriminator_accuracy = keras.metrics.SparseCategoricalAccuracy(name="discriminator_accuracy")
         self.task_accuracy = PerTaskAccuracy(self.task_names, per_task=self.per_task_metrics)
+        # Every shape is known from the arguments: build now, so that weights
+        # exist before fit (BackupAndRestore, set_word_vectors, summary need them).
+        self.build()
 
     # ------------------------------------------------------------------ build
     @property
@@ -408,6 +416,7 @@ class MultiTaskClassifier(keras.Model):
                 "dropout": self.dropout,
                 "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor),
                 "per_task_metrics": self.per_task_metrics,
+                "gradient_reversal_scale": self.gradient_reversal_scale,
             }
         )
         return config

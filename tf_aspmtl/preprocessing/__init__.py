@@ -1,0 +1,17 @@
+"""Text preprocessing: in-graph tokenisation, vocabulary and word vectors."""
+
+from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+from tf_aspmtl.preprocessing.text_vectorizer import standardize
+from tf_aspmtl.preprocessing.text_vectorizer import tokenize
+from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
+from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
+from tf_aspmtl.preprocessing.word_vectors import load_glove_6b_50d
+
+__all__ = [
+    "TextVectorizer",
+    "build_embedding_matrix",
+    "glove_embedding_matrix",
+    "load_glove_6b_50d",
+    "standardize",
+    "tokenize",
+]

@@ -1,0 +1,82 @@
+"""What every results file records about how it was made, and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_PACKAGES = ("tensorflow", "tensorflow-text", "keras", "keras-tuner", "pandas", "numpy")
+
+
+def git_commit() -> str:
+    """The repo's HEAD commit, with ``-dirty`` when the tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Python and library versions."""
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def machine() -> dict[str, Any]:
+    """A short description of the machine."""
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count()}
+
+
+def provenance() -> dict[str, Any]:
+    """The command, commit, versions and machine of this process."""
+    return {
+        "command": " ".join(["python", "-m", _module_name()] + sys.argv[1:]),
+        "commit": git_commit(),
+        "versions": versions(),
+        "machine": machine(),
+    }
+
+
+def _module_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None else sys.argv[0]
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Writes ``payload`` as indented JSON, atomically."""
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,57 @@
+"""Encoders: masked padding changes nothing, the LSTM feature is the last real state."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_aspmtl.layers import ENCODERS, LSTMEncoder, TaskHeads, get_encoder
+
+
+def _padded(x, extra):
+    return np.concatenate([x, np.random.default_rng(9).normal(size=(x.shape[0], extra, x.shape[2]))], axis=1)
+
+
+@pytest.mark.parametrize("kind", sorted(ENCODERS))
+def test_padding_is_masked(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    lengths = np.array([5, 3, 1])
+    enc = get_encoder(kind, 6)
+    short = enc(tf.constant(x), mask=tf.sequence_mask(lengths, 5))
+    # The same rows with 4 more steps of noise after the end: masked, so no change.
+    long = enc(tf.constant(_padded(x, 4), tf.float32), mask=tf.sequence_mask(lengths, 9))
+    np.testing.assert_allclose(short.numpy(), long.numpy(), atol=1e-5)
+    assert short.shape == (3, enc.output_dim)
+
+
+def test_lstm_feature_is_last_real_hidden_state():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    enc = LSTMEncoder(units=5)
+    out = enc(tf.constant(x), mask=tf.sequence_mask([6, 2], 6)).numpy()
+    # Row 1 has 2 real tokens: its feature is the plain LSTM's state after token 2.
+    plain = enc.lstm(tf.constant(x[1:2, :2])).numpy()
+    np.testing.assert_allclose(out[1:2], plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(ENCODERS))
+def test_encoder_config_round_trip(kind):
+    enc = get_encoder(kind, 7, name="enc")
+    enc.build((None, None, 4))
+    clone = keras.layers.deserialize(keras.layers.serialize(enc))
+    assert type(clone) is type(enc) and clone.output_dim == enc.output_dim
+
+
+def test_unknown_encoder_names_the_choices():
+    with pytest.raises(ValueError, match=r"Unknown encoder 'gru'; expected one of \['bilstm', 'cnn', 'lstm'\]"):
+        get_encoder("gru", 4)
+
+
+def test_task_heads_mask_missing_classes():
+    heads = TaskHeads([2, 3])
+    logits = heads(tf.ones((2, 4)), tf.constant([0, 1]))
+    probs = tf.nn.softmax(logits).numpy()
+    assert probs[0, 2] == 0.0  # task 0 has no third class
+    assert probs[1, 2] > 0.0
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)

@@ -1,0 +1,77 @@
+"""tf.data pipelines: one task per batch, sampling, unlabelled mixing, padding."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from tests.conftest import SUBSET_TASKS
+from tf_aspmtl.data.pipeline import (
+    eval_order,
+    make_eval_dataset,
+    make_training_dataset,
+    padding_ratio,
+)
+
+
+def test_training_batches_hold_one_task_and_are_length_bucketed(fdu_subset, small_vectorizer):
+    train, _ = fdu_subset
+    ds, steps = make_training_dataset(train, small_vectorizer, SUBSET_TASKS, batch_size=8, max_length=32)
+    assert steps == int(np.ceil(len(train) / 8))
+    seen = set()
+    for x, y in ds.take(40):
+        tasks = x["task_id"].numpy()
+        assert len(set(tasks)) == 1
+        seen.add(int(tasks[0]))
+        assert x["token_ids"].shape[0] == y.shape[0] == 8
+        assert set(np.unique(y.numpy())) <= {0, 1}
+    assert seen == {0, 1, 2}
+    # Buckets of 8 tokens: at most ~8 padded tokens per row over the real ones.
+    assert padding_ratio(ds, 40) < 1.5
+
+
+def test_proportional_sampling_follows_task_sizes(fdu_subset, small_vectorizer):
+    train, _ = fdu_subset
+    lopsided = pd.concat([train[train["task"] == "books"], train[train["task"] == "MR"].head(24)])
+    ds, _ = make_training_dataset(lopsided, small_vectorizer, SUBSET_TASKS, batch_size=4, seed=1)
+    counts = np.bincount([int(x["task_id"][0]) for x, _ in ds.take(300)], minlength=3)
+    assert counts[2] == 0  # camera_photo has no rows here
+    assert 0.7 < counts[0] / 300 < 0.9  # books has 96 of 120 rows = 0.8
+    ds_u, _ = make_training_dataset(lopsided, small_vectorizer, SUBSET_TASKS, batch_size=4, seed=1, sampling="uniform")
+    counts_u = np.bincount([int(x["task_id"][0]) for x, _ in ds_u.take(300)], minlength=3)
+    assert 0.4 < counts_u[0] / 300 < 0.6
+
+
+def test_unlabelled_rows_are_mixed_in_with_label_minus_one(fdu_subset, small_vectorizer):
+    train, _ = fdu_subset
+    unlabeled = pd.DataFrame({"task": ["books"] * 50, "text": ["an unlabelled review of a book"] * 50})
+    ds, steps = make_training_dataset(
+        train, small_vectorizer, SUBSET_TASKS, batch_size=8, unlabeled=unlabeled, unlabeled_fraction=0.5
+    )
+    labels, tasks = [], []
+    for x, y in ds.take(100):
+        labels.append(y.numpy())
+        tasks.append(np.repeat(x["task_id"].numpy()[0], len(y)))
+    labels, tasks = np.concatenate(labels), np.concatenate(tasks)
+    unl = labels == -1
+    assert unl.any()
+    assert set(tasks[unl]) == {0}  # only books has unlabelled text
+    assert 0.3 < unl[tasks == 0].mean() < 0.7
+    assert steps == int(np.ceil(len(train) / 4))
+
+
+def test_eval_dataset_keeps_every_row_in_order(fdu_subset, small_vectorizer):
+    _, dev = fdu_subset
+    ds = make_eval_dataset(dev, small_vectorizer, SUBSET_TASKS, batch_size=10)
+    labels = np.concatenate([y.numpy() for _, y in ds])
+    np.testing.assert_array_equal(labels, eval_order(dev, SUBSET_TASKS)["label"].to_numpy())
+    first = next(iter(ds))[0]["token_ids"][0]
+    np.testing.assert_array_equal(first[first != 0], small_vectorizer(tf.constant(dev["text"].iloc[0])).numpy())
+
+
+def test_unknown_task_and_missing_column_are_named(fdu_subset, small_vectorizer):
+    train, _ = fdu_subset
+    with pytest.raises(ValueError, match=r"task\(s\) \['books'\] not in task_names"):
+        make_training_dataset(train, small_vectorizer, ["MR", "camera_photo"])
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['label'\]"):
+        make_eval_dataset(train.drop(columns="label"), small_vectorizer, SUBSET_TASKS)

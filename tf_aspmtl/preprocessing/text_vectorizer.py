@@ -1,0 +1,417 @@
+"""In-graph text standardisation, tokenisation and vocabulary lookup.
+
+Everything on the call path is a TensorFlow graph op (`tf.strings` and
+`tensorflow_text`), so the layer runs inside `tf.data` pipelines and inside
+SavedModels served by TF Serving; no `tf.py_function` anywhere.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+PADDING_TOKEN = ""
+OOV_TOKEN = "[UNK]"
+
+# Private-use placeholders that shield characters from later rules; any
+# already in the input (U+E000..U+E002) are deleted first.
+_KEEP_PERIOD = "\ue000"  # An abbreviation's period ("mr.").
+_INVALID = "\ue001"  # U+FFFD, the stand-in for invalid UTF-8 bytes.
+_KEEP_APOSTROPHE = "\ue002"  # The apostrophe of a standalone "'s".
+_CLITICS = "s|re|ve|ll|d|m"
+_QUOTE_CLITICS = _CLITICS + "|em|n|cause|til"
+# Words whose final period stays ("mr.", "etc.", initials "j."); all are in
+# GloVe 6B. "i." and "no." are left out: they mostly end sentences.
+_ABBREVIATIONS = (
+    "mr|mrs|ms|dr|jr|sr|st|vs|etc|inc|co|ltd|corp|bros|al|cf|jan|feb|apr|"
+    "aug|sep|sept|oct|nov|dec|ft|mt|gen|gov|sen|prof|lt|col|sgt|capt|vol|"
+    "pp|dept|fig|lbs|oz|hrs|ave|blvd|[a-hj-z]"
+)
+# Before NFKC, which would turn "´" into a space + combining accent.
+_APOSTROPHE_RULE = (r"[\x{00B4}\x{2018}-\x{201B}\x{2032}]", "'")
+
+# Regex rewrites (RE2 syntax) applied in order after NFKC + case folding.
+# They turn raw review text into GloVe 6B / PTB-style tokens ("do n't",
+# "it 's", "good .", "`` quoted ''") and leave text that is already tokenised
+# that way (the FDU-MTL `.task.train` files) unchanged. Rules whose matches
+# share the spaces around a word run twice.
+TOKENIZATION_RULES = (
+    ("[" + _KEEP_PERIOD + _INVALID + _KEEP_APOSTROPHE + "]", ""),
+    ("\ufffd", _INVALID),
+    # Control characters (including \t \n \r \x85 \x1c-\x1e) and Unicode
+    # line/paragraph separators become spaces; zero-width chars disappear.
+    (r"[\p{Cc}\p{Zl}\p{Zp}]", " "),
+    (r"[\x{200B}\x{2060}\x{FEFF}]", ""),
+    # Typographic quotes to PTB quotes: “ „ → ``, ” → ''.
+    (r"[\x{201C}\x{201E}\x{201F}]", " `` "),
+    (r"[\x{201D}\x{2033}]", " '' "),
+    # A backtick between letters is an apostrophe ("it`s").
+    (r"(\pL)`(\pL)", r"\1'\2"),
+    # `` and '' are tokens of their own.
+    (r"``", " `` "),
+    (r"''", " '' "),
+    # Unicode hyphens and fraction slash to ASCII; other dashes are tokens.
+    (r"[\x{2010}\x{2011}]", "-"),
+    (r"\x{2044}", "/"),
+    (r"([\x{2012}-\x{2015}\x{2E3A}\x{2E3B}\x{FE58}\x{FE63}])", r" \1 "),
+    # Always-separate punctuation and symbols: runs of ! and ?, brackets,
+    # double quotes, stars, currency and other symbols (emoji), and CJK
+    # characters one by one (they are not space separated).
+    (r"([!?]+)", r" \1 "),
+    (
+        r"([\"()\[\]{}<>|~^*#;%\\\p{Sc}\p{So}"
+        r"\p{Han}\p{Hiragana}\p{Katakana}])",
+        r" \1 ",
+    ),
+    # Hyphen runs leave the start and end of a word ("-the", "it-"), and
+    # "--" leaves the inside of one; "well-known" stays whole.
+    (r"(^|\s)(-+)([^\s-])", r"\1\2 \3"),
+    (r"([^\s-])(-+)(\s|$)", r"\1 \2\3"),
+    (r"([^\s-])(--+)([^\s-])", r"\1 \2 \3"),
+    # Commas and colons split unless between digits ("1,000", "10:30").
+    (r"(^|\PN)([,:])", r"\1 \2 "),
+    (r"([,:])(\PN|$)", r" \1 \2"),
+    # Two or more periods are an ellipsis token.
+    (r"\.\.+", " ... "),
+    # A final period leaves a word that has no other period ("good." →
+    # "good ."; "u.s." and "e.g." stay whole), except after abbreviations.
+    (r"(^|\s)(" + _ABBREVIATIONS + r")\.(\s|$)", "\\1\\2\ue000\\3"),
+    (r"(^|\s)(" + _ABBREVIATIONS + r")\.(\s|$)", "\\1\\2\ue000\\3"),
+    (r"(^|\s)([^\s.]+)\.(\s|$)", r"\1\2 .\3"),
+    (r"(^|\s)([^\s.]+)\.(\s|$)", r"\1\2 .\3"),
+    # A leading period or backtick leaves a word (".the" → ". the").
+    (r"(^|\s)([.`])(\pL)", r"\1\2 \3"),
+    # Negation: "don't" → "do n't", "can't" → "ca n't", "won't" ditto.
+    (r"(\pL)n't(\s|$)", r"\1 n't\2"),
+    # Clitics: "it's" → "it 's", "we're", "i've", "you'll", "i'd", "i'm".
+    (r"(\pL|\pN)'(" + _CLITICS + r")(\s|$)", r"\1 '\2\3"),
+    # Apostrophes as quotes: "characters'" → "characters '", "'the" →
+    # "' the"; clitic tokens ("'s", "'em", "'cause") are kept whole.
+    (r"(\pL)'(\s|$)", r"\1 '\2"),
+    (r"(^|\s)'(" + _QUOTE_CLITICS + r")(\s|$)", "\\1\ue002\\2\\3"),
+    (r"(^|\s)'(" + _QUOTE_CLITICS + r")(\s|$)", "\\1\ue002\\2\\3"),
+    (r"(^|\s)'(\pL)", r"\1' \2"),
+    # A trailing slash leaves a word ("w/" → "w /").
+    (r"([^\s/])/(\s|$)", r"\1 /\2"),
+    # Restore the shielded characters.
+    (_KEEP_PERIOD, "."),
+    (_KEEP_APOSTROPHE, "'"),
+    (_INVALID, "\ufffd"),
+)
+
+
+def standardize(texts: tf.Tensor) -> tf.Tensor:
+    """Standardises strings the way `tokenize` sees them, before splitting.
+
+    Steps: invalid UTF-8 bytes become U+FFFD, NFKC normalisation, Unicode
+    case folding, then the regex rewrites of `TOKENIZATION_RULES`.
+
+    Args:
+        texts: tf.string tensor of any shape.
+
+    Returns:
+        A tf.string tensor of the same shape whose tokens are separated by
+        whitespace.
+
+    Example:
+
+    >>> standardize(tf.constant(["It's good."])).numpy()
+    array([b"it 's good ."], dtype=object)
+    """
+    texts = tf.convert_to_tensor(texts, dtype=tf.string)
+    texts = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace"
+    )
+    texts = tf.strings.regex_replace(texts, *_APOSTROPHE_RULE)
+    texts = tf_text.normalize_utf8(texts, "NFKC")
+    texts = tf_text.case_fold_utf8(texts)
+    for pattern, rewrite in TOKENIZATION_RULES:
+        texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return texts
+
+
+def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
+    """Splits raw strings into GloVe-style tokens, in the TensorFlow graph.
+
+    Args:
+        texts: tf.string tensor, rank 0 or rank 1.
+
+    Returns:
+        For rank-1 input of shape [batch], a `tf.RaggedTensor` of tf.string
+        with shape [batch, (tokens)]; for a scalar, a 1-D tf.string tensor.
+
+    Example:
+
+    >>> tokenize(tf.constant(["Don't stop. It's ``great''!"])).to_list()
+    [[b'do', b"n't", b'stop', b'.', b'it', b"'s", b'``', b'great', b"''",
+      b'!']]
+    """
+    return tf_text.WhitespaceTokenizer().tokenize(standardize(texts))
+
+
+# Traced once per process and shared by every `adapt` call.
+_tokenize_batch = tf.function(
+    tokenize, input_signature=[tf.TensorSpec([None], tf.string)]
+)
+
+
+def _as_string_dataset(data, batch_size: int) -> tf.data.Dataset:
+    """Turns `adapt` input into a dataset of rank-1 tf.string batches."""
+    if not isinstance(data, tf.data.Dataset):
+        data = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(tf.convert_to_tensor(data, dtype=tf.string), [-1])
+        )
+    spec = data.element_spec
+    if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
+        raise ValueError(
+            "`adapt` expects strings (a list, array, tf.Tensor or a "
+            f"tf.data.Dataset of tf.string); got element_spec={spec!r}"
+        )
+    if spec.shape.rank == 0:
+        data = data.batch(batch_size)
+    return data.map(lambda x: tf.reshape(x, [-1]))
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class TextVectorizer(keras.layers.Layer):
+    """Maps raw strings to padded int32 token ids, entirely in the graph.
+
+    Text is standardised and split by `tokenize` (GloVe 6B-style tokens such
+    as "do n't", "it 's", "good ."), looked up in a vocabulary held by a
+    `keras.layers.StringLookup` sub-layer, truncated to `max_length` tokens
+    and right-padded with 0. Id 0 is padding, id 1 is out-of-vocabulary and
+    real words start at 2, most frequent first.
+
+    The vocabulary travels with the model, not in `get_config()` (after
+    `adapt` the config holds `vocabulary=None`): `.keras` files store it as
+    the StringLookup's asset `vocabulary.txt`, and `tf.saved_model.save` /
+    `model.export` serialise its lookup table (keys and values become
+    constants of the SavedModel graph, restored with the table).
+
+    Shape contract: a rank-0 tf.string gives int32 ids of shape [L]; a rank-1
+    [batch] (or [batch, 1]) tf.string gives int32 ids of shape [batch, L]
+    with L = min(longest text in the batch, max_length). An empty string
+    gives an all-padding row; a batch of only empty strings gives
+    [batch, 0].
+
+    Args:
+        max_length: int. Maximum number of tokens kept per text (the first
+            `max_length`).
+        max_tokens: int or None. Maximum vocabulary size, including the
+            padding and OOV entries. None means no limit.
+        min_count: int. Tokens seen fewer times during `adapt` are dropped.
+        vocabulary: list of str, path of a text file with one token per
+            line, or None (then call `adapt`). A leading `["", "[UNK]"]` (as
+            returned by `get_vocabulary()`) is accepted and skipped.
+        **kwargs: standard `keras.layers.Layer` arguments (name, ...).
+
+    Example:
+
+    >>> vectorizer = TextVectorizer(max_length=4)
+    >>> vectorizer.adapt(["a good book .", "a bad book"])
+    >>> vectorizer.get_vocabulary()
+    ['', '[UNK]', 'a', 'book', '.', 'bad', 'good']
+    >>> vectorizer(tf.constant(["A good film.", ""])).numpy()
+    array([[2, 6, 1, 4],
+           [0, 0, 0, 0]], dtype=int32)
+    """
+
+    def __init__(
+        self,
+        max_length: int = 200,
+        max_tokens: int | None = 30000,
+        min_count: int = 1,
+        vocabulary: list[str] | str | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(max_length) < 1:
+            raise ValueError(
+                f"`max_length` must be >= 1; got max_length={max_length!r}"
+            )
+        if max_tokens is not None and int(max_tokens) < 3:
+            raise ValueError(
+                "`max_tokens` counts padding and OOV, so it must be >= 3 or "
+                f"None; got max_tokens={max_tokens!r}"
+            )
+        if int(min_count) < 1:
+            raise ValueError(
+                f"`min_count` must be >= 1; got min_count={min_count!r}"
+            )
+        self.max_length = int(max_length)
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
+        self.min_count = int(min_count)
+        self.vocabulary = vocabulary
+        # Built without a vocabulary so that Keras writes the vocabulary to
+        # the `.keras` assets (a StringLookup built *with* one expects its
+        # own config to carry it, and ours does not serialise it).
+        self._lookup = keras.layers.StringLookup(
+            mask_token=PADDING_TOKEN,
+            oov_token=OOV_TOKEN,
+            num_oov_indices=1,
+            name="lookup",
+        )
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    @property
+    def padding_id(self) -> int:
+        """int. Id of the padding (empty mask) token: 0."""
+        return 0
+
+    @property
+    def oov_id(self) -> int:
+        """int. Id given to out-of-vocabulary tokens: 1."""
+        return 1
+
+    @property
+    def vocabulary_size(self) -> int:
+        """int. Size of the vocabulary, padding and OOV included."""
+        return int(self._lookup.vocabulary_size())
+
+    def get_vocabulary(self) -> list[str]:
+        """Returns the vocabulary as a list of str, index = token id."""
+        return [
+            w.decode("utf-8") if isinstance(w, bytes) else str(w)
+            for w in self._lookup.get_vocabulary()
+        ]
+
+    def set_vocabulary(self, vocabulary: list[str] | str) -> None:
+        """Sets the vocabulary from a list of tokens or a file path.
+
+        Args:
+            vocabulary: list of str, or path of a UTF-8 text file with one
+                token per line. Tokens are used in order, from id 2.
+        """
+        if isinstance(vocabulary, str):
+            with tf.io.gfile.GFile(vocabulary, "r") as f:
+                vocabulary = f.read().split("\n")
+            while vocabulary and vocabulary[-1] == "":
+                vocabulary.pop()
+        vocabulary = [
+            w.decode("utf-8") if isinstance(w, bytes) else str(w)
+            for w in vocabulary
+        ]
+        if vocabulary[:2] == [PADDING_TOKEN, OOV_TOKEN]:
+            vocabulary = vocabulary[2:]
+        if not vocabulary:
+            raise ValueError("Cannot set an empty vocabulary.")
+        for token in vocabulary:
+            # Tokens never hold whitespace, and the `.keras` asset is read
+            # back with str.splitlines(), which splits on Unicode breaks.
+            if token.split() != [token] or token.splitlines() != [token]:
+                raise ValueError(
+                    "Vocabulary tokens must be non-empty and hold no "
+                    f"whitespace or line break; got {token!r}"
+                )
+        size = len(vocabulary) + 2
+        if self.max_tokens is not None and size > self.max_tokens:
+            raise ValueError(
+                f"Vocabulary of {len(vocabulary)} tokens (+2 special) exceeds "
+                f"max_tokens={self.max_tokens}"
+            )
+        self._lookup.set_vocabulary(vocabulary)
+
+    def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Splits strings into tokens, as `call` does before the lookup.
+
+        Args:
+            texts: tf.string tensor of shape [], [batch] or [batch, 1].
+
+        Returns:
+            A 1-D tf.string tensor for a scalar, else a `tf.RaggedTensor`
+            [batch, (tokens)]. Not truncated to `max_length`.
+        """
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if texts.shape.rank != 0:
+            texts = tf.reshape(texts, [-1])
+        return tokenize(texts)
+
+    def adapt(self, data, batch_size: int = 256) -> None:
+        """Builds the vocabulary from a corpus in one pass.
+
+        Tokens seen at least `min_count` times are kept, the
+        `max_tokens - 2` most frequent of them, ties broken alphabetically so
+        the result is deterministic.
+
+        Args:
+            data: list or np.ndarray of str, a tf.string tensor, or a
+                tf.data.Dataset of tf.string (batched or not).
+            batch_size: int. Batch size used to tokenise unbatched data.
+        """
+        counts = collections.Counter()
+        for batch in _as_string_dataset(data, batch_size):
+            counts.update(_tokenize_batch(batch).flat_values.numpy().tolist())
+        tokens = sorted(
+            (item for item in counts.items() if item[1] >= self.min_count),
+            key=lambda item: (-item[1], item[0]),
+        )
+        if self.max_tokens is not None:
+            tokens = tokens[: self.max_tokens - 2]
+        if not tokens:
+            raise ValueError(
+                "`adapt` found no token with count >= "
+                f"min_count={self.min_count}; is the data empty?"
+            )
+        self.set_vocabulary([token.decode("utf-8") for token, _ in tokens])
+        # The adapted vocabulary supersedes a constructor vocabulary.
+        self.vocabulary = None
+
+    def build(self, input_shape=None):
+        # The lookup maps a flat vector of tokens; it has no weights.
+        if not self._lookup.built:
+            self._lookup.build((None,))
+        self.built = True
+
+    def call(self, inputs):
+        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        rank = inputs.shape.rank
+        if rank is not None and (
+            rank > 2 or (rank == 2 and inputs.shape[-1] not in (1, None))
+        ):
+            raise ValueError(
+                "TextVectorizer expects strings of shape [], [batch] or "
+                f"[batch, 1]; got shape {inputs.shape}"
+            )
+        scalar = rank == 0
+        texts = tf.reshape(inputs, [-1])
+        tokens = tokenize(texts)[:, : self.max_length]
+        ids = tokens.with_flat_values(
+            tf.cast(self._lookup(tokens.flat_values), tf.int32)
+        )
+        ids = ids.to_tensor(default_value=self.padding_id)
+        if scalar:
+            return ids[0]
+        return ids
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) == 0:
+            return (None,)
+        return (input_shape[0], None)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), dtype="int32"
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        vocabulary = self.vocabulary
+        if vocabulary is not None and not isinstance(vocabulary, str):
+            vocabulary = [
+                w.decode("utf-8") if isinstance(w, bytes) else str(w)
+                for w in vocabulary
+            ]
+        config.update(
+            {
+                "max_length": self.max_length,
+                "max_tokens": self.max_tokens,
+                "min_count": self.min_count,
+                "vocabulary": vocabulary,
+            }
+        )
+        return config
