@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -47,20 +48,19 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count()}
 
 
-def provenance() -> dict[str, Any]:
+def command_line(module: str, argv: list[str] | None = None) -> str:
+    """``python -m module args...`` as a shell would need it typed."""
+    return shlex.join(["python", "-m", module] + list(sys.argv[1:] if argv is None else argv))
+
+
+def provenance(command: str) -> dict[str, Any]:
     """The command, commit, versions and machine of this process."""
     return {
-        "command": " ".join(["python", "-m", _module_name()] + sys.argv[1:]),
+        "command": command,
         "commit": git_commit(),
         "versions": versions(),
         "machine": machine(),
     }
-
-
-def _module_name() -> str:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return spec.name if spec is not None else sys.argv[0]
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:

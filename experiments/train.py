@@ -26,7 +26,7 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from experiments.provenance import provenance, write_atomic, write_json
+from experiments.provenance import command_line, provenance, write_atomic, write_json
 from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.encoders import ENCODERS
@@ -56,6 +56,7 @@ class TrainConfig:
     adversarial_weight: float = 0.05
     difference_weight: float = 0.01
     difference_normalization: str = "normalized"
+    adversarial_objective: str = "reversal"
     dropout: float = 0.0
     sampling: str = "proportional"
     unlabeled_fraction: float = 0.0
@@ -81,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adversarial-weight", type=float, help="lambda (asp-mtl)")
     p.add_argument("--difference-weight", type=float, help="gamma (asp-mtl)")
     p.add_argument("--difference-normalization", choices=["normalized", "sum"])
+    p.add_argument("--adversarial-objective", choices=["reversal", "confusion"],
+                   help="reversal: the paper's gradient reversal; confusion: encoder pushes D toward uniform")
     p.add_argument("--dropout", type=float)
     p.add_argument("--sampling", choices=["proportional", "uniform"])
     p.add_argument("--unlabeled-fraction", type=float, help="share of unlabelled rows per batch (adversary only)")
@@ -140,6 +143,7 @@ def build_model(
             adversarial_weight=config.adversarial_weight,
             difference_weight=config.difference_weight,
             difference_normalization=config.difference_normalization,
+            adversarial_objective=config.adversarial_objective,
         )
     model = get_model_family(config.model)(task_names, name=config.model.replace("-", "_"), **kwargs)
     if word_vectors is not None:
@@ -176,7 +180,7 @@ def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
     return {t: 100.0 * (1.0 - float(logs[f"acc_{t}"])) for t in model.task_names}
 
 
-def run(config: TrainConfig, data_dir: str | None, run_dir: Path, verbose: int = 2) -> dict[str, Any]:
+def run(config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2) -> dict[str, Any]:
     """Trains, selects on dev, evaluates on test; returns the results record."""
     keras.utils.set_random_seed(config.seed)
     started = time.time()
@@ -230,7 +234,7 @@ def run(config: TrainConfig, data_dir: str | None, run_dir: Path, verbose: int =
         "glove_coverage": coverage,
         "history": histories,
         "wall_time_s": time.time() - started,
-        **provenance(),
+        **provenance(command),
     }
 
 
@@ -274,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             "short run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "
             "numbers; add --paper-scale for those", config.epochs, config.hidden_dim, config.max_length,
         )
-    results = run(config, args.data_dir, run_dir, verbose=args.verbose)
+    command = command_line("experiments.train", argv)
+    results = run(config, args.data_dir, run_dir, command, verbose=args.verbose)
     table = results_table(results)
     print(table)
     targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results else [])

@@ -63,6 +63,22 @@ def adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
     return tf.reduce_mean(ce)
 
 
+def confusion_loss(discriminator_logits) -> tf.Tensor:
+    """Cross entropy between the uniform distribution over tasks and ``D(s)``.
+
+    The shared encoder's side of the "confusion" adversary (Tzeng et al.,
+    2015): minimised when the discriminator cannot tell the tasks apart,
+    and, unlike a reversed cross entropy, not when it is confidently wrong.
+
+    Args:
+        discriminator_logits: float tensor [batch, num_tasks].
+
+    Returns:
+        ``-mean_i mean_k log D_k(s_i)``, a scalar float tensor (``log K`` at best).
+    """
+    return -tf.reduce_mean(tf.nn.log_softmax(discriminator_logits, axis=-1))
+
+
 def difference_loss(shared, private, task_ids, normalization: str = "normalized") -> tf.Tensor:
     """Orthogonality penalty between shared and private features (equation 16).
 

@@ -24,12 +24,19 @@ import tensorflow as tf
 from tf_aspmtl.layers.encoders import ENCODERS, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
-from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS, adversarial_loss, difference_loss, task_loss
+from tf_aspmtl.losses import (
+    DIFFERENCE_NORMALIZATIONS,
+    adversarial_loss,
+    confusion_loss,
+    difference_loss,
+    task_loss,
+)
 from tf_aspmtl.metrics import PerTaskAccuracy
 
 TOKEN_IDS = "token_ids"
 TEXT = "text"
 TASK_ID = "task_id"
+ADVERSARIAL_OBJECTIVES = ("reversal", "confusion")
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -74,7 +81,17 @@ class MultiTaskClassifier(keras.Model):
         per_task_metrics: bool. Log ``acc_<task>`` for every task.
         gradient_reversal_scale: float. Factor of the reversed gradient the
             shared encoder receives from the discriminator. 1 is the paper's
-            min-max; 0 lets the discriminator learn unopposed (a diagnostic).
+            min-max; 0 lets the discriminator learn unopposed and -1 lets the
+            encoder help it (diagnostics).
+        adversarial_objective: str. How the shared encoder fights the
+            discriminator. ``"reversal"`` (the paper): it maximises the
+            discriminator's cross entropy through gradient reversal, which it
+            can also do by making the discriminator confidently wrong, so
+            the task may stay readable from the shared feature.
+            ``"confusion"``: the discriminator is trained on its cross
+            entropy and the encoder on the cross entropy between the uniform
+            distribution and the discriminator's output, which is lowest
+            only when the discriminator is at chance.
 
     Example:
     >>> model = MultiTaskClassifier(["books", "dvd"], vocabulary_size=100,
@@ -103,6 +120,7 @@ class MultiTaskClassifier(keras.Model):
         preprocessor: keras.layers.Layer | None = None,
         per_task_metrics: bool = True,
         gradient_reversal_scale: float = 1.0,
+        adversarial_objective: str = "reversal",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -152,6 +170,12 @@ class MultiTaskClassifier(keras.Model):
         self.preprocessor = preprocessor
         self.per_task_metrics = bool(per_task_metrics)
         self.gradient_reversal_scale = float(gradient_reversal_scale)
+        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {adversarial_objective!r}; "
+                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
+            )
+        self.adversarial_objective = adversarial_objective
 
         self.embedding = keras.layers.Embedding(
             self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding"
@@ -175,6 +199,7 @@ class MultiTaskClassifier(keras.Model):
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
         self.diff_loss_tracker = keras.metrics.Mean(name="diff_loss")
+        self.confusion_loss_tracker = keras.metrics.Mean(name="confusion_loss")
         self.discriminator_accuracy = keras.metrics.SparseCategoricalAccuracy(name="discriminator_accuracy")
         self.task_accuracy = PerTaskAccuracy(self.task_names, per_task=self.per_task_metrics)
         # Every shape is known from the arguments: build now, so that weights
@@ -292,13 +317,22 @@ class MultiTaskClassifier(keras.Model):
         logits = self.heads(self.feature_dropout(features, training=training), task_ids)
         if not return_features:
             return tf.nn.softmax(logits)
-        if self.discriminator is not None:
+        confusion_logits = None
+        if self.discriminator is not None and self.adversarial_objective == "reversal":
             discriminator_logits = self.discriminator(self.gradient_reversal(shared))
+        elif self.discriminator is not None:
+            # The discriminator learns from features it cannot change; the
+            # encoder learns through a frozen copy of the discriminator.
+            discriminator_logits = self.discriminator(tf.stop_gradient(shared))
+            confusion_logits = tf.matmul(shared, tf.stop_gradient(self.discriminator.kernel)) + tf.stop_gradient(
+                self.discriminator.bias
+            )
         return {
             "logits": logits,
             "shared": shared,
             "private": private,
             "discriminator_logits": discriminator_logits,
+            "confusion_logits": confusion_logits,
             "task_ids": task_ids,
         }
 
@@ -313,6 +347,9 @@ class MultiTaskClassifier(keras.Model):
         if self.discriminator is not None:
             losses["adv_loss"] = adversarial_loss(task_ids, outputs["discriminator_logits"])
             total += self.adversarial_weight * losses["adv_loss"]
+            if outputs["confusion_logits"] is not None:
+                losses["confusion_loss"] = confusion_loss(outputs["confusion_logits"])
+                total += self.adversarial_weight * losses["confusion_loss"]
         if self.difference_weight > 0:
             losses["diff_loss"] = difference_loss(
                 outputs["shared"], outputs["private"], task_ids, self.difference_normalization
@@ -326,6 +363,8 @@ class MultiTaskClassifier(keras.Model):
         trackers = [self.loss_tracker, self.task_loss_tracker]
         if self.discriminator is not None:
             trackers += [self.adv_loss_tracker, self.discriminator_accuracy]
+            if self.adversarial_objective == "confusion":
+                trackers.append(self.confusion_loss_tracker)
         if self.difference_weight > 0:
             trackers.append(self.diff_loss_tracker)
         return trackers + [self.task_accuracy]
@@ -340,6 +379,8 @@ class MultiTaskClassifier(keras.Model):
         if "adv_loss" in losses:
             self.adv_loss_tracker.update_state(losses["adv_loss"], sample_weight=rows)
             self.discriminator_accuracy.update_state(outputs["task_ids"], outputs["discriminator_logits"])
+        if "confusion_loss" in losses:
+            self.confusion_loss_tracker.update_state(losses["confusion_loss"], sample_weight=rows)
         if "diff_loss" in losses:
             self.diff_loss_tracker.update_state(losses["diff_loss"], sample_weight=rows)
         self.task_accuracy.update_state(labels, outputs["logits"], outputs["task_ids"], sample_weight)
@@ -417,6 +458,7 @@ class MultiTaskClassifier(keras.Model):
                 "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor),
                 "per_task_metrics": self.per_task_metrics,
                 "gradient_reversal_scale": self.gradient_reversal_scale,
+                "adversarial_objective": self.adversarial_objective,
             }
         )
         return config

@@ -1,0 +1,47 @@
+"""The main job end to end on two real tasks, tiny and short."""
+
+import json
+
+import pytest
+
+from experiments import train
+
+
+def test_train_writes_results_with_provenance(tmp_path):
+    out = tmp_path / "run"
+    extra = tmp_path / "copy" / "asp.json"
+    argv = [
+        "--model", "asp-mtl", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8",
+        "--max-length", "16", "--encoder", "cnn", "--batch-size", "32", "--embedding", "random",
+        "--output-dir", str(out), "--results", str(extra), "--verbose", "0",
+    ]
+    assert train.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert json.loads(extra.read_text()) == results
+    assert set(results["per_task"]) == {"books", "MR"}
+    for r in results["per_task"].values():
+        assert 0.0 <= r["dev_error"] <= 100.0 and 0.0 <= r["test_error"] <= 100.0
+    mean_test = (results["per_task"]["books"]["test_error"] + results["per_task"]["MR"]["test_error"]) / 2
+    assert results["avg_test_error"] == pytest.approx(mean_test)
+    for key in ("config", "command", "commit", "versions", "wall_time_s", "avg_dev_error"):
+        assert key in results
+    assert results["config"]["hidden_dim"] == 8 and results["short_run"] is True
+    assert "experiments.train" in results["command"] and "--tasks books,MR" in results["command"]
+    assert "| books |" in (out / "results.md").read_text()
+    assert (out / "model" / "model.keras").exists()
+
+
+def test_unknown_task_is_named():
+    with pytest.raises(ValueError, match=r"Unknown task\(s\) \['cars'\]"):
+        train.resolve_config(train.parse_args(["--tasks", "books,cars"]))
+
+
+def test_config_file_overrides_defaults_and_rejects_unknown_fields(tmp_path):
+    good = tmp_path / "best.json"
+    good.write_text(json.dumps({"adversarial_weight": 0.3, "difference_weight": 0.02}))
+    config = train.resolve_config(train.parse_args(["--config", str(good), "--difference-weight", "0.5"]))
+    assert config.adversarial_weight == 0.3 and config.difference_weight == 0.5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"lambda": 0.3}))
+    with pytest.raises(ValueError, match=r"bad.json: unknown field\(s\) \['lambda'\]"):
+        train.resolve_config(train.parse_args(["--config", str(bad)]))
