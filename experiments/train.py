@@ -35,6 +35,7 @@ from tf_aspmtl.preprocessing import TextVectorizer, glove_embedding_matrix
 
 logger = logging.getLogger("experiments.train")
 MONITOR = "val_mean_task_accuracy"
+FDU_MTL_CLASS_NAMES = ("negative", "positive")  # label 0 and 1 of every FDU-MTL task
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def build_model(
         dropout=config.dropout,
         preprocessor=vectorizer,
         per_task_metrics=True,
+        class_names=[list(FDU_MTL_CLASS_NAMES)] * len(task_names),
     )
     if config.model == "asp-mtl":
         kwargs.update(

@@ -92,6 +92,9 @@ class MultiTaskClassifier(keras.Model):
             entropy and the encoder on the cross entropy between the uniform
             distribution and the discriminator's output, which is lowest
             only when the discriminator is at chance.
+        class_names: optional sequence (one per task) of sequences of str.
+            The name of each class id, for people and for serving; by
+            default the ids as strings.
 
     Example:
     >>> model = MultiTaskClassifier(["books", "dvd"], vocabulary_size=100,
@@ -121,6 +124,7 @@ class MultiTaskClassifier(keras.Model):
         per_task_metrics: bool = True,
         gradient_reversal_scale: float = 1.0,
         adversarial_objective: str = "reversal",
+        class_names: Sequence[Sequence[str]] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -152,6 +156,14 @@ class MultiTaskClassifier(keras.Model):
             raise ValueError(
                 f"Unknown difference_normalization {difference_normalization!r}; "
                 f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
+            )
+        if class_names is None:
+            class_names = [[str(i) for i in range(c)] for c in self.num_classes]
+        self.class_names = [[str(n) for n in names] for names in class_names]
+        if [len(n) for n in self.class_names] != self.num_classes:
+            raise ValueError(
+                f"class_names has {[len(n) for n in self.class_names]} names per task; "
+                f"num_classes is {self.num_classes}"
             )
         if task_weights is not None and len(task_weights) != k:
             raise ValueError(f"task_weights has {len(task_weights)} entries for {k} tasks")
@@ -459,6 +471,7 @@ class MultiTaskClassifier(keras.Model):
                 "per_task_metrics": self.per_task_metrics,
                 "gradient_reversal_scale": self.gradient_reversal_scale,
                 "adversarial_objective": self.adversarial_objective,
+                "class_names": self.class_names,
             }
         )
         return config
