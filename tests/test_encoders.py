@@ -55,3 +55,38 @@ def test_task_heads_mask_missing_classes():
     assert probs[0, 2] == 0.0  # task 0 has no third class
     assert probs[1, 2] > 0.0
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def _keras_order(w, units):
+    i, c, f, o = np.split(w, 4, axis=-1)  # FusedLSTM: input, cell, forget, output
+    return np.concatenate([i, f, c, o], axis=-1)  # keras.layers.LSTM: input, forget, cell, output
+
+
+def test_fused_lstm_equals_keras_lstm_forward_and_backward():
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(size=(3, 7, 4)), tf.float32)
+    mask = tf.sequence_mask([7, 4, 1], 7)
+    enc = LSTMEncoder(units=5)
+    enc.build((None, None, 4))
+    fused = enc.lstm
+    fused.bias.assign(rng.normal(size=20).astype("float32"))
+    reference = keras.layers.LSTM(5)
+    reference.build((None, None, 4))
+    for src, dst in zip((fused.kernel, fused.recurrent_kernel, fused.bias), reference.cell.weights):
+        dst.assign(_keras_order(src.numpy(), 5))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours, theirs = enc(x, mask=mask), reference(x, mask=mask)
+        loss_ours, loss_theirs = tf.reduce_sum(ours**2), tf.reduce_sum(theirs**2)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+    np.testing.assert_allclose(tape.gradient(loss_ours, x).numpy(), tape.gradient(loss_theirs, x).numpy(), atol=1e-5)
+    grad_ours = tape.gradient(loss_ours, fused.kernel).numpy()
+    grad_theirs = tape.gradient(loss_theirs, reference.cell.kernel).numpy()
+    np.testing.assert_allclose(_keras_order(grad_ours, 5), grad_theirs, atol=1e-5)
+
+
+def test_empty_text_gives_the_zero_state():
+    enc = LSTMEncoder(units=3)
+    out = enc(tf.ones((2, 4, 2)), mask=tf.sequence_mask([0, 2], 4)).numpy()
+    np.testing.assert_array_equal(out[0], 0.0)
+    assert np.abs(out[1]).sum() > 0

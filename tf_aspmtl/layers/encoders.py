@@ -14,6 +14,91 @@ import keras
 import tensorflow as tf
 
 
+def _lengths(mask, embedded):
+    if mask is None:
+        return tf.fill([tf.shape(embedded)[0]], tf.shape(embedded)[1])
+    return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class FusedLSTM(keras.layers.Layer):
+    """One LSTM direction over a whole sequence in one fused op; returns the last real state.
+
+    The recurrence runs inside TensorFlow's ``BlockLSTM`` kernel (one op for
+    every time step, forward and backward, on CPU and GPU) instead of a
+    ``tf.while_loop`` of small ops as ``keras.layers.LSTM`` does on CPU: 2.5
+    times faster at the paper's sizes here (``experiments/bench.py``). The
+    cell is the standard one without peepholes: gates in the order
+    input, cell, forget, output; Keras' default initialisers (Glorot kernel,
+    orthogonal recurrent kernel, forget-gate bias 1).
+
+    Padding must be on the right. Steps after a row's last real token are
+    computed but never read, so they change nothing.
+
+    Args:
+        units: int. Hidden size.
+
+    Example:
+    >>> lstm = FusedLSTM(units=8)
+    >>> lstm(tf.zeros((2, 5, 4)), mask=tf.sequence_mask([5, 2], 5)).shape
+    TensorShape([2, 8])
+    """
+
+    def __init__(self, units: int = 100, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = int(units)
+
+    def build(self, input_shape):
+        dim, h = int(input_shape[-1]), self.units
+        self.kernel = self.add_weight(shape=(dim, 4 * h), initializer="glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(h, 4 * h), initializer="orthogonal", name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(4 * h,), initializer=self._bias_initializer, name="bias")
+        super().build(input_shape)
+
+    def _bias_initializer(self, shape, dtype=None):
+        h = self.units
+        return tf.concat([tf.zeros([2 * h]), tf.ones([h]), tf.zeros([h])], axis=0)  # i, c, f=1, o
+
+    def states(self, embedded):
+        """Hidden states of every step, time-major: [length, batch, units]."""
+        batch = tf.shape(embedded)[0]
+        zeros = tf.zeros([batch, self.units], embedded.dtype)
+        peephole = tf.zeros([self.units], embedded.dtype)
+        outputs = tf.raw_ops.BlockLSTM(
+            seq_len_max=tf.cast(tf.shape(embedded)[1], tf.int64),
+            x=tf.transpose(embedded, [1, 0, 2]),
+            cs_prev=zeros,
+            h_prev=zeros,
+            w=tf.concat([self.kernel, self.recurrent_kernel], axis=0),
+            wci=peephole,
+            wcf=peephole,
+            wco=peephole,
+            b=self.bias,
+            forget_bias=0.0,
+            cell_clip=-1.0,
+            use_peephole=False,
+        )
+        return outputs[6]
+
+    def call(self, embedded, mask=None):
+        lengths = _lengths(mask, embedded)
+        hidden = self.states(embedded)
+        last = tf.gather_nd(hidden, tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(lengths)[0])], 1))
+        return last * tf.cast(lengths > 0, last.dtype)[:, None]  # an empty text has the zero state
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class LSTMEncoder(keras.layers.Layer):
     """LSTM whose sentence feature is the hidden state at the last real token.
@@ -34,7 +119,7 @@ class LSTMEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.units = int(units)
-        self.lstm = keras.layers.LSTM(self.units, name="lstm")
+        self.lstm = FusedLSTM(self.units, name="lstm")
 
     @property
     def output_dim(self) -> int:
@@ -45,7 +130,7 @@ class LSTMEncoder(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
-        return self.lstm(embedded, mask=mask, training=training)
+        return self.lstm(embedded, mask=mask)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_dim)
@@ -61,7 +146,7 @@ class LSTMEncoder(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class BiLSTMEncoder(keras.layers.Layer):
-    """Bidirectional LSTM: forward state at the last real token, backward at the first.
+    """Bidirectional LSTM: forward state at the last real token, backward state at the first.
 
     Args:
         units: int. Hidden size of each direction; the output has ``2 * units``.
@@ -76,26 +161,31 @@ class BiLSTMEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.units = int(units)
-        self.bilstm = keras.layers.Bidirectional(
-            keras.layers.LSTM(self.units), merge_mode="concat", name="bilstm"
-        )
+        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm")
+        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm")
 
     @property
     def output_dim(self) -> int:
         return 2 * self.units
 
     def build(self, input_shape):
-        self.bilstm.build(input_shape)
+        self.forward_lstm.build(input_shape)
+        self.backward_lstm.build(input_shape)
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
-        return self.bilstm(embedded, mask=mask, training=training)
+        lengths = _lengths(mask, embedded)
+        # Reverse each row's real tokens in place; padding stays on the right.
+        reversed_rows = tf.reverse_sequence(embedded, lengths, seq_axis=1, batch_axis=0)
+        forward = self.forward_lstm(embedded, mask=mask)
+        backward = self.backward_lstm(reversed_rows, mask=mask)
+        return tf.concat([forward, backward], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_dim)
 
     def compute_mask(self, inputs, mask=None):
-        return None  # the mask is consumed: the sentence feature has no time axis
+        return None
 
     def get_config(self):
         config = super().get_config()
