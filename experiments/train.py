@@ -13,6 +13,7 @@ selected weights. Results go to ``<output-dir>/results.json`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
+from experiments.distributed import STRATEGIES, distribute_datasets, is_chief, make_strategy, worker_run_dir
 from experiments.provenance import command_line, provenance, write_atomic, write_json
 from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
@@ -65,7 +67,7 @@ class TrainConfig:
     paper_scale: bool = False
 
 
-PAPER_SCALE = {"hidden_dim": 100, "max_length": 200, "batch_size": 16, "epochs": 30, "patience": 5}
+PAPER_SCALE = {"hidden_dim": 100, "max_length": 200, "batch_size": 16, "epochs": 15, "patience": 3}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,6 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output-dir", help="run folder (default runs/<model>-<time>)")
     p.add_argument("--results", help="also write the results JSON here (a .md table is written beside it)")
     p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="multi-worker: tf.distribute.MultiWorkerMirroredStrategy over the workers in $TF_CONFIG "
+                        "(see experiments/distributed.py)")
     return p.parse_args(argv)
 
 
@@ -158,22 +163,27 @@ def fit_and_select(model, train_ds, steps, dev_ds, config: TrainConfig, run_dir:
     """Fits with dev-based checkpointing and early stopping; loads the best dev weights."""
     run_dir.mkdir(parents=True, exist_ok=True)
     best = run_dir / "best.weights.h5"
+    log = run_dir / "history.csv"
+    # A resumed run (BackupAndRestore) must not replace the best weights of
+    # the epochs it already ran with worse ones.
+    earlier = pd.read_csv(log)[MONITOR].max() if log.exists() and best.exists() else None
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
-            str(best), monitor=MONITOR, mode="max", save_best_only=True, save_weights_only=True
+            str(best), monitor=MONITOR, mode="max", save_best_only=True, save_weights_only=True,
+            initial_value_threshold=None if earlier is None else float(earlier),
         ),
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(log), append=True),
     ]
     history = model.fit(
         train_ds, steps_per_epoch=steps, epochs=config.epochs, validation_data=dev_ds,
         callbacks=callbacks, verbose=verbose,
     )
     model.load_weights(str(best))
-    epochs = history.history.get(MONITOR, [])
-    best_epoch = int(max(range(len(epochs)), key=epochs.__getitem__)) + 1 if epochs else None
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}, best_epoch
+    full = pd.read_csv(log)  # every epoch, including those before a resume
+    best_epoch = int(full[MONITOR].idxmax()) + 1
+    return {k: [float(v) for v in full[k]] for k in full.columns if k != "epoch"}, best_epoch
 
 
 def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
@@ -182,10 +192,18 @@ def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
     return {t: 100.0 * (1.0 - float(logs[f"acc_{t}"])) for t in model.task_names}
 
 
-def run(config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2) -> dict[str, Any]:
-    """Trains, selects on dev, evaluates on test; returns the results record."""
+def run(
+    config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2,
+    strategy: tf.distribute.Strategy | None = None,
+) -> dict[str, Any]:
+    """Trains, selects on dev, evaluates on test; returns the results record.
+
+    With a ``strategy`` (``--strategy multi-worker``) the model is built in its
+    scope and the datasets are split as ``experiments.distributed`` explains.
+    """
     keras.utils.set_random_seed(config.seed)
     started = time.time()
+    made_by = provenance(command)  # the code as it was when the run started
     tasks = list(config.tasks)
     splits = ("train", "dev", "test") + (("unlabeled",) if config.unlabeled_fraction > 0 else ())
     data = load_fdu_mtl(data_dir, tasks=tasks, splits=splits)
@@ -207,6 +225,14 @@ def run(config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, 
     histories: dict[str, Any] = {}
     for group in groups:
         label = "+".join(group) if len(group) < 4 else f"{len(group)} tasks"
+        group_dir = run_dir / ("model" if len(groups) == 1 else f"model-{group[0]}")
+        done = group_dir / "group_results.json"
+        if done.exists():  # finished before an interruption: keep its results
+            logger.info("%s already trained; reusing %s", label, done)
+            finished = json.loads(done.read_text())
+            per_task.update(finished["per_task"])
+            histories[label] = finished["history"]
+            continue
         logger.info("training %s on %s", config.model, label)
         sub = lambda df: df[df["task"].isin(group)]  # noqa: E731
         train_ds, steps = make_training_dataset(
@@ -216,14 +242,18 @@ def run(config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, 
         )
         dev_ds = make_eval_dataset(sub(dev), vectorizer, group)
         test_ds = make_eval_dataset(sub(test), vectorizer, group)
-        model = build_model(config, group, vectorizer, word_vectors)
-        group_dir = run_dir / ("model" if len(groups) == 1 else f"model-{group[0]}")
+        train_ds, dev_ds, test_ds = distribute_datasets(strategy, train_ds, dev_ds, test_ds)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = build_model(config, group, vectorizer, word_vectors)
         history, best_epoch = fit_and_select(model, train_ds, steps, dev_ds, config, group_dir, verbose)
         dev_err, test_err = task_errors(model, dev_ds), task_errors(model, test_ds)
-        for t in group:
-            per_task[t] = {"dev_error": dev_err[t], "test_error": test_err[t], "best_epoch": best_epoch}
+        group_results = {
+            t: {"dev_error": dev_err[t], "test_error": test_err[t], "best_epoch": best_epoch} for t in group
+        }
+        per_task.update(group_results)
         histories[label] = history
         model.save(group_dir / "model.keras")
+        write_json(done, {"per_task": group_results, "history": history})
 
     avg = lambda key: sum(r[key] for r in per_task.values()) / len(per_task)  # noqa: E731
     return {
@@ -236,7 +266,7 @@ def run(config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, 
         "glove_coverage": coverage,
         "history": histories,
         "wall_time_s": time.time() - started,
-        **provenance(command),
+        **made_by,
     }
 
 
@@ -274,17 +304,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     config = resolve_config(args)
+    strategy = make_strategy(args.strategy)  # before any other TensorFlow op
     run_dir = Path(args.output_dir or Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = worker_run_dir(run_dir) if strategy else run_dir
     if not config.paper_scale:
         logger.info(
             "short run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "
             "numbers; add --paper-scale for those", config.epochs, config.hidden_dim, config.max_length,
         )
     command = command_line("experiments.train", argv)
-    results = run(config, args.data_dir, run_dir, command, verbose=args.verbose)
+    results = run(config, args.data_dir, run_dir, command, verbose=args.verbose, strategy=strategy)
     table = results_table(results)
     print(table)
-    targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results else [])
+    targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results and (strategy is None or is_chief()) else [])
     for path in targets:
         write_json(path, results)
         write_atomic(path.with_suffix(".md"), table)

@@ -1,0 +1,189 @@
+"""Training across processes or machines with ``tf.distribute.MultiWorkerMirroredStrategy``.
+
+``python -m experiments.train --strategy multi-worker`` uses these helpers.
+Every worker runs the same command with its own ``TF_CONFIG``, for example on
+the first of two machines::
+
+    TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+                "task": {"type": "worker", "index": 0}}'
+
+(``"index": 1`` on the second). Worker 0 is the chief: it writes the run
+folder; worker ``i`` writes to ``<run folder>/worker-<i>``.
+``python -m experiments.launch train`` starts such workers on one machine.
+
+How the data is split. The model's ``fit``/``evaluate`` need every
+per-replica batch to hold rows of ONE task. ``tf.distribute`` would split
+the global batches itself (auto-sharding and rebatching), and its rebatching
+can cut the stream across batch boundaries, joining the tail of one task's
+batch to the head of the next task's (the evaluation datasets end every task
+with a partial batch). So the datasets are handed to
+``distribute_datasets_from_function`` instead, where auto-sharding does not
+apply (their ``auto_shard_policy`` is also set to ``OFF``, to say so):
+
+* training (:func:`distribute_training_dataset`): every worker builds the same
+  seeded stream of global batches and keeps its replicas' slices of each
+  batch, so all replicas of a step see rows of the same batch, hence the same
+  task, and a step's gradient is the one-process gradient of that batch (the
+  model divides each replica's loss by the number of replicas);
+* evaluation (:func:`distribute_eval_dataset`): every replica evaluates the
+  whole dataset. Metrics are summed over replicas, so every count is
+  multiplied by the same factor and accuracies and mean losses are exactly
+  the one-process values; no replica ever gets an empty or mixed batch, and
+  every worker runs the same number of steps. Dev and test are small, so
+  the repeated work is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "multi-worker")
+
+
+def cluster_spec_from_env() -> tuple[dict, dict]:
+    """``(cluster, task)`` from the ``TF_CONFIG`` environment variable, checked."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise ValueError(
+            "--strategy multi-worker needs TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}'
+        )
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        task_type, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"TF_CONFIG is not a valid cluster description ({e}): {raw!r}") from None
+    if task_type not in cluster or not 0 <= index < len(cluster[task_type]):
+        raise ValueError(f"TF_CONFIG task {task} is not in its cluster {cluster}")
+    return cluster, {"type": task_type, "index": index}
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run's outputs: the ``chief``, or worker 0 when there is none."""
+    if not os.environ.get("TF_CONFIG"):
+        return True
+    cluster, task = cluster_spec_from_env()
+    if "chief" in cluster:
+        return task["type"] == "chief"
+    return task["type"] == "worker" and task["index"] == 0
+
+
+def worker_run_dir(run_dir: Path) -> Path:
+    """``run_dir`` on the chief, ``run_dir/<type>-<index>`` elsewhere, so workers never share files."""
+    if is_chief():
+        return run_dir
+    _, task = cluster_spec_from_env()
+    return run_dir / f"{task['type']}-{task['index']}"
+
+
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy with the two ``reduce`` calls Keras 3 makes and it cannot serve.
+
+    With more than one worker, Keras 3.15's ``fit``/``evaluate`` fail in two places:
+
+    * ``_maybe_symbolic_build`` calls ``reduce("MEAN", batch)`` on the first
+      input batch, a nested structure such as ``({"token_ids": ..., "task_id":
+      ...}, labels)``, only to learn its shapes; the strategy cannot reduce a
+      structure (keras-team/keras#20329). Here a structure gets the first local
+      replica's values: the shapes Keras wants, with no all-reduce of token ids.
+    * the logs of every step are reduced with ``reduce("MEAN", v, axis=0)``,
+      which fails on scalars ("Invalid reduction dimension 0 for input with 0
+      dimensions", tensorflow/tensorflow#72388). Here a scalar is averaged over
+      the replicas, which is what Keras's ``"mean"`` reduction means.
+
+    Everything else goes to the strategy unchanged.
+    """
+
+    def reduce(self, reduce_op, value, axis=None):
+        if not isinstance(value, tf.distribute.DistributedValues) and len(tf.nest.flatten(value)) > 1:
+            return tf.nest.map_structure(lambda v: self.experimental_local_results(v)[0], value)
+        if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+            axis = None
+        return super().reduce(reduce_op, value, axis=axis)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy | None:
+    """The strategy for ``--strategy name``: None (one process) or MultiWorkerMirroredStrategy.
+
+    Call it first thing: MultiWorkerMirroredStrategy has to be created before
+    any other TensorFlow op runs, and it blocks until every worker has started.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}")
+    if name == "default":
+        return None
+    cluster_spec_from_env()  # a clear error before TensorFlow's own
+    return _MultiWorkerMirroredStrategy()
+
+
+def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options)
+
+
+def _rows(batch, start, stop):
+    return tf.nest.map_structure(lambda t: t[start:stop], batch)
+
+
+def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    """Each replica's slice of every global batch of ``dataset`` (an endless stream of one-task batches).
+
+    Every worker must build ``dataset`` identically (same data, same seed).
+    Global batches need at least as many rows as there are replicas; the
+    training stream's batches are always full.
+
+    Returns:
+        A ``tf.distribute.DistributedDataset`` for ``model.fit``.
+    """
+    replicas = strategy.num_replicas_in_sync
+
+    def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        local = replicas // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+
+        def slices(*batch):
+            rows = tf.shape(tf.nest.flatten(batch)[-1])[0]
+            check = tf.debugging.assert_greater_equal(
+                rows, replicas, message="a training batch has fewer rows than there are replicas"
+            )
+            with tf.control_dependencies([check]):
+                bounds = [(r * rows) // replicas for r in range(first, first + local + 1)]
+            parts = [_rows(batch, bounds[i], bounds[i + 1]) for i in range(local)]
+            out = tf.data.Dataset.from_tensors(parts[0])
+            for part in parts[1:]:
+                out = out.concatenate(tf.data.Dataset.from_tensors(part))
+            return out
+
+        return _without_auto_shard(dataset.flat_map(slices))
+
+    return strategy.distribute_datasets_from_function(per_worker)
+
+
+def distribute_eval_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    """The whole of the finite ``dataset`` for every replica (see the module docstring)."""
+    replicas = strategy.num_replicas_in_sync
+
+    def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        local = replicas // context.num_input_pipelines
+        copies = dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch).repeat(local))
+        # flat_map hands the (x, y) pair over as two arguments; give it back as one element.
+        return _without_auto_shard(copies)
+
+    return strategy.distribute_datasets_from_function(per_worker)
+
+
+def distribute_datasets(strategy: tf.distribute.Strategy | None, train_ds, dev_ds, test_ds):
+    """``(train, dev, test)`` ready for ``strategy`` (unchanged when it is None)."""
+    if strategy is None:
+        return train_ds, dev_ds, test_ds
+    return (
+        distribute_training_dataset(strategy, train_ds),
+        distribute_eval_dataset(strategy, dev_ds),
+        distribute_eval_dataset(strategy, test_ds),
+    )
