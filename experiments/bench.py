@@ -1,0 +1,209 @@
+"""Training throughput of our models against the plain Keras model a user would write.
+
+    python -m experiments.bench                       # all models, batch 16 and 64, + one ASP-MTL epoch
+    python -m experiments.bench --models plain,asp-mtl --batch-sizes 16 --no-epoch
+
+Every model trains on the SAME batches of real FDU-MTL text (the library's
+pipeline: one task per batch, length-bucketed, seeded), each measurement in
+its own process (clean peak RSS, no shared caches), one after another in one
+run, and every figure is reported relative to the plain Keras LSTM
+(``Sequential([Embedding, LSTM, Dense])`` + ``fit``) on those batches. A
+second plain Keras line pads every text to ``--max-length`` as a user
+typically would. Writes ``experiments/results/bench_train.json`` and prints a
+table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
+
+MODELS = ("plain", "plain-padded", "single", "fs-mtl", "sp-mtl", "asp-mtl")
+DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_train.json"
+
+
+def _datasets(args):
+    """Vectorizer and the seeded training stream over the benchmark's tasks."""
+    from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
+    from tf_aspmtl.data.pipeline import make_training_dataset
+    from tf_aspmtl.preprocessing import TextVectorizer
+
+    tasks = list(FDU_MTL_TASKS) if args.tasks == "all" else args.tasks.split(",")
+    train = load_fdu_mtl(tasks=tasks, splits=("train",))
+    vectorizer = TextVectorizer(max_length=args.max_length, max_tokens=args.max_tokens)
+    vectorizer.adapt(train["text"].tolist())
+    ds, steps = make_training_dataset(train, vectorizer, tasks, batch_size=args.batch_size, seed=0)
+    return tasks, vectorizer, ds, steps
+
+
+def _build(name: str, tasks, vectorizer, args):
+    import keras
+
+    from tf_aspmtl.models import get_model_family
+
+    if name.startswith("plain"):
+        model = keras.Sequential(
+            [
+                keras.layers.Embedding(vectorizer.vocabulary_size, args.embedding_dim, mask_zero=True),
+                keras.layers.LSTM(args.hidden_dim),
+                keras.layers.Dense(2),
+            ]
+        )
+        model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+    family = get_model_family(name)
+    model = family(
+        tasks[:1] if name == "single" else tasks,
+        vocabulary_size=vectorizer.vocabulary_size, embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim,
+    )
+    model.compile(keras.optimizers.Adam(1e-3))
+    return model
+
+
+def _adapt_batches(name: str, ds, max_length: int):
+    """The same batches, in the form each model takes."""
+    import tensorflow as tf
+
+    if name == "plain":
+        return ds.map(lambda x, y: (x["token_ids"], y))
+    if name == "plain-padded":
+        def pad(x, y):
+            ids = x["token_ids"]
+            return tf.pad(ids, [[0, 0], [0, max_length - tf.shape(ids)[1]]]), y
+        return ds.map(pad)
+    if name == "single":
+        return ds.map(lambda x, y: ({"token_ids": x["token_ids"], "task_id": tf.zeros_like(x["task_id"])}, y))
+    return ds
+
+
+def _count_tokens(ds, skip: int, take: int, max_length: int, padded: bool) -> tuple[int, int]:
+    import tensorflow as tf
+
+    real = padded_total = 0
+    for x, _ in ds.skip(skip).take(take):
+        ids = x["token_ids"]
+        real += int(tf.reduce_sum(tf.cast(ids != 0, tf.int32)))
+        padded_total += int(ids.shape[0]) * (max_length if padded else int(ids.shape[1]))
+    return real, padded_total
+
+
+def worker(args) -> dict[str, Any]:
+    """One measurement, in this process: steady-state training speed of one model."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    tasks, vectorizer, ds, steps_per_epoch = _datasets(args)
+    model = _build(args.worker, tasks, vectorizer, args)
+    batches = _adapt_batches(args.worker, ds, args.max_length)
+    stamps: dict[int, float] = {}
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            stamps[batch] = time.perf_counter()
+
+    started = time.perf_counter()
+    if args.epoch:
+        # Trace once, then time one full epoch as a user's second epoch runs.
+        model.fit(batches, steps_per_epoch=args.warmup, epochs=1, verbose=0)
+        traced = time.perf_counter()
+        model.fit(batches.skip(args.warmup), steps_per_epoch=steps_per_epoch, epochs=1, verbose=0)
+        return {"name": args.worker, "batch_size": args.batch_size, "epoch_s": time.perf_counter() - traced,
+                "steps": steps_per_epoch, "tasks": len(tasks), "first_call_s": traced - started,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    model.fit(batches, steps_per_epoch=args.warmup + args.steps, epochs=1, verbose=0, callbacks=[Clock()])
+    elapsed = stamps[args.warmup + args.steps - 1] - stamps[args.warmup - 1]
+    real, padded = _count_tokens(ds, args.warmup, args.steps, args.max_length, args.worker == "plain-padded")
+    return {
+        "name": args.worker,
+        "batch_size": args.batch_size,
+        "examples_per_s": args.steps * args.batch_size / elapsed,
+        "tokens_per_s": real / elapsed,
+        "padding_ratio": padded / real,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "first_call_s": stamps[args.warmup - 1] - started,
+    }
+
+
+def _spawn(name: str, batch_size: int, args, epoch: bool = False) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "experiments.bench", "--worker", name, "--batch-size", str(batch_size),
+           "--tasks", args.tasks, "--steps", str(args.steps), "--warmup", str(args.warmup),
+           "--max-length", str(args.max_length), "--hidden-dim", str(args.hidden_dim),
+           "--embedding-dim", str(args.embedding_dim), "--max-tokens", str(args.max_tokens)]
+    if epoch:
+        cmd.append("--epoch")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark worker {name} (batch {batch_size}) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--batch-sizes", default="16,64")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--steps", type=int, default=60, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
+    p.add_argument("--max-length", type=int, default=200)
+    p.add_argument("--hidden-dim", type=int, default=100)
+    p.add_argument("--embedding-dim", type=int, default=50)
+    p.add_argument("--max-tokens", type=int, default=30000)
+    p.add_argument("--no-epoch", action="store_true", help="skip the full ASP-MTL epoch at batch 16")
+    p.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    p.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=16, help=argparse.SUPPRESS)
+    p.add_argument("--epoch", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+
+    command = command_line("experiments.bench", argv)
+    made_by = provenance(command)
+    records = []
+    for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+        for name in args.models.split(","):
+            rec = _spawn(name, batch_size, args)
+            records.append(rec)
+            print(f"  {name:13s} batch {batch_size:3d}: {rec['examples_per_s']:7.1f} examples/s", flush=True)
+    for rec in records:
+        base = next(r for r in records if r["name"] == "plain" and r["batch_size"] == rec["batch_size"])
+        rec["ratio_to_plain_keras"] = rec["examples_per_s"] / base["examples_per_s"]
+    result: dict[str, Any] = {**made_by, "config": {k: v for k, v in vars(args).items()
+                                                    if k not in ("worker", "epoch", "batch_size")},
+                              "models": records}
+    if not args.no_epoch:
+        epoch = _spawn("asp-mtl", 16, args, epoch=True)
+        result["asp_mtl_epoch_s"] = epoch["epoch_s"]
+        result["asp_mtl_epoch"] = epoch
+        print(f"  one {epoch['tasks']}-task ASP-MTL epoch at batch 16: {epoch['epoch_s']:.1f} s ({epoch['steps']} steps)")
+    write_json(args.output, result)
+    print(table(result))
+    return 0
+
+
+def table(result: dict[str, Any]) -> str:
+    """The records as a markdown table."""
+    lines = ["| model | batch | examples/s | real tokens/s | x plain Keras | peak RSS (MB) | padded/real tokens |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["models"]:
+        lines.append(f"| {r['name']} | {r['batch_size']} | {r['examples_per_s']:.0f} | {r['tokens_per_s']:.0f} | "
+                     f"{r['ratio_to_plain_keras']:.2f} | {r['peak_rss_mb']:.0f} | {r['padding_ratio']:.2f} |")
+    if "asp_mtl_epoch_s" in result:
+        epoch = result["asp_mtl_epoch"]
+        lines.append(f"\nOne full {epoch['tasks']}-task ASP-MTL epoch at batch 16: {epoch['epoch_s']:.1f} s "
+                     f"({epoch['steps']} steps; peak RSS {epoch['peak_rss_mb']:.0f} MB).")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
