@@ -1,13 +1,14 @@
 """Text preprocessing: in-graph tokenisation, vocabulary and word vectors."""
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
-from tf_aspmtl.preprocessing.text_vectorizer import standardize
-from tf_aspmtl.preprocessing.text_vectorizer import tokenize
+from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
+from tf_aspmtl.preprocessing.tokenizer import tokenize
 from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import load_glove_6b_50d
 
 __all__ = [
+    "TOKENIZATION_RULES",
     "TextVectorizer",
     "build_embedding_matrix",
     "glove_embedding_matrix",

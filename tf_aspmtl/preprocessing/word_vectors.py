@@ -7,7 +7,7 @@ vectors (Wikipedia 2014 + Gigaword 5, 400k lower-cased words) from the
 Possible extension (not implemented): 200-d vectors trained with gensim's
 `Word2Vec`/`FastText` on the benchmark's own text (the `.task.train` and
 `.task.unlabel` files, tokenised with
-`tf_aspmtl.preprocessing.text_vectorizer.tokenize`), which would cover the
+`tf_aspmtl.preprocessing.tokenizer.tokenize`), which would cover the
 domain words (product names, misspellings) GloVe lacks; they plug into
 `build_embedding_matrix` as the same `(words, vectors)` pair.
 """
