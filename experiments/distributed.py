@@ -35,12 +35,16 @@ apply (their ``auto_shard_policy`` is also set to ``OFF``, to say so):
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
+import time
 from pathlib import Path
 
 import tensorflow as tf
 
+logger = logging.getLogger(__name__)
 STRATEGIES = ("default", "multi-worker")
 
 
@@ -118,7 +122,24 @@ def make_strategy(name: str) -> tf.distribute.Strategy | None:
     if name == "default":
         return None
     cluster_spec_from_env()  # a clear error before TensorFlow's own
-    return _MultiWorkerMirroredStrategy()
+    strategy = _MultiWorkerMirroredStrategy()
+    atexit.register(_leave_cluster, strategy)
+    return strategy
+
+
+def _leave_cluster(strategy: tf.distribute.Strategy, linger_s: float = 1.0) -> None:
+    """At exit: wait for every worker (an all-reduce), then let the chief outlive the others a moment.
+
+    Worker 0 hosts the cluster's coordination service; when it exits first the
+    others spend seconds retrying it and log "the leader task was preempted".
+    """
+    try:
+        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
+    except Exception as e:  # noqa: BLE001 - a peer that already failed; nothing left to wait for
+        logger.warning("could not synchronise with the other workers at exit: %s", e)
+        return
+    if is_chief():
+        time.sleep(linger_s)
 
 
 def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -135,8 +156,8 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
     """Each replica's slice of every global batch of ``dataset`` (an endless stream of one-task batches).
 
     Every worker must build ``dataset`` identically (same data, same seed).
-    Global batches need at least as many rows as there are replicas; the
-    training stream's batches are always full.
+    Global batches need at least as many rows as there are replicas (the
+    training stream's batches are always full).
 
     Returns:
         A ``tf.distribute.DistributedDataset`` for ``model.fit``.
@@ -147,20 +168,28 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
         local = replicas // context.num_input_pipelines
         first = context.input_pipeline_id * local
 
-        def slices(*batch):
+        def bounds(batch):
             rows = tf.shape(tf.nest.flatten(batch)[-1])[0]
             check = tf.debugging.assert_greater_equal(
                 rows, replicas, message="a training batch has fewer rows than there are replicas"
             )
             with tf.control_dependencies([check]):
-                bounds = [(r * rows) // replicas for r in range(first, first + local + 1)]
-            parts = [_rows(batch, bounds[i], bounds[i + 1]) for i in range(local)]
-            out = tf.data.Dataset.from_tensors(parts[0])
+                return [(r * rows) // replicas for r in range(first, first + local + 1)]
+
+        def one_slice(*batch):
+            start, stop = bounds(batch)
+            return _rows(batch, start, stop)
+
+        def local_slices(*batch):  # several replicas on this worker: they take consecutive elements
+            cut = bounds(batch)
+            parts = [tf.data.Dataset.from_tensors(_rows(batch, cut[i], cut[i + 1])) for i in range(local)]
+            out = parts[0]
             for part in parts[1:]:
-                out = out.concatenate(tf.data.Dataset.from_tensors(part))
+                out = out.concatenate(part)
             return out
 
-        return _without_auto_shard(dataset.flat_map(slices))
+        sliced = dataset.map(one_slice) if local == 1 else dataset.flat_map(local_slices)
+        return _without_auto_shard(sliced)
 
     return strategy.distribute_datasets_from_function(per_worker)
 
@@ -171,9 +200,11 @@ def distribute_eval_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.D
 
     def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
         local = replicas // context.num_input_pipelines
-        copies = dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch).repeat(local))
-        # flat_map hands the (x, y) pair over as two arguments; give it back as one element.
-        return _without_auto_shard(copies)
+        if local > 1:  # several replicas on this worker: each takes one copy of every batch
+            dataset_ = dataset.flat_map(lambda *batch: tf.data.Dataset.from_tensors(batch).repeat(local))
+        else:
+            dataset_ = dataset
+        return _without_auto_shard(dataset_)
 
     return strategy.distribute_datasets_from_function(per_worker)
 

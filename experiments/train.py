@@ -96,7 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
     p.add_argument("--output-dir", help="run folder (default runs/<model>-<time>)")
     p.add_argument("--results", help="also write the results JSON here (a .md table is written beside it)")
-    p.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
+    p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
+                   help="Keras fit verbosity: 1 progress bar (default in a terminal), 2 a line per epoch, 0 none")
     p.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="multi-worker: tf.distribute.MultiWorkerMirroredStrategy over the workers in $TF_CONFIG "
                         "(see experiments/distributed.py)")
