@@ -8,10 +8,11 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from tf_aspmtl.io_utils import write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _PACKAGES = ("tensorflow", "tensorflow-text", "keras", "keras-tuner", "pandas", "numpy")
@@ -65,16 +66,7 @@ def provenance(command: str) -> dict[str, Any]:
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Data loading: the FDU-MTL benchmark and users' own multi-task tables."""
 
-from tf_aspmtl.data.fdu_mtl import FDU_MTL_SPLITS, download_fdu_mtl, load_fdu_mtl
+from tf_aspmtl.data.download import download_fdu_mtl
+from tf_aspmtl.data.fdu_mtl import FDU_MTL_SPLITS, load_fdu_mtl
 from tf_aspmtl.data.paths import DATA_ENV_VAR, FDU_MTL_TASKS, resolve_fdu_mtl_dir
 from tf_aspmtl.data.tabular import LabelMap, load_multitask_table
 

@@ -1,4 +1,4 @@
-"""Loader and downloader for the FDU-MTL 16-task sentiment benchmark.
+"""Loader for the FDU-MTL 16-task sentiment benchmark.
 
 The files are read as bytes and split on b"\\n" only: some texts hold other
 Unicode line breaks (U+0085 in the IMDB files) that `str.splitlines()` and
@@ -8,17 +8,15 @@ Unicode line breaks (U+0085 in the IMDB files) that `str.splitlines()` and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pathlib
-import tempfile
-import urllib.request
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from tf_aspmtl.data.checksums import CHECKSUM_FILE, read_checksums, verify_checksum
 from tf_aspmtl.data.paths import FDU_MTL_TASKS, resolve_fdu_mtl_dir
 
 logger = logging.getLogger(__name__)
@@ -26,66 +24,9 @@ logger = logging.getLogger(__name__)
 FDU_MTL_SPLITS: tuple[str, ...] = ("train", "dev", "test", "unlabeled")
 """The splits `load_fdu_mtl` can return, in file order."""
 
-DEFAULT_BASE_URL = (
-    "https://raw.githubusercontent.com/FrankWork/fudan_mtl_reviews/master/data/mtl-dataset/"
-)
-"""Public copy of the files; pass `base_url=` to `download_fdu_mtl` if it moves."""
-
-CHECKSUM_FILE = "SHA256SUMS"
 _SUFFIXES = {"train": ".task.train", "test": ".task.test", "unlabeled": ".task.unlabel"}
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 _UTF8_BOM = b"\xef\xbb\xbf"
-
-
-def read_checksums(folder: pathlib.Path) -> dict[str, str] | None:
-    """Reads `folder/SHA256SUMS` as written by `sha256sum`.
-
-    Args:
-        folder: pathlib.Path. Folder that may hold a SHA256SUMS file.
-
-    Returns:
-        dict mapping file name to lower-case hex digest, or None if the folder
-        has no SHA256SUMS.
-
-    Raises:
-        ValueError: a line is not `HASH  FILENAME`.
-    """
-    sums_path = folder / CHECKSUM_FILE
-    if not sums_path.is_file():
-        return None
-    sums = {}
-    for number, line in enumerate(sums_path.read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        digest, sep, name = line.partition(" ")
-        if not sep or len(digest) != 64:
-            raise ValueError(f"{sums_path}: line {number}: expected 'HASH  FILENAME', got {line!r}")
-        sums[name.strip().lstrip("*")] = digest.lower()
-    return sums
-
-
-def _verify(name: str, data: bytes, sums: dict[str, str] | None) -> None:
-    """Checks the sha256 of `data` against `sums[name]`.
-
-    Args:
-        name: str. File name as listed in SHA256SUMS.
-        data: bytes. File content.
-        sums: dict or None. Expected digests; None skips the check.
-
-    Raises:
-        ValueError: the digest differs from the expected one.
-    """
-    if sums is None:
-        return
-    if name not in sums:
-        logger.warning("%s is not listed in %s; not verified", name, CHECKSUM_FILE)
-        return
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sums[name]:
-        raise ValueError(
-            f"Checksum mismatch for {name}: sha256 {actual}, expected {sums[name]} "
-            f"from {CHECKSUM_FILE}; the file is corrupt or modified."
-        )
 
 
 def _decode_line(line: bytes) -> tuple[str, bool]:
@@ -193,7 +134,7 @@ def _read_file(
     if not path.is_file():
         raise FileNotFoundError(f"FDU-MTL file {str(path)!r} is missing")
     data = path.read_bytes()
-    _verify(name, data, sums)
+    verify_checksum(name, data, sums)
     return split_lines(data, name)
 
 
@@ -342,70 +283,3 @@ def load_fdu_mtl(
         "Loaded %d FDU-MTL rows (%d tasks, splits %s) from %s", len(frame), len(tasks), splits, folder
     )
     return frame
-
-
-def download_fdu_mtl(
-    dest: str | os.PathLike,
-    base_url: str = DEFAULT_BASE_URL,
-    tasks: Sequence[str] | None = None,
-    sha256sums: str | os.PathLike | None = None,
-    overwrite: bool = False,
-) -> pathlib.Path:
-    """Downloads the `<task>.task.{train,test,unlabel}` files into `dest`.
-
-    Each file is written to a temporary file in `dest`, verified, then
-    renamed, so an interrupted download leaves no partial file behind.
-
-    Args:
-        dest: str or os.PathLike. Folder to fill (created if needed).
-        base_url: str. URL of the folder holding the files (http(s):// or
-            file://).
-        tasks: sequence of str or None. Tasks to fetch; None means all 16.
-        sha256sums: str, os.PathLike or None. A SHA256SUMS file to verify the
-            downloads against; it is copied into `dest` so `load_fdu_mtl`
-            verifies them too.
-        overwrite: bool. Re-download files already in `dest`.
-
-    Returns:
-        pathlib.Path. The absolute `dest`.
-
-    Raises:
-        urllib.error.URLError: a file could not be fetched.
-        ValueError: a download does not match `sha256sums`.
-    """
-    tasks = _check_names("task", FDU_MTL_TASKS if tasks is None else tasks, FDU_MTL_TASKS)
-    dest = pathlib.Path(dest).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    sums = None
-    if sha256sums is not None:
-        sums_text = pathlib.Path(sha256sums).read_bytes()
-        _atomic_write(dest / CHECKSUM_FILE, sums_text)
-        sums = read_checksums(dest)
-    for name in (task + suffix for task in tasks for suffix in _SUFFIXES.values()):
-        if (dest / name).exists() and not overwrite:
-            logger.info("%s exists; skipped", dest / name)
-            continue
-        url = base_url.rstrip("/") + "/" + name
-        logger.info("Downloading %s", url)
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data = response.read()
-        _verify(name, data, sums)
-        _atomic_write(dest / name, data)
-    return dest
-
-
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Writes `data` to a temporary file beside `path`, then renames it.
-
-    Args:
-        path: pathlib.Path. Final file.
-        data: bytes. Content.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
