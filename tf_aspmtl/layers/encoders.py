@@ -99,8 +99,30 @@ class FusedLSTM(keras.layers.Layer):
         return config
 
 
+class SentenceEncoder(keras.layers.Layer):
+    """Base of the encoders: ``[batch, length, dim]`` + mask in, ``[batch, output_dim]`` out.
+
+    The mask is consumed (the feature has no time axis), so none is passed on.
+    Subclasses define ``output_dim``, ``build`` and ``call``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    @property
+    def output_dim(self) -> int:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class LSTMEncoder(keras.layers.Layer):
+class LSTMEncoder(SentenceEncoder):
     """LSTM whose sentence feature is the hidden state at the last real token.
 
     This is the paper's encoder: ``s_T = LSTM(x_1..x_T)``. Padding is masked,
@@ -117,7 +139,6 @@ class LSTMEncoder(keras.layers.Layer):
 
     def __init__(self, units: int = 100, **kwargs):
         super().__init__(**kwargs)
-        self.supports_masking = True
         self.units = int(units)
         self.lstm = FusedLSTM(self.units, name="lstm")
 
@@ -132,12 +153,6 @@ class LSTMEncoder(keras.layers.Layer):
     def call(self, embedded, mask=None, training=None):
         return self.lstm(embedded, mask=mask)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
-
-    def compute_mask(self, inputs, mask=None):
-        return None  # the mask is consumed: the sentence feature has no time axis
-
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
@@ -145,7 +160,7 @@ class LSTMEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class BiLSTMEncoder(keras.layers.Layer):
+class BiLSTMEncoder(SentenceEncoder):
     """Bidirectional LSTM: forward state at the last real token, backward state at the first.
 
     Args:
@@ -159,7 +174,6 @@ class BiLSTMEncoder(keras.layers.Layer):
 
     def __init__(self, units: int = 100, **kwargs):
         super().__init__(**kwargs)
-        self.supports_masking = True
         self.units = int(units)
         self.forward_lstm = FusedLSTM(self.units, name="forward_lstm")
         self.backward_lstm = FusedLSTM(self.units, name="backward_lstm")
@@ -181,12 +195,6 @@ class BiLSTMEncoder(keras.layers.Layer):
         backward = self.backward_lstm(reversed_rows, mask=mask)
         return tf.concat([forward, backward], axis=-1)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
@@ -194,7 +202,7 @@ class BiLSTMEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class CNNEncoder(keras.layers.Layer):
+class CNNEncoder(SentenceEncoder):
     """Convolutions of several widths, each max-pooled over the real tokens.
 
     Args:
@@ -210,7 +218,6 @@ class CNNEncoder(keras.layers.Layer):
 
     def __init__(self, filters: int = 100, kernel_sizes: Sequence[int] = (3, 4, 5), **kwargs):
         super().__init__(**kwargs)
-        self.supports_masking = True
         self.filters = int(filters)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         if not self.kernel_sizes:
@@ -242,26 +249,20 @@ class CNNEncoder(keras.layers.Layer):
             pooled.append(tf.reduce_max(maps, axis=1))
         return tf.concat(pooled, axis=-1)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
-
-    def compute_mask(self, inputs, mask=None):
-        return None  # the mask is consumed: the sentence feature has no time axis
-
     def get_config(self):
         config = super().get_config()
         config.update({"filters": self.filters, "kernel_sizes": list(self.kernel_sizes)})
         return config
 
 
-ENCODERS: dict[str, type[keras.layers.Layer]] = {
+ENCODERS: dict[str, type[SentenceEncoder]] = {
     "lstm": LSTMEncoder,
     "bilstm": BiLSTMEncoder,
     "cnn": CNNEncoder,
 }
 
 
-def get_encoder(kind: str, units: int, **kwargs) -> keras.layers.Layer:
+def get_encoder(kind: str, units: int, **kwargs) -> SentenceEncoder:
     """Builds the encoder registered under ``kind`` with ``units`` features per direction/filter.
 
     Args:
