@@ -435,7 +435,7 @@ class MultiTaskClassifier(keras.Model):
         """Class probabilities [len(texts), num_classes(task)] for raw texts of one task.
 
         Args:
-            texts: sequence of str. Raw texts.
+            texts: sequence of str or bytes. Raw texts (bytes may hold invalid UTF-8).
             task: str or int. Task name or id.
             batch_size: int. Passed to ``predict``.
             **kwargs: passed to ``predict`` (for example ``verbose=0``).
@@ -443,7 +443,7 @@ class MultiTaskClassifier(keras.Model):
         if self.preprocessor is None:
             raise ValueError("predict_texts needs a model built with a preprocessor.")
         task_id = self.task_id(task)
-        texts = [str(t) for t in texts]
+        texts = [t if isinstance(t, bytes) else str(t) for t in texts]  # bytes pass as they are
         inputs = {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.fill([len(texts)], task_id)}
         dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
         probs = self.predict(dataset, **kwargs)

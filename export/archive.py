@@ -1,0 +1,72 @@
+"""Writes one SavedModel (per task, or multi-task) with ``keras.export.ExportArchive``.
+
+``ExportArchive`` rather than ``tf.saved_model.save`` of a ``tf.Module``: the
+latter loaded through the TF2 API but failed in ``saved_model_cli run`` (the
+TF1 session loader, TF Serving's path) with "Could not find variable".
+
+Only the layers a graph uses are tracked, so a task's SavedModel holds the
+vectorizer's lookup table, the embedding, the shared encoder, that task's
+private encoder and the heads' variables (one kernel for all tasks, of which
+the graph reads its task's slice), and none of the other tasks' encoders nor
+the discriminator.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+from tf_aspmtl import serving
+
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT)
+TASK_SPEC = tf.TensorSpec([None], tf.string, name=serving.TASK_INPUT)
+SIGNATURE = serving.SIGNATURE_NAME
+
+
+def _used_layers(model, task_index: int | None) -> list:
+    if not model.preprocessor.built:  # never called yet (an untrained model): one call builds it
+        model.preprocessor(tf.constant([""]))
+    layers = [model.preprocessor, model.embedding, model.heads]
+    if model.shared_encoder is not None:
+        layers.append(model.shared_encoder)
+    if model.private_encoders:
+        layers += model.private_encoders if task_index is None else [model.private_encoders[task_index]]
+    return layers
+
+
+def write_task_saved_model(model, task: str, path: str | os.PathLike) -> None:
+    """Writes the SavedModel of one task to ``path``.
+
+    Its ``serving_default`` signature takes ``text`` (tf.string [batch]) and
+    returns ``probabilities`` (float32 [batch, num_classes(task)]),
+    ``label_id`` (int64 [batch]) and ``label`` (tf.string [batch]).
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+        task: str. Task name.
+        path: str or path. Folder to write (must not hold a SavedModel yet).
+    """
+    serving.check_servable(model)
+    archive = keras.export.ExportArchive()
+    for layer in _used_layers(model, serving.task_index(model, task)):
+        archive.track(layer)
+    archive.add_endpoint(SIGNATURE, serving.task_serving_fn(model, task), input_signature=[TEXT_SPEC])
+    archive.write_out(os.fspath(path), verbose=False)
+
+
+def write_multitask_saved_model(model, path: str | os.PathLike) -> None:
+    """Writes the multi-task SavedModel to ``path``.
+
+    Its ``serving_default`` signature takes ``text`` and ``task`` (tf.string
+    [batch] each; ``task`` holds task names, rows may mix tasks) and returns
+    ``probabilities`` (float32 [batch, max classes], 0 on classes a row's task
+    lacks), ``label_id`` and ``label``.
+    """
+    serving.check_servable(model)
+    archive = keras.export.ExportArchive()
+    for layer in _used_layers(model, None):
+        archive.track(layer)
+    archive.add_endpoint(SIGNATURE, serving.multitask_serving_fn(model), input_signature=[TEXT_SPEC, TASK_SPEC])
+    archive.write_out(os.fspath(path), verbose=False)

@@ -1,0 +1,198 @@
+"""Exports a trained model: one SavedModel per task (and optionally a multi-task one) plus ``models.config``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+from importlib import metadata
+from typing import Sequence
+
+from export import archive, model_config, ops, verify, versions, warmup
+from tf_aspmtl import serving
+
+INFO_FILE = os.path.join("assets.extra", "export.json")
+DEFAULT_MULTITASK_NAME = "multitask"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedModel:
+    """One published version.
+
+    Attributes:
+        name: str. TF Serving model name (folder under the base).
+        version: int. Version number (folder under the model).
+        path: str. The version folder.
+        tasks: tuple of str. The task it serves (one), or all tasks for the multi-task model.
+        tf_text_ops: tuple of str. TF Text op types in its graph.
+    """
+
+    name: str
+    version: int
+    path: str
+    tasks: tuple[str, ...]
+    tf_text_ops: tuple[str, ...]
+
+
+def load_trained_model(path: str | os.PathLike):
+    """Loads a ``.keras`` file written by ``model.save`` (tf_aspmtl classes registered, not compiled).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a servable tf_aspmtl model.
+    """
+    import keras
+
+    import tf_aspmtl.layers  # noqa: F401  (registers the serialisable classes)
+    import tf_aspmtl.models  # noqa: F401
+    import tf_aspmtl.preprocessing  # noqa: F401
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No trained model at {path!r} (expected a .keras file written by model.save)")
+    model = keras.models.load_model(path, compile=False)
+    serving.check_servable(model)
+    return model
+
+
+def _versions_info() -> dict[str, str]:
+    found = {}
+    for name in ("tensorflow", "tensorflow-text", "keras"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _model_info(model, is_multitask: bool) -> dict:
+    """What was exported, in a few numbers (copied into benchmark results)."""
+    encoders_per_review = int(model.shared_encoder is not None) + int(bool(model.private_encoders))
+    return {
+        "class": type(model).__name__,
+        "encoder": getattr(model, "encoder", None),
+        "hidden_dim": getattr(model, "hidden_dim", None),
+        "embedding_dim": getattr(model, "embedding_dim", None),
+        "vocabulary_size": getattr(model, "vocabulary_size", None),
+        "max_length": getattr(model.preprocessor, "max_length", None),
+        "tasks_in_model": len(model.task_names),
+        "shared_encoder": model.shared_encoder is not None,
+        "private_encoders_in_graph": len(model.private_encoders) if is_multitask else int(bool(model.private_encoders)),
+        "encoders_run_per_review": encoders_per_review,
+    }
+
+
+def _write_info(folder: str, info: dict) -> None:
+    path = os.path.join(folder, INFO_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2)
+        f.write("\n")
+
+
+def _write_version(model, staging: str, final: str, name: str, version: int, served: tuple[str, ...],
+                   is_multitask: bool, source: str | None, check: bool, warmup_requests: bool) -> dict:
+    """Writes one SavedModel into ``staging`` with its op report, checks and extras; returns the op report."""
+    if is_multitask:
+        archive.write_multitask_saved_model(model, staging)
+    else:
+        archive.write_task_saved_model(model, served[0], staging)
+    report = ops.write_op_report(staging)
+    ops.check_serving_ops(report, final)
+    if check:
+        if is_multitask:
+            verify.verify_multitask_export(model, staging)
+        else:
+            verify.verify_task_export(model, served[0], staging)
+    if warmup_requests:
+        warmup.write_warmup_requests(staging, name, tasks=list(served) if is_multitask else None)
+    ids = [model.task_names.index(t) for t in served]
+    inputs = {serving.TEXT_INPUT: "string [batch]"}
+    if is_multitask:
+        inputs[serving.TASK_INPUT] = "string [batch], task names"
+    _write_info(staging, {
+        "model_name": name,
+        "version": version,
+        "tasks": list(served),
+        "class_names": {model.task_names[k]: model.class_names[k] for k in ids},
+        "inputs": inputs,
+        "outputs": {serving.PROBABILITIES: "float32 [batch, classes]", serving.LABEL_ID: "int64 [batch]",
+                    serving.LABEL: "string [batch]"},
+        "model": _model_info(model, is_multitask),
+        "source_model": source,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions_info(),
+    })
+    return report
+
+
+def export_model(
+    model,
+    output: str | os.PathLike,
+    tasks: Sequence[str] | None = None,
+    version: int | None = None,
+    multitask: bool = False,
+    multitask_name: str = DEFAULT_MULTITASK_NAME,
+    prefix: str = "",
+    serving_base: str = model_config.DEFAULT_SERVING_BASE,
+    check: bool = True,
+    warmup_requests: bool = True,
+) -> list[ExportedModel]:
+    """Writes ``<output>/<prefix><task>/<version>/`` for each task, then ``<output>/models.config``.
+
+    Every version is staged in a hidden folder beside it and renamed into
+    place only after all of this run's models were written, their ops checked
+    against stock TF Serving and (with ``check``) their outputs compared with
+    the Keras model's; a failure publishes nothing.
+
+    Args:
+        model: a trained :class:`~tf_aspmtl.models.MultiTaskClassifier` with a
+            preprocessor, or the path of its ``.keras`` file.
+        output: str or path. Base folder that TF Serving watches (one folder per model).
+        tasks: sequence of str or None. Tasks to export (default: all).
+        version: int or None. Version number (default: the next free one,
+            shared by this run's models). An existing version is never overwritten.
+        multitask: bool. Also export one multi-task SavedModel (inputs ``text`` and ``task``).
+        multitask_name: str. Its model name (before ``prefix``).
+        prefix: str. Prefix of every model name, to keep several models' exports in one base.
+        serving_base: str. The base folder as TF Serving sees it, for ``models.config``.
+        check: bool. Load each SavedModel back and compare it with the Keras model.
+        warmup_requests: bool. Write TF Serving warm-up requests into ``assets.extra``.
+
+    Returns:
+        list of :class:`ExportedModel`, one per published version.
+    """
+    source = None
+    if isinstance(model, (str, os.PathLike)):
+        source = os.path.abspath(os.fspath(model))
+        model = load_trained_model(source)
+    serving.check_servable(model)
+    tasks = list(model.task_names if tasks is None else tasks)
+    if not tasks and not multitask:
+        raise ValueError("Nothing to export: no tasks given and multitask=False")
+    for task in tasks:
+        serving.task_index(model, task)
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"Tasks listed twice: {tasks}")
+    plan = [(versions.check_model_name(prefix + task), (task,), False) for task in tasks]
+    if multitask:
+        plan.append((versions.check_model_name(prefix + multitask_name), tuple(model.task_names), True))
+    names = [name for name, _, _ in plan]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Model names collide: {names}; choose another multitask_name or prefix")
+
+    output = os.path.abspath(os.fspath(output))
+    os.makedirs(output, exist_ok=True)
+    version = versions.choose_version(output, names, version)
+    exported = []
+    with contextlib.ExitStack() as stack:  # every staged version is published, or none
+        for name, served, is_multitask in plan:
+            staging = stack.enter_context(versions.staged_version(output, name, version))
+            final = os.path.join(output, name, str(version))
+            report = _write_version(model, staging, final, name, version, served, is_multitask, source,
+                                    check, warmup_requests)
+            exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
+    model_config.write_model_config(output, serving_base)
+    return exported

@@ -1,0 +1,188 @@
+"""Serving functions: raw text in, class probabilities, label id and label name out.
+
+:class:`~tf_aspmtl.models.MultiTaskClassifier` picks each row's private
+encoder in the graph (``tf.switch_case`` for a one-task batch,
+``tf.dynamic_partition`` otherwise). A served model for *one* task needs
+none of that: :func:`task_serving_fn` is a plain function of that task's
+encoders and its slice of the heads (``kernel[k][:, :C_k]``,
+``bias[k][:C_k]``), so the exported graph runs only what the task uses.
+:func:`multitask_serving_fn` serves every task from one graph, with the task
+given by name per row.
+
+Both return a dict of tensors with the keys of :data:`OUTPUTS`, ready to be a
+SavedModel signature (see the ``export`` package).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+SIGNATURE_NAME = "serving_default"
+"""The signature TF Serving calls when a request names none."""
+TEXT_INPUT = "text"
+"""Name of the raw-text input of every serving signature: tf.string [batch]."""
+TASK_INPUT = "task"
+"""Name of the task input of the multi-task signature: tf.string [batch] task names."""
+PROBABILITIES = "probabilities"
+LABEL_ID = "label_id"
+LABEL = "label"
+OUTPUTS = (PROBABILITIES, LABEL_ID, LABEL)
+"""Output names: probabilities float32 [batch, classes], label_id int64 [batch], label tf.string [batch]."""
+
+
+def check_servable(model) -> None:
+    """Raises ValueError unless ``model`` can be served from raw text.
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier`.
+    """
+    for attribute in ("preprocessor", "embedding", "heads", "task_names", "num_classes", "class_names"):
+        if not hasattr(model, attribute):
+            raise ValueError(
+                f"Cannot serve a {type(model).__name__}: it has no {attribute!r}; "
+                "expected a tf_aspmtl MultiTaskClassifier (or one of its families)."
+            )
+    if model.preprocessor is None:
+        raise ValueError(
+            f"Model {model.name!r} has no preprocessor, so it cannot take raw text; "
+            "build it with preprocessor=TextVectorizer(...) to serve it."
+        )
+
+
+def task_index(model, task: str | int) -> int:
+    """The id of ``task`` (a name or an id) in ``model``; ValueError naming the known tasks otherwise."""
+    if isinstance(task, str):
+        if task not in model.task_names:
+            raise ValueError(f"Unknown task {task!r}; the model has tasks {model.task_names}")
+        return model.task_names.index(task)
+    k = int(task)
+    if not 0 <= k < len(model.task_names):
+        raise ValueError(f"Task id {task!r} out of range; the model has {len(model.task_names)} tasks")
+    return k
+
+
+def task_logits(model, texts: tf.Tensor, task: str | int) -> tf.Tensor:
+    """Logits [batch, num_classes(task)] of one task for raw texts [batch].
+
+    The same arithmetic as ``model(..., training=False)`` for rows of that
+    task, without the task dispatch: shared encoder (if any), the task's
+    private encoder (if any), then the task's head.
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+        texts: tf.string [batch]. Raw texts.
+        task: str or int. Task name or id.
+    """
+    k = task_index(model, task)
+    ids = tf.cast(model.preprocessor(tf.reshape(texts, [-1])), tf.int32)
+    # As the model does: an LSTM needs at least one step, even for empty texts.
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+    embedded = model.embedding(ids)
+    mask = ids != 0
+    parts = []
+    if model.shared_encoder is not None:
+        parts.append(model.shared_encoder(embedded, mask=mask, training=False))
+    if model.private_encoders:
+        parts.append(model.private_encoders[k](embedded, mask=mask, training=False))
+    features = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+    classes = model.num_classes[k]
+    kernel = tf.convert_to_tensor(model.heads.kernel)[k, :, :classes]
+    bias = tf.convert_to_tensor(model.heads.bias)[k, :classes]
+    return tf.matmul(features, kernel) + bias
+
+
+def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:
+    label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+    return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: tf.gather(names, label_id)}
+
+
+def task_serving_fn(model, task: str | int) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """The serving function of one task: ``fn(text) -> {probabilities, label_id, label}``.
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+        task: str or int. Task name or id.
+
+    Returns:
+        A Python function of one tf.string [batch] tensor returning
+        ``probabilities`` float32 [batch, num_classes(task)], ``label_id``
+        int64 [batch] and ``label`` tf.string [batch] (the class name).
+        Wrap it in a ``tf.function`` with a ``[None]`` tf.string signature to export it.
+
+    Example:
+    >>> fn = tf.function(task_serving_fn(model, "books"),
+    ...                  input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    >>> fn(tf.constant(["a gripping story"]))["label"]
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'1'], dtype=object)>
+    """
+    check_servable(model)
+    k = task_index(model, task)
+    class_names = list(model.class_names[k])
+
+    def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(task_logits(model, text, k))
+        return _outputs(probabilities, tf.constant(class_names, tf.string))
+
+    serve.__name__ = f"serve_{model.task_names[k]}"
+    return serve
+
+
+def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
+    """Maps task names [batch] to int32 ids, failing with the list of known names for an unknown one.
+
+    Core ops only (no lookup table resource): the number of tasks is small.
+    """
+    names = tf.reshape(names, [-1])
+    matches = tf.equal(names[:, None], tf.constant(task_names, tf.string)[None, :])
+    known = tf.reduce_any(matches, axis=1)
+    check = tf.debugging.Assert(
+        tf.reduce_all(known),
+        [f"Unknown task name; expected one of {task_names}; got", tf.boolean_mask(names, ~known)],
+        summarize=8,
+    )
+    with tf.control_dependencies([check]):
+        return tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+
+
+def multitask_serving_fn(model) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+    """The serving function of all tasks: ``fn(text, task) -> {probabilities, label_id, label}``.
+
+    ``task`` holds each row's task *name* (tf.string [batch]); rows may mix
+    tasks. Rows are grouped by task, each group runs through
+    :func:`task_logits` of its task, and the results are put back in order.
+    ``probabilities`` is [batch, max(num_classes)], 0 on classes a row's task
+    does not have. An unknown task name fails the request with an
+    InvalidArgument error that lists the known names.
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+    """
+    check_servable(model)
+    task_names = list(model.task_names)
+    num_tasks = len(task_names)
+    max_classes = max(model.num_classes)
+    padded_names = [list(n) + [""] * (max_classes - len(n)) for n in model.class_names]
+
+    def serve(text: tf.Tensor, task: tf.Tensor) -> dict[str, tf.Tensor]:
+        text = tf.reshape(text, [-1])
+        task_ids = task_ids_from_names(task_names, task)
+        tf.debugging.assert_equal(
+            tf.size(text), tf.size(task_ids), message="'text' and 'task' must have the same length"
+        )
+        rows = tf.dynamic_partition(tf.range(tf.size(text)), task_ids, num_tasks)
+        texts = tf.dynamic_partition(text, task_ids, num_tasks)
+        parts = []
+        for k in range(num_tasks):
+            probs = tf.nn.softmax(task_logits(model, texts[k], k))
+            parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
+        probabilities = tf.dynamic_stitch(rows, parts)
+        probabilities = tf.reshape(probabilities, [-1, max_classes])
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        names = tf.constant(padded_names, tf.string)
+        label = tf.gather_nd(names, tf.stack([tf.cast(task_ids, tf.int64), label_id], axis=1))
+        return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: label}
+
+    serve.__name__ = "serve_multitask"
+    return serve
