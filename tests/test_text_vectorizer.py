@@ -290,3 +290,12 @@ def test_saved_model_round_trip(vectorizer, tmp_path):
     np.testing.assert_array_equal(restored.serve(TEXTS).numpy(), expected)
     empty = restored.serve(tf.constant(["", ""]))
     assert empty.shape == (2, 0)
+
+
+def test_every_unicode_space_separates_tokens():
+    from tf_aspmtl.preprocessing import tokenize
+
+    # U+1680 (ogham space mark) and U+3000 (ideographic space); tensorflow-text's
+    # WhitespaceTokenizer alone cuts U+1680 into invalid UTF-8.
+    tokens = tokenize(tf.constant(["good\u1680book\u3000fine"])).to_list()
+    assert tokens == [[b"good", b"book", b"fine"]]

@@ -37,9 +37,10 @@ _APOSTROPHE_RULE = (r"[\x{00B4}\x{2018}-\x{201B}\x{2032}]", "'")
 TOKENIZATION_RULES = (
     ("[" + _KEEP_PERIOD + _INVALID + _KEEP_APOSTROPHE + "]", ""),
     ("\ufffd", _INVALID),
-    # Control characters (including \t \n \r \x85 \x1c-\x1e) and Unicode
-    # line/paragraph separators become spaces; zero-width chars disappear.
-    (r"[\p{Cc}\p{Zl}\p{Zp}]", " "),
+    # Control characters (including \t \n \r \x85 \x1c-\x1e) and every Unicode
+    # space and line/paragraph separator (WhitespaceTokenizer splits U+1680
+    # into invalid UTF-8) become spaces; zero-width chars disappear.
+    (r"[\p{Cc}\p{Z}]", " "),
     (r"[\x{200B}\x{2060}\x{FEFF}]", ""),
     # Typographic quotes to PTB quotes: “ „ → ``, ” → ''.
     (r"[\x{201C}\x{201E}\x{201F}]", " `` "),
