@@ -53,14 +53,7 @@ def check_servable(model) -> None:
 
 def task_index(model, task: str | int) -> int:
     """The id of ``task`` (a name or an id) in ``model``; ValueError naming the known tasks otherwise."""
-    if isinstance(task, str):
-        if task not in model.task_names:
-            raise ValueError(f"Unknown task {task!r}; the model has tasks {model.task_names}")
-        return model.task_names.index(task)
-    k = int(task)
-    if not 0 <= k < len(model.task_names):
-        raise ValueError(f"Task id {task!r} out of range; the model has {len(model.task_names)} tasks")
-    return k
+    return model.task_id(task)
 
 
 def task_logits(model, texts: tf.Tensor, task: str | int) -> tf.Tensor:
@@ -75,22 +68,7 @@ def task_logits(model, texts: tf.Tensor, task: str | int) -> tf.Tensor:
         texts: tf.string [batch]. Raw texts.
         task: str or int. Task name or id.
     """
-    k = task_index(model, task)
-    ids = tf.cast(model.preprocessor(tf.reshape(texts, [-1])), tf.int32)
-    # As the model does: an LSTM needs at least one step, even for empty texts.
-    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
-    embedded = model.embedding(ids)
-    mask = ids != 0
-    parts = []
-    if model.shared_encoder is not None:
-        parts.append(model.shared_encoder(embedded, mask=mask, training=False))
-    if model.private_encoders:
-        parts.append(model.private_encoders[k](embedded, mask=mask, training=False))
-    features = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
-    classes = model.num_classes[k]
-    kernel = tf.convert_to_tensor(model.heads.kernel)[k, :, :classes]
-    bias = tf.convert_to_tensor(model.heads.bias)[k, :classes]
-    return tf.matmul(features, kernel) + bias
+    return model.task_logits(model.preprocessor(tf.reshape(texts, [-1])), task)
 
 
 def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -265,9 +265,44 @@ class MultiTaskClassifier(keras.Model):
             ids = self.preprocessor(inputs[TEXT])
         else:
             raise ValueError(f"Inputs need '{TOKEN_IDS}' or '{TEXT}' and '{TASK_ID}'; got keys {sorted(inputs)}")
+        return ids
+
+    def _embed(self, ids):
+        """Word vectors [batch, length, dim] and the real-token mask of token ids."""
         ids = tf.cast(ids, tf.int32)
         # An LSTM needs at least one step: give an all-empty batch one padding column.
-        return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+        return self.embedding(ids), ids != 0
+
+    def _join(self, embedded, mask, private, training):
+        """The shared feature (or None) and the feature the heads read: [shared; private]."""
+        shared = None
+        parts = [] if private is None else [private]
+        if self.shared_encoder is not None:
+            shared = self.shared_encoder(embedded, mask=mask, training=training)
+            parts.insert(0, shared)
+        return shared, parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+
+    def task_logits(self, token_ids, task: str | int) -> tf.Tensor:
+        """Logits [batch, num_classes(task)] of rows that all belong to ``task``, for inference.
+
+        The arithmetic of ``call`` without the per-row task dispatch: only the
+        shared encoder, this task's private encoder and this task's head, so
+        a graph traced from it (a served per-task classifier) holds nothing
+        of the other tasks.
+
+        Args:
+            token_ids: int [batch, length]. Token ids, 0 = padding.
+            task: str or int. Task name or id.
+        """
+        k = self.task_id(task)
+        embedded, mask = self._embed(token_ids)
+        private = self.private_encoders[k](embedded, mask=mask, training=False) if self.private_encoders else None
+        _, features = self._join(embedded, mask, private, training=False)
+        classes = self.num_classes[k]
+        kernel = tf.convert_to_tensor(self.heads.kernel)[k, :, :classes]
+        bias = tf.convert_to_tensor(self.heads.bias)[k, :classes]
+        return tf.matmul(features, kernel) + bias
 
     def _private_features(self, embedded, mask, task_ids, training, single_task_batch):
         """Runs each row through its own task's private encoder only.
@@ -313,19 +348,12 @@ class MultiTaskClassifier(keras.Model):
                 f"MultiTaskClassifier takes a dict with '{TASK_ID}' and '{TOKEN_IDS}' or '{TEXT}'; "
                 f"got {type(inputs).__name__}"
             )
-        ids = self._token_ids(inputs)
+        embedded, mask = self._embed(self._token_ids(inputs))
         task_ids = tf.cast(tf.reshape(inputs[TASK_ID], [-1]), tf.int32)
-        embedded = self.embedding(ids)
-        mask = ids != 0
-        shared = private = discriminator_logits = None
-        parts = []
-        if self.shared_encoder is not None:
-            shared = self.shared_encoder(embedded, mask=mask, training=training)
-            parts.append(shared)
+        private = discriminator_logits = None
         if self.private_encoders:
             private = self._private_features(embedded, mask, task_ids, training, single_task_batch)
-            parts.append(private)
-        features = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+        shared, features = self._join(embedded, mask, private, training)
         logits = self.heads(self.feature_dropout(features, training=training), task_ids)
         if not return_features:
             return tf.nn.softmax(logits)
