@@ -9,7 +9,7 @@ def test_bench_writes_ratios_for_every_model(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--models", "plain,asp-mtl", "--batch-sizes", "8", "--tasks", "books,MR", "--steps", "3",
             "--warmup", "2", "--hidden-dim", "4", "--max-length", "16", "--max-tokens", "500",
-            "--no-epoch", "--output", str(out)]
+            "--no-epoch", "--repeats", "1", "--output", str(out)]
     assert bench.main(argv) == 0
     result = json.loads(out.read_text())
     names = [r["name"] for r in result["models"]]
