@@ -12,25 +12,31 @@ folder; worker ``i`` writes to ``<run folder>/worker-<i>``.
 ``python -m experiments.launch train`` starts such workers on one machine.
 
 How the data is split. The model's ``fit``/``evaluate`` need every
-per-replica batch to hold rows of ONE task. ``tf.distribute`` would split
-the global batches itself (auto-sharding and rebatching), and its rebatching
-can cut the stream across batch boundaries, joining the tail of one task's
-batch to the head of the next task's (the evaluation datasets end every task
-with a partial batch). So the datasets are handed to
-``distribute_datasets_from_function`` instead, where auto-sharding does not
-apply (their ``auto_shard_policy`` is also set to ``OFF``, to say so):
+per-replica batch to hold rows of ONE task, and reject an empty batch too.
+``tf.distribute``'s own splitting (``experimental_distribute_dataset``)
+re-batches each global batch into per-replica pieces. Where it can infer a
+static batch size it uses ``Dataset.rebatch``, which fills per-replica
+batches across batch boundaries (the tail of one task's batch would join
+the head of the next task's); where it cannot, as with our pipelines
+(length bucketing; per-task evaluation batches concatenated), it cuts each
+batch on its own, which keeps tasks apart but hands a replica an empty batch
+whenever a batch has fewer rows than there are replicas (a task's last dev
+batch can hold one row). So the datasets go through
+``distribute_datasets_from_function`` instead, where tf.distribute neither
+re-batches nor auto-shards, and we shard ourselves; the per-worker datasets
+carry ``auto_shard_policy = OFF`` to say so:
 
-* training (:func:`distribute_training_dataset`): every worker builds the same
-  seeded stream of global batches and keeps its replicas' slices of each
-  batch, so all replicas of a step see rows of the same batch, hence the same
-  task, and a step's gradient is the one-process gradient of that batch (the
-  model divides each replica's loss by the number of replicas);
-* evaluation (:func:`distribute_eval_dataset`): every replica evaluates the
-  whole dataset. Metrics are summed over replicas, so every count is
-  multiplied by the same factor and accuracies and mean losses are exactly
-  the one-process values; no replica ever gets an empty or mixed batch, and
-  every worker runs the same number of steps. Dev and test are small, so
-  the repeated work is cheap.
+* training (:func:`distribute_training_dataset`): sharding by data, within
+  each batch. Every worker builds the same seeded stream of global batches
+  and keeps its replicas' slices of each batch, so all replicas of a step see
+  rows of the same batch, hence the same task, and a step's gradient is the
+  one-process gradient of that batch (the model divides each replica's loss
+  by the number of replicas). ``--batch-size`` stays the global batch.
+* evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
+  evaluates the whole dataset, so each replica's metrics are exactly the
+  one-process values (and so is any sum or mean of them over replicas), no
+  replica ever gets an empty or mixed batch, and every worker runs the same
+  number of steps. Dev and test are small, so the repeated work is cheap.
 """
 
 from __future__ import annotations

@@ -1,0 +1,187 @@
+"""The Keras Tuner hypermodel, the tuners built around it, and experiments.tune end to end."""
+
+import json
+
+import keras_tuner
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import train, tune
+from tf_aspmtl.tuning import (
+    OBJECTIVE,
+    ASPMTLHyperModel,
+    build_tuner,
+    default_values,
+    searched_hyperparameters,
+)
+
+TASKS = ["books", "MR"]
+
+
+def _hypermodel(vocabulary_size=50, **kwargs):
+    kwargs.setdefault("embedding_dim", 8)
+    kwargs.setdefault("encoder", "cnn")
+    return ASPMTLHyperModel(TASKS, vocabulary_size=vocabulary_size, **kwargs)
+
+
+def test_default_build_is_the_papers_configuration():
+    hp = keras_tuner.HyperParameters()
+    model = _hypermodel().build(hp)
+    assert (model.adversarial_weight, model.difference_weight) == (0.05, 0.01)
+    assert (model.hidden_dim, model.dropout) == (100, 0.0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    space = {p.name: p for p in hp.space}
+    assert set(space) == {"adversarial_weight", "difference_weight", "learning_rate", "hidden_dim", "dropout"}
+    for name in ("adversarial_weight", "difference_weight"):
+        assert (space[name].min_value, space[name].max_value, space[name].sampling) == (1e-3, 1.0, "log")
+    assert space["learning_rate"].sampling == "log"
+    assert (OBJECTIVE.name, OBJECTIVE.direction) == ("val_mean_task_accuracy", "max")
+
+
+def test_build_uses_the_trial_values_and_families_without_loss_weights_do_not_search_them():
+    hp = keras_tuner.HyperParameters()
+    for name, value in {"adversarial_weight": 0.3, "difference_weight": 0.002, "hidden_dim": 25,
+                        "dropout": 0.2, "learning_rate": 0.004}.items():
+        hp.Fixed(name, value)
+    model = _hypermodel().build(hp)
+    assert (model.adversarial_weight, model.difference_weight, model.hidden_dim, model.dropout) == (0.3, 0.002, 25, 0.2)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.004)
+
+    fs_hp = keras_tuner.HyperParameters()
+    fs = _hypermodel(family="fs-mtl").build(fs_hp)
+    assert {p.name for p in fs_hp.space} == set(searched_hyperparameters("fs-mtl")) == {
+        "learning_rate", "hidden_dim", "dropout"}
+    assert fs.discriminator is None and not fs.private_encoders
+
+
+def test_word_vectors_are_loaded_into_every_build():
+    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype("float32")
+    model = _hypermodel(word_vectors=vectors).build(keras_tuner.HyperParameters())
+    np.testing.assert_allclose(model.embedding.embeddings.numpy(), vectors)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"family": "asp"}, r"Unknown model family 'asp'"),
+        ({"family": "single"}, r"'single' takes exactly one task"),
+        ({"encoder": "gru"}, r"Unknown encoder 'gru'"),
+        ({"word_vectors": np.zeros((49, 8))}, r"word_vectors has shape \(49, 8\); expected .* \(50, 8\)"),
+        ({"adversarial_objective": "minimax"}, r"Unknown adversarial_objective 'minimax'"),
+        ({"vocabulary_size": 1}, r"vocabulary_size must be >= 2"),
+    ],
+)
+def test_arguments_that_are_not_searched_are_checked_at_once(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _hypermodel(**kwargs)
+
+
+def test_preprocessor_vocabulary_must_match(small_vectorizer):
+    with pytest.raises(ValueError, match="preprocessor's vocabulary has"):
+        _hypermodel(vocabulary_size=small_vectorizer.vocabulary_size + 1, preprocessor=small_vectorizer)
+
+
+def test_fit_forwards_everything_and_needs_dev_data():
+    class Model:
+        def fit(self, *args, **kwargs):
+            self.got = (args, kwargs)
+            return "history"
+
+    hypermodel, model, hp = _hypermodel(), Model(), keras_tuner.HyperParameters()
+    with pytest.raises(ValueError, match="pass the dev split"):
+        hypermodel.fit(hp, model, "train", epochs=1)
+    assert hypermodel.fit(hp, model, "train", epochs=3, validation_data="dev", callbacks=["stop"]) == "history"
+    assert model.got == (("train",), {"epochs": 3, "validation_data": "dev", "callbacks": ["stop"]})
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_every_tuner_starts_with_the_papers_point(kind, tmp_path):
+    fixed = keras_tuner.HyperParameters()
+    fixed.Fixed("hidden_dim", 8)
+    hypermodel = _hypermodel()
+    tuner = build_tuner(kind, hypermodel, max_trials=5, directory=str(tmp_path), project_name=kind,
+                        max_epochs=2, hyperparameters=fixed, seed=1)
+    first = tuner.oracle.create_trial("tuner0").hyperparameters.values
+    second = tuner.oracle.create_trial("tuner1").hyperparameters.values
+    expected = default_values(hypermodel, fixed)
+    assert {k: first[k] for k in expected} == expected
+    assert expected["adversarial_weight"] == 0.05 and expected["difference_weight"] == 0.01
+    assert {k: second[k] for k in expected} != expected
+    assert tuner.oracle.objective.name == "val_mean_task_accuracy" and tuner.oracle.objective.direction == "max"
+
+
+def test_unknown_tuner_and_bad_fixed_values_are_named():
+    with pytest.raises(ValueError, match=r"Unknown tuner 'grid'"):
+        build_tuner("grid", _hypermodel(), max_trials=1, directory="x", project_name="y")
+    with pytest.raises(ValueError, match=r"--fix 'lambda=0.1': expected NAME=VALUE with NAME one of"):
+        tune.parse_fixed(["lambda=0.1"], "asp-mtl")
+    with pytest.raises(ValueError, match="NAME one of"):
+        tune.parse_fixed(["adversarial_weight=0.1"], "fs-mtl")
+    assert tune.parse_fixed(["hidden_dim=50", "dropout=0.1"], "asp-mtl") == {"hidden_dim": 50, "dropout": 0.1}
+
+
+def _tune_args(tmp_path, tuner="random", trials=2, epochs=1, project="search"):
+    return [
+        "--tuner", tuner, "--trials", str(trials), "--tasks", ",".join(TASKS), "--epochs", str(epochs),
+        "--directory", str(tmp_path / "kt"), "--project-name", project, "--encoder", "cnn",
+        "--embedding", "random", "--max-length", "16", "--batch-size", "16", "--fix", "hidden_dim=8",
+        "--max-rows-per-task", "48", "--verbose", "0", "--results", str(tmp_path / "results" / "tune_test"),
+    ]
+
+
+def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatch, capsys):
+    args = _tune_args(tmp_path)
+    real_fit = ASPMTLHyperModel.fit
+    calls = []
+
+    def interrupted_fit(self, *a, **k):  # Ctrl-C during the second trial
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(self, *a, **k)
+
+    monkeypatch.setattr(ASPMTLHyperModel, "fit", interrupted_fit)
+    assert tune.main(args) == 130
+    first_run = capsys.readouterr().out
+    assert "[tuner0] trial 0 COMPLETED" in first_run and "run the same command again to resume" in first_run
+    project = tmp_path / "kt" / "search"
+    trial0 = json.loads((project / "trial_0" / "trial.json").read_text())
+    assert not (project / "trials.csv").exists()
+
+    monkeypatch.setattr(ASPMTLHyperModel, "fit", real_fit)
+    assert tune.main(args) == 0
+    second_run = capsys.readouterr().out
+    assert "Reloading Tuner" in second_run
+    assert "trial 0 started" not in second_run  # the finished trial is kept...
+    assert "[tuner0] trial 1 started" in second_run  # ...the interrupted one runs again
+    assert json.loads((project / "trial_0" / "trial.json").read_text())["score"] == trial0["score"]
+
+    frame = pd.read_csv(tmp_path / "results" / "tune_test.csv", dtype={"trial_id": str})
+    assert list(frame["trial_id"]) == ["0", "1"]
+    assert (frame["status"] == "COMPLETED").all() and frame["objective"].between(0, 1).all()
+    assert frame.loc[frame["is_reference"], "trial_id"].tolist() == ["0"]
+    assert {"adversarial_weight", "difference_weight", "learning_rate", "dropout", "val_acc_books"} <= set(frame)
+    assert (tmp_path / "results" / "tune_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    best_path = tmp_path / "results" / "tune_test.best.json"
+    config = train.resolve_config(train.parse_args(["--config", str(best_path)]))
+    best_row = frame.loc[frame["objective"].idxmax()]
+    assert config.adversarial_weight == pytest.approx(best_row["adversarial_weight"], rel=1e-5)
+    assert config.hidden_dim == 8 and config.tasks == tuple(TASKS) and config.max_length == 16
+    summary = json.loads((tmp_path / "results" / "tune_test.json").read_text())
+    assert summary["reference"]["trial_id"] == "0" and summary["best"]["rank"] == 1
+    assert summary["objective"]["direction"] == "max" and "experiments.tune" in summary["command"]
+    for key in ("commit", "versions", "best_minus_reference_dev_accuracy_points"):
+        assert key in summary
+
+    with pytest.raises(ValueError, match=r"started with other settings \{'epochs': \(1, 2\)\}"):
+        tune.main(_tune_args(tmp_path, epochs=2))
+
+
+def test_hyperband_search_runs(tmp_path):
+    assert tune.main(_tune_args(tmp_path, tuner="hyperband", trials=1, epochs=2, project="hb")) == 0
+    frame = pd.read_csv(tmp_path / "kt" / "hb" / "trials.csv", dtype={"trial_id": str})
+    assert len(frame) == 1 and frame.loc[0, "status"] == "COMPLETED" and frame.loc[0, "epochs"] == 2
+    assert bool(frame.loc[0, "is_reference"])
+    assert json.loads((tmp_path / "kt" / "hb" / "best_config.json").read_text())["epochs"] == 2

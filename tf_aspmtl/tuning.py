@@ -1,0 +1,340 @@
+"""Keras Tuner searches of the loss weights and sizes of any model family.
+
+:class:`ASPMTLHyperModel` is a ``keras_tuner.HyperModel`` whose search space is
+
+==================== ======================================= ===========
+name                 range                                   default
+==================== ======================================= ===========
+adversarial_weight   1e-3 .. 1, log scale (ASP-MTL only)     0.05 (paper)
+difference_weight    1e-3 .. 1, log scale (ASP-MTL only)     0.01 (paper)
+learning_rate        1e-4 .. 1e-2, log scale (Adam)          1e-3
+hidden_dim           25 .. 200, step 25                      100
+dropout              0 .. 0.5, step 0.1                      0.0
+==================== ======================================= ===========
+
+so ``build(HyperParameters())`` is the paper's configuration: lambda 0.05 and
+gamma 0.01 are the paper's choices; the paper states no optimiser, hidden
+size or dropout, so those defaults are the ones of ``experiments.train``
+(Adam 1e-3, no dropout) and of its ``--paper-scale`` (hidden 100). The names
+are ``experiments.train.TrainConfig`` field names, so a trial's values are
+a training config as they stand.
+
+The objective, :data:`OBJECTIVE`, is the mean over tasks of the accuracy on
+the development data passed to ``fit`` as ``validation_data``
+(``val_mean_task_accuracy``), to be **maximised**; keras-tuner scores a trial
+by its best epoch. Pass the dev split (the last 200 rows of each FDU-MTL
+``.task.train`` file), never the test split.
+
+:func:`build_tuner` makes a random-search, Bayesian-optimisation or Hyperband
+tuner whose first trial is the default (paper) point, so every search
+measures the paper's configuration under the same conditions as the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import keras
+import keras_tuner
+import numpy as np
+
+from tf_aspmtl.layers.encoders import ENCODERS
+from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
+from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
+from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES
+
+OBJECTIVE_NAME = "val_mean_task_accuracy"
+OBJECTIVE = keras_tuner.Objective(OBJECTIVE_NAME, direction="max")
+"""Mean dev accuracy over the tasks; higher is better."""
+
+PAPER_LOSS_WEIGHTS = {"adversarial_weight": 0.05, "difference_weight": 0.01}
+"""lambda and gamma as chosen in the paper (Liu et al., 2017)."""
+
+LOSS_WEIGHTS = ("adversarial_weight", "difference_weight")
+COMMON = ("learning_rate", "hidden_dim", "dropout")
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+def searched_hyperparameters(family: str) -> tuple[str, ...]:
+    """Names of the hyperparameters :class:`ASPMTLHyperModel` searches for ``family``."""
+    get_model_family(family)
+    return (LOSS_WEIGHTS if family == "asp-mtl" else ()) + COMMON
+
+
+class ASPMTLHyperModel(keras_tuner.HyperModel):
+    """Builds a compiled model family from hyperparameters (see the module docstring for the space).
+
+    Arguments that are not searched are given here and checked at once.
+
+    Args:
+        task_names: sequence of str. One per task, in task-id order.
+        vocabulary_size: int. Rows of the word embedding (the vectorizer's vocabulary size).
+        preprocessor: optional layer, tf.string [batch] -> token ids (a
+            ``TextVectorizer``); lets the built models take raw text.
+        family: str. ``"single"``, ``"fs-mtl"``, ``"sp-mtl"`` or ``"asp-mtl"``.
+            Only ``"asp-mtl"`` searches lambda and gamma.
+        word_vectors: optional array [vocabulary_size, embedding_dim]. Loaded
+            into the embedding of every built model (GloVe).
+        embedding_dim: int. Word vector size.
+        encoder: str. ``"lstm"``, ``"bilstm"`` or ``"cnn"``.
+        num_classes: int or sequence of int. Classes per task.
+        class_names: optional sequence (one per task) of sequences of str.
+        difference_normalization: str. See ``tf_aspmtl.losses.difference_loss``.
+        adversarial_objective: str. ``"reversal"`` (the paper) or ``"confusion"``.
+        seed: optional int. Reseeds Keras before each build, so that every
+            trial starts from the same random state and differs only by its
+            hyperparameters.
+        name: optional str. keras-tuner's name of the hypermodel.
+        tunable: bool. Whether keras-tuner may tune the hyperparameters.
+
+    Example:
+    >>> hypermodel = ASPMTLHyperModel(["books", "dvd"], vocabulary_size=100, embedding_dim=8)
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    >>> model.adversarial_weight, model.difference_weight, model.hidden_dim
+    (0.05, 0.01, 100)
+    """
+
+    def __init__(
+        self,
+        task_names: Sequence[str],
+        vocabulary_size: int,
+        preprocessor: keras.layers.Layer | None = None,
+        family: str = "asp-mtl",
+        word_vectors: np.ndarray | None = None,
+        embedding_dim: int = 50,
+        encoder: str = "lstm",
+        num_classes: int | Sequence[int] = 2,
+        class_names: Sequence[Sequence[str]] | None = None,
+        difference_normalization: str = "normalized",
+        adversarial_objective: str = "reversal",
+        seed: int | None = None,
+        name: str | None = None,
+        tunable: bool = True,
+    ):
+        super().__init__(name=name, tunable=tunable)
+        self.task_names = [str(t) for t in task_names]
+        if not self.task_names or len(set(self.task_names)) != len(self.task_names):
+            raise ValueError(f"task_names must be non-empty and unique; got {list(task_names)}")
+        if family not in MODEL_FAMILIES:
+            raise ValueError(f"Unknown model family {family!r}; expected one of {sorted(MODEL_FAMILIES)}")
+        if family == "single" and len(self.task_names) != 1:
+            raise ValueError(f"family 'single' takes exactly one task; got {self.task_names}")
+        if family == "asp-mtl" and len(self.task_names) < 2:
+            raise ValueError(f"family 'asp-mtl' needs at least 2 tasks for its discriminator; got {self.task_names}")
+        if int(vocabulary_size) < 2:
+            raise ValueError(f"vocabulary_size must be >= 2; got {vocabulary_size}")
+        if encoder not in ENCODERS:
+            raise ValueError(f"Unknown encoder {encoder!r}; expected one of {sorted(ENCODERS)}")
+        if difference_normalization not in DIFFERENCE_NORMALIZATIONS:
+            raise ValueError(
+                f"Unknown difference_normalization {difference_normalization!r}; "
+                f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
+            )
+        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {adversarial_objective!r}; "
+                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
+            )
+        preprocessor_size = getattr(preprocessor, "vocabulary_size", None)
+        if preprocessor_size is not None and int(preprocessor_size) != int(vocabulary_size):
+            raise ValueError(
+                f"vocabulary_size={vocabulary_size} but the preprocessor's vocabulary has {preprocessor_size} entries"
+            )
+        if word_vectors is not None:
+            word_vectors = np.asarray(word_vectors, dtype="float32")
+            if word_vectors.shape != (int(vocabulary_size), int(embedding_dim)):
+                raise ValueError(
+                    f"word_vectors has shape {word_vectors.shape}; expected "
+                    f"(vocabulary_size, embedding_dim) = ({int(vocabulary_size)}, {int(embedding_dim)})"
+                )
+        self.vocabulary_size = int(vocabulary_size)
+        self.preprocessor = preprocessor
+        self.family = family
+        self.word_vectors = word_vectors
+        self.embedding_dim = int(embedding_dim)
+        self.encoder = encoder
+        self.num_classes = num_classes
+        self.class_names = class_names
+        self.difference_normalization = difference_normalization
+        self.adversarial_objective = adversarial_objective
+        self.seed = seed
+
+    def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """Registers the search space on ``hp`` and returns this trial's values by name."""
+        values: dict[str, Any] = {}
+        if self.family == "asp-mtl":
+            values["adversarial_weight"] = hp.Float(
+                "adversarial_weight", 1e-3, 1.0, sampling="log", default=PAPER_LOSS_WEIGHTS["adversarial_weight"]
+            )
+            values["difference_weight"] = hp.Float(
+                "difference_weight", 1e-3, 1.0, sampling="log", default=PAPER_LOSS_WEIGHTS["difference_weight"]
+            )
+        values["learning_rate"] = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        values["hidden_dim"] = hp.Int("hidden_dim", 25, 200, step=25, default=100)
+        values["dropout"] = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.0)
+        return values
+
+    def build(self, hp: keras_tuner.HyperParameters) -> MultiTaskClassifier:
+        """A compiled model of the family with ``hp``'s values (the defaults for any not set)."""
+        values = self.declare(hp)
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
+        kwargs: dict[str, Any] = dict(
+            vocabulary_size=self.vocabulary_size,
+            embedding_dim=self.embedding_dim,
+            encoder=self.encoder,
+            hidden_dim=int(values["hidden_dim"]),
+            dropout=float(values["dropout"]),
+            num_classes=self.num_classes,
+            preprocessor=self.preprocessor,
+            per_task_metrics=True,
+            class_names=self.class_names,
+        )
+        if self.family == "asp-mtl":
+            kwargs.update(
+                adversarial_weight=float(values["adversarial_weight"]),
+                difference_weight=float(values["difference_weight"]),
+                difference_normalization=self.difference_normalization,
+                adversarial_objective=self.adversarial_objective,
+            )
+        model = get_model_family(self.family)(self.task_names, name=self.family.replace("-", "_"), **kwargs)
+        if self.word_vectors is not None:
+            model.set_word_vectors(self.word_vectors)
+        model.compile(optimizer=keras.optimizers.Adam(float(values["learning_rate"])))
+        return model
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: MultiTaskClassifier, *args, **kwargs):
+        """``model.fit(*args, **kwargs)``; the objective needs ``validation_data`` (the dev split)."""
+        if kwargs.get("validation_data") is None:
+            raise ValueError(
+                f"The objective {OBJECTIVE_NAME!r} is computed on validation_data; pass the dev split "
+                "(never the test split) as validation_data to search()/fit()."
+            )
+        return model.fit(*args, **kwargs)
+
+
+def default_values(hypermodel: ASPMTLHyperModel, hyperparameters: keras_tuner.HyperParameters | None = None):
+    """The values ``hypermodel`` builds with when nothing is searched (``hyperparameters``' Fixed ones kept)."""
+    hp = keras_tuner.HyperParameters()
+    if hyperparameters is not None:
+        hp.merge(hyperparameters)
+    hypermodel.declare(hp)
+    return {p.name: hp.values[p.name] for p in hp.space}
+
+
+# ---------------------------------------------------------------------------- tuners
+class _ReferenceFirst:
+    """Oracle mixin: the first new point of a search is the space's defaults (the paper's configuration)."""
+
+    def _random_values(self):
+        hps = keras_tuner.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                hps.values[hp.name] = hp.default
+        if hps.values and not self._duplicate(hps.values):
+            return hps.values
+        return super()._random_values()
+
+
+class ReferenceFirstRandomSearchOracle(_ReferenceFirst, keras_tuner.oracles.RandomSearchOracle):
+    """Random search whose first trial is the default point."""
+
+
+class ReferenceFirstBayesianOptimizationOracle(_ReferenceFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+    """Bayesian optimisation whose first initial point is the default point."""
+
+
+class ReferenceFirstHyperbandOracle(_ReferenceFirst, keras_tuner.oracles.HyperbandOracle):
+    """Hyperband whose first trial is the default point."""
+
+
+class _Progress:
+    """Tuner mixin: one line per trial start and end, naming the tuner (useful with several workers)."""
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        print(f"[{self.tuner_id}] trial {trial.trial_id} started: {_short(values)}", flush=True)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        ended = self.oracle.get_trial(trial.trial_id)
+        score = "none" if ended.score is None else f"{ended.score:.4f}"
+        print(f"[{self.tuner_id}] trial {trial.trial_id} {ended.status}: {OBJECTIVE_NAME} = {score}", flush=True)
+
+
+def _short(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+class SearchTuner(_Progress, keras_tuner.Tuner):
+    """keras-tuner's ``Tuner`` (random search, Bayesian optimisation) with progress lines."""
+
+
+class HyperbandSearchTuner(_Progress, keras_tuner.Hyperband):
+    """keras-tuner's ``Hyperband`` tuner, built around an oracle passed in."""
+
+    def __init__(self, oracle, hypermodel, **kwargs):
+        # keras_tuner.Hyperband.__init__ only creates a HyperbandOracle and calls Tuner.__init__.
+        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+
+def build_tuner(
+    kind: str,
+    hypermodel: ASPMTLHyperModel,
+    max_trials: int,
+    directory: str,
+    project_name: str,
+    max_epochs: int = 3,
+    hyperparameters: keras_tuner.HyperParameters | None = None,
+    seed: int | None = 0,
+    reference_first: bool = True,
+    overwrite: bool = False,
+    num_initial_points: int | None = None,
+    hyperband_factor: int = 3,
+    **tuner_kwargs,
+) -> keras_tuner.Tuner:
+    """A tuner over ``hypermodel`` maximising :data:`OBJECTIVE`.
+
+    Args:
+        kind: str. ``"random"``, ``"bayesian"`` or ``"hyperband"``.
+        hypermodel: the :class:`ASPMTLHyperModel`.
+        max_trials: int. Trials in all (for Hyperband, a cap on the trials its
+            brackets would run).
+        directory, project_name: str. Where keras-tuner keeps the search; an
+            existing project is resumed unless ``overwrite``.
+        max_epochs: int. Hyperband's largest budget per model (the others
+            take ``epochs`` from ``search``).
+        hyperparameters: optional ``HyperParameters``, e.g. with ``hp.Fixed``
+            entries to keep some of the space fixed.
+        seed: optional int. The oracle's random seed.
+        reference_first: bool. Make the first trial the default point (the paper's).
+        overwrite: bool. Start afresh, deleting an existing project.
+        num_initial_points: optional int. Random points before Bayesian optimisation starts.
+        hyperband_factor: int. Hyperband's reduction factor.
+        **tuner_kwargs: passed to the tuner (e.g. ``distribution_strategy``).
+    """
+    if kind not in TUNERS:
+        raise ValueError(f"Unknown tuner {kind!r}; expected one of {list(TUNERS)}")
+    if max_trials < 1:
+        raise ValueError(f"max_trials must be >= 1; got {max_trials}")
+    common = dict(objective=OBJECTIVE, hyperparameters=hyperparameters, seed=seed)
+    if kind == "random":
+        oracle_cls = ReferenceFirstRandomSearchOracle if reference_first else keras_tuner.oracles.RandomSearchOracle
+        oracle = oracle_cls(max_trials=max_trials, **common)
+    elif kind == "bayesian":
+        oracle_cls = (
+            ReferenceFirstBayesianOptimizationOracle if reference_first
+            else keras_tuner.oracles.BayesianOptimizationOracle
+        )
+        oracle = oracle_cls(max_trials=max_trials, num_initial_points=num_initial_points, **common)
+    else:
+        oracle_cls = ReferenceFirstHyperbandOracle if reference_first else keras_tuner.oracles.HyperbandOracle
+        oracle = oracle_cls(max_epochs=max_epochs, factor=hyperband_factor, **common)
+        oracle.max_trials = max_trials  # the oracle stops creating trials past this many
+    tuner_cls = HyperbandSearchTuner if kind == "hyperband" else SearchTuner
+    return tuner_cls(
+        oracle=oracle, hypermodel=hypermodel, directory=directory, project_name=project_name,
+        overwrite=overwrite, **tuner_kwargs,
+    )
