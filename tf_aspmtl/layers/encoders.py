@@ -26,8 +26,9 @@ class FusedLSTM(keras.layers.Layer):
 
     The recurrence runs inside TensorFlow's ``BlockLSTM`` kernel (one op for
     every time step, forward and backward, on CPU and GPU) instead of a
-    ``tf.while_loop`` of small ops as ``keras.layers.LSTM`` does on CPU: 2.5
-    times faster at the paper's sizes here (``experiments/bench.py``). The
+    ``tf.while_loop`` of small ops as ``keras.layers.LSTM`` does on CPU, which
+    is faster, the more so when other jobs share the cores
+    (``python -m experiments.bench_lstm``). The
     cell is the standard one without peepholes: gates in the order
     input, cell, forget, output; Keras' default initialisers (Glorot kernel,
     orthogonal recurrent kernel, forget-gate bias 1).
