@@ -112,6 +112,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if args.config:
         with open(args.config, encoding="utf-8") as f:
             loaded = json.load(f)
+        loaded.pop("provenance", None)  # where the config came from (e.g. experiments.tune), not a setting
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(loaded) - known)
         if unknown:

@@ -272,7 +272,8 @@ def write_outputs(tuner, args, base: TrainConfig, settings, project_dir: Path, h
         write_csv_atomic(frame, csv_path)
         plot_trials(frame, png_path, title)
         if best_config is not None:
-            write_json_atomic(config_path, _plain(best_config))
+            made_by = {"command": record["command"], "commit": record["commit"], "summary": str(summary_path)}
+            write_json_atomic(config_path, _plain({**best_config, "provenance": made_by}))
         write_json_atomic(summary_path, record)
         logger.info("wrote %s, %s, %s, %s", csv_path, png_path, config_path, summary_path)
     _print_outcome(record)

@@ -38,7 +38,8 @@ def test_unknown_task_is_named():
 
 def test_config_file_overrides_defaults_and_rejects_unknown_fields(tmp_path):
     good = tmp_path / "best.json"
-    good.write_text(json.dumps({"adversarial_weight": 0.3, "difference_weight": 0.02}))
+    good.write_text(json.dumps({"adversarial_weight": 0.3, "difference_weight": 0.02,
+                                "provenance": {"command": "python -m experiments.tune", "commit": "abc"}}))
     config = train.resolve_config(train.parse_args(["--config", str(good), "--difference-weight", "0.5"]))
     assert config.adversarial_weight == 0.3 and config.difference_weight == 0.5
     bad = tmp_path / "bad.json"
