@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 
 from experiments.train import TrainConfig  # noqa: E402
 from tf_aspmtl.tuning import OBJECTIVE, OBJECTIVE_NAME, PAPER_LOSS_WEIGHTS  # noqa: E402
+from tf_aspmtl.io_utils import write_bytes_atomic, write_text_atomic  # noqa: E402
 
 WEIGHT_RANGE = (7e-4, 1.4)  # axis limits around the searched 1e-3 .. 1
 HYPERBAND_KEYS = {"tuner/epochs": "epochs", "tuner/initial_epoch": "initial_epoch", "tuner/bracket": "bracket",
@@ -76,28 +77,13 @@ def _same(a, b) -> bool:
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """``frame.to_csv(path, index=False)`` through a temporary file and a rename."""
-    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    write_text_atomic(path, frame.to_csv(index=False))
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
     """``payload`` as indented JSON, through a temporary file and a rename."""
-    _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8"))
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
-
-def _atomic(path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_trials(frame: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
@@ -150,7 +136,11 @@ def plot_trials(frame: pd.DataFrame, path: str | os.PathLike, title: str = "") -
         ax.set_xticks(range(len(done)), done["trial_id"], rotation=90)
     if title:
         fig.suptitle(title, fontsize=9)
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, buffer.getvalue())
     plt.close(fig)
 
 
