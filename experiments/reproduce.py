@@ -23,17 +23,11 @@ from typing import Any
 import pandas as pd
 
 from experiments import train
+from experiments.train import PAPER_COLUMNS, paper_table
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 
 RESULTS = REPO_ROOT / "experiments" / "results"
-PAPER_COLUMNS = {"single": "lstm", "fs-mtl": "fs_mtl", "sp-mtl": "sp_mtl", "asp-mtl": "asp_mtl"}
 logger = logging.getLogger("experiments.reproduce")
-
-
-def paper_table() -> pd.DataFrame:
-    """The paper's Table 2 (test error %), indexed by task."""
-    path = REPO_ROOT.parent / "shared" / "data" / "paper" / "table2_error_rates.csv"
-    return pd.read_csv(path).set_index("task")
 
 
 def summarize(families: list[str], command: str) -> dict[str, Any] | None:

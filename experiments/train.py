@@ -293,13 +293,19 @@ def results_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAPER_COLUMNS = {"single": "lstm", "fs-mtl": "fs_mtl", "sp-mtl": "sp_mtl", "asp-mtl": "asp_mtl"}
+"""Table 2 column of each family (the single-task column is the paper's LSTM)."""
+PAPER_TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "paper" / "table2_error_rates.csv"
+
+
+def paper_table() -> pd.DataFrame | None:
+    """The paper's Table 2 (test error %) indexed by task, or None without ../shared."""
+    return pd.read_csv(PAPER_TABLE).set_index("task") if PAPER_TABLE.exists() else None
+
+
 def _paper_errors(model: str) -> dict[str, float]:
-    column = {"single": "lstm", "fs-mtl": "fs_mtl", "sp-mtl": "sp_mtl", "asp-mtl": "asp_mtl"}[model]
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "paper" / "table2_error_rates.csv"
-    if not path.exists():
-        return {}
-    table = pd.read_csv(path)
-    return dict(zip(table["task"], table[column]))
+    table = paper_table()
+    return {} if table is None else table[PAPER_COLUMNS[model]].to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

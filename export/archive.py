@@ -50,7 +50,7 @@ def write_task_saved_model(model, task: str, path: str | os.PathLike) -> None:
     """
     serving.check_servable(model)
     archive = keras.export.ExportArchive()
-    for layer in _used_layers(model, serving.task_index(model, task)):
+    for layer in _used_layers(model, model.task_id(task)):
         archive.track(layer)
     archive.add_endpoint(SIGNATURE, serving.task_serving_fn(model, task), input_signature=[TEXT_SPEC])
     archive.write_out(os.fspath(path), verbose=False)

@@ -173,7 +173,7 @@ def export_model(
     if not tasks and not multitask:
         raise ValueError("Nothing to export: no tasks given and multitask=False")
     for task in tasks:
-        serving.task_index(model, task)
+        model.task_id(task)
     if len(set(tasks)) != len(tasks):
         raise ValueError(f"Tasks listed twice: {tasks}")
     plan = [(versions.check_model_name(prefix + task), (task,), False) for task in tasks]

@@ -51,11 +51,6 @@ def check_servable(model) -> None:
         )
 
 
-def task_index(model, task: str | int) -> int:
-    """The id of ``task`` (a name or an id) in ``model``; ValueError naming the known tasks otherwise."""
-    return model.task_id(task)
-
-
 def task_logits(model, texts: tf.Tensor, task: str | int) -> tf.Tensor:
     """Logits [batch, num_classes(task)] of one task for raw texts [batch].
 
@@ -96,7 +91,7 @@ def task_serving_fn(model, task: str | int) -> Callable[[tf.Tensor], dict[str, t
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'1'], dtype=object)>
     """
     check_servable(model)
-    k = task_index(model, task)
+    k = model.task_id(task)
     class_names = list(model.class_names[k])
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
