@@ -50,6 +50,7 @@ def _build(name: str, tasks, vectorizer, args):
     import keras
 
     from tf_aspmtl.models import get_model_family
+    from tf_aspmtl.optimizers import get_optimizer
 
     if name.startswith("plain"):
         model = keras.Sequential(
@@ -66,7 +67,7 @@ def _build(name: str, tasks, vectorizer, args):
         tasks[:1] if name == "single" else tasks,
         vocabulary_size=vectorizer.vocabulary_size, embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim,
     )
-    model.compile(keras.optimizers.Adam(1e-3))
+    model.compile(get_optimizer(args.optimizer, 1e-3))
     return model
 
 
@@ -101,6 +102,9 @@ def worker(args) -> dict[str, Any]:
     """One measurement, in this process: steady-state training speed of one model."""
     import keras
 
+    from tf_aspmtl.runtime import configure_cpu_threads
+
+    configure_cpu_threads(args.intra_op_threads, args.inter_op_threads)
     keras.utils.set_random_seed(0)
     tasks, vectorizer, ds, steps_per_epoch = _datasets(args)
     model = _build(args.worker, tasks, vectorizer, args)
@@ -138,7 +142,11 @@ def _spawn(name: str, batch_size: int, args, epoch: bool = False) -> dict[str, A
     cmd = [sys.executable, "-m", "experiments.bench", "--worker", name, "--batch-size", str(batch_size),
            "--tasks", args.tasks, "--steps", str(args.steps), "--warmup", str(args.warmup),
            "--max-length", str(args.max_length), "--hidden-dim", str(args.hidden_dim),
-           "--embedding-dim", str(args.embedding_dim), "--max-tokens", str(args.max_tokens)]
+           "--embedding-dim", str(args.embedding_dim), "--max-tokens", str(args.max_tokens),
+           "--optimizer", args.optimizer]
+    for flag, value in (("--intra-op-threads", args.intra_op_threads), ("--inter-op-threads", args.inter_op_threads)):
+        if value is not None:
+            cmd += [flag, str(value)]
     if epoch:
         cmd.append("--epoch")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -160,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden-dim", type=int, default=100)
     p.add_argument("--embedding-dim", type=int, default=50)
     p.add_argument("--max-tokens", type=int, default=30000)
+    p.add_argument("--optimizer", choices=("lazy-adam", "adam"), default="lazy-adam",
+                   help="optimiser of our models (the plain Keras model always uses keras.optimizers.Adam)")
+    p.add_argument("--intra-op-threads", type=int, default=None, help="TensorFlow intra-op threads (default: TF's)")
+    p.add_argument("--inter-op-threads", type=int, default=None, help="TensorFlow inter-op threads (default: TF's)")
     p.add_argument("--no-epoch", action="store_true", help="skip the full ASP-MTL epoch at batch 16")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     p.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)

@@ -33,7 +33,9 @@ from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
+from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 from tf_aspmtl.preprocessing import TextVectorizer, glove_embedding_matrix
+from tf_aspmtl.runtime import configure_cpu_threads
 
 logger = logging.getLogger("experiments.train")
 MONITOR = "val_mean_task_accuracy"
@@ -56,6 +58,7 @@ class TrainConfig:
     epochs: int = 1
     patience: int = 3
     learning_rate: float = 1e-3
+    optimizer: str = "lazy-adam"  # or "adam" (dense updates of the whole embedding every step)
     adversarial_weight: float = 0.05
     difference_weight: float = 0.01
     difference_normalization: str = "normalized"
@@ -82,6 +85,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int)
     p.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
     p.add_argument("--learning-rate", type=float)
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
+                   help="lazy-adam (default): Adam that updates only the embedding rows a batch used; adam: Keras' Adam")
+    p.add_argument("--intra-op-threads", type=int,
+                   help="TensorFlow intra-op threads (default TF's; 1 with --inter-op-threads <cores> is faster for "
+                        "sp-mtl and asp-mtl on a small CPU, see experiments.bench)")
+    p.add_argument("--inter-op-threads", type=int, help="TensorFlow inter-op threads (default TF's)")
     p.add_argument("--adversarial-weight", type=float, help="lambda (asp-mtl)")
     p.add_argument("--difference-weight", type=float, help="gamma (asp-mtl)")
     p.add_argument("--difference-normalization", choices=["normalized", "sum"])
@@ -157,7 +166,7 @@ def build_model(
     model = get_model_family(config.model)(task_names, name=config.model.replace("-", "_"), **kwargs)
     if word_vectors is not None:
         model.set_word_vectors(word_vectors)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))
     return model
 
 
@@ -312,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     config = resolve_config(args)
-    strategy = make_strategy(args.strategy)  # before any other TensorFlow op
+    configure_cpu_threads(args.intra_op_threads, args.inter_op_threads)  # before any TensorFlow op
+    strategy = make_strategy(args.strategy)
     run_dir = Path(args.output_dir or Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = worker_run_dir(run_dir) if strategy else run_dir
     if not config.paper_scale:

@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sampling", choices=["proportional", "uniform"], default="proportional")
     p.add_argument("--difference-normalization", choices=["normalized", "sum"], default="normalized")
     p.add_argument("--adversarial-objective", choices=["reversal", "confusion"], default="reversal")
+    p.add_argument("--optimizer", choices=("lazy-adam", "adam"), default="lazy-adam",
+                   help="lazy-adam: Adam updating only the embedding rows a batch used; adam: Keras' Adam")
     p.add_argument("--seed", type=int, default=0, help="data order, model initialisation and the oracle's seed")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="keep a hyperparameter fixed, e.g. --fix hidden_dim=50 (repeatable)")
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         TrainConfig(), model=args.model, tasks=tuple(tasks), encoder=args.encoder, embedding=args.embedding,
         max_length=args.max_length, max_tokens=args.max_tokens, batch_size=args.batch_size, epochs=args.epochs,
         patience=args.patience, sampling=args.sampling, difference_normalization=args.difference_normalization,
-        adversarial_objective=args.adversarial_objective, seed=args.seed,
+        adversarial_objective=args.adversarial_objective, optimizer=args.optimizer, seed=args.seed,
     )
     project_name = args.project_name or f"{args.model}-{args.tuner}"
     project_dir = Path(args.directory) / project_name
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         word_vectors=word_vectors, embedding_dim=base.embedding_dim, encoder=args.encoder,
         class_names=[list(FDU_MTL_CLASS_NAMES)] * len(tasks),
         difference_normalization=args.difference_normalization, adversarial_objective=args.adversarial_objective,
-        seed=args.seed,
+        optimizer=args.optimizer, seed=args.seed,
     )
     hyperparameters = keras_tuner.HyperParameters()
     for name, value in fixed.items():

@@ -42,6 +42,7 @@ from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
 from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES
+from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 
 OBJECTIVE_NAME = "val_mean_task_accuracy"
 OBJECTIVE = keras_tuner.Objective(OBJECTIVE_NAME, direction="max")
@@ -81,6 +82,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         class_names: optional sequence (one per task) of sequences of str.
         difference_normalization: str. See ``tf_aspmtl.losses.difference_loss``.
         adversarial_objective: str. ``"reversal"`` (the paper) or ``"confusion"``.
+        optimizer: str. A key of ``tf_aspmtl.optimizers.OPTIMIZERS``: ``"lazy-adam"`` or ``"adam"``.
         seed: optional int. Reseeds Keras before each build, so that every
             trial starts from the same random state and differs only by its
             hyperparameters.
@@ -107,6 +109,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         class_names: Sequence[Sequence[str]] | None = None,
         difference_normalization: str = "normalized",
         adversarial_objective: str = "reversal",
+        optimizer: str = "lazy-adam",
         seed: int | None = None,
         name: str | None = None,
         tunable: bool = True,
@@ -135,6 +138,8 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
                 f"Unknown adversarial_objective {adversarial_objective!r}; "
                 f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
             )
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
         preprocessor_size = getattr(preprocessor, "vocabulary_size", None)
         if preprocessor_size is not None and int(preprocessor_size) != int(vocabulary_size):
             raise ValueError(
@@ -157,6 +162,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         self.class_names = class_names
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
+        self.optimizer = optimizer
         self.seed = seed
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
@@ -200,7 +206,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         model = get_model_family(self.family)(self.task_names, name=self.family.replace("-", "_"), **kwargs)
         if self.word_vectors is not None:
             model.set_word_vectors(self.word_vectors)
-        model.compile(optimizer=keras.optimizers.Adam(float(values["learning_rate"])))
+        model.compile(optimizer=get_optimizer(self.optimizer, float(values["learning_rate"])))
         return model
 
     def fit(self, hp: keras_tuner.HyperParameters, model: MultiTaskClassifier, *args, **kwargs):

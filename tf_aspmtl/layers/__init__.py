@@ -1,4 +1,6 @@
-"""Layers: encoders, gradient reversal, per-task heads."""
+"""Layers: embedding, encoders, gradient reversal, per-task heads."""
+
+from tf_aspmtl.layers.embedding import SparseReadEmbedding
 
 from tf_aspmtl.layers.encoders import ENCODERS, BiLSTMEncoder, CNNEncoder, LSTMEncoder, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradient
@@ -10,6 +12,7 @@ __all__ = [
     "CNNEncoder",
     "GradientReversal",
     "LSTMEncoder",
+    "SparseReadEmbedding",
     "TaskHeads",
     "get_encoder",
     "reverse_gradient",

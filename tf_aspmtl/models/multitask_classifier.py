@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import ENCODERS, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
@@ -189,7 +190,7 @@ class MultiTaskClassifier(keras.Model):
             )
         self.adversarial_objective = adversarial_objective
 
-        self.embedding = keras.layers.Embedding(
+        self.embedding = SparseReadEmbedding(
             self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding"
         )
         self.shared_encoder = (

@@ -1,0 +1,84 @@
+"""Optimisers.
+
+:class:`LazyAdam` is Adam that, for a sparse gradient (a ``tf.IndexedSlices``,
+which is what an ``Embedding`` lookup gives), updates only the rows the batch
+used. ``keras.optimizers.Adam`` turns that gradient dense and rewrites every
+row of the embedding, its first and its second moment at every step: for a
+30k x 50 table that is several full passes over 1.5M floats per step, which a
+profile of ASP-MTL training on 2 CPU cores shows costing as much as the
+shared LSTM's backward pass (``python -m experiments.profile_train``).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def _gather_rows(variable, rows):
+    """Rows of a variable read with ``sparse_read``: after a scatter, a whole read would copy the table."""
+    table = getattr(variable, "value", variable)
+    return table.sparse_read(rows) if hasattr(table, "sparse_read") else tf.gather(table, rows)
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class LazyAdam(keras.optimizers.Adam):
+    """Adam with lazy updates of sparse gradients: only the rows a batch touched move.
+
+    Dense gradients get exactly ``keras.optimizers.Adam``'s update. For a
+    ``tf.IndexedSlices`` gradient, duplicate rows are summed first, then the
+    first and second moments and the variable are updated on those rows only
+    (the update Adam would make to them, with the global step's bias
+    correction); rows absent from the batch keep their moments and value
+    instead of decaying. This is the "LazyAdam" of TensorFlow Addons and of
+    TF1's ``tf.contrib.opt.LazyAdamOptimizer``: the usual choice for large
+    embeddings, and its results differ from dense Adam's only through the
+    rows a step did not see.
+
+    Takes ``keras.optimizers.Adam``'s arguments except ``amsgrad``.
+
+    Example:
+    >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3))
+    """
+
+    def __init__(self, *args, amsgrad: bool = False, **kwargs):
+        if amsgrad:
+            raise ValueError("LazyAdam does not support amsgrad=True; use keras.optimizers.Adam.")
+        super().__init__(*args, amsgrad=False, **kwargs)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        alpha = lr * tf.sqrt(1 - tf.pow(beta_2, step)) / (1 - tf.pow(beta_1, step))
+
+        rows, position = tf.unique(gradient.indices)
+        grad = tf.math.unsorted_segment_sum(tf.cast(gradient.values, dtype), position, tf.shape(rows)[0])
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        m_rows = beta_1 * _gather_rows(m, rows) + (1 - beta_1) * grad
+        v_rows = beta_2 * _gather_rows(v, rows) + (1 - beta_2) * tf.square(grad)
+        self.assign(m, tf.IndexedSlices(m_rows, rows, gradient.dense_shape))
+        self.assign(v, tf.IndexedSlices(v_rows, rows, gradient.dense_shape))
+        step_rows = alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon)
+        self.assign_sub(variable, tf.IndexedSlices(step_rows, rows, gradient.dense_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("amsgrad", None)
+        return config
+
+
+OPTIMIZERS = {"lazy-adam": LazyAdam, "adam": keras.optimizers.Adam}
+"""Optimisers by the names the experiment scripts and the tuner take."""
+
+
+def get_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A new optimiser by name (a key of :data:`OPTIMIZERS`) with ``learning_rate``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](learning_rate=learning_rate)
