@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"BASE as the server sees it, for {CONFIG_FILE} (default: %(default)s, the docker mount)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip loading each export back and comparing it with the Keras model")
+    parser.add_argument("--chunk-rows", type=int,
+                        help="rows per length-sorted chunk in the served graph; 0 runs each batch as one "
+                             "(default: tf_aspmtl.serving.DEFAULT_CHUNK_ROWS, 16)")
     parser.add_argument("--no-warmup", action="store_true", help="write no TF Serving warm-up requests")
     return parser
 
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from export.exporter import export_model
 
     tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows or None}
     try:
         exported = export_model(
             args.model,
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             serving_base=args.serving_base,
             check=not args.no_check,
             warmup_requests=not args.no_warmup,
+            **chunking,
         )
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"python -m export: error: {error}", file=sys.stderr)

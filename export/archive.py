@@ -36,7 +36,9 @@ def _used_layers(model, task_index: int | None) -> list:
     return layers
 
 
-def write_task_saved_model(model, task: str, path: str | os.PathLike) -> None:
+def write_task_saved_model(
+    model, task: str, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS
+) -> None:
     """Writes the SavedModel of one task to ``path``.
 
     Its ``serving_default`` signature takes ``text`` (tf.string [batch]) and
@@ -47,26 +49,30 @@ def write_task_saved_model(model, task: str, path: str | os.PathLike) -> None:
         model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
         task: str. Task name.
         path: str or path. Folder to write (must not hold a SavedModel yet).
+        chunk_rows: optional int. Rows per length-sorted chunk in the graph
+            (see :func:`tf_aspmtl.serving.task_logits`); None runs each batch as one.
     """
     serving.check_servable(model)
     archive = keras.export.ExportArchive()
     for layer in _used_layers(model, model.task_id(task)):
         archive.track(layer)
-    archive.add_endpoint(SIGNATURE, serving.task_serving_fn(model, task), input_signature=[TEXT_SPEC])
+    archive.add_endpoint(SIGNATURE, serving.task_serving_fn(model, task, chunk_rows), input_signature=[TEXT_SPEC])
     archive.write_out(os.fspath(path), verbose=False)
 
 
-def write_multitask_saved_model(model, path: str | os.PathLike) -> None:
+def write_multitask_saved_model(
+    model, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS
+) -> None:
     """Writes the multi-task SavedModel to ``path``.
 
     Its ``serving_default`` signature takes ``text`` and ``task`` (tf.string
     [batch] each; ``task`` holds task names, rows may mix tasks) and returns
     ``probabilities`` (float32 [batch, max classes], 0 on classes a row's task
-    lacks), ``label_id`` and ``label``.
+    lacks), ``label_id`` and ``label``. ``chunk_rows`` as in :func:`write_task_saved_model`.
     """
     serving.check_servable(model)
     archive = keras.export.ExportArchive()
     for layer in _used_layers(model, None):
         archive.track(layer)
-    archive.add_endpoint(SIGNATURE, serving.multitask_serving_fn(model), input_signature=[TEXT_SPEC, TASK_SPEC])
+    archive.add_endpoint(SIGNATURE, serving.multitask_serving_fn(model, chunk_rows), input_signature=[TEXT_SPEC, TASK_SPEC])
     archive.write_out(os.fspath(path), verbose=False)

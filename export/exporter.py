@@ -93,12 +93,13 @@ def _write_info(folder: str, info: dict) -> None:
 
 
 def _write_version(model, staging: str, final: str, name: str, version: int, served: tuple[str, ...],
-                   is_multitask: bool, source: str | None, check: bool, warmup_requests: bool) -> dict:
+                   is_multitask: bool, source: str | None, check: bool, warmup_requests: bool,
+                   chunk_rows: int | None) -> dict:
     """Writes one SavedModel into ``staging`` with its op report, checks and extras; returns the op report."""
     if is_multitask:
-        archive.write_multitask_saved_model(model, staging)
+        archive.write_multitask_saved_model(model, staging, chunk_rows)
     else:
-        archive.write_task_saved_model(model, served[0], staging)
+        archive.write_task_saved_model(model, served[0], staging, chunk_rows)
     report = ops.write_op_report(staging)
     ops.check_serving_ops(report, final)
     if check:
@@ -121,6 +122,7 @@ def _write_version(model, staging: str, final: str, name: str, version: int, ser
         "outputs": {serving.PROBABILITIES: "float32 [batch, classes]", serving.LABEL_ID: "int64 [batch]",
                     serving.LABEL: "string [batch]"},
         "model": _model_info(model, is_multitask),
+        "chunk_rows": chunk_rows,
         "source_model": source,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions_info(),
@@ -139,6 +141,7 @@ def export_model(
     serving_base: str = model_config.DEFAULT_SERVING_BASE,
     check: bool = True,
     warmup_requests: bool = True,
+    chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS,
 ) -> list[ExportedModel]:
     """Writes ``<output>/<prefix><task>/<version>/`` for each task, then ``<output>/models.config``.
 
@@ -160,6 +163,9 @@ def export_model(
         serving_base: str. The base folder as TF Serving sees it, for ``models.config``.
         check: bool. Load each SavedModel back and compare it with the Keras model.
         warmup_requests: bool. Write TF Serving warm-up requests into ``assets.extra``.
+        chunk_rows: optional int. The graph sorts a batch by length and runs it
+            in chunks of this many rows, each as far as its longest text (see
+            :func:`tf_aspmtl.serving.task_logits`); None runs each batch as one.
 
     Returns:
         list of :class:`ExportedModel`, one per published version.
@@ -169,6 +175,8 @@ def export_model(
         source = os.path.abspath(os.fspath(model))
         model = load_trained_model(source)
     serving.check_servable(model)
+    if chunk_rows is not None and int(chunk_rows) < 1:
+        raise ValueError(f"chunk_rows must be >= 1 or None; got {chunk_rows}")
     tasks = list(model.task_names if tasks is None else tasks)
     if not tasks and not multitask:
         raise ValueError("Nothing to export: no tasks given and multitask=False")
@@ -192,7 +200,7 @@ def export_model(
             staging = stack.enter_context(versions.staged_version(output, name, version))
             final = os.path.join(output, name, str(version))
             report = _write_version(model, staging, final, name, version, served, is_multitask, source,
-                                    check, warmup_requests)
+                                    check, warmup_requests, chunk_rows)
             exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
     model_config.write_model_config(output, serving_base)
     return exported

@@ -31,3 +31,25 @@ def test_measure_feeds_task_names_to_the_multitask_export(export_base):
     figures = bench_serving.measure(signature, ["good", "bad", "ok"], ["books", "MR", "MR"], single_calls=3, warmup=1,
                                     batch_size=2, batches=2)
     assert figures["p50_ms"] > 0 and figures["batch2_reviews_per_s"] > 0
+
+
+def test_variants_side_by_side_each_in_its_own_process(export_base, trained_model, tmp_path):
+    import pytest
+
+    from export import exporter
+
+    whole = exporter.export_model(trained_model, tmp_path / "whole", tasks=["books"], chunk_rows=None,
+                                  check=False, warmup_requests=False)[0]
+    output = tmp_path / "variants.json"
+    result = bench_serving.main([
+        "--export-dir", str(export_base / "books" / "1"), "--compare-export-dir", whole.path,
+        "--threads", "1,2", "--single-calls", "3", "--warmup", "1", "--batches", "1", "--rounds", "1",
+        "--output", str(output),
+    ])
+    variants = result["variants"]
+    assert [(v["chunk_rows"], v["threads"]) for v in variants] == [(16, "1,2"), (None, "1,2")]
+    assert all(v["batch64_reviews_per_s"] > 0 for v in variants)
+    assert result["batch64_reviews_per_s"] == variants[0]["batch64_reviews_per_s"]
+    assert result["tf_threads"]["spec"] == "1,2"
+    with pytest.raises(SystemExit, match="INTRA,INTER"):
+        bench_serving.parse_threads("two")

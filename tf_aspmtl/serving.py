@@ -51,19 +51,60 @@ def check_servable(model) -> None:
         )
 
 
-def task_logits(model, texts: tf.Tensor, task: str | int) -> tf.Tensor:
+DEFAULT_CHUNK_ROWS = 16
+"""Rows per length-sorted chunk of a served batch (see :func:`task_logits`)."""
+
+
+def task_logits(model, texts: tf.Tensor, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS) -> tf.Tensor:
     """Logits [batch, num_classes(task)] of one task for raw texts [batch].
 
     The same arithmetic as ``model(..., training=False)`` for rows of that
     task, without the task dispatch: shared encoder (if any), the task's
     private encoder (if any), then the task's head.
 
+    A recurrent encoder runs every row of a batch to the batch's longest
+    text, so a batch mixing a 20-token and a 200-token review pays 200 steps
+    for both. With ``chunk_rows``, the rows are sorted by length and run in
+    chunks of ``chunk_rows``, each only as far as its own longest text;
+    the logits are put back in the request's order. Each row's logits are
+    the same either way (an encoder reads a row's real tokens only).
+
     Args:
         model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
         texts: tf.string [batch]. Raw texts.
         task: str or int. Task name or id.
+        chunk_rows: optional int >= 1. Rows per length-sorted chunk; None runs the batch as one.
     """
-    return model.task_logits(model.preprocessor(tf.reshape(texts, [-1])), task)
+    texts = tf.reshape(texts, [-1])
+    if chunk_rows is None:
+        return model.task_logits(model.preprocessor(texts), task)
+    if int(chunk_rows) < 1:
+        raise ValueError(f"chunk_rows must be >= 1 or None; got {chunk_rows}")
+    return _length_sorted_logits(model, model.preprocessor(texts), model.task_id(task), int(chunk_rows))
+
+
+def _length_sorted_logits(model, ids: tf.Tensor, k: int, chunk_rows: int) -> tf.Tensor:
+    """``model.task_logits(ids, k)``, computed chunk by chunk of rows sorted by length."""
+    classes = model.num_classes[k]
+    lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+    order = tf.argsort(lengths, direction="DESCENDING", stable=True)
+    ids = tf.gather(ids, order)
+    lengths = tf.gather(lengths, order)
+    rows = tf.shape(ids)[0]
+    chunks = (rows + chunk_rows - 1) // chunk_rows
+
+    def body(i, logits):
+        start = i * chunk_rows
+        end = tf.minimum(start + chunk_rows, rows)
+        width = tf.maximum(lengths[start], 1)  # rows are sorted: the chunk's first is its longest
+        return i + 1, logits.write(i, model.task_logits(ids[start:end, :width], k))
+
+    parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False, element_shape=[None, classes])
+    _, parts = tf.while_loop(lambda i, _: i < chunks, body, [tf.constant(0), parts], parallel_iterations=2)
+    sorted_logits = tf.cond(
+        rows > 0, lambda: parts.concat(), lambda: tf.zeros([0, classes], tf.float32)
+    )
+    return tf.scatter_nd(order[:, None], sorted_logits, [rows, classes])
 
 
 def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -71,12 +112,15 @@ def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]
     return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: tf.gather(names, label_id)}
 
 
-def task_serving_fn(model, task: str | int) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+def task_serving_fn(
+    model, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of one task: ``fn(text) -> {probabilities, label_id, label}``.
 
     Args:
         model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
         task: str or int. Task name or id.
+        chunk_rows: optional int. See :func:`task_logits`.
 
     Returns:
         A Python function of one tf.string [batch] tensor returning
@@ -95,7 +139,7 @@ def task_serving_fn(model, task: str | int) -> Callable[[tf.Tensor], dict[str, t
     class_names = list(model.class_names[k])
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = tf.nn.softmax(task_logits(model, text, k))
+        probabilities = tf.nn.softmax(task_logits(model, text, k, chunk_rows))
         return _outputs(probabilities, tf.constant(class_names, tf.string))
 
     serve.__name__ = f"serve_{model.task_names[k]}"
@@ -119,7 +163,9 @@ def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
         return tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
 
 
-def multitask_serving_fn(model) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+def multitask_serving_fn(
+    model, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of all tasks: ``fn(text, task) -> {probabilities, label_id, label}``.
 
     ``task`` holds each row's task *name* (tf.string [batch]); rows may mix
@@ -131,6 +177,7 @@ def multitask_serving_fn(model) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf
 
     Args:
         model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+        chunk_rows: optional int. See :func:`task_logits`.
     """
     check_servable(model)
     task_names = list(model.task_names)
@@ -148,7 +195,7 @@ def multitask_serving_fn(model) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf
         texts = tf.dynamic_partition(text, task_ids, num_tasks)
         parts = []
         for k in range(num_tasks):
-            probs = tf.nn.softmax(task_logits(model, texts[k], k))
+            probs = tf.nn.softmax(task_logits(model, texts[k], k, chunk_rows))
             parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
         probabilities = tf.dynamic_stitch(rows, parts)
         probabilities = tf.reshape(probabilities, [-1, max_classes])
