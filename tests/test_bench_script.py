@@ -20,3 +20,53 @@ def test_bench_writes_ratios_for_every_model(tmp_path):
     for r in result["models"]:
         assert r["examples_per_s"] > 0 and r["peak_rss_mb"] > 0 and r["padding_ratio"] >= 1.0
     assert "commit" in result and "experiments.bench" in result["command"]
+
+
+def test_profile_names_where_a_step_goes(tmp_path):
+    from experiments import profile_train
+
+    out = tmp_path / "profile.json"
+    argv = ["--tasks", "books,MR", "--steps", "3", "--warmup", "2", "--hidden-dim", "4", "--max-length", "16",
+            "--max-tokens", "500", "--logdir", str(tmp_path / "trace"), "--output", str(out)]
+    assert profile_train.main(argv) == 0
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    assert set(summary["by_part_ms"]) == {"forward", "backward", "optimizer"}
+    op_types = {op["op_type"] for op in summary["top_ops"]}
+    assert {"BlockLSTM", "BlockLSTMGrad"} <= op_types
+    assert abs(sum(summary["by_part_ms"].values()) - summary["op_ms_total"]) < 1e-6
+    assert "| backward |" in out.with_suffix(".md").read_text()
+
+
+def test_part_of_step_reads_the_name_scope():
+    from experiments.profile_train import OP_EVENT, part_of_step
+
+    assert part_of_step("StatefulPartitionedCall/adam/Sqrt_1") == "optimizer"
+    assert part_of_step("StatefulPartitionedCall/lazy_adam/Sub") == "optimizer"
+    assert part_of_step("StatefulPartitionedCall/gradient_tape/asp/shared/BlockLSTMGrad") == "backward"
+    assert part_of_step("StatefulPartitionedCall/asp/shared/BlockLSTM") == "forward"
+    assert OP_EVENT.match("a/b/BlockLSTM:BlockLSTM")["type"] == "BlockLSTM"
+    assert OP_EVENT.match("ExecutorState::Process") is None
+
+
+def test_summarize_runs_groups_seeds(tmp_path):
+    from experiments import summarize_runs
+
+    def results(name, seed, optimizer, dev, test):
+        path = tmp_path / f"{name}.json"
+        config = {"model": "asp-mtl", "tasks": ["books", "MR"], "seed": seed, "max_length": 200}
+        if optimizer:
+            config["optimizer"] = optimizer
+        path.write_text(json.dumps({"config": config, "avg_dev_error": dev, "avg_test_error": test,
+                                    "command": f"python -m experiments.train --seed {seed}", "wall_time_s": 10}))
+        return str(path)
+
+    files = [results("a0", 0, "lazy-adam", 12.0, 14.0), results("a1", 1, "lazy-adam", 14.0, 15.0),
+             results("old", 0, None, 13.0, 15.5)]  # a result from before --optimizer: Adam
+    out = tmp_path / "summary.md"
+    assert summarize_runs.main(files + ["--output", str(out)]) == 0
+    groups = json.loads(out.with_suffix(".json").read_text())["groups"]
+    lazy = next(g for g in groups if g["group"]["optimizer"] == "lazy-adam")
+    assert lazy["seeds"] == [0, 1] and lazy["dev_mean"] == 13.0 and abs(lazy["dev_sd"] - 2 ** 0.5) < 1e-9
+    assert next(g for g in groups if g["group"]["optimizer"] == "adam")["dev_sd"] is None
+    assert "| model=asp-mtl, optimizer=lazy-adam" in out.read_text()
