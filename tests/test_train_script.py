@@ -46,3 +46,18 @@ def test_config_file_overrides_defaults_and_rejects_unknown_fields(tmp_path):
     bad.write_text(json.dumps({"lambda": 0.3}))
     with pytest.raises(ValueError, match=r"bad.json: unknown field\(s\) \['lambda'\]"):
         train.resolve_config(train.parse_args(["--config", str(bad)]))
+
+
+def test_optimizer_defaults_to_lazy_adam_and_is_a_flag():
+    from tf_aspmtl.optimizers import LazyAdam
+
+    assert train.resolve_config(train.parse_args([])).optimizer == "lazy-adam"
+    config = train.resolve_config(train.parse_args(["--optimizer", "adam", "--tasks", "books,MR"]))
+    assert config.optimizer == "adam"
+    from tf_aspmtl.preprocessing import TextVectorizer
+
+    vectorizer = TextVectorizer(max_length=8, max_tokens=50)
+    vectorizer.adapt(["a good book", "a bad film"])
+    model = train.build_model(train.resolve_config(train.parse_args(["--tasks", "books,MR"])), ["books", "MR"],
+                              vectorizer)
+    assert isinstance(model.optimizer, LazyAdam)
