@@ -16,9 +16,16 @@ import tensorflow as tf
 
 
 def _gather_rows(variable, rows):
-    """Rows of a variable read with ``sparse_read``: after a scatter, a whole read would copy the table."""
+    """Rows of a variable, read with ``sparse_read`` where that is a plain resource read.
+
+    After a scatter, a whole-variable read copies the table, so a single
+    device reads only the rows. A ``tf.distribute`` strategy's mirrored
+    variables have no such per-device read here; they take ``tf.gather``.
+    """
     table = getattr(variable, "value", variable)
-    return table.sparse_read(rows) if hasattr(table, "sparse_read") else tf.gather(table, rows)
+    if tf.distribute.has_strategy():
+        return tf.gather(table, rows)
+    return table.sparse_read(rows)
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
