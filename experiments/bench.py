@@ -28,6 +28,7 @@ from typing import Any
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
+OPTIMIZER_NAMES = ("lazy-adam", "adam")  # keys of tf_aspmtl.optimizers.OPTIMIZERS (not imported: no TF here)
 MODELS = ("plain", "plain-padded", "single", "fs-mtl", "sp-mtl", "asp-mtl")
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_train.json"
 
@@ -156,6 +157,18 @@ def _spawn(name: str, batch_size: int, args, epoch: bool = False) -> dict[str, A
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The model size, optimiser and thread flags shared by the benchmark and experiments.profile_train."""
+    p.add_argument("--max-length", type=int, default=200)
+    p.add_argument("--hidden-dim", type=int, default=100)
+    p.add_argument("--embedding-dim", type=int, default=50)
+    p.add_argument("--max-tokens", type=int, default=30000)
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZER_NAMES), default="lazy-adam",
+                   help="optimiser of our models (the plain Keras model always uses keras.optimizers.Adam)")
+    p.add_argument("--intra-op-threads", type=int, default=None, help="TensorFlow intra-op threads (default: TF's)")
+    p.add_argument("--inter-op-threads", type=int, default=None, help="TensorFlow inter-op threads (default: TF's)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=",".join(MODELS))
@@ -164,14 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
     p.add_argument("--repeats", type=int, default=2, help="rounds over all models; the best round is reported")
-    p.add_argument("--max-length", type=int, default=200)
-    p.add_argument("--hidden-dim", type=int, default=100)
-    p.add_argument("--embedding-dim", type=int, default=50)
-    p.add_argument("--max-tokens", type=int, default=30000)
-    p.add_argument("--optimizer", choices=("lazy-adam", "adam"), default="lazy-adam",
-                   help="optimiser of our models (the plain Keras model always uses keras.optimizers.Adam)")
-    p.add_argument("--intra-op-threads", type=int, default=None, help="TensorFlow intra-op threads (default: TF's)")
-    p.add_argument("--inter-op-threads", type=int, default=None, help="TensorFlow inter-op threads (default: TF's)")
+    add_model_arguments(p)
     p.add_argument("--no-epoch", action="store_true", help="skip the full ASP-MTL epoch at batch 16")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     p.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)

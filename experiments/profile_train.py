@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments import bench
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 
 OP_EVENT = re.compile(r"^(?P<name>[^:]+):(?P<type>[A-Za-z0-9_]+)$")
@@ -108,13 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steps", type=int, default=50, help="profiled steps")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first (tracing)")
-    p.add_argument("--max-length", type=int, default=200)
-    p.add_argument("--hidden-dim", type=int, default=100)
-    p.add_argument("--embedding-dim", type=int, default=50)
-    p.add_argument("--max-tokens", type=int, default=30000)
-    p.add_argument("--optimizer", choices=("lazy-adam", "adam"), default="lazy-adam")
-    p.add_argument("--intra-op-threads", type=int, default=None)
-    p.add_argument("--inter-op-threads", type=int, default=None)
+    bench.add_model_arguments(p)
     p.add_argument("--logdir", default=None, help="where the raw trace goes (default: a temporary folder)")
     p.add_argument("--output", default=None, help="JSON path (default experiments/results/profile_<model>.json)")
     args = p.parse_args(argv)
@@ -124,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_cpu_threads(args.intra_op_threads, args.inter_op_threads)
     import keras
     import tensorflow as tf
-
-    from experiments import bench
 
     made_by = provenance(command_line("experiments.profile_train", argv))
     keras.utils.set_random_seed(0)
