@@ -6,7 +6,7 @@ used. ``keras.optimizers.Adam`` turns that gradient dense and rewrites every
 row of the embedding, its first and its second moment at every step: for a
 30k x 50 table that is several full passes over 1.5M floats per step, which a
 profile of ASP-MTL training on 2 CPU cores shows costing as much as the
-shared LSTM's backward pass (``python -m experiments.profile_train``).
+backward pass of both LSTMs together, 39 % of a step (``python -m experiments.profile_train``).
 """
 
 from __future__ import annotations
