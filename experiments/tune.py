@@ -61,6 +61,7 @@ from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
+from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.preprocessing import TextVectorizer, glove_embedding_matrix
 from tf_aspmtl.tuning import TUNERS, ASPMTLHyperModel, build_tuner, default_values, searched_hyperparameters
 
@@ -88,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sampling", choices=["proportional", "uniform"], default="proportional")
     p.add_argument("--difference-normalization", choices=["normalized", "sum"], default="normalized")
     p.add_argument("--adversarial-objective", choices=["reversal", "confusion"], default="reversal")
-    p.add_argument("--optimizer", choices=("lazy-adam", "adam"), default="lazy-adam",
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="lazy-adam",
                    help="lazy-adam: Adam updating only the embedding rows a batch used; adam: Keras' Adam")
     p.add_argument("--seed", type=int, default=0, help="data order, model initialisation and the oracle's seed")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
