@@ -70,5 +70,5 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` as indented JSON, atomically."""
-    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    """Writes ``payload`` as indented, valid JSON (a NaN or infinity is an error, not a bare ``NaN``), atomically."""
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")

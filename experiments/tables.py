@@ -18,14 +18,18 @@ of ``rebuild`` rely on.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
+import re
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from experiments.provenance import REPO_ROOT
+from experiments.provenance import REPO_ROOT, command_line, write_atomic
 
 RESULTS = REPO_ROOT / "experiments" / "results" / "tables"
 RUNS = RESULTS / "runs"
@@ -106,6 +110,216 @@ def status(tables: list[str]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- rebuild
+FAMILIES = ("single", "fs_mtl", "sp_mtl", "asp_mtl")
+PAPER_COLUMN = {"single": "lstm", "fs_mtl": "fs_mtl", "sp_mtl": "sp_mtl", "asp_mtl": "asp_mtl"}
+LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", "asp_mtl": "ASP-MTL",
+          "asp_mtl_no_adv": "ASP-MTL without L_adv", "asp_mtl_no_diff": "ASP-MTL without L_diff",
+          "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows"}
+TABLE2_PAIRS = (("asp_mtl", "sp_mtl"), ("sp_mtl", "fs_mtl"), ("fs_mtl", "single"))
+ABLATION_PAIRS = tuple((a, "asp_mtl") for a in ABLATION_SETTINGS)
+PAPER_DIR = REPO_ROOT.parent / "shared" / "data" / "paper"
+README = REPO_ROOT / "README.md"
+MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
+
+
+def load_runs() -> dict[str, dict[int, dict[str, Any]]]:
+    """Finished runs: setting -> seed -> results JSON."""
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for path in sorted(RUNS.glob("*_seed*.json")):
+        match = re.fullmatch(r"(.+)_seed(\d+)", path.stem)
+        if not match:
+            continue
+        runs.setdefault(match.group(1), {})[int(match.group(2))] = json.loads(path.read_text(encoding="utf-8"))
+    return runs
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
+    return mean, sd
+
+
+def paired(runs, a: str, b: str) -> dict[str, Any] | None:
+    """``a - b`` test error over the seeds both have, per (seed, task) and per seed (mean over tasks)."""
+    from scipy import stats
+
+    seeds = sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
+    if not seeds:
+        return None
+    diffs, per_seed = [], []
+    for seed in seeds:
+        ra, rb = runs[a][seed]["per_task"], runs[b][seed]["per_task"]
+        d = [ra[t]["test_error"] - rb[t]["test_error"] for t in ra]
+        diffs += d
+        per_seed.append(sum(d) / len(d))
+    mean, sd = _mean_sd(diffs)
+    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+    dev = [runs[a][s]["avg_dev_error"] - runs[b][s]["avg_dev_error"] for s in seeds]
+    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
+            "per_seed_mean_over_tasks": per_seed, "dev_per_seed": dev,
+            "a_better_pairs": sum(d < 0 for d in diffs), "b_better_pairs": sum(d > 0 for d in diffs)}
+
+
+def error_table(runs, settings, paper_columns: dict[str, str] | None):
+    """A frame with a row per task and ``average``: mean, sd and seeds of each setting, and the paper's."""
+    import pandas as pd
+
+    paper = pd.read_csv(PAPER_DIR / "table2_error_rates.csv").set_index("task") if paper_columns else None
+    tasks = None
+    for setting in settings:
+        for r in runs.get(setting, {}).values():
+            tasks = list(r["per_task"])
+            break
+        if tasks:
+            break
+    if tasks is None:
+        return None
+    rows = []
+    for task in tasks + ["average"]:
+        row: dict[str, Any] = {"task": task}
+        for setting in settings:
+            seeds = sorted(runs.get(setting, {}))
+            if task == "average":
+                values = [runs[setting][s]["avg_test_error"] for s in seeds]
+            else:
+                values = [runs[setting][s]["per_task"][task]["test_error"] for s in seeds]
+            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            row[f"{setting}_mean"], row[f"{setting}_sd"] = mean, sd
+            row[f"{setting}_seeds"] = len(values)
+        if paper_columns:
+            for setting, column in paper_columns.items():
+                row[f"paper_{setting}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(mean: float, sd: float, seeds: int) -> str:
+    if seeds == 0:
+        return "–"
+    return f"{mean:.1f}" if seeds == 1 else f"{mean:.1f} ± {sd:.1f}"
+
+
+def _pair_line(p: dict[str, Any]) -> str:
+    seeds = ", ".join(str(s) for s in p["seeds"])
+    per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
+    return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
+            f"[{p['ci95'][0]:+.2f}, {p['ci95'][1]:+.2f}] | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} |")
+
+
+PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | 95 % interval | "
+               "per seed (mean over tasks) | pairs where the first / second is better |\n|---|---|---:|---:|---|---|---|")
+
+
+def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str) -> str:
+    head = "| task | " + " | ".join(
+        f"{LABELS[s]}" + (f" | paper" if paper_columns and s in paper_columns else "") for s in settings) + " |"
+    cols = sum(2 if paper_columns and s in paper_columns else 1 for s in settings)
+    lines = [f"# {title}", "", f"Made by `{command}` from `experiments/results/tables/runs/*.json`. Test error %, "
+             "mean ± sd over seeds (the epoch of each run chosen on dev); the paper's column beside ours.", "",
+             head, "|---|" + "---:|" * cols]
+    for _, row in frame.iterrows():
+        cells = []
+        for s in settings:
+            cells.append(_fmt(row[f"{s}_mean"], row[f"{s}_sd"], int(row[f"{s}_seeds"])))
+            if paper_columns and s in paper_columns:
+                cells.append(f"{row[f'paper_{s}']:.1f}")
+        name = "**average**" if row["task"] == "average" else row["task"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    seeds = ", ".join(f"{LABELS[s]}: {int(frame[f'{s}_seeds'].iloc[-1])}" for s in settings)
+    lines += ["", f"Seeds per setting: {seeds}.", "", "Paired differences (same seed: same initial weights "
+              "and data order; negative = the first has lower error):", "", PAIR_HEADER]
+    lines += [_pair_line(p) for p in pairs if p]
+    return "\n".join(lines) + "\n"
+
+
+def plot(frame, settings, paper_columns, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    x = np.arange(len(frame))
+    width = 0.8 / (len(settings) * (2 if paper_columns else 1))
+    fig, ax = plt.subplots(figsize=(16, 5))
+    k = 0
+    for i, s in enumerate(settings):
+        color = plt.cm.tab10(i)
+        ax.bar(x + k * width, frame[f"{s}_mean"], width, yerr=frame[f"{s}_sd"].fillna(0), color=color,
+               label=f"{LABELS[s]} (ours)", capsize=2)
+        k += 1
+        if paper_columns and s in paper_columns:
+            ax.bar(x + k * width, frame[f"paper_{s}"], width, color=color, alpha=0.35, hatch="//",
+                   label=f"{LABELS[s]} (paper)")
+            k += 1
+    ax.set_xticks(x + width * (k - 1) / 2, frame["task"], rotation=45, ha="right")
+    ax.set_ylabel("test error %")
+    ax.set_title(title)
+    ax.legend(ncol=4, fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _write_frame(frame, path: Path) -> None:
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+
+
+def rebuild(command: str) -> dict[str, str]:
+    """Every table and plot, and README's generated blocks, from the result files alone."""
+    runs = load_runs()
+    made: dict[str, str] = {}
+    table2 = error_table(runs, FAMILIES, PAPER_COLUMN)
+    if table2 is not None:
+        pairs = [paired(runs, a, b) for a, b in TABLE2_PAIRS]
+        md = markdown_table(table2, FAMILIES, PAPER_COLUMN, "Table 2: the four families on the 16 FDU-MTL tasks",
+                            pairs, command)
+        _write_frame(table2, RESULTS / "table2.csv")
+        write_atomic(RESULTS / "table2.md", md)
+        plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png", "Test error per task: ours (mean ± sd over seeds) and the paper's")
+        made["table2"] = md
+    ablation_settings = ("asp_mtl",) + tuple(ABLATION_SETTINGS)
+    ablations = error_table(runs, ablation_settings, None)
+    if ablations is not None and any(runs.get(s) for s in ABLATION_SETTINGS):
+        pairs = [paired(runs, a, b) for a, b in ABLATION_PAIRS]
+        md = markdown_table(ablations, ablation_settings, None, "Ablations of ASP-MTL on the 16 FDU-MTL tasks",
+                            pairs, command)
+        _write_frame(ablations, RESULTS / "ablations.csv")
+        write_atomic(RESULTS / "ablations.md", md)
+        made["ablations"] = md
+    if MAIN_JOB.exists():
+        made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
+    update_readme(made)
+    return made
+
+
+def main_job_block(results: dict[str, Any]) -> str:
+    paper = 13.9
+    return (
+        f"`{results['command']}` (commit `{results['commit'][:12]}`; the file is "
+        f"`experiments/results/main_job.json`): mean test error **{results['avg_test_error']:.2f} %** "
+        f"(paper's ASP-MTL: {paper}; dev {results['avg_dev_error']:.2f} %), best epoch "
+        f"{next(iter(results['per_task'].values()))['best_epoch']}, **{results['wall_time_s'] / 60:.1f} minutes** "
+        f"of wall time on this 2-core machine (threads intra {results.get('threads', {}).get('intra_op')}, inter "
+        f"{results.get('threads', {}).get('inter_op')}; {results.get('load_note', 'nothing else heavy running')})."
+    )
+
+
+def update_readme(blocks: dict[str, str]) -> None:
+    """Replaces README's ``<!-- BEGIN generated: NAME ... -->`` blocks with ``blocks[NAME]``."""
+    text = README.read_text(encoding="utf-8")
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n).*?(\n<!-- END generated: "
+                             rf"{re.escape(name)} -->)", re.S)
+        if pattern.search(text):
+            body = re.sub(r"^# .*\n\n", "", body, count=1).strip()
+            text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    write_atomic(README, text)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,7 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--runs-dir", default=str(REPO_ROOT / "runs" / "tables"), help="where run folders go")
     s = sub.add_parser("status", help="list finished and missing runs")
     s.add_argument("tables", nargs="*", default=sorted(TABLES))
+    sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
     args = p.parse_args(argv)
+    if args.action == "rebuild":
+        made = rebuild(command_line("experiments.tables", argv))
+        print("rebuilt: " + (", ".join(sorted(made)) or "nothing (no finished runs)"))
+        return 0
     if args.action == "run":
         RUNS.mkdir(parents=True, exist_ok=True)
         return 1 if run_queue(args.tables, Path(args.runs_dir)) else 0

@@ -1,13 +1,22 @@
-"""Train a model family on FDU-MTL with model.fit, select on dev, report dev and test error.
+"""The main job: train a model family on FDU-MTL with model.fit, select on dev, report dev and test error.
 
-    python -m experiments.train --model asp-mtl              # short run, a few minutes
-    python -m experiments.train --model asp-mtl --paper-scale # the paper's sizes, hours on 2 cores
+    python -m experiments.train                      # the paper's ASP-MTL on the 16 tasks (about 10 minutes)
+    python -m experiments.train --export exports     # ... then write TF Serving models of it
+    python -m experiments.train --quick              # a one-minute smoke test of the pipeline
+    python -m experiments.train --model sp-mtl --seed 1
 
 Model selection (the best epoch) uses the development split only: the last
 200 rows of each ``.task.train`` file. Test error is computed once, with the
-selected weights. Results go to ``<output-dir>/results.json`` and
-``results.md``; ``--results`` also writes them to a path of your choice
-(for example under ``experiments/results/``).
+selected weights. The run folder (``--output-dir``) holds ``results.json``
+and ``results.md``, the model (``model/model.keras``), TensorBoard logs
+(``model/logs``: every loss term, the discriminator's accuracy, each task's
+dev accuracy) and the training state; ``--results`` also writes the results
+to a path of your choice.
+
+Killed? Run the same command with the same ``--output-dir``: it says what it
+resumed from and ends with the numbers of a run that was never killed (same
+seed and thread settings; ``--deterministic`` fixes both). A diverging run
+(NaN or infinite loss) stops at once with a non-zero exit and writes no results.
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,72 +37,103 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from experiments.distributed import STRATEGIES, distribute_datasets, is_chief, make_strategy, worker_run_dir
 from experiments.provenance import command_line, provenance, write_atomic, write_json
 from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.layers.encoders import ENCODERS
-from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
-from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
-from tf_aspmtl.preprocessing import TextVectorizer, glove_embedding_matrix
+from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier
+from tf_aspmtl.optimizers import OPTIMIZERS
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, glove_embedding_matrix
 from tf_aspmtl.runtime import configure_cpu_threads
+from tf_aspmtl.training import (
+    FDU_MTL_CLASS_NAMES,
+    MONITOR,
+    QUICK,
+    TrainConfig,
+    build_model,
+    fit_with_dev_selection,
+)
 
 logger = logging.getLogger("experiments.train")
-MONITOR = "val_mean_task_accuracy"
-FDU_MTL_CLASS_NAMES = ("negative", "positive")  # label 0 and 1 of every FDU-MTL task
+FAULT_ENV = "EXPERIMENTS_TRAIN_FAULT"
+"""Test hook: ``mid-epoch:N``, ``epoch-end:N``, ``after-training`` or ``during-evaluation`` makes the
+process SIGKILL itself there (tests/test_faults.py kills runs at each point and checks the reruns)."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a run; defaults are the short run."""
-
-    model: str = "asp-mtl"
-    tasks: tuple[str, ...] = FDU_MTL_TASKS
-    encoder: str = "lstm"
-    embedding: str = "glove"  # or "random"
-    embedding_dim: int = 50
-    hidden_dim: int = 64
-    max_length: int = 64
-    max_tokens: int = 30000
-    batch_size: int = 16
-    epochs: int = 1
-    patience: int = 3
-    learning_rate: float = 1e-3
-    optimizer: str = "lazy-adam"  # or "adam" (dense updates of the whole embedding every step)
-    adversarial_weight: float = 0.05
-    difference_weight: float = 0.01
-    difference_normalization: str = "normalized"
-    adversarial_objective: str = "reversal"
-    dropout: float = 0.0
-    sampling: str = "proportional"
-    unlabeled_fraction: float = 0.0
-    seed: int = 0
-    paper_scale: bool = False
+def _fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-PAPER_SCALE = {"hidden_dim": 100, "max_length": 200, "batch_size": 16, "epochs": 15, "patience": 3}
+class _FaultInjection(keras.callbacks.Callback):
+    """SIGKILLs the process in the middle of epoch N or right after its end (after its checkpoint)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            _fault(f"mid-epoch:{self._epoch + 1}")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        _fault(f"epoch-end:{epoch + 1}")
+DEFAULT_THREADS = (1, 2)
+"""Intra-op and inter-op threads unless ``--intra-op-threads`` / ``--inter-op-threads`` say otherwise."""
+
+
+def _finite(minimum: float, strict: bool):
+    """An argparse type: a finite number above ``minimum`` (or at least it, unless ``strict``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or abs(value) == float("inf") or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} {minimum:g}; got {text}")
+        return value
+
+    return parse
+
+
+_positive_float = _finite(0.0, strict=True)
+_weight = _finite(0.0, strict=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {text}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=sorted(MODEL_FAMILIES), default="asp-mtl")
+    p.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     p.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (the 16 FDU-MTL tasks)")
     p.add_argument("--encoder", choices=sorted(ENCODERS))
     p.add_argument("--embedding", choices=["glove", "random"])
-    p.add_argument("--hidden-dim", type=int)
-    p.add_argument("--max-length", type=int, help="tokens kept per text (the rest is cut)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
-    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--hidden-dim", type=_positive_int)
+    p.add_argument("--max-length", type=_positive_int, help="tokens kept per text (the rest is cut)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--patience", type=_positive_int, help="epochs without dev improvement before stopping")
+    p.add_argument("--learning-rate", type=_positive_float)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
                    help="lazy-adam (default): Adam that updates only the embedding rows a batch used; adam: Keras' Adam")
-    p.add_argument("--intra-op-threads", type=int,
-                   help="TensorFlow intra-op threads (default TF's; 1 with --inter-op-threads <cores> is faster for "
-                        "sp-mtl and asp-mtl on a small CPU, see experiments.bench)")
-    p.add_argument("--inter-op-threads", type=int, help="TensorFlow inter-op threads (default TF's)")
-    p.add_argument("--adversarial-weight", type=float, help="lambda (asp-mtl)")
-    p.add_argument("--difference-weight", type=float, help="gamma (asp-mtl)")
+    p.add_argument("--intra-op-threads", type=_positive_int,
+                   help=f"TensorFlow intra-op threads (default {DEFAULT_THREADS[0]}; with {DEFAULT_THREADS[1]} inter-op "
+                        "threads the shared and private LSTMs run one per core, the fastest on 2 cores)")
+    p.add_argument("--inter-op-threads", type=_positive_int, help=f"TensorFlow inter-op threads (default {DEFAULT_THREADS[1]})")
+    p.add_argument("--deterministic", action="store_true",
+                   help="TensorFlow op determinism on top of the fixed thread settings: the same command gives "
+                        "bit-identical results files (apart from times)")
+    p.add_argument("--adversarial-weight", type=_weight, help="lambda (asp-mtl)")
+    p.add_argument("--difference-weight", type=_weight, help="gamma (asp-mtl)")
     p.add_argument("--difference-normalization", choices=["normalized", "sum"])
     p.add_argument("--adversarial-objective", choices=["reversal", "confusion"],
                    help="reversal: the paper's gradient reversal; confusion: encoder pushes D toward uniform")
@@ -100,101 +141,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sampling", choices=["proportional", "uniform"])
     p.add_argument("--unlabeled-fraction", type=float, help="share of unlabelled rows per batch (adversary only)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--paper-scale", action="store_true", help=f"the paper's sizes: {PAPER_SCALE}")
+    p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
+    p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
-    p.add_argument("--output-dir", help="run folder (default runs/<model>-<time>)")
+    p.add_argument("--output-dir", help="run folder (default runs/<model>-<time>); the same folder resumes a run")
     p.add_argument("--results", help="also write the results JSON here (a .md table is written beside it)")
+    p.add_argument("--export", metavar="DIR", help="then write TF Serving SavedModels of every task under DIR")
     p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
                    help="Keras fit verbosity: 1 progress bar (default in a terminal), 2 a line per epoch, 0 none")
     p.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="multi-worker: tf.distribute.MultiWorkerMirroredStrategy over the workers in $TF_CONFIG "
-                        "(see experiments/distributed.py)")
-    return p.parse_args(argv)
+                        "(see tf_aspmtl/distribute.py)")
+    args = p.parse_args(argv)
+    if args.quick and args.paper_scale:
+        p.error("--quick and --paper-scale contradict each other")
+    return args
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then ``--paper-scale``, then ``--config``, then explicit flags."""
+    """The paper's defaults, then ``--quick``, then ``--config``, then explicit flags; checked."""
     values: dict[str, Any] = {}
-    if args.paper_scale:
-        values.update(PAPER_SCALE, paper_scale=True)
-    if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            loaded = json.load(f)
-        loaded.pop("provenance", None)  # where the config came from (e.g. experiments.tune), not a setting
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(loaded) - known)
-        if unknown:
-            raise ValueError(f"{args.config}: unknown field(s) {unknown}; expected some of {sorted(known)}")
-        values.update(loaded)
+    if args.quick:
+        values.update(QUICK, paper_scale=False)
+    overrides: dict[str, Any] = {}
     for f in fields(TrainConfig):
         flag = getattr(args, f.name, None)
         if flag is not None and f.name not in ("tasks", "paper_scale"):
-            values[f.name] = flag
+            overrides[f.name] = flag
     if args.tasks != "all":
-        values["tasks"] = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
-    elif "tasks" in values:
-        values["tasks"] = tuple(values["tasks"])
-    config = replace(TrainConfig(), **values)
+        overrides["tasks"] = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    if args.config:
+        config = TrainConfig.from_json_file(args.config, **values)
+        config = TrainConfig.from_dict({**config.to_dict(), **overrides}, where="command line")
+    else:
+        config = TrainConfig.from_dict({**values, **overrides}, where="command line")
     unknown_tasks = sorted(set(config.tasks) - set(FDU_MTL_TASKS))
     if unknown_tasks:
         raise ValueError(f"Unknown task(s) {unknown_tasks}; expected some of {list(FDU_MTL_TASKS)}")
     return config
 
 
-def build_model(
-    config: TrainConfig, task_names: list[str], vectorizer: TextVectorizer, word_vectors=None
-) -> MultiTaskClassifier:
-    """The family named by ``config.model``, compiled, with ``word_vectors`` loaded if given."""
-    kwargs: dict[str, Any] = dict(
-        vocabulary_size=vectorizer.vocabulary_size,
-        embedding_dim=config.embedding_dim,
-        encoder=config.encoder,
-        hidden_dim=config.hidden_dim,
-        dropout=config.dropout,
-        preprocessor=vectorizer,
-        per_task_metrics=True,
-        class_names=[list(FDU_MTL_CLASS_NAMES)] * len(task_names),
-    )
-    if config.model == "asp-mtl":
-        kwargs.update(
-            adversarial_weight=config.adversarial_weight,
-            difference_weight=config.difference_weight,
-            difference_normalization=config.difference_normalization,
-            adversarial_objective=config.adversarial_objective,
-        )
-    model = get_model_family(config.model)(task_names, name=config.model.replace("-", "_"), **kwargs)
-    if word_vectors is not None:
-        model.set_word_vectors(word_vectors)
-    model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))
-    return model
-
-
-def fit_and_select(model, train_ds, steps, dev_ds, config: TrainConfig, run_dir: Path, verbose: int):
-    """Fits with dev-based checkpointing and early stopping; loads the best dev weights."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    best = run_dir / "best.weights.h5"
-    log = run_dir / "history.csv"
-    # A resumed run (BackupAndRestore) must not replace the best weights of
-    # the epochs it already ran with worse ones.
-    earlier = pd.read_csv(log)[MONITOR].max() if log.exists() and best.exists() else None
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(best), monitor=MONITOR, mode="max", save_best_only=True, save_weights_only=True,
-            initial_value_threshold=None if earlier is None else float(earlier),
-        ),
-        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience),
-        keras.callbacks.CSVLogger(str(log), append=True),
-    ]
-    history = model.fit(
-        train_ds, steps_per_epoch=steps, epochs=config.epochs, validation_data=dev_ds,
-        callbacks=callbacks, verbose=verbose,
-    )
-    model.load_weights(str(best))
-    full = pd.read_csv(log)  # every epoch, including those before a resume
-    best_epoch = int(full[MONITOR].idxmax()) + 1
-    return {k: [float(v) for v in full[k]] for k in full.columns if k != "epoch"}, best_epoch
+def fdu_preprocessor(vectorizer: TextVectorizer, tasks: list[str]) -> MultiTaskPreprocessor:
+    """The preprocessor of FDU-MTL tasks: label 0 is negative, 1 positive."""
+    return MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, text_vectorizer=vectorizer,
+                                 name="preprocessor")
 
 
 def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
@@ -209,8 +200,9 @@ def run(
 ) -> dict[str, Any]:
     """Trains, selects on dev, evaluates on test; returns the results record.
 
-    With a ``strategy`` (``--strategy multi-worker``) the model is built in its
-    scope and the datasets are split as ``experiments.distributed`` explains.
+    Resumable: each model's training state lives in its folder under
+    ``run_dir`` (see :func:`tf_aspmtl.training.fit_with_dev_selection`), and a
+    single-task run keeps the results of the tasks it finished.
     """
     keras.utils.set_random_seed(config.seed)
     started = time.time()
@@ -222,27 +214,28 @@ def run(
     unlabeled = data[data["split"] == "unlabeled"] if config.unlabeled_fraction > 0 else None
     logger.info("data: %d train, %d dev, %d test rows over %d tasks", len(train), len(dev), len(test), len(tasks))
 
-    vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="preprocessor")
+    vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
     vectorizer.adapt(train["text"].tolist())
     word_vectors, coverage = None, None
     if config.embedding == "glove":
-        if config.embedding_dim != 50:
-            raise ValueError(f"--embedding glove ships 50-d vectors; got embedding_dim={config.embedding_dim}")
         word_vectors, coverage = glove_embedding_matrix(vectorizer, seed=config.seed)
     logger.info("vocabulary %d words; GloVe coverage %s", vectorizer.vocabulary_size, coverage)
 
     groups = [[t] for t in tasks] if config.model == "single" else [tasks]
     per_task: dict[str, dict[str, float]] = {}
     histories: dict[str, Any] = {}
+    training_s, this_process_training_s, processes, resumed = 0.0, 0.0, 1, []
     for group in groups:
         label = "+".join(group) if len(group) < 4 else f"{len(group)} tasks"
         group_dir = run_dir / ("model" if len(groups) == 1 else f"model-{group[0]}")
         done = group_dir / "group_results.json"
         if done.exists():  # finished before an interruption: keep its results
-            logger.info("%s already trained; reusing %s", label, done)
+            logger.info("%s already trained and evaluated; reusing %s", label, done)
             finished = json.loads(done.read_text())
             per_task.update(finished["per_task"])
             histories[label] = finished["history"]
+            training_s += finished.get("training_wall_time_s", 0.0)
+            processes = max(processes, finished.get("processes", 1))
             continue
         logger.info("training %s on %s", config.model, label)
         sub = lambda df: df[df["task"].isin(group)]  # noqa: E731
@@ -253,18 +246,34 @@ def run(
         )
         dev_ds = make_eval_dataset(sub(dev), vectorizer, group)
         test_ds = make_eval_dataset(sub(test), vectorizer, group)
-        train_ds, dev_ds, test_ds = distribute_datasets(strategy, train_ds, dev_ds, test_ds)
         with strategy.scope() if strategy else contextlib.nullcontext():
-            model = build_model(config, group, vectorizer, word_vectors)
-        history, best_epoch = fit_and_select(model, train_ds, steps, dev_ds, config, group_dir, verbose)
-        dev_err, test_err = task_errors(model, dev_ds), task_errors(model, test_ds)
+            model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
+        fit_started = time.time()
+        selection = fit_with_dev_selection(
+            model, train_ds, steps, dev_ds, group_dir, epochs=config.epochs, patience=config.patience,
+            verbose=verbose, strategy=strategy, callbacks=[_FaultInjection()] if os.environ.get(FAULT_ENV) else [],
+        )
+        this_process_training_s += time.time() - fit_started
+        if selection.resumed_from_epoch:
+            resumed.append({"group": label, "from_epoch": selection.resumed_from_epoch})
+        if strategy is not None:
+            from tf_aspmtl.distribute import distribute_eval_dataset
+
+            dev_ds, test_ds = distribute_eval_dataset(strategy, dev_ds), distribute_eval_dataset(strategy, test_ds)
+        _fault("after-training")
+        dev_err = task_errors(model, dev_ds)
+        _fault("during-evaluation")
+        test_err = task_errors(model, test_ds)
         group_results = {
-            t: {"dev_error": dev_err[t], "test_error": test_err[t], "best_epoch": best_epoch} for t in group
+            t: {"dev_error": dev_err[t], "test_error": test_err[t], "best_epoch": selection.best_epoch} for t in group
         }
         per_task.update(group_results)
-        histories[label] = history
+        histories[label] = selection.history
+        training_s += selection.wall_time_s
+        processes = max(processes, selection.processes)
         model.save(group_dir / "model.keras")
-        write_json(done, {"per_task": group_results, "history": history})
+        write_json(done, {"per_task": group_results, "history": selection.history,
+                          "training_wall_time_s": selection.wall_time_s, "processes": selection.processes})
 
     avg = lambda key: sum(r[key] for r in per_task.values()) / len(per_task)  # noqa: E731
     return {
@@ -276,7 +285,11 @@ def run(
         "config": asdict(config),
         "glove_coverage": coverage,
         "history": histories,
-        "wall_time_s": time.time() - started,
+        "training_wall_time_s": training_s,
+        # Training time of every process (each up to its last finished epoch), plus this process's other work.
+        "wall_time_s": training_s + (time.time() - started) - this_process_training_s,
+        "processes": processes,
+        "resumed": resumed,
         **made_by,
     }
 
@@ -317,21 +330,68 @@ def _paper_errors(model: str) -> dict[str, float]:
     return {} if table is None else table[PAPER_COLUMNS[model]].to_dict()
 
 
+def configure_threads(intra: int | None, inter: int | None, strict: bool = False) -> tuple[int, int]:
+    """Sets TensorFlow's thread pools (before any op) and returns the settings in force.
+
+    One intra-op and two inter-op threads unless told otherwise: the shared and
+    the private LSTM run one per core (the fastest setting on 2 cores, see
+    experiments.bench), and a fixed setting repeats its numbers. In a process
+    whose TensorFlow already runs (a test, a notebook) the pools cannot
+    change: an explicit or ``strict`` request is then an error, the default
+    keeps TensorFlow's settings with a warning.
+    """
+    wanted = (intra or DEFAULT_THREADS[0], inter or DEFAULT_THREADS[1])
+    try:
+        configure_cpu_threads(*wanted)
+        return wanted
+    except RuntimeError:
+        if intra or inter or strict:
+            raise
+        kept = (tf.config.threading.get_intra_op_parallelism_threads(),
+                tf.config.threading.get_inter_op_parallelism_threads())
+        logger.warning("TensorFlow's thread pools already run; keeping intra-op %d, inter-op %d", *kept)
+        return kept
+
+
+def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainConfig) -> str:
+    """What to run to serve the trained model (printed at the end of the main job)."""
+    model_path = run_dir / ("model" if config.model != "single" else f"model-{config.tasks[0]}") / "model.keras"
+    lines = ["", "To serve it with TensorFlow Serving:"]
+    if export_dir is None:
+        lines.append(f"  python -m export --model {model_path} --output exports")
+        export_dir = "exports"
+    lines += [
+        f"  docker run -p 8501:8501 -v $PWD/{export_dir}:/models -t tensorflow/serving "
+        "--model_config_file=/models/models.config",
+        f"  curl -d '{{\"instances\": [\"a gripping, well written story\"]}}' "
+        f"http://localhost:8501/v1/models/{config.tasks[0]}:predict",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
-    config = resolve_config(args)
-    configure_cpu_threads(args.intra_op_threads, args.inter_op_threads)  # before any TensorFlow op
+    try:
+        config = resolve_config(args)
+    except ValueError as err:
+        print(f"experiments.train: error: {err}", file=sys.stderr)
+        return 2
+    intra, inter = configure_threads(args.intra_op_threads, args.inter_op_threads, strict=args.deterministic)
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(args.strategy)
     run_dir = Path(args.output_dir or Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = worker_run_dir(run_dir) if strategy else run_dir
     if not config.paper_scale:
         logger.info(
-            "short run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "
-            "numbers; add --paper-scale for those", config.epochs, config.hidden_dim, config.max_length,
+            "quick run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "
+            "numbers; drop --quick for those", config.epochs, config.hidden_dim, config.max_length,
         )
     command = command_line("experiments.train", argv)
     results = run(config, args.data_dir, run_dir, command, verbose=args.verbose, strategy=strategy)
+    results["deterministic"] = bool(args.deterministic)
+    results["threads"] = {"intra_op": intra, "inter_op": inter}
     table = results_table(results)
     print(table)
     targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results and (strategy is None or is_chief()) else [])
@@ -339,6 +399,15 @@ def main(argv: list[str] | None = None) -> int:
         write_json(path, results)
         write_atomic(path.with_suffix(".md"), table)
         logger.info("wrote %s and %s", path, path.with_suffix(".md"))
+    if strategy is None or is_chief():
+        if args.export:
+            from tf_aspmtl.export import export_model
+
+            for group_model in sorted(run_dir.glob("model*/model.keras")):
+                model = keras.models.load_model(group_model, compile=False)
+                for item in export_model(model, args.export):
+                    logger.info("exported %s version %d to %s", item.name, item.version, item.path)
+        print(serving_instructions(run_dir, args.export, config))
     return 0
 
 

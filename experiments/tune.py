@@ -33,6 +33,7 @@ experiments.launch tune --workers 2 -- ARGS`` does it on one machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -48,7 +49,7 @@ import keras_tuner
 import numpy as np
 
 from experiments.provenance import command_line, provenance
-from experiments.train import FDU_MTL_CLASS_NAMES, MONITOR, TrainConfig
+from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, MONITOR, TrainConfig
 from experiments.tune_report import (
     best_train_config,
     plot_trials,
@@ -227,14 +228,15 @@ def main(argv: list[str] | None = None) -> int:
                         os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"])
             tuner.search(**search_kwargs)
         else:
-            train_ds, steps = make_training_dataset(
-                train, vectorizer, tasks, batch_size=args.batch_size, sampling=args.sampling,
-                max_length=args.max_length, seed=args.seed,
+            # A fresh seeded stream for every trial (see ASPMTLHyperModel.fit): same data order in every
+            # trial, whether or not the search was interrupted.
+            train_data = functools.partial(
+                make_training_dataset, train, vectorizer, tasks, batch_size=args.batch_size,
+                sampling=args.sampling, max_length=args.max_length, seed=args.seed,
             )
             dev_ds = make_eval_dataset(dev, vectorizer, tasks)
             stop = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=args.patience)
-            tuner.search(train_ds, steps_per_epoch=steps, epochs=args.epochs, validation_data=dev_ds,
-                         callbacks=[stop], **search_kwargs)
+            tuner.search(train_data, epochs=args.epochs, validation_data=dev_ds, callbacks=[stop], **search_kwargs)
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume the search in {project_dir}", flush=True)
         return 130

@@ -5,7 +5,7 @@
 * ``plot_trials(frame, path)``: dev accuracy against lambda and gamma (or
   against the trial number for families without them), paper point starred;
 * ``best_train_config(...)``: the best trial's values as an
-  ``experiments.train.TrainConfig`` JSON (``python -m experiments.train --config``);
+  ``tf_aspmtl.training.TrainConfig`` JSON (``python -m experiments.train --config``);
 * ``summary(...)``: the search, its best and reference trials, and provenance.
 """
 
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.train import TrainConfig  # noqa: E402
+from tf_aspmtl.training import TrainConfig  # noqa: E402
 from tf_aspmtl.tuning import OBJECTIVE, OBJECTIVE_NAME, PAPER_LOSS_WEIGHTS  # noqa: E402
 from tf_aspmtl.io_utils import write_bytes_atomic, write_text_atomic  # noqa: E402
 

@@ -1,4 +1,7 @@
-"""Command line: ``python -m export --model PATH.keras --output BASE [--tasks a,b] [--version N] [--multitask]``."""
+"""Command line: ``python -m export --model PATH.keras --output BASE [--tasks a,b] [--version N] [--multitask]``.
+
+Parses the arguments and calls :func:`tf_aspmtl.export.export_model`, which does the work.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import os
 import sys
 
-from export.model_config import CONFIG_FILE, DEFAULT_SERVING_BASE
+from tf_aspmtl.export.model_config import CONFIG_FILE, DEFAULT_SERVING_BASE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from export.exporter import export_model
+    from tf_aspmtl.export import export_model
 
     tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows or None}

@@ -5,8 +5,9 @@
 * a Keras Tuner search with one chief and two tuner processes (KERASTUNER_*),
   every trial recorded exactly once.
 
-Each test starts real processes (TensorFlow imports included), so they are
-the slow part of the suite: about a minute each on 2 cores.
+The two tests that start real processes (TensorFlow imports included) take
+about a minute each on 2 cores: they are marked slow and run with
+``pytest -m slow``. The in-process checks of the same code run by default.
 """
 
 import json
@@ -18,7 +19,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from experiments import distributed, launch, train
+from experiments import launch, train
+from tf_aspmtl import distribute as distributed
 from experiments.tune import distributed_role
 from tf_aspmtl.data import resolve_fdu_mtl_dir
 
@@ -46,6 +48,7 @@ def _train_args(data_dir, out):
     ]
 
 
+@pytest.mark.slow
 def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path):
     procs = launch.run_processes(
         launch.train_commands(2, _train_args(tiny_fdu_mtl, tmp_path / "mw")), timeout=240, echo=False, cwd=str(REPO)
@@ -130,6 +133,7 @@ def test_keras_tuner_role_from_environment(monkeypatch):
     assert distributed_role() == "worker"
 
 
+@pytest.mark.slow
 def test_distributed_search_records_every_trial_once(tmp_path):
     trials = 2
     args = [

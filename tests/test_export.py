@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from google.protobuf import text_format
 
-from export import exporter, model_config, ops, versions
+from tf_aspmtl.export import exporter, model_config, ops, versions
 from tests.test_export_fixtures import EXPORTED_TASKS, TASKS, load_saved_model, load_signature
 from tf_aspmtl import serving
 from tf_aspmtl.models import FullySharedMTL
@@ -46,7 +46,7 @@ def test_exported_probabilities_equal_keras_on_real_test_sets(export_base, train
     multitask = load_signature(export_base, "multitask")
     for task, texts in fdu_test_sets.items():
         assert len(texts) == 400
-        expected = trained_model.predict_texts(texts, task, batch_size=128, verbose=0)
+        expected = trained_model.predict({"text": list(texts), "task": [task] * len(texts)}, batch_size=128, verbose=0)[:, : trained_model.num_classes[trained_model.task_id(task)]]
         outputs = load_signature(export_base, task)(text=tf.constant(texts))
         got = outputs["probabilities"].numpy()
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
@@ -58,7 +58,7 @@ def test_exported_probabilities_equal_keras_on_real_test_sets(export_base, train
     texts = [fdu_test_sets["books"][0], fdu_test_sets["MR"][0], fdu_test_sets["books"][1]]
     got = multitask(text=tf.constant(texts), task=tf.constant(["books", "MR", "books"]))["probabilities"].numpy()
     for row, (text, task) in enumerate(zip(texts, ["books", "MR", "books"])):
-        np.testing.assert_allclose(got[row], trained_model.predict_texts([text], task, verbose=0)[0], atol=1e-5)
+        np.testing.assert_allclose(got[row], trained_model.predict({"text": [text], "task": [task]}, verbose=0)[0, : trained_model.num_classes[trained_model.task_id(task)]], atol=1e-5)
 
 
 def test_a_task_export_holds_only_its_own_private_encoder(export_base, trained_model):
@@ -155,16 +155,16 @@ def test_cli_and_clear_errors(tmp_path, trained_model, capsys):
 def test_tasks_with_fewer_classes_than_the_largest_get_their_own_slice(small_vectorizer):
     """The serving functions of an untrained FS-MTL (CNN) whose tasks have 2 and 3 classes equal the model's."""
     model = FullySharedMTL(["two", "three"], num_classes=[2, 3], vocabulary_size=small_vectorizer.vocabulary_size,
-                           preprocessor=small_vectorizer, embedding_dim=8, hidden_dim=4, encoder="cnn",
+                           text_vectorizer=small_vectorizer, embedding_dim=8, hidden_dim=4, encoder="cnn",
                            class_names=[["neg", "pos"], ["bad", "meh", "good"]])
     texts = tf.constant(["a good book", "", "dull , long and bad"])
-    full = model({"text": texts, "task_id": tf.constant([0, 0, 0])}).numpy()
+    full = model({"text": texts, "task_id": tf.constant([0, 0, 0])})["probabilities"].numpy()
     outputs = serving.task_serving_fn(model, "two")(texts)
     assert outputs["probabilities"].shape == (3, 2) and np.all(full[:, 2] == 0)
     np.testing.assert_allclose(outputs["probabilities"], full[:, :2], atol=1e-6)
     assert set(outputs["label"].numpy()) <= {b"neg", b"pos"}
     mixed = serving.multitask_serving_fn(model)(texts, tf.constant(["three", "two", "three"]))
-    expected = model({"text": texts, "task_id": tf.constant([1, 0, 1])}).numpy()
+    expected = model({"text": texts, "task_id": tf.constant([1, 0, 1])})["probabilities"].numpy()
     np.testing.assert_allclose(mixed["probabilities"], expected, atol=1e-6)
     assert [x.decode() for x in mixed["label"].numpy()] == [
         (["neg", "pos"], ["bad", "meh", "good"])[t][i] for t, i in zip([1, 0, 1], expected.argmax(axis=1))

@@ -1,6 +1,12 @@
-"""The serving benchmark runs on an export and writes the figures the issue asks for."""
+"""The serving benchmark runs on an export and writes the figures the issue asks for.
+
+The benchmark runs are marked slow (``pytest -m slow``); the check that
+task names reach the multi-task export (a few calls) runs by default.
+"""
 
 import json
+
+import pytest
 
 from experiments import bench_serving
 from tests.test_export_fixtures import load_signature
@@ -8,6 +14,7 @@ from tests.test_export_fixtures import load_signature
 pytest_plugins = ["tests.test_export_fixtures"]
 
 
+@pytest.mark.slow
 def test_bench_serving_writes_latency_and_throughput(export_base, tmp_path):
     output = tmp_path / "bench_serving.json"
     result = bench_serving.main([
@@ -33,10 +40,9 @@ def test_measure_feeds_task_names_to_the_multitask_export(export_base):
     assert figures["p50_ms"] > 0 and figures["batch2_reviews_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_variants_side_by_side_each_in_its_own_process(export_base, trained_model, tmp_path):
-    import pytest
-
-    from export import exporter
+    from tf_aspmtl.export import exporter
 
     whole = exporter.export_model(trained_model, tmp_path / "whole", tasks=["books"], chunk_rows=None,
                                   check=False, warmup_requests=False)[0]
@@ -48,8 +54,10 @@ def test_variants_side_by_side_each_in_its_own_process(export_base, trained_mode
     ])
     variants = result["variants"]
     assert [(v["chunk_rows"], v["threads"]) for v in variants] == [(16, "1,2"), (None, "1,2")]
-    assert all(v["batch64_reviews_per_s"] > 0 for v in variants)
-    assert result["batch64_reviews_per_s"] == variants[0]["batch64_reviews_per_s"]
+    assert all(v["batch64_reviews_per_s"] > 0 and v["p50_ms"] > 0 for v in variants)
     assert result["tf_threads"]["spec"] == "1,2"
+
+
+def test_threads_flag_is_checked():
     with pytest.raises(SystemExit, match="INTRA,INTER"):
         bench_serving.parse_threads("two")

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from export import clients, warmup
+from tf_aspmtl.export import clients, warmup
 from tests.test_export_fixtures import EXPORTED_TASKS, load_signature
 
 pytest_plugins = ["tests.test_export_fixtures"]

@@ -17,7 +17,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from export import exporter
+from tf_aspmtl.export import exporter
 from tf_aspmtl.data import load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_training_dataset
 from tf_aspmtl.models import AdversarialSharedPrivateMTL
@@ -35,7 +35,7 @@ def trained_model(fdu_subset, small_vectorizer):
     train, _ = fdu_subset
     train = train[train["task"].isin(TASKS)]
     model = AdversarialSharedPrivateMTL(
-        TASKS, vocabulary_size=small_vectorizer.vocabulary_size, preprocessor=small_vectorizer,
+        TASKS, vocabulary_size=small_vectorizer.vocabulary_size, text_vectorizer=small_vectorizer,
         embedding_dim=8, hidden_dim=8, class_names=CLASS_NAMES,
     )
     model.compile(optimizer=keras.optimizers.Adam(0.02))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import ops
+from tf_aspmtl.export import ops
 from tests.test_export_fixtures import EXPORTED_TASKS, PROBE_TASKS, PROBES, load_signature
 
 pytest_plugins = ["tests.test_export_fixtures"]

@@ -20,8 +20,14 @@ from tf_aspmtl.models import (
 SMALL = dict(embedding_dim=16, hidden_dim=16)
 
 
+def _task_probs(model, texts, task, **kwargs):
+    """Probabilities of one task's classes for raw texts, through model.predict."""
+    probs = model.predict({"text": list(texts), "task": [task] * len(texts)}, verbose=0, **kwargs)
+    return probs[:, : model.num_classes[model.task_id(task)]]
+
+
 def _model(cls, vectorizer, tasks=SUBSET_TASKS, **kwargs):
-    model = cls(tasks, vocabulary_size=vectorizer.vocabulary_size, preprocessor=vectorizer, **SMALL, **kwargs)
+    model = cls(tasks, vocabulary_size=vectorizer.vocabulary_size, text_vectorizer=vectorizer, **SMALL, **kwargs)
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     return model
 
@@ -63,13 +69,13 @@ def trained_asp(fdu_subset, small_vectorizer):
 def test_keras_file_round_trip_predicts_identically(trained_asp, fdu_subset, tmp_path):
     _, dev = fdu_subset
     texts = dev[dev["task"] == "MR"]["text"].tolist()[:12] + ["", "Ünïcode 日本語 😀", "\xa0 \t "]
-    before = trained_asp.predict_texts(texts, "MR", verbose=0)
+    before = _task_probs(trained_asp, texts, "MR")
     path = tmp_path / "asp.keras"
     trained_asp.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, AdversarialSharedPrivateMTL)
     assert json.dumps(loaded.get_config(), sort_keys=True) == json.dumps(trained_asp.get_config(), sort_keys=True)
-    np.testing.assert_allclose(loaded.predict_texts(texts, "MR", verbose=0), before, atol=1e-6)
+    np.testing.assert_allclose(_task_probs(loaded, texts, "MR"), before, atol=1e-6)
     np.testing.assert_allclose(before.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -80,7 +86,7 @@ def test_mixed_task_batch_equals_per_task_batches(trained_asp, fdu_subset):
     mixed = trained_asp.predict({"text": tf.constant(rows["text"].tolist()), "task_id": task_ids}, verbose=0)
     for task in SUBSET_TASKS:
         sel = (rows["task"] == task).to_numpy()
-        alone = trained_asp.predict_texts(rows["text"][sel].tolist(), task, verbose=0)
+        alone = _task_probs(trained_asp, rows["text"][sel].tolist(), task)
         np.testing.assert_allclose(mixed[sel], alone, atol=1e-5)
 
 
@@ -93,8 +99,8 @@ def test_step_touches_only_its_tasks_private_encoder(trained_asp, small_vectoriz
     @tf.function  # as in fit: the graph holds every branch, one of which runs
     def gradient_norms():
         with tf.GradientTape() as tape:
-            out = trained_asp(x, training=True, return_features=True, single_task_batch=True)
-            loss = trained_asp.compute_losses(out, tf.constant([1, 0]))["loss"]
+            out = trained_asp(x, training=True)
+            loss = trained_asp.loss_terms(tf.constant([1, 0]), out)["loss"]
         grads = tape.gradient(loss, variables)
         return [tf.constant(0.0) if g is None else tf.reduce_sum(tf.abs(tf.convert_to_tensor(g))) for g in grads]
 

@@ -24,7 +24,7 @@ def model():
     vectorizer = TextVectorizer(max_length=40, max_tokens=100)
     vectorizer.adapt(TEXTS)
     return AdversarialSharedPrivateMTL(["a", "b"], vocabulary_size=vectorizer.vocabulary_size, embedding_dim=6,
-                                       hidden_dim=5, preprocessor=vectorizer)
+                                       hidden_dim=5, text_vectorizer=vectorizer)
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 16])

@@ -1,6 +1,8 @@
 """Tests for the in-graph tokenizer and the TextVectorizer layer."""
 
+import json
 import pathlib
+import zipfile
 
 import keras
 import numpy as np
@@ -231,12 +233,37 @@ def test_get_config_round_trip(vectorizer):
     config = vectorizer.get_config()
     assert config["max_length"] == 6 and config["max_tokens"] == 30000
     assert config["min_count"] == 1
-    assert config["vocabulary"] is None  # Adapted: travels as an asset.
-    assert TextVectorizer.from_config(config).get_config() == config
+    # Adapted: the config carries the vocabulary, JSON-safe, from id 2 on.
+    assert config["vocabulary"] == vectorizer.get_vocabulary()[2:]
+    config = json.loads(json.dumps(config))
+    restored = TextVectorizer.from_config(config)
+    assert restored.get_vocabulary() == vectorizer.get_vocabulary()
+    np.testing.assert_array_equal(restored(TEXTS).numpy(), vectorizer(TEXTS).numpy())
+    assert restored.get_config() == config
     listed = TextVectorizer(vocabulary=["a", "b"]).get_config()
     assert listed["vocabulary"] == ["a", "b"]
     restored = TextVectorizer.from_config(listed)
     assert restored.get_vocabulary() == ["", "[UNK]", "a", "b"]
+    assert TextVectorizer().get_config()["vocabulary"] is None  # Nothing to carry yet.
+
+
+def test_config_holds_the_tokens_of_a_vocabulary_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("good\ncafé\n", encoding="utf-8")
+    config = TextVectorizer(vocabulary=str(path)).get_config()
+    assert config["vocabulary"] == ["good", "café"]
+    path.unlink()  # The config does not need the file any more.
+    assert TextVectorizer.from_config(config).get_vocabulary() == ["", "[UNK]", "good", "café"]
+
+
+def test_dtype_policy_is_the_output_dtype():
+    assert TextVectorizer(vocabulary=["a"]).compute_dtype == "int32"
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        layer = TextVectorizer(vocabulary=["a"])
+        assert layer.compute_dtype == layer(tf.constant(["a b"])).dtype == "int32"
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
 
 
 def test_symbolic_output_spec():
@@ -270,7 +297,49 @@ def test_eager_function_dataset_and_keras_reload_agree(vectorizer, tmp_path):
     layer = loaded.layers[-1]
     assert isinstance(layer, TextVectorizer)
     assert layer.get_vocabulary() == vectorizer.get_vocabulary()
-    assert layer.get_config()["vocabulary"] is None
+    assert layer.get_config()["vocabulary"] == vectorizer.get_vocabulary()[2:]
+
+
+def _set_vocabulary_calls(monkeypatch):
+    calls = []
+    real = keras.layers.StringLookup.set_vocabulary
+
+    def counting(self, *args, **kwargs):
+        calls.append(self.name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.layers.StringLookup, "set_vocabulary", counting)
+    return calls
+
+
+def test_keras_file_sets_the_vocabulary_once(vectorizer, tmp_path, monkeypatch):
+    inputs = keras.Input(shape=(), dtype="string")
+    keras.Model(inputs, vectorizer(inputs)).save(tmp_path / "model.keras")
+    calls = _set_vocabulary_calls(monkeypatch)
+    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert calls == ["lookup"]  # From the config; the asset is not read again.
+    np.testing.assert_array_equal(loaded(TEXTS).numpy(), vectorizer(TEXTS).numpy())
+
+
+def test_keras_file_without_vocabulary_in_config_reads_the_asset(vectorizer, tmp_path, monkeypatch):
+    # A file as earlier versions wrote it: vocabulary None in the config, the tokens in the asset only.
+    inputs = keras.Input(shape=(), dtype="string")
+    keras.Model(inputs, vectorizer(inputs)).save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as src, zipfile.ZipFile(tmp_path / "old.keras", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                layer = next(item for item in config["config"]["layers"] if item["class_name"] == "TextVectorizer")
+                assert layer["config"]["vocabulary"] == vectorizer.get_vocabulary()[2:]
+                layer["config"]["vocabulary"] = None
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    calls = _set_vocabulary_calls(monkeypatch)
+    loaded = keras.models.load_model(tmp_path / "old.keras", safe_mode=True)
+    assert calls == ["lookup"]  # From the asset.
+    np.testing.assert_array_equal(loaded(TEXTS).numpy(), vectorizer(TEXTS).numpy())
+    assert loaded.layers[-1].get_vocabulary() == vectorizer.get_vocabulary()
 
 
 class _Serving(tf.Module):

@@ -11,7 +11,7 @@ def test_train_writes_results_with_provenance(tmp_path):
     out = tmp_path / "run"
     extra = tmp_path / "copy" / "asp.json"
     argv = [
-        "--model", "asp-mtl", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8",
+        "--quick", "--model", "asp-mtl", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8",
         "--max-length", "16", "--encoder", "cnn", "--batch-size", "32", "--embedding", "random",
         "--output-dir", str(out), "--results", str(extra), "--verbose", "0",
     ]
@@ -58,6 +58,6 @@ def test_optimizer_defaults_to_lazy_adam_and_is_a_flag():
 
     vectorizer = TextVectorizer(max_length=8, max_tokens=50)
     vectorizer.adapt(["a good book", "a bad film"])
-    model = train.build_model(train.resolve_config(train.parse_args(["--tasks", "books,MR"])), ["books", "MR"],
-                              vectorizer)
+    config = train.resolve_config(train.parse_args(["--tasks", "books,MR"]))
+    model = train.build_model(config, train.fdu_preprocessor(vectorizer, ["books", "MR"]))
     assert isinstance(model.optimizer, LazyAdam)

@@ -178,6 +178,13 @@ def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatc
     with pytest.raises(ValueError, match=r"started with other settings \{'epochs': \(1, 2\)\}"):
         tune.main(_tune_args(tmp_path, epochs=2))
 
+    # Every trial scores as in a search that was never interrupted (same seed, same data order per trial).
+    straight = _tune_args(tmp_path, project="straight")
+    straight[straight.index("--results") + 1] = str(tmp_path / "results" / "straight")
+    assert tune.main(straight) == 0
+    uninterrupted = pd.read_csv(tmp_path / "results" / "straight.csv", dtype={"trial_id": str})
+    assert uninterrupted["objective"].tolist() == frame["objective"].tolist()
+
 
 def test_hyperband_search_runs(tmp_path):
     assert tune.main(_tune_args(tmp_path, tuner="hyperband", trials=1, epochs=2, project="hb")) == 0

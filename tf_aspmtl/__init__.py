@@ -1,3 +1,42 @@
-"""tf-aspmtl: adversarial shared-private multi-task text classification in Keras."""
+"""tf-aspmtl: adversarial shared-private multi-task text classification in Keras.
+
+``import tf_aspmtl`` registers every serialisable class of the library, so
+``keras.models.load_model(path, safe_mode=True)`` works after it alone.
+
+Example:
+>>> import tf_aspmtl
+>>> pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=200)
+>>> model = tf_aspmtl.AdversarialSharedPrivateMTL(pre)
+>>> model.compile()
+>>> model.fit({"text": train.text, "task": train.task}, train.label, epochs=15)
+"""
 
 __version__ = "0.1.0"
+
+from tf_aspmtl import layers, metrics, optimizers  # noqa: F401  (registers the serialisable classes)
+from tf_aspmtl.models import (
+    MODEL_FAMILIES,
+    AdversarialSharedPrivateMTL,
+    FullySharedMTL,
+    MultiTaskClassifier,
+    SharedPrivateBackbone,
+    SharedPrivateMTL,
+    SingleTaskClassifier,
+    get_model_family,
+)
+from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer
+
+__all__ = [
+    "MODEL_FAMILIES",
+    "AdversarialSharedPrivateMTL",
+    "FullySharedMTL",
+    "LazyAdam",
+    "MultiTaskClassifier",
+    "MultiTaskPreprocessor",
+    "SharedPrivateBackbone",
+    "SharedPrivateMTL",
+    "SingleTaskClassifier",
+    "TextVectorizer",
+    "get_model_family",
+]

@@ -19,6 +19,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from tf_aspmtl.preprocessing.multitask_preprocessor import _task_ids_from_names
+
 SIGNATURE_NAME = "serving_default"
 """The signature TF Serving calls when a request names none."""
 TEXT_INPUT = "text"
@@ -47,7 +49,7 @@ def check_servable(model) -> None:
     if model.preprocessor is None:
         raise ValueError(
             f"Model {model.name!r} has no preprocessor, so it cannot take raw text; "
-            "build it with preprocessor=TextVectorizer(...) to serve it."
+            "build it from a MultiTaskPreprocessor to serve it."
         )
 
 
@@ -77,10 +79,10 @@ def task_logits(model, texts: tf.Tensor, task: str | int, chunk_rows: int | None
     """
     texts = tf.reshape(texts, [-1])
     if chunk_rows is None:
-        return model.task_logits(model.preprocessor(texts), task)
+        return model.task_logits(model.preprocessor.text_vectorizer(texts), task)
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1 or None; got {chunk_rows}")
-    return _length_sorted_logits(model, model.preprocessor(texts), model.task_id(task), int(chunk_rows))
+    return _length_sorted_logits(model, model.preprocessor.text_vectorizer(texts), model.task_id(task), int(chunk_rows))
 
 
 def _length_sorted_logits(model, ids: tf.Tensor, k: int, chunk_rows: int) -> tf.Tensor:
@@ -151,16 +153,7 @@ def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
 
     Core ops only (no lookup table resource): the number of tasks is small.
     """
-    names = tf.reshape(names, [-1])
-    matches = tf.equal(names[:, None], tf.constant(task_names, tf.string)[None, :])
-    known = tf.reduce_any(matches, axis=1)
-    check = tf.debugging.Assert(
-        tf.reduce_all(known),
-        [f"Unknown task name; expected one of {task_names}; got", tf.boolean_mask(names, ~known)],
-        summarize=8,
-    )
-    with tf.control_dependencies([check]):
-        return tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+    return _task_ids_from_names(task_names, names)
 
 
 def multitask_serving_fn(

@@ -16,7 +16,7 @@ so ``build(HyperParameters())`` is the paper's configuration: lambda 0.05 and
 gamma 0.01 are the paper's choices; the paper states no optimiser, hidden
 size or dropout, so those defaults are the ones of ``experiments.train``
 (Adam 1e-3, no dropout) and of its ``--paper-scale`` (hidden 100). The names
-are ``experiments.train.TrainConfig`` field names, so a trial's values are
+are ``tf_aspmtl.training.TrainConfig`` field names, so a trial's values are
 a training config as they stand.
 
 The objective, :data:`OBJECTIVE`, is the mean over tasks of the accuracy on
@@ -181,42 +181,59 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         return values
 
     def build(self, hp: keras_tuner.HyperParameters) -> MultiTaskClassifier:
-        """A compiled model of the family with ``hp``'s values (the defaults for any not set)."""
+        """A compiled model of the family with ``hp``'s values (the defaults for any not set).
+
+        Built by :func:`tf_aspmtl.training.build_model`, the factory of ``experiments.train`` too.
+        """
+        from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+        from tf_aspmtl.training.train_config import TrainConfig, build_model
+
         values = self.declare(hp)
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        kwargs: dict[str, Any] = dict(
-            vocabulary_size=self.vocabulary_size,
-            embedding_dim=self.embedding_dim,
-            encoder=self.encoder,
-            hidden_dim=int(values["hidden_dim"]),
-            dropout=float(values["dropout"]),
-            num_classes=self.num_classes,
-            preprocessor=self.preprocessor,
-            per_task_metrics=True,
-            class_names=self.class_names,
+        config = TrainConfig(
+            model=self.family, tasks=tuple(self.task_names), encoder=self.encoder,
+            embedding="glove" if self.word_vectors is not None and self.embedding_dim == 50 else "random",
+            embedding_dim=self.embedding_dim, difference_normalization=self.difference_normalization,
+            adversarial_objective=self.adversarial_objective, optimizer=self.optimizer,
+            seed=0 if self.seed is None else int(self.seed),
         )
-        if self.family == "asp-mtl":
-            kwargs.update(
-                adversarial_weight=float(values["adversarial_weight"]),
-                difference_weight=float(values["difference_weight"]),
-                difference_normalization=self.difference_normalization,
-                adversarial_objective=self.adversarial_objective,
-            )
-        model = get_model_family(self.family)(self.task_names, name=self.family.replace("-", "_"), **kwargs)
-        if self.word_vectors is not None:
-            model.set_word_vectors(self.word_vectors)
-        model.compile(optimizer=get_optimizer(self.optimizer, float(values["learning_rate"])))
-        return model
+        preprocessor = self.preprocessor
+        if not isinstance(preprocessor, MultiTaskPreprocessor):
+            counts = self.num_classes
+            counts = [int(counts)] * len(self.task_names) if isinstance(counts, (int, np.integer)) else list(counts)
+            names = self.class_names or [[str(i) for i in range(c)] for c in counts]
+            if preprocessor is None:
+                preprocessor = list(self.task_names)
+            else:
+                preprocessor = MultiTaskPreprocessor(self.task_names, dict(zip(self.task_names, names)),
+                                                     text_vectorizer=preprocessor, name="preprocessor")
+        return build_model(config, preprocessor, self.word_vectors, hyperparameters=values,
+                           num_classes=self.num_classes, class_names=self.class_names,
+                           vocabulary_size=self.vocabulary_size)
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: MultiTaskClassifier, *args, **kwargs):
-        """``model.fit(*args, **kwargs)``; the objective needs ``validation_data`` (the dev split)."""
+    def fit(self, hp: keras_tuner.HyperParameters, model: MultiTaskClassifier, x=None, *args, **kwargs):
+        """``model.fit(x, ...)``; the objective needs ``validation_data`` (the dev split).
+
+        ``x`` may be a function returning ``(dataset, steps_per_epoch)``
+        (for example a ``functools.partial`` of
+        :func:`tf_aspmtl.data.make_training_dataset`): it is called afresh for
+        every trial, so every trial reads the seeded stream from its start.
+        One dataset object shared by the trials would not do: a shuffle with
+        ``reshuffle_each_iteration`` gives each new iterator (each trial) a
+        different order, so trial scores would depend on the trial's position
+        in the search, and a resumed search would score a rerun trial on
+        another order than the uninterrupted search did.
+        """
         if kwargs.get("validation_data") is None:
             raise ValueError(
                 f"The objective {OBJECTIVE_NAME!r} is computed on validation_data; pass the dev split "
                 "(never the test split) as validation_data to search()/fit()."
             )
-        return model.fit(*args, **kwargs)
+        if callable(x) and not hasattr(x, "element_spec"):
+            x, steps = x()
+            kwargs["steps_per_epoch"] = steps
+        return model.fit(x, *args, **kwargs)
 
 
 def default_values(hypermodel: ASPMTLHyperModel, hyperparameters: keras_tuner.HyperParameters | None = None):

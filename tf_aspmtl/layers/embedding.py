@@ -20,6 +20,10 @@ class SparseReadEmbedding(keras.layers.Embedding):
     copies only the looked-up rows. LoRA-enabled or quantized embeddings use
     Keras' own path.
 
+    Like ``keras.layers.Embedding``, the table is kept in ``variable_dtype``
+    and never autocast (casting it would read all of it); the gathered rows
+    are cast to ``compute_dtype`` (float16 under ``"mixed_float16"``).
+
     Example:
     >>> layer = SparseReadEmbedding(100, 8)
     >>> layer(tf.constant([[1, 2, 0]])).shape

@@ -4,6 +4,12 @@ Every encoder takes ``embedded`` of shape ``[batch, length, dim]`` and a
 boolean ``mask`` of shape ``[batch, length]`` (True on real tokens, padding on
 the right) and returns ``[batch, output_dim]``. Encoders are looked up by name
 in :data:`ENCODERS`, so adding one is a class and a line.
+
+Every layer here honours its dtype policy: variables are created in
+``variable_dtype``, the computation runs in and the output has
+``compute_dtype`` (``float16`` under ``"mixed_float16"``), and sub-layers are
+given the parent's policy, so ``LSTMEncoder(dtype="mixed_bfloat16")`` is
+mixed-precision throughout.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from typing import Sequence
 
 import keras
 import tensorflow as tf
+
+
+# The dtypes TensorFlow's BlockLSTM op accepts (its attr T), on CPU and GPU alike.
+_BLOCK_LSTM_DTYPES = ("float16", "float32")
 
 
 def _lengths(mask, embedded):
@@ -36,6 +46,13 @@ class FusedLSTM(keras.layers.Layer):
     Padding must be on the right. Steps after a row's last real token are
     computed but never read, so they change nothing.
 
+    Mixed precision: the op exists for float16 and float32 only (on CPU as
+    on GPU). Under a float16 compute dtype (``"mixed_float16"``) it runs in
+    float16, like ``keras.layers.LSTM``; under any other compute dtype
+    (``"mixed_bfloat16"``, ``"float64"``) the inputs and the weights, as the
+    policy gives them, are cast to float32 for the op and the result is cast
+    back, so the output always has the layer's ``compute_dtype``.
+
     Args:
         units: int. Hidden size.
 
@@ -58,31 +75,36 @@ class FusedLSTM(keras.layers.Layer):
         super().build(input_shape)
 
     def _bias_initializer(self, shape, dtype=None):
-        h = self.units
-        return tf.concat([tf.zeros([2 * h]), tf.ones([h]), tf.zeros([h])], axis=0)  # i, c, f=1, o
+        h, dtype = self.units, dtype or self.variable_dtype
+        # Gates i, c, f, o; the forget gate's bias starts at 1.
+        return tf.concat([tf.zeros([2 * h], dtype), tf.ones([h], dtype), tf.zeros([h], dtype)], axis=0)
 
     def states(self, embedded):
-        """Hidden states of every step, time-major: [length, batch, units]."""
+        """Hidden states of every step, time-major: [length, batch, units], in ``compute_dtype``."""
+        compute_dtype = self.compute_dtype
+        op_dtype = compute_dtype if compute_dtype in _BLOCK_LSTM_DTYPES else "float32"
+        embedded = tf.cast(embedded, op_dtype)  # tf.cast to the same dtype is the identity
         batch = tf.shape(embedded)[0]
-        zeros = tf.zeros([batch, self.units], embedded.dtype)
-        peephole = tf.zeros([self.units], embedded.dtype)
+        zeros = tf.zeros([batch, self.units], op_dtype)
+        peephole = tf.zeros([self.units], op_dtype)
         outputs = tf.raw_ops.BlockLSTM(
             seq_len_max=tf.cast(tf.shape(embedded)[1], tf.int64),
             x=tf.transpose(embedded, [1, 0, 2]),
             cs_prev=zeros,
             h_prev=zeros,
-            w=tf.concat([self.kernel, self.recurrent_kernel], axis=0),
+            w=tf.cast(tf.concat([self.kernel, self.recurrent_kernel], axis=0), op_dtype),
             wci=peephole,
             wcf=peephole,
             wco=peephole,
-            b=self.bias,
+            b=tf.cast(self.bias, op_dtype),
             forget_bias=0.0,
             cell_clip=-1.0,
             use_peephole=False,
         )
-        return outputs[6]
+        return tf.cast(outputs[6], compute_dtype)
 
     def call(self, embedded, mask=None):
+        embedded = tf.cast(embedded, self.compute_dtype)
         lengths = _lengths(mask, embedded)
         hidden = self.states(embedded)
         last = tf.gather_nd(hidden, tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(lengths)[0])], 1))
@@ -141,7 +163,7 @@ class LSTMEncoder(SentenceEncoder):
     def __init__(self, units: int = 100, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
-        self.lstm = FusedLSTM(self.units, name="lstm")
+        self.lstm = FusedLSTM(self.units, name="lstm", dtype=self.dtype_policy)
 
     @property
     def output_dim(self) -> int:
@@ -152,7 +174,7 @@ class LSTMEncoder(SentenceEncoder):
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
-        return self.lstm(embedded, mask=mask)
+        return self.lstm(tf.cast(embedded, self.compute_dtype), mask=mask)
 
     def get_config(self):
         config = super().get_config()
@@ -176,8 +198,8 @@ class BiLSTMEncoder(SentenceEncoder):
     def __init__(self, units: int = 100, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
-        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm")
-        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm")
+        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm", dtype=self.dtype_policy)
+        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm", dtype=self.dtype_policy)
 
     @property
     def output_dim(self) -> int:
@@ -189,6 +211,7 @@ class BiLSTMEncoder(SentenceEncoder):
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
+        embedded = tf.cast(embedded, self.compute_dtype)
         lengths = _lengths(mask, embedded)
         # Reverse each row's real tokens in place; padding stays on the right.
         reversed_rows = tf.reverse_sequence(embedded, lengths, seq_axis=1, batch_axis=0)
@@ -224,7 +247,9 @@ class CNNEncoder(SentenceEncoder):
         if not self.kernel_sizes:
             raise ValueError("CNNEncoder needs at least one kernel size; got kernel_sizes=().")
         self.convs = [
-            keras.layers.Conv1D(self.filters, k, padding="same", activation="relu", name=f"conv{k}")
+            keras.layers.Conv1D(
+                self.filters, k, padding="same", activation="relu", name=f"conv{k}", dtype=self.dtype_policy
+            )
             for k in self.kernel_sizes
         ]
 
@@ -238,6 +263,7 @@ class CNNEncoder(SentenceEncoder):
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
+        embedded = tf.cast(embedded, self.compute_dtype)
         if mask is None:
             mask = tf.ones(tf.shape(embedded)[:2], dtype=tf.bool)
         # Zero the padded inputs so that "same" padding sees zeros, as at the edges.

@@ -45,6 +45,10 @@ def reverse_gradient(x: tf.Tensor, scale: float | tf.Tensor = 1.0) -> tf.Tensor:
 class GradientReversal(keras.layers.Layer):
     """Layer form of :func:`reverse_gradient`.
 
+    The output has the layer's ``compute_dtype`` (float16 under
+    ``"mixed_float16"``), as Keras layers do; in float32 it equals the input
+    bit for bit. The mask, if any, passes through.
+
     Args:
         scale: float. The backward pass multiplies the incoming gradient by
             ``-scale``; ``0.0`` blocks it, ``1.0`` is the plain reversal.
@@ -61,7 +65,7 @@ class GradientReversal(keras.layers.Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        return reverse_gradient(inputs, self.scale)
+        return reverse_gradient(tf.cast(inputs, self.compute_dtype), self.scale)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -8,6 +8,8 @@ import keras
 import tensorflow as tf
 
 _MASKED_LOGIT = -1e9
+# -1e9 is -inf in float16 (whose range is +-65504); keras.layers.Softmax masks with -3e4 there too.
+_MASKED_LOGIT_FLOAT16 = -3e4
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -17,6 +19,10 @@ class TaskHeads(keras.layers.Layer):
     Row b is classified by head ``task_ids[b]``. Tasks may have different
     numbers of classes: logits are padded to ``max(num_classes)`` and the
     padding classes get a logit of -1e9, i.e. probability 0.
+
+    The logits have the layer's ``compute_dtype``; the weights are kept in
+    ``variable_dtype``. In float16 (``"mixed_float16"``) the padding logit is
+    -3e4 instead, as -1e9 would be -inf there.
 
     Args:
         num_classes: sequence of int. Classes of each task.
@@ -33,7 +39,7 @@ class TaskHeads(keras.layers.Layer):
         if not self.num_classes or min(self.num_classes) < 2:
             raise ValueError(f"Every task needs at least 2 classes; got num_classes={self.num_classes}")
         self.max_classes = max(self.num_classes)
-        self._class_bias = [[0.0 if j < c else _MASKED_LOGIT for j in range(self.max_classes)] for c in self.num_classes]
+        self._padding_classes = [[j >= c for j in range(self.max_classes)] for c in self.num_classes]
 
     def build(self, features_shape, task_ids_shape=None):
         k, dim = len(self.num_classes), int(features_shape[-1])
@@ -44,11 +50,14 @@ class TaskHeads(keras.layers.Layer):
         super().build(features_shape)
 
     def call(self, features, task_ids):
+        dtype = self.compute_dtype
+        features = tf.cast(features, dtype)
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
-        kernel = tf.gather(self.kernel, task_ids)  # [batch, dim, classes]
+        kernel = tf.cast(tf.gather(self.kernel, task_ids), dtype)  # [batch, dim, classes]
         logits = tf.einsum("bd,bdc->bc", features, kernel)
-        class_bias = tf.constant(self._class_bias, dtype=logits.dtype)  # -1e9 on padding classes
-        return logits + tf.gather(self.bias, task_ids) + tf.gather(class_bias, task_ids)
+        masked = _MASKED_LOGIT_FLOAT16 if dtype == "float16" else _MASKED_LOGIT
+        class_bias = tf.constant([[masked if pad else 0.0 for pad in row] for row in self._padding_classes], dtype)
+        return logits + tf.cast(tf.gather(self.bias, task_ids), dtype) + tf.gather(class_bias, task_ids)
 
     def compute_output_shape(self, features_shape, task_ids_shape=None):
         return (features_shape[0], self.max_classes)

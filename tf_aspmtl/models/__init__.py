@@ -1,4 +1,4 @@
-"""Model families: single-task, FS-MTL, SP-MTL and ASP-MTL."""
+"""Task models (the four families), their backbone, and the family registry."""
 
 from tf_aspmtl.models.families import (
     MODEL_FAMILIES,
@@ -9,12 +9,14 @@ from tf_aspmtl.models.families import (
     get_model_family,
 )
 from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
+from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
 
 __all__ = [
     "MODEL_FAMILIES",
     "AdversarialSharedPrivateMTL",
     "FullySharedMTL",
     "MultiTaskClassifier",
+    "SharedPrivateBackbone",
     "SharedPrivateMTL",
     "SingleTaskClassifier",
     "get_model_family",

@@ -1,12 +1,10 @@
-"""The paper's four model families, each a :class:`MultiTaskClassifier` with fixed switches.
+"""The paper's four model families, each a :class:`MultiTaskClassifier` with its encoders fixed.
 
 :data:`MODEL_FAMILIES` maps the command-line names to the classes, so adding a
 family is one class and one line.
 """
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import keras
 
@@ -16,15 +14,21 @@ _FIXED = ("use_shared", "use_private")
 
 
 class _Family(MultiTaskClassifier):
-    """A family fixes which encoders exist; its config omits those switches."""
+    """A family fixes which encoders exist; its config omits those two switches (and nothing else)."""
+
+    use_private_encoders = False
+
+    def __init__(self, preprocessor=None, **kwargs):
+        for key in _FIXED:
+            if key in kwargs:
+                raise ValueError(f"{type(self).__name__} fixes {key}; use MultiTaskClassifier to choose it.")
+        super().__init__(preprocessor, use_shared=True, use_private=self.use_private_encoders, **kwargs)
 
     def get_config(self):
         config = super().get_config()
-        for key in _FIXED + self._fixed_extra:
+        for key in _FIXED:
             config.pop(key, None)
         return config
-
-    _fixed_extra: tuple[str, ...] = ()
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -32,68 +36,68 @@ class SingleTaskClassifier(_Family):
     """One task, one encoder, one softmax: the paper's LSTM / BiLSTM baselines.
 
     Args:
-        task_names: sequence with exactly one task name.
-        **kwargs: as :class:`MultiTaskClassifier` (encoder, sizes, preprocessor...).
+        preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`
+            of exactly one task (or a one-element list of task names).
+        **kwargs: as :class:`MultiTaskClassifier` (encoder, sizes...).
     """
 
-    _fixed_extra = ("adversarial_weight", "difference_weight")
-
-    def __init__(self, task_names: Sequence[str], **kwargs):
-        if len(task_names) != 1:
+    def __init__(self, preprocessor=None, **kwargs):
+        super().__init__(preprocessor, **kwargs)
+        if self.num_tasks != 1:
             raise ValueError(
-                f"SingleTaskClassifier takes exactly one task; got {list(task_names)}. "
+                f"SingleTaskClassifier takes exactly one task; got {self.task_names}. "
                 "Train one model per task, or use FullySharedMTL for several."
             )
-        super().__init__(task_names, use_shared=True, use_private=False, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class FullySharedMTL(_Family):
-    """FS-MTL: one encoder shared by every task, one softmax per task."""
+    """FS-MTL: one encoder shared by every task, one softmax per task.
 
-    _fixed_extra = ("adversarial_weight", "difference_weight")
-
-    def __init__(self, task_names: Sequence[str], **kwargs):
-        super().__init__(task_names, use_shared=True, use_private=False, **kwargs)
+    Args:
+        preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`.
+        **kwargs: as :class:`MultiTaskClassifier`.
+    """
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class SharedPrivateMTL(_Family):
-    """SP-MTL: a shared encoder plus one private encoder per task; heads read both."""
+    """SP-MTL: a shared encoder plus one private encoder per task; heads read both.
 
-    _fixed_extra = ("adversarial_weight", "difference_weight")
+    Args:
+        preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`.
+        **kwargs: as :class:`MultiTaskClassifier` (a ``difference_weight`` or
+            ``adversarial_weight`` given here is kept, saved and reloaded).
+    """
 
-    def __init__(self, task_names: Sequence[str], **kwargs):
-        super().__init__(task_names, use_shared=True, use_private=True, **kwargs)
+    use_private_encoders = True
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class AdversarialSharedPrivateMTL(_Family):
     """ASP-MTL: SP-MTL plus the adversarial task discriminator and the difference loss.
 
-    Defaults are the paper's chosen weights, lambda = 0.05 and gamma = 0.01.
+    Defaults are the paper's: hidden size 100, GloVe 6B 50-d word vectors
+    (with a preprocessor), lambda = 0.05 and gamma = 0.01.
 
     Args:
-        task_names: sequence of str, at least two.
+        preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor` of at least two tasks.
         adversarial_weight: float. lambda.
         difference_weight: float. gamma.
         **kwargs: as :class:`MultiTaskClassifier`.
+
+    Example:
+    >>> pre = MultiTaskPreprocessor.from_frame(train, max_length=200)   # text, task, label columns
+    >>> model = AdversarialSharedPrivateMTL(pre)
+    >>> model.compile()
+    >>> model.fit({"text": train.text, "task": train.task}, train.label, epochs=15)
     """
 
-    def __init__(
-        self,
-        task_names: Sequence[str],
-        adversarial_weight: float = 0.05,
-        difference_weight: float = 0.01,
-        **kwargs,
-    ):
+    use_private_encoders = True
+
+    def __init__(self, preprocessor=None, adversarial_weight: float = 0.05, difference_weight: float = 0.01, **kwargs):
         super().__init__(
-            task_names,
-            use_shared=True,
-            use_private=True,
-            adversarial_weight=adversarial_weight,
-            difference_weight=difference_weight,
-            **kwargs,
+            preprocessor, adversarial_weight=adversarial_weight, difference_weight=difference_weight, **kwargs
         )
 
 

@@ -1,4 +1,4 @@
-"""The shared-private multi-task text classifier and its training step.
+"""The shared-private multi-task text classifier: a backbone, per-task heads, the adversary and the objective.
 
 One class covers the paper's families; :mod:`tf_aspmtl.models.families`
 fixes its switches:
@@ -15,14 +15,15 @@ ASP-MTL         yes     yes      lambda       gamma
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.layers.embedding import SparseReadEmbedding
-from tf_aspmtl.layers.encoders import ENCODERS, get_encoder
+from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.losses import (
@@ -33,42 +34,60 @@ from tf_aspmtl.losses import (
     task_loss,
 )
 from tf_aspmtl.metrics import PerTaskAccuracy
+from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
+from tf_aspmtl.optimizers import OPTIMIZERS, LazyAdam, get_optimizer
+from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 
-TOKEN_IDS = "token_ids"
-TEXT = "text"
-TASK_ID = "task_id"
 ADVERSARIAL_OBJECTIVES = ("reversal", "confusion")
+WORD_VECTORS = ("glove", "random")
+FREEZABLE = ("embedding", "shared_encoder")
+TRANSFER_MODES = ("sc", "bc")
+PROBABILITIES = "probabilities"
+LOGITS = "logits"
+DISCRIMINATOR_LOGITS = "discriminator_logits"
+CONFUSION_LOGITS = "confusion_logits"
+
+
+def _is_raw_arrays(x) -> bool:
+    return isinstance(x, Mapping) and TEXT in x and TASK in x and not isinstance(x, tf.data.Dataset)
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class MultiTaskClassifier(keras.Model):
     """Shared and/or private encoders, per-task heads, optional adversary and difference loss.
 
-    Inputs are a dict: ``"task_id"`` (int [batch]) and either ``"token_ids"``
-    (int [batch, length], 0 = padding) or ``"text"`` (tf.string [batch], when
-    the model holds a ``preprocessor``). ``call`` returns class probabilities
-    [batch, max_classes]; a task with fewer classes gets probability 0 on the
-    others. Labels are int class ids, -1 for unlabelled rows, which then feed
-    only the adversarial and difference terms.
+    Build it from a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`
+    and it takes raw rows: ``fit``, ``evaluate`` and ``predict`` accept
+    ``{"text": [...], "task": [...]}`` and raw labels (strings or ints, as
+    in the data), and build one-task batches inside. Prepared inputs work
+    too: ``{"token_ids": int [batch, length], "task_id": int [batch]}`` with
+    int class ids (tf.data batches that hold one task each for ``fit``).
 
-    The objective is ``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff``
-    (``task_weights``, ``adversarial_weight``, ``difference_weight``). The
+    ``call`` returns one dict: ``probabilities`` [batch, max_classes] (a task
+    with fewer classes gets 0 on the others), ``logits``, ``task_ids``, the
+    ``shared`` and ``private`` features when those encoders exist, and the
+    discriminator's logits in ASP-MTL. ``predict`` returns the probabilities.
+
+    The objective, in :meth:`compute_loss`, is
+    ``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff``
+    (``task_weights``, ``adversarial_weight``, ``difference_weight``); the
     min-max of the adversarial term is one minimisation through a
-    gradient-reversal layer between the shared feature and the discriminator.
-
-    Private encoders: a batch whose rows all belong to one task (what
-    :func:`tf_aspmtl.data.pipeline.make_training_dataset` yields) runs only that
-    task's private encoder, chosen in-graph with ``tf.switch_case``, so a step
-    costs one shared and one private pass per row and one traced function
-    serves every task. A batch that mixes tasks (``predict`` on mixed input)
-    is partitioned by task instead.
+    gradient-reversal layer between the shared feature and the
+    discriminator. Training is Keras' own ``train_step``: ``compute_loss``,
+    then ``optimizer.scale_loss``, so mixed precision and ``loss_scale_factor`` work.
+    Labels are class ids; -1 marks an unlabelled row, which feeds only the
+    adversarial and difference terms.
 
     Args:
-        task_names: sequence of str. One per task; task id i is ``task_names[i]``.
-        num_classes: int or sequence of int. Classes per task.
-        vocabulary_size: int. Rows of the word embedding (padding id 0 included).
+        preprocessor: :class:`MultiTaskPreprocessor` (tasks, classes,
+            vocabulary), or, for prepared inputs only, a sequence of task names.
+        num_classes: int or sequence of int. Classes per task (taken from
+            the preprocessor when there is one).
+        vocabulary_size: int. Rows of the word embedding (the preprocessor's
+            vocabulary size when there is one).
         embedding_dim: int. Word vector size.
-        encoder: str. Encoder kind, one of ``"lstm"``, ``"bilstm"``, ``"cnn"``.
+        encoder: str. ``"lstm"``, ``"bilstm"`` or ``"cnn"``.
         hidden_dim: int. Encoder size (LSTM units per direction, CNN filters per width).
         use_shared: bool. Build the shared encoder.
         use_private: bool. Build one private encoder per task.
@@ -77,40 +96,40 @@ class MultiTaskClassifier(keras.Model):
         task_weights: optional sequence of float. alpha_k (1 each by default).
         difference_normalization: str. See :func:`tf_aspmtl.losses.difference_loss`.
         dropout: float. Dropout on the features the heads read.
-        preprocessor: optional layer mapping tf.string [batch] to token ids
-            (:class:`tf_aspmtl.preprocessing.TextVectorizer`); lets the model take raw text.
         per_task_metrics: bool. Log ``acc_<task>`` for every task.
         gradient_reversal_scale: float. Factor of the reversed gradient the
-            shared encoder receives from the discriminator. 1 is the paper's
-            min-max; 0 lets the discriminator learn unopposed and -1 lets the
-            encoder help it (diagnostics).
-        adversarial_objective: str. How the shared encoder fights the
-            discriminator. ``"reversal"`` (the paper): it maximises the
-            discriminator's cross entropy through gradient reversal, which it
-            can also do by making the discriminator confidently wrong, so
-            the task may stay readable from the shared feature.
-            ``"confusion"``: the discriminator is trained on its cross
-            entropy and the encoder on the cross entropy between the uniform
-            distribution and the discriminator's output, which is lowest
-            only when the discriminator is at chance.
-        class_names: optional sequence (one per task) of sequences of str.
-            The name of each class id, for people and for serving; by
-            default the ids as strings.
+            shared encoder gets from the discriminator (1: the paper's min-max).
+        adversarial_objective: str. ``"reversal"`` (the paper: the encoder
+            maximises the discriminator's cross entropy) or ``"confusion"``
+            (the encoder pushes the discriminator's output toward uniform).
+        class_names: optional per-task class names (default: the
+            preprocessor's classes, else the ids as strings).
+        word_vectors: ``"glove"`` (GloVe 6B 50-d for the preprocessor's
+            vocabulary; the default when there is a preprocessor and
+            ``embedding_dim`` is 50), ``"random"``, or a matrix
+            [vocabulary_size, embedding_dim].
+        frozen: sequence of ``"embedding"`` and ``"shared_encoder"``: backbone
+            parts that ``fit`` does not train (transfer).
+        seed: optional int. Seed of the random rows of the GloVe matrix and of
+            the batch order when ``fit`` builds the batches.
+        **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
-    >>> model = MultiTaskClassifier(["books", "dvd"], vocabulary_size=100,
-    ...     embedding_dim=8, hidden_dim=8, use_private=True,
-    ...     adversarial_weight=0.05, difference_weight=0.01)
-    >>> probs = model({"token_ids": tf.constant([[5, 6, 0]]), "task_id": tf.constant([1])})
-    >>> probs.shape
-    TensorShape([1, 2])
+    >>> frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful"],
+    ...                       "task": ["books", "dvd", "books", "dvd"], "label": ["pos", "neg", "neg", "pos"]})
+    >>> pre = MultiTaskPreprocessor.from_frame(frame, max_length=8)
+    >>> model = MultiTaskClassifier(pre, hidden_dim=4, use_private=True, word_vectors="random")
+    >>> model.compile()
+    >>> _ = model.fit({"text": frame.text, "task": frame.task}, frame.label, batch_size=2, verbose=0)
+    >>> model.predict({"text": ["good film"], "task": ["dvd"]}, verbose=0).shape
+    (1, 2)
     """
 
     def __init__(
         self,
-        task_names: Sequence[str],
-        num_classes: int | Sequence[int] = 2,
-        vocabulary_size: int = 30000,
+        preprocessor: MultiTaskPreprocessor | Sequence[str] | None = None,
+        num_classes: int | Sequence[int] | None = None,
+        vocabulary_size: int | None = None,
         embedding_dim: int = 50,
         encoder: str = "lstm",
         hidden_dim: int = 100,
@@ -121,32 +140,55 @@ class MultiTaskClassifier(keras.Model):
         task_weights: Sequence[float] | None = None,
         difference_normalization: str = "normalized",
         dropout: float = 0.0,
-        preprocessor: keras.layers.Layer | None = None,
         per_task_metrics: bool = True,
         gradient_reversal_scale: float = 1.0,
         adversarial_objective: str = "reversal",
         class_names: Sequence[Sequence[str]] | None = None,
+        word_vectors: str | np.ndarray | None = None,
+        frozen: Sequence[str] = (),
+        seed: int | None = None,
+        task_names: Sequence[str] | None = None,
+        text_vectorizer: TextVectorizer | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.task_names = [str(t) for t in task_names]
+        if word_vectors is None and not isinstance(preprocessor, MultiTaskPreprocessor):
+            word_vectors = "random"
+        preprocessor, task_names = self._resolve_preprocessor(
+            preprocessor, task_names, num_classes, class_names, text_vectorizer
+        )
+        self.preprocessor = preprocessor
+        self.task_names = task_names
         k = len(self.task_names)
-        if k == 0 or len(set(self.task_names)) != k:
-            raise ValueError(f"task_names must be non-empty and unique; got {self.task_names}")
+        if preprocessor is not None:
+            num_classes = preprocessor.num_classes
+            class_names = preprocessor.class_names if class_names is None else class_names
+            adapted = preprocessor.vocabulary_size > 2  # padding and OOV only: not adapted (yet)
+            if adapted and vocabulary_size is not None and int(vocabulary_size) != preprocessor.vocabulary_size:
+                raise ValueError(
+                    f"vocabulary_size={vocabulary_size} but the preprocessor's vocabulary has "
+                    f"{preprocessor.vocabulary_size} entries"
+                )
+            if adapted or vocabulary_size is None:
+                vocabulary_size = preprocessor.vocabulary_size
+        if num_classes is None:
+            num_classes = 2
         if isinstance(num_classes, (int, np.integer)):
             num_classes = [int(num_classes)] * k
         self.num_classes = [int(c) for c in num_classes]
         if len(self.num_classes) != k:
             raise ValueError(f"num_classes has {len(self.num_classes)} entries for {k} tasks")
-        if encoder not in ENCODERS:
-            raise ValueError(f"Unknown encoder {encoder!r}; expected one of {sorted(ENCODERS)}")
-        if not (use_shared or use_private):
-            raise ValueError("At least one of use_shared and use_private must be True.")
+        for name, value in (("adversarial_weight", adversarial_weight), ("difference_weight", difference_weight),
+                            ("dropout", dropout), ("gradient_reversal_scale", gradient_reversal_scale)):
+            if not np.isfinite(float(value)):
+                raise ValueError(f"{name} must be a finite number; got {value!r}")
         if adversarial_weight < 0 or difference_weight < 0:
             raise ValueError(
                 f"Loss weights must be >= 0; got adversarial_weight={adversarial_weight}, "
                 f"difference_weight={difference_weight}"
             )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
         if adversarial_weight > 0 and not use_shared:
             raise ValueError("adversarial_weight > 0 needs the shared encoder (use_shared=True).")
         if adversarial_weight > 0 and k < 2:
@@ -158,6 +200,11 @@ class MultiTaskClassifier(keras.Model):
                 f"Unknown difference_normalization {difference_normalization!r}; "
                 f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
             )
+        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {adversarial_objective!r}; "
+                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
+            )
         if class_names is None:
             class_names = [[str(i) for i in range(c)] for c in self.num_classes]
         self.class_names = [[str(n) for n in names] for names in class_names]
@@ -168,8 +215,11 @@ class MultiTaskClassifier(keras.Model):
             )
         if task_weights is not None and len(task_weights) != k:
             raise ValueError(f"task_weights has {len(task_weights)} entries for {k} tasks")
+        unknown = sorted(set(frozen) - set(FREEZABLE))
+        if unknown:
+            raise ValueError(f"frozen names unknown parts {unknown}; expected some of {list(FREEZABLE)}")
 
-        self.vocabulary_size = int(vocabulary_size)
+        self.vocabulary_size = int(30000 if vocabulary_size is None else vocabulary_size)
         self.embedding_dim = int(embedding_dim)
         self.encoder = encoder
         self.hidden_dim = int(hidden_dim)
@@ -180,26 +230,16 @@ class MultiTaskClassifier(keras.Model):
         self.task_weights = None if task_weights is None else [float(w) for w in task_weights]
         self.difference_normalization = difference_normalization
         self.dropout = float(dropout)
-        self.preprocessor = preprocessor
         self.per_task_metrics = bool(per_task_metrics)
         self.gradient_reversal_scale = float(gradient_reversal_scale)
-        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
-            raise ValueError(
-                f"Unknown adversarial_objective {adversarial_objective!r}; "
-                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
-            )
         self.adversarial_objective = adversarial_objective
+        self.frozen = [str(f) for f in frozen]
+        self.seed = None if seed is None else int(seed)
 
-        self.embedding = SparseReadEmbedding(
-            self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding"
-        )
-        self.shared_encoder = (
-            get_encoder(encoder, self.hidden_dim, name="shared_encoder") if use_shared else None
-        )
-        self.private_encoders = (
-            [get_encoder(encoder, self.hidden_dim, name=f"private_encoder_{i}") for i in range(k)]
-            if use_private
-            else []
+        # Creation order (embedding, shared, private, heads, discriminator) fixes the initial weights.
+        self.backbone = SharedPrivateBackbone(
+            k, self.vocabulary_size, self.embedding_dim, encoder, self.hidden_dim,
+            use_shared=self.use_shared, use_private=self.use_private, name="backbone",
         )
         self.feature_dropout = keras.layers.Dropout(self.dropout, name="feature_dropout")
         self.heads = TaskHeads(self.num_classes, name="task_heads")
@@ -208,251 +248,353 @@ class MultiTaskClassifier(keras.Model):
             self.gradient_reversal = GradientReversal(self.gradient_reversal_scale, name="gradient_reversal")
             self.discriminator = keras.layers.Dense(k, name="task_discriminator")
 
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
-        self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
-        self.diff_loss_tracker = keras.metrics.Mean(name="diff_loss")
-        self.confusion_loss_tracker = keras.metrics.Mean(name="confusion_loss")
-        self.discriminator_accuracy = keras.metrics.SparseCategoricalAccuracy(name="discriminator_accuracy")
+        if self.discriminator is not None:
+            self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
+            self.discriminator_accuracy = keras.metrics.SparseCategoricalAccuracy(name="discriminator_accuracy")
+            if self.adversarial_objective == "confusion":
+                self.confusion_loss_tracker = keras.metrics.Mean(name="confusion_loss")
+        if self.difference_weight > 0:
+            self.diff_loss_tracker = keras.metrics.Mean(name="diff_loss")
         self.task_accuracy = PerTaskAccuracy(self.task_names, per_task=self.per_task_metrics)
-        # Every shape is known from the arguments: build now, so that weights
-        # exist before fit (BackupAndRestore, set_word_vectors, summary need them).
+        # A subclassed model is built on its first call; everything here has
+        # known shapes, so build now (BackupAndRestore, set_word_vectors and
+        # summary need the weights before fit).
         self.build()
+        for part in self.frozen:
+            getattr(self.backbone, part).trainable = False
+        self._init_word_vectors(word_vectors)
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------ set-up
+    @staticmethod
+    def _resolve_preprocessor(preprocessor, task_names, num_classes, class_names, text_vectorizer):
+        """(MultiTaskPreprocessor or None, task names) from the first argument, ``task_names`` and ``text_vectorizer``."""
+        if isinstance(preprocessor, MultiTaskPreprocessor):
+            if task_names is not None and list(task_names) != preprocessor.task_names:
+                raise ValueError(f"task_names {list(task_names)} differ from the preprocessor's {preprocessor.task_names}")
+            if text_vectorizer is not None:
+                raise ValueError("Pass a MultiTaskPreprocessor or a text_vectorizer, not both.")
+            return preprocessor, list(preprocessor.task_names)
+        if isinstance(preprocessor, TextVectorizer):
+            raise ValueError("Pass a TextVectorizer as text_vectorizer= (with the task names first), or a "
+                             "MultiTaskPreprocessor as the first argument.")
+        if text_vectorizer is not None:  # task names + a bare vectorizer: labels are class ids
+            names = [str(t) for t in (task_names if task_names is not None else preprocessor or [])]
+            if preprocessor is not None and task_names is not None:
+                raise ValueError("Pass the task names once: as the first argument or as task_names.")
+            if not names:
+                raise ValueError("A model built on a text_vectorizer needs the task names.")
+            counts = num_classes if num_classes is not None else 2
+            counts = [int(counts)] * len(names) if isinstance(counts, (int, np.integer)) else list(counts)
+            classes = class_names if class_names is not None else [[str(i) for i in range(c)] for c in counts]
+            return MultiTaskPreprocessor(names, dict(zip(names, classes)), text_vectorizer=text_vectorizer,
+                                         name="preprocessor"), names
+        if preprocessor is not None and not isinstance(preprocessor, (str, bytes)):
+            if task_names is not None:
+                raise ValueError("Pass the task names once: as the first argument or as task_names.")
+            task_names = list(preprocessor)
+        elif preprocessor is not None:
+            raise ValueError(f"The first argument must be a MultiTaskPreprocessor or a list of task names; got {preprocessor!r}")
+        if not task_names:
+            raise ValueError("Give a MultiTaskPreprocessor (or, for prepared inputs, a list of task names).")
+        names = [str(t) for t in task_names]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task_names must be unique; got {names}")
+        return None, names
+
+    def _init_word_vectors(self, word_vectors) -> None:
+        if word_vectors is None:
+            word_vectors = "glove" if self.preprocessor is not None and self.embedding_dim == 50 else "random"
+        if isinstance(word_vectors, str):
+            if word_vectors not in WORD_VECTORS:
+                raise ValueError(f"Unknown word_vectors {word_vectors!r}; expected one of {list(WORD_VECTORS)} or a matrix")
+            if word_vectors == "random":
+                return
+            if self.preprocessor is None or self.embedding_dim != 50:
+                raise ValueError("word_vectors='glove' needs a preprocessor and embedding_dim=50 (GloVe 6B 50-d).")
+            from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
+
+            word_vectors, _ = glove_embedding_matrix(self.preprocessor.text_vectorizer, seed=self.seed or 0)
+        self.set_word_vectors(word_vectors)
+
+    # ------------------------------------------------------------ layout
     @property
     def num_tasks(self) -> int:
         return len(self.task_names)
 
     @property
+    def embedding(self):
+        return self.backbone.embedding
+
+    @property
+    def shared_encoder(self):
+        return self.backbone.shared_encoder
+
+    @property
+    def private_encoders(self):
+        return self.backbone.private_encoders
+
+    @property
     def feature_dim(self) -> int:
         """Size of the feature the heads read."""
-        enc = self.shared_encoder or self.private_encoders[0]
-        return enc.output_dim * (int(self.use_shared) + int(self.use_private))
+        return self.backbone.feature_dim
 
     def build(self, input_shape=None):
         if self.built:
             return
-        seq_shape = (None, None, self.embedding_dim)
-        self.embedding.build((None, None))
-        if self.shared_encoder is not None:
-            self.shared_encoder.build(seq_shape)
-        for enc in self.private_encoders:
-            enc.build(seq_shape)
+        self.backbone.build()
         self.heads.build((None, self.feature_dim))
         if self.discriminator is not None:
-            self.discriminator.build((None, self.shared_encoder.output_dim))
+            self.discriminator.build((None, self.backbone.encoder_dim))
         super().build(input_shape)
 
     def set_word_vectors(self, matrix: np.ndarray) -> None:
         """Initialises the word embedding with ``matrix`` [vocabulary_size, embedding_dim]."""
-        matrix = np.asarray(matrix, dtype="float32")
-        expected = (self.vocabulary_size, self.embedding_dim)
-        if matrix.shape != expected:
-            raise ValueError(f"Word-vector matrix has shape {matrix.shape}; the model expects {expected}")
-        self.build()
-        self.embedding.embeddings.assign(matrix)
+        self.backbone.set_word_vectors(matrix)
 
-    # ---------------------------------------------------------------- forward
-    def _token_ids(self, inputs):
-        if TOKEN_IDS in inputs:
-            ids = inputs[TOKEN_IDS]
-        elif TEXT in inputs:
+    # ----------------------------------------------------------- forward
+    def _ids(self, inputs):
+        """(token ids, task ids) of prepared or raw inputs."""
+        if not isinstance(inputs, Mapping):
+            raise ValueError(
+                f"{type(self).__name__} takes a dict with {TEXT!r} and {TASK!r} (raw) or {TOKEN_IDS!r} and "
+                f"{TASK_ID!r} (prepared); got {type(inputs).__name__}"
+            )
+        if TOKEN_IDS in inputs and TASK_ID in inputs:
+            return inputs[TOKEN_IDS], inputs[TASK_ID]
+        if TEXT in inputs and (TASK in inputs or TASK_ID in inputs):
             if self.preprocessor is None:
                 raise ValueError(
-                    "Got raw 'text' but the model has no preprocessor; pass token ids as "
-                    "'token_ids' or build the model with preprocessor=TextVectorizer(...)."
+                    "Got raw 'text' but the model has no preprocessor; pass 'token_ids' or build the model "
+                    "from a MultiTaskPreprocessor."
                 )
-            ids = self.preprocessor(inputs[TEXT])
-        else:
-            raise ValueError(f"Inputs need '{TOKEN_IDS}' or '{TEXT}' and '{TASK_ID}'; got keys {sorted(inputs)}")
-        return ids
+            task = inputs[TASK] if TASK in inputs else inputs[TASK_ID]
+            prepared = self.preprocessor({TEXT: inputs[TEXT], TASK: task})
+            return prepared[TOKEN_IDS], prepared[TASK_ID]
+        raise ValueError(
+            f"Inputs need {TEXT!r} and {TASK!r}, or {TOKEN_IDS!r} and {TASK_ID!r}; got keys {sorted(inputs)}"
+        )
 
-    def _embed(self, ids):
-        """Word vectors [batch, length, dim] and the real-token mask of token ids."""
-        ids = tf.cast(ids, tf.int32)
-        # An LSTM needs at least one step: give an all-empty batch one padding column.
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
-        return self.embedding(ids), ids != 0
-
-    def _join(self, embedded, mask, private, training):
-        """The shared feature (or None) and the feature the heads read: [shared; private]."""
-        shared = None
-        parts = [] if private is None else [private]
-        if self.shared_encoder is not None:
-            shared = self.shared_encoder(embedded, mask=mask, training=training)
-            parts.insert(0, shared)
-        return shared, parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
-
-    def task_logits(self, token_ids, task: str | int) -> tf.Tensor:
-        """Logits [batch, num_classes(task)] of rows that all belong to ``task``, for inference.
-
-        The arithmetic of ``call`` without the per-row task dispatch: only the
-        shared encoder, this task's private encoder and this task's head, so
-        a graph traced from it (a served per-task classifier) holds nothing
-        of the other tasks.
+    def call(self, inputs, training=None, single_task_batch=None):
+        """One dict per batch (see the class docstring).
 
         Args:
-            token_ids: int [batch, length]. Token ids, 0 = padding.
-            task: str or int. Task name or id.
+            inputs: dict of raw or prepared inputs.
+            training: bool.
+            single_task_batch: bool or None. Promise (checked) that all rows
+                share a task; None means ``training`` (training batches hold
+                one task each).
+        """
+        token_ids, task_ids = self._ids(inputs)
+        task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+        single = bool(training) if single_task_batch is None else single_task_batch
+        features = self.backbone(token_ids, task_ids, training=training, single_task_batch=single)
+        logits = self.heads(self.feature_dropout(features[FEATURES], training=training), task_ids)
+        outputs = {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
+        for key in (SHARED, PRIVATE):
+            if key in features:
+                outputs[key] = features[key]
+        if self.discriminator is not None:
+            shared = features[SHARED]
+            if self.adversarial_objective == "reversal":
+                outputs[DISCRIMINATOR_LOGITS] = self.discriminator(self.gradient_reversal(shared))
+            else:
+                # The discriminator learns from features it cannot change; the
+                # encoder learns through a frozen copy of the discriminator.
+                outputs[DISCRIMINATOR_LOGITS] = self.discriminator(tf.stop_gradient(shared))
+                outputs[CONFUSION_LOGITS] = tf.matmul(
+                    shared, tf.stop_gradient(self.discriminator.kernel)
+                ) + tf.stop_gradient(self.discriminator.bias)
+        return outputs
+
+    def task_logits(self, token_ids, task: str | int) -> tf.Tensor:
+        """Logits [batch, num_classes(task)] of rows that all belong to ``task`` (inference, serving).
+
+        The arithmetic of ``call`` without the per-row dispatch: only the
+        shared encoder, this task's private encoder and this task's head.
         """
         k = self.task_id(task)
-        embedded, mask = self._embed(token_ids)
-        private = self.private_encoders[k](embedded, mask=mask, training=False) if self.private_encoders else None
-        _, features = self._join(embedded, mask, private, training=False)
+        features = self.backbone.task_features(token_ids, k)[FEATURES]
         classes = self.num_classes[k]
         kernel = tf.convert_to_tensor(self.heads.kernel)[k, :, :classes]
         bias = tf.convert_to_tensor(self.heads.bias)[k, :classes]
-        return tf.matmul(features, kernel) + bias
+        return tf.matmul(features, tf.cast(kernel, features.dtype)) + tf.cast(bias, features.dtype)
 
-    def _private_features(self, embedded, mask, task_ids, training, single_task_batch):
-        """Runs each row through its own task's private encoder only.
+    # --------------------------------------------------------- objective
+    def loss_terms(self, y, y_pred, sample_weight=None) -> dict[str, tf.Tensor]:
+        """Each term of the objective (unweighted) and ``loss``, their weighted sum."""
+        task_ids = y_pred[TASK_ID]
+        logits = tf.cast(y_pred[LOGITS], tf.float32)
+        terms = {"task_loss": task_loss(y, logits, task_ids, self.task_weights, sample_weight)}
+        total = terms["task_loss"]
+        if self.discriminator is not None:
+            terms["adv_loss"] = adversarial_loss(task_ids, tf.cast(y_pred[DISCRIMINATOR_LOGITS], tf.float32))
+            total += self.adversarial_weight * terms["adv_loss"]
+            if CONFUSION_LOGITS in y_pred:
+                terms["confusion_loss"] = confusion_loss(tf.cast(y_pred[CONFUSION_LOGITS], tf.float32))
+                total += self.adversarial_weight * terms["confusion_loss"]
+        if self.difference_weight > 0:
+            terms["diff_loss"] = difference_loss(
+                tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids,
+                self.difference_normalization,
+            )
+            total += self.difference_weight * terms["diff_loss"]
+        terms["loss"] = total
+        return terms
 
-        With ``single_task_batch`` (training and evaluation, whose batches
-        hold one task each) only the ``tf.switch_case`` path is traced; a
-        batch that breaks the promise fails loudly instead of being
-        misclassified. Otherwise a mixed batch is partitioned by task.
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff``; updates each term's tracker."""
+        terms = self.loss_terms(y, y_pred, sample_weight)
+        rows = tf.cast(tf.size(y_pred[TASK_ID]), tf.float32)
+        labelled = tf.reduce_sum(tf.cast(tf.reshape(y, [-1]) >= 0, tf.float32))
+        # Weighted by rows, as Keras does, so the epoch value is a per-row mean.
+        self.task_loss_tracker.update_state(terms["task_loss"], sample_weight=labelled)
+        for name in ("adv_loss", "confusion_loss", "diff_loss"):
+            if name in terms:
+                getattr(self, name.replace("_loss", "_loss_tracker")).update_state(terms[name], sample_weight=rows)
+        total = terms["loss"]
+        for extra in self.losses:  # regularisers, add_loss
+            total += tf.cast(tf.reduce_sum(extra), total.dtype)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:  # each replica's gradient is summed, as Keras' own losses assume
+            total = total * (1.0 / replicas)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if self.discriminator is not None:
+            self.discriminator_accuracy.update_state(y_pred[TASK_ID], y_pred[DISCRIMINATOR_LOGITS])
+        self.task_accuracy.update_state(y, y_pred[LOGITS], y_pred[TASK_ID], sample_weight)
+        return self.get_metrics_result()
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)[PROBABILITIES]
+
+    # ------------------------------------------------- raw-data training
+    def compile(self, optimizer=None, learning_rate: float = 1e-3, **kwargs):
+        """Compiles with LazyAdam(``learning_rate``) unless ``optimizer`` is given.
+
+        Args:
+            optimizer: None (LazyAdam), a name in :data:`tf_aspmtl.optimizers.OPTIMIZERS`
+                (``"lazy-adam"``, ``"adam"``) or any Keras optimizer.
+            learning_rate: float. Used when ``optimizer`` is None or a name.
+            **kwargs: passed to ``keras.Model.compile`` (``loss`` is not
+                used: the objective is :meth:`compute_loss`).
         """
+        if not np.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
+        if optimizer is None:
+            optimizer = LazyAdam(learning_rate)
+        elif isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+            optimizer = get_optimizer(optimizer, learning_rate)
+        super().compile(optimizer=optimizer, **kwargs)
 
-        def one_task():
-            branches = [
-                (lambda enc=enc: enc(embedded, mask=mask, training=training)) for enc in self.private_encoders
-            ]
-            return tf.switch_case(task_ids[0], branches)
+    def compile_from_config(self, config):
+        """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
-        def mixed_tasks():
-            rows = tf.range(tf.shape(task_ids)[0])
-            parts = tf.dynamic_partition(rows, task_ids, self.num_tasks)
-            outputs = [
-                enc(tf.gather(embedded, part), mask=tf.gather(mask, part), training=training)
-                for enc, part in zip(self.private_encoders, parts)
-            ]
-            return tf.dynamic_stitch(parts, outputs)
+    def _frame(self, x, y=None, where: str = "x") -> pd.DataFrame:
+        """Raw ``{"text", "task"}`` arrays (and raw labels) as a frame of task names, texts and class ids."""
+        if self.preprocessor is None:
+            raise ValueError("Raw text needs a model built from a MultiTaskPreprocessor.")
+        texts = [t if isinstance(t, (str, bytes)) else str(t) for t in list(x[TEXT])]
+        tasks = list(x[TASK])
+        if len(texts) != len(tasks):
+            raise ValueError(f"{where}: {len(texts)} texts but {len(tasks)} tasks")
+        task_ids = self.preprocessor.task_ids(tasks)
+        frame = pd.DataFrame({"task": [self.task_names[i] for i in task_ids], "text": texts})
+        if y is not None:
+            labels = list(y)
+            if len(labels) != len(texts):
+                raise ValueError(f"{where}: {len(texts)} texts but {len(labels)} labels")
+            frame["label"] = self.preprocessor.encode_labels(task_ids, labels)
+        return frame
 
-        homogeneous = tf.logical_and(tf.size(task_ids) > 0, tf.reduce_all(task_ids == task_ids[:1]))
-        if single_task_batch:
-            check = tf.debugging.Assert(
-                homogeneous,
-                ["fit() and evaluate() need batches that hold one task each (see "
-                 "tf_aspmtl.data.make_training_dataset); got task ids", task_ids],
+    def _eval_dataset(self, x, y, batch_size, where):
+        frame = self._frame(x, y, where)
+        return make_eval_dataset(frame, self.preprocessor.text_vectorizer, self.task_names, batch_size=batch_size)
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        validation_data=None,
+        sampling: str = "proportional",
+        unlabeled: Mapping[str, Sequence] | None = None,
+        unlabeled_fraction: float = 0.0,
+        **kwargs,
+    ):
+        """``keras.Model.fit`` that also takes raw rows.
+
+        With ``x = {"text": [...], "task": [...]}`` and raw labels ``y``, the
+        rows are tokenised once and served as an endless shuffled stream of
+        one-task batches (length-bucketed; ``sampling`` picks each batch's
+        task, see :func:`tf_aspmtl.data.make_training_dataset`), one epoch
+        being about one pass over the rows. ``validation_data`` may be raw
+        ``(x, y)`` too. Anything else goes to ``keras.Model.fit`` as it is.
+
+        Args:
+            x, y: raw arrays as above, or what ``keras.Model.fit`` takes.
+            batch_size: int. Rows per batch (16 by default for raw rows).
+            epochs: int.
+            validation_data: raw ``(x, y)`` or what ``keras.Model.fit`` takes.
+            sampling: ``"proportional"`` or ``"uniform"`` (raw rows only).
+            unlabeled: optional raw ``{"text", "task"}`` rows without labels,
+                mixed into the batches for the adversarial and difference terms.
+            unlabeled_fraction: float. Their expected share of a batch.
+            **kwargs: passed to ``keras.Model.fit``.
+        """
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1; got {epochs}")
+        if _is_raw_arrays(x):
+            if y is None:
+                raise ValueError("fit on raw rows needs labels y.")
+            frame = self._frame(x, y)
+            extra = None if unlabeled is None else self._frame(unlabeled, where="unlabeled")
+            seed = kwargs.pop("seed", self.seed or 0)
+            x, steps = make_training_dataset(
+                frame, self.preprocessor.text_vectorizer, self.task_names, batch_size=batch_size or 16,
+                sampling=sampling, unlabeled=extra, unlabeled_fraction=unlabeled_fraction,
+                max_length=self.preprocessor.max_length, seed=seed,
             )
-            with tf.control_dependencies([check]):
-                features = one_task()
-        else:
-            features = tf.cond(homogeneous, one_task, mixed_tasks)
-        features.set_shape([None, self.private_encoders[0].output_dim])
-        return features
+            y, batch_size = None, None
+            kwargs.setdefault("steps_per_epoch", steps)
+        elif unlabeled is not None:
+            raise ValueError("unlabeled= works with raw rows; mix unlabelled rows into your own dataset otherwise.")
+        if isinstance(validation_data, tuple) and validation_data and _is_raw_arrays(validation_data[0]):
+            validation_data = self._eval_dataset(*validation_data[:2], 64, "validation_data")
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
 
-    def call(self, inputs, training=None, return_features=False, single_task_batch=False):
-        if not isinstance(inputs, dict):
-            raise ValueError(
-                f"MultiTaskClassifier takes a dict with '{TASK_ID}' and '{TOKEN_IDS}' or '{TEXT}'; "
-                f"got {type(inputs).__name__}"
-            )
-        embedded, mask = self._embed(self._token_ids(inputs))
-        task_ids = tf.cast(tf.reshape(inputs[TASK_ID], [-1]), tf.int32)
-        private = discriminator_logits = None
-        if self.private_encoders:
-            private = self._private_features(embedded, mask, task_ids, training, single_task_batch)
-        shared, features = self._join(embedded, mask, private, training)
-        logits = self.heads(self.feature_dropout(features, training=training), task_ids)
-        if not return_features:
-            return tf.nn.softmax(logits)
-        confusion_logits = None
-        if self.discriminator is not None and self.adversarial_objective == "reversal":
-            discriminator_logits = self.discriminator(self.gradient_reversal(shared))
-        elif self.discriminator is not None:
-            # The discriminator learns from features it cannot change; the
-            # encoder learns through a frozen copy of the discriminator.
-            discriminator_logits = self.discriminator(tf.stop_gradient(shared))
-            confusion_logits = tf.matmul(shared, tf.stop_gradient(self.discriminator.kernel)) + tf.stop_gradient(
-                self.discriminator.bias
-            )
-        return {
-            "logits": logits,
-            "shared": shared,
-            "private": private,
-            "discriminator_logits": discriminator_logits,
-            "confusion_logits": confusion_logits,
-            "task_ids": task_ids,
-        }
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):
+        """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows and raw labels."""
+        if _is_raw_arrays(x):
+            x, y = self._eval_dataset(x, y, batch_size or 64, "x"), None
+            batch_size = None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
-    # ----------------------------------------------------------------- losses
-    def compute_losses(self, outputs, labels, sample_weight=None) -> dict[str, tf.Tensor]:
-        """The objective and each of its terms, from ``call(..., return_features=True)``."""
-        task_ids = outputs["task_ids"]
-        losses = {
-            "task_loss": task_loss(labels, outputs["logits"], task_ids, self.task_weights, sample_weight)
-        }
-        total = losses["task_loss"]
-        if self.discriminator is not None:
-            losses["adv_loss"] = adversarial_loss(task_ids, outputs["discriminator_logits"])
-            total += self.adversarial_weight * losses["adv_loss"]
-            if outputs["confusion_logits"] is not None:
-                losses["confusion_loss"] = confusion_loss(outputs["confusion_logits"])
-                total += self.adversarial_weight * losses["confusion_loss"]
-        if self.difference_weight > 0:
-            losses["diff_loss"] = difference_loss(
-                outputs["shared"], outputs["private"], task_ids, self.difference_normalization
-            )
-            total += self.difference_weight * losses["diff_loss"]
-        losses["loss"] = total
-        return losses
+    def predict(self, x, batch_size: int | None = None, **kwargs):
+        """Probabilities [rows, max_classes] in row order; raw rows may mix tasks."""
+        if _is_raw_arrays(x):
+            texts = [t if isinstance(t, bytes) else str(t) for t in list(x[TEXT])]
+            task_ids = self.preprocessor.task_ids(list(x[TASK])) if self.preprocessor else None
+            if task_ids is None:
+                raise ValueError("Raw text needs a model built from a MultiTaskPreprocessor.")
+            x = tf.data.Dataset.from_tensor_slices(
+                {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(task_ids, tf.int32)}
+            ).batch(batch_size or 64)
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
 
-    @property
-    def metrics(self):
-        trackers = [self.loss_tracker, self.task_loss_tracker]
-        if self.discriminator is not None:
-            trackers += [self.adv_loss_tracker, self.discriminator_accuracy]
-            if self.adversarial_objective == "confusion":
-                trackers.append(self.confusion_loss_tracker)
-        if self.difference_weight > 0:
-            trackers.append(self.diff_loss_tracker)
-        return trackers + [self.task_accuracy]
-
-    def _update_metrics(self, losses, outputs, labels, sample_weight):
-        # Weighted by rows, as Keras does, so the epoch value is a per-row mean
-        # and an empty batch (the end of a dataset of unknown length) counts for nothing.
-        rows = tf.cast(tf.size(outputs["task_ids"]), self.loss_tracker.dtype)
-        labelled = tf.reduce_sum(tf.cast(tf.reshape(labels, [-1]) >= 0, rows.dtype))
-        self.loss_tracker.update_state(losses["loss"], sample_weight=rows)
-        self.task_loss_tracker.update_state(losses["task_loss"], sample_weight=labelled)
-        if "adv_loss" in losses:
-            self.adv_loss_tracker.update_state(losses["adv_loss"], sample_weight=rows)
-            self.discriminator_accuracy.update_state(outputs["task_ids"], outputs["discriminator_logits"])
-        if "confusion_loss" in losses:
-            self.confusion_loss_tracker.update_state(losses["confusion_loss"], sample_weight=rows)
-        if "diff_loss" in losses:
-            self.diff_loss_tracker.update_state(losses["diff_loss"], sample_weight=rows)
-        self.task_accuracy.update_state(labels, outputs["logits"], outputs["task_ids"], sample_weight)
-        results = {}
-        for metric in self.metrics:
-            result = metric.result()
-            results.update(result if isinstance(result, dict) else {metric.name: result})
-        return results
-
-    def train_step(self, data):
-        x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            outputs = self(x, training=True, return_features=True, single_task_batch=True)
-            losses = self.compute_losses(outputs, labels, sample_weight)
-            # Under a tf.distribute strategy each replica's gradient is summed.
-            scaled = losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled, variables)
-        self.optimizer.apply(gradients, variables)
-        return self._update_metrics(losses, outputs, labels, sample_weight)
-
-    def test_step(self, data):
-        x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self(x, training=False, return_features=True, single_task_batch=True)
-        losses = self.compute_losses(outputs, labels, sample_weight)
-        return self._update_metrics(losses, outputs, labels, sample_weight)
-
-    # -------------------------------------------------------------- inference
+    # -------------------------------------------------------- inference
     def task_id(self, task: str | int) -> int:
         """The id of ``task``, given by name or id."""
-        if isinstance(task, (int, np.integer)):
+        if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
             if not 0 <= int(task) < self.num_tasks:
                 raise ValueError(f"Task id {task} out of range; the model has {self.num_tasks} tasks")
             return int(task)
@@ -460,30 +602,94 @@ class MultiTaskClassifier(keras.Model):
             raise ValueError(f"Unknown task {task!r}; expected one of {self.task_names}")
         return self.task_names.index(task)
 
-    def predict_texts(self, texts: Sequence[str], task: str | int, batch_size: int = 64, **kwargs) -> np.ndarray:
-        """Class probabilities [len(texts), num_classes(task)] for raw texts of one task.
+    def export(self, filepath: str | os.PathLike, format: str = "tf_serving", verbose: bool = True, **kwargs):
+        """Writes TF Serving-ready SavedModels: ``<filepath>/<task>/<version>/`` per task and ``models.config``.
+
+        The same as ``python -m export``: raw text in, ``probabilities``,
+        ``label_id`` and ``label`` out (:func:`tf_aspmtl.export.export_model`,
+        which takes the keyword arguments: ``tasks``, ``version``,
+        ``multitask``, ``chunk_rows``...). ``format="tf_saved_model"`` is
+        Keras' own export of ``call``.
+
+        Returns:
+            list of :class:`tf_aspmtl.export.ExportedModel` (``tf_serving``).
+        """
+        if format != "tf_serving":
+            return super().export(filepath, format=format, verbose=verbose, **kwargs)
+        from tf_aspmtl.export import export_model
+
+        exported = export_model(self, filepath, **kwargs)
+        if verbose:
+            for item in exported:
+                print(f"exported {item.name} version {item.version} to {item.path}")
+        return exported
+
+    # ---------------------------------------------------------- transfer
+    def transfer(
+        self,
+        task: str,
+        classes: Sequence,
+        mode: str = "sc",
+        train_shared: bool = False,
+        difference_weight: float = 0.0,
+        compile: bool = True,
+        **kwargs,
+    ) -> MultiTaskClassifier:
+        """A classifier for a new task on this model's shared space (the paper's Table 3).
+
+        ``"sc"``: the shared encoder's feature and a new output layer.
+        ``"bc"``: that plus a new private encoder for the task; the difference
+        term between the (frozen) shared and the new private feature is an
+        option (``difference_weight``). The word embedding and the shared
+        encoder are copied and, unless ``train_shared``, frozen. The new model
+        takes raw rows of ``task`` and trains, saves, loads and exports like
+        any model.
 
         Args:
-            texts: sequence of str or bytes. Raw texts (bytes may hold invalid UTF-8).
-            task: str or int. Task name or id.
-            batch_size: int. Passed to ``predict``.
-            **kwargs: passed to ``predict`` (for example ``verbose=0``).
+            task: str. The new task's name.
+            classes: sequence. Its label values (class id j is ``classes[j]``).
+            mode: ``"sc"`` or ``"bc"``.
+            train_shared: bool. Also train the copied embedding and shared encoder.
+            difference_weight: float. gamma of the new model (``"bc"`` only).
+            compile: bool. Compile with the defaults of :meth:`compile`.
+            **kwargs: other constructor arguments of the new model (dropout, name...).
         """
+        if mode not in TRANSFER_MODES:
+            raise ValueError(f"Unknown transfer mode {mode!r}; expected one of {list(TRANSFER_MODES)}")
+        if self.shared_encoder is None:
+            raise ValueError("transfer needs a model with a shared encoder.")
         if self.preprocessor is None:
-            raise ValueError("predict_texts needs a model built with a preprocessor.")
-        task_id = self.task_id(task)
-        texts = [t if isinstance(t, bytes) else str(t) for t in texts]  # bytes pass as they are
-        inputs = {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.fill([len(texts)], task_id)}
-        dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
-        probs = self.predict(dataset, **kwargs)
-        return probs[:, : self.num_classes[task_id]]
+            raise ValueError("transfer needs a model built from a MultiTaskPreprocessor.")
+        if mode == "sc" and difference_weight:
+            raise ValueError("difference_weight needs a private encoder: use mode='bc'.")
+        vectorizer = self.preprocessor.text_vectorizer
+        new_vectorizer = TextVectorizer(
+            max_length=vectorizer.max_length, max_tokens=vectorizer.max_tokens,
+            vocabulary=vectorizer.get_vocabulary(), name="text_vectorizer",
+        )
+        preprocessor = MultiTaskPreprocessor([task], {task: list(classes)}, text_vectorizer=new_vectorizer,
+                                             name="preprocessor")
+        kwargs.setdefault("dropout", self.dropout)
+        kwargs.setdefault("name", f"{mode}_{task}")
+        new = MultiTaskClassifier(
+            preprocessor, embedding_dim=self.embedding_dim, encoder=self.encoder, hidden_dim=self.hidden_dim,
+            use_shared=True, use_private=mode == "bc", difference_weight=difference_weight,
+            difference_normalization=self.difference_normalization, word_vectors="random",
+            frozen=() if train_shared else FREEZABLE, seed=self.seed, **kwargs,
+        )
+        new.backbone.embedding.set_weights(self.backbone.embedding.get_weights())
+        new.backbone.shared_encoder.set_weights(self.backbone.shared_encoder.get_weights())
+        if compile:
+            new.compile()
+        return new
 
-    # ---------------------------------------------------------------- config
+    # ------------------------------------------------------------ config
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "task_names": self.task_names,
+                "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor),
+                "task_names": None if self.preprocessor is not None else self.task_names,
                 "num_classes": self.num_classes,
                 "vocabulary_size": self.vocabulary_size,
                 "embedding_dim": self.embedding_dim,
@@ -496,11 +702,12 @@ class MultiTaskClassifier(keras.Model):
                 "task_weights": self.task_weights,
                 "difference_normalization": self.difference_normalization,
                 "dropout": self.dropout,
-                "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor),
                 "per_task_metrics": self.per_task_metrics,
                 "gradient_reversal_scale": self.gradient_reversal_scale,
                 "adversarial_objective": self.adversarial_objective,
                 "class_names": self.class_names,
+                "frozen": self.frozen,
+                "seed": self.seed,
             }
         )
         return config
@@ -510,4 +717,5 @@ class MultiTaskClassifier(keras.Model):
         config = dict(config)
         if config.get("preprocessor") is not None:
             config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
+        config["word_vectors"] = "random"  # the saved weights replace them
         return cls(**config)

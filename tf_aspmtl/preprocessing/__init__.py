@@ -1,6 +1,7 @@
 """Text preprocessing: in-graph tokenisation, vocabulary and word vectors."""
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
 from tf_aspmtl.preprocessing.tokenizer import tokenize
 from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
@@ -8,6 +9,7 @@ from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import load_glove_6b_50d
 
 __all__ = [
+    "MultiTaskPreprocessor",
     "TOKENIZATION_RULES",
     "TextVectorizer",
     "build_embedding_matrix",

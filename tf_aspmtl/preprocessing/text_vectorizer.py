@@ -40,6 +40,23 @@ def _as_string_dataset(data, batch_size: int) -> tf.data.Dataset:
     return data.map(lambda x: tf.reshape(x, [-1]))
 
 
+class _VocabularyLookup(keras.layers.StringLookup):
+    """`StringLookup` whose `.keras` asset is a fallback for the config.
+
+    `TextVectorizer.get_config()` carries the vocabulary, so by the time
+    Keras loads the assets of a `.keras` file the layer rebuilt from that
+    config already holds it, and setting it again from the asset is skipped.
+    The asset `vocabulary.txt` is still written, and still read for files
+    whose config has `vocabulary=None` (saved before the config carried it).
+    """
+
+    def load_assets(self, dir_path):
+        with tf.init_scope():
+            has_vocabulary = int(self.lookup_table.size()) > 0
+        if not has_vocabulary:
+            super().load_assets(dir_path)
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class TextVectorizer(keras.layers.Layer):
     """Maps raw strings to padded int32 token ids, entirely in the graph.
@@ -50,11 +67,19 @@ class TextVectorizer(keras.layers.Layer):
     and right-padded with 0. Id 0 is padding, id 1 is out-of-vocabulary and
     real words start at 2, most frequent first.
 
-    The vocabulary travels with the model, not in `get_config()` (after
-    `adapt` the config holds `vocabulary=None`): `.keras` files store it as
-    the StringLookup's asset `vocabulary.txt`, and `tf.saved_model.save` /
-    `model.export` serialise its lookup table (keys and values become
-    constants of the SavedModel graph, restored with the table).
+    `get_config()` carries the vocabulary (adapted or given) as a list of
+    str, the tokens from id 2 on, like `keras.layers.StringLookup` does, so
+    `TextVectorizer.from_config(layer.get_config())` maps text to the same
+    ids. `.keras` files hold it in that config and also as the
+    StringLookup's asset `vocabulary.txt`, which is read only for files
+    whose config has no vocabulary (written by earlier versions).
+    `tf.saved_model.save` / `model.export` serialise the lookup table (keys
+    and values become constants of the SavedModel graph, restored with the
+    table).
+
+    The layer's dtype policy is "int32", the dtype of its output (as
+    `keras.layers.TextVectorization` has "int64"), so no float policy, mixed
+    or not, applies to it.
 
     Shape contract: a rank-0 tf.string gives int32 ids of shape [L]; a rank-1
     [batch] (or [batch, 1]) tf.string gives int32 ids of shape [batch, L]
@@ -70,8 +95,10 @@ class TextVectorizer(keras.layers.Layer):
         min_count: int. Tokens seen fewer times during `adapt` are dropped.
         vocabulary: list of str, path of a text file with one token per
             line, or None (then call `adapt`). A leading `["", "[UNK]"]` (as
-            returned by `get_vocabulary()`) is accepted and skipped.
+            returned by `get_vocabulary()`) is accepted and skipped. The
+            config holds the list of tokens, even if a path was given.
         **kwargs: standard `keras.layers.Layer` arguments (name, ...).
+            `dtype` defaults to "int32".
 
     Example:
 
@@ -92,6 +119,8 @@ class TextVectorizer(keras.layers.Layer):
         vocabulary: list[str] | str | None = None,
         **kwargs,
     ):
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = "int32"
         super().__init__(**kwargs)
         if int(max_length) < 1:
             raise ValueError(
@@ -110,10 +139,10 @@ class TextVectorizer(keras.layers.Layer):
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.min_count = int(min_count)
         self.vocabulary = vocabulary
-        # Built without a vocabulary so that Keras writes the vocabulary to
-        # the `.keras` assets (a StringLookup built *with* one expects its
-        # own config to carry it, and ours does not serialise it).
-        self._lookup = keras.layers.StringLookup(
+        # Built without a vocabulary, so Keras writes it to the `.keras`
+        # assets too (a StringLookup built *with* one writes no asset); see
+        # `_VocabularyLookup` for reading it back.
+        self._lookup = _VocabularyLookup(
             mask_token=PADDING_TOKEN,
             oov_token=OOV_TOKEN,
             num_oov_indices=1,
@@ -139,9 +168,11 @@ class TextVectorizer(keras.layers.Layer):
 
     def get_vocabulary(self) -> list[str]:
         """Returns the vocabulary as a list of str, index = token id."""
+        with tf.init_scope():  # Reads the table eagerly, even from a tf.function.
+            vocabulary = self._lookup.get_vocabulary()
         return [
             w.decode("utf-8") if isinstance(w, bytes) else str(w)
-            for w in self._lookup.get_vocabulary()
+            for w in vocabulary
         ]
 
     def set_vocabulary(self, vocabulary: list[str] | str) -> None:
@@ -265,12 +296,9 @@ class TextVectorizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        vocabulary = self.vocabulary
-        if vocabulary is not None and not isinstance(vocabulary, str):
-            vocabulary = [
-                w.decode("utf-8") if isinstance(w, bytes) else str(w)
-                for w in vocabulary
-            ]
+        # The tokens from id 2 on, whether adapted, listed or read from a
+        # file; None before the layer has a vocabulary.
+        vocabulary = self.get_vocabulary()[2:] or None
         config.update(
             {
                 "max_length": self.max_length,

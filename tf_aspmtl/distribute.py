@@ -1,6 +1,7 @@
 """Training across processes or machines with ``tf.distribute.MultiWorkerMirroredStrategy``.
 
-``python -m experiments.train --strategy multi-worker`` uses these helpers.
+``python -m experiments.train --strategy multi-worker`` and :func:`tf_aspmtl.training.fit_with_dev_selection`
+use these helpers.
 Every worker runs the same command with its own ``TF_CONFIG``, for example on
 the first of two machines::
 

@@ -10,7 +10,7 @@ import os
 from importlib import metadata
 from typing import Sequence
 
-from export import archive, model_config, ops, verify, versions, warmup
+from tf_aspmtl.export import archive, model_config, ops, verify, versions, warmup
 from tf_aspmtl import serving
 
 INFO_FILE = os.path.join("assets.extra", "export.json")

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 # Every op type that tensorflow-text 2.21.1 registers (the difference between
 # TensorFlow's op registry before and after `import tensorflow_text`;
-# tests/test_export_ops.py recomputes it in a fresh process so that a TF Text
+# tests/test_export_loaders.py recomputes it in a fresh process so that a TF Text
 # upgrade that adds ops fails loudly). Ops whose name starts with "TFText>"
 # are TF Text's too, whatever the version.
 TF_TEXT_OPS = frozenset(

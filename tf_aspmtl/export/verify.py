@@ -38,8 +38,7 @@ def _check_probabilities(probabilities: np.ndarray, where: str) -> None:
 def keras_probabilities(model, texts, task: str) -> np.ndarray:
     """The Keras model's probabilities [n, num_classes(task)] for raw texts (bytes allowed) of one task."""
     k = model.task_names.index(task)
-    inputs = {"text": tf.constant(list(texts), tf.string), "task_id": tf.fill([len(texts)], k)}
-    return model(inputs, training=False).numpy()[:, : model.num_classes[k]]
+    return model.predict({"text": list(texts), "task": [task] * len(texts)}, verbose=0)[:, : model.num_classes[k]]
 
 
 def verify_task_export(model, task: str, path: str | os.PathLike, atol: float = 1e-5) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from export.versions import existing_versions
+from tf_aspmtl.export.versions import existing_versions
 from tf_aspmtl.io_utils import write_text_atomic
 
 CONFIG_FILE = "models.config"

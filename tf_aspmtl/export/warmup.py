@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from export.clients import grpc_predict_request
+from tf_aspmtl.export.clients import grpc_predict_request
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_TEXTS = ("a gripping , well written story .", "", "Terrible. Don't buy it!!!")

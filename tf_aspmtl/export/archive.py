@@ -26,9 +26,10 @@ SIGNATURE = serving.SIGNATURE_NAME
 
 
 def _used_layers(model, task_index: int | None) -> list:
-    if not model.preprocessor.built:  # never called yet (an untrained model): one call builds it
-        model.preprocessor(tf.constant([""]))
-    layers = [model.preprocessor, model.embedding, model.heads]
+    vectorizer = model.preprocessor.text_vectorizer
+    if not vectorizer.built:  # never called yet (an untrained model): one call builds it
+        vectorizer(tf.constant([""]))
+    layers = [vectorizer, model.embedding, model.heads]
     if model.shared_encoder is not None:
         layers.append(model.shared_encoder)
     if model.private_encoders:

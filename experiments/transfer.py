@@ -1,0 +1,136 @@
+"""Transfer a trained model's shared space to a new FDU-MTL task (the paper's Table 3).
+
+    python -m experiments.train --tasks <the other 15 tasks> --output-dir runs/src-no-music
+    python -m experiments.transfer --source-model runs/src-no-music/model/model.keras --task music --mode bc
+
+``--mode sc``: the source model's shared encoder (frozen) and a new output
+layer; ``--mode bc``: that plus a new private encoder for the task (with
+``--difference-weight`` the difference term against the frozen shared
+feature). The word embedding is copied and frozen too, unless
+``--train-shared``. The new model trains on the task's train split, the epoch
+is chosen on its dev split (the last 200 rows of the ``.task.train`` file),
+and test error is computed once. Results go to ``<output-dir>/results.json``
+(same form as ``experiments.train``'s) and, with ``--results``, to a path of
+your choice; a killed run resumes as the main job does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+import tf_aspmtl
+from experiments.provenance import command_line, provenance, write_atomic, write_json
+from experiments.train import _finite, _positive_int, configure_threads, task_errors
+from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
+from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.models.multitask_classifier import TRANSFER_MODES
+from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, fit_with_dev_selection
+
+logger = logging.getLogger("experiments.transfer")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source-model", required=True, help=".keras file of a model trained on other tasks")
+    p.add_argument("--task", required=True, choices=FDU_MTL_TASKS, help="the new task")
+    p.add_argument("--mode", choices=TRANSFER_MODES, default="bc")
+    p.add_argument("--train-shared", action="store_true", help="also train the copied embedding and shared encoder")
+    p.add_argument("--difference-weight", type=_finite(0.0, strict=False), default=0.0,
+                   help="gamma between the frozen shared and the new private feature (bc only)")
+    p.add_argument("--learning-rate", type=_finite(0.0, strict=True), default=1e-3)
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--epochs", type=_positive_int, default=15)
+    p.add_argument("--patience", type=_positive_int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
+    p.add_argument("--output-dir", help="run folder (default runs/transfer-<task>-<mode>-<time>)")
+    p.add_argument("--results", help="also write the results JSON here")
+    p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2)
+    return p.parse_args(argv)
+
+
+PAPER_TABLE3 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "paper" / "table3_transfer_error_rates.csv"
+PAPER_SOURCE = {"AdversarialSharedPrivateMTL": "asp_mtl", "SharedPrivateMTL": "sp_mtl"}
+
+
+def transfer_table(results: dict, task: str, mode: str) -> str:
+    """A markdown line of dev and test error beside the paper's Table 3 entry (when the source family has one)."""
+    paper = ""
+    family = PAPER_SOURCE.get(results["source_class"])
+    if family and PAPER_TABLE3.exists():
+        import pandas as pd
+
+        paper = f"{pd.read_csv(PAPER_TABLE3).set_index('task').loc[task, f'{family}_{mode}']:.1f}"
+    r = results["per_task"][task]
+    return "\n".join([
+        f"# transfer ({mode}) to {task} from {results['source_class']}: error %",
+        "", f"`{results['command']}` at commit `{results['commit']}`, {results['wall_time_s']:.0f} s", "",
+        "| task | dev error | test error | paper test error |", "|---|---:|---:|---:|",
+        f"| {task} | {r['dev_error']:.1f} | {r['test_error']:.1f} | {paper} |", "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    if args.mode == "sc" and args.difference_weight:
+        print("experiments.transfer: error: --difference-weight needs --mode bc", file=sys.stderr)
+        return 2
+    configure_threads(None, None)
+    keras.utils.set_random_seed(args.seed)
+    started = time.time()
+    command = command_line("experiments.transfer", argv)
+    made_by = provenance(command)
+    source = keras.models.load_model(args.source_model, safe_mode=True)
+    if args.task in source.task_names:
+        print(f"experiments.transfer: error: {args.source_model} was trained on {args.task!r}; transfer needs a "
+              "task the source model has not seen", file=sys.stderr)
+        return 2
+    run_dir = Path(args.output_dir or Path("runs") / f"transfer-{args.task}-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}")
+    data = load_fdu_mtl(args.data_dir, tasks=[args.task], splits=("train", "dev", "test"))
+    train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
+    model = source.transfer(args.task, classes=list(FDU_MTL_CLASS_NAMES), mode=args.mode,
+                            train_shared=args.train_shared, difference_weight=args.difference_weight, compile=False)
+    model.compile(learning_rate=args.learning_rate)
+    vectorizer = model.preprocessor.text_vectorizer
+    train_ds, steps = make_training_dataset(train, vectorizer, [args.task], batch_size=args.batch_size,
+                                            max_length=vectorizer.max_length, seed=args.seed)
+    dev_ds, test_ds = make_eval_dataset(dev, vectorizer, [args.task]), make_eval_dataset(test, vectorizer, [args.task])
+    fit_started = time.time()
+    selection = fit_with_dev_selection(model, train_ds, steps, dev_ds, run_dir / "model", epochs=args.epochs,
+                                       patience=args.patience, verbose=args.verbose)
+    fit_s = time.time() - fit_started
+    dev_err, test_err = task_errors(model, dev_ds)[args.task], task_errors(model, test_ds)[args.task]
+    model.save(run_dir / "model" / "model.keras")
+    results = {
+        "model": f"transfer-{args.mode}",
+        "short_run": False,
+        "source_model": str(args.source_model),
+        "source_tasks": list(source.task_names),
+        "source_class": type(source).__name__,
+        "per_task": {args.task: {"dev_error": dev_err, "test_error": test_err, "best_epoch": selection.best_epoch}},
+        "avg_dev_error": dev_err,
+        "avg_test_error": test_err,
+        "config": {**{k: v for k, v in vars(args).items() if k not in ("results", "output_dir", "verbose")},
+                   "library": tf_aspmtl.__version__},
+        "history": {args.task: selection.history},
+        "wall_time_s": selection.wall_time_s + (time.time() - started) - fit_s,
+        "processes": selection.processes,
+        **made_by,
+    }
+    table = transfer_table(results, args.task, args.mode)
+    print(table)
+    for path in [run_dir / "results.json"] + ([Path(args.results)] if args.results else []):
+        write_json(path, results)
+        write_atomic(path.with_suffix(".md"), table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Fault hygiene of the export: staging folders left by killed exports, modes of published versions."""
+
+import logging
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tf_aspmtl.export import exporter, versions
+from tf_aspmtl.models import FullySharedMTL
+from tf_aspmtl.preprocessing import TextVectorizer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEXTS = ["a good book", "a bad book", "dull and long", "great fun , well written", "boring plot"]
+EXPORT_ARGS = dict(tasks=["books"], check=False, warmup_requests=False)
+
+
+def tiny_model():
+    """An untrained FS-MTL (CNN, 4 units) over a vectorizer adapted on five synthetic texts."""
+    vectorizer = TextVectorizer(max_length=8, max_tokens=50, name="preprocessor")
+    vectorizer.adapt(TEXTS)
+    return FullySharedMTL(["books", "MR"], num_classes=2, vocabulary_size=vectorizer.vocabulary_size,
+                          text_vectorizer=vectorizer, embedding_dim=4, hidden_dim=4, encoder="cnn")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def make_staging(model_dir, name):
+    folder = model_dir / name
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"half written")
+    return folder
+
+
+def test_staging_name_holds_the_pid_and_published_modes_ignore_umask(tmp_path):
+    old_umask = os.umask(0o077)
+    try:
+        with versions.staged_version(tmp_path, "books", 3) as staging:
+            assert os.path.basename(staging).startswith(f".tmp-3-{os.getpid()}-")
+            assert versions.staging_pid(os.path.basename(staging)) == os.getpid()
+            os.makedirs(os.path.join(staging, "variables"))
+            with open(os.path.join(staging, "variables", "variables.index"), "wb") as f:
+                f.write(b"x")
+    finally:
+        os.umask(old_umask)
+    published = tmp_path / "books" / "3"
+    assert stat.S_IMODE(published.stat().st_mode) == 0o755
+    assert stat.S_IMODE((published / "variables").stat().st_mode) == 0o755
+    assert stat.S_IMODE((published / "variables" / "variables.index").stat().st_mode) == 0o644
+    assert versions.staging_pid(".tmp-3-abc12345") is None  # the old format holds no pid
+
+
+def test_next_export_removes_stale_staging_folders_and_keeps_live_ones(tmp_path, model, caplog):
+    pid = dead_pid()
+    books = tmp_path / "books"
+    dead = make_staging(books, f".tmp-1-{pid}-abc123")
+    old_format = make_staging(books, ".tmp-2-k3j4h5g6")  # written before names held a pid
+    live = make_staging(books, f".tmp-1-{os.getpid()}-live99")  # another export, running in this process
+    untouched = make_staging(tmp_path / "kitchen", f".tmp-1-{pid}-xyz789")  # a model this export does not write
+
+    with caplog.at_level(logging.WARNING, logger="tf_aspmtl.export.versions"):
+        exported = exporter.export_model(model, tmp_path, **EXPORT_ARGS)
+
+    assert [(e.name, e.version) for e in exported] == [("books", 1)]
+    assert sorted(os.listdir(books)) == sorted(["1", live.name])
+    assert not dead.exists() and not old_format.exists()
+    assert live.is_dir() and untouched.is_dir()
+    removed = [r.getMessage() for r in caplog.records if "stale" in r.getMessage()]
+    assert len(removed) == 2
+    assert any(str(dead) in m and f"process {pid} no longer runs" in m for m in removed)
+    assert any(str(old_format) in m and "no process id" in m for m in removed)
+
+
+def test_every_folder_and_file_of_a_published_version_is_readable_by_all(tmp_path, model):
+    old_umask = os.umask(0o077)  # TF writes its files with the umask: 0600 here unless the export fixes them
+    try:
+        (exported,) = exporter.export_model(model, tmp_path, tasks=["books"], check=False, warmup_requests=True)
+    finally:
+        os.umask(old_umask)
+    paths = [exported.path]
+    for folder, dirs, files in os.walk(exported.path):
+        paths += [os.path.join(folder, name) for name in dirs + files]
+    modes = {os.path.relpath(p, exported.path): (stat.S_ISDIR(os.lstat(p).st_mode), stat.S_IMODE(os.lstat(p).st_mode))
+             for p in paths}
+    assert {"saved_model.pb", "variables", os.path.join("assets.extra", "tf_serving_warmup_requests")} <= set(modes)
+    wrong = {p: oct(mode) for p, (is_dir, mode) in modes.items() if mode != (0o755 if is_dir else 0o644)}
+    assert not wrong
+
+
+KILLED_EXPORT = textwrap.dedent(
+    """
+    import os, sys, time
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    repo, base = sys.argv[1:]
+    sys.path.insert(0, repo)
+    from tests.test_export_faults import EXPORT_ARGS, tiny_model
+    from tf_aspmtl.export import exporter, ops
+
+    write_op_report = ops.write_op_report
+
+    def write_then_hang(staging):  # the SavedModel is in the staging folder, not yet published
+        report = write_op_report(staging)
+        print("STAGED " + staging, flush=True)
+        time.sleep(600)
+        return report
+
+    ops.write_op_report = write_then_hang
+    exporter.export_model(tiny_model(), base, **EXPORT_ARGS)
+    """
+)
+
+
+@pytest.mark.slow
+def test_an_export_killed_midway_is_cleaned_up_by_the_next(tmp_path, model):
+    """SIGKILLs a process in the middle of an export (nothing of it runs after), then exports again."""
+    base = tmp_path / "exports"
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(stdout, "w") as out, open(stderr, "w") as err:
+        process = subprocess.Popen([sys.executable, "-c", KILLED_EXPORT, REPO, str(base)], stdout=out, stderr=err)
+    try:
+        deadline = time.monotonic() + 240
+        while "STAGED " not in stdout.read_text():
+            assert process.poll() is None, stderr.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the export never reached its staging folder"
+            time.sleep(0.2)
+        staging = stdout.read_text().split("STAGED ", 1)[1].strip()
+        assert os.path.basename(staging).startswith(f".tmp-1-{process.pid}-")
+        assert os.path.isfile(os.path.join(staging, "saved_model.pb"))
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert os.listdir(base / "books") == [os.path.basename(staging)]  # left behind, as the issue reports
+
+    (exported,) = exporter.export_model(model, base, **EXPORT_ARGS)
+    assert exported.version == 1
+    assert os.listdir(base / "books") == ["1"]
+    assert (base / "models.config").is_file()

@@ -1,0 +1,92 @@
+"""Faults: a run killed with SIGKILL resumes to the numbers of a run never killed; divergence stops loudly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import train
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["--quick", "--tasks", "books,MR", "--epochs", "3", "--patience", "3", "--hidden-dim", "8",
+         "--max-length", "16", "--batch-size", "32", "--embedding", "random", "--verbose", "0", "--seed", "0"]
+VOLATILE = ("wall_time_s", "training_wall_time_s", "command", "commit", "processes", "resumed", "machine", "versions")
+
+
+def _run(out: Path, fault: str | None = None, extra=()) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop(train.FAULT_ENV, None)
+    if fault:
+        env[train.FAULT_ENV] = fault
+    return subprocess.run([sys.executable, "-m", "experiments.train", *SMALL, *extra, "--output-dir", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _stable(results: dict) -> dict:
+    return {k: v for k, v in results.items() if k not in VOLATILE}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    done = _run(out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+def _kill_and_resume(tmp_path, reference, fault):
+    out = tmp_path / "run"
+    killed = _run(out, fault)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert not (out / "results.json").exists()
+    resumed = _run(out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert _stable(results) == _stable(reference)  # every error, epoch and logged loss, bit for bit
+    history = results["history"]["books+MR"]
+    assert len(history["loss"]) == len(reference["history"]["books+MR"]["loss"])  # no epoch twice
+    return results, resumed
+
+
+def test_kill_mid_epoch_resumes_to_the_same_numbers(tmp_path, reference):
+    results, resumed = _kill_and_resume(tmp_path, reference, "mid-epoch:2")
+    assert "resuming" in resumed.stderr and "1 epoch(s) finished" in resumed.stderr
+    assert results["processes"] == 2 and results["resumed"] == [{"group": "books+MR", "from_epoch": 1}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["epoch-end:1", "epoch-end:3", "after-training", "during-evaluation"])
+def test_kill_at_every_point_resumes_to_the_same_numbers(tmp_path, reference, fault):
+    _kill_and_resume(tmp_path, reference, fault)
+
+
+def test_diverging_run_fails_loudly_and_claims_nothing(tmp_path):
+    out = tmp_path / "nan"
+    done = _run(out, extra=["--learning-rate", "1e38"])
+    assert done.returncode != 0
+    assert "Training diverged in epoch 1, step" in done.stderr and "non-finite loss term(s)" in done.stderr
+    assert not (out / "results.json").exists() and not (out / "model" / "model.keras").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--learning-rate", "nan"], "must be a finite number > 0"),
+    (["--learning-rate", "0"], "must be a finite number > 0"),
+    (["--adversarial-weight", "inf"], "must be a finite number >= 0"),
+    (["--difference-weight", "-1"], "must be a finite number >= 0"),
+    (["--epochs", "0"], "must be >= 1"),
+])
+def test_bad_numbers_are_refused_at_parse_time(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(flags)
+    assert message in capsys.readouterr().err
+
+
+def test_wrongly_typed_config_value_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hidden_dim": "sixteen"}))
+    assert train.main(["--config", str(bad)]) == 2
+    assert "bad.json: TrainConfig.hidden_dim must be an int; got 'sixteen'" in capsys.readouterr().err

@@ -1,0 +1,49 @@
+"""The Table 2 driver: which runs are missing, and paired comparisons from run files alone."""
+
+import json
+
+import pytest
+
+from experiments import tables
+
+
+def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
+    return {"per_task": {t: {"test_error": e, "dev_error": dev} for t, e in errors.items()},
+            "avg_test_error": sum(errors.values()) / len(errors), "avg_dev_error": dev}
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
+    (tmp_path / "runs").mkdir()
+    return tmp_path / "runs"
+
+
+def test_paired_difference_uses_only_shared_seeds_and_brackets_the_truth(runs_dir):
+    for seed, shift in ((0, 1.0), (1, 2.0), (2, 3.0)):
+        (runs_dir / f"sp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 10.0 + shift, "b": 20.0})))
+        (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 9.0 + shift, "b": 19.0})))
+    (runs_dir / "asp_mtl_seed7.json").write_text(json.dumps(_run({"a": 50.0, "b": 50.0})))  # no SP-MTL partner
+    result = tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl")
+    assert result["seeds"] == [0, 1, 2] and result["pairs"] == 6
+    assert result["mean"] == pytest.approx(-1.0)
+    assert result["a_better_pairs"] == 6 and result["b_better_pairs"] == 0
+    assert tables.paired(tables.load_runs(), "asp_mtl", "fs_mtl") is None
+
+
+def test_error_table_reports_seeds_and_spread(runs_dir):
+    for seed, err in ((0, 10.0), (1, 12.0)):
+        (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err, "b": err})))
+    frame = tables.error_table(tables.load_runs(), ("fs_mtl", "sp_mtl"), None)
+    average = frame[frame["task"] == "average"].iloc[0]
+    assert average["fs_mtl_mean"] == pytest.approx(11.0) and average["fs_mtl_sd"] == pytest.approx(2 ** 0.5)
+    assert average["fs_mtl_seeds"] == 2 and average["sp_mtl_seeds"] == 0
+
+
+def test_queue_skips_finished_runs(runs_dir, monkeypatch):
+    started = []
+    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    (runs_dir / "sp_mtl_seed0.json").write_text("{}")
+    tables.run_queue(["table2"], runs_dir.parent / "work")
+    names = [c[c.index("--results") + 1].rsplit("/", 1)[-1] for c in started]
+    assert "sp_mtl_seed0.json" not in names and len(names) == 4 * len(tables.SEEDS) - 1

@@ -1,0 +1,130 @@
+"""Transfer to a new task (the paper's Table 3): SC and BC on a frozen shared encoder."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import tf_aspmtl
+
+POSITIVE = [f"good{i}" for i in range(16)]
+NEGATIVE = [f"bad{i}" for i in range(16)]
+FILLERS = ["the", "a", "it", "was", "and", "this", "of", "to"]
+
+
+def _rows(task: str, n: int, seed: int) -> pd.DataFrame:
+    """Each text holds one polar word among fillers; the polar words mean the same in every task."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        label = int(rng.integers(2))
+        words = list(rng.choice(FILLERS, 5)) + [str(rng.choice(POSITIVE if label else NEGATIVE))]
+        rows.append((" ".join(rng.permutation(words)), task, "pos" if label else "neg"))
+    return pd.DataFrame(rows, columns=["text", "task", "label"])
+
+
+def _x(frame):
+    return {"text": frame["text"], "task": frame["task"]}
+
+
+@pytest.fixture(scope="module")
+def source_model():
+    keras.utils.set_random_seed(0)
+    train = pd.concat([_rows("books", 300, 1), _rows("dvd", 300, 2)], ignore_index=True)
+    # The vocabulary covers every polar word, as a real vocabulary learnt from many tasks would.
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=12)
+    model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=8, hidden_dim=8, word_vectors="random")
+    model.compile(learning_rate=1e-2)
+    model.fit(_x(train), train["label"], batch_size=16, epochs=6, verbose=0)
+    return model
+
+
+def _weights(layer):
+    return [w.numpy().copy() for w in layer.weights]
+
+
+@pytest.mark.parametrize("mode", ["sc", "bc"])
+def test_frozen_parts_do_not_move_and_the_new_parts_do(source_model, mode):
+    new = source_model.transfer("music", classes=["neg", "pos"], mode=mode)
+    frozen = _weights(new.backbone.embedding) + _weights(new.shared_encoder)
+    np.testing.assert_array_equal(frozen[0], source_model.embedding.embeddings.numpy())
+    heads = _weights(new.heads)
+    train = _rows("music", 32, 3)
+    new.fit(_x(train), train["label"], batch_size=8, epochs=2, verbose=0)
+    for before, after in zip(frozen, _weights(new.backbone.embedding) + _weights(new.shared_encoder)):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.array_equal(b, a) for b, a in zip(heads, _weights(new.heads)))
+    if mode == "bc":
+        assert len(new.private_encoders) == 1 and new.private_encoders[0].trainable
+    else:
+        assert new.private_encoders == []
+
+
+def test_train_shared_unfreezes(source_model):
+    new = source_model.transfer("music", classes=["neg", "pos"], mode="sc", train_shared=True)
+    before = _weights(new.shared_encoder)
+    train = _rows("music", 32, 3)
+    new.fit(_x(train), train["label"], batch_size=8, epochs=2, verbose=0)
+    assert any(not np.array_equal(b, a) for b, a in zip(before, _weights(new.shared_encoder)))
+
+
+def test_transfer_beats_training_from_scratch_on_few_rows(source_model):
+    few, test = _rows("music", 12, 4), _rows("music", 400, 5)
+
+    def accuracy(model):
+        probs = model.predict(_x(test), verbose=0)
+        truth = (test["label"] == "pos").to_numpy().astype(int)
+        return float(np.mean(probs.argmax(axis=1) == truth))
+
+    results = {}
+    for mode in ("sc", "bc"):
+        keras.utils.set_random_seed(0)
+        new = source_model.transfer("music", classes=["neg", "pos"], mode=mode)
+        new.compile(learning_rate=1e-2)
+        new.fit(_x(few), few["label"], batch_size=4, epochs=15, verbose=0)
+        results[mode] = accuracy(new)
+    keras.utils.set_random_seed(0)
+    scratch_pre = tf_aspmtl.MultiTaskPreprocessor(
+        ["music"], {"music": ["neg", "pos"]}, text_vectorizer=source_model.preprocessor.text_vectorizer
+    )
+    scratch = tf_aspmtl.SingleTaskClassifier(scratch_pre, embedding_dim=8, hidden_dim=8, word_vectors="random")
+    scratch.compile(learning_rate=1e-2)
+    scratch.fit(_x(few), few["label"], batch_size=4, epochs=15, verbose=0)
+    results["scratch"] = accuracy(scratch)
+    assert results["sc"] > results["scratch"] + 0.1, results
+    assert results["bc"] > results["scratch"] + 0.1, results
+
+
+def test_transfer_model_saves_loads_and_predicts_the_same(source_model, tmp_path):
+    new = source_model.transfer("music", classes=["neg", "pos"], mode="bc", difference_weight=0.01)
+    train = _rows("music", 32, 3)
+    new.fit(_x(train), train["label"], batch_size=8, epochs=1, verbose=0)
+    new.save(tmp_path / "music.keras")
+    loaded = keras.models.load_model(tmp_path / "music.keras", safe_mode=True)
+    assert loaded.frozen == ["embedding", "shared_encoder"] and not loaded.shared_encoder.trainable
+    np.testing.assert_allclose(loaded.predict(_x(train), verbose=0), new.predict(_x(train), verbose=0), atol=1e-6)
+
+
+def test_transfer_refuses_bad_requests(source_model):
+    with pytest.raises(ValueError, match="Unknown transfer mode"):
+        source_model.transfer("music", classes=["neg", "pos"], mode="xx")
+    with pytest.raises(ValueError, match="use mode='bc'"):
+        source_model.transfer("music", classes=["neg", "pos"], mode="sc", difference_weight=0.1)
+
+
+def test_transfer_command_trains_a_held_out_task(tmp_path):
+    from experiments import train, transfer
+
+    source_dir = tmp_path / "source"
+    assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8", "--max-length", "16",
+                       "--encoder", "cnn", "--embedding", "random", "--output-dir", str(source_dir),
+                       "--verbose", "0"]) == 0
+    source = str(source_dir / "model" / "model.keras")
+    out = tmp_path / "music-bc"
+    assert transfer.main(["--source-model", source, "--task", "music", "--mode", "bc", "--epochs", "1",
+                          "--output-dir", str(out), "--verbose", "0"]) == 0
+    results = __import__("json").loads((out / "results.json").read_text())
+    assert results["source_tasks"] == ["books", "MR"] and set(results["per_task"]) == {"music"}
+    assert 0 <= results["avg_test_error"] <= 100 and (out / "model" / "model.keras").exists()
+    assert transfer.main(["--source-model", source, "--task", "books", "--mode", "sc", "--output-dir",
+                          str(tmp_path / "x")]) == 2  # a task the source has seen is refused

@@ -1,0 +1,19 @@
+"""Training utilities: dev-based selection with exact resumption, a loud stop on divergence."""
+
+from tf_aspmtl.training.dev_selection import DevSelection
+from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
+from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
+from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, QUICK, TrainConfig, build_model
+
+__all__ = [
+    "FDU_MTL_CLASS_NAMES",
+    "QUICK",
+    "TrainConfig",
+    "build_model",
+    "MONITOR",
+    "DevSelection",
+    "NonFiniteLossError",
+    "SelectionResult",
+    "StopOnNonFiniteLoss",
+    "fit_with_dev_selection",
+]

@@ -1,0 +1,186 @@
+"""Dev-based epoch selection, early stopping and exact resumption, as one callback."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from tf_aspmtl.io_utils import write_text_atomic
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS = "best.weights.h5"
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class DevSelection(keras.callbacks.Callback):
+    """Keeps the weights of the best dev epoch, stops after ``patience`` epochs without gain, and can resume.
+
+    At the end of every epoch it writes, in this order and each atomically
+    (temporary file, then rename): the model's and optimizer's weights
+    (``epoch-N.weights.h5``), the best weights if the epoch improved
+    ``monitor`` (``best.weights.h5``), then ``state.json``: every finished
+    epoch's logs, the best epoch, and the wall time spent so far. A process
+    killed at any point leaves a state that names a complete backup. A new
+    :class:`DevSelection` on the same folder (see :meth:`resume`) restores
+    that backup, the epoch count, the history and the patience counter, so
+    the resumed run takes the same decisions as one never killed; its caller
+    must also give the data stream from the same position
+    (:func:`tf_aspmtl.training.fit_with_dev_selection` does).
+
+    Args:
+        run_dir: str or path. Folder of this training run.
+        monitor: str. Log to maximise (or minimise, with ``mode="min"``).
+        patience: int. Epochs without improvement before stopping.
+        mode: ``"max"`` or ``"min"``.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, monitor: str = "val_mean_task_accuracy", patience: int = 3,
+                 mode: str = "max"):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min'; got {mode!r}")
+        if int(patience) < 1:
+            raise ValueError(f"patience must be >= 1; got {patience}")
+        self.run_dir = Path(run_dir)
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.mode = mode
+        self.history: list[dict[str, float]] = []
+        self.previous_wall_time_s = 0.0
+        self.processes = 0
+        self.finished = False
+        self._started = time.time()
+        self._backup: str | None = None
+        self.stopped_early = False
+
+    # ------------------------------------------------------------- state
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    @property
+    def best_weights_path(self) -> Path:
+        return self.run_dir / BEST_WEIGHTS
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def _better(self, value: float | None, best: float | None) -> bool:
+        if value is None:
+            return False
+        if best is None:
+            return True
+        return value > best if self.mode == "max" else value < best
+
+    @property
+    def best_epoch(self) -> int | None:
+        """1-based epoch with the best ``monitor`` so far (the first of ties), or None."""
+        best, epoch = None, None
+        for i, row in enumerate(self.history):
+            value = _finite(row.get(self.monitor, float("nan")))
+            if self._better(value, best):
+                best, epoch = value, i + 1
+        return epoch
+
+    @property
+    def wait(self) -> int:
+        """Epochs since the best one."""
+        best = self.best_epoch
+        return self.epochs_done - (best or 0)
+
+    def wall_time_s(self) -> float:
+        """Wall time of every process of this run, this one included."""
+        return self.previous_wall_time_s + (time.time() - self._started)
+
+    def resume(self) -> int:
+        """Reads ``state.json`` if there is one and returns the number of finished epochs (0 for a new run).
+
+        The weights of the last finished epoch are loaded into the model by
+        :meth:`restore_weights` (needs the model and its optimizer).
+        """
+        if not self.state_path.exists():
+            return 0
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{self.state_path}: cannot read the training state ({err}); remove the run folder "
+                             "to start afresh") from None
+        if state.get("monitor") != self.monitor:
+            raise ValueError(f"{self.state_path} selects on {state.get('monitor')!r}, not {self.monitor!r}")
+        self.history = state["history"]
+        self.previous_wall_time_s = float(state.get("wall_time_s", 0.0))
+        self.processes = int(state.get("processes", 1))
+        self.finished = bool(state.get("finished", False))
+        self.stopped_early = bool(state.get("stopped_early", False))
+        self._backup = state.get("backup")
+        return self.epochs_done
+
+    def restore_weights(self, model: keras.Model) -> None:
+        """Loads the backup of the last finished epoch (model and optimizer) into ``model``."""
+        backup = self._backup
+        if not backup:
+            return
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(self.run_dir / backup))
+
+    def _write_state(self, backup: str | None) -> None:
+        state = {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "patience": self.patience,
+            "epochs_done": self.epochs_done,
+            "best_epoch": self.best_epoch,
+            "finished": self.finished,
+            "stopped_early": self.stopped_early,
+            "backup": backup,
+            "wall_time_s": self.wall_time_s(),
+            "processes": self.processes + 1,
+            "history": self.history,
+        }
+        write_text_atomic(self.state_path, json.dumps(state, indent=1) + "\n")
+
+    def _save_weights_atomic(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part.weights.h5")
+        self.model.save_weights(str(tmp), overwrite=True)
+        os.replace(tmp, path)
+
+    # --------------------------------------------------------- callbacks
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"DevSelection monitors {self.monitor!r}, which epoch {epoch + 1} did not log (got {sorted(logs)}); "
+                "pass validation_data to fit"
+            )
+        before = self.best_epoch
+        del self.history[epoch:]  # an epoch rerun after a kill replaces its row
+        self.history.append({"epoch": epoch + 1, **logs})
+        backup = f"epoch-{epoch + 1}.weights.h5"
+        self._save_weights_atomic(self.run_dir / backup)
+        if self.best_epoch != before:
+            self._save_weights_atomic(self.best_weights_path)
+        if self.wait >= self.patience:
+            self.stopped_early = True
+            self.model.stop_training = True
+        self._backup = backup
+        self._write_state(backup)
+        for old in self.run_dir.glob("epoch-*.weights.h5"):
+            if old.name != backup:
+                old.unlink(missing_ok=True)
+
+    def mark_finished(self) -> None:
+        """Records that training is over (a rerun then skips ``fit``)."""
+        self.finished = True
+        self._write_state(self._backup)

@@ -1,0 +1,143 @@
+"""``model.fit`` with dev-based epoch selection that survives being killed."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import tensorflow as tf
+
+from tf_aspmtl.training.dev_selection import DevSelection
+from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
+
+logger = logging.getLogger("tf_aspmtl.training")
+MONITOR = "val_mean_task_accuracy"
+
+
+@dataclasses.dataclass
+class SelectionResult:
+    """What :func:`fit_with_dev_selection` did.
+
+    Attributes:
+        history: dict of lists. Every logged value of every finished epoch (all processes).
+        best_epoch: int. 1-based epoch whose weights the model now holds.
+        epochs_run: int. Epochs trained in all.
+        stopped_early: bool. Patience ran out before ``epochs``.
+        resumed_from_epoch: int. Finished epochs found when this call began (0: a fresh run).
+        wall_time_s: float. Training time summed over every process of the run
+            (each counted up to its last finished epoch).
+        processes: int. Processes that trained this run.
+    """
+
+    history: dict[str, list[float]]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    resumed_from_epoch: int
+    wall_time_s: float
+    processes: int
+
+
+def fit_with_dev_selection(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    steps_per_epoch: int,
+    dev: tf.data.Dataset,
+    run_dir: str | os.PathLike,
+    epochs: int = 15,
+    patience: int = 3,
+    monitor: str = MONITOR,
+    tensorboard: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = "auto",
+    strategy: tf.distribute.Strategy | None = None,
+) -> SelectionResult:
+    """Trains ``model`` on ``train``, keeps the epoch with the best dev ``monitor``, and resumes if killed.
+
+    ``train`` must be an endless, deterministic stream (for example
+    :func:`tf_aspmtl.data.make_training_dataset` with a seed): a resumed run
+    skips the ``epochs_done * steps_per_epoch`` batches the earlier processes
+    consumed, restores the weights and optimizer state of the last finished
+    epoch, the history and the patience counter, and so ends with the numbers
+    of a run that was never interrupted (same seed and thread settings). A
+    run whose training had finished is not trained again: the best weights
+    are loaded. A NaN or infinite loss raises
+    :class:`~tf_aspmtl.training.NonFiniteLossError`.
+
+    Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time),
+    ``best.weights.h5``, the last epoch's backup, ``history.csv`` and, with
+    ``tensorboard``, TensorBoard logs under ``logs/`` (every loss term, the
+    discriminator's accuracy, each task's dev accuracy).
+
+    Args:
+        model: a compiled model.
+        train: endless tf.data.Dataset of training batches.
+        steps_per_epoch: int. Batches per epoch.
+        dev: tf.data.Dataset. The development split (never the test split).
+        run_dir: folder of the run; the same folder resumes.
+        epochs: int. Most epochs.
+        patience: int. Epochs without dev improvement before stopping.
+        monitor: str. Dev log to maximise.
+        tensorboard: bool. Write TensorBoard logs.
+        callbacks: more Keras callbacks.
+        verbose: Keras ``fit`` verbosity.
+        strategy: optional ``tf.distribute`` strategy the model was built
+            under; the datasets are split as :mod:`tf_aspmtl.distribute` explains.
+
+    Returns:
+        :class:`SelectionResult`; the model holds the best epoch's weights.
+    """
+    if int(epochs) < 1 or int(steps_per_epoch) < 1:
+        raise ValueError(f"epochs and steps_per_epoch must be >= 1; got {epochs}, {steps_per_epoch}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    selection = DevSelection(run_dir, monitor=monitor, patience=patience)
+    done = selection.resume()
+    if done:
+        logger.info("resuming %s: %d epoch(s) finished by %d earlier process(es), %.0f s so far; best epoch %s",
+                    run_dir, done, selection.processes, selection.previous_wall_time_s, selection.best_epoch)
+    finished = selection.finished or done >= epochs or selection.stopped_early
+    if not finished:
+        selection.restore_weights(model)
+        if done:
+            train = train.skip(done * int(steps_per_epoch))
+        if strategy is not None:
+            from tf_aspmtl.distribute import distribute_eval_dataset, distribute_training_dataset
+
+            train, dev = distribute_training_dataset(strategy, train), distribute_eval_dataset(strategy, dev)
+        all_callbacks = [StopOnNonFiniteLoss(), selection]
+        if tensorboard:
+            all_callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False))
+        all_callbacks += list(callbacks)
+        model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs), initial_epoch=done,
+                  validation_data=dev, callbacks=all_callbacks, verbose=verbose)
+        selection.mark_finished()
+    else:
+        logger.info("%s: training had finished (%d epochs); loading the best weights", run_dir, done)
+    if selection.best_epoch is None:
+        raise ValueError(f"{run_dir}: no epoch logged a finite {monitor!r}")
+    model.load_weights(str(selection.best_weights_path))
+    history = _columns(selection.history)
+    _write_csv(run_dir / "history.csv", selection.history)
+    return SelectionResult(
+        history=history, best_epoch=selection.best_epoch, epochs_run=selection.epochs_done,
+        stopped_early=selection.stopped_early, resumed_from_epoch=done,
+        wall_time_s=selection.wall_time_s(), processes=selection.processes + 1,
+    )
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(r.get(k, float("nan"))) for r in rows] for k in keys}
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    from tf_aspmtl.io_utils import write_text_atomic
+
+    write_text_atomic(path, pd.DataFrame(rows).to_csv(index=False))

@@ -1,0 +1,177 @@
+"""Everything that defines a training run, checked when it is made, and the model it builds."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS
+from tf_aspmtl.data.pipeline import SAMPLING
+from tf_aspmtl.layers.encoders import ENCODERS
+from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
+from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
+from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES, MultiTaskClassifier
+from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
+from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+
+FDU_MTL_CLASS_NAMES = ("negative", "positive")  # label 0 and 1 of every FDU-MTL task
+QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
+"""The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run; the defaults are the paper's ASP-MTL on the 16 FDU-MTL tasks.
+
+    Every field is checked when the config is made (:meth:`__post_init__`):
+    a wrong type, a non-finite or non-positive learning rate, a negative or
+    non-finite loss weight, zero epochs... fail at once with the field's name.
+    """
+
+    model: str = "asp-mtl"
+    tasks: tuple[str, ...] = FDU_MTL_TASKS
+    encoder: str = "lstm"
+    embedding: str = "glove"  # or "random"
+    embedding_dim: int = 50
+    hidden_dim: int = 100
+    max_length: int = 200
+    max_tokens: int = 30000
+    batch_size: int = 16
+    epochs: int = 15
+    patience: int = 3
+    learning_rate: float = 1e-3
+    optimizer: str = "lazy-adam"  # or "adam" (dense updates of the whole embedding every step)
+    adversarial_weight: float = 0.05
+    difference_weight: float = 0.01
+    difference_normalization: str = "normalized"
+    adversarial_objective: str = "reversal"
+    dropout: float = 0.0
+    sampling: str = "proportional"
+    unlabeled_fraction: float = 0.0
+    seed: int = 0
+    paper_scale: bool = True
+
+    def __post_init__(self):
+        types = {f.name: f.type for f in fields(self)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = types[f.name]
+            if kind in ("int", int):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise ValueError(f"TrainConfig.{f.name} must be an int; got {value!r}")
+            elif kind in ("float", float):
+                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise ValueError(f"TrainConfig.{f.name} must be a number; got {value!r}")
+                if not math.isfinite(float(value)):
+                    raise ValueError(f"TrainConfig.{f.name} must be finite; got {value!r}")
+            elif kind in ("str", str) and not isinstance(value, str):
+                raise ValueError(f"TrainConfig.{f.name} must be a string; got {value!r}")
+            elif kind in ("bool", bool) and not isinstance(value, bool):
+                raise ValueError(f"TrainConfig.{f.name} must be true or false; got {value!r}")
+        if isinstance(self.tasks, str) or not all(isinstance(t, str) for t in self.tasks) or not self.tasks:
+            raise ValueError(f"TrainConfig.tasks must be a non-empty list of task names; got {self.tasks!r}")
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": ("glove", "random"),
+                   "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
+                   "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TrainConfig.{name} must be one of {sorted(allowed)}; got {getattr(self, name)!r}")
+        positive = ("embedding_dim", "hidden_dim", "max_length", "batch_size", "epochs", "patience")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1; got {getattr(self, name)!r}")
+        if self.max_tokens < 3:
+            raise ValueError(f"TrainConfig.max_tokens must be >= 3; got {self.max_tokens!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0; got {self.learning_rate!r}")
+        for name in ("adversarial_weight", "difference_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0; got {getattr(self, name)!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"TrainConfig.dropout must be in [0, 1); got {self.dropout!r}")
+        if not 0.0 <= self.unlabeled_fraction < 1.0:
+            raise ValueError(f"TrainConfig.unlabeled_fraction must be in [0, 1); got {self.unlabeled_fraction!r}")
+        if self.embedding == "glove" and self.embedding_dim != 50:
+            raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
+        """A config from a JSON file of field values (``provenance`` ignored), then ``overrides``."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = json.load(f)
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: cannot read a TrainConfig ({err})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a JSON object of TrainConfig fields")
+        loaded.pop("provenance", None)
+        return cls.from_dict(loaded, where=str(path), **overrides)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "config", **overrides: Any) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
+        values = {**values, **overrides}
+        if "tasks" in values and not isinstance(values["tasks"], str):
+            values["tasks"] = tuple(values["tasks"])
+        try:
+            return replace(cls(), **values)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_model(
+    config: TrainConfig,
+    preprocessor: MultiTaskPreprocessor | Sequence[str],
+    word_vectors: np.ndarray | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    **model_kwargs: Any,
+) -> MultiTaskClassifier:
+    """The family named by ``config.model``, compiled; the one factory of experiments and tuning.
+
+    Args:
+        config: TrainConfig.
+        preprocessor: MultiTaskPreprocessor of the model's tasks (or their
+            names, for a model of prepared inputs).
+        word_vectors: optional [vocabulary_size, embedding_dim] matrix
+            (``config.embedding == "glove"``); random vectors otherwise.
+        hyperparameters: optional values that replace config fields
+            (``adversarial_weight``, ``learning_rate``, ...; a tuner's trial).
+        **model_kwargs: more constructor arguments (``num_classes``,
+            ``class_names`` of a model without a preprocessor).
+    """
+    if hyperparameters:
+        config = TrainConfig.from_dict({**config.to_dict(), **dict(hyperparameters)}, where="hyperparameters")
+    kwargs: dict[str, Any] = dict(
+        embedding_dim=config.embedding_dim,
+        encoder=config.encoder,
+        hidden_dim=config.hidden_dim,
+        dropout=config.dropout,
+        per_task_metrics=True,
+        word_vectors="random" if word_vectors is None else word_vectors,
+        seed=config.seed,
+    )
+    if isinstance(preprocessor, MultiTaskPreprocessor):
+        model_kwargs = {}  # tasks and classes come from the preprocessor
+    kwargs.update({k: v for k, v in model_kwargs.items() if v is not None})
+    if config.model == "asp-mtl":
+        kwargs.update(
+            adversarial_weight=config.adversarial_weight,
+            difference_weight=config.difference_weight,
+            difference_normalization=config.difference_normalization,
+            adversarial_objective=config.adversarial_objective,
+        )
+    model = get_model_family(config.model)(preprocessor, name=config.model.replace("-", "_"), **kwargs)
+    model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))
+    return model
