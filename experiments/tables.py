@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +32,8 @@ from typing import Any
 
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
 
-RESULTS = REPO_ROOT / "experiments" / "results" / "tables"
+RESULTS = Path(os.environ.get("EXPERIMENTS_TABLES_DIR", REPO_ROOT / "experiments" / "results" / "tables"))
+"""Where run files and tables go (``EXPERIMENTS_TABLES_DIR`` lets a queue in another checkout write here)."""
 RUNS = RESULTS / "runs"
 SEEDS = (0, 1, 2)
 COMMON = ("--paper-scale", "--optimizer", "lazy-adam", "--intra-op-threads", "1", "--inter-op-threads", "2")
