@@ -48,6 +48,7 @@ class RunSpec:
     setting: str
     seed: int
     flags: tuple[str, ...]
+    module: str = "experiments.train"
 
     @property
     def name(self) -> str:
@@ -58,8 +59,10 @@ class RunSpec:
         return RUNS / f"{self.name}.json"
 
     def command(self, runs_dir: Path) -> list[str]:
+        common = COMMON if self.module == "experiments.train" else ()
+        flags = [f.format(runs=runs_dir) for f in self.flags]
         return [
-            sys.executable, "-m", "experiments.train", *COMMON, *self.flags, "--seed", str(self.seed),
+            sys.executable, "-m", self.module, *common, *flags, "--seed", str(self.seed),
             "--output-dir", str(runs_dir / self.name), "--results", str(self.result_path), "--verbose", "2",
         ]
 
@@ -79,10 +82,38 @@ ABLATION_SETTINGS = {
 TABLES = {"table2": TABLE2_SETTINGS, "ablations": ABLATION_SETTINGS}
 
 
+TABLE3_SEEDS = (0,)
+TRANSFER_FAMILIES = {"sp_mtl": "sp-mtl", "asp_mtl": "asp-mtl"}
+
+
+def table3_runs(seeds=TABLE3_SEEDS) -> list[RunSpec]:
+    """For every task: SP-MTL and ASP-MTL trained on the other 15, then SC and BC on the held-out task."""
+    from tf_aspmtl.data.paths import FDU_MTL_TASKS
+
+    specs = []
+    for seed in seeds:
+        for task in FDU_MTL_TASKS:
+            others = ",".join(t for t in FDU_MTL_TASKS if t != task)
+            for family, model in TRANSFER_FAMILIES.items():
+                source = RunSpec("table3", f"t3src_{family}_no_{task}", seed, ("--model", model, "--tasks", others))
+                specs.append(source)
+                for mode in ("sc", "bc"):
+                    specs.append(RunSpec(
+                        "table3", f"t3_{family}_{mode}_{task}", seed,
+                        ("--source-model", "{runs}/" + source.name + "/model/model.keras", "--task", task,
+                         "--mode", mode),
+                        module="experiments.transfer",
+                    ))
+    return specs
+
+
 def planned_runs(tables: list[str]) -> list[RunSpec]:
     """Every run of ``tables``, seed-major so that early seeds complete whole comparisons first."""
     specs = []
     for table in tables:
+        if table == "table3":
+            specs += table3_runs()
+            continue
         for seed in SEEDS:
             for setting, flags in TABLES[table].items():
                 specs.append(RunSpec(table, setting, seed, flags))
@@ -292,10 +323,101 @@ def rebuild(command: str) -> dict[str, str]:
         _write_frame(ablations, RESULTS / "ablations.csv")
         write_atomic(RESULTS / "ablations.md", md)
         made["ablations"] = md
+    table3 = table3_frame(runs)
+    if table3 is not None:
+        pairs = [paired_transfer(runs, f"asp_mtl_{m}", f"sp_mtl_{m}") for m in ("sc", "bc")]
+        md = table3_markdown(table3, [p for p in pairs if p], command)
+        _write_frame(table3, RESULTS / "table3.csv")
+        write_atomic(RESULTS / "table3.md", md)
+        plot(table3.rename(columns=lambda c: c), TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
+             RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")
+        made["table3"] = md
     if MAIN_JOB.exists():
         made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
     update_readme(made)
     return made
+
+
+TRANSFER_COLUMNS = ("sp_mtl_sc", "sp_mtl_bc", "asp_mtl_sc", "asp_mtl_bc")
+LABELS.update({"sp_mtl_sc": "SP-MTL-SC", "sp_mtl_bc": "SP-MTL-BC", "asp_mtl_sc": "ASP-MTL-SC",
+               "asp_mtl_bc": "ASP-MTL-BC"})
+
+
+def _transfer_runs(runs, column: str) -> dict[str, dict[int, dict[str, Any]]]:
+    """task -> seed -> results of the transfer runs of ``column`` (e.g. ``asp_mtl_bc``)."""
+    found: dict[str, dict[int, dict[str, Any]]] = {}
+    for setting, by_seed in runs.items():
+        if setting.startswith(f"t3_{column}_"):
+            found[setting[len(f"t3_{column}_"):]] = by_seed
+    return found
+
+
+def table3_frame(runs):
+    import pandas as pd
+
+    if not any(_transfer_runs(runs, c) for c in TRANSFER_COLUMNS):
+        return None
+    paper = pd.read_csv(PAPER_DIR / "table3_transfer_error_rates.csv").set_index("task")
+    rows = []
+    for task in list(paper.index) + ["average"]:
+        row: dict[str, Any] = {"task": task}
+        for column in TRANSFER_COLUMNS:
+            by_task = _transfer_runs(runs, column)
+            if task == "average":
+                complete = [t for t in paper.index if t in by_task]
+                values = ([sum(by_task[t][s]["avg_test_error"] for t in complete) / len(complete)
+                           for s in set.intersection(*(set(by_task[t]) for t in complete))]
+                          if len(complete) == len(paper.index) else [])
+            else:
+                values = [r["avg_test_error"] for r in by_task.get(task, {}).values()]
+            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            row[f"{column}_mean"], row[f"{column}_sd"], row[f"{column}_seeds"] = mean, sd, len(values)
+            row[f"paper_{column}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
+        singles = runs.get("single", {})
+        if singles:
+            values = [r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"]
+                      for r in singles.values()]
+            row["single_mean"] = sum(values) / len(values)
+        row["paper_single_avg"] = float(paper["single_avg"].mean() if task == "average" else paper.loc[task, "single_avg"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
+    """``a - b`` test error over the (task, seed) pairs both have."""
+    from scipy import stats
+
+    ra, rb = _transfer_runs(runs, a), _transfer_runs(runs, b)
+    diffs = [ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"] for t in ra if t in rb
+             for s in ra[t] if s in rb[t]]
+    if not diffs:
+        return None
+    mean, sd = _mean_sd(diffs)
+    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+    seeds = sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]})
+    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
+            "per_seed_mean_over_tasks": [mean] if len(seeds) == 1 else [], "dev_per_seed": [],
+            "a_better_pairs": sum(d < 0 for d in diffs), "b_better_pairs": sum(d > 0 for d in diffs)}
+
+
+def table3_markdown(frame, pairs, command: str) -> str:
+    lines = ["# Table 3: transfer to a held-out task", "",
+             f"Made by `{command}`. For each task, SP-MTL and ASP-MTL trained on the other 15 tasks; then SC "
+             "(frozen shared encoder + new output layer) or BC (+ a new private encoder) trained on the held-out "
+             "task's train split, epoch chosen on its dev split. Test error %, mean ± sd over seeds; the paper's "
+             "column beside ours; `single` is our single-task LSTM from Table 2.", "",
+             "| task | single (ours) | single (paper) | " + " | ".join(f"{LABELS[c]} | paper" for c in TRANSFER_COLUMNS)
+             + " |", "|---|" + "---:|" * (2 + 2 * len(TRANSFER_COLUMNS))]
+    for _, row in frame.iterrows():
+        single = f"{row['single_mean']:.1f}" if "single_mean" in row and row["single_mean"] == row["single_mean"] else "–"
+        cells = [single, f"{row['paper_single_avg']:.1f}"]
+        for c in TRANSFER_COLUMNS:
+            cells += [_fmt(row[f"{c}_mean"], row[f"{c}_sd"], int(row[f"{c}_seeds"])), f"{row[f'paper_{c}']:.1f}"]
+        name = "**average**" if row["task"] == "average" else row["task"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "The average is given once every task has a run. Paired differences (same held-out task and "
+              "seed):", "", PAIR_HEADER] + [_pair_line(p) for p in pairs]
+    return "\n".join(lines) + "\n"
 
 
 def main_job_block(results: dict[str, Any]) -> str:
@@ -327,10 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="action", required=True)
     r = sub.add_parser("run", help="run every missing run of the given tables, one at a time")
-    r.add_argument("tables", nargs="+", choices=sorted(TABLES))
+    r.add_argument("tables", nargs="+", choices=sorted(TABLES) + ["table3"])
     r.add_argument("--runs-dir", default=str(REPO_ROOT / "runs" / "tables"), help="where run folders go")
     s = sub.add_parser("status", help="list finished and missing runs")
-    s.add_argument("tables", nargs="*", default=sorted(TABLES))
+    s.add_argument("tables", nargs="*", default=sorted(TABLES) + ["table3"])
     sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
     args = p.parse_args(argv)
     if args.action == "rebuild":

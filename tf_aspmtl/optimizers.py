@@ -53,6 +53,27 @@ class LazyAdam(keras.optimizers.Adam):
             raise ValueError("LazyAdam does not support amsgrad=True; use keras.optimizers.Adam.")
         super().__init__(*args, amsgrad=False, **kwargs)
 
+    def apply(self, grads, trainable_variables=None):
+        """Keras' ``apply``, with ``loss_scale_factor`` unscaling sparse gradients too.
+
+        Keras 3.15 unscales with ``g / loss_scale_factor``, which
+        ``tf.IndexedSlices`` (the embedding's gradient) does not support; this
+        divides the slices' values instead, then lets Keras go on unscaled.
+        """
+        scale = self.loss_scale_factor
+        if scale is None:
+            return super().apply(grads, trainable_variables)
+        grads = [
+            tf.IndexedSlices(g.values / scale, g.indices, g.dense_shape) if isinstance(g, tf.IndexedSlices)
+            else (None if g is None else g / scale)
+            for g in grads
+        ]
+        self.loss_scale_factor = None  # read when the step is traced; restored at once
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            self.loss_scale_factor = scale
+
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)

@@ -81,6 +81,9 @@ class MultiTaskPreprocessor(keras.layers.Layer):
             raise ValueError(
                 f"classes must name exactly the tasks {self.task_names}; missing {missing}, unknown {extra}"
             )
+        single = {t: classes[t] for t in self.task_names if len(set(map(str, classes[t]))) < 2}
+        if single:
+            raise ValueError(f"Every task needs at least 2 classes; these have fewer: {single}")
         self.label_map = LabelMap({t: classes[t] for t in self.task_names})
         if text_vectorizer is None:
             text_vectorizer = TextVectorizer(max_length=max_length, max_tokens=max_tokens, name="text_vectorizer")
