@@ -428,7 +428,9 @@ def main_job_block(results: dict[str, Any]) -> str:
         f"(paper's ASP-MTL: {paper}; dev {results['avg_dev_error']:.2f} %), best epoch "
         f"{next(iter(results['per_task'].values()))['best_epoch']}, **{results['wall_time_s'] / 60:.1f} minutes** "
         f"of wall time on this 2-core machine (threads intra {results.get('threads', {}).get('intra_op')}, inter "
-        f"{results.get('threads', {}).get('inter_op')}; {results.get('load_note', 'nothing else heavy running')})."
+        f"{results.get('threads', {}).get('inter_op')}"
+        + (f"; 1-minute load average at the end {results['load_average_1m']:.1f}" if "load_average_1m" in results
+           else "") + ")."
     )
 
 

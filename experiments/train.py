@@ -392,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(config, args.data_dir, run_dir, command, verbose=args.verbose, strategy=strategy)
     results["deterministic"] = bool(args.deterministic)
     results["threads"] = {"intra_op": intra, "inter_op": inter}
+    results["load_average_1m"] = os.getloadavg()[0]  # what else ran shows here (2 = both cores busy)
     table = results_table(results)
     print(table)
     targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results and (strategy is None or is_chief()) else [])
