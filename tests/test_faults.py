@@ -14,7 +14,8 @@ from experiments import train
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--quick", "--tasks", "books,MR", "--epochs", "3", "--patience", "3", "--hidden-dim", "8",
          "--max-length", "16", "--batch-size", "32", "--embedding", "random", "--verbose", "0", "--seed", "0"]
-VOLATILE = ("wall_time_s", "training_wall_time_s", "command", "commit", "processes", "resumed", "machine", "versions")
+VOLATILE = ("wall_time_s", "training_wall_time_s", "command", "commit", "processes", "resumed", "machine", "versions",
+            "load_average_1m")
 
 
 def _run(out: Path, fault: str | None = None, extra=()) -> subprocess.CompletedProcess:
@@ -90,3 +91,55 @@ def test_wrongly_typed_config_value_is_named(tmp_path, capsys):
     bad.write_text(json.dumps({"hidden_dim": "sixteen"}))
     assert train.main(["--config", str(bad)]) == 2
     assert "bad.json: TrainConfig.hidden_dim must be an int; got 'sixteen'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        done = _run(out, extra=["--deterministic"])
+        assert done.returncode == 0, done.stderr[-3000:]
+    a, b = (json.loads((out / "results.json").read_text()) for out in (first, second))
+    assert a["deterministic"] is True
+    assert _stable(a) == _stable(b)
+
+
+def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint_usable(tmp_path):
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    import tf_aspmtl
+    from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+    from tf_aspmtl.training import NonFiniteLossError, fit_with_dev_selection
+
+    frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful plot"] * 8,
+                          "task": ["books"] * 16 + ["dvd"] * 16, "label": [1, 0] * 16})
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=6)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")
+        m.compile(optimizer=keras.optimizers.SGD(0.1))
+        return m
+
+    train, steps = make_training_dataset(frame, pre.text_vectorizer, pre.task_names, batch_size=4, max_length=6)
+    dev = make_eval_dataset(frame, pre.text_vectorizer, pre.task_names)
+    class Explode(keras.callbacks.Callback):  # the weights go non-finite in epoch 2, as in a divergence
+        def on_train_batch_begin(self, batch, logs=None):
+            if self._epoch == 1 and batch == 1:
+                self.model.heads.kernel.assign(np.full(self.model.heads.kernel.shape, np.inf, "float32"))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+    explode = Explode()
+    with pytest.raises(NonFiniteLossError, match="epoch 2, step"):
+        fit_with_dev_selection(model(), train, steps, dev, tmp_path, epochs=3, tensorboard=False, verbose=0,
+                               callbacks=[explode])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epochs_done"] == 1 and not state["finished"]
+    restored = model()
+    restored.load_weights(str(tmp_path / state["backup"]))
+    probs = restored.predict({"text": ["good book"], "task": ["books"]}, verbose=0)
+    assert np.all(np.isfinite(probs)) and np.all(np.isfinite(np.concatenate([w.ravel() for w in restored.get_weights()])))

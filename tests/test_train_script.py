@@ -29,6 +29,18 @@ def test_train_writes_results_with_provenance(tmp_path):
     assert "experiments.train" in results["command"] and "--tasks books,MR" in results["command"]
     assert "| books |" in (out / "results.md").read_text()
     assert (out / "model" / "model.keras").exists()
+    assert list((out / "model" / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
+
+
+def test_main_job_exports_and_says_how_to_serve(tmp_path, capsys):
+    out, exports = tmp_path / "run", tmp_path / "exports"
+    argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
+            "--encoder", "cnn", "--embedding", "random", "--output-dir", str(out), "--export", str(exports),
+            "--verbose", "0"]
+    assert train.main(argv) == 0
+    assert (exports / "books" / "1" / "saved_model.pb").exists() and (exports / "models.config").exists()
+    printed = capsys.readouterr().out
+    assert "To serve it with TensorFlow Serving" in printed and "tensorflow/serving" in printed
 
 
 def test_unknown_task_is_named():
