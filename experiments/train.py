@@ -147,6 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
     p.add_argument("--output-dir", help="run folder (default runs/<model>-<time>); the same folder resumes a run")
     p.add_argument("--results", help="also write the results JSON here (a .md table is written beside it)")
+    p.add_argument("--dev-only", action="store_true",
+                   help="never read the test split: report dev error only (for screening and tuning runs)")
     p.add_argument("--export", metavar="DIR", help="then write TF Serving SavedModels of every task under DIR")
     p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
                    help="Keras fit verbosity: 1 progress bar (default in a terminal), 2 a line per epoch, 0 none")
@@ -196,7 +198,7 @@ def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
 
 def run(
     config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2,
-    strategy: tf.distribute.Strategy | None = None,
+    strategy: tf.distribute.Strategy | None = None, dev_only: bool = False,
 ) -> dict[str, Any]:
     """Trains, selects on dev, evaluates on test; returns the results record.
 
@@ -208,7 +210,7 @@ def run(
     started = time.time()
     made_by = provenance(command)  # the code as it was when the run started
     tasks = list(config.tasks)
-    splits = ("train", "dev", "test") + (("unlabeled",) if config.unlabeled_fraction > 0 else ())
+    splits = ("train", "dev") + (() if dev_only else ("test",)) + (("unlabeled",) if config.unlabeled_fraction > 0 else ())
     data = load_fdu_mtl(data_dir, tasks=tasks, splits=splits)
     train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
     unlabeled = data[data["split"] == "unlabeled"] if config.unlabeled_fraction > 0 else None
@@ -245,7 +247,7 @@ def run(
             unlabeled_fraction=config.unlabeled_fraction, max_length=config.max_length, seed=config.seed,
         )
         dev_ds = make_eval_dataset(sub(dev), vectorizer, group)
-        test_ds = make_eval_dataset(sub(test), vectorizer, group)
+        test_ds = None if dev_only else make_eval_dataset(sub(test), vectorizer, group)
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
         fit_started = time.time()
@@ -259,11 +261,12 @@ def run(
         if strategy is not None:
             from tf_aspmtl.distribute import distribute_eval_dataset
 
-            dev_ds, test_ds = distribute_eval_dataset(strategy, dev_ds), distribute_eval_dataset(strategy, test_ds)
+            dev_ds = distribute_eval_dataset(strategy, dev_ds)
+            test_ds = None if test_ds is None else distribute_eval_dataset(strategy, test_ds)
         _fault("after-training")
         dev_err = task_errors(model, dev_ds)
         _fault("during-evaluation")
-        test_err = task_errors(model, test_ds)
+        test_err = {t: None for t in group} if test_ds is None else task_errors(model, test_ds)
         group_results = {
             t: {"dev_error": dev_err[t], "test_error": test_err[t], "best_epoch": selection.best_epoch} for t in group
         }
@@ -275,10 +278,14 @@ def run(
         write_json(done, {"per_task": group_results, "history": selection.history,
                           "training_wall_time_s": selection.wall_time_s, "processes": selection.processes})
 
-    avg = lambda key: sum(r[key] for r in per_task.values()) / len(per_task)  # noqa: E731
+    def avg(key):
+        values = [r[key] for r in per_task.values()]
+        return None if None in values else sum(values) / len(values)
+
     return {
         "model": config.model,
         "short_run": not config.paper_scale,
+        "dev_only": dev_only,
         "per_task": per_task,
         "avg_dev_error": avg("dev_error"),
         "avg_test_error": avg("test_error"),
@@ -308,10 +315,12 @@ def results_table(results: dict[str, Any]) -> str:
     ]
     for task, r in results["per_task"].items():
         ref = paper.get(task)
-        lines.append(f"| {task} | {r['dev_error']:.1f} | {r['test_error']:.1f} | {'' if ref is None else f'{ref:.1f}'} |")
+        test = "–" if r["test_error"] is None else f"{r['test_error']:.1f}"
+        lines.append(f"| {task} | {r['dev_error']:.1f} | {test} | {'' if ref is None else f'{ref:.1f}'} |")
     ref_avg = [paper[t] for t in results["per_task"] if t in paper]
     ref_txt = f"{sum(ref_avg) / len(ref_avg):.1f}" if len(ref_avg) == len(results["per_task"]) else ""
-    lines.append(f"| **average** | **{results['avg_dev_error']:.1f}** | **{results['avg_test_error']:.1f}** | {ref_txt} |")
+    test = "–" if results["avg_test_error"] is None else f"**{results['avg_test_error']:.1f}**"
+    lines.append(f"| **average** | **{results['avg_dev_error']:.1f}** | {test} | {ref_txt} |")
     return "\n".join(lines) + "\n"
 
 
@@ -389,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             "numbers; drop --quick for those", config.epochs, config.hidden_dim, config.max_length,
         )
     command = command_line("experiments.train", argv)
-    results = run(config, args.data_dir, run_dir, command, verbose=args.verbose, strategy=strategy)
+    results = run(config, args.data_dir, run_dir, command, verbose=args.verbose, strategy=strategy,
+                  dev_only=args.dev_only)
     results["deterministic"] = bool(args.deterministic)
     results["threads"] = {"intra_op": intra, "inter_op": inter}
     results["load_average_1m"] = os.getloadavg()[0]  # what else ran shows here (2 = both cores busy)

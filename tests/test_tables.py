@@ -47,3 +47,12 @@ def test_queue_skips_finished_runs(runs_dir, monkeypatch):
     tables.run_queue(["table2"], runs_dir.parent / "work")
     names = [c[c.index("--results") + 1].rsplit("/", 1)[-1] for c in started]
     assert "sp_mtl_seed0.json" not in names and len(names) == 4 * len(tables.SEEDS) - 1
+
+
+def test_lever_gain_is_paired_by_seed(runs_dir):
+    for seed, (base, lever) in enumerate(((20.0, 18.0), (24.0, 23.0), (22.0, 19.0))):
+        (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "b"}))
+        (runs_dir / f"lever_cnn_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=lever), "command": "c"}))
+    frame = tables.levers_table(tables.load_runs())
+    row = frame[frame["lever"] == "cnn"].iloc[0]
+    assert row["seeds"] == 3 and row["dev_gain_mean"] == pytest.approx(2.0) and row["flags"] == "--model asp-mtl --encoder cnn"

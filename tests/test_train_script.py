@@ -73,3 +73,24 @@ def test_optimizer_defaults_to_lazy_adam_and_is_a_flag():
     config = train.resolve_config(train.parse_args(["--tasks", "books,MR"]))
     model = train.build_model(config, train.fdu_preprocessor(vectorizer, ["books", "MR"]))
     assert isinstance(model.optimizer, LazyAdam)
+
+
+def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
+    import tf_aspmtl.data.fdu_mtl as fdu
+
+    real = fdu.load_fdu_mtl
+    asked = []
+
+    def spy(*args, **kwargs):
+        asked.append(tuple(kwargs.get("splits", ())))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "load_fdu_mtl", spy)
+    out = tmp_path / "run"
+    assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
+                       "--encoder", "cnn", "--embedding", "random", "--dev-only", "--output-dir", str(out),
+                       "--verbose", "0"]) == 0
+    assert asked and all("test" not in splits for splits in asked)
+    results = json.loads((out / "results.json").read_text())
+    assert results["dev_only"] is True and results["avg_test_error"] is None
+    assert all(r["test_error"] is None for r in results["per_task"].values())
