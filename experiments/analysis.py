@@ -110,12 +110,12 @@ def plot_words(examples: list[dict[str, Any]], path: Path) -> None:
             scores = np.asarray(example[f"{key}_occlusion"])
             top = scores.max() or 1.0
             x = 0.0
-            ax.text(-0.01, 0.5, f"{example['task']} ({key})", ha="right", va="center", fontsize=8,
-                    transform=ax.transAxes)
+            ax.text(-0.01, 0.5, f"{example['model']}, {example['task']}: {key}", ha="right", va="center",
+                    fontsize=8, transform=ax.transAxes)
             for word, score in list(zip(example["words"], scores))[:40]:
                 ax.text(x, 0.5, word, fontsize=8, va="center", transform=ax.transAxes,
                         bbox={"facecolor": plt.cm.Reds(0.85 * score / top), "edgecolor": "none", "pad": 1})
-                x += 0.012 * (len(word) + 1)
+                x += 0.0085 * (len(word) + 2)
     fig.suptitle("Words that move each feature most when removed (darker = larger move); SP-MTL vs ASP-MTL disagree, "
                  "ASP-MTL right", fontsize=9)
     fig.tight_layout()
@@ -128,12 +128,20 @@ def plot_words(examples: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", required=True, help="NAME=PATH of a .keras model (twice: SP then ASP)")
+    p.add_argument("--model", action="append", help="NAME=PATH of a .keras model (twice: SP then ASP)")
+    p.add_argument("--replot", action="store_true", help="only redraw the word plot from <output>.json")
     p.add_argument("--probe-rows", type=int, default=400, help="training reviews per task for the probe")
     p.add_argument("--examples", type=int, default=4)
     p.add_argument("--data-dir")
     p.add_argument("--output", default=str(RESULTS / "analysis"), help="output prefix")
     args = p.parse_args(argv)
+    if args.replot:
+        import json
+
+        plot_words(json.loads(Path(f"{args.output}.json").read_text())["examples"], Path(f"{args.output}_words.png"))
+        return 0
+    if not args.model:
+        p.error("--model NAME=PATH is required (twice: SP-MTL, then ASP-MTL)")
     named = [m.split("=", 1) for m in args.model]
     models = {name: keras.models.load_model(path, safe_mode=True) for name, path in named}
     tasks = next(iter(models.values())).task_names

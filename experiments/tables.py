@@ -352,6 +352,9 @@ def rebuild(command: str) -> dict[str, str]:
         _write_frame(levers, RESULTS / "levers.csv")
         write_atomic(RESULTS / "levers.md", md)
         made["levers"] = md
+    analysis = MAIN_JOB.parent / "analysis.md"
+    if analysis.exists():
+        made["analysis"] = analysis.read_text(encoding="utf-8")
     if MAIN_JOB.exists():
         made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
     update_readme(made)
