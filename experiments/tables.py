@@ -258,7 +258,8 @@ PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | 
                "per seed (mean over tasks) | pairs where the first / second is better |\n|---|---|---:|---:|---|---|---|")
 
 
-def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str) -> str:
+def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str,
+                   wall_s: float | None = None) -> str:
     head = "| task | " + " | ".join(
         f"{LABELS[s]}" + (f" | paper" if paper_columns and s in paper_columns else "") for s in settings) + " |"
     cols = sum(2 if paper_columns and s in paper_columns else 1 for s in settings)
@@ -274,7 +275,11 @@ def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[
         name = "**average**" if row["task"] == "average" else row["task"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     seeds = ", ".join(f"{LABELS[s]}: {int(frame[f'{s}_seeds'].iloc[-1])}" for s in settings)
-    lines += ["", f"Seeds per setting: {seeds}.", "", "Paired differences (same seed: same initial weights "
+    lines += ["", f"Seeds per setting: {seeds}.", ""]
+    if wall_s is not None:
+        lines += [f"Wall time of these runs, summed: {wall_s / 3600:.2f} h on this 2-core machine (each run's "
+                  "`wall_time_s`; one run at a time, some while tests or other work shared the cores).", ""]
+    lines += [ "Paired differences (same seed: same initial weights "
               "and data order; negative = the first has lower error):", "", PAIR_HEADER]
     lines += [_pair_line(p) for p in pairs if p]
     return "\n".join(lines) + "\n"
@@ -322,8 +327,9 @@ def rebuild(command: str) -> dict[str, str]:
     table2 = error_table(runs, FAMILIES, PAPER_COLUMN)
     if table2 is not None:
         pairs = [paired(runs, a, b) for a, b in TABLE2_PAIRS]
+        wall = sum(r["wall_time_s"] for f in FAMILIES for r in runs.get(f, {}).values())
         md = markdown_table(table2, FAMILIES, PAPER_COLUMN, "Table 2: the four families on the 16 FDU-MTL tasks",
-                            pairs, command)
+                            pairs, command, wall_s=wall)
         _write_frame(table2, RESULTS / "table2.csv")
         write_atomic(RESULTS / "table2.md", md)
         plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png", "Test error per task: ours (mean ± sd over seeds) and the paper's")
