@@ -250,12 +250,16 @@ def _fmt(mean: float, sd: float, seeds: int) -> str:
 def _pair_line(p: dict[str, Any]) -> str:
     seeds = ", ".join(str(s) for s in p["seeds"])
     per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
+    low, high = p["ci95"]
+    verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
+               else "no difference shown")
     return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
-            f"[{p['ci95'][0]:+.2f}, {p['ci95'][1]:+.2f}] | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} |")
+            f"[{low:+.2f}, {high:+.2f}] | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
 
 
 PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | 95 % interval | "
-               "per seed (mean over tasks) | pairs where the first / second is better |\n|---|---|---:|---:|---|---|---|")
+               "per seed (mean over tasks) | pairs where the first / second is better | 95 % interval says |"
+               "\n|---|---|---:|---:|---|---|---|---|")
 
 
 def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str,
