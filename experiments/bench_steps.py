@@ -1,8 +1,9 @@
 """Milliseconds per training step of paper-scale ASP-MTL on the 16 FDU-MTL tasks (batch 16, 200 tokens).
 
-    PYTHONPATH=<a checkout> python experiments/bench_steps.py [--deterministic]
+    PYTHONPATH=<a checkout> python experiments/bench_steps.py [--deterministic] [--append results.json]
 
-Prints one JSON line: the API generation of the checkout on PYTHONPATH (the
+Prints one JSON line (and with ``--append`` adds it, with the command, the
+commit of the checkout under test and the library versions, to a results file): the API generation of the checkout on PYTHONPATH (the
 model classes before or after the keras-hub-shaped refactor build the same
 model), whether TensorFlow op determinism was on, and the mean time of
 training steps 21-320 of one fit on 320 cached batches (1 intra-op, 2
@@ -37,6 +38,18 @@ class T(keras.callbacks.Callback):
         if b == 20: self.t = time.perf_counter()
     def on_train_end(self, logs=None): self.ms = (time.perf_counter() - self.t) / 300 * 1000
 t = T(); m.fit(ds, epochs=1, verbose=0, callbacks=[t])
-import os
-print(json.dumps({"api": "new" if new else "old", "deterministic": deterministic, "ms_per_step": round(t.ms, 1),
-                  "load_average_1m": round(os.getloadavg()[0], 2)}))
+import os, pathlib, shlex, subprocess
+import tf_aspmtl
+code_dir = pathlib.Path(tf_aspmtl.__file__).resolve().parents[1]
+commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=code_dir, capture_output=True, text=True).stdout.strip()
+record = {"api": "new" if new else "old", "deterministic": deterministic, "ms_per_step": round(t.ms, 1),
+          "load_average_1m": round(os.getloadavg()[0], 2), "code_under_test": str(code_dir), "commit": commit,
+          "command": shlex.join([f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}", "python"] + sys.argv),
+          "versions": {"tensorflow": tf.__version__, "keras": keras.__version__}}
+print(json.dumps(record))
+if "--append" in sys.argv:
+    path = pathlib.Path(sys.argv[sys.argv.index("--append") + 1])
+    runs = json.loads(path.read_text())["runs"] if path.exists() else []
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps({"runs": runs + [record]}, indent=2) + "\n")
+    tmp.replace(path)

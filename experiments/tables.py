@@ -353,7 +353,7 @@ def rebuild(command: str) -> dict[str, str]:
         md = table3_markdown(table3, [p for p in pairs if p], command)
         _write_frame(table3, RESULTS / "table3.csv")
         write_atomic(RESULTS / "table3.md", md)
-        plot(table3.rename(columns=lambda c: c), TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
+        plot(table3, TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
              RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")
         made["table3"] = md
     levers = levers_table(runs)

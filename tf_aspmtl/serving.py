@@ -19,7 +19,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tf_aspmtl.preprocessing.multitask_preprocessor import _task_ids_from_names
+from tf_aspmtl.preprocessing.multitask_preprocessor import task_ids_from_names
 
 SIGNATURE_NAME = "serving_default"
 """The signature TF Serving calls when a request names none."""
@@ -146,14 +146,6 @@ def task_serving_fn(
 
     serve.__name__ = f"serve_{model.task_names[k]}"
     return serve
-
-
-def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
-    """Maps task names [batch] to int32 ids, failing with the list of known names for an unknown one.
-
-    Core ops only (no lookup table resource): the number of tasks is small.
-    """
-    return _task_ids_from_names(task_names, names)
 
 
 def multitask_serving_fn(

@@ -50,7 +50,7 @@ CONFUSION_LOGITS = "confusion_logits"
 
 
 def _is_raw_arrays(x) -> bool:
-    return isinstance(x, Mapping) and TEXT in x and TASK in x and not isinstance(x, tf.data.Dataset)
+    return isinstance(x, Mapping) and TEXT in x and TASK in x
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")

@@ -229,7 +229,7 @@ class MultiTaskPreprocessor(keras.layers.Layer):
         token_ids = self.text_vectorizer(inputs[TEXT])
         task = tf.convert_to_tensor(inputs[TASK])
         if task.dtype == tf.string:
-            task_id = _task_ids_from_names(self.task_names, task)
+            task_id = task_ids_from_names(self.task_names, task)
         else:
             task_id = tf.cast(tf.reshape(task, [-1]), tf.int32)
         return {TOKEN_IDS: token_ids, TASK_ID: task_id}
@@ -253,8 +253,11 @@ class MultiTaskPreprocessor(keras.layers.Layer):
         return cls(**config)
 
 
-def _task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
-    """Task names [batch] to int32 ids in the graph; an unknown name fails with the list of known ones."""
+def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
+    """Task names [batch] to int32 ids in the graph; an unknown name fails with the list of known ones.
+
+    Core ops only (no lookup-table resource, so served graphs need nothing more): the number of tasks is small.
+    """
     names = tf.reshape(names, [-1])
     matches = tf.equal(names[:, None], tf.constant(task_names, tf.string)[None, :])
     known = tf.reduce_any(matches, axis=1)
