@@ -44,8 +44,41 @@ def test_encoder_config_round_trip(kind):
 
 
 def test_unknown_encoder_names_the_choices():
-    with pytest.raises(ValueError, match=r"Unknown encoder 'gru'; expected one of \['bilstm', 'cnn', 'lstm'\]"):
+    with pytest.raises(ValueError, match=r"Unknown encoder 'gru'; expected one of \['bilstm', 'bilstm-max', 'cnn', 'lstm', 'lstm-max'\]"):
         get_encoder("gru", 4)
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_lstm_pooling_reads_real_states_only(pooling):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    lengths = [6, 2, 0]
+    enc = LSTMEncoder(units=5, pooling=pooling)
+    out = enc(tf.constant(x), mask=tf.sequence_mask(lengths, 6)).numpy()
+    # The plain LSTM's states over each row's real tokens, pooled by numpy.
+    states = np.transpose(enc.lstm.states(tf.constant(x)).numpy(), (1, 0, 2))
+    reduce = np.max if pooling == "max" else np.mean
+    for row, n in enumerate(lengths[:2]):
+        np.testing.assert_allclose(out[row], reduce(states[row, :n], axis=0), atol=1e-6)
+    np.testing.assert_array_equal(out[2], np.zeros(5))  # no real token: the zero vector
+
+
+def test_bilstm_max_pools_each_direction_over_real_tokens():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    enc = get_encoder("bilstm-max", 3)
+    out = enc(tf.constant(x), mask=tf.sequence_mask([5, 3], 5)).numpy()
+    # Row 1 alone, cut to its 3 real tokens: forward states and the states of the reversed text.
+    row = tf.constant(x[1:2, :3])
+    forward = enc.forward_lstm.states(row).numpy()[:, 0].max(axis=0)
+    backward = enc.backward_lstm.states(tf.reverse(row, axis=[1])).numpy()[:, 0].max(axis=0)
+    np.testing.assert_allclose(out[1], np.concatenate([forward, backward]), atol=1e-6)
+    assert enc.get_config()["pooling"] == "max"
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match=r"Unknown pooling 'min'; expected one of \['last', 'max', 'mean'\]"):
+        LSTMEncoder(units=4, pooling="min")
 
 
 def test_task_heads_mask_missing_classes():

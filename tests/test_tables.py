@@ -56,3 +56,15 @@ def test_lever_gain_is_paired_by_seed(runs_dir):
     frame = tables.levers_table(tables.load_runs())
     row = frame[frame["lever"] == "cnn"].iloc[0]
     assert row["seeds"] == 3 and row["dev_gain_mean"] == pytest.approx(2.0) and row["flags"] == "--model asp-mtl --encoder cnn"
+
+
+def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
+    for seed, (base, lever) in enumerate(((14.0, 13.0), (15.0, 15.5))):
+        (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "a"}))
+        (runs_dir / f"asp_mtl_confusion_seed{seed}.json").write_text(
+            json.dumps({**_run({"a": 0.0}, dev=lever), "command": "c"}))
+    frame = tables.levers_table(tables.load_runs())
+    row = frame[frame["lever"] == "confusion"].iloc[0]
+    assert row["seeds"] == 2 and row["dev_gain_mean"] == pytest.approx(0.25) and row["screen"].startswith("16 tasks")
+    assert "unlabeled" not in set(frame["lever"])  # no run, no row
+    assert "| confusion |" in tables.levers_markdown(frame, "cmd")

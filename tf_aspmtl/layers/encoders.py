@@ -30,6 +30,32 @@ def _lengths(mask, embedded):
     return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
 
 
+POOLINGS = ("last", "max", "mean")
+"""How an LSTM encoder turns its hidden states into one feature: the state at
+the last real token (the paper's), or the max or the mean over the real tokens."""
+
+
+def _check_pooling(pooling: str) -> str:
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling {pooling!r}; expected one of {list(POOLINGS)}")
+    return pooling
+
+
+def _pool_states(hidden, lengths, pooling: str):
+    """Max or mean of time-major ``hidden`` [length, batch, units] over each row's first ``lengths`` steps.
+
+    A row without real tokens gets the zero vector.
+    """
+    real = tf.transpose(tf.sequence_mask(lengths, tf.shape(hidden)[0]))[:, :, None]  # [length, batch, 1]
+    if pooling == "max":
+        lowest = tf.constant(hidden.dtype.min, hidden.dtype)
+        pooled = tf.reduce_max(tf.where(real, hidden, lowest), axis=0)
+    else:
+        total = tf.reduce_sum(tf.where(real, hidden, tf.zeros_like(hidden)), axis=0)
+        pooled = total / tf.cast(tf.maximum(lengths, 1), hidden.dtype)[:, None]
+    return tf.where((lengths > 0)[:, None], pooled, tf.zeros_like(pooled))
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class FusedLSTM(keras.layers.Layer):
     """One LSTM direction over a whole sequence in one fused op; returns the last real state.
@@ -146,13 +172,15 @@ class SentenceEncoder(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class LSTMEncoder(SentenceEncoder):
-    """LSTM whose sentence feature is the hidden state at the last real token.
+    """LSTM whose sentence feature is the hidden state at the last real token, or a pooling of all.
 
-    This is the paper's encoder: ``s_T = LSTM(x_1..x_T)``. Padding is masked,
-    so the state at the last real token is returned, whatever the padding.
+    With ``pooling="last"`` this is the paper's encoder: ``s_T = LSTM(x_1..x_T)``.
+    ``"max"`` and ``"mean"`` pool the hidden states over the real tokens
+    (registered as ``"lstm-max"``). Padding is masked whatever the pooling.
 
     Args:
         units: int. Hidden size, which is also the output size.
+        pooling: str. ``"last"`` (default), ``"max"`` or ``"mean"``.
 
     Example:
     >>> enc = LSTMEncoder(units=8)
@@ -160,9 +188,10 @@ class LSTMEncoder(SentenceEncoder):
     TensorShape([2, 8])
     """
 
-    def __init__(self, units: int = 100, **kwargs):
+    def __init__(self, units: int = 100, pooling: str = "last", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
+        self.pooling = _check_pooling(pooling)
         self.lstm = FusedLSTM(self.units, name="lstm", dtype=self.dtype_policy)
 
     @property
@@ -174,11 +203,14 @@ class LSTMEncoder(SentenceEncoder):
         super().build(input_shape)
 
     def call(self, embedded, mask=None, training=None):
-        return self.lstm(tf.cast(embedded, self.compute_dtype), mask=mask)
+        embedded = tf.cast(embedded, self.compute_dtype)
+        if self.pooling == "last":
+            return self.lstm(embedded, mask=mask)
+        return _pool_states(self.lstm.states(embedded), _lengths(mask, embedded), self.pooling)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units})
+        config.update({"units": self.units, "pooling": self.pooling})
         return config
 
 
@@ -186,8 +218,13 @@ class LSTMEncoder(SentenceEncoder):
 class BiLSTMEncoder(SentenceEncoder):
     """Bidirectional LSTM: forward state at the last real token, backward state at the first.
 
+    With ``pooling="max"`` or ``"mean"`` (registered as ``"bilstm-max"``),
+    each direction's hidden states are pooled over the real tokens instead
+    (the BiLSTM-max sentence encoder of Conneau et al. 2017).
+
     Args:
         units: int. Hidden size of each direction; the output has ``2 * units``.
+        pooling: str. ``"last"`` (default), ``"max"`` or ``"mean"``.
 
     Example:
     >>> enc = BiLSTMEncoder(units=8)
@@ -195,9 +232,10 @@ class BiLSTMEncoder(SentenceEncoder):
     TensorShape([2, 16])
     """
 
-    def __init__(self, units: int = 100, **kwargs):
+    def __init__(self, units: int = 100, pooling: str = "last", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
+        self.pooling = _check_pooling(pooling)
         self.forward_lstm = FusedLSTM(self.units, name="forward_lstm", dtype=self.dtype_policy)
         self.backward_lstm = FusedLSTM(self.units, name="backward_lstm", dtype=self.dtype_policy)
 
@@ -215,13 +253,18 @@ class BiLSTMEncoder(SentenceEncoder):
         lengths = _lengths(mask, embedded)
         # Reverse each row's real tokens in place; padding stays on the right.
         reversed_rows = tf.reverse_sequence(embedded, lengths, seq_axis=1, batch_axis=0)
-        forward = self.forward_lstm(embedded, mask=mask)
-        backward = self.backward_lstm(reversed_rows, mask=mask)
+        if self.pooling == "last":
+            forward = self.forward_lstm(embedded, mask=mask)
+            backward = self.backward_lstm(reversed_rows, mask=mask)
+        else:
+            # Both directions' real steps are each row's first ``lengths`` steps, so one pooling serves both.
+            forward = _pool_states(self.forward_lstm.states(embedded), lengths, self.pooling)
+            backward = _pool_states(self.backward_lstm.states(reversed_rows), lengths, self.pooling)
         return tf.concat([forward, backward], axis=-1)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units})
+        config.update({"units": self.units, "pooling": self.pooling})
         return config
 
 
@@ -282,11 +325,14 @@ class CNNEncoder(SentenceEncoder):
         return config
 
 
-ENCODERS: dict[str, type[SentenceEncoder]] = {
-    "lstm": LSTMEncoder,
-    "bilstm": BiLSTMEncoder,
-    "cnn": CNNEncoder,
+ENCODERS: dict[str, tuple[type[SentenceEncoder], dict]] = {
+    "lstm": (LSTMEncoder, {}),
+    "lstm-max": (LSTMEncoder, {"pooling": "max"}),
+    "bilstm": (BiLSTMEncoder, {}),
+    "bilstm-max": (BiLSTMEncoder, {"pooling": "max"}),
+    "cnn": (CNNEncoder, {}),
 }
+"""Encoder names: the class and the arguments each name adds."""
 
 
 def get_encoder(kind: str, units: int, **kwargs) -> SentenceEncoder:
@@ -302,7 +348,7 @@ def get_encoder(kind: str, units: int, **kwargs) -> SentenceEncoder:
     """
     if kind not in ENCODERS:
         raise ValueError(f"Unknown encoder {kind!r}; expected one of {sorted(ENCODERS)}")
-    cls = ENCODERS[kind]
+    cls, options = ENCODERS[kind]
     if cls is CNNEncoder:
-        return cls(filters=units, **kwargs)
-    return cls(units=units, **kwargs)
+        return cls(filters=units, **options, **kwargs)
+    return cls(units=units, **options, **kwargs)
