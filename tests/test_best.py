@@ -1,0 +1,57 @@
+"""experiments.best: which seeds it trains, and best.md from the result files alone."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from experiments import best
+
+
+def _result(errors: dict[str, float], wall: float) -> dict:
+    return {"per_task": {t: {"test_error": e, "dev_error": 0.0} for t, e in errors.items()},
+            "avg_test_error": sum(errors.values()) / len(errors), "wall_time_s": wall, "config": {"model": "asp-mtl"},
+            "load_average_1m": 1.0}
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(best, "RESULTS", tmp_path / "best")
+    monkeypatch.setattr(best, "TABLE2", tmp_path / "table2.csv")
+    (tmp_path / "best").mkdir()
+    return tmp_path
+
+
+def test_only_missing_seeds_are_trained_and_only_the_first_is_exported(results, monkeypatch):
+    best.result_path(1).write_text("{}")
+    calls = []
+
+    def fake_call(command, cwd):
+        calls.append(command)
+        seed = int(command[command.index("--seed") + 1])
+        best.result_path(seed).write_text("{}")
+        return 0
+
+    monkeypatch.setattr(best.subprocess, "call", fake_call)
+    assert best.run_missing(results / "best.json", [0, 1, 2], results / "runs") == 0
+    seeds = [c[c.index("--seed") + 1] for c in calls]
+    assert seeds == ["0", "2"]
+    assert "--export" in calls[0] and "--export" not in calls[1]
+
+
+def test_report_gives_mean_and_spread_beside_table2(results):
+    best.result_path(0).write_text(json.dumps(_result({"books": 10.0, "dvd": 14.0}, 600)))
+    best.result_path(1).write_text(json.dumps(_result({"books": 12.0, "dvd": 16.0}, 540)))
+    pd.DataFrame([{"task": t, "paper_asp_mtl": p, **{f"{f}_{k}": v for f in ("fs_mtl", "sp_mtl", "asp_mtl")
+                                                      for k, v in (("mean", 14.0), ("sd", 0.5))}}
+                  for t, p in (("books", 16.0), ("dvd", 14.5), ("average", 13.9))]).to_csv(results / "table2.csv",
+                                                                                           index=False)
+    md = best.report([0, 1, 2], "cmd")
+    assert "| books | 11.0 ± 1.4 | 16.0 | 14.0 ± 0.5 |" in md
+    assert "| **average** | 13.0 ± 1.4 | 13.9 |" in md  # (12 + 14) / 2 over the two seeds that exist
+    assert "sum 0.32 h" in md
+
+
+def test_report_without_results_says_what_to_run(results):
+    with pytest.raises(SystemExit, match="python -m experiments.best"):
+        best.report([0], "cmd")
