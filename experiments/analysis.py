@@ -1,31 +1,45 @@
 """Do the adversarial and difference terms change the features? And which words move them?
 
-    python -m experiments.analysis --model sp-mtl=runs/tables/sp_mtl_seed1/model/model.keras \\
-        --model asp-mtl=runs/main-job/model/model.keras
+    python -m experiments.analysis \\
+        --pair 0 runs/tables/sp_mtl_seed0/model/model.keras runs/tables/asp_mtl_rerun_seed0/model/model.keras \\
+        --pair 1 runs/tables/sp_mtl_seed1/model/model.keras runs/tables/asp_mtl_rerun_seed1/model/model.keras \\
+        --pair 2 runs/tables/sp_mtl_seed2/model/model.keras runs/tables/asp_mtl_rerun_seed2/model/model.keras
 
-For each trained model (16 FDU-MTL tasks), on frozen features:
+Each ``--pair SEED SP_PATH ASP_PATH`` is an SP-MTL and an ASP-MTL model
+trained with the same seed (16 FDU-MTL tasks). The older single-pair form
+``--model sp-mtl=PATH --model asp-mtl=PATH`` (SP first) still works; its seed
+is recorded as unknown. For each model, on frozen features:
 
 * **task readability of the shared space**: a fresh linear probe (logistic
-  regression) learns the task of a review from its shared feature on
-  training reviews (up to ``--probe-rows`` per task) and is scored on the
-  test reviews; chance is 1/16. A task-invariant shared space gives a low score.
+  regression, fixed ``--probe-seed``) learns the task of a review from its
+  shared feature on training reviews (the same first ``--probe-rows`` per task
+  for every model) and is scored on the test reviews; chance is 1/16. A
+  task-invariant shared space gives a low score. The same probe on the
+  private feature is the reference: a task-specific space should read well.
 * **the model's own discriminator** accuracy on the test reviews (ASP-MTL).
 * **orthogonality**: mean |cosine| between each test review's shared and
   private feature (0 = orthogonal).
 
-Then the paper's qualitative point: test reviews where the two models
-disagree and the second model (ASP-MTL) is right, and for a few of them the
+Reported per seed, as mean +- sd over seeds, and as the paired difference
+ASP - SP per seed with its mean and a 95 % t-interval over the seeds.
+
+Then, on the FIRST pair only, the paper's qualitative point: test reviews
+where the two models disagree and ASP-MTL is right, and for a few of them the
 words that move the shared and the private feature most (occlusion: the
 distance a feature moves when the word is removed). Writes
-``experiments/results/analysis.{json,md}`` and ``analysis_words.png``.
+``<output>.{json,md}`` and ``<output>_words.png`` (default
+``experiments/results/analysis``); ``--replot`` redraws the PNG from the JSON.
 Test rows are only read to report, never to fit anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +53,27 @@ from tf_aspmtl.data import load_fdu_mtl
 
 logger = logging.getLogger("experiments.analysis")
 RESULTS = REPO_ROOT / "experiments" / "results"
+SP, ASP = "sp-mtl", "asp-mtl"
+LABELS = {SP: "SP-MTL", ASP: "ASP-MTL"}
+# Statistic of one model -> (markdown column, display scale, display format, unit of a difference).
+METRICS = {
+    "test_error": ("test error %", 1, ".2f", "points"),
+    "probe_task_accuracy_shared": ("probe on shared: task accuracy %", 100, ".1f", "pp"),
+    "probe_task_accuracy_private": ("probe on private: task accuracy %", 100, ".1f", "pp"),
+    "discriminator_accuracy": ("discriminator accuracy %", 100, ".1f", "pp"),
+    "mean_abs_cosine_shared_private": ("mean abs cosine(shared, private)", 1, ".3f", ""),
+}
 
 
-def features(model, frame, batch_size: int = 128) -> dict[str, np.ndarray]:
-    """Shared and private features [rows, dim] of ``frame``'s rows, each through its own task's encoders."""
+def features(model, frame, batch_size: int = 128, name: str = "model") -> dict[str, np.ndarray]:
+    """Shared and private features [rows, dim] of ``frame``'s rows, each through its own task's encoders.
+
+    Also ``"prediction"`` [rows]: the model's class for each row, from its head on the same features.
+    """
     vectorizer = model.preprocessor.text_vectorizer
-    out: dict[str, list[np.ndarray]] = {"shared": [], "private": []}
+    out: dict[str, list[np.ndarray]] = {"shared": [], "private": [], "prediction": []}
     order = []
+    started = time.monotonic()
     for k, task in enumerate(model.task_names):
         rows = frame.index[frame["task"] == task]
         order += list(rows)
@@ -53,20 +81,24 @@ def features(model, frame, batch_size: int = 128) -> dict[str, np.ndarray]:
         for start in range(0, len(texts), batch_size):
             ids = vectorizer(tf.constant(texts[start:start + batch_size]))
             f = model.backbone.task_features(ids, k)
-            for key in out:
+            for key in ("shared", "private"):
                 if key in f:
                     out[key].append(f[key].numpy())
+            logits = model.heads(f["features"], tf.fill([tf.shape(ids)[0]], k))
+            out["prediction"].append(np.argmax(logits.numpy(), axis=1))
+        logger.info("%s: task %d/%d (%s, %d rows) done, %.0f s", name, k + 1, len(model.task_names), task,
+                    len(texts), time.monotonic() - started)
     position = {row: i for i, row in enumerate(order)}
     back = np.array([position[row] for row in frame.index])
     return {k: np.concatenate(v)[back] for k, v in out.items() if v}
 
 
-def probe_accuracy(train_x, train_y, test_x, test_y) -> float:
+def probe_accuracy(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(train_x)
-    probe = LogisticRegression(max_iter=2000).fit(scaler.transform(train_x), train_y)
+    probe = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(train_x), train_y)
     return float(probe.score(scaler.transform(test_x), test_y))
 
 
@@ -76,6 +108,56 @@ def mean_abs_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(np.sum(a * b, axis=1))))
 
 
+def model_statistics(model, name: str, train, test, tasks: list[str], probe_seed: int):
+    """The statistics of one model on the given rows, and its predicted class of each test row."""
+    if list(model.task_names) != list(tasks):
+        raise ValueError(f"{name} has tasks {model.task_names}; expected {tasks} (those of the first model)")
+    task_index = {t: i for i, t in enumerate(tasks)}
+    y_train, y_test = train["task"].map(task_index).to_numpy(), test["task"].map(task_index).to_numpy()
+    train_f = features(model, train, name=f"{name}, train rows")
+    test_f = features(model, test, name=f"{name}, test rows")
+    entry: dict[str, Any] = {"class": type(model).__name__, "adversarial_weight": model.adversarial_weight,
+                             "difference_weight": model.difference_weight}
+    entry["test_error"] = float(100 * np.mean(test_f["prediction"] != test["label"].to_numpy()))
+    entry["probe_task_accuracy_shared"] = probe_accuracy(train_f["shared"], y_train, test_f["shared"], y_test,
+                                                         probe_seed)
+    if "private" in test_f:
+        entry["probe_task_accuracy_private"] = probe_accuracy(train_f["private"], y_train, test_f["private"], y_test,
+                                                              probe_seed)
+        entry["mean_abs_cosine_shared_private"] = mean_abs_cosine(test_f["shared"], test_f["private"])
+    if model.discriminator is not None:
+        logits = model.discriminator(tf.constant(test_f["shared"])).numpy()
+        entry["discriminator_accuracy"] = float(np.mean(logits.argmax(axis=1) == y_test))
+    logger.info("%s: %s", name, {k: v for k, v in entry.items() if k in METRICS})
+    return entry, test_f["prediction"]
+
+
+def spread(values) -> dict[str, Any]:
+    """Mean, sample sd (None for one value) and n of ``values``."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else None, "n": int(len(v))}
+
+
+def paired_interval(differences) -> dict[str, Any]:
+    """Per-seed differences, their mean and sd, and the 95 % t-interval of the mean over seeds (None for n < 2)."""
+    from scipy import stats
+
+    out = {"per_seed": [float(d) for d in differences], **spread(differences), "over": "seeds"}
+    out["ci95"] = None
+    if out["n"] > 1:
+        half = float(stats.t.ppf(0.975, out["n"] - 1)) * out["sd"] / math.sqrt(out["n"])
+        out["ci95"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def summarise(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean +- sd over seeds of each model's statistics, and the paired ASP - SP differences."""
+    aggregate = {name: {key: spread([p[name][key] for p in pairs]) for key in METRICS
+                        if all(key in p[name] for p in pairs)} for name in (SP, ASP)}
+    keys = [key for key in METRICS if all(key in p["asp_minus_sp"] for p in pairs)]
+    return aggregate, {key: paired_interval([p["asp_minus_sp"][key] for p in pairs]) for key in keys}
+
+
 def occlusion(model, text: str, task: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Each token's effect on the shared and on the private feature: the distance each moves without it."""
     vectorizer = model.preprocessor.text_vectorizer
@@ -83,6 +165,8 @@ def occlusion(model, text: str, task: str) -> tuple[list[str], np.ndarray, np.nd
     ids = ids[ids != 0]
     vocabulary = vectorizer.get_vocabulary()
     words = [vocabulary[i] for i in ids]
+    if not words:
+        return [], np.zeros(0), np.zeros(0)
     variants = [ids] + [np.delete(ids, i) for i in range(len(ids))]
     width = max(len(v) for v in variants)
     batch = np.zeros((len(variants), width), dtype=np.int32)
@@ -92,6 +176,27 @@ def occlusion(model, text: str, task: str) -> tuple[list[str], np.ndarray, np.nd
     shared = f["shared"].numpy()
     private = f["private"].numpy() if "private" in f else np.zeros_like(shared)
     return words, np.linalg.norm(shared[1:] - shared[0], axis=1), np.linalg.norm(private[1:] - private[0], axis=1)
+
+
+def qualitative(models, predictions, test, n_examples: int, png: Path) -> dict[str, Any]:
+    """Disagreements of one pair, and occlusion attributions of the shortest reviews ASP-MTL gets right."""
+    truth = test["label"].to_numpy()
+    differ = predictions[SP] != predictions[ASP]
+    wins = np.flatnonzero(differ & (predictions[ASP] == truth))
+    examples = []
+    for i in sorted(wins, key=lambda i: len(test["text"].iloc[i])):
+        if len(examples) >= 2 * n_examples:
+            break
+        row = test.iloc[i]
+        found = [(name, *occlusion(models[name], row["text"], row["task"])) for name in (SP, ASP)]
+        if all(words for _, words, _, _ in found):
+            examples += [{"model": name, "task": row["task"], "label": int(row["label"]), "words": words,
+                          "shared_occlusion": s.tolist(), "private_occlusion": p.tolist()}
+                         for name, words, s, p in found]
+    if examples:
+        plot_words(examples, png)
+    losses = np.flatnonzero(differ & (predictions[SP] == truth))
+    return {"disagreements": {"asp_right": int(len(wins)), "sp_right": int(len(losses))}, "examples": examples}
 
 
 def plot_words(examples: list[dict[str, Any]], path: Path) -> None:
@@ -125,92 +230,174 @@ def plot_words(examples: list[dict[str, Any]], path: Path) -> None:
     tmp.replace(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[tuple[int | None, str, str]]]:
+    """The arguments, and the (seed, SP path, ASP path) pairs from ``--pair`` or the older ``--model`` form."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="NAME=PATH of a .keras model (twice: SP then ASP)")
+    p.add_argument("--pair", nargs=3, action="append", metavar=("SEED", "SP_PATH", "ASP_PATH"),
+                   help="an SP-MTL and an ASP-MTL .keras model trained with seed SEED (once per seed)")
+    p.add_argument("--model", action="append", help="older single-pair form: NAME=PATH twice, SP-MTL then ASP-MTL")
     p.add_argument("--replot", action="store_true", help="only redraw the word plot from <output>.json")
     p.add_argument("--probe-rows", type=int, default=400, help="training reviews per task for the probe")
-    p.add_argument("--examples", type=int, default=4)
+    p.add_argument("--probe-seed", type=int, default=0, help="random_state of every probe")
+    p.add_argument("--examples", type=int, default=4, help="reviews shown in the qualitative part (first pair)")
     p.add_argument("--data-dir")
     p.add_argument("--output", default=str(RESULTS / "analysis"), help="output prefix")
     args = p.parse_args(argv)
     if args.replot:
-        import json
+        return args, []
+    if args.pair and args.model:
+        p.error("give --pair SEED SP_PATH ASP_PATH (once per seed) or the older --model form, not both")
+    if args.model:
+        if len(args.model) != 2 or any("=" not in m for m in args.model):
+            p.error(f"--model takes NAME=PATH exactly twice, SP-MTL then ASP-MTL; got {args.model}")
+        return args, [(None, args.model[0].split("=", 1)[1], args.model[1].split("=", 1)[1])]
+    if not args.pair:
+        p.error("--pair SEED SP_PATH ASP_PATH is required (once per seed)")
+    pairs = []
+    for seed, sp_path, asp_path in args.pair:
+        try:
+            pairs.append((int(seed), sp_path, asp_path))
+        except ValueError:
+            p.error(f"--pair SEED must be an integer; got {seed!r}")
+    seeds = [seed for seed, _, _ in pairs]
+    if len(set(seeds)) != len(seeds):
+        p.error(f"each --pair needs its own seed; got seeds {seeds}")
+    return args, pairs
 
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args, given = parse_args(argv)
+    if args.replot:
         plot_words(json.loads(Path(f"{args.output}.json").read_text())["examples"], Path(f"{args.output}_words.png"))
         return 0
-    if not args.model:
-        p.error("--model NAME=PATH is required (twice: SP-MTL, then ASP-MTL)")
-    named = [m.split("=", 1) for m in args.model]
-    models = {name: keras.models.load_model(path, safe_mode=True) for name, path in named}
-    tasks = next(iter(models.values())).task_names
-    data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=("train", "test"))
-    train = data[data["split"] == "train"].groupby("task", sort=False).head(args.probe_rows)
-    test = data[data["split"] == "test"]
-    task_index = {t: i for i, t in enumerate(tasks)}
-    report: dict[str, Any] = {"models": {n: str(pth) for n, pth in named}, "chance": 1.0 / len(tasks), "per_model": {}}
-    predictions = {}
-    for name, model in models.items():
-        train_f, test_f = features(model, train), features(model, test)
-        entry: dict[str, Any] = {"class": type(model).__name__}
-        y_train, y_test = train["task"].map(task_index).to_numpy(), test["task"].map(task_index).to_numpy()
-        entry["probe_task_accuracy_shared"] = probe_accuracy(train_f["shared"], y_train, test_f["shared"], y_test)
-        if "private" in test_f:
-            entry["probe_task_accuracy_private"] = probe_accuracy(train_f["private"], y_train, test_f["private"], y_test)
-            entry["mean_abs_cosine_shared_private"] = mean_abs_cosine(test_f["shared"], test_f["private"])
-        if model.discriminator is not None:
-            logits = model.discriminator(tf.constant(test_f["shared"])).numpy()
-            entry["discriminator_accuracy"] = float(np.mean(logits.argmax(axis=1) == y_test))
-        probs = model.predict({"text": test["text"].tolist(), "task": test["task"].tolist()}, verbose=0)
-        predictions[name] = probs.argmax(axis=1)
-        entry["test_error"] = float(100 * np.mean(predictions[name] != test["label"].to_numpy()))
-        report["per_model"][name] = entry
-        logger.info("%s: %s", name, entry)
-    first, second = list(models)[:2] if len(models) >= 2 else (None, None)
-    examples = []
-    if second:
-        truth = test["label"].to_numpy()
-        wins = np.flatnonzero((predictions[first] != predictions[second]) & (predictions[second] == truth))
-        losses = np.flatnonzero((predictions[first] != predictions[second]) & (predictions[first] == truth))
-        report["disagreements"] = {"second_right": int(len(wins)), "first_right": int(len(losses))}
-        short = sorted(wins, key=lambda i: len(test["text"].iloc[i]))[: args.examples]
-        for i in short:
-            row = test.iloc[i]
-            for name in (first, second):
-                words, s_occ, p_occ = occlusion(models[name], row["text"], row["task"])
-                examples.append({"model": name, "task": row["task"], "label": int(row["label"]), "words": words,
-                                 "shared_occlusion": s_occ.tolist(), "private_occlusion": p_occ.tolist()})
-        if examples:
-            plot_words(examples, Path(f"{args.output}_words.png"))
-    report["examples"] = examples
-    report.update(provenance(command_line("experiments.analysis", argv)))
+    report: dict[str, Any] = provenance(command_line("experiments.analysis", argv))
+    pairs: list[dict[str, Any]] = []
+    tasks = train = test = None
+    for i, (seed, sp_path, asp_path) in enumerate(given):
+        logger.info("pair %d/%d, seed %s: loading %s and %s", i + 1, len(given), seed, sp_path, asp_path)
+        models = {SP: keras.models.load_model(sp_path, safe_mode=True),
+                  ASP: keras.models.load_model(asp_path, safe_mode=True)}
+        if tasks is None:
+            tasks = list(models[SP].task_names)
+            data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=("train", "test"))
+            train = data[data["split"] == "train"].groupby("task", sort=False).head(args.probe_rows)
+            test = data[data["split"] == "test"]
+        entry: dict[str, Any] = {"seed": seed}
+        predictions = {}
+        for name, path in ((SP, sp_path), (ASP, asp_path)):
+            stats, predictions[name] = model_statistics(models[name], f"seed {seed} {name}", train, test, tasks,
+                                                        args.probe_seed)
+            entry[name] = {"path": str(path), **stats}
+        entry["asp_minus_sp"] = {k: entry[ASP][k] - entry[SP][k] for k in METRICS if k in entry[SP] and k in entry[ASP]}
+        pairs.append(entry)
+        if i == 0:
+            logger.info("qualitative part on the first pair (seed %s)", seed)
+            report["qualitative_seed"] = seed
+            report.update(qualitative(models, predictions, test, args.examples, Path(f"{args.output}_words.png")))
+        del models
+    report["models"] = [{"seed": s, SP: str(sp), ASP: str(asp)} for s, sp, asp in given]
+    report["chance"] = 1.0 / len(tasks)
+    report["probe"] = {"train_rows_per_task": args.probe_rows, "train_rows": int(len(train)),
+                       "test_rows": int(len(test)), "seed": args.probe_seed, "tasks": tasks}
+    report["pairs"] = pairs
+    report["aggregate"], report["paired_differences"] = summarise(pairs)
     write_json(Path(f"{args.output}.json"), report)
     write_atomic(Path(f"{args.output}.md"), markdown(report))
     print(markdown(report))
     return 0
 
 
+def _fmt(key: str, value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    _, scale, fmt, _ = METRICS[key]
+    return format(scale * value, ("+" if signed else "") + fmt)
+
+
+def verdict(report: dict[str, Any]) -> list[str]:
+    """Sentences read off the paired intervals: did ASP-MTL's terms change the shared space?"""
+    sp, asp = report["pairs"][0][SP], report["pairs"][0][ASP]
+    if sp["difference_weight"] == asp["difference_weight"]:
+        terms = f"adversarial term (lambda = {asp['adversarial_weight']:g})"
+    else:
+        terms = (f"adversarial and difference terms (lambda = {asp['adversarial_weight']:g}, gamma = "
+                 f"{asp['difference_weight']:g}; SP-MTL: lambda = {sp['adversarial_weight']:g}, gamma = "
+                 f"{sp['difference_weight']:g})")
+    claims = {"probe_task_accuracy_shared": ("lowered the shared space's task readability",
+                                             "raised the shared space's task readability",
+                                             "did not measurably change the shared space's task readability",
+                                             "the probe's task accuracy on shared features"),
+              "mean_abs_cosine_shared_private": ("lowered mean |cos(shared, private)| (more orthogonal)",
+                                                 "raised mean |cos(shared, private)| (less orthogonal)",
+                                                 "did not measurably change mean |cos(shared, private)|",
+                                                 "mean |cos|")}
+    lines = []
+    for key, (lower, higher, same, what) in claims.items():
+        d = report["paired_differences"].get(key)
+        if d is None:
+            continue
+        unit = f" {METRICS[key][3]}" if METRICS[key][3] else ""
+        if d["ci95"] is None:
+            lines.append(f"With one pair there is no interval over seeds: no claim on {what} "
+                         f"(ASP − SP {_fmt(key, d['mean'], True)}{unit}).")
+            continue
+        lo, hi = d["ci95"]
+        claim = lower if hi < 0 else higher if lo > 0 else same
+        lines.append(f"ASP-MTL's {terms} {claim}: {what}, ASP − SP, is {_fmt(key, d['mean'], True)}{unit} on "
+                     f"average, 95 % t-interval over n = {d['n']} seeds [{_fmt(key, lo, True)}, "
+                     f"{_fmt(key, hi, True)}]{unit}, which {'includes' if lo <= 0 <= hi else 'excludes'} 0.")
+    disc = report["aggregate"][ASP].get("discriminator_accuracy")
+    if disc:
+        sd = f" ± {_fmt('discriminator_accuracy', disc['sd'])}" if disc["sd"] is not None else ""
+        lines.append(f"ASP-MTL's own discriminator reads the task from its shared features at "
+                     f"{_fmt('discriminator_accuracy', disc['mean'])}{sd} % (n = {disc['n']} seeds; chance "
+                     f"{100 * report['chance']:.1f} %).")
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Do the terms change the features? (16 FDU-MTL tasks, test reviews)", "",
-             f"Made by `{report['command']}`. Probe: logistic regression from frozen features to the task, fitted "
-             f"on training reviews, scored on test reviews (chance {100 * report['chance']:.1f} %).", "",
-             "| model | test error % | probe on shared: task accuracy % | probe on private % | discriminator "
-             "accuracy % | mean abs cosine(shared, private) |", "|---|---:|---:|---:|---:|---:|"]
-    for name, e in report["per_model"].items():
-        def pct(key):
-            return f"{100 * e[key]:.1f}" if key in e else "–"
-        cos = f"{e['mean_abs_cosine_shared_private']:.3f}" if "mean_abs_cosine_shared_private" in e else "–"
-        lines.append(f"| {name} | {e['test_error']:.2f} | {pct('probe_task_accuracy_shared')} | "
-                     f"{pct('probe_task_accuracy_private')} | {pct('discriminator_accuracy')} | {cos} |")
+    keys = [k for k in METRICS if any(k in p[name] for p in report["pairs"] for name in (SP, ASP))]
+    n = len(report["pairs"])
+    lines = [f"# Do the terms change the features? ({len(report['probe']['tasks'])} FDU-MTL tasks, test reviews, "
+             f"{n} seed(s))", "",
+             f"Made by `{report['command']}` at commit `{report['commit']}`. Each pair is an SP-MTL and an ASP-MTL "
+             f"model trained with the same seed. Probe: logistic regression from frozen features to the task, fitted "
+             f"on the same {report['probe']['train_rows']} training reviews for every model, scored on "
+             f"{report['probe']['test_rows']} test reviews (chance {100 * report['chance']:.1f} %).", "",
+             "| seed | model | " + " | ".join(METRICS[k][0] for k in keys) + " |",
+             "|---|---|" + "---:|" * len(keys)]
+    for p in report["pairs"]:
+        seed = "?" if p["seed"] is None else p["seed"]
+        for name in (SP, ASP):
+            lines.append(f"| {seed} | {LABELS[name]} | " + " | ".join(_fmt(k, p[name].get(k)) for k in keys) + " |")
+    for name in (SP, ASP):
+        agg = report["aggregate"][name]
+        cells = ["–" if k not in agg else _fmt(k, agg[k]["mean"]) if agg[k]["sd"] is None
+                 else f"{_fmt(k, agg[k]['mean'])} ± {_fmt(k, agg[k]['sd'])}" for k in keys]
+        lines.append(f"| mean ± sd (n = {n}) | {LABELS[name]} | " + " | ".join(cells) + " |")
+    seeds = ["?" if p["seed"] is None else p["seed"] for p in report["pairs"]]
+    lines += ["", f"Paired differences ASP-MTL − SP-MTL (same seed); mean and 95 % t-interval over n = {n} seeds:",
+              "", "| difference | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | 95 % t-interval |",
+              "|---|" + "---:|" * (len(seeds) + 2)]
+    for key, d in report["paired_differences"].items():
+        ci = "–" if d["ci95"] is None else f"[{_fmt(key, d['ci95'][0], True)}, {_fmt(key, d['ci95'][1], True)}]"
+        unit = f" ({METRICS[key][3]})" if METRICS[key][3] else ""
+        lines.append(f"| {METRICS[key][0]}{unit} | " + " | ".join(_fmt(key, v, True) for v in d["per_seed"])
+                     + f" | {_fmt(key, d['mean'], True)} | {ci} |")
+    for sentence in verdict(report):
+        lines += ["", sentence]
+    first = report.get("qualitative_seed")
+    lines += ["", f"Qualitative part, on the first pair only (seed {'?' if first is None else first}):", ""]
     if "disagreements" in report:
         d = report["disagreements"]
-        lines += ["", f"Test reviews where the two models disagree: the second is right on {d['second_right']}, "
-                  f"the first on {d['first_right']}."]
-    for e in report["examples"]:
+        lines.append(f"Test reviews where the two models disagree: ASP-MTL is right on {d['asp_right']}, "
+                     f"SP-MTL on {d['sp_right']}.")
+    for e in report.get("examples", []):
         top_s = [w for _, w in sorted(zip(e["shared_occlusion"], e["words"]), reverse=True)[:5]]
         top_p = [w for _, w in sorted(zip(e["private_occlusion"], e["words"]), reverse=True)[:5]]
-        lines.append(f"- {e['model']}, {e['task']} (label {e['label']}): shared moved most by {top_s}; private by {top_p}")
+        lines.append(f"- {e['model']}, {e['task']} (label {e['label']}): shared moved most by {top_s}; "
+                     f"private by {top_p}")
     return "\n".join(lines) + "\n"
 
 
