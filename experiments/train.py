@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -44,7 +46,7 @@ from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier
 from tf_aspmtl.optimizers import OPTIMIZERS
-from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, glove_embedding_matrix
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
 from tf_aspmtl.runtime import configure_cpu_threads
 from tf_aspmtl.training import (
     FDU_MTL_CLASS_NAMES,
@@ -54,8 +56,23 @@ from tf_aspmtl.training import (
     build_model,
     fit_with_dev_selection,
 )
+from tf_aspmtl.training.train_config import EMBEDDINGS
+from tf_aspmtl.training import (
+    apply_pretrained_encoders,
+    directions_for_encoder,
+    load_pretrained_language_model,
+    pretrain_language_model,
+)
 
 logger = logging.getLogger("experiments.train")
+WORD_VECTORS_CACHE = Path(__file__).resolve().parents[1] / "runs" / "word_vectors"
+"""Cache of word2vec vectors (``--embedding word2vec`` / ``glove+word2vec``), keyed by a hash of the corpus and
+every parameter, so reruns and resumed runs do not retrain them; under runs/, which git ignores."""
+LM_PRETRAIN_DIR = Path(__file__).resolve().parents[1] / "runs" / "pretrain"
+"""Language-model pretrainings (``--lm-pretrain-epochs``), one folder per hash of the corpus, vocabulary, initial
+word vectors and every pretraining setting (seed included): runs that share them share one pretraining."""
+LM_SETTINGS = {"batch_size": 64, "learning_rate": 1e-3, "num_sampled": 512, "holdout_fraction": 0.02}
+"""Settings of the language-model pretraining that the config does not give."""
 FAULT_ENV = "EXPERIMENTS_TRAIN_FAULT"
 """Test hook: ``mid-epoch:N``, ``epoch-end:N``, ``after-training`` or ``during-evaluation`` makes the
 process SIGKILL itself there (tests/test_faults.py kills runs at each point and checks the reruns)."""
@@ -111,12 +128,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     p.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (the 16 FDU-MTL tasks)")
     p.add_argument("--encoder", choices=sorted(ENCODERS))
-    p.add_argument("--embedding", choices=["glove", "random"])
+    p.add_argument("--embedding", choices=EMBEDDINGS,
+                   help="initial word vectors: glove (50-d, the default), word2vec (trained on the tasks' train and "
+                        "unlabelled text, never dev or test; cached under runs/word_vectors), glove+word2vec "
+                        "(both, concatenated) or random")
+    p.add_argument("--embedding-dim", type=_positive_int,
+                   help="word vector size: 50 for glove; the word2vec size for word2vec; > 50 for glove+word2vec "
+                        "(50 GloVe dims + the rest word2vec, e.g. 150)")
     p.add_argument("--hidden-dim", type=_positive_int)
     p.add_argument("--max-length", type=_positive_int, help="tokens kept per text (the rest is cut)")
     p.add_argument("--batch-size", type=_positive_int)
@@ -141,6 +174,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sampling", choices=["proportional", "uniform"])
     p.add_argument("--unlabeled-fraction", type=float, help="share of unlabelled rows per batch (adversary only)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--lm-pretrain-epochs", type=_non_negative_int,
+                   help="first pretrain the LSTM encoders as a language model for this many epochs on the tasks' "
+                        "train and unlabelled text (never dev or test; cached under runs/pretrain); 0: off (default)")
+    p.add_argument("--lm-init", choices=["all", "shared"],
+                   help="encoders the pretrained language model initialises: all (shared and private, the default) "
+                        "or shared")
     p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
     p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")
@@ -196,6 +235,40 @@ def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
     return {t: 100.0 * (1.0 - float(logs[f"acc_{t}"])) for t in model.task_names}
 
 
+def pretrain_run_language_model(
+    config: TrainConfig, data: pd.DataFrame, vectorizer: TextVectorizer, word_vectors, verbose: int | str = 2
+) -> Path:
+    """Pretrains the run's encoders as a language model (``config.lm_pretrain_epochs``); returns its ``.npz``.
+
+    Directions: forward for a one-way LSTM encoder, forward and backward for
+    a bidirectional one; units ``config.hidden_dim``; the embedding starts
+    from the run's word vectors (random when there are none). The folder,
+    ``runs/pretrain/<key>``, is keyed by a hash of the corpus, vocabulary,
+    word vectors and every setting, seed included, so runs that share them
+    (other families, reruns, resumed runs) share one pretraining.
+    """
+    # The corpus: the run's tasks' train rows and unlabelled rows, NEVER dev or test text. The "train" split of
+    # load_fdu_mtl excludes dev: dev is the last dev_size (200) rows of each .task.train file, train the rows before
+    # them (_task_frames in tf_aspmtl/data/fdu_mtl.py); test and unlabelled rows come from their own files.
+    texts = data[data["split"].isin(("train", "unlabeled"))]["text"].tolist()
+    settings = {"epochs": config.lm_pretrain_epochs, "units": config.hidden_dim,
+                "directions": list(directions_for_encoder(config.encoder)), "seed": config.seed,
+                "max_length": config.max_length, "embedding": config.embedding,
+                "embedding_dim": config.embedding_dim, **LM_SETTINGS}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update("\n".join(vectorizer.get_vocabulary()).encode("utf-8"))
+    digest.update(b"random" if word_vectors is None else np.ascontiguousarray(word_vectors, np.float32).tobytes())
+    lm_dir = LM_PRETRAIN_DIR / digest.hexdigest()[:16]
+    logger.info("language-model pretraining %s (%d train + unlabelled texts): %s", lm_dir, len(texts), settings)
+    return pretrain_language_model(
+        texts, vectorizer, word_vectors, config.hidden_dim, run_dir=lm_dir,
+        directions=settings["directions"], epochs=config.lm_pretrain_epochs, seed=config.seed,
+        embedding_dim=config.embedding_dim, verbose=verbose, **LM_SETTINGS,
+    )
+
+
 def run(
     config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2,
     strategy: tf.distribute.Strategy | None = None, dev_only: bool = False,
@@ -210,7 +283,9 @@ def run(
     started = time.time()
     made_by = provenance(command)  # the code as it was when the run started
     tasks = list(config.tasks)
-    splits = ("train", "dev") + (() if dev_only else ("test",)) + (("unlabeled",) if config.unlabeled_fraction > 0 else ())
+    uses_word2vec = config.embedding in ("word2vec", "glove+word2vec")  # its corpus includes the unlabelled rows
+    splits = ("train", "dev") + (() if dev_only else ("test",)) + (
+        ("unlabeled",) if config.unlabeled_fraction > 0 or uses_word2vec or config.lm_pretrain_epochs > 0 else ())
     data = load_fdu_mtl(data_dir, tasks=tasks, splits=splits)
     train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
     unlabeled = data[data["split"] == "unlabeled"] if config.unlabeled_fraction > 0 else None
@@ -219,9 +294,36 @@ def run(
     vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
     vectorizer.adapt(train["text"].tolist())
     word_vectors, coverage = None, None
-    if config.embedding == "glove":
-        word_vectors, coverage = glove_embedding_matrix(vectorizer, seed=config.seed)
-    logger.info("vocabulary %d words; GloVe coverage %s", vectorizer.vocabulary_size, coverage)
+    word_vector_info: dict[str, Any] = {"kind": config.embedding, "dim": config.embedding_dim}
+    if config.embedding != "random":
+        texts = None
+        if uses_word2vec:
+            # The word2vec corpus: the run's tasks' train rows and unlabelled rows, NEVER dev or test text. The
+            # "train" split of load_fdu_mtl already excludes dev: dev is the last dev_size (200) rows of each
+            # .task.train file and train the rows before them (_task_frames in tf_aspmtl/data/fdu_mtl.py).
+            corpus = data[data["split"].isin(("train", "unlabeled"))]
+            texts = corpus["text"].tolist()
+            word_vector_info["corpus_rows"] = {s: int((corpus["split"] == s).sum()) for s in ("train", "unlabeled")}
+        word_vectors, stats = embedding_matrix(config.embedding, vectorizer, texts, dim=config.embedding_dim,
+                                               seed=config.seed, cache_dir=WORD_VECTORS_CACHE)
+        word_vector_info.update(stats)
+        coverage = stats.get("glove")  # GloVe's coverage, as before (None without GloVe)
+    logger.info("vocabulary %d words; %s word vectors (%d-d), coverage %s", vectorizer.vocabulary_size,
+                config.embedding, config.embedding_dim, word_vector_info.get("coverage"))
+
+    lm_path, lm_info, lm_wall_s, this_process_lm_s = None, None, 0.0, 0.0
+    if config.lm_pretrain_epochs > 0:
+        lm_started = time.time()
+        lm_path = pretrain_run_language_model(config, data, vectorizer, word_vectors, verbose=verbose)
+        this_process_lm_s = time.time() - lm_started
+        meta = load_pretrained_language_model(lm_path)["metadata"]
+        lm_wall_s = float(meta["wall_time_s"])  # every process's pretraining time, as for training below
+        lm_info = {"path": str(lm_path), "epochs": meta["epochs"], "directions": meta["directions"],
+                   "texts": meta["texts"], "heldout_texts": meta["heldout_texts"],
+                   "heldout_perplexity": meta["heldout_perplexity"], "wall_time_s": lm_wall_s,
+                   "init": config.lm_init, "applied": {}}
+        # The classifier starts from the same random state whether the pretraining ran here or was cached.
+        keras.utils.set_random_seed(config.seed)
 
     groups = [[t] for t in tasks] if config.model == "single" else [tasks]
     per_task: dict[str, dict[str, float]] = {}
@@ -250,6 +352,8 @@ def run(
         test_ds = None if dev_only else make_eval_dataset(sub(test), vectorizer, group)
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
+            if lm_path is not None:  # before fit: a resumed fit then loads its checkpoint over these weights
+                lm_info["applied"][label] = apply_pretrained_encoders(model, lm_path, encoders=config.lm_init)
         fit_started = time.time()
         selection = fit_with_dev_selection(
             model, train_ds, steps, dev_ds, group_dir, epochs=config.epochs, patience=config.patience,
@@ -291,12 +395,16 @@ def run(
         "avg_test_error": avg("test_error"),
         "config": asdict(config),
         "glove_coverage": coverage,
+        "word_vectors": word_vector_info,  # kind, dims, word2vec corpus rows and parameters, coverage per source
         "history": histories,
         "training_wall_time_s": training_s,
         # Training time of every process (each up to its last finished epoch), plus this process's other work.
-        "wall_time_s": training_s + (time.time() - started) - this_process_training_s,
+        # Language-model pretraining counts the same way (its full time even when cached by an earlier run).
+        "wall_time_s": (training_s + (time.time() - started) - this_process_training_s
+                        + lm_wall_s - this_process_lm_s),
         "processes": processes,
         "resumed": resumed,
+        "lm_pretraining": lm_info,  # path, epochs, held-out perplexity per epoch, wall time (all processes)
         **made_by,
     }
 

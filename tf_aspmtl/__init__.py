@@ -17,8 +17,10 @@ from tf_aspmtl import layers, metrics, optimizers  # noqa: F401  (registers the 
 from tf_aspmtl.models import (
     MODEL_FAMILIES,
     AdversarialSharedPrivateMTL,
+    EncoderLanguageModel,
     FullySharedMTL,
     MultiTaskClassifier,
+    MultiTaskEnsemble,
     SharedPrivateBackbone,
     SharedPrivateMTL,
     SingleTaskClassifier,
@@ -30,9 +32,11 @@ from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer
 __all__ = [
     "MODEL_FAMILIES",
     "AdversarialSharedPrivateMTL",
+    "EncoderLanguageModel",
     "FullySharedMTL",
     "LazyAdam",
     "MultiTaskClassifier",
+    "MultiTaskEnsemble",
     "MultiTaskPreprocessor",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",

@@ -11,6 +11,17 @@ given by name per row.
 
 Both return a dict of tensors with the keys of :data:`OUTPUTS`, ready to be a
 SavedModel signature (see the ``export`` package).
+
+Other servable objects: anything with ``task_names``, ``num_classes``,
+``class_names``, ``task_id`` and a method
+``serving_probabilities(texts, task_index, chunk_rows)`` (probabilities
+[batch, num_classes(task)] of raw texts of one task) is served the same way,
+with the same signature and outputs; :func:`task_probabilities` calls that
+method instead of the classifier's arithmetic. To be exported it also lists
+the layers its graph uses, ``serving_layers(task_index or None)`` (see
+:func:`tf_aspmtl.export.archive.used_layers`), and may describe itself with
+``serving_info(is_multitask)``. :class:`~tf_aspmtl.models.MultiTaskEnsemble`
+is one.
 """
 
 from __future__ import annotations
@@ -38,8 +49,14 @@ def check_servable(model) -> None:
     """Raises ValueError unless ``model`` can be served from raw text.
 
     Args:
-        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier`.
+        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier`, or an object
+            with its own ``serving_probabilities`` (see the module docstring).
     """
+    if callable(getattr(model, "serving_probabilities", None)):
+        for attribute in ("task_names", "num_classes", "class_names", "task_id"):
+            if not hasattr(model, attribute):
+                raise ValueError(f"Cannot serve a {type(model).__name__}: it has no {attribute!r}.")
+        return
     for attribute in ("preprocessor", "embedding", "heads", "task_names", "num_classes", "class_names"):
         if not hasattr(model, attribute):
             raise ValueError(
@@ -109,6 +126,27 @@ def _length_sorted_logits(model, ids: tf.Tensor, k: int, chunk_rows: int) -> tf.
     return tf.scatter_nd(order[:, None], sorted_logits, [rows, classes])
 
 
+def task_probabilities(
+    model, texts: tf.Tensor, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+) -> tf.Tensor:
+    """Probabilities [batch, num_classes(task)] of one task for raw texts [batch].
+
+    ``softmax(task_logits(...))`` for a classifier; a model with its own
+    ``serving_probabilities(texts, task_index, chunk_rows)`` (an ensemble)
+    computes them itself.
+
+    Args:
+        model: a servable model (see :func:`check_servable`).
+        texts: tf.string [batch]. Raw texts.
+        task: str or int. Task name or id.
+        chunk_rows: optional int. See :func:`task_logits`.
+    """
+    own = getattr(model, "serving_probabilities", None)
+    if callable(own):
+        return own(tf.reshape(texts, [-1]), model.task_id(task), chunk_rows)
+    return tf.nn.softmax(task_logits(model, texts, task, chunk_rows))
+
+
 def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:
     label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
     return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: tf.gather(names, label_id)}
@@ -141,7 +179,7 @@ def task_serving_fn(
     class_names = list(model.class_names[k])
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = tf.nn.softmax(task_logits(model, text, k, chunk_rows))
+        probabilities = task_probabilities(model, text, k, chunk_rows)
         return _outputs(probabilities, tf.constant(class_names, tf.string))
 
     serve.__name__ = f"serve_{model.task_names[k]}"
@@ -180,7 +218,7 @@ def multitask_serving_fn(
         texts = tf.dynamic_partition(text, task_ids, num_tasks)
         parts = []
         for k in range(num_tasks):
-            probs = tf.nn.softmax(task_logits(model, texts[k], k, chunk_rows))
+            probs = task_probabilities(model, texts[k], k, chunk_rows)
             parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
         probabilities = tf.dynamic_stitch(rows, parts)
         probabilities = tf.reshape(probabilities, [-1, max_classes])

@@ -8,7 +8,9 @@ Only the layers a graph uses are tracked, so a task's SavedModel holds the
 vectorizer's lookup table, the embedding, the shared encoder, that task's
 private encoder and the heads' variables (one kernel for all tasks, of which
 the graph reads its task's slice), and none of the other tasks' encoders nor
-the discriminator.
+the discriminator. A model that computes its own serving probabilities (an
+ensemble, see :mod:`tf_aspmtl.serving`) names its layers itself with
+``serving_layers``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ TASK_SPEC = tf.TensorSpec([None], tf.string, name=serving.TASK_INPUT)
 SIGNATURE = serving.SIGNATURE_NAME
 
 
-def _used_layers(model, task_index: int | None) -> list:
+def used_layers(model, task_index: int | None) -> list:
+    """The layers the serving graph of task ``task_index`` (None: every task) reads, to track in the archive.
+
+    A classifier's vectorizer (built here if it was never called), embedding,
+    heads, shared encoder and that task's private encoder; for a model with
+    ``serving_layers``, what that method returns.
+    """
+    own = getattr(model, "serving_layers", None)
+    if callable(own):
+        return list(own(task_index))
     vectorizer = model.preprocessor.text_vectorizer
     if not vectorizer.built:  # never called yet (an untrained model): one call builds it
         vectorizer(tf.constant([""]))
@@ -55,7 +66,7 @@ def write_task_saved_model(
     """
     serving.check_servable(model)
     archive = keras.export.ExportArchive()
-    for layer in _used_layers(model, model.task_id(task)):
+    for layer in used_layers(model, model.task_id(task)):
         archive.track(layer)
     archive.add_endpoint(SIGNATURE, serving.task_serving_fn(model, task, chunk_rows), input_signature=[TEXT_SPEC])
     archive.write_out(os.fspath(path), verbose=False)
@@ -73,7 +84,7 @@ def write_multitask_saved_model(
     """
     serving.check_servable(model)
     archive = keras.export.ExportArchive()
-    for layer in _used_layers(model, None):
+    for layer in used_layers(model, None):
         archive.track(layer)
     archive.add_endpoint(SIGNATURE, serving.multitask_serving_fn(model, chunk_rows), input_signature=[TEXT_SPEC, TASK_SPEC])
     archive.write_out(os.fspath(path), verbose=False)

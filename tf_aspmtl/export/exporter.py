@@ -67,8 +67,14 @@ def _versions_info() -> dict[str, str]:
     return found
 
 
-def _model_info(model, is_multitask: bool) -> dict:
-    """What was exported, in a few numbers (copied into benchmark results)."""
+def model_info(model, is_multitask: bool) -> dict:
+    """What was exported, in a few numbers (copied into benchmark results).
+
+    A model with ``serving_info(is_multitask)`` (an ensemble) describes itself.
+    """
+    own = getattr(model, "serving_info", None)
+    if callable(own):
+        return {"class": type(model).__name__, **own(is_multitask)}
     encoders_per_review = int(model.shared_encoder is not None) + int(bool(model.private_encoders))
     return {
         "class": type(model).__name__,
@@ -121,7 +127,7 @@ def _write_version(model, staging: str, final: str, name: str, version: int, ser
         "inputs": inputs,
         "outputs": {serving.PROBABILITIES: "float32 [batch, classes]", serving.LABEL_ID: "int64 [batch]",
                     serving.LABEL: "string [batch]"},
-        "model": _model_info(model, is_multitask),
+        "model": model_info(model, is_multitask),
         "chunk_rows": chunk_rows,
         "source_model": source,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -152,7 +158,8 @@ def export_model(
 
     Args:
         model: a trained :class:`~tf_aspmtl.models.MultiTaskClassifier` with a
-            preprocessor, or the path of its ``.keras`` file.
+            preprocessor, a :class:`~tf_aspmtl.models.MultiTaskEnsemble` of
+            them, or the path of its ``.keras`` file.
         output: str or path. Base folder that TF Serving watches (one folder per model).
         tasks: sequence of str or None. Tasks to export (default: all).
         version: int or None. Version number (default: the next free one,

@@ -8,14 +8,18 @@ from tf_aspmtl.models.families import (
     SingleTaskClassifier,
     get_model_family,
 )
+from tf_aspmtl.models.encoder_language_model import EncoderLanguageModel
 from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
+from tf_aspmtl.models.multitask_ensemble import MultiTaskEnsemble
 from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
 
 __all__ = [
     "MODEL_FAMILIES",
     "AdversarialSharedPrivateMTL",
+    "EncoderLanguageModel",
     "FullySharedMTL",
     "MultiTaskClassifier",
+    "MultiTaskEnsemble",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",
     "SingleTaskClassifier",

@@ -4,17 +4,27 @@ from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
 from tf_aspmtl.preprocessing.tokenizer import tokenize
+from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS
 from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
+from tf_aspmtl.preprocessing.word_vectors import embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import load_glove_6b_50d
+from tf_aspmtl.preprocessing.word_vectors import tokenize_corpus
+from tf_aspmtl.preprocessing.word_vectors import train_word2vec
+from tf_aspmtl.preprocessing.word_vectors import word2vec_embedding_matrix
 
 __all__ = [
+    "EMBEDDING_KINDS",
     "MultiTaskPreprocessor",
     "TOKENIZATION_RULES",
     "TextVectorizer",
     "build_embedding_matrix",
+    "embedding_matrix",
     "glove_embedding_matrix",
     "load_glove_6b_50d",
     "standardize",
     "tokenize",
+    "tokenize_corpus",
+    "train_word2vec",
+    "word2vec_embedding_matrix",
 ]

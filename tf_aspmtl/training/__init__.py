@@ -1,8 +1,10 @@
 """Training utilities: dev-based selection with exact resumption, a loud stop on divergence."""
 
+from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
+from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model, pretrain_language_model
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, QUICK, TrainConfig, build_model
 
 __all__ = [
@@ -16,4 +18,8 @@ __all__ = [
     "SelectionResult",
     "StopOnNonFiniteLoss",
     "fit_with_dev_selection",
+    "apply_pretrained_encoders",
+    "directions_for_encoder",
+    "load_pretrained_language_model",
+    "pretrain_language_model",
 ]

@@ -18,7 +18,13 @@ from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
 from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES, MultiTaskClassifier
 from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.training.apply_pretrained_encoders import ENCODER_INITS, directions_for_encoder
+from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS, GLOVE_DIM
 
+EMBEDDINGS = ("random", *EMBEDDING_KINDS)
+"""``TrainConfig.embedding`` choices: "random", or a kind of ``tf_aspmtl.preprocessing.embedding_matrix``
+("glove": 50-d; "word2vec": ``embedding_dim``-d, trained on the run's train + unlabelled text;
+"glove+word2vec": 50 GloVe dims + ``embedding_dim - 50`` word2vec dims)."""
 FDU_MTL_CLASS_NAMES = ("negative", "positive")  # label 0 and 1 of every FDU-MTL task
 QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
 """The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
@@ -36,7 +42,7 @@ class TrainConfig:
     model: str = "asp-mtl"
     tasks: tuple[str, ...] = FDU_MTL_TASKS
     encoder: str = "lstm"
-    embedding: str = "glove"  # or "random"
+    embedding: str = "glove"  # or "random", "word2vec", "glove+word2vec" (see EMBEDDINGS)
     embedding_dim: int = 50
     hidden_dim: int = 100
     max_length: int = 200
@@ -55,6 +61,8 @@ class TrainConfig:
     unlabeled_fraction: float = 0.0
     seed: int = 0
     paper_scale: bool = True
+    lm_pretrain_epochs: int = 0  # > 0: pretrain the LSTM encoders as a language model first (0 = off)
+    lm_init: str = "all"  # encoders the language model initialises: "all" (shared + private) or "shared"
 
     def __post_init__(self):
         types = {f.name: f.type for f in fields(self)}
@@ -76,7 +84,7 @@ class TrainConfig:
         if isinstance(self.tasks, str) or not all(isinstance(t, str) for t in self.tasks) or not self.tasks:
             raise ValueError(f"TrainConfig.tasks must be a non-empty list of task names; got {self.tasks!r}")
         object.__setattr__(self, "tasks", tuple(self.tasks))
-        choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": ("glove", "random"),
+        choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
                    "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
                    "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING}
         for name, allowed in choices.items():
@@ -97,8 +105,22 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dropout must be in [0, 1); got {self.dropout!r}")
         if not 0.0 <= self.unlabeled_fraction < 1.0:
             raise ValueError(f"TrainConfig.unlabeled_fraction must be in [0, 1); got {self.unlabeled_fraction!r}")
+        if self.lm_pretrain_epochs < 0:
+            raise ValueError(f"TrainConfig.lm_pretrain_epochs must be >= 0 (0 = no pretraining); got "
+                             f"{self.lm_pretrain_epochs!r}")
+        if self.lm_init not in ENCODER_INITS:
+            raise ValueError(f"TrainConfig.lm_init must be one of {list(ENCODER_INITS)}; got {self.lm_init!r}")
+        if self.lm_pretrain_epochs > 0:
+            try:
+                directions_for_encoder(self.encoder)
+            except ValueError as err:
+                raise ValueError(f"TrainConfig.lm_pretrain_epochs > 0 needs an LSTM encoder: {err}") from None
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
+        if self.embedding == "glove+word2vec" and self.embedding_dim <= GLOVE_DIM:
+            raise ValueError(f"TrainConfig.embedding_dim must be > {GLOVE_DIM} for embedding='glove+word2vec' "
+                             f"({GLOVE_DIM} GloVe dims + embedding_dim - {GLOVE_DIM} word2vec dims); "
+                             f"got embedding_dim={self.embedding_dim}")
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
@@ -145,7 +167,8 @@ def build_model(
         preprocessor: MultiTaskPreprocessor of the model's tasks (or their
             names, for a model of prepared inputs).
         word_vectors: optional [vocabulary_size, embedding_dim] matrix
-            (``config.embedding == "glove"``); random vectors otherwise.
+            (``config.embedding`` other than "random", from
+            ``tf_aspmtl.preprocessing.embedding_matrix``); random vectors otherwise.
         hyperparameters: optional values that replace config fields
             (``adversarial_weight``, ``learning_rate``, ...; a tuner's trial).
         **model_kwargs: more constructor arguments (``num_classes``,
