@@ -93,6 +93,12 @@ LEVER_SETTINGS = {
     "lever_dropout03": ("--model", "asp-mtl", "--dropout", "0.3", *SCREEN),
     "lever_cnn": ("--model", "asp-mtl", "--encoder", "cnn", *SCREEN),
     "lever_max_dropout03": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3", *SCREEN),
+    # On top of max pooling + dropout 0.3 (the best of seed 0's screen):
+    "lever_maxdrop_w2v": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
+                          "--embedding", "glove+word2vec", "--embedding-dim", "150", *SCREEN),
+    "lever_maxdrop_lm": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
+                         "--lm-pretrain-epochs", "3", *SCREEN),
+    "lever_bimaxdrop": ("--model", "asp-mtl", "--encoder", "bilstm-max", "--dropout", "0.3", *SCREEN),
 }
 MORE_LEVER_SETTINGS = {
     # Screened after every seed of LEVER_SETTINGS: cheaper guesses with less expected gain.
@@ -101,7 +107,8 @@ MORE_LEVER_SETTINGS = {
     "lever_lr2e-3": ("--model", "asp-mtl", "--learning-rate", "2e-3", *SCREEN),
     "lever_hidden200": ("--model", "asp-mtl", "--hidden-dim", "200", *SCREEN),
 }
-LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max"}
+LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v": "lever_max_dropout03",
+                   "lever_maxdrop_lm": "lever_max_dropout03", "lever_bimaxdrop": "lever_max_dropout03"}
 """The run each lever is paired with, when it is not ``lever_base``."""
 LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
 """Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
