@@ -80,6 +80,7 @@ _HASHSEED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two fresh interpreters; a guard against a future gensim hashing words by Python's hash
 def test_vectors_do_not_depend_on_pythonhashseed(corpus):
     digests = []
     for hash_seed in ("1", "2"):
