@@ -254,7 +254,7 @@ def pretrain_run_language_model(
     settings = {"epochs": config.lm_pretrain_epochs, "units": config.hidden_dim,
                 "directions": list(directions_for_encoder(config.encoder)), "seed": config.seed,
                 "max_length": config.max_length, "embedding": config.embedding,
-                "embedding_dim": config.embedding_dim, **LM_SETTINGS}
+                "embedding_dim": config.embedding_dim, "output_bias": "unigram", **LM_SETTINGS}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\0")

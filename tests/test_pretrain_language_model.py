@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from tf_aspmtl.models import EncoderLanguageModel, MultiTaskClassifier
 from tf_aspmtl.models.encoder_language_model import reading_order
@@ -291,3 +292,15 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
     assert json.loads((tmp_path / "run2" / "results.json").read_text())["lm_pretraining"]["path"] == lm["path"]
     with pytest.raises(AssertionError, match="trained again"):  # another seed: its own pretraining
         train.main(argv + ["--output-dir", str(tmp_path / "run3"), "--seed", "1"])
+
+
+def test_unigram_bias_makes_the_untrained_model_a_unigram_model():
+    counts = np.array([0, 0, 600, 300, 90, 9, 1] + [0] * 43)
+    lm = EncoderLanguageModel(50, embedding_dim=4, units=3, num_sampled=8)
+    lm.set_unigram_bias(counts)
+    targets = np.array([2, 3, 6, 10])
+    losses = lm.full_softmax_losses(tf.zeros((4, 3)), tf.constant(targets)).numpy()
+    # A zero hidden state leaves the bias as the logits: the cross entropy of the smoothed unigram model.
+    np.testing.assert_allclose(losses, -np.log((counts[targets] + 1) / (counts.sum() + 50)), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"counts has shape \(3,\); expected \(50,\)"):
+        lm.set_unigram_bias(np.ones(3))

@@ -196,6 +196,21 @@ class EncoderLanguageModel(keras.Model):
             raise ValueError(f"Word-vector matrix has shape {matrix.shape}; the language model expects {expected}")
         self.embedding.embeddings.assign(matrix)
 
+    def set_unigram_bias(self, counts: np.ndarray) -> None:
+        """Starts the output bias at the log unigram frequencies of ``counts`` [vocabulary_size] (add-one smoothed).
+
+        With a sampled softmax, the logits of words that are seldom sampled
+        barely move from their start; from a zero bias, every rare word keeps
+        logit ~0 and the full softmax's normaliser is dominated by them (its
+        perplexity then stays above a unigram model's). From the unigram
+        bias, the untrained model already is the unigram model.
+        """
+        counts = np.asarray(counts, dtype=np.float64)
+        if counts.shape != (self.vocabulary_size,):
+            raise ValueError(f"counts has shape {counts.shape}; expected ({self.vocabulary_size},)")
+        self.build()
+        self.softmax_bias.assign(np.log((counts + 1.0) / (counts.sum() + len(counts))).astype("float32"))
+
     # ------------------------------------------------------------ forward
     def call(self, token_ids, training=None):
         """``{direction: hidden states [batch, length, units]}`` in each direction's reading order."""

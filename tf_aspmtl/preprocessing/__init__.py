@@ -9,9 +9,9 @@ from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import glove_embedding_matrix
 from tf_aspmtl.preprocessing.word_vectors import load_glove_6b_50d
-from tf_aspmtl.preprocessing.word_vectors import tokenize_corpus
-from tf_aspmtl.preprocessing.word_vectors import train_word2vec
-from tf_aspmtl.preprocessing.word_vectors import word2vec_embedding_matrix
+from tf_aspmtl.preprocessing.word2vec import tokenize_corpus
+from tf_aspmtl.preprocessing.word2vec import train_word2vec
+from tf_aspmtl.preprocessing.word2vec import word2vec_embedding_matrix
 
 __all__ = [
     "EMBEDDING_KINDS",

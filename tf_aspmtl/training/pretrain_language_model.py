@@ -251,7 +251,8 @@ def pretrain_language_model(
     settings = {"units": int(units), "embedding_dim": int(embedding_dim), "directions": list(directions),
                 "batch_size": int(batch_size), "learning_rate": float(learning_rate), "seed": int(seed),
                 "num_sampled": int(num_sampled), "holdout_fraction": float(holdout_fraction),
-                "predict_unknown": bool(predict_unknown), "max_length": vectorizer.max_length}
+                "predict_unknown": bool(predict_unknown), "max_length": vectorizer.max_length,
+                "output_bias": "unigram"}
     fingerprint = _fingerprint(settings, vocabulary, ids.flat_values.numpy(), lengths,
                                word_vectors if word_vectors is not None else b"random")
 
@@ -281,6 +282,8 @@ def pretrain_language_model(
                                  num_sampled=num_sampled, predict_unknown=predict_unknown,
                                  word_vectors=word_vectors, seed=seed, name="encoder_language_model")
     model.compile(optimizer=LazyAdam(learning_rate))
+    train_tokens = tf.gather(ids, train_rows).flat_values.numpy()
+    model.set_unigram_bias(np.bincount(train_tokens, minlength=len(vocabulary))[: len(vocabulary)])
     if done:
         model.optimizer.build(model.trainable_variables)
         model.load_weights(str(run_dir / state["backup"]))
