@@ -4,7 +4,9 @@
         --directory runs/tuning --project-name books-dvd
 
 The objective is the mean dev accuracy over the tasks (``val_mean_task_accuracy``,
-maximised); only the train and dev splits are read, never test. The first
+maximised); only the train and dev splits are read (and, for ``--embedding
+word2vec`` or ``glove+word2vec``, the unlabelled rows: word2vec trains on the
+train and unlabelled text, as in ``experiments.train``), never test. The first
 trial is the paper's point (lambda 0.05, gamma 0.01 and the defaults of
 ``tf_aspmtl.tuning``) unless ``--no-reference-trial``.
 
@@ -49,7 +51,9 @@ import keras_tuner
 import numpy as np
 
 from experiments.provenance import command_line, provenance
+from experiments.train import WORD_VECTORS_CACHE
 from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, MONITOR, TrainConfig
+from tf_aspmtl.training.train_config import EMBEDDINGS
 from experiments.tune_report import (
     best_train_config,
     plot_trials,
@@ -63,7 +67,7 @@ from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
-from tf_aspmtl.preprocessing import TextVectorizer, glove_embedding_matrix
+from tf_aspmtl.preprocessing import TextVectorizer, embedding_matrix
 from tf_aspmtl.tuning import TUNERS, ASPMTLHyperModel, build_tuner, default_values, searched_hyperparameters
 
 logger = logging.getLogger("experiments.tune")
@@ -82,7 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--project-name", help="project folder inside --directory (default <model>-<tuner>)")
     p.add_argument("--model", choices=sorted(MODEL_FAMILIES), default="asp-mtl")
     p.add_argument("--encoder", choices=sorted(ENCODERS), default="lstm")
-    p.add_argument("--embedding", choices=["glove", "random"], default="glove")
+    p.add_argument("--embedding", choices=EMBEDDINGS, default="glove",
+                   help="initial word vectors, as in experiments.train: glove (50-d), word2vec (trained on the tasks' "
+                        "train and unlabelled text, never dev or test; cached under runs/word_vectors), "
+                        "glove+word2vec (both, concatenated) or random")
+    p.add_argument("--embedding-dim", type=int,
+                   help="word vector size (default TrainConfig's, 50): 50 for glove; the word2vec size for word2vec; "
+                        "> 50 for glove+word2vec (50 GloVe dims + the rest word2vec, e.g. 150)")
     p.add_argument("--max-length", type=int, default=64, help="tokens kept per text")
     p.add_argument("--max-tokens", type=int, default=30000, help="vocabulary size cap")
     p.add_argument("--batch-size", type=int, default=16)
@@ -98,7 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-reference-trial", action="store_true", help="do not make trial 0 the paper's point")
     p.add_argument("--initial-points", type=int, help="bayesian: random trials first (default max(3, trials//3))")
     p.add_argument("--hyperband-factor", type=int, default=3)
-    p.add_argument("--max-rows-per-task", type=int, help="first N train and dev rows of each task (smoke tests)")
+    p.add_argument("--max-rows-per-task", type=int,
+                   help="first N train and dev rows (and unlabelled rows, for word2vec) of each task (smoke tests)")
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
     p.add_argument("--results", help="also write PREFIX.csv, PREFIX.png, PREFIX.best.json and PREFIX.json")
     p.add_argument("--overwrite", action="store_true", help="delete an existing project and start afresh")
@@ -160,13 +171,20 @@ def check_resumable(project_dir: Path, settings: dict[str, Any], role: str) -> N
 
 
 def load_data(args: argparse.Namespace, tasks: list[str]):
-    """Train and dev rows of ``tasks`` (never test), cut to ``--max-rows-per-task`` if given."""
-    data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=("train", "dev"))
-    train, dev = (data[data["split"] == s] for s in ("train", "dev"))
+    """Train and dev rows of ``tasks`` (never test) and the word2vec corpus, cut to ``--max-rows-per-task`` if given.
+
+    The corpus (``--embedding`` word2vec or glove+word2vec; else None) is the one of experiments.train's ``run()``:
+    the tasks' train and unlabelled rows, task by task, NEVER dev or test text (load_fdu_mtl's "train" split
+    already excludes dev), so both share the word2vec cache.
+    """
+    uses_word2vec = args.embedding in ("word2vec", "glove+word2vec")
+    splits = ("train", "dev") + (("unlabeled",) if uses_word2vec else ())
+    data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=splits)
     if args.max_rows_per_task:
-        train = train.groupby("task", sort=False).head(args.max_rows_per_task)
-        dev = dev.groupby("task", sort=False).head(args.max_rows_per_task)
-    return train.reset_index(drop=True), dev.reset_index(drop=True)
+        data = data.groupby(["task", "split"], sort=False).head(args.max_rows_per_task)
+    train, dev = (data[data["split"] == s].reset_index(drop=True) for s in ("train", "dev"))
+    corpus = data[data["split"].isin(("train", "unlabeled"))].reset_index(drop=True) if uses_word2vec else None
+    return train, dev, corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.trials < 1 or args.epochs < 1:
         raise ValueError(f"--trials and --epochs must be >= 1; got {args.trials} and {args.epochs}")
     fixed = parse_fixed(args.fix, args.model)
+    dim = {} if args.embedding_dim is None else {"embedding_dim": args.embedding_dim}
     base = replace(
-        TrainConfig(), model=args.model, tasks=tuple(tasks), encoder=args.encoder, embedding=args.embedding,
+        TrainConfig(), model=args.model, tasks=tuple(tasks), encoder=args.encoder, embedding=args.embedding, **dim,
         max_length=args.max_length, max_tokens=args.max_tokens, batch_size=args.batch_size, epochs=args.epochs,
         patience=args.patience, sampling=args.sampling, difference_normalization=args.difference_normalization,
         adversarial_objective=args.adversarial_objective, optimizer=args.optimizer, seed=args.seed,
@@ -194,11 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         check_resumable(project_dir, settings, role)
     keras.utils.set_random_seed(args.seed)
 
-    train, dev = load_data(args, tasks)
+    train, dev, corpus = load_data(args, tasks)
     logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev), len(tasks))
     vectorizer = TextVectorizer(max_length=args.max_length, max_tokens=args.max_tokens, name="preprocessor")
     vectorizer.adapt(train["text"].tolist())
-    word_vectors = glove_embedding_matrix(vectorizer, seed=args.seed)[0] if args.embedding == "glove" else None
+    word_vectors = None
+    if args.embedding != "random":
+        texts = None if corpus is None else corpus["text"].tolist()
+        word_vectors, stats = embedding_matrix(args.embedding, vectorizer, texts, dim=base.embedding_dim,
+                                               seed=args.seed, cache_dir=WORD_VECTORS_CACHE)
+        logger.info("%s word vectors (%d-d) cover %.1f%% of the vocabulary", args.embedding, base.embedding_dim,
+                    100.0 * stats["coverage"])
     hypermodel = ASPMTLHyperModel(
         tasks, vocabulary_size=vectorizer.vocabulary_size, preprocessor=vectorizer, family=args.model,
         word_vectors=word_vectors, embedding_dim=base.embedding_dim, encoder=args.encoder,

@@ -139,7 +139,7 @@ def test_cache_hit_returns_the_same_arrays_without_training(corpus, tmp_path, mo
             raise AssertionError("Word2Vec trained again")
 
     monkeypatch.setattr(gensim.models, "Word2Vec", NoTraining)
-    with caplog.at_level(logging.INFO, logger="tf_aspmtl.preprocessing.word_vectors"):
+    with caplog.at_level(logging.INFO, logger="tf_aspmtl.preprocessing.word2vec"):
         cached_words, cached_vectors = train_word2vec(corpus, cache_dir=tmp_path, **TINY)
     assert "cache hit" in caplog.text
     assert cached_words == words
