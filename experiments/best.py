@@ -12,6 +12,8 @@ exists). The first seed's model is also exported (``runs/best/export``) and
 throughput on one task. Then ``experiments/results/best.md``: per-task test
 error, mean ± sd over seeds, beside the paper's ASP-MTL and our FS-, SP- and
 ASP-MTL of Table 2, the wall time of every run, and the serving figures.
+Then the ensemble of all the seeds' models (``experiments.ensemble``),
+reported apart, with its own serving cost.
 
 Every choice in the config was made on dev (``experiments/results/tables/levers.md``
 says which screening each lever passed); test is read once per run, here.
@@ -64,19 +66,38 @@ def run_missing(config: Path, seeds: list[int], runs: Path) -> int:
     return failures
 
 
-def bench(runs: Path) -> Path | None:
-    """Serving latency and throughput of the first seed's export (one task), measured once."""
-    out = RESULTS / "bench_serving.json"
+def bench(runs: Path, export: str = "export", output: Path | None = None) -> Path | None:
+    """Serving latency and throughput of an export of one task (the first seed's by default), measured once."""
+    out = output or RESULTS / "bench_serving.json"
     if out.exists():
         return out
-    versions = sorted((runs / "export" / BENCH_TASK).glob("[0-9]*"), key=lambda p: int(p.name))
+    versions = sorted((runs / export / BENCH_TASK).glob("[0-9]*"), key=lambda p: int(p.name))
     if not versions:
-        logger.warning("no export of %s under %s: serving cost not measured", BENCH_TASK, runs / "export")
+        logger.warning("no export of %s under %s: serving cost not measured", BENCH_TASK, runs / export)
         return None
     command = [sys.executable, "-m", "experiments.bench_serving", "--export-dir", str(versions[-1]),
                "--output", str(out)]
     logger.info("measuring serving: %s", " ".join(command[1:]))
     return out if subprocess.call(command, cwd=REPO_ROOT) == 0 and out.exists() else None
+
+
+def ensemble(seeds: list[int], runs: Path) -> Path | None:
+    """The ensemble of every seed's model (none chosen: all of them), scored and exported once, then timed."""
+    out = RESULTS / "ensemble.json"
+    members = [runs / f"seed{s}" / "model" / "model.keras" for s in seeds]
+    if not out.exists():
+        if len(seeds) < 2 or not all(result_path(s).exists() and m.exists() for s, m in zip(seeds, members)):
+            logger.warning("ensemble skipped: it needs every seed's result and model (%s)", ", ".join(map(str, members)))
+            return None
+        command = [sys.executable, "-m", "experiments.ensemble", "--results", str(out),
+                   "--export", str(runs / "export-ensemble")]
+        for m in members:
+            command += ["--member", str(m)]
+        logger.info("scoring the ensemble: %s", " ".join(command[1:]))
+        if subprocess.call(command, cwd=REPO_ROOT) != 0 or not out.exists():
+            return None
+    bench(runs, export="export-ensemble", output=RESULTS / "bench_serving_ensemble.json")
+    return out
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -132,6 +153,21 @@ def report(seeds: list[int], command: str) -> str:
         lines += ["", f"Serving ({BENCH_TASK} SavedModel of seed {seeds[0]}, `{b.get('command', '')}`): "
                       f"p50 {b['p50_ms']:.2f} ms for one review, {b['batch64_reviews_per_s']:.0f} reviews/s at "
                       "batch 64."]
+    ensemble_file = RESULTS / "ensemble.json"
+    if ensemble_file.exists():
+        e = json.loads(ensemble_file.read_text())
+        lines += ["", "## The ensemble of the seeds (reported apart: one ensemble, not a mean over seeds)", "",
+                  f"`{e.get('command', '')}`: the mean of the {len(e.get('members', []))} models' class "
+                  f"probabilities (every seed's model, none chosen). Mean test error {e['avg_test_error']:.2f} % "
+                  f"(dev {e['avg_dev_error']:.2f} %); its members alone: test "
+                  f"{e['members_mean']['avg_test_error']:.2f} % on average. Per task: `experiments/results/best/"
+                  "ensemble.md`."]
+        eb = RESULTS / "bench_serving_ensemble.json"
+        if eb.exists():
+            b = json.loads(eb.read_text())
+            lines += ["", f"Serving the ensemble ({BENCH_TASK}, one SavedModel running every member): p50 "
+                          f"{b['p50_ms']:.2f} ms for one review, {b['batch64_reviews_per_s']:.0f} reviews/s at "
+                          "batch 64."]
     return "\n".join(lines) + "\n"
 
 
@@ -147,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.rebuild:
         failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir))
         bench(Path(args.runs_dir))
+        ensemble(args.seeds, Path(args.runs_dir))
     write_atomic(REPORT, report(args.seeds, command_line("experiments.best", argv)))
     logger.info("wrote %s", REPORT)
     return 1 if failures else 0

@@ -55,3 +55,19 @@ def test_report_gives_mean_and_spread_beside_table2(results):
 def test_report_without_results_says_what_to_run(results):
     with pytest.raises(SystemExit, match="python -m experiments.best"):
         best.report([0], "cmd")
+
+
+def test_report_gives_the_ensemble_apart(results):
+    best.result_path(0).write_text(json.dumps(_result({"books": 10.0}, 60)))
+    (results / "best" / "ensemble.json").write_text(json.dumps({
+        "command": "python -m experiments.ensemble", "members": ["a", "b", "c"], "avg_test_error": 9.5,
+        "avg_dev_error": 8.25, "members_mean": {"avg_test_error": 10.5, "avg_dev_error": 9.0}}))
+    md = best.report([0], "cmd")
+    assert "mean of the 3 models' class probabilities" in md and "Mean test error 9.50 % (dev 8.25 %)" in md
+    assert "test 10.50 % on average" in md
+
+
+def test_ensemble_waits_for_every_seed(results, monkeypatch):
+    best.result_path(0).write_text("{}")
+    monkeypatch.setattr(best.subprocess, "call", lambda *a, **k: pytest.fail("nothing to ensemble yet"))
+    assert best.ensemble([0, 1], results / "runs") is None
