@@ -25,6 +25,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,9 @@ from experiments.provenance import REPO_ROOT, command_line, write_atomic
 
 logger = logging.getLogger("experiments.best")
 CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
-RESULTS = REPO_ROOT / "experiments" / "results" / "best"
-REPORT = REPO_ROOT / "experiments" / "results" / "best.md"
+RESULTS = Path(os.environ.get("EXPERIMENTS_BEST_DIR", REPO_ROOT / "experiments" / "results" / "best"))
+"""Run files of the best configuration (``EXPERIMENTS_BEST_DIR`` lets a queue in another checkout write here)."""
+REPORT = RESULTS.parent / "best.md"
 TABLE2 = REPO_ROOT / "experiments" / "results" / "tables" / "table2.csv"
 BENCH_TASK = "books"
 
