@@ -395,6 +395,9 @@ def rebuild(command: str) -> dict[str, str]:
     analysis = MAIN_JOB.parent / "analysis.md"
     if analysis.exists():
         made["analysis"] = analysis.read_text(encoding="utf-8")
+    best = MAIN_JOB.parent / "best.md"  # written by python -m experiments.best from its result files
+    if best.exists():
+        made["best"] = best.read_text(encoding="utf-8")
     if MAIN_JOB.exists():
         made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
     update_readme(made)
