@@ -11,31 +11,18 @@ from scipy import stats
 
 import tf_aspmtl
 from experiments import analysis
-
-TASKS = ["books", "dvd"]
-WORDS = {"books": ["novel", "author", "chapter", "plot"], "dvd": ["disc", "film", "scene", "actor"]}
-COMMON = ["good", "bad", "great", "awful", "the", "a", "really", "not"]
-
-
-def _texts(task: str, n: int, offset: int) -> list[str]:
-    rng = np.random.default_rng(offset)
-    return [" ".join(rng.choice(WORDS[task] + COMMON, size=4 + i % 5)) for i in range(n)]
+from tests.tiny_fdu import TASKS, texts, write_fdu_folder
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """Two tasks: 210 train lines (the loader holds out the last 200 as dev, so 10 train rows) and 12 test lines."""
-    folder = tmp_path_factory.mktemp("fdu")
-    for k, task in enumerate(TASKS):
-        for split, n in (("train", 210), ("test", 12)):
-            lines = [f"{i % 2}\t{text}" for i, text in enumerate(_texts(task, n, 100 * k + n))]
-            (folder / f"{task}.task.{split}").write_text("\n".join(lines) + "\n")
-    return folder
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
 def _model(family, seed: int, weight_seed: int):
     """An untrained tiny model; its weights stand in for training (same-seed pairs would start equal)."""
-    frame = pd.DataFrame([(task, text, i % 2) for task in TASKS for i, text in enumerate(_texts(task, 10, seed))],
+    frame = pd.DataFrame([(task, text, i % 2) for task in TASKS for i, text in enumerate(texts(task, 10, seed))],
                          columns=["task", "text", "label"])
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=12, max_tokens=100)
     keras.utils.set_random_seed(weight_seed)

@@ -12,20 +12,13 @@ import tf_aspmtl
 from experiments import ensemble as ensemble_cli
 from tf_aspmtl import MultiTaskEnsemble, serving
 from tf_aspmtl.export import exporter
+from tests.tiny_fdu import TASKS, texts, write_fdu_folder
 
-TASKS = ["books", "dvd"]
-WORDS = {"books": ["novel", "author", "chapter", "plot"], "dvd": ["disc", "film", "scene", "actor"]}
-COMMON = ["good", "bad", "great", "awful", "the", "a", "really", "not"]
 MIXED = {  # rows of both tasks, with the inputs that break naive text pipelines
     "text": ["a good novel", "the disc would not play", "", "great film , really", "\u05e1\u05e4\u05e8 \U0001F600",
              "awful awful plot", "unseenword"],
     "task": ["books", "dvd", "dvd", "dvd", "books", "books", "dvd"],
 }
-
-
-def _texts(task: str, n: int, offset: int) -> list[str]:
-    rng = np.random.default_rng(offset)
-    return [" ".join(rng.choice(WORDS.get(task, WORDS["books"]) + COMMON, size=4 + i % 5)) for i in range(n)]
 
 
 def _member(family, vocabulary_seed: int, weight_seed: int, tasks=TASKS, labels=(0, 1), name=None):
@@ -34,7 +27,7 @@ def _member(family, vocabulary_seed: int, weight_seed: int, tasks=TASKS, labels=
     Its vocabulary comes from rows drawn with ``vocabulary_seed``, so members differ in vocabulary too.
     """
     frame = pd.DataFrame(
-        [(task, text, labels[i % 2]) for task in tasks for i, text in enumerate(_texts(task, 6, vocabulary_seed))],
+        [(task, text, labels[i % 2]) for task in tasks for i, text in enumerate(texts(task, 6, vocabulary_seed))],
         columns=["task", "text", "label"],
     )
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=12, max_tokens=100)
@@ -163,12 +156,7 @@ def test_exported_saved_model_gives_the_ensembles_probabilities(ensemble, tmp_pa
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """Two tasks: 210 train lines (the loader holds out the last 200 as dev) and 12 test lines."""
-    folder = tmp_path_factory.mktemp("fdu")
-    for k, task in enumerate(TASKS):
-        for split, n in (("train", 210), ("test", 12)):
-            lines = [f"{i % 2}\t{text}" for i, text in enumerate(_texts(task, n, 100 * k + n))]
-            (folder / f"{task}.task.{split}").write_text("\n".join(lines) + "\n")
-    return folder
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
 def test_cli_scores_the_ensemble_and_each_member(members, data_dir, tmp_path, monkeypatch):

@@ -1,0 +1,24 @@
+"""A tiny FDU-MTL-shaped corpus for tests: two tasks of short synthetic reviews."""
+
+from pathlib import Path
+
+import numpy as np
+
+TASKS = ["books", "dvd"]
+WORDS = {"books": ["novel", "author", "chapter", "plot"], "dvd": ["disc", "film", "scene", "actor"]}
+COMMON = ["good", "bad", "great", "awful", "the", "a", "really", "not"]
+
+
+def texts(task: str, n: int, offset: int) -> list[str]:
+    """``n`` reviews of 4-8 words of ``task`` (books' words for another task), seeded by ``offset``."""
+    rng = np.random.default_rng(offset)
+    return [" ".join(rng.choice(WORDS.get(task, WORDS["books"]) + COMMON, size=4 + i % 5)) for i in range(n)]
+
+
+def write_fdu_folder(folder: Path) -> Path:
+    """Two tasks: 210 train lines (the loader holds out the last 200 as dev, so 10 train rows) and 12 test lines."""
+    for k, task in enumerate(TASKS):
+        for split, n in (("train", 210), ("test", 12)):
+            lines = [f"{i % 2}\t{text}" for i, text in enumerate(texts(task, n, 100 * k + n))]
+            (folder / f"{task}.task.{split}").write_text("\n".join(lines) + "\n")
+    return folder
