@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -63,6 +63,7 @@ from tf_aspmtl.training import (
     load_pretrained_language_model,
     pretrain_language_model,
 )
+from tf_aspmtl.training import pseudo_label
 
 logger = logging.getLogger("experiments.train")
 WORD_VECTORS_CACHE = Path(__file__).resolve().parents[1] / "runs" / "word_vectors"
@@ -73,6 +74,12 @@ LM_PRETRAIN_DIR = Path(__file__).resolve().parents[1] / "runs" / "pretrain"
 word vectors and every pretraining setting (seed included): runs that share them share one pretraining."""
 LM_SETTINGS = {"batch_size": 64, "learning_rate": 1e-3, "num_sampled": 512, "holdout_fraction": 0.02}
 """Settings of the language-model pretraining that the config does not give."""
+TEACHER_DIR = "teacher"
+"""Self-training (``--self-training-threshold``): the teacher's folder inside its group's model folder."""
+TEACHER_DONE = "teacher_results.json"
+"""The marker of a finished teacher, in its folder: its dev errors, best epoch, history and training time."""
+PSEUDO_LABELS = "pseudo_labels.parquet"
+"""The teacher's pseudo-labelled rows (text, task, label, confidence), in the group's model folder."""
 FAULT_ENV = "EXPERIMENTS_TRAIN_FAULT"
 """Test hook: ``mid-epoch:N``, ``epoch-end:N``, ``after-training`` or ``during-evaluation`` makes the
 process SIGKILL itself there (tests/test_faults.py kills runs at each point and checks the reruns)."""
@@ -179,6 +186,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lm-init", choices=["all", "shared"],
                    help="encoders the pretrained language model initialises: all (shared and private, the default) "
                         "or shared")
+    p.add_argument("--self-training-threshold", type=_weight,
+                   help="self-training: train a teacher as usual (model*/teacher), label the tasks' unlabelled rows "
+                        "it is this sure of (in (0.5, 1]; never dev or test rows; as many of each class per task), "
+                        "then train the reported model on train + those rows; 0: off (default)")
+    p.add_argument("--self-training-max-per-task", type=_non_negative_int,
+                   help="most pseudo-labelled rows per task, the most confident (0: no cap, the default)")
     p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
     p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")
@@ -268,6 +281,127 @@ def pretrain_run_language_model(
     )
 
 
+def _text_key(text: str) -> str:
+    """A text's letters and digits, lower-cased: the same review tokenised (labelled files) or raw (unlabelled)."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
+def held_out_duplicates(unlabeled: pd.DataFrame, held_out: pd.DataFrame) -> pd.Series:
+    """Which unlabelled rows repeat a dev or test text (compared by :func:`_text_key`); self-training drops them.
+
+    The unlabelled files are raw reviews and the labelled ones tokenised, so
+    a review in both differs in spaces and case: the key keeps only letters
+    and digits. A repeated review would put a dev or test text among the
+    student's training rows.
+    """
+    seen = {_text_key(t) for t in held_out["text"]}
+    return unlabeled["text"].map(lambda t: _text_key(t) in seen).astype(bool)
+
+
+def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` as parquet at ``path``: a temporary file beside it, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def teacher_pseudo_labels(
+    config: TrainConfig,
+    group_dir: Path,
+    new_model: Callable[[], MultiTaskClassifier],
+    train_ds: tf.data.Dataset,
+    steps: int,
+    dev_ds: tf.data.Dataset,
+    unlabeled: pd.DataFrame,
+    verbose: int | str = 2,
+    strategy: tf.distribute.Strategy | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any], float]:
+    """Self-training's first stage for one group: trains the teacher, then pseudo-labels ``unlabeled`` with it.
+
+    The teacher is the model a run without self-training trains (same data,
+    seed and dev selection), in ``group_dir/teacher`` and resumable; once
+    trained and evaluated on dev, ``teacher/teacher_results.json`` marks it
+    finished, and a rerun reuses it without training. Its pseudo labels
+    (:func:`tf_aspmtl.training.pseudo_label`, ``config.self_training_threshold``
+    and ``config.self_training_max_per_task``, classes balanced per task) are
+    saved to ``group_dir/pseudo_labels.parquet`` atomically and reused too, so
+    a resumed student trains on the same rows.
+
+    Args:
+        config: TrainConfig with ``self_training_threshold > 0``.
+        group_dir: the group's model folder (the student's).
+        new_model: callable returning a fresh compiled model of the group.
+        train_ds, steps: the group's training stream and steps per epoch.
+        dev_ds: the group's dev split (selection and the teacher's dev errors).
+        unlabeled: the group's unlabelled rows (``text``, ``task``), never dev or test rows.
+        verbose: Keras ``fit`` verbosity.
+        strategy: optional ``tf.distribute`` strategy.
+
+    Returns:
+        ``(pseudo-labelled rows, teacher record, seconds this process spent training the teacher)``;
+        the record holds ``dev_error`` per task, ``best_epoch``, ``history``,
+        ``training_wall_time_s`` (all processes) and ``processes``.
+    """
+    teacher_dir, labels_path = group_dir / TEACHER_DIR, group_dir / PSEUDO_LABELS
+    marker = teacher_dir / TEACHER_DONE
+    teacher, this_process_s = None, 0.0
+
+    def fit_teacher():
+        model = new_model()
+        return model, fit_with_dev_selection(
+            model, train_ds, steps, dev_ds, teacher_dir, epochs=config.epochs, patience=config.patience,
+            verbose=verbose, strategy=strategy,
+        )
+
+    if marker.exists():
+        logger.info("teacher already trained and evaluated; reusing %s", marker)
+        record = json.loads(marker.read_text())
+    else:
+        logger.info("self-training: training the teacher in %s", teacher_dir)
+        fit_started = time.time()
+        teacher, selection = fit_teacher()
+        this_process_s = time.time() - fit_started
+        eval_ds = dev_ds
+        if strategy is not None:
+            from tf_aspmtl.distribute import distribute_eval_dataset
+
+            eval_ds = distribute_eval_dataset(strategy, dev_ds)
+        record = {"dev_error": task_errors(teacher, eval_ds), "best_epoch": selection.best_epoch,
+                  "history": selection.history, "training_wall_time_s": selection.wall_time_s,
+                  "processes": selection.processes}
+        write_json(marker, record)
+    if labels_path.exists():
+        logger.info("pseudo labels already made; reusing %s", labels_path)
+        pseudo = pd.read_parquet(labels_path)
+    else:
+        if teacher is None:  # finished by an earlier process that stopped before saving its pseudo labels
+            teacher, _ = fit_teacher()  # a finished fit trains nothing: it loads the best weights
+        pseudo = pseudo_label(teacher, unlabeled[["text", "task"]], threshold=config.self_training_threshold,
+                              max_per_task=config.self_training_max_per_task or None)
+        _write_parquet_atomic(pseudo, labels_path)
+    return pseudo, record, this_process_s
+
+
+def pseudo_label_counts(pseudo: pd.DataFrame, tasks: list[str]) -> dict[str, dict[str, int]]:
+    """Pseudo-labelled rows per task and class id (FDU-MTL: "0" negative, "1" positive)."""
+    return {t: {str(c): int(((pseudo["task"] == t) & (pseudo["label"] == c)).sum())
+                for c in range(len(FDU_MTL_CLASS_NAMES))} for t in tasks}
+
+
+def _record_self_training(info: dict[str, Any], label: str, group: dict[str, Any]) -> None:
+    """Adds one group's teacher and pseudo-label counts to the run's ``self_training`` record."""
+    teacher = group["teacher"]
+    info["teacher_dev_error"].update(teacher["dev_error"])
+    info["pseudo_labels"].update(group["pseudo_labels"])
+    info["teachers"][label] = {k: teacher[k] for k in ("best_epoch", "training_wall_time_s", "processes")}
+    errors = list(info["teacher_dev_error"].values())
+    info["avg_teacher_dev_error"] = sum(errors) / len(errors)
+    info["teacher_training_wall_time_s"] = sum(t["training_wall_time_s"] for t in info["teachers"].values())
+
+
 def run(
     config: TrainConfig, data_dir: str | None, run_dir: Path, command: str, verbose: int = 2,
     strategy: tf.distribute.Strategy | None = None, dev_only: bool = False,
@@ -277,18 +411,45 @@ def run(
     Resumable: each model's training state lives in its folder under
     ``run_dir`` (see :func:`tf_aspmtl.training.fit_with_dev_selection`), and a
     single-task run keeps the results of the tasks it finished.
+
+    Self-training (``config.self_training_threshold > 0``): each group first
+    trains a teacher, the model a run without it trains, in
+    ``<group folder>/teacher``; the teacher labels the group's unlabelled rows
+    (never dev or test rows; an unlabelled review that repeats a dev or test
+    text is dropped first), keeping the confident ones, as many of each class
+    per task (``pseudo_labels.parquet``); then a fresh model of the same
+    config and seed, the student, trains on the train rows and those, is
+    selected on dev and evaluated as usual. Teacher and pseudo labels are
+    reused by a rerun (see :func:`teacher_pseudo_labels`).
     """
     keras.utils.set_random_seed(config.seed)
     started = time.time()
     made_by = provenance(command)  # the code as it was when the run started
     tasks = list(config.tasks)
     uses_word2vec = config.embedding in ("word2vec", "glove+word2vec")  # its corpus includes the unlabelled rows
+    self_training = config.self_training_threshold > 0
     splits = ("train", "dev") + (() if dev_only else ("test",)) + (
-        ("unlabeled",) if config.unlabeled_fraction > 0 or uses_word2vec or config.lm_pretrain_epochs > 0 else ())
+        ("unlabeled",) if config.unlabeled_fraction > 0 or uses_word2vec or config.lm_pretrain_epochs > 0
+        or self_training else ())
     data = load_fdu_mtl(data_dir, tasks=tasks, splits=splits)
     train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
     unlabeled = data[data["split"] == "unlabeled"] if config.unlabeled_fraction > 0 else None
     logger.info("data: %d train, %d dev, %d test rows over %d tasks", len(train), len(dev), len(test), len(tasks))
+    to_label, self_training_info = None, None
+    if self_training:
+        # The rows a teacher may label: the "unlabeled" split only, NEVER dev or test rows, minus any unlabelled
+        # review that repeats a dev or test text (the test split is compared only when loaded, not with --dev-only).
+        candidates = data[data["split"] == "unlabeled"]
+        repeats = held_out_duplicates(candidates, pd.concat([dev, test]))
+        to_label = candidates[~repeats]
+        self_training_info = {
+            "threshold": config.self_training_threshold, "max_per_task": config.self_training_max_per_task,
+            "balanced": True, "unlabeled_rows": {t: int((to_label["task"] == t).sum()) for t in tasks},
+            "dropped_repeats_of_dev_or_test": {t: int((candidates["task"] == t)[repeats].sum()) for t in tasks},
+            "teacher_dev_error": {}, "pseudo_labels": {}, "teachers": {},
+        }
+        logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a dev or test text)",
+                    len(to_label), int(repeats.sum()))
 
     vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
     vectorizer.adapt(train["text"].tolist())
@@ -339,20 +500,56 @@ def run(
             histories[label] = finished["history"]
             training_s += finished.get("training_wall_time_s", 0.0)
             processes = max(processes, finished.get("processes", 1))
+            if self_training_info is not None and finished.get("self_training"):
+                _record_self_training(self_training_info, label, finished["self_training"])
+                training_s += finished["self_training"]["teacher"]["training_wall_time_s"]
             continue
         logger.info("training %s on %s", config.model, label)
         sub = lambda df: df[df["task"].isin(group)]  # noqa: E731
-        train_ds, steps = make_training_dataset(
-            sub(train), vectorizer, group, batch_size=config.batch_size, sampling=config.sampling,
-            unlabeled=None if unlabeled is None else sub(unlabeled),
-            unlabeled_fraction=config.unlabeled_fraction, max_length=config.max_length, seed=config.seed,
-        )
+
+        def group_dataset(frame: pd.DataFrame) -> tuple[tf.data.Dataset, int]:
+            return make_training_dataset(
+                frame, vectorizer, group, batch_size=config.batch_size, sampling=config.sampling,
+                unlabeled=None if unlabeled is None else sub(unlabeled),
+                unlabeled_fraction=config.unlabeled_fraction, max_length=config.max_length, seed=config.seed,
+            )
+
+        def group_model() -> MultiTaskClassifier:
+            with strategy.scope() if strategy else contextlib.nullcontext():
+                model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
+                if lm_path is not None:  # before fit: a resumed fit then loads its checkpoint over these weights
+                    lm_info["applied"][label] = apply_pretrained_encoders(model, lm_path, encoders=config.lm_init)
+            return model
+
+        train_ds, steps = group_dataset(sub(train))
         dev_ds = make_eval_dataset(sub(dev), vectorizer, group)
         test_ds = None if dev_only else make_eval_dataset(sub(test), vectorizer, group)
-        with strategy.scope() if strategy else contextlib.nullcontext():
-            model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
-            if lm_path is not None:  # before fit: a resumed fit then loads its checkpoint over these weights
-                lm_info["applied"][label] = apply_pretrained_encoders(model, lm_path, encoders=config.lm_init)
+        group_self_training = None
+        if self_training:
+            pseudo, teacher, teacher_s = teacher_pseudo_labels(
+                config, group_dir, group_model, train_ds, steps, dev_ds, sub(to_label), verbose=verbose,
+                strategy=strategy,
+            )
+            # Rows saved by a --dev-only run were not compared with the test split: they are now that it is loaded.
+            pseudo = pseudo[~held_out_duplicates(pseudo, pd.concat([dev, test]))]
+            unknown = sorted(set(pseudo["task"]) - set(group))
+            if unknown:
+                raise ValueError(f"{group_dir / PSEUDO_LABELS} holds rows of task(s) {unknown}, not of {group}")
+            this_process_training_s += teacher_s
+            training_s += teacher["training_wall_time_s"]
+            group_self_training = {
+                "teacher": {k: teacher[k] for k in ("dev_error", "best_epoch", "training_wall_time_s", "processes")},
+                "pseudo_labels": pseudo_label_counts(pseudo, group),
+            }
+            _record_self_training(self_training_info, label, group_self_training)
+            logger.info("self-training: the student trains on %d train + %d pseudo-labelled rows %s",
+                        len(sub(train)), len(pseudo), group_self_training["pseudo_labels"])
+            # The student: a fresh model of the same config and seed, whether its teacher trained here or earlier;
+            # its data order is seeded (config.seed) and its rows are the saved ones, so a rerun resumes it exactly.
+            keras.utils.set_random_seed(config.seed)
+            columns = ["task", "text", "label"]
+            train_ds, steps = group_dataset(pd.concat([sub(train)[columns], pseudo[columns]], ignore_index=True))
+        model = group_model()
         fit_started = time.time()
         selection = fit_with_dev_selection(
             model, train_ds, steps, dev_ds, group_dir, epochs=config.epochs, patience=config.patience,
@@ -379,7 +576,8 @@ def run(
         processes = max(processes, selection.processes)
         model.save(group_dir / "model.keras")
         write_json(done, {"per_task": group_results, "history": selection.history,
-                          "training_wall_time_s": selection.wall_time_s, "processes": selection.processes})
+                          "training_wall_time_s": selection.wall_time_s, "processes": selection.processes,
+                          **({"self_training": group_self_training} if group_self_training else {})})
 
     def avg(key):
         values = [r[key] for r in per_task.values()]
@@ -396,14 +594,18 @@ def run(
         "glove_coverage": coverage,
         "word_vectors": word_vector_info,  # kind, dims, word2vec corpus rows and parameters, coverage per source
         "history": histories,
-        "training_wall_time_s": training_s,
+        "training_wall_time_s": training_s,  # with self-training, the teachers' training time included
         # Training time of every process (each up to its last finished epoch), plus this process's other work.
-        # Language-model pretraining counts the same way (its full time even when cached by an earlier run).
+        # Language-model pretraining counts the same way (its full time even when cached by an earlier run),
+        # and so does a self-training teacher.
         "wall_time_s": (training_s + (time.time() - started) - this_process_training_s
                         + lm_wall_s - this_process_lm_s),
         "processes": processes,
         "resumed": resumed,
         "lm_pretraining": lm_info,  # path, epochs, held-out perplexity per epoch, wall time (all processes)
+        # threshold, cap, unlabelled rows per task, dropped repeats of dev/test texts, teacher dev error per task,
+        # pseudo-labelled rows per task and class, each teacher's best epoch and training time; None when off
+        "self_training": self_training_info,
         **made_by,
     }
 
@@ -428,6 +630,11 @@ def results_table(results: dict[str, Any]) -> str:
     ref_txt = f"{sum(ref_avg) / len(ref_avg):.1f}" if len(ref_avg) == len(results["per_task"]) else ""
     test = "–" if results["avg_test_error"] is None else f"**{results['avg_test_error']:.1f}**"
     lines.append(f"| **average** | **{results['avg_dev_error']:.1f}** | {test} | {ref_txt} |")
+    st = results.get("self_training")
+    if st:
+        rows = sum(sum(counts.values()) for counts in st["pseudo_labels"].values())
+        lines += ["", f"Self-training: {rows} pseudo-labelled rows (threshold {st['threshold']:g}, classes balanced "
+                      f"per task); the teachers' average dev error {st['avg_teacher_dev_error']:.1f}."]
     return "\n".join(lines) + "\n"
 
 

@@ -22,3 +22,12 @@ def write_fdu_folder(folder: Path) -> Path:
             lines = [f"{i % 2}\t{text}" for i, text in enumerate(texts(task, n, 100 * k + n))]
             (folder / f"{task}.task.{split}").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def write_unlabeled_files(folder: Path, n: int = 40, extra: dict[str, list[str]] | None = None) -> Path:
+    """Adds ``TASK.task.unlabel`` of every task: ``n`` reviews (seeded apart from the labelled files' texts),
+    then ``extra[TASK]``'s lines (for example copies of dev or test texts that a test plants)."""
+    for k, task in enumerate(TASKS):
+        lines = texts(task, n, 100 * k + 7) + list((extra or {}).get(task, []))
+        (folder / f"{task}.task.unlabel").write_text("\n".join(lines) + "\n")
+    return folder

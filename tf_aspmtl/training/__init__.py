@@ -5,6 +5,7 @@ from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model, pretrain_language_model
+from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, QUICK, TrainConfig, build_model
 
 __all__ = [
@@ -22,4 +23,6 @@ __all__ = [
     "directions_for_encoder",
     "load_pretrained_language_model",
     "pretrain_language_model",
+    "PSEUDO_LABEL_COLUMNS",
+    "pseudo_label",
 ]

@@ -63,6 +63,8 @@ class TrainConfig:
     paper_scale: bool = True
     lm_pretrain_epochs: int = 0  # > 0: pretrain the LSTM encoders as a language model first (0 = off)
     lm_init: str = "all"  # encoders the language model initialises: "all" (shared + private) or "shared"
+    self_training_threshold: float = 0.0  # > 0: self-training, keeping pseudo labels this sure, in (0.5, 1]; 0 = off
+    self_training_max_per_task: int = 0  # most pseudo-labelled rows per task (0 = no cap)
 
     def __post_init__(self):
         types = {f.name: f.type for f in fields(self)}
@@ -115,6 +117,12 @@ class TrainConfig:
                 directions_for_encoder(self.encoder)
             except ValueError as err:
                 raise ValueError(f"TrainConfig.lm_pretrain_epochs > 0 needs an LSTM encoder: {err}") from None
+        if self.self_training_threshold != 0 and not 0.5 < self.self_training_threshold <= 1.0:
+            raise ValueError(f"TrainConfig.self_training_threshold must be 0 (off) or in (0.5, 1]; got "
+                             f"{self.self_training_threshold!r}")
+        if self.self_training_max_per_task < 0:
+            raise ValueError(f"TrainConfig.self_training_max_per_task must be >= 0 (0 = no cap); got "
+                             f"{self.self_training_max_per_task!r}")
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
         if self.embedding == "glove+word2vec" and self.embedding_dim <= GLOVE_DIM:

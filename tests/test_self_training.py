@@ -1,0 +1,344 @@
+"""Self-training: pseudo_label on a teacher whose probabilities the test sets, a trained tiny teacher, and the
+main job's teacher -> pseudo labels -> student on a tiny FDU-MTL folder (resumed without retraining the teacher)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import train
+from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
+from tf_aspmtl.data import load_fdu_mtl
+from tf_aspmtl.training import PSEUDO_LABEL_COLUMNS, TrainConfig, pseudo_label
+
+
+class ScriptedTeacher:
+    """A teacher whose P(class 1) is the first word of each text ("0.95 r1" -> [0.05, 0.95]); it logs its calls."""
+
+    def __init__(self, task_names=("books", "dvd"), num_classes=None, width=2):
+        self.task_names = list(task_names)
+        if num_classes is not None:
+            self.num_classes = list(num_classes)
+        self.width = width
+        self.calls = []
+
+    def predict(self, x, batch_size=None, verbose=0):
+        self.calls.append({"tasks": list(x["task"]), "batch_size": batch_size})
+        p = np.asarray([float(t.split()[0]) for t in x["text"]])
+        out = np.zeros((len(p), self.width))
+        out[:, 0], out[:, 1] = 1.0 - p, p
+        return out
+
+
+def rows(spec: dict[str, list[float]]) -> pd.DataFrame:
+    """Rows of each task, text "P rN" with P the teacher's P(class 1); tasks interleaved row by row."""
+    tasks, texts = [], []
+    for i in range(max(len(ps) for ps in spec.values())):
+        for task, ps in spec.items():
+            if i < len(ps):
+                tasks.append(task)
+                texts.append(f"{ps[i]} r{task}{i}")
+    return pd.DataFrame({"task": tasks, "text": texts, "label": -1, "split": "unlabeled"})
+
+
+def kept(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    return list(zip(frame["text"].str.split().str[0], frame["label"]))
+
+
+# ----------------------------------------------------------------------- pseudo_label
+
+def test_keeps_only_rows_the_teacher_is_sure_of_with_its_class():
+    frame = rows({"books": [0.95, 0.6, 0.03, 0.9, 0.5, 0.12, 0.89]})
+    out = pseudo_label(ScriptedTeacher(), frame, threshold=0.9, balance=False)
+    assert list(out.columns) == list(PSEUDO_LABEL_COLUMNS)
+    assert kept(out) == [("0.95", 1), ("0.03", 0), ("0.9", 1)]  # 0.9 is kept (>=), 0.89 and 0.12 (0.88) are not
+    assert out["confidence"].tolist() == pytest.approx([0.95, 0.97, 0.9])
+    assert out["label"].dtype == np.int64 and out["confidence"].dtype == np.float64
+    assert out.index.tolist() == [0, 1, 2] and set(out["task"]) == {"books"}
+    lower = pseudo_label(ScriptedTeacher(), frame, threshold=0.6, balance=False)
+    assert kept(lower) == [("0.95", 1), ("0.6", 1), ("0.03", 0), ("0.9", 1), ("0.12", 0), ("0.89", 1)]
+
+
+def test_balance_keeps_as_many_rows_of_each_class_per_task_most_confident_first():
+    frame = rows({"books": [0.91, 0.99, 0.02, 0.95, 0.3], "dvd": [0.05, 0.97, 0.01, 0.93, 0.04]})
+    out = pseudo_label(ScriptedTeacher(), frame, threshold=0.9)
+    books, dvd = out[out["task"] == "books"], out[out["task"] == "dvd"]
+    assert kept(books) == [("0.99", 1), ("0.02", 0)]  # one negative: the most confident positive only
+    # dvd: 2 positives, 3 negatives -> 2 + the 2 surest negatives (0.01, 0.04; not 0.05), in the frame's order
+    assert kept(dvd) == [("0.97", 1), ("0.01", 0), ("0.93", 1), ("0.04", 0)]
+    for task in ("books", "dvd"):
+        counts = out[out["task"] == task]["label"].value_counts()
+        assert counts.get(0, 0) == counts.get(1, 0)
+    only_positive = rows({"books": [0.99, 0.98], "dvd": [0.01, 0.99]})
+    assert kept(pseudo_label(ScriptedTeacher(), only_positive, threshold=0.9)) == [("0.01", 0), ("0.99", 1)]
+
+
+def test_max_per_task_caps_rows_most_confident_first():
+    frame = rows({"books": [0.91, 0.99, 0.02, 0.95, 0.08, 0.999], "dvd": [0.97, 0.01]})
+    capped = pseudo_label(ScriptedTeacher(), frame, threshold=0.9, max_per_task=3, balance=False)
+    assert kept(capped[capped["task"] == "books"]) == [("0.99", 1), ("0.02", 0), ("0.999", 1)]
+    assert len(capped[capped["task"] == "dvd"]) == 2  # under the cap: all kept
+    balanced = pseudo_label(ScriptedTeacher(), frame, threshold=0.9, max_per_task=3)  # 3 // 2 = 1 per class
+    assert kept(balanced[balanced["task"] == "books"]) == [("0.02", 0), ("0.999", 1)]
+    four = pseudo_label(ScriptedTeacher(), frame, threshold=0.9, max_per_task=4)
+    assert kept(four[four["task"] == "books"]) == [("0.99", 1), ("0.02", 0), ("0.08", 0), ("0.999", 1)]
+
+
+def test_is_deterministic_ties_keep_the_earlier_row_and_batches_hold_one_task():
+    frame = rows({"books": [0.95, 0.95, 0.02, 0.95], "dvd": [0.97, 0.03, 0.97]})
+    teacher = ScriptedTeacher()
+    first = pseudo_label(teacher, frame, threshold=0.9, max_per_task=2, batch_size=7)
+    pd.testing.assert_frame_equal(first, pseudo_label(teacher, frame, threshold=0.9, max_per_task=2, batch_size=7))
+    assert first["text"].tolist() == ["0.95 rbooks0", "0.97 rdvd0", "0.03 rdvd1", "0.02 rbooks2"]
+    assert teacher.calls[0] == {"tasks": ["books"] * 4 + ["dvd"] * 3, "batch_size": 7}  # grouped by task
+    shuffled = frame.sample(frac=1.0, random_state=3)  # same rows, other order: same rows kept, in that order
+    again = pseudo_label(teacher, shuffled, threshold=0.9, balance=False)
+    assert sorted(again["text"]) == sorted(pseudo_label(teacher, frame, threshold=0.9, balance=False)["text"])
+    assert again["text"].tolist() == [t for t in shuffled["text"] if t in set(again["text"])]
+
+
+def test_only_a_tasks_own_classes_count():
+    class ThreeWide(ScriptedTeacher):
+        def predict(self, x, batch_size=None, verbose=0):
+            out = super().predict(x, batch_size, verbose)
+            out[:, 2] = 0.999  # a column that is no class of books (2 classes), dvd's class 2
+            return out
+
+    teacher = ThreeWide(task_names=("books", "dvd"), num_classes=(2, 3), width=3)
+    out = pseudo_label(teacher, rows({"books": [0.99, 0.01, 0.5], "dvd": [0.99]}), threshold=0.9, balance=False)
+    assert kept(out) == [("0.99", 1), ("0.99", 2), ("0.01", 0)]
+    assert out["confidence"].tolist() == pytest.approx([0.99, 0.999, 0.99])
+
+
+def test_nothing_confident_or_no_rows_gives_an_empty_frame_with_the_columns():
+    for frame in (rows({"books": [0.5, 0.6, 0.3]}), rows({"books": [0.9]}).iloc[:0]):
+        out = pseudo_label(ScriptedTeacher(), frame, threshold=0.95)
+        assert out.empty and list(out.columns) == list(PSEUDO_LABEL_COLUMNS)
+        assert out["label"].dtype == np.int64
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.3, 0.0, 1.01, float("nan"), float("inf"), True, "0.9", None])
+def test_a_threshold_outside_half_to_one_is_an_error(threshold):
+    with pytest.raises(ValueError, match=r"threshold must be"):
+        pseudo_label(ScriptedTeacher(), rows({"books": [0.99]}), threshold=threshold)
+
+
+def test_bad_arguments_and_frames_are_named():
+    frame = rows({"books": [0.99]})
+    for cap in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=r"max_per_task must be None \(no cap\) or an int >= 1"):
+            pseudo_label(ScriptedTeacher(), frame, max_per_task=cap)
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1; got 0"):
+        pseudo_label(ScriptedTeacher(), frame, batch_size=0)
+    with pytest.raises(ValueError, match=r"frame lacks column\(s\) \['task'\]"):
+        pseudo_label(ScriptedTeacher(), frame.drop(columns="task"))
+    with pytest.raises(ValueError, match=r"frame lacks column\(s\) \['text'\]"):
+        pseudo_label(ScriptedTeacher(), frame.drop(columns="text"))
+    with pytest.raises(ValueError, match=r"task\(s\) \['cars'\] the model does not know"):
+        pseudo_label(ScriptedTeacher(), frame.assign(task="cars"))
+    with pytest.raises(ValueError, match=r"must be a pandas.DataFrame"):
+        pseudo_label(ScriptedTeacher(), {"text": ["0.9"], "task": ["books"]})
+    with pytest.raises(ValueError, match=r"model must expose task_names"):
+        pseudo_label(object(), frame)
+
+
+def test_a_teacher_with_bad_probabilities_is_an_error():
+    class Bad(ScriptedTeacher):
+        def __init__(self, output):
+            super().__init__()
+            self.output = output
+
+        def predict(self, x, batch_size=None, verbose=0):
+            return self.output
+
+    frame = rows({"books": [0.99, 0.01]})
+    with pytest.raises(ValueError, match=r"probabilities \[2, classes >= 2\]; got shape \(2,\)"):
+        pseudo_label(Bad(np.ones(2)), frame)
+    with pytest.raises(ValueError, match=r"non-finite probabilities"):
+        pseudo_label(Bad(np.array([[0.5, np.nan], [0.1, 0.9]])), frame)
+
+
+def test_a_trained_teacher_labels_a_separable_task_by_its_rule():
+    """A real model learns "great" -> 1, "awful" -> 0; its pseudo labels follow that rule and are balanced."""
+    from tf_aspmtl.models import MultiTaskClassifier
+    from tf_aspmtl.preprocessing import MultiTaskPreprocessor
+
+    rng = np.random.default_rng(0)
+    filler = ["the", "a", "book", "film", "plot", "disc"]
+
+    def make(n):
+        label = rng.integers(0, 2, n)
+        text = [" ".join([["awful", "great"][y]] + list(rng.choice(filler, 3))) for y in label]
+        return pd.DataFrame({"text": text, "task": rng.choice(TASKS, n), "label": label})
+
+    train_rows, new_rows = make(160), make(60)
+    model = MultiTaskClassifier(MultiTaskPreprocessor.from_frame(train_rows, max_length=8), encoder="cnn",
+                                hidden_dim=8, embedding_dim=8, word_vectors="random", seed=0)
+    model.compile(learning_rate=0.02)
+    model.fit({"text": train_rows.text, "task": train_rows.task}, train_rows.label, batch_size=16, epochs=6,
+              verbose=0)
+    out = pseudo_label(model, new_rows[["text", "task"]], threshold=0.8, batch_size=16)
+    assert len(out) >= 20, f"the teacher should be sure of most rows; kept {len(out)}"
+    assert (out["label"] == out["text"].str.startswith("great").astype(int)).all()
+    assert (out["confidence"] >= 0.8).all()
+    for task in TASKS:
+        labels = out[out["task"] == task]["label"]
+        assert (labels == 0).sum() == (labels == 1).sum()
+    pd.testing.assert_frame_equal(out, pseudo_label(model, new_rows[["text", "task"]], threshold=0.8, batch_size=16))
+
+
+# ----------------------------------------------------------------------- config and command line
+
+def test_config_fields_are_checked_by_name():
+    assert TrainConfig().self_training_threshold == 0.0 and TrainConfig().self_training_max_per_task == 0
+    assert TrainConfig(self_training_threshold=1.0, self_training_max_per_task=500).self_training_threshold == 1.0
+    for bad in (0.5, 0.2, 1.2, -0.7):
+        with pytest.raises(ValueError, match=r"TrainConfig.self_training_threshold must be 0 \(off\) or in"):
+            TrainConfig(self_training_threshold=bad)
+    with pytest.raises(ValueError, match=r"TrainConfig.self_training_threshold must be finite"):
+        TrainConfig(self_training_threshold=math.nan)
+    with pytest.raises(ValueError, match=r"TrainConfig.self_training_max_per_task must be >= 0"):
+        TrainConfig(self_training_max_per_task=-1)
+    with pytest.raises(ValueError, match=r"TrainConfig.self_training_max_per_task must be an int"):
+        TrainConfig(self_training_max_per_task=2.5)
+
+
+def test_command_line_flags(capsys):
+    config = train.resolve_config(train.parse_args(["--self-training-threshold", "0.85",
+                                                    "--self-training-max-per-task", "300"]))
+    assert config.self_training_threshold == 0.85 and config.self_training_max_per_task == 300
+    assert train.main(["--self-training-threshold", "0.4"]) == 2
+    assert "self_training_threshold must be 0 (off) or in (0.5, 1]" in capsys.readouterr().err
+
+
+def test_repeats_of_held_out_texts_are_found_despite_case_spaces_and_punctuation():
+    held_out = pd.DataFrame({"text": ["this is n't good , really .", "great disc"]})
+    unlabeled = pd.DataFrame({"text": ["This isn't good, really.", "great  DISC!", "great disc too", ""]})
+    assert train.held_out_duplicates(unlabeled, held_out).tolist() == [True, True, False, False]
+
+
+# ----------------------------------------------------------------------- the main job
+
+SMALL = ["--quick", "--tasks", ",".join(TASKS), "--encoder", "cnn", "--embedding", "random", "--hidden-dim", "8",
+         "--max-length", "16", "--batch-size", "8", "--epochs", "3", "--learning-rate", "0.03", "--verbose", "0",
+         "--self-training-threshold", "0.6"]
+"""Small enough for seconds; the learning rate makes the teacher sure of some unlabelled rows (seed 0)."""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The tiny corpus plus unlabelled files holding two dev texts of books, re-cased and re-spaced."""
+    root = write_fdu_folder(tmp_path_factory.mktemp("fdu"))
+    dev = load_fdu_mtl(root, tasks=TASKS, splits=("dev",))
+    planted = [t.upper().replace(" ", "  ") + " !" for t in dev[dev["task"] == "books"]["text"].iloc[[3, 150]]]
+    return write_unlabeled_files(root, n=40, extra={"books": planted})
+
+
+def _keys(frame: pd.DataFrame) -> set[str]:
+    return {train._text_key(t) for t in frame["text"]}
+
+
+@pytest.fixture(scope="module")
+def first_run(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("st") / "run"
+    assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(out)]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_rows(folder, first_run):
+    out, results = first_run
+    st = results["self_training"]
+    pseudo = pd.read_parquet(out / "model" / train.PSEUDO_LABELS)
+    assert len(pseudo) > 0, "the tiny teacher should be sure of some rows (else this test proves little)"
+    labelled = load_fdu_mtl(folder, tasks=TASKS, splits=("train", "dev", "test"))
+    unlabeled = load_fdu_mtl(folder, tasks=TASKS, splits=("unlabeled",))
+    held_out = labelled[labelled["split"].isin(("dev", "test"))]
+    assert not _keys(pseudo) & _keys(held_out), "a dev or test text among the pseudo-labelled rows"
+    assert set(zip(pseudo["task"], pseudo["text"])) <= set(zip(unlabeled["task"], unlabeled["text"]))
+    assert st["dropped_repeats_of_dev_or_test"]["books"] >= 2  # the two planted dev texts (and any chance repeat)
+    assert st["unlabeled_rows"] == {t: int((unlabeled["task"] == t).sum()) - st["dropped_repeats_of_dev_or_test"][t]
+                                    for t in TASKS}
+    # The results count the saved rows per task and class; classes are balanced per task.
+    for task in TASKS:
+        counts = {str(c): int(((pseudo["task"] == task) & (pseudo["label"] == c)).sum()) for c in (0, 1)}
+        assert st["pseudo_labels"][task] == counts and counts["0"] == counts["1"]
+    assert (pseudo["confidence"] >= 0.6).all() and st["threshold"] == 0.6 and st["max_per_task"] == 0
+    # The teacher: its own folder and marker, its dev errors and time in the results, its time in wall_time_s.
+    teacher = json.loads((out / "model" / train.TEACHER_DIR / train.TEACHER_DONE).read_text())
+    assert st["teacher_dev_error"] == teacher["dev_error"] and set(teacher["dev_error"]) == set(TASKS)
+    assert st["teachers"]["books+dvd"]["training_wall_time_s"] == teacher["training_wall_time_s"] > 0
+    assert results["training_wall_time_s"] > teacher["training_wall_time_s"]
+    assert results["wall_time_s"] >= results["training_wall_time_s"]
+    # The student is the reported model, trained on train + pseudo-labelled rows.
+    assert results["dev_only"] and all(r["test_error"] is None for r in results["per_task"].values())
+    assert (out / "model" / "model.keras").exists() and not (out / "model" / "teacher" / "model.keras").exists()
+    assert "Self-training:" in (out / "results.md").read_text()
+    assert results["config"]["self_training_threshold"] == 0.6
+
+
+def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp_path, monkeypatch):
+    import shutil
+
+    out, results = first_run
+    rerun = tmp_path / "run"
+    shutil.copytree(out, rerun)
+    for name in ("group_results.json", "state.json", "best.weights.h5", "model.keras"):  # the student never finished
+        (rerun / "model" / name).unlink(missing_ok=True)
+    for stale in (rerun / "model").glob("epoch-*.weights.h5"):
+        stale.unlink()
+    saved = pd.read_parquet(rerun / "model" / train.PSEUDO_LABELS)
+    real_fit = train.fit_with_dev_selection
+    fitted = []
+
+    def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
+        if run_dir.name == train.TEACHER_DIR:
+            raise AssertionError("the finished teacher was trained again")
+        fitted.append(run_dir)
+        return real_fit(model, train_ds, steps, dev_ds, run_dir, **kwargs)
+
+    def no_pseudo_label(*args, **kwargs):
+        raise AssertionError("the saved pseudo labels were made again")
+
+    monkeypatch.setattr(train, "fit_with_dev_selection", fit)
+    monkeypatch.setattr(train, "pseudo_label", no_pseudo_label)
+    assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(rerun)]) == 0
+    again = json.loads((rerun / "results.json").read_text())
+    assert fitted == [rerun / "model"]  # the student only
+    pd.testing.assert_frame_equal(pd.read_parquet(rerun / "model" / train.PSEUDO_LABELS), saved)
+    for key in ("pseudo_labels", "teacher_dev_error", "teachers", "unlabeled_rows"):
+        assert again["self_training"][key] == results["self_training"][key]
+    assert again["wall_time_s"] >= again["self_training"]["teacher_training_wall_time_s"]
+
+
+@pytest.mark.slow
+def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_are_dropped(folder, tmp_path,
+                                                                                          monkeypatch):
+    """Without --dev-only, test texts planted in the unlabelled files are dropped; a rerun that lost the pseudo
+    labels loads the finished teacher (no training) and makes the same ones."""
+    import shutil
+
+    from tf_aspmtl.models import MultiTaskClassifier
+
+    root = tmp_path / "fdu"
+    shutil.copytree(folder, root)
+    test = load_fdu_mtl(root, tasks=TASKS, splits=("test",))
+    planted = [t.title() for t in test[test["task"] == "dvd"]["text"].iloc[:3]]
+    write_unlabeled_files(root, n=40, extra={"dvd": planted})
+    out = tmp_path / "run"
+    assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["self_training"]["dropped_repeats_of_dev_or_test"]["dvd"] >= 3
+    pseudo = pd.read_parquet(out / "model" / train.PSEUDO_LABELS)
+    assert not _keys(pseudo) & _keys(test)
+    assert all(r["test_error"] is not None for r in results["per_task"].values())
+
+    for name in ("group_results.json", "state.json", "best.weights.h5", "model.keras", train.PSEUDO_LABELS):
+        (out / "model" / name).unlink()
+    fits = []
+    real_fit = MultiTaskClassifier.fit
+    monkeypatch.setattr(MultiTaskClassifier, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
+    assert len(fits) == 1, "only the student trains: the teacher's best weights are loaded"
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "model" / train.PSEUDO_LABELS), pseudo)
