@@ -100,8 +100,10 @@ LEVER_SETTINGS = {
     "lever_fs_maxdrop": ("--model", "fs-mtl", "--encoder", "lstm-max", "--dropout", "0.3", *SCREEN),
 }
 MORE_LEVER_SETTINGS = {
-    # Screened after every seed of LEVER_SETTINGS: single changes that the stacked levers above supersede (their
-    # seed 0 ran first), then cheaper guesses with less expected gain.
+    # Screened after every seed of LEVER_SETTINGS: self-training (a teacher, then a student: twice the cost), single
+    # changes that the stacked levers above supersede (their seed 0 ran first), then cheaper guesses.
+    "lever_maxdrop_self": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
+                           "--self-training-threshold", "0.9", *SCREEN),
     "lever_bilstm_max": ("--model", "asp-mtl", "--encoder", "bilstm-max", *SCREEN),
     "lever_dropout03": ("--model", "asp-mtl", "--dropout", "0.3", *SCREEN),
     "lever_cnn": ("--model", "asp-mtl", "--encoder", "cnn", *SCREEN),
@@ -112,7 +114,7 @@ MORE_LEVER_SETTINGS = {
 }
 LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v": "lever_max_dropout03",
                    "lever_maxdrop_lm": "lever_max_dropout03", "lever_bimaxdrop": "lever_max_dropout03",
-                   "lever_fs_maxdrop": "lever_max_dropout03"}
+                   "lever_fs_maxdrop": "lever_max_dropout03", "lever_maxdrop_self": "lever_max_dropout03"}
 """The run each lever is paired with, when it is not ``lever_base``."""
 LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
 """Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
