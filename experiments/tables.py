@@ -538,6 +538,45 @@ def levers_markdown(frame, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEST_CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
+
+
+def choose_best(runs, command: str) -> dict[str, Any]:
+    """The screened setting with the lowest mean dev error over every seed, as a 16-task TrainConfig file.
+
+    Candidates are the lever settings (and the baseline) that finished all of
+    :data:`SEEDS` on the 4 screening tasks, so every candidate saw the same
+    tasks, seeds and data order; ties go to the cheaper (mean wall time). Only
+    dev errors are read (the screens never read test). Writes
+    ``experiments/configs/best.json``; the reason goes in its ``provenance``
+    field, which :meth:`TrainConfig.from_json_file` ignores.
+    """
+    from experiments.train import parse_args, resolve_config
+
+    settings = {**LEVER_SETTINGS, **MORE_LEVER_SETTINGS}
+    candidates = {}
+    for name in settings:
+        done = runs.get(name, {})
+        if all(seed in done for seed in SEEDS):
+            candidates[name] = {
+                "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
+                "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
+            }
+    if not candidates:
+        raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run levers")
+    chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 6), candidates[n]["mean_wall_time_s"]))
+    flags = [f for f in settings[chosen] if f not in SCREEN]
+    config = resolve_config(parse_args(flags)).to_dict()
+    config["provenance"] = {
+        "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": SCREEN_TASKS,
+        "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks; ties: cheaper",
+        "candidates": candidates,
+    }
+    BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(BEST_CONFIG, json.dumps(config, indent=2) + "\n")
+    return config
+
+
 def main_job_block(results: dict[str, Any]) -> str:
     paper = 13.9
     return (
@@ -574,7 +613,15 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="list finished and missing runs")
     s.add_argument("tables", nargs="*", default=sorted(TABLES) + ["table3"])
     sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
+    sub.add_parser("choose-best", help="write experiments/configs/best.json: the screened setting with the lowest "
+                                       "mean dev error over every seed")
     args = p.parse_args(argv)
+    if args.action == "choose-best":
+        config = choose_best(load_runs(), command_line("experiments.tables", argv))
+        why = config["provenance"]
+        print(f"chose {why['chosen']} ({why['flags']}): " + ", ".join(
+            f"{n} {c['mean_dev_error']:.2f}" for n, c in sorted(why["candidates"].items(), key=lambda kv: kv[1]["mean_dev_error"])))
+        return 0
     if args.action == "rebuild":
         made = rebuild(command_line("experiments.tables", argv))
         print("rebuilt: " + (", ".join(sorted(made)) or "nothing (no finished runs)"))

@@ -68,3 +68,19 @@ def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
     assert row["seeds"] == 2 and row["dev_gain_mean"] == pytest.approx(0.25) and row["screen"].startswith("16 tasks")
     assert "unlabeled" not in set(frame["lever"])  # no run, no row
     assert "| confusion |" in tables.levers_markdown(frame, "cmd")
+
+
+def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_path, monkeypatch):
+    from tf_aspmtl.training import TrainConfig
+
+    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    devs = {"lever_base": (20.0, 19.0, 21.0), "lever_lstm_max": (16.0, 15.0, 17.0), "lever_cnn": (14.0, 13.0)}
+    for name, values in devs.items():  # lever_cnn is lower but lacks seed 2: not a candidate
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0}))
+    config = tables.choose_best(tables.load_runs(), "cmd")
+    assert config["provenance"]["chosen"] == "lever_lstm_max"
+    assert set(config["provenance"]["candidates"]) == {"lever_base", "lever_lstm_max"}
+    loaded = TrainConfig.from_json_file(tmp_path / "best.json")
+    assert loaded.encoder == "lstm-max" and loaded.model == "asp-mtl" and len(loaded.tasks) == 16
