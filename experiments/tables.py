@@ -291,6 +291,8 @@ def _pair_line(p: dict[str, Any]) -> str:
     low, high = p["ci95"]
     verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
                else "no difference shown")
+    if len(p["seeds"]) < 2:  # the interval spans tasks only: seed-to-seed variation is not in it
+        verdict += " (one seed: not settled)"
     return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
             f"[{low:+.2f}, {high:+.2f}] | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
 

@@ -84,3 +84,10 @@ def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_
     assert set(config["provenance"]["candidates"]) == {"lever_base", "lever_lstm_max"}
     loaded = TrainConfig.from_json_file(tmp_path / "best.json")
     assert loaded.encoder == "lstm-max" and loaded.model == "asp-mtl" and len(loaded.tasks) == 16
+
+
+def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
+    (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
+    (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
+    line = tables._pair_line(tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl"))
+    assert line.endswith("| ASP-MTL better (one seed: not settled) |")
