@@ -178,7 +178,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="reversal: the paper's gradient reversal; confusion: encoder pushes D toward uniform")
     p.add_argument("--dropout", type=float)
     p.add_argument("--sampling", choices=["proportional", "uniform"])
-    p.add_argument("--unlabeled-fraction", type=float, help="share of unlabelled rows per batch (adversary only)")
+    p.add_argument("--unlabeled-fraction", type=float,
+                   help="share of unlabelled rows per batch (they feed the adversary, the difference term and "
+                        "--embedding-perturbation virtual, never the task loss)")
     p.add_argument("--seed", type=int)
     p.add_argument("--lm-pretrain-epochs", type=_non_negative_int,
                    help="first pretrain the LSTM encoders as a language model for this many epochs on the tasks' "
@@ -192,6 +194,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "then train the reported model on train + those rows; 0: off (default)")
     p.add_argument("--self-training-max-per-task", type=_non_negative_int,
                    help="most pseudo-labelled rows per task, the most confident (0: no cap, the default)")
+    p.add_argument("--embedding-perturbation", choices=["none", "adversarial", "virtual"],
+                   help="perturbed word vectors (Miyato et al. 2017) and their loss term: adversarial (AT: the task "
+                        "loss of the labelled rows at the worst-case perturbation) or virtual (VAT: the KL between "
+                        "the clean and perturbed predictions on every row, so it also uses the batch's unlabelled "
+                        "rows when --unlabeled-fraction > 0); none (default). Either makes a training step about "
+                        "2.5 times slower (two more passes through the encoders)")
+    p.add_argument("--perturbation-weight", type=_weight, help="weight of the perturbation's loss term (default 1)")
+    p.add_argument("--perturbation-norm", type=_positive_float,
+                   help="epsilon: L2 norm of each text's perturbation over all its real tokens' word vectors "
+                        "(default 1; GloVe 50-d vectors have norms of about 4-6 per word)")
     p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
     p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")

@@ -24,6 +24,12 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.embedding_perturbation import (
+    EMBEDDING_PERTURBATIONS,
+    adversarial_perturbation,
+    kl_divergence,
+    virtual_adversarial_perturbation,
+)
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.losses import (
@@ -71,7 +77,8 @@ class MultiTaskClassifier(keras.Model):
 
     The objective, in :meth:`compute_loss`, is
     ``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff``
-    (``task_weights``, ``adversarial_weight``, ``difference_weight``); the
+    (``task_weights``, ``adversarial_weight``, ``difference_weight``),
+    plus ``beta L_perturbation`` with an ``embedding_perturbation``; the
     min-max of the adversarial term is one minimisation through a
     gradient-reversal layer between the shared feature and the
     discriminator. Training is Keras' own ``train_step``: ``compute_loss``,
@@ -112,6 +119,28 @@ class MultiTaskClassifier(keras.Model):
             parts that ``fit`` does not train (transfer).
         seed: optional int. Seed of the random rows of the GloVe matrix and of
             the batch order when ``fit`` builds the batches.
+        embedding_perturbation: str. ``"none"`` (default), ``"adversarial"``
+            (AT) or ``"virtual"`` (VAT): a perturbation of the word vectors
+            and its loss term ``perturbation_loss`` (Miyato, Dai & Goodfellow,
+            ICLR 2017; :mod:`tf_aspmtl.embedding_perturbation`). AT: the task
+            loss of the labelled rows at the word vectors plus ``r_adv``, the
+            loss's normalised gradient. VAT: ``KL(p(x) || p(x + r_vadv))`` over
+            every row, unlabelled ones (label -1) included, with ``r_vadv``
+            from one power iteration. The perturbed passes run the same
+            encoders, dropout and heads as the clean one: two more forward
+            and backward passes through the encoders (one for the direction,
+            one for the term), about 2.5 times the step time of ``"none"``;
+            ``evaluate`` computes the term too.
+        perturbation_weight: float. beta, the weight of ``perturbation_loss``.
+        perturbation_norm: float. epsilon: the L2 norm of each row's
+            perturbation over its whole ``[length, dim]`` sequence of real
+            tokens (as in the paper; padding gets none). The word vectors are
+            not normalised first (the paper normalises them): GloVe 50-d
+            vectors have norms of about 4 to 6 per word.
+        vat_xi: float. xi, the norm of VAT's finite-difference step (per
+            row, like epsilon). 0.1 as in Miyato et al.'s code: in float32,
+            1e-6 moves a 200-token, 50-d text by less than rounding and gives
+            many rows no or a wrongly signed direction.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -149,6 +178,10 @@ class MultiTaskClassifier(keras.Model):
         seed: int | None = None,
         task_names: Sequence[str] | None = None,
         text_vectorizer: TextVectorizer | None = None,
+        embedding_perturbation: str = "none",
+        perturbation_weight: float = 1.0,
+        perturbation_norm: float = 1.0,
+        vat_xi: float = 0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -205,6 +238,7 @@ class MultiTaskClassifier(keras.Model):
                 f"Unknown adversarial_objective {adversarial_objective!r}; "
                 f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
             )
+        self._check_perturbation(embedding_perturbation, perturbation_weight, perturbation_norm, vat_xi)
         if class_names is None:
             class_names = [[str(i) for i in range(c)] for c in self.num_classes]
         self.class_names = [[str(n) for n in names] for names in class_names]
@@ -235,6 +269,10 @@ class MultiTaskClassifier(keras.Model):
         self.adversarial_objective = adversarial_objective
         self.frozen = [str(f) for f in frozen]
         self.seed = None if seed is None else int(seed)
+        self.embedding_perturbation = embedding_perturbation
+        self.perturbation_weight = float(perturbation_weight)
+        self.perturbation_norm = float(perturbation_norm)
+        self.vat_xi = float(vat_xi)
 
         # Creation order (embedding, shared, private, heads, discriminator) fixes the initial weights.
         self.backbone = SharedPrivateBackbone(
@@ -256,6 +294,8 @@ class MultiTaskClassifier(keras.Model):
                 self.confusion_loss_tracker = keras.metrics.Mean(name="confusion_loss")
         if self.difference_weight > 0:
             self.diff_loss_tracker = keras.metrics.Mean(name="diff_loss")
+        if self.embedding_perturbation != "none":
+            self.perturbation_loss_tracker = keras.metrics.Mean(name="perturbation_loss")
         self.task_accuracy = PerTaskAccuracy(self.task_names, per_task=self.per_task_metrics)
         # A subclassed model is built on its first call; everything here has
         # known shapes, so build now (BackupAndRestore, set_word_vectors and
@@ -301,6 +341,19 @@ class MultiTaskClassifier(keras.Model):
         if len(set(names)) != len(names):
             raise ValueError(f"task_names must be unique; got {names}")
         return None, names
+
+    @staticmethod
+    def _check_perturbation(kind, weight, norm, xi) -> None:
+        if kind not in EMBEDDING_PERTURBATIONS:
+            raise ValueError(
+                f"Unknown embedding_perturbation {kind!r}; expected one of {list(EMBEDDING_PERTURBATIONS)}"
+            )
+        for name, value, strict in (("perturbation_weight", weight, False), ("perturbation_norm", norm, True),
+                                    ("vat_xi", xi, True)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name} must be a number; got {value!r}")
+            if not np.isfinite(float(value)) or value < 0 or (strict and value == 0):
+                raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0; got {value!r}")
 
     def _init_word_vectors(self, word_vectors) -> None:
         if word_vectors is None:
@@ -389,7 +442,7 @@ class MultiTaskClassifier(keras.Model):
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         single = bool(training) if single_task_batch is None else single_task_batch
         features = self.backbone(token_ids, task_ids, training=training, single_task_batch=single)
-        logits = self.heads(self.feature_dropout(features[FEATURES], training=training), task_ids)
+        logits = self._head_logits(features, task_ids, training)
         outputs = {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
         for key in (SHARED, PRIVATE):
             if key in features:
@@ -407,6 +460,29 @@ class MultiTaskClassifier(keras.Model):
                 ) + tf.stop_gradient(self.discriminator.bias)
         return outputs
 
+    def _head_logits(self, features, task_ids, training):
+        return self.heads(self.feature_dropout(features[FEATURES], training=training), task_ids)
+
+    def logits_from_embedded(self, embedded, mask, task_ids, training=None, single_task_batch=False) -> tf.Tensor:
+        """Logits [batch, max_classes] of word vectors: :meth:`call`'s path from the embedding output on.
+
+        The backbone's encoders (:meth:`SharedPrivateBackbone.encode`), the
+        feature dropout and the task heads; the perturbed passes of
+        ``embedding_perturbation`` run through it.
+
+        Args:
+            embedded: float [batch, length, embedding_dim]. Word vectors (perturbed or not).
+            mask: bool [batch, length]. True on real tokens.
+            task_ids: int [batch].
+            training: bool.
+            single_task_batch: bool. As in :meth:`call`.
+        """
+        task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+        features = self.backbone.encode(
+            embedded, mask, task_ids, training=training, single_task_batch=single_task_batch
+        )
+        return self._head_logits(features, task_ids, training)
+
     def task_logits(self, token_ids, task: str | int) -> tf.Tensor:
         """Logits [batch, num_classes(task)] of rows that all belong to ``task`` (inference, serving).
 
@@ -421,8 +497,12 @@ class MultiTaskClassifier(keras.Model):
         return tf.matmul(features, tf.cast(kernel, features.dtype)) + tf.cast(bias, features.dtype)
 
     # --------------------------------------------------------- objective
-    def loss_terms(self, y, y_pred, sample_weight=None) -> dict[str, tf.Tensor]:
-        """Each term of the objective (unweighted) and ``loss``, their weighted sum."""
+    def loss_terms(self, y, y_pred, sample_weight=None, x=None, training=True) -> dict[str, tf.Tensor]:
+        """Each term of the objective (unweighted) and ``loss``, their weighted sum.
+
+        ``perturbation_loss`` (see :meth:`perturbation_loss`) is a term when the
+        model has an ``embedding_perturbation`` and the inputs ``x`` are given.
+        """
         task_ids = y_pred[TASK_ID]
         logits = tf.cast(y_pred[LOGITS], tf.float32)
         terms = {"task_loss": task_loss(y, logits, task_ids, self.task_weights, sample_weight)}
@@ -439,12 +519,54 @@ class MultiTaskClassifier(keras.Model):
                 self.difference_normalization,
             )
             total += self.difference_weight * terms["diff_loss"]
+        if self.embedding_perturbation != "none" and x is not None:
+            terms["perturbation_loss"] = self.perturbation_loss(x, y, y_pred, sample_weight, training)
+            total += self.perturbation_weight * terms["perturbation_loss"]
         terms["loss"] = total
         return terms
 
+    def perturbation_loss(self, x, y, y_pred, sample_weight=None, training=True) -> tf.Tensor:
+        """The ``embedding_perturbation`` term: AT's task loss at ``x + r_adv`` or VAT's ``KL(p(x) || p(x + r_vadv))``.
+
+        The word vectors of ``x`` are looked up again and the perturbed
+        passes run :meth:`logits_from_embedded` (encoders, dropout, heads),
+        so the term's gradient reaches every weight the clean pass does,
+        the embedding included; the perturbations themselves are constants.
+        AT uses the labelled rows (weighted as the task loss); VAT uses every
+        row, label -1 included, with ``y_pred``'s logits as ``p(x)``.
+
+        Args:
+            x: the model's inputs (prepared or raw).
+            y: int [batch]. Class ids, -1 for unlabelled rows.
+            y_pred: :meth:`call`'s output for ``x``.
+            sample_weight: optional float [batch] (AT only).
+            training: bool. Dropout in the perturbed passes, as in the clean one.
+        """
+        token_ids, task_ids = self._ids(x)
+        task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+        embedded, mask = self.backbone.embed(token_ids)
+        single = bool(training)
+        optimizer = getattr(self, "optimizer", None)
+        scale_loss = None if optimizer is None else optimizer.scale_loss
+
+        def logits_at(vectors):
+            return self.logits_from_embedded(vectors, mask, task_ids, training=training, single_task_batch=single)
+
+        if self.embedding_perturbation == "adversarial":
+            def loss_at(vectors):
+                logits = tf.cast(logits_at(vectors), tf.float32)
+                return task_loss(y, logits, task_ids, self.task_weights, sample_weight)
+
+            r_adv = adversarial_perturbation(loss_at, embedded, mask, self.perturbation_norm, scale_loss)
+            return loss_at(embedded + r_adv)
+        r_vadv = virtual_adversarial_perturbation(
+            logits_at, y_pred[LOGITS], embedded, mask, self.perturbation_norm, self.vat_xi, scale_loss
+        )
+        return kl_divergence(y_pred[LOGITS], logits_at(embedded + r_vadv))
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff``; updates each term's tracker."""
-        terms = self.loss_terms(y, y_pred, sample_weight)
+        """``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff (+ beta L_perturbation)``; updates the trackers."""
+        terms = self.loss_terms(y, y_pred, sample_weight, x=x, training=training)
         rows = tf.cast(tf.size(y_pred[TASK_ID]), tf.float32)
         labelled = tf.reduce_sum(tf.cast(tf.reshape(y, [-1]) >= 0, tf.float32))
         # Weighted by rows, as Keras does, so the epoch value is a per-row mean.
@@ -452,6 +574,9 @@ class MultiTaskClassifier(keras.Model):
         for name in ("adv_loss", "confusion_loss", "diff_loss"):
             if name in terms:
                 getattr(self, name.replace("_loss", "_loss_tracker")).update_state(terms[name], sample_weight=rows)
+        if "perturbation_loss" in terms:  # AT: a mean over labelled rows; VAT: over all rows
+            per = labelled if self.embedding_perturbation == "adversarial" else rows
+            self.perturbation_loss_tracker.update_state(terms["perturbation_loss"], sample_weight=per)
         total = terms["loss"]
         for extra in self.losses:  # regularisers, add_loss
             total += tf.cast(tf.reduce_sum(extra), total.dtype)
@@ -708,6 +833,10 @@ class MultiTaskClassifier(keras.Model):
                 "class_names": self.class_names,
                 "frozen": self.frozen,
                 "seed": self.seed,
+                "embedding_perturbation": self.embedding_perturbation,
+                "perturbation_weight": self.perturbation_weight,
+                "perturbation_norm": self.perturbation_norm,
+                "vat_xi": self.vat_xi,
             }
         )
         return config

@@ -184,6 +184,18 @@ class SharedPrivateBackbone(keras.layers.Layer):
                 (checked): only the ``tf.switch_case`` path is traced.
         """
         embedded, mask = self.embed(token_ids)
+        return self.encode(embedded, mask, task_ids, training=training, single_task_batch=single_task_batch)
+
+    def encode(self, embedded, mask, task_ids, training=None, single_task_batch=False) -> dict[str, tf.Tensor]:
+        """:meth:`call` from the word vectors on: the encoders of :meth:`embed`'s output (or of a perturbed copy).
+
+        Args:
+            embedded: float [batch, length, dim]. Word vectors, as :meth:`embed` gives them.
+            mask: bool [batch, length]. True on real tokens.
+            task_ids: int [batch]. Each row's task.
+            training: bool.
+            single_task_batch: bool. As in :meth:`call`.
+        """
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         private = None
         if self.private_encoders:

@@ -14,6 +14,7 @@ from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS
 from tf_aspmtl.data.pipeline import SAMPLING
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
+from tf_aspmtl.embedding_perturbation import EMBEDDING_PERTURBATIONS
 from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
 from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES, MultiTaskClassifier
 from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
@@ -65,6 +66,11 @@ class TrainConfig:
     lm_init: str = "all"  # encoders the language model initialises: "all" (shared + private) or "shared"
     self_training_threshold: float = 0.0  # > 0: self-training, keeping pseudo labels this sure, in (0.5, 1]; 0 = off
     self_training_max_per_task: int = 0  # most pseudo-labelled rows per task (0 = no cap)
+    # Perturbed word vectors (Miyato et al. 2017): "none", "adversarial" (AT, labelled rows) or "virtual" (VAT,
+    # every row of a batch, so also the unlabelled rows that unlabeled_fraction > 0 mixes in).
+    embedding_perturbation: str = "none"
+    perturbation_weight: float = 1.0  # weight of its loss term
+    perturbation_norm: float = 1.0  # epsilon: L2 norm of each text's perturbation (all its real tokens)
 
     def __post_init__(self):
         types = {f.name: f.type for f in fields(self)}
@@ -88,7 +94,8 @@ class TrainConfig:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
                    "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
-                   "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING}
+                   "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
+                   "embedding_perturbation": EMBEDDING_PERTURBATIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {sorted(allowed)}; got {getattr(self, name)!r}")
@@ -123,6 +130,10 @@ class TrainConfig:
         if self.self_training_max_per_task < 0:
             raise ValueError(f"TrainConfig.self_training_max_per_task must be >= 0 (0 = no cap); got "
                              f"{self.self_training_max_per_task!r}")
+        if self.perturbation_weight < 0:
+            raise ValueError(f"TrainConfig.perturbation_weight must be >= 0; got {self.perturbation_weight!r}")
+        if self.perturbation_norm <= 0:
+            raise ValueError(f"TrainConfig.perturbation_norm must be > 0; got {self.perturbation_norm!r}")
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
         if self.embedding == "glove+word2vec" and self.embedding_dim <= GLOVE_DIM:
@@ -192,6 +203,9 @@ def build_model(
         per_task_metrics=True,
         word_vectors="random" if word_vectors is None else word_vectors,
         seed=config.seed,
+        embedding_perturbation=config.embedding_perturbation,
+        perturbation_weight=config.perturbation_weight,
+        perturbation_norm=config.perturbation_norm,
     )
     if isinstance(preprocessor, MultiTaskPreprocessor):
         model_kwargs = {}  # tasks and classes come from the preprocessor
