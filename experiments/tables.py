@@ -102,6 +102,10 @@ MORE_LEVER_SETTINGS = {
     # changes that the stacked levers above supersede (their seed 0 ran first), then cheaper guesses.
     "lever_maxdrop_self": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
                            "--self-training-threshold", "0.9", *SCREEN),
+    "lever_maxdrop_at": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
+                         "--embedding-perturbation", "adversarial", *SCREEN),
+    "lever_maxdrop_vat": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
+                          "--embedding-perturbation", "virtual", "--unlabeled-fraction", "0.25", *SCREEN),
     # LM pretraining costs twice a plain screen and lost 2.1 / gained 0.5 points at seeds 0 / 1: its seed 2 waits.
     "lever_maxdrop_lm": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
                          "--lm-pretrain-epochs", "3", *SCREEN),
@@ -115,7 +119,8 @@ MORE_LEVER_SETTINGS = {
 }
 LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v": "lever_max_dropout03",
                    "lever_maxdrop_lm": "lever_max_dropout03", "lever_bimaxdrop": "lever_max_dropout03",
-                   "lever_fs_maxdrop": "lever_max_dropout03", "lever_maxdrop_self": "lever_max_dropout03"}
+                   "lever_fs_maxdrop": "lever_max_dropout03", "lever_maxdrop_self": "lever_max_dropout03",
+                   "lever_maxdrop_at": "lever_max_dropout03", "lever_maxdrop_vat": "lever_max_dropout03"}
 """The run each lever is paired with, when it is not ``lever_base``."""
 LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
 """Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
