@@ -695,8 +695,9 @@ def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainCon
     if export_dir is None:
         lines.append(f"  python -m export --model {model_path} --output exports")
         export_dir = "exports"
+    mount = export_dir if Path(export_dir).is_absolute() else f"$PWD/{export_dir}"
     lines += [
-        f"  docker run -p 8501:8501 -v $PWD/{export_dir}:/models -t tensorflow/serving "
+        f"  docker run -p 8501:8501 -v {mount}:/models -t tensorflow/serving "
         "--model_config_file=/models/models.config",
         f"  curl -d '{{\"instances\": [\"a gripping, well written story\"]}}' "
         f"http://localhost:8501/v1/models/{config.tasks[0]}:predict",

@@ -94,3 +94,14 @@ def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
     results = json.loads((out / "results.json").read_text())
     assert results["dev_only"] is True and results["avg_test_error"] is None
     assert all(r["test_error"] is None for r in results["per_task"].values())
+
+
+def test_serving_instructions_mount_the_export_folder_as_given():
+    from pathlib import Path
+
+    from experiments.train import serving_instructions
+    from tf_aspmtl.training import TrainConfig
+
+    config = TrainConfig(tasks=("books",))
+    assert "-v /srv/exports:/models" in serving_instructions(Path("runs/x"), "/srv/exports", config)
+    assert "-v $PWD/exports:/models" in serving_instructions(Path("runs/x"), None, config)
