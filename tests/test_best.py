@@ -10,7 +10,7 @@ from experiments import best
 
 def _result(errors: dict[str, float], wall: float) -> dict:
     return {"per_task": {t: {"test_error": e, "dev_error": 0.0} for t, e in errors.items()},
-            "avg_test_error": sum(errors.values()) / len(errors), "wall_time_s": wall, "config": {"model": "asp-mtl"},
+            "avg_test_error": sum(errors.values()) / len(errors), "avg_dev_error": 0.0, "wall_time_s": wall, "config": {"model": "asp-mtl", "encoder": "lstm-max", "seed": 1},
             "load_average_1m": 1.0}
 
 
@@ -18,6 +18,7 @@ def _result(errors: dict[str, float], wall: float) -> dict:
 def results(tmp_path, monkeypatch):
     monkeypatch.setattr(best, "RESULTS", tmp_path / "best")
     monkeypatch.setattr(best, "TABLE2", tmp_path / "table2.csv")
+    monkeypatch.setattr(best, "TABLE2_RUNS", tmp_path)
     (tmp_path / "best").mkdir()
     return tmp_path
 
@@ -50,6 +51,10 @@ def test_report_gives_mean_and_spread_beside_table2(results):
     assert "| books | 11.0 ± 1.4 | 16.0 | 14.0 ± 0.5 |" in md
     assert "| **average** | 13.0 ± 1.4 | 13.9 |" in md  # (12 + 14) / 2 over the two seeds that exist
     assert "sum 0.32 h" in md
+    assert "settings but `encoder=lstm-max`;" in md  # only what differs from the defaults
+    (results / "asp_mtl_seed0.json").write_text(json.dumps({"avg_dev_error": 9.0, "avg_test_error": 13.0}))
+    md = best.report([0, 1], "cmd")
+    assert "seed 0: dev -9.00, test -1.00." in md  # best seed 0: dev 0.0 (from _result), test 12.0
 
 
 def test_report_without_results_says_what_to_run(results):
