@@ -119,6 +119,15 @@ def _changed(config: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in changed.items()) or "none"
 
 
+def _serving_line(path: Path, what: str) -> list[str]:
+    """A paragraph with the p50 latency and batch-64 throughput of ``path`` (an experiments.bench_serving file)."""
+    if not path.exists():
+        return []
+    b = json.loads(path.read_text())
+    return ["", f"Serving ({what}; `{b.get('command', '')}`): p50 {b['p50_ms']:.2f} ms for one review, "
+                f"{b['batch64_reviews_per_s']:.0f} reviews/s at batch 64."]
+
+
 def report(seeds: list[int], command: str) -> str:
     """best.md from the result files alone."""
     import pandas as pd
@@ -167,12 +176,7 @@ def report(seeds: list[int], command: str) -> str:
     lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
                   f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
                   f"{', '.join(str(r.get('load_average_1m')) for r in runs.values())})."]
-    bench_file = RESULTS / "bench_serving.json"
-    if bench_file.exists():
-        b = json.loads(bench_file.read_text())
-        lines += ["", f"Serving ({BENCH_TASK} SavedModel of seed {seeds[0]}, `{b.get('command', '')}`): "
-                      f"p50 {b['p50_ms']:.2f} ms for one review, {b['batch64_reviews_per_s']:.0f} reviews/s at "
-                      "batch 64."]
+    lines += _serving_line(RESULTS / "bench_serving.json", f"{BENCH_TASK} SavedModel of seed {seeds[0]}")
     ensemble_file = RESULTS / "ensemble.json"
     if ensemble_file.exists():
         e = json.loads(ensemble_file.read_text())
@@ -182,12 +186,8 @@ def report(seeds: list[int], command: str) -> str:
                   f"(dev {e['avg_dev_error']:.2f} %); its members alone: test "
                   f"{e['members_mean']['avg_test_error']:.2f} % on average. Per task: `experiments/results/best/"
                   "ensemble.md`."]
-        eb = RESULTS / "bench_serving_ensemble.json"
-        if eb.exists():
-            b = json.loads(eb.read_text())
-            lines += ["", f"Serving the ensemble ({BENCH_TASK}, one SavedModel running every member): p50 "
-                          f"{b['p50_ms']:.2f} ms for one review, {b['batch64_reviews_per_s']:.0f} reviews/s at "
-                          "batch 64."]
+        lines += _serving_line(RESULTS / "bench_serving_ensemble.json",
+                               f"the ensemble: {BENCH_TASK}, one SavedModel running every member")
     return "\n".join(lines) + "\n"
 
 

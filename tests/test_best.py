@@ -76,3 +76,10 @@ def test_ensemble_waits_for_every_seed(results, monkeypatch):
     best.result_path(0).write_text("{}")
     monkeypatch.setattr(best.subprocess, "call", lambda *a, **k: pytest.fail("nothing to ensemble yet"))
     assert best.ensemble([0, 1], results / "runs") is None
+
+
+def test_report_gives_the_serving_cost_of_the_export(results):
+    best.result_path(0).write_text(json.dumps(_result({"books": 10.0}, 60)))
+    (results / "best" / "bench_serving.json").write_text(json.dumps(
+        {"command": "bench", "p50_ms": 3.456, "batch64_reviews_per_s": 1234.4}))
+    assert "p50 3.46 ms for one review, 1234 reviews/s at batch 64." in best.report([0], "cmd")
