@@ -109,7 +109,7 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return mean, sd
 
 
-def _changed(config: dict[str, Any]) -> str:
+def changed_fields(config: dict[str, Any]) -> str:
     """The fields of a run's config that differ from TrainConfig's defaults (seed aside)."""
     from tf_aspmtl.training import TrainConfig
 
@@ -149,7 +149,7 @@ def report(seeds: list[int], command: str) -> str:
     lines = [
         "# The best configuration: test error % over seeds", "",
         f"Made by `{command}` from `experiments/results/best/best_seed*.json` "
-        f"(config: the paper's ASP-MTL settings but `{_changed(first['config'])}`; seeds "
+        f"(config: the paper's ASP-MTL settings but `{changed_fields(first['config'])}`; seeds "
         f"{', '.join(str(s) for s in runs)}). Epochs, levers and "
         "hyperparameters were chosen on dev; test was read once per run. Mean ± sd over seeds; the other "
         "columns are the paper's ASP-MTL and our Table 2 (`experiments/results/tables/table2.md`).", "",

@@ -47,6 +47,7 @@ from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier
 from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
+from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.runtime import configure_cpu_threads
 from tf_aspmtl.training import (
     FDU_MTL_CLASS_NAMES,
@@ -158,6 +159,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(50 GloVe dims + the rest word2vec, e.g. 150)")
     p.add_argument("--hidden-dim", type=_positive_int)
     p.add_argument("--max-length", type=_positive_int, help="tokens kept per text (the rest is cut)")
+    p.add_argument("--truncation", choices=TRUNCATIONS,
+                   help="which tokens a longer text keeps: head (the first --max-length, the default), tail (the "
+                        "last) or head+tail (the first quarter and the last three quarters)")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--patience", type=_positive_int, help="epochs without dev improvement before stopping")
@@ -463,7 +467,8 @@ def run(
         logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a dev or test text)",
                     len(to_label), int(repeats.sum()))
 
-    vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
+    vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens,
+                                truncation=config.truncation, name="text_vectorizer")
     vectorizer.adapt(train["text"].tolist())
     word_vectors, coverage = None, None
     word_vector_info: dict[str, Any] = {"kind": config.embedding, "dim": config.embedding_dim}

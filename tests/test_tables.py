@@ -14,8 +14,12 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
+    import experiments.best
+
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(experiments.best, "RESULTS", tmp_path / "best")
     (tmp_path / "runs").mkdir()
+    (tmp_path / "best").mkdir()
     return tmp_path / "runs"
 
 
@@ -68,6 +72,23 @@ def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
     assert row["seeds"] == 2 and row["dev_gain_mean"] == pytest.approx(0.25) and row["screen"].startswith("16 tasks")
     assert "unlabeled" not in set(frame["lever"])  # no run, no row
     assert "| confusion |" in tables.levers_markdown(frame, "cmd")
+
+
+def test_sixteen_task_screens_and_best_runs_pair_with_table2_asp_mtl(runs_dir):
+    from tf_aspmtl.training import TrainConfig
+
+    for seed, (base, tail, best) in enumerate(((13.0, 12.0, 13.5), (12.0, 11.5, 12.5), (14.0, 12.5, 14.0))):
+        (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "a"}))
+        (runs_dir / f"s16_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=tail), "command": "t"}))
+        config = TrainConfig(encoder="lstm-max", seed=seed).to_dict()
+        (runs_dir.parent / "best" / f"best_seed{seed}.json").write_text(
+            json.dumps({**_run({"a": 0.0}, dev=best), "command": "b", "config": config}))
+    frame = tables.levers_table(tables.load_runs()).set_index("lever")
+    assert frame.loc["s16_tail", "dev_gain_mean"] == pytest.approx(1.0)
+    assert frame.loc["s16_tail", "flags"] == "--model asp-mtl --truncation tail"
+    assert frame.loc["s16_tail", "screen"] == "16 tasks, dev only, vs asp_mtl"
+    best = frame.loc["best.json (4-task winner)"]
+    assert best["dev_gain_mean"] == pytest.approx(-1 / 3) and best["flags"] == "encoder=lstm-max"
 
 
 def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_path, monkeypatch):

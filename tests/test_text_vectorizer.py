@@ -8,9 +8,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tf_aspmtl.preprocessing import TextVectorizer
 from tf_aspmtl.preprocessing import tokenize
+from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 
 CORPUS = [
     "The book is good.",
@@ -140,6 +143,44 @@ def test_truncation_keeps_first_max_length():
     layer = TextVectorizer(max_length=3, vocabulary=list("abcde"))
     ids = layer(tf.constant(["a b c d e", "e"])).numpy()
     assert ids.tolist() == [[2, 3, 4], [6, 0, 0]]
+
+
+def _kept_positions(n: int, max_length: int, truncation: str) -> list[int]:
+    """Positions of an n-token text that `truncation` keeps, written out by cases."""
+    if n <= max_length:
+        return list(range(n))
+    if truncation == "head":
+        return list(range(max_length))
+    if truncation == "tail":
+        return list(range(n - max_length, n))
+    head = max_length // 4
+    return list(range(head)) + list(range(n - (max_length - head), n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+    max_length=st.integers(1, 12),
+    truncation=st.sampled_from(TRUNCATIONS),
+)
+def test_truncation_keeps_the_named_tokens(lengths, max_length, truncation):
+    # Every text is distinct words w0 w1 ..., so the ids name the positions kept.
+    words = [f"w{i}" for i in range(30)]
+    layer = TextVectorizer(max_length=max_length, vocabulary=words, truncation=truncation)
+    ids = layer(tf.constant([" ".join(words[:n]) for n in lengths])).numpy()
+    assert ids.shape == (len(lengths), min(max(lengths), max_length))
+    for row, n in zip(ids, lengths):
+        kept = [int(i) - 2 for i in row if i != 0]
+        assert kept == _kept_positions(n, max_length, truncation)
+
+
+def test_truncation_round_trips_and_is_checked():
+    layer = TextVectorizer(max_length=4, vocabulary=list("abcdef"), truncation="tail")
+    clone = TextVectorizer.from_config(layer.get_config())
+    assert clone.truncation == "tail"
+    np.testing.assert_array_equal(clone(tf.constant(["a b c d e f"])), [[4, 5, 6, 7]])
+    with pytest.raises(ValueError, match="truncation"):
+        TextVectorizer(truncation="middle")
 
 
 def test_scalar_vs_batch_vs_column(vectorizer):

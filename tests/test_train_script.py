@@ -75,6 +75,22 @@ def test_optimizer_defaults_to_lazy_adam_and_is_a_flag():
     assert isinstance(model.optimizer, LazyAdam)
 
 
+def test_truncation_flag_reaches_the_config_and_the_preprocessor():
+    import pandas as pd
+
+    from tf_aspmtl.preprocessing import MultiTaskPreprocessor
+
+    assert train.resolve_config(train.parse_args([])).truncation == "head"
+    config = train.resolve_config(train.parse_args(["--truncation", "head+tail"]))
+    assert config.truncation == "head+tail"
+    with pytest.raises(SystemExit):
+        train.parse_args(["--truncation", "middle"])
+    frame = pd.DataFrame({"text": ["a b c d e", "e d"], "task": ["books", "books"], "label": [0, 1]})
+    pre = MultiTaskPreprocessor.from_frame(frame, max_length=2, truncation="tail")
+    assert pre.text_vectorizer.truncation == "tail"
+    assert MultiTaskPreprocessor.from_config(pre.get_config()).text_vectorizer.truncation == "tail"
+
+
 def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
     import tf_aspmtl.data.fdu_mtl as fdu
 

@@ -48,6 +48,8 @@ class MultiTaskPreprocessor(keras.layers.Layer):
             ``max_length`` and ``max_tokens`` otherwise (then call ``adapt``).
         max_length: int. Tokens kept per text (when no vectorizer is given).
         max_tokens: int. Vocabulary size, padding and OOV included (ditto).
+        truncation: str. Which tokens a longer text keeps (ditto): "head",
+            "tail" or "head+tail" (see :class:`TextVectorizer`).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -68,6 +70,7 @@ class MultiTaskPreprocessor(keras.layers.Layer):
         text_vectorizer: TextVectorizer | None = None,
         max_length: int = 200,
         max_tokens: int | None = 30000,
+        truncation: str = "head",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,7 +89,9 @@ class MultiTaskPreprocessor(keras.layers.Layer):
             raise ValueError(f"Every task needs at least 2 classes; these have fewer: {single}")
         self.label_map = LabelMap({t: classes[t] for t in self.task_names})
         if text_vectorizer is None:
-            text_vectorizer = TextVectorizer(max_length=max_length, max_tokens=max_tokens, name="text_vectorizer")
+            text_vectorizer = TextVectorizer(
+                max_length=max_length, max_tokens=max_tokens, truncation=truncation, name="text_vectorizer"
+            )
         self.text_vectorizer = text_vectorizer
 
     # ------------------------------------------------------------ building
@@ -96,6 +101,7 @@ class MultiTaskPreprocessor(keras.layers.Layer):
         frame: pd.DataFrame,
         max_length: int = 200,
         max_tokens: int | None = 30000,
+        truncation: str = "head",
         text_column: str = TEXT,
         task_column: str = TASK,
         label_column: str = "label",
@@ -111,6 +117,8 @@ class MultiTaskPreprocessor(keras.layers.Layer):
             frame: pandas.DataFrame with text, task and label columns.
             max_length: int. Tokens kept per text.
             max_tokens: int. Vocabulary size, padding and OOV included.
+            truncation: str. Which tokens a longer text keeps: "head",
+                "tail" or "head+tail" (see `TextVectorizer`).
             text_column, task_column, label_column: str. Column names.
             classes: optional mapping task -> label values, to fix the
                 classes (and their ids) instead of learning them.
@@ -127,7 +135,8 @@ class MultiTaskPreprocessor(keras.layers.Layer):
                 frame.assign(**{task_column: frame[task_column].astype(str)}), task_column, label_column
             )
             classes = {t: learnt.classes(t) for t in tasks}
-        preprocessor = cls(tasks, classes, max_length=max_length, max_tokens=max_tokens, **kwargs)
+        preprocessor = cls(tasks, classes, max_length=max_length, max_tokens=max_tokens, truncation=truncation,
+                           **kwargs)
         preprocessor.adapt(frame[text_column].tolist())
         return preprocessor
 

@@ -16,6 +16,8 @@ from tf_aspmtl.preprocessing.tokenizer import tokenize
 
 PADDING_TOKEN = ""
 OOV_TOKEN = "[UNK]"
+TRUNCATIONS = ("head", "tail", "head+tail")
+"""Values of `TextVectorizer(truncation=...)`: which tokens a text longer than `max_length` keeps."""
 
 # Traced once per process and shared by every `adapt` call.
 _tokenize_batch = tf.function(
@@ -64,7 +66,7 @@ class TextVectorizer(keras.layers.Layer):
     Text is standardised and split by `tokenize` (GloVe 6B-style tokens such
     as "do n't", "it 's", "good ."), looked up in a vocabulary held by a
     `keras.layers.StringLookup` sub-layer, truncated to `max_length` tokens
-    and right-padded with 0. Id 0 is padding, id 1 is out-of-vocabulary and
+    (which ones: `truncation`) and right-padded with 0. Id 0 is padding, id 1 is out-of-vocabulary and
     real words start at 2, most frequent first.
 
     `get_config()` carries the vocabulary (adapted or given) as a list of
@@ -88,8 +90,13 @@ class TextVectorizer(keras.layers.Layer):
     [batch, 0].
 
     Args:
-        max_length: int. Maximum number of tokens kept per text (the first
-            `max_length`).
+        max_length: int. Maximum number of tokens kept per text.
+        truncation: str. Which tokens a longer text keeps: "head" (the first
+            `max_length`, the default), "tail" (the last `max_length`, where
+            reviews tend to give their verdict) or "head+tail" (the first
+            quarter of `max_length` and the last three quarters, the split
+            Sun et al. 2019 found best for long reviews). Texts of at most
+            `max_length` tokens are kept whole in every mode.
         max_tokens: int or None. Maximum vocabulary size, including the
             padding and OOV entries. None means no limit.
         min_count: int. Tokens seen fewer times during `adapt` are dropped.
@@ -117,6 +124,7 @@ class TextVectorizer(keras.layers.Layer):
         max_tokens: int | None = 30000,
         min_count: int = 1,
         vocabulary: list[str] | str | None = None,
+        truncation: str = "head",
         **kwargs,
     ):
         if kwargs.get("dtype") is None:
@@ -135,7 +143,12 @@ class TextVectorizer(keras.layers.Layer):
             raise ValueError(
                 f"`min_count` must be >= 1; got min_count={min_count!r}"
             )
+        if truncation not in TRUNCATIONS:
+            raise ValueError(
+                f"`truncation` must be one of {list(TRUNCATIONS)}; got truncation={truncation!r}"
+            )
         self.max_length = int(max_length)
+        self.truncation = truncation
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.min_count = int(min_count)
         self.vocabulary = vocabulary
@@ -274,7 +287,7 @@ class TextVectorizer(keras.layers.Layer):
             )
         scalar = rank == 0
         texts = tf.reshape(inputs, [-1])
-        tokens = tokenize(texts)[:, : self.max_length]
+        tokens = self._truncate(tokenize(texts))
         ids = tokens.with_flat_values(
             tf.cast(self._lookup(tokens.flat_values), tf.int32)
         )
@@ -282,6 +295,22 @@ class TextVectorizer(keras.layers.Layer):
         if scalar:
             return ids[0]
         return ids
+
+    def _truncate(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """Keeps at most `max_length` tokens of each row, as `truncation` says."""
+        if self.truncation == "head":
+            return tokens[:, : self.max_length]
+        if self.truncation == "tail":
+            return tokens[:, -self.max_length :]
+        # head+tail: position i of a row of n tokens stays if it is among the
+        # first `head` or the last `max_length - head`; a row of at most
+        # `max_length` tokens keeps every position.
+        head = self.max_length // 4
+        lengths = tokens.row_lengths()
+        positions = tf.ragged.range(lengths)
+        first_tail = tf.expand_dims(lengths - (self.max_length - head), 1)
+        keep = (positions < head) | (positions >= first_tail)
+        return tf.ragged.boolean_mask(tokens, keep)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -302,6 +331,7 @@ class TextVectorizer(keras.layers.Layer):
         config.update(
             {
                 "max_length": self.max_length,
+                "truncation": self.truncation,
                 "max_tokens": self.max_tokens,
                 "min_count": self.min_count,
                 "vocabulary": vocabulary,

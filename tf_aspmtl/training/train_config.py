@@ -19,6 +19,7 @@ from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
 from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES, MultiTaskClassifier
 from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.training.apply_pretrained_encoders import ENCODER_INITS, directions_for_encoder
 from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS, GLOVE_DIM
 
@@ -47,6 +48,7 @@ class TrainConfig:
     embedding_dim: int = 50
     hidden_dim: int = 100
     max_length: int = 200
+    truncation: str = "head"  # tokens a longer text keeps: "head", "tail" or "head+tail" (see TextVectorizer)
     max_tokens: int = 30000
     batch_size: int = 16
     epochs: int = 15
@@ -95,7 +97,7 @@ class TrainConfig:
         choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
                    "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
                    "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
-                   "embedding_perturbation": EMBEDDING_PERTURBATIONS}
+                   "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {sorted(allowed)}; got {getattr(self, name)!r}")
