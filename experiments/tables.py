@@ -176,8 +176,9 @@ def table3_runs(seeds=TABLE3_SEEDS) -> list[RunSpec]:
     return specs
 
 
-def planned_runs(tables: list[str]) -> list[RunSpec]:
-    """Every run of ``tables``, seed-major so that early seeds complete whole comparisons first."""
+def planned_runs(tables: list[str], seeds: list[int] | None = None) -> list[RunSpec]:
+    """Every run of ``tables`` (only ``seeds`` if given), seed-major so that early seeds complete whole comparisons
+    first."""
     specs = []
     for table in tables:
         if table == "table3":
@@ -187,13 +188,14 @@ def planned_runs(tables: list[str]) -> list[RunSpec]:
             for setting, flags in TABLES[table].items():
                 if f"{setting}_seed{seed}" not in SKIPPED_RUNS:
                     specs.append(RunSpec(table, setting, seed, flags))
-    return specs
+    return [spec for spec in specs if seeds is None or spec.seed in seeds]
 
 
-def run_queue(tables: list[str], runs_dir: Path) -> int:
-    """Runs every missing run of ``tables``, one process at a time; returns the number of failures."""
+def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None) -> int:
+    """Runs every missing run of ``tables`` (of ``seeds`` if given), one process at a time; returns the number of
+    failures."""
     failures = 0
-    for spec in planned_runs(tables):
+    for spec in planned_runs(tables, seeds):
         if spec.result_path.exists():
             continue
         command = spec.command(runs_dir)
@@ -206,9 +208,9 @@ def run_queue(tables: list[str], runs_dir: Path) -> int:
     return failures
 
 
-def status(tables: list[str]) -> str:
+def status(tables: list[str], seeds: list[int] | None = None) -> str:
     lines = []
-    for spec in planned_runs(tables):
+    for spec in planned_runs(tables, seeds):
         lines.append(f"{'done   ' if spec.result_path.exists() else 'missing'} {spec.table:9s} {spec.name}")
     return "\n".join(lines)
 
@@ -656,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--runs-dir", default=str(REPO_ROOT / "runs" / "tables"), help="where run folders go")
     s = sub.add_parser("status", help="list finished and missing runs")
     s.add_argument("tables", nargs="*", default=sorted(TABLES) + ["table3"])
+    for parser in (r, s):
+        parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")],
+                            help="comma-separated seeds: only their runs (default: every seed of each table)")
     sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
     sub.add_parser("choose-best", help="write experiments/configs/best.json: the screened setting with the lowest "
                                        "mean dev error over every seed")
@@ -672,8 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "run":
         RUNS.mkdir(parents=True, exist_ok=True)
-        return 1 if run_queue(args.tables, Path(args.runs_dir)) else 0
-    print(status(args.tables))
+        return 1 if run_queue(args.tables, Path(args.runs_dir), args.seeds) else 0
+    print(status(args.tables, args.seeds))
     return 0
 
 

@@ -53,6 +53,14 @@ def test_queue_skips_finished_runs(runs_dir, monkeypatch):
     assert "sp_mtl_seed0.json" not in names and len(names) == 4 * len(tables.SEEDS) - 1
 
 
+def test_queue_runs_only_the_seeds_asked_for(runs_dir, monkeypatch):
+    started = []
+    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    tables.run_queue(["screen16", "ablations"], runs_dir.parent / "work", seeds=[0])
+    seeds = {c[c.index("--seed") + 1] for c in started}
+    assert seeds == {"0"} and len(started) == len(tables.SCREEN16_SETTINGS) + len(tables.ABLATION_SETTINGS)
+
+
 def test_lever_gain_is_paired_by_seed(runs_dir):
     for seed, (base, lever) in enumerate(((20.0, 18.0), (24.0, 23.0), (22.0, 19.0))):
         (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "b"}))
