@@ -53,6 +53,10 @@ def evaluate(ensemble, data_dir: str | None, batch_size: int) -> dict[str, Any]:
     scores, rows = {}, {}
     for split in SPLITS:
         frame = data[data["split"] == split].reset_index(drop=True)
+        # FDU-MTL labels are class ids (0 negative, 1 positive); the members know classes by their values (the
+        # names experiments.train gives them, or 0 and 1), listed in id order.
+        pre = ensemble.members[0].preprocessor
+        frame["label"] = [pre.classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
         started = time.monotonic()
         logger.info("%s: %d rows of %d tasks, %d members", split, len(frame), frame["task"].nunique(),
                     ensemble.num_members)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -32,10 +31,9 @@ import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
-import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -52,19 +50,20 @@ from tf_aspmtl.runtime import configure_cpu_threads
 from tf_aspmtl.training import (
     FDU_MTL_CLASS_NAMES,
     MONITOR,
+    PSEUDO_LABELS,
     QUICK,
     TrainConfig,
+    apply_pretrained_encoders,
     build_model,
+    directions_for_encoder,
     fit_with_dev_selection,
+    held_out_duplicates,
+    load_pretrained_language_model,
+    pretrain_language_model_cached,
+    task_errors,
+    teacher_pseudo_labels,
 )
 from tf_aspmtl.training.train_config import EMBEDDINGS
-from tf_aspmtl.training import (
-    apply_pretrained_encoders,
-    directions_for_encoder,
-    load_pretrained_language_model,
-    pretrain_language_model,
-)
-from tf_aspmtl.training import pseudo_label
 
 logger = logging.getLogger("experiments.train")
 WORD_VECTORS_CACHE = Path(__file__).resolve().parents[1] / "runs" / "word_vectors"
@@ -75,12 +74,6 @@ LM_PRETRAIN_DIR = Path(__file__).resolve().parents[1] / "runs" / "pretrain"
 word vectors and every pretraining setting (seed included): runs that share them share one pretraining."""
 LM_SETTINGS = {"batch_size": 64, "learning_rate": 1e-3, "num_sampled": 512, "holdout_fraction": 0.02}
 """Settings of the language-model pretraining that the config does not give."""
-TEACHER_DIR = "teacher"
-"""Self-training (``--self-training-threshold``): the teacher's folder inside its group's model folder."""
-TEACHER_DONE = "teacher_results.json"
-"""The marker of a finished teacher, in its folder: its dev errors, best epoch, history and training time."""
-PSEUDO_LABELS = "pseudo_labels.parquet"
-"""The teacher's pseudo-labelled rows (text, task, label, confidence), in the group's model folder."""
 FAULT_ENV = "EXPERIMENTS_TRAIN_FAULT"
 """Test hook: ``mid-epoch:N``, ``epoch-end:N``, ``after-training`` or ``during-evaluation`` makes the
 process SIGKILL itself there (tests/test_faults.py kills runs at each point and checks the reruns)."""
@@ -257,12 +250,6 @@ def fdu_preprocessor(vectorizer: TextVectorizer, tasks: list[str]) -> MultiTaskP
                                  name="preprocessor")
 
 
-def task_errors(model: MultiTaskClassifier, dataset) -> dict[str, float]:
-    """Error (%) of every task of ``model`` on ``dataset``."""
-    logs = model.evaluate(dataset, return_dict=True, verbose=0)
-    return {t: 100.0 * (1.0 - float(logs[f"acc_{t}"])) for t in model.task_names}
-
-
 def pretrain_run_language_model(
     config: TrainConfig, data: pd.DataFrame, vectorizer: TextVectorizer, word_vectors, verbose: int | str = 2
 ) -> Path:
@@ -273,132 +260,18 @@ def pretrain_run_language_model(
     from the run's word vectors (random when there are none). The folder,
     ``runs/pretrain/<key>``, is keyed by a hash of the corpus, vocabulary,
     word vectors and every setting, seed included, so runs that share them
-    (other families, reruns, resumed runs) share one pretraining.
+    (other families, reruns, resumed runs) share one pretraining (see
+    :func:`tf_aspmtl.training.pretrain_language_model_cached`).
     """
     # The corpus: the run's tasks' train rows and unlabelled rows, NEVER dev or test text. The "train" split of
     # load_fdu_mtl excludes dev: dev is the last dev_size (200) rows of each .task.train file, train the rows before
     # them (_task_frames in tf_aspmtl/data/fdu_mtl.py); test and unlabelled rows come from their own files.
     texts = data[data["split"].isin(("train", "unlabeled"))]["text"].tolist()
-    settings = {"epochs": config.lm_pretrain_epochs, "units": config.hidden_dim,
-                "directions": list(directions_for_encoder(config.encoder)), "seed": config.seed,
-                "max_length": config.max_length, "embedding": config.embedding,
-                "embedding_dim": config.embedding_dim, "output_bias": "unigram", **LM_SETTINGS}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update("\n".join(vectorizer.get_vocabulary()).encode("utf-8"))
-    digest.update(b"random" if word_vectors is None else np.ascontiguousarray(word_vectors, np.float32).tobytes())
-    lm_dir = LM_PRETRAIN_DIR / digest.hexdigest()[:16]
-    logger.info("language-model pretraining %s (%d train + unlabelled texts): %s", lm_dir, len(texts), settings)
-    return pretrain_language_model(
-        texts, vectorizer, word_vectors, config.hidden_dim, run_dir=lm_dir,
-        directions=settings["directions"], epochs=config.lm_pretrain_epochs, seed=config.seed,
+    return pretrain_language_model_cached(
+        texts, vectorizer, word_vectors, config.hidden_dim, cache_root=LM_PRETRAIN_DIR, embedding=config.embedding,
+        directions=directions_for_encoder(config.encoder), epochs=config.lm_pretrain_epochs, seed=config.seed,
         embedding_dim=config.embedding_dim, verbose=verbose, **LM_SETTINGS,
     )
-
-
-def _text_key(text: str) -> str:
-    """A text's letters and digits, lower-cased: the same review tokenised (labelled files) or raw (unlabelled)."""
-    return "".join(ch for ch in str(text).lower() if ch.isalnum())
-
-
-def held_out_duplicates(unlabeled: pd.DataFrame, held_out: pd.DataFrame) -> pd.Series:
-    """Which unlabelled rows repeat a dev or test text (compared by :func:`_text_key`); self-training drops them.
-
-    The unlabelled files are raw reviews and the labelled ones tokenised, so
-    a review in both differs in spaces and case: the key keeps only letters
-    and digits. A repeated review would put a dev or test text among the
-    student's training rows.
-    """
-    seen = {_text_key(t) for t in held_out["text"]}
-    return unlabeled["text"].map(lambda t: _text_key(t) in seen).astype(bool)
-
-
-def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` as parquet at ``path``: a temporary file beside it, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def teacher_pseudo_labels(
-    config: TrainConfig,
-    group_dir: Path,
-    new_model: Callable[[], MultiTaskClassifier],
-    train_ds: tf.data.Dataset,
-    steps: int,
-    dev_ds: tf.data.Dataset,
-    unlabeled: pd.DataFrame,
-    verbose: int | str = 2,
-    strategy: tf.distribute.Strategy | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any], float]:
-    """Self-training's first stage for one group: trains the teacher, then pseudo-labels ``unlabeled`` with it.
-
-    The teacher is the model a run without self-training trains (same data,
-    seed and dev selection), in ``group_dir/teacher`` and resumable; once
-    trained and evaluated on dev, ``teacher/teacher_results.json`` marks it
-    finished, and a rerun reuses it without training. Its pseudo labels
-    (:func:`tf_aspmtl.training.pseudo_label`, ``config.self_training_threshold``
-    and ``config.self_training_max_per_task``, classes balanced per task) are
-    saved to ``group_dir/pseudo_labels.parquet`` atomically and reused too, so
-    a resumed student trains on the same rows.
-
-    Args:
-        config: TrainConfig with ``self_training_threshold > 0``.
-        group_dir: the group's model folder (the student's).
-        new_model: callable returning a fresh compiled model of the group.
-        train_ds, steps: the group's training stream and steps per epoch.
-        dev_ds: the group's dev split (selection and the teacher's dev errors).
-        unlabeled: the group's unlabelled rows (``text``, ``task``), never dev or test rows.
-        verbose: Keras ``fit`` verbosity.
-        strategy: optional ``tf.distribute`` strategy.
-
-    Returns:
-        ``(pseudo-labelled rows, teacher record, seconds this process spent training the teacher)``;
-        the record holds ``dev_error`` per task, ``best_epoch``, ``history``,
-        ``training_wall_time_s`` (all processes) and ``processes``.
-    """
-    teacher_dir, labels_path = group_dir / TEACHER_DIR, group_dir / PSEUDO_LABELS
-    marker = teacher_dir / TEACHER_DONE
-    teacher, this_process_s = None, 0.0
-
-    def fit_teacher():
-        model = new_model()
-        return model, fit_with_dev_selection(
-            model, train_ds, steps, dev_ds, teacher_dir, epochs=config.epochs, patience=config.patience,
-            verbose=verbose, strategy=strategy,
-        )
-
-    if marker.exists():
-        logger.info("teacher already trained and evaluated; reusing %s", marker)
-        record = json.loads(marker.read_text())
-    else:
-        logger.info("self-training: training the teacher in %s", teacher_dir)
-        fit_started = time.time()
-        teacher, selection = fit_teacher()
-        this_process_s = time.time() - fit_started
-        eval_ds = dev_ds
-        if strategy is not None:
-            from tf_aspmtl.distribute import distribute_eval_dataset
-
-            eval_ds = distribute_eval_dataset(strategy, dev_ds)
-        record = {"dev_error": task_errors(teacher, eval_ds), "best_epoch": selection.best_epoch,
-                  "history": selection.history, "training_wall_time_s": selection.wall_time_s,
-                  "processes": selection.processes}
-        write_json(marker, record)
-    if labels_path.exists():
-        logger.info("pseudo labels already made; reusing %s", labels_path)
-        pseudo = pd.read_parquet(labels_path)
-    else:
-        if teacher is None:  # finished by an earlier process that stopped before saving its pseudo labels
-            teacher, _ = fit_teacher()  # a finished fit trains nothing: it loads the best weights
-        pseudo = pseudo_label(teacher, unlabeled[["text", "task"]], threshold=config.self_training_threshold,
-                              max_per_task=config.self_training_max_per_task or None)
-        _write_parquet_atomic(pseudo, labels_path)
-    return pseudo, record, this_process_s
 
 
 def pseudo_label_counts(pseudo: pd.DataFrame, tasks: list[str]) -> dict[str, dict[str, int]]:
@@ -436,7 +309,7 @@ def run(
     per task (``pseudo_labels.parquet``); then a fresh model of the same
     config and seed, the student, trains on the train rows and those, is
     selected on dev and evaluated as usual. Teacher and pseudo labels are
-    reused by a rerun (see :func:`teacher_pseudo_labels`).
+    reused by a rerun (see :func:`tf_aspmtl.training.teacher_pseudo_labels`).
     """
     keras.utils.set_random_seed(config.seed)
     started = time.time()
@@ -544,8 +417,9 @@ def run(
         group_self_training = None
         if self_training:
             pseudo, teacher, teacher_s = teacher_pseudo_labels(
-                config, group_dir, group_model, train_ds, steps, dev_ds, sub(to_label), verbose=verbose,
-                strategy=strategy,
+                group_dir, group_model, train_ds, steps, dev_ds, sub(to_label), epochs=config.epochs,
+                patience=config.patience, threshold=config.self_training_threshold,
+                max_per_task=config.self_training_max_per_task or None, verbose=verbose, strategy=strategy,
             )
             # Rows saved by a --dev-only run were not compared with the test split: they are now that it is loaded.
             pseudo = pseudo[~held_out_duplicates(pseudo, pd.concat([dev, test]))]

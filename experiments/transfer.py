@@ -26,11 +26,11 @@ import keras
 
 import tf_aspmtl
 from experiments.provenance import command_line, provenance, write_atomic, write_json
-from experiments.train import _finite, _positive_int, configure_threads, task_errors
+from experiments.train import _finite, _positive_int, configure_threads
 from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.models.multitask_classifier import TRANSFER_MODES
-from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, fit_with_dev_selection
+from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, fit_with_dev_selection, task_errors
 
 logger = logging.getLogger("experiments.transfer")
 

@@ -159,9 +159,13 @@ def data_dir(tmp_path_factory):
     return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
-def test_cli_scores_the_ensemble_and_each_member(members, data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive")], ids=["ids", "names"])
+def test_cli_scores_the_ensemble_and_each_member(labels, data_dir, tmp_path, monkeypatch):
+    # Members trained by experiments.train know FDU-MTL's classes by name; the data has ids 0 and 1.
     from tf_aspmtl.data import load_fdu_mtl
 
+    members = [_member(tf_aspmtl.SharedPrivateMTL, 1, 10, labels=labels, name="sp"),
+               _member(tf_aspmtl.AdversarialSharedPrivateMTL, 2, 20, labels=labels, name="asp")]
     paths = []
     for i, member in enumerate(members):
         paths.append(str(tmp_path / f"seed{i}" / "model.keras"))

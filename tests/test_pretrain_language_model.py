@@ -7,7 +7,9 @@ previous one (3 is invertible mod 47: a backward model can learn the inverse
 map, which differs from the forward one).
 """
 
+import importlib
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -24,7 +26,11 @@ from tf_aspmtl.training import (
     directions_for_encoder,
     load_pretrained_language_model,
     pretrain_language_model,
+    pretrain_language_model_cached,
 )
+
+# The module, not the function of the same name that tf_aspmtl.training exports: the tests patch its globals.
+cached_module = importlib.import_module("tf_aspmtl.training.pretrain_language_model_cached")
 
 N = 47
 NEXT = [(3 * i + 1) % N for i in range(N)]
@@ -262,13 +268,13 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
 
     monkeypatch.setattr(train, "LM_PRETRAIN_DIR", tmp_path / "pretrain")
     corpora = []
-    real_pretrain = train.pretrain_language_model
+    real_pretrain = cached_module.pretrain_language_model
 
     def spy(texts, *args, **kwargs):
         corpora.append(list(texts))
         return real_pretrain(texts, *args, **kwargs)
 
-    monkeypatch.setattr(train, "pretrain_language_model", spy)
+    monkeypatch.setattr(cached_module, "pretrain_language_model", spy)
     argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8", "--max-length", "16",
             "--encoder", "bilstm", "--batch-size", "32", "--embedding", "random", "--lm-pretrain-epochs", "1",
             "--verbose", "0", "--dev-only"]
@@ -292,6 +298,99 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
     assert json.loads((tmp_path / "run2" / "results.json").read_text())["lm_pretraining"]["path"] == lm["path"]
     with pytest.raises(AssertionError, match="trained again"):  # another seed: its own pretraining
         train.main(argv + ["--output-dir", str(tmp_path / "run3"), "--seed", "1"])
+
+
+class _Vocabulary:
+    """The two things the cache key reads of a TextVectorizer."""
+
+    max_length = 16
+
+    def get_vocabulary(self):
+        return ["", "[UNK]", "the", "cat", "café", "☕", "sat"]
+
+
+_KEY_TEXTS = ["the cat sat", "café ☕ \ud800!", "the cat"]  # a lone surrogate too ("surrogatepass")
+_KEY_VECTORS = np.arange(7 * 4, dtype=np.float64).reshape(7, 4) / 10
+PINNED_KEYS = {"bilstm-word2vec": "fb9061fa34eaf064", "lstm-random": "510f9255ef3ca335"}
+"""Pretraining folders of the inputs above, computed by experiments.train's pretrain_run_language_model before its
+hashing moved to the library: runs/pretrain caches are found by these keys, so they must never change."""
+
+
+@pytest.fixture()
+def recorded_pretrainings(monkeypatch):
+    calls = []
+
+    def record(texts, vectorizer, word_vectors, units, *, run_dir, **kwargs):
+        calls.append({"texts": list(texts), "units": units, "run_dir": Path(run_dir), **kwargs})
+        return Path(run_dir) / "language_model.npz"
+
+    monkeypatch.setattr(cached_module, "pretrain_language_model", record)
+    return calls
+
+
+def test_cache_key_is_pinned(recorded_pretrainings, tmp_path):
+    path = pretrain_language_model_cached(
+        _KEY_TEXTS, _Vocabulary(), _KEY_VECTORS, 8, cache_root=tmp_path, embedding="word2vec",
+        directions=("forward", "backward"), epochs=2, seed=3, embedding_dim=4, verbose=0)
+    assert path == tmp_path / PINNED_KEYS["bilstm-word2vec"] / "language_model.npz"
+    assert recorded_pretrainings[-1] == {
+        "texts": _KEY_TEXTS, "units": 8, "run_dir": tmp_path / PINNED_KEYS["bilstm-word2vec"],
+        "directions": ["forward", "backward"], "epochs": 2, "seed": 3, "embedding_dim": 4, "verbose": 0,
+        "batch_size": 64, "learning_rate": 1e-3, "num_sampled": 512, "holdout_fraction": 0.02}
+    path = pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 8, cache_root=tmp_path,
+                                          embedding="random", epochs=1, seed=0, embedding_dim=4)
+    assert path.parent.name == PINNED_KEYS["lstm-random"]
+    # Every input is part of the key (verbose is not).
+    base = dict(cache_root=tmp_path, embedding="random", epochs=1, seed=0, embedding_dim=4)
+    changed = [
+        pretrain_language_model_cached(_KEY_TEXTS[:2], _Vocabulary(), None, 8, **base),
+        pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), _KEY_VECTORS[:, :2], 8, **base),
+        pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 9, **base),
+        pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 8, **{**base, "seed": 1}),
+        pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 8, **{**base, "embedding": "glove"}),
+        pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 8, **base, num_sampled=64),
+    ]
+    tail = _Vocabulary()
+    tail.truncation = "tail"  # other tokens of long texts: another pretraining
+    changed.append(pretrain_language_model_cached(_KEY_TEXTS, tail, None, 8, **base))
+    assert len({p.parent.name for p in changed} | {PINNED_KEYS["lstm-random"]}) == len(changed) + 1
+    head = _Vocabulary()
+    head.truncation = "head"  # the default: keys stay those of vectorizers without the option
+    assert pretrain_language_model_cached(_KEY_TEXTS, head, None, 8, **base) == path
+    assert pretrain_language_model_cached(_KEY_TEXTS, _Vocabulary(), None, 8, **base, verbose=2) == path
+
+
+def test_main_job_pretraining_keeps_its_cache_keys(recorded_pretrainings, tmp_path, monkeypatch):
+    """experiments.train's corpus (train + unlabelled rows, in order) and settings give the pinned folders."""
+    from experiments import train
+
+    monkeypatch.setattr(train, "LM_PRETRAIN_DIR", tmp_path)
+    data = pd.DataFrame({"split": ["train", "dev", "unlabeled", "test", "train"],
+                         "text": pd.Series([_KEY_TEXTS[0], "dev text", _KEY_TEXTS[1], "test text", _KEY_TEXTS[2]],
+                                           dtype=object)})
+    config = TrainConfig(encoder="bilstm", hidden_dim=8, max_length=16, embedding="word2vec", embedding_dim=4,
+                         lm_pretrain_epochs=2, seed=3)
+    path = train.pretrain_run_language_model(config, data, _Vocabulary(), _KEY_VECTORS, verbose=0)
+    assert path == tmp_path / PINNED_KEYS["bilstm-word2vec"] / "language_model.npz"
+    assert recorded_pretrainings[-1]["texts"] == _KEY_TEXTS
+    config = TrainConfig(encoder="lstm", hidden_dim=8, max_length=16, embedding="random", embedding_dim=4,
+                         lm_pretrain_epochs=1, seed=0)
+    path = train.pretrain_run_language_model(config, data, _Vocabulary(), None, verbose=0)
+    assert path.parent.name == PINNED_KEYS["lstm-random"]
+
+
+def test_a_cached_pretraining_is_shared(corpus, tmp_path, monkeypatch):
+    texts, vectorizer = corpus
+    args = (texts[:64], vectorizer, None, UNITS)
+    settings = dict(cache_root=tmp_path, embedding="random", epochs=1, **FAST)
+    path = pretrain_language_model_cached(*args, **settings)
+    assert path.parent.parent == tmp_path and load_pretrained_language_model(path)["metadata"]["epochs"] == 1
+
+    def no_fit(self, *a, **k):
+        raise AssertionError("the cached pretraining was trained again")
+
+    monkeypatch.setattr(EncoderLanguageModel, "fit", no_fit)
+    assert pretrain_language_model_cached(*args, **settings) == path
 
 
 def test_unigram_bias_makes_the_untrained_model_a_unigram_model():

@@ -1,6 +1,8 @@
-"""Self-training: pseudo_label on a teacher whose probabilities the test sets, a trained tiny teacher, and the
-main job's teacher -> pseudo labels -> student on a tiny FDU-MTL folder (resumed without retraining the teacher)."""
+"""Self-training: pseudo_label on a teacher whose probabilities the test sets, a trained tiny teacher,
+teacher_pseudo_labels' reuse of a finished teacher and of saved pseudo labels, and the main job's teacher ->
+pseudo labels -> student on a tiny FDU-MTL folder (resumed without retraining the teacher)."""
 
+import importlib
 import json
 import math
 
@@ -11,7 +13,22 @@ import pytest
 from experiments import train
 from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
 from tf_aspmtl.data import load_fdu_mtl
-from tf_aspmtl.training import PSEUDO_LABEL_COLUMNS, TrainConfig, pseudo_label
+from tf_aspmtl.training import (
+    PSEUDO_LABEL_COLUMNS,
+    PSEUDO_LABELS,
+    TEACHER_DIR,
+    TEACHER_DONE,
+    SelectionResult,
+    TrainConfig,
+    held_out_duplicates,
+    pseudo_label,
+    task_errors,
+    teacher_pseudo_labels,
+)
+from tf_aspmtl.training.held_out_duplicates import _text_key
+
+# The module, not the function of the same name that tf_aspmtl.training exports: the tests patch its globals.
+teacher_module = importlib.import_module("tf_aspmtl.training.teacher_pseudo_labels")
 
 
 class ScriptedTeacher:
@@ -189,6 +206,63 @@ def test_a_trained_teacher_labels_a_separable_task_by_its_rule():
     pd.testing.assert_frame_equal(out, pseudo_label(model, new_rows[["text", "task"]], threshold=0.8, batch_size=16))
 
 
+# ----------------------------------------------------------------------- teacher_pseudo_labels
+
+
+class EvaluatedTeacher(ScriptedTeacher):
+    """A ScriptedTeacher that ``evaluate`` scores: accuracy 0.75 on books, 0.9 on dvd."""
+
+    def evaluate(self, dataset, return_dict=False, verbose=0):
+        assert return_dict and dataset == "dev"
+        return {"loss": 0.5, "acc_books": 0.75, "acc_dvd": 0.9}
+
+
+def test_task_errors_are_percentages_per_task_in_the_models_order():
+    assert task_errors(EvaluatedTeacher(("dvd", "books")), "dev") == pytest.approx({"dvd": 10.0, "books": 25.0})
+
+
+def test_teacher_pseudo_labels_trains_once_then_reuses_the_teacher_and_the_saved_rows(tmp_path, monkeypatch):
+    fits = []
+
+    def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
+        fits.append((run_dir, steps, kwargs["epochs"], kwargs["patience"]))
+        return SelectionResult(history={"val_mean_task_accuracy": [0.7, 0.8]}, best_epoch=2, epochs_run=2,
+                               stopped_early=False, resumed_from_epoch=0, wall_time_s=1.5, processes=1)
+
+    monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)
+    unlabeled = rows({"books": [0.95, 0.02, 0.6, 0.97], "dvd": [0.99, 0.01]})
+    group_dir = tmp_path / "model"
+
+    def call():
+        return teacher_pseudo_labels(group_dir, EvaluatedTeacher, "train", 7, "dev", unlabeled, epochs=3,
+                                     patience=2, threshold=0.9, max_per_task=None)
+
+    pseudo, record, seconds = call()
+    assert fits == [(group_dir / TEACHER_DIR, 7, 3, 2)] and seconds >= 0
+    assert record == {"dev_error": pytest.approx({"books": 25.0, "dvd": 10.0}), "best_epoch": 2,
+                      "history": {"val_mean_task_accuracy": [0.7, 0.8]}, "training_wall_time_s": 1.5, "processes": 1}
+    assert json.loads((group_dir / TEACHER_DIR / TEACHER_DONE).read_text()) == record
+    want = pseudo_label(EvaluatedTeacher(), unlabeled[["text", "task"]], threshold=0.9)
+    assert len(want) == 4  # balanced: books keeps 0.97 and 0.02, dvd 0.99 and 0.01
+    pd.testing.assert_frame_equal(pseudo, want)
+    pd.testing.assert_frame_equal(pd.read_parquet(group_dir / PSEUDO_LABELS), pseudo)
+    assert not list(group_dir.glob(".*.part"))
+
+    # Both saved: no training, no labelling, the same rows and record; nothing is counted as this process's.
+    monkeypatch.setattr(teacher_module, "pseudo_label", lambda *a, **k: pytest.fail("labelled again"))
+    again, record_again, seconds_again = call()
+    assert len(fits) == 1 and record_again == record and seconds_again == 0.0
+    pd.testing.assert_frame_equal(again, pseudo)
+
+    # Lost pseudo labels: the finished teacher is loaded (its fit resumes nothing) and labels the rows again.
+    monkeypatch.undo()
+    monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)
+    (group_dir / PSEUDO_LABELS).unlink()
+    remade, _, seconds_remade = call()
+    assert len(fits) == 2 and seconds_remade == 0.0
+    pd.testing.assert_frame_equal(remade, pseudo)
+
+
 # ----------------------------------------------------------------------- config and command line
 
 def test_config_fields_are_checked_by_name():
@@ -216,7 +290,7 @@ def test_command_line_flags(capsys):
 def test_repeats_of_held_out_texts_are_found_despite_case_spaces_and_punctuation():
     held_out = pd.DataFrame({"text": ["this is n't good , really .", "great disc"]})
     unlabeled = pd.DataFrame({"text": ["This isn't good, really.", "great  DISC!", "great disc too", ""]})
-    assert train.held_out_duplicates(unlabeled, held_out).tolist() == [True, True, False, False]
+    assert held_out_duplicates(unlabeled, held_out).tolist() == [True, True, False, False]
 
 
 # ----------------------------------------------------------------------- the main job
@@ -237,7 +311,7 @@ def folder(tmp_path_factory):
 
 
 def _keys(frame: pd.DataFrame) -> set[str]:
-    return {train._text_key(t) for t in frame["text"]}
+    return {_text_key(t) for t in frame["text"]}
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +324,7 @@ def first_run(folder, tmp_path_factory):
 def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_rows(folder, first_run):
     out, results = first_run
     st = results["self_training"]
-    pseudo = pd.read_parquet(out / "model" / train.PSEUDO_LABELS)
+    pseudo = pd.read_parquet(out / "model" / PSEUDO_LABELS)
     assert len(pseudo) > 0, "the tiny teacher should be sure of some rows (else this test proves little)"
     labelled = load_fdu_mtl(folder, tasks=TASKS, splits=("train", "dev", "test"))
     unlabeled = load_fdu_mtl(folder, tasks=TASKS, splits=("unlabeled",))
@@ -266,7 +340,7 @@ def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_
         assert st["pseudo_labels"][task] == counts and counts["0"] == counts["1"]
     assert (pseudo["confidence"] >= 0.6).all() and st["threshold"] == 0.6 and st["max_per_task"] == 0
     # The teacher: its own folder and marker, its dev errors and time in the results, its time in wall_time_s.
-    teacher = json.loads((out / "model" / train.TEACHER_DIR / train.TEACHER_DONE).read_text())
+    teacher = json.loads((out / "model" / TEACHER_DIR / TEACHER_DONE).read_text())
     assert st["teacher_dev_error"] == teacher["dev_error"] and set(teacher["dev_error"]) == set(TASKS)
     assert st["teachers"]["books+dvd"]["training_wall_time_s"] == teacher["training_wall_time_s"] > 0
     assert results["training_wall_time_s"] > teacher["training_wall_time_s"]
@@ -288,12 +362,12 @@ def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp
         (rerun / "model" / name).unlink(missing_ok=True)
     for stale in (rerun / "model").glob("epoch-*.weights.h5"):
         stale.unlink()
-    saved = pd.read_parquet(rerun / "model" / train.PSEUDO_LABELS)
+    saved = pd.read_parquet(rerun / "model" / PSEUDO_LABELS)
     real_fit = train.fit_with_dev_selection
     fitted = []
 
     def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
-        if run_dir.name == train.TEACHER_DIR:
+        if run_dir.name == TEACHER_DIR:
             raise AssertionError("the finished teacher was trained again")
         fitted.append(run_dir)
         return real_fit(model, train_ds, steps, dev_ds, run_dir, **kwargs)
@@ -301,12 +375,13 @@ def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp
     def no_pseudo_label(*args, **kwargs):
         raise AssertionError("the saved pseudo labels were made again")
 
-    monkeypatch.setattr(train, "fit_with_dev_selection", fit)
-    monkeypatch.setattr(train, "pseudo_label", no_pseudo_label)
+    monkeypatch.setattr(train, "fit_with_dev_selection", fit)  # the student's
+    monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)  # the teacher's
+    monkeypatch.setattr(teacher_module, "pseudo_label", no_pseudo_label)
     assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(rerun)]) == 0
     again = json.loads((rerun / "results.json").read_text())
     assert fitted == [rerun / "model"]  # the student only
-    pd.testing.assert_frame_equal(pd.read_parquet(rerun / "model" / train.PSEUDO_LABELS), saved)
+    pd.testing.assert_frame_equal(pd.read_parquet(rerun / "model" / PSEUDO_LABELS), saved)
     for key in ("pseudo_labels", "teacher_dev_error", "teachers", "unlabeled_rows"):
         assert again["self_training"][key] == results["self_training"][key]
     assert again["wall_time_s"] >= again["self_training"]["teacher_training_wall_time_s"]
@@ -330,15 +405,15 @@ def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_a
     assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["self_training"]["dropped_repeats_of_dev_or_test"]["dvd"] >= 3
-    pseudo = pd.read_parquet(out / "model" / train.PSEUDO_LABELS)
+    pseudo = pd.read_parquet(out / "model" / PSEUDO_LABELS)
     assert not _keys(pseudo) & _keys(test)
     assert all(r["test_error"] is not None for r in results["per_task"].values())
 
-    for name in ("group_results.json", "state.json", "best.weights.h5", "model.keras", train.PSEUDO_LABELS):
+    for name in ("group_results.json", "state.json", "best.weights.h5", "model.keras", PSEUDO_LABELS):
         (out / "model" / name).unlink()
     fits = []
     real_fit = MultiTaskClassifier.fit
     monkeypatch.setattr(MultiTaskClassifier, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
     assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
     assert len(fits) == 1, "only the student trains: the teacher's best weights are loaded"
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "model" / train.PSEUDO_LABELS), pseudo)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "model" / PSEUDO_LABELS), pseudo)

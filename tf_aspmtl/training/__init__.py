@@ -1,11 +1,21 @@
-"""Training utilities: dev-based selection with exact resumption, a loud stop on divergence."""
+"""Training utilities: dev-based selection with exact resumption, a loud stop on divergence, language-model
+pretraining, self-training."""
 
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
+from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model, pretrain_language_model
+from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
 from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label
+from tf_aspmtl.training.task_errors import task_errors
+from tf_aspmtl.training.teacher_pseudo_labels import (
+    PSEUDO_LABELS,
+    TEACHER_DIR,
+    TEACHER_DONE,
+    teacher_pseudo_labels,
+)
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, QUICK, TrainConfig, build_model
 
 __all__ = [
@@ -23,6 +33,13 @@ __all__ = [
     "directions_for_encoder",
     "load_pretrained_language_model",
     "pretrain_language_model",
+    "pretrain_language_model_cached",
     "PSEUDO_LABEL_COLUMNS",
     "pseudo_label",
+    "task_errors",
+    "PSEUDO_LABELS",
+    "TEACHER_DIR",
+    "TEACHER_DONE",
+    "held_out_duplicates",
+    "teacher_pseudo_labels",
 ]
