@@ -173,9 +173,10 @@ def report(seeds: list[int], command: str) -> str:
                   + "; ".join(f"seed {s}: dev {runs[s]['avg_dev_error'] - r['avg_dev_error']:+.2f}, test "
                               f"{runs[s]['avg_test_error'] - r['avg_test_error']:+.2f}" for s, r in pairs.items()) + "."]
     wall = [r["wall_time_s"] for r in runs.values()]
+    loads = ["?" if r.get("load_average_1m") is None else f"{r['load_average_1m']:.1f}" for r in runs.values()]
     lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
                   f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
-                  f"{', '.join(str(r.get('load_average_1m')) for r in runs.values())})."]
+                  f"{', '.join(loads)})."]
     lines += _serving_line(RESULTS / "bench_serving.json", f"{BENCH_TASK} SavedModel of seed {seeds[0]}")
     ensemble_file = RESULTS / "ensemble.json"
     if ensemble_file.exists():
