@@ -195,8 +195,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="perturbed word vectors (Miyato et al. 2017) and their loss term: adversarial (AT: the task "
                         "loss of the labelled rows at the worst-case perturbation) or virtual (VAT: the KL between "
                         "the clean and perturbed predictions on every row, so it also uses the batch's unlabelled "
-                        "rows when --unlabeled-fraction > 0); none (default). Either makes a training step about "
-                        "2.5 times slower (two more passes through the encoders)")
+                        "rows when --unlabeled-fraction > 0); none (default). Either makes a paper-scale training "
+                        "step 2.1-2.5 times slower: two more passes through the encoders "
+                        "(experiments/results/bench_perturbation.json)")
     p.add_argument("--perturbation-weight", type=_weight, help="weight of the perturbation's loss term (default 1)")
     p.add_argument("--perturbation-norm", type=_positive_float,
                    help="epsilon: L2 norm of each text's perturbation over all its real tokens' word vectors "
