@@ -135,6 +135,11 @@ SCREEN16_SETTINGS = {
     "s16_maxlen400": ("--model", "asp-mtl", "--max-length", "400", *SCREEN16),
     "s16_lstm_max": ("--model", "asp-mtl", "--encoder", "lstm-max", *SCREEN16),
     "s16_cnn": ("--model", "asp-mtl", "--encoder", "cnn", *SCREEN16),
+    # The unlabelled reviews (2000 a task, more than the train rows) through semi-supervised levers; each costs two
+    # to three plain runs (a teacher then a student on about twice the rows; VAT's two extra passes a step).
+    "s16_self": ("--model", "asp-mtl", "--self-training-threshold", "0.9", *SCREEN16),
+    "s16_vat_unl": ("--model", "asp-mtl", "--embedding-perturbation", "virtual", "--unlabeled-fraction", "0.25",
+                    *SCREEN16),
 }
 SCREEN16_BASELINE = "asp_mtl"
 RERUN_SETTINGS = {
