@@ -159,7 +159,7 @@ def data_dir(tmp_path_factory):
     return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
-@pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive")], ids=["ids", "names"])
+@pytest.mark.parametrize("labels", [pytest.param((0, 1), marks=pytest.mark.slow), ("negative", "positive")], ids=["ids", "names"])
 def test_cli_scores_the_ensemble_and_each_member(labels, data_dir, tmp_path, monkeypatch):
     # Members trained by experiments.train know FDU-MTL's classes by name; the data has ids 0 and 1.
     from tf_aspmtl.data import load_fdu_mtl

@@ -130,6 +130,7 @@ def _tune_args(tmp_path, tuner="random", trials=2, epochs=1, project="search"):
     ]
 
 
+@pytest.mark.slow  # 70 s: two tuner searches, one killed mid-trial; run with -m slow
 def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatch, capsys):
     args = _tune_args(tmp_path)
     real_fit = ASPMTLHyperModel.fit

@@ -275,6 +275,7 @@ def test_train_flags_follow_the_config(capsys):
         train.resolve_config(train.parse_args(["--embedding", "glove+word2vec"]))
 
 
+@pytest.mark.slow  # 40 s: a main job with word2vec vectors end to end; run with -m slow
 def test_main_job_with_word2vec_uses_train_and_unlabelled_text_only(tmp_path, monkeypatch):
     from experiments import train
     from tf_aspmtl.data import load_fdu_mtl
