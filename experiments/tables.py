@@ -650,6 +650,7 @@ def update_readme(blocks: dict[str, str]) -> None:
                              rf"{re.escape(name)} -->)", re.S)
         if pattern.search(text):
             body = re.sub(r"^# .*\n\n", "", body, count=1).strip()
+            body = re.sub(r"^#{2,3} ", "#### ", body, flags=re.M)  # a block's sections stay inside README's
             text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
     write_atomic(README, text)
 
