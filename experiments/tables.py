@@ -181,9 +181,10 @@ def table3_runs(seeds=TABLE3_SEEDS) -> list[RunSpec]:
     return specs
 
 
-def planned_runs(tables: list[str], seeds: list[int] | None = None) -> list[RunSpec]:
-    """Every run of ``tables`` (only ``seeds`` if given), seed-major so that early seeds complete whole comparisons
-    first."""
+def planned_runs(tables: list[str], seeds: list[int] | None = None,
+                 settings: list[str] | None = None) -> list[RunSpec]:
+    """Every run of ``tables`` (only ``seeds`` and ``settings`` if given), seed-major so that early seeds complete
+    whole comparisons first."""
     specs = []
     for table in tables:
         if table == "table3":
@@ -193,14 +194,20 @@ def planned_runs(tables: list[str], seeds: list[int] | None = None) -> list[RunS
             for setting, flags in TABLES[table].items():
                 if f"{setting}_seed{seed}" not in SKIPPED_RUNS:
                     specs.append(RunSpec(table, setting, seed, flags))
-    return [spec for spec in specs if seeds is None or spec.seed in seeds]
+    if settings is not None:
+        unknown = sorted(set(settings) - {spec.setting for spec in specs})
+        if unknown:
+            raise SystemExit(f"unknown setting(s) {unknown} for tables {tables}")
+    return [spec for spec in specs if (seeds is None or spec.seed in seeds)
+            and (settings is None or spec.setting in settings)]
 
 
-def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None) -> int:
-    """Runs every missing run of ``tables`` (of ``seeds`` if given), one process at a time; returns the number of
-    failures."""
+def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None,
+              settings: list[str] | None = None) -> int:
+    """Runs every missing run of ``tables`` (of ``seeds`` and ``settings`` if given), one process at a time; returns
+    the number of failures."""
     failures = 0
-    for spec in planned_runs(tables, seeds):
+    for spec in planned_runs(tables, seeds, settings):
         if spec.result_path.exists():
             continue
         command = spec.command(runs_dir)
@@ -213,9 +220,9 @@ def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None)
     return failures
 
 
-def status(tables: list[str], seeds: list[int] | None = None) -> str:
+def status(tables: list[str], seeds: list[int] | None = None, settings: list[str] | None = None) -> str:
     lines = []
-    for spec in planned_runs(tables, seeds):
+    for spec in planned_runs(tables, seeds, settings):
         lines.append(f"{'done   ' if spec.result_path.exists() else 'missing'} {spec.table:9s} {spec.name}")
     return "\n".join(lines)
 
@@ -667,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     for parser in (r, s):
         parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")],
                             help="comma-separated seeds: only their runs (default: every seed of each table)")
+        parser.add_argument("--settings", type=lambda text: text.split(","),
+                            help="comma-separated settings (e.g. s16_head_tail): only their runs (default: all)")
     sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
     sub.add_parser("choose-best", help="write experiments/configs/best.json: the screened setting with the lowest "
                                        "mean dev error over every seed")
@@ -683,8 +692,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "run":
         RUNS.mkdir(parents=True, exist_ok=True)
-        return 1 if run_queue(args.tables, Path(args.runs_dir), args.seeds) else 0
-    print(status(args.tables, args.seeds))
+        return 1 if run_queue(args.tables, Path(args.runs_dir), args.seeds, args.settings) else 0
+    print(status(args.tables, args.seeds, args.settings))
     return 0
 
 

@@ -61,6 +61,16 @@ def test_queue_runs_only_the_seeds_asked_for(runs_dir, monkeypatch):
     assert seeds == {"0"} and len(started) == len(tables.SCREEN16_SETTINGS) + len(tables.ABLATION_SETTINGS)
 
 
+def test_queue_runs_only_the_settings_asked_for(runs_dir, monkeypatch):
+    started = []
+    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    tables.run_queue(["screen16"], runs_dir.parent / "work", seeds=[1, 2], settings=["s16_head_tail"])
+    names = [c[c.index("--results") + 1].rsplit("/", 1)[-1] for c in started]
+    assert names == ["s16_head_tail_seed1.json", "s16_head_tail_seed2.json"]
+    with pytest.raises(SystemExit, match="s16_nothing"):
+        tables.planned_runs(["screen16"], settings=["s16_nothing"])
+
+
 def test_lever_gain_is_paired_by_seed(runs_dir):
     for seed, (base, lever) in enumerate(((20.0, 18.0), (24.0, 23.0), (22.0, 19.0))):
         (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "b"}))
