@@ -523,8 +523,15 @@ def table3_markdown(frame, pairs, command: str) -> str:
             cells += [_fmt(row[f"{c}_mean"], row[f"{c}_sd"], int(row[f"{c}_seeds"])), f"{row[f'paper_{c}']:.1f}"]
         name = "**average**" if row["task"] == "average" else row["task"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "The average is given once every task has a run. Paired differences (same held-out task and "
-              "seed):", "", PAIR_HEADER] + [_pair_line(p) for p in pairs]
+    lines += ["", "The average is given once every task has a run."]
+    tasks = frame[frame["task"] != "average"]
+    for c in TRANSFER_COLUMNS:
+        done = tasks[tasks[f"{c}_seeds"] > 0]
+        if 0 < len(done) < len(tasks):
+            lines.append(f"- {LABELS[c]} so far, {len(done)} of {len(tasks)} tasks ({', '.join(done['task'])}): "
+                         f"mean of the per-task means {done[f'{c}_mean'].mean():.2f}, the paper's on the same tasks "
+                         f"{done[f'paper_{c}'].mean():.2f}.")
+    lines += ["", "Paired differences (same held-out task and seed):", "", PAIR_HEADER] + [_pair_line(p) for p in pairs]
     return "\n".join(lines) + "\n"
 
 

@@ -130,3 +130,25 @@ def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
     line = tables._pair_line(tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl"))
     assert line.endswith("| ASP-MTL better (one seed: not settled) |")
+
+
+def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
+    import math
+
+    errors = {("asp_mtl_bc", "books"): (12.0, 14.0), ("asp_mtl_bc", "MR"): (20.0, None),
+              ("sp_mtl_bc", "books"): (13.0, 15.0), ("sp_mtl_bc", "MR"): (22.0, None)}
+    for (column, task), values in errors.items():
+        for seed, error in enumerate(values):
+            if error is not None:
+                (runs_dir / f"t3_{column}_{task}_seed{seed}.json").write_text(json.dumps(_run({task: error})))
+    runs = tables.load_runs()
+    frame = tables.table3_frame(runs).set_index("task")
+    assert frame.loc["books", "asp_mtl_bc_mean"] == pytest.approx(13.0) and frame.loc["books", "asp_mtl_bc_seeds"] == 2
+    assert frame.loc["MR", "asp_mtl_bc_seeds"] == 1 and frame.loc["dvd", "asp_mtl_bc_seeds"] == 0
+    assert math.isnan(frame.loc["average", "asp_mtl_bc_mean"])  # not every task has a run yet
+    pair = tables.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
+    assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-4 / 3) and pair["a_better_pairs"] == 3
+    md = tables.table3_markdown(frame.reset_index(), [pair], "cmd")
+    paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
+    assert f"ASP-MTL-BC so far, 2 of 16 tasks (books, MR): mean of the per-task means 16.50, the paper's on the " \
+           f"same tasks {paper:.2f}." in md
