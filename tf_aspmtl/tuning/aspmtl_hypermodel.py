@@ -1,4 +1,4 @@
-"""Keras Tuner searches of the loss weights and sizes of any model family.
+"""The hypermodel of the searches, :class:`ASPMTLHyperModel`, and its search space and objective.
 
 :class:`ASPMTLHyperModel` is a ``keras_tuner.HyperModel`` whose search space is
 
@@ -24,15 +24,11 @@ the development data passed to ``fit`` as ``validation_data``
 (``val_mean_task_accuracy``), to be **maximised**; keras-tuner scores a trial
 by its best epoch. Pass the dev split (the last 200 rows of each FDU-MTL
 ``.task.train`` file), never the test split.
-
-:func:`build_tuner` makes a random-search, Bayesian-optimisation or Hyperband
-tuner whose first trial is the default (paper) point, so every search
-measures the paper's configuration under the same conditions as the rest.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import keras
 import keras_tuner
@@ -42,7 +38,7 @@ from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
 from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES
-from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
+from tf_aspmtl.optimizers import OPTIMIZERS
 
 OBJECTIVE_NAME = "val_mean_task_accuracy"
 OBJECTIVE = keras_tuner.Objective(OBJECTIVE_NAME, direction="max")
@@ -53,7 +49,6 @@ PAPER_LOSS_WEIGHTS = {"adversarial_weight": 0.05, "difference_weight": 0.01}
 
 LOSS_WEIGHTS = ("adversarial_weight", "difference_weight")
 COMMON = ("learning_rate", "hidden_dim", "dropout")
-TUNERS = ("random", "bayesian", "hyperband")
 
 
 def searched_hyperparameters(family: str) -> tuple[str, ...]:
@@ -243,121 +238,3 @@ def default_values(hypermodel: ASPMTLHyperModel, hyperparameters: keras_tuner.Hy
         hp.merge(hyperparameters)
     hypermodel.declare(hp)
     return {p.name: hp.values[p.name] for p in hp.space}
-
-
-# ---------------------------------------------------------------------------- tuners
-class _ReferenceFirst:
-    """Oracle mixin: the first new point of a search is the space's defaults (the paper's configuration)."""
-
-    def _random_values(self):
-        hps = keras_tuner.HyperParameters()
-        for hp in self.hyperparameters.space:
-            hps.merge([hp])
-            if hps.is_active(hp):
-                hps.values[hp.name] = hp.default
-        if hps.values and not self._duplicate(hps.values):
-            return hps.values
-        return super()._random_values()
-
-
-class ReferenceFirstRandomSearchOracle(_ReferenceFirst, keras_tuner.oracles.RandomSearchOracle):
-    """Random search whose first trial is the default point."""
-
-
-class ReferenceFirstBayesianOptimizationOracle(_ReferenceFirst, keras_tuner.oracles.BayesianOptimizationOracle):
-    """Bayesian optimisation whose first initial point is the default point."""
-
-
-class ReferenceFirstHyperbandOracle(_ReferenceFirst, keras_tuner.oracles.HyperbandOracle):
-    """Hyperband whose first trial is the default point."""
-
-
-class _Progress:
-    """Tuner mixin: one line per trial start and end, naming the tuner (useful with several workers)."""
-
-    def on_trial_begin(self, trial):
-        super().on_trial_begin(trial)
-        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
-        print(f"[{self.tuner_id}] trial {trial.trial_id} started: {_short(values)}", flush=True)
-
-    def on_trial_end(self, trial):
-        super().on_trial_end(trial)
-        ended = self.oracle.get_trial(trial.trial_id)
-        score = "none" if ended.score is None else f"{ended.score:.4f}"
-        print(f"[{self.tuner_id}] trial {trial.trial_id} {ended.status}: {OBJECTIVE_NAME} = {score}", flush=True)
-
-
-def _short(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-
-
-class SearchTuner(_Progress, keras_tuner.Tuner):
-    """keras-tuner's ``Tuner`` (random search, Bayesian optimisation) with progress lines."""
-
-
-class HyperbandSearchTuner(_Progress, keras_tuner.Hyperband):
-    """keras-tuner's ``Hyperband`` tuner, built around an oracle passed in."""
-
-    def __init__(self, oracle, hypermodel, **kwargs):
-        # keras_tuner.Hyperband.__init__ only creates a HyperbandOracle and calls Tuner.__init__.
-        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-
-
-def build_tuner(
-    kind: str,
-    hypermodel: ASPMTLHyperModel,
-    max_trials: int,
-    directory: str,
-    project_name: str,
-    max_epochs: int = 3,
-    hyperparameters: keras_tuner.HyperParameters | None = None,
-    seed: int | None = 0,
-    reference_first: bool = True,
-    overwrite: bool = False,
-    num_initial_points: int | None = None,
-    hyperband_factor: int = 3,
-    **tuner_kwargs,
-) -> keras_tuner.Tuner:
-    """A tuner over ``hypermodel`` maximising :data:`OBJECTIVE`.
-
-    Args:
-        kind: str. ``"random"``, ``"bayesian"`` or ``"hyperband"``.
-        hypermodel: the :class:`ASPMTLHyperModel`.
-        max_trials: int. Trials in all (for Hyperband, a cap on the trials its
-            brackets would run).
-        directory, project_name: str. Where keras-tuner keeps the search; an
-            existing project is resumed unless ``overwrite``.
-        max_epochs: int. Hyperband's largest budget per model (the others
-            take ``epochs`` from ``search``).
-        hyperparameters: optional ``HyperParameters``, e.g. with ``hp.Fixed``
-            entries to keep some of the space fixed.
-        seed: optional int. The oracle's random seed.
-        reference_first: bool. Make the first trial the default point (the paper's).
-        overwrite: bool. Start afresh, deleting an existing project.
-        num_initial_points: optional int. Random points before Bayesian optimisation starts.
-        hyperband_factor: int. Hyperband's reduction factor.
-        **tuner_kwargs: passed to the tuner (e.g. ``distribution_strategy``).
-    """
-    if kind not in TUNERS:
-        raise ValueError(f"Unknown tuner {kind!r}; expected one of {list(TUNERS)}")
-    if max_trials < 1:
-        raise ValueError(f"max_trials must be >= 1; got {max_trials}")
-    common = dict(objective=OBJECTIVE, hyperparameters=hyperparameters, seed=seed)
-    if kind == "random":
-        oracle_cls = ReferenceFirstRandomSearchOracle if reference_first else keras_tuner.oracles.RandomSearchOracle
-        oracle = oracle_cls(max_trials=max_trials, **common)
-    elif kind == "bayesian":
-        oracle_cls = (
-            ReferenceFirstBayesianOptimizationOracle if reference_first
-            else keras_tuner.oracles.BayesianOptimizationOracle
-        )
-        oracle = oracle_cls(max_trials=max_trials, num_initial_points=num_initial_points, **common)
-    else:
-        oracle_cls = ReferenceFirstHyperbandOracle if reference_first else keras_tuner.oracles.HyperbandOracle
-        oracle = oracle_cls(max_epochs=max_epochs, factor=hyperband_factor, **common)
-        oracle.max_trials = max_trials  # the oracle stops creating trials past this many
-    tuner_cls = HyperbandSearchTuner if kind == "hyperband" else SearchTuner
-    return tuner_cls(
-        oracle=oracle, hypermodel=hypermodel, directory=directory, project_name=project_name,
-        overwrite=overwrite, **tuner_kwargs,
-    )
