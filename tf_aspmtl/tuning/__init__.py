@@ -29,23 +29,8 @@ from tf_aspmtl.tuning.reference_first_oracles import (
     ReferenceFirstBayesianOptimizationOracle,
     ReferenceFirstHyperbandOracle,
     ReferenceFirstRandomSearchOracle,
-    _ReferenceFirst,
 )
-from tf_aspmtl.tuning.search_tuners import HyperbandSearchTuner, SearchTuner, _Progress, _short
-
-# The single module tf_aspmtl/tuning.py also exposed what it imported; kept so that
-# ``tf_aspmtl.tuning.<name>`` still resolves for any code that reached a name through it.
-from typing import Any, Mapping, Sequence  # noqa: E402, F401, I001
-
-import keras  # noqa: E402, F401
-import keras_tuner  # noqa: E402, F401
-import numpy as np  # noqa: E402, F401
-
-from tf_aspmtl.layers.encoders import ENCODERS  # noqa: E402, F401
-from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS  # noqa: E402, F401
-from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family  # noqa: E402, F401
-from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES  # noqa: E402, F401
-from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer  # noqa: E402, F401
+from tf_aspmtl.tuning.search_tuners import HyperbandSearchTuner, SearchTuner
 
 __all__ = [
     "COMMON",
