@@ -53,6 +53,25 @@ def test_dataframe_to_served_model(frames, tmp_path):
     assert isinstance(new, tf_aspmtl.MultiTaskClassifier) and new.task_names == ["music"]
 
 
+def test_truncation_survives_save_load_and_export(frames, tmp_path):
+    # Long reviews keep their first quarter and last three quarters of 8 tokens, in Python, .keras and SavedModel.
+    train, _ = frames
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8, truncation="head+tail")
+    model = tf_aspmtl.SharedPrivateMTL(pre, hidden_dim=4, word_vectors="random")
+    texts = [" ".join(train.text[:3]), "the disc would not play"]
+    x = {"text": texts, "task": ["dvd", "dvd"]}
+    probs = model.predict(x, verbose=0)
+    changed = texts[0].split()[:2] + ["unheard-of"] * 5 + texts[0].split()[-6:]
+    assert np.allclose(model.predict({"text": [" ".join(changed)], "task": ["dvd"]}, verbose=0), probs[:1])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.preprocessor.text_vectorizer.truncation == "head+tail"
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), probs, atol=1e-6)
+    model.export(str(tmp_path / "serving"), verbose=False)
+    served = keras.layers.TFSMLayer(str(tmp_path / "serving" / "dvd" / "1"), call_endpoint="serving_default")
+    np.testing.assert_allclose(np.asarray(served(tf_constant(texts))["probabilities"]), probs, atol=1e-5)
+
+
 def tf_constant(values):
     import tensorflow as tf
 
