@@ -53,9 +53,31 @@ def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str
     return command + (["--export", str(runs / "export")] if export else [])
 
 
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's TrainConfig fields, checked and normalised, without the seed (and the config file's provenance)."""
+    from tf_aspmtl.training import TrainConfig
+
+    fields = {k: v for k, v in config.items() if k not in ("seed", "provenance")}
+    return {k: v for k, v in TrainConfig.from_dict(fields).to_dict().items() if k != "seed"}
+
+
+def check_results_match(config: Path, seeds: list[int]) -> None:
+    """Refuses result files of another configuration than ``config``: best.md must not mix two of them."""
+    wanted = _settings(json.loads(Path(config).read_text()))
+    for seed in seeds:
+        path = result_path(seed)
+        if path.exists() and _settings(json.loads(path.read_text())["config"]) != wanted:
+            theirs = _settings(json.loads(path.read_text())["config"])
+            diff = {k: (theirs.get(k), wanted[k]) for k in wanted if theirs.get(k) != wanted[k]}
+            raise SystemExit(f"{path} is a run of another configuration than {config} (field: (run, config) "
+                             f"{diff}); move {RESULTS} and {REPORT} aside (e.g. under experiments/results/superseded/) "
+                             "before training the new one")
+
+
 def run_missing(config: Path, seeds: list[int], runs: Path) -> int:
     """Trains every seed without a result file, one process at a time; returns the number of failures."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    check_results_match(config, seeds)
     failures = 0
     for i, seed in enumerate(seeds):
         if result_path(seed).exists():

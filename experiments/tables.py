@@ -438,8 +438,9 @@ def rebuild(command: str) -> dict[str, str]:
     if analysis.exists():
         made["analysis"] = analysis.read_text(encoding="utf-8")
     best = MAIN_JOB.parent / "best.md"  # written by python -m experiments.best from its result files
-    if best.exists():
-        made["best"] = best.read_text(encoding="utf-8")
+    made["best"] = best.read_text(encoding="utf-8") if best.exists() else (
+        "(no finished run of `experiments/configs/best.json` yet: `python -m experiments.best`; earlier "
+        "configurations' results are under `experiments/results/superseded/`)")
     if MAIN_JOB.exists():
         made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
     update_readme(made)
@@ -548,12 +549,15 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
             "commands": " ; ".join(r[s]["command"] for s in seeds)}
 
 
-def _best_runs() -> dict[int, dict[str, Any]]:
-    """The runs of ``python -m experiments.best`` (16 tasks): seed -> results JSON."""
-    from experiments.best import RESULTS as BEST_RESULTS
+FOUR_TASK_WINNER_RUNS = REPO_ROOT / "experiments" / "results" / "superseded" / "best_4task_winner" / "best"
+"""The 16-task runs (``python -m experiments.best``) of the 4-task screen's winner, the best configuration until the
+16-task screen replaced it."""
 
+
+def _best_runs() -> dict[int, dict[str, Any]]:
+    """The 16-task runs of the 4-task screen's winner: seed -> results JSON."""
     return {int(p.stem[len("best_seed"):]): json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(BEST_RESULTS.glob("best_seed*.json")) if p.stem[len("best_seed"):].isdigit()}
+            for p in sorted(FOUR_TASK_WINNER_RUNS.glob("best_seed*.json")) if p.stem[len("best_seed"):].isdigit()}
 
 
 def levers_table(runs):
@@ -580,7 +584,7 @@ def levers_table(runs):
     if best:
         from experiments.best import changed_fields
 
-        rows.append(_lever_row({**runs, "best": best}, "asp_mtl", "best", "best.json (4-task winner)",
+        rows.append(_lever_row({**runs, "best": best}, "asp_mtl", "best", "4-task winner on 16 tasks",
                                changed_fields(next(iter(best.values()))["config"]), "16 tasks, full runs (experiments.best)"))
     rows = [r for r in rows if r is not None]
     return pd.DataFrame(rows) if rows else None
@@ -592,8 +596,9 @@ def levers_markdown(frame, command: str) -> str:
              "dev error − lever dev error, paired by seed (positive = better). Screens on 4 tasks use `--dev-only` "
              "(the test split is never read) against `lever_base` (or the stacked baseline named); 16-task screens "
              "(`s16_*`, `--dev-only`) are paired with Table 2's ASP-MTL runs of the same seed; the confusion and "
-             "unlabelled levers are the 16-task ablation runs against ASP-MTL; `best.json` is the 4-task screen's "
-             "winner run on 16 tasks by `python -m experiments.best`. Commands of every run: `levers.csv`.", "",
+             "unlabelled levers are the 16-task ablation runs against ASP-MTL; `4-task winner on 16 tasks` is the 4-task "
+             "screen's choice run on 16 tasks by `python -m experiments.best` (`experiments/results/superseded/"
+             "best_4task_winner/`). Commands of every run: `levers.csv`.", "",
              "| lever | flags | screen | seeds | baseline dev % | lever dev % | dev gain (points), mean ± sd over seeds |",
              "|---|---|---|---:|---:|---:|---:|"]
     for _, r in frame.sort_values("dev_gain_mean", ascending=False).iterrows():
@@ -609,31 +614,45 @@ BEST_CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
 def choose_best(runs, command: str) -> dict[str, Any]:
     """The screened setting with the lowest mean dev error over every seed, as a 16-task TrainConfig file.
 
-    Candidates are the lever settings (and the baseline) that finished all of
-    :data:`SEEDS` on the 4 screening tasks, so every candidate saw the same
-    tasks, seeds and data order; ties go to the cheaper (mean wall time). Only
+    Candidates are the 16-task screen's settings that finished all of
+    :data:`SEEDS`, with Table 2's ASP-MTL (their baseline); only when none
+    has, the 4-task screen's settings (and its baseline). So every candidate
+    saw the same tasks, seeds and data order; ties go to the cheaper (mean
+    wall time). Only
     dev errors are read (the screens never read test). Writes
     ``experiments/configs/best.json``; the reason goes in its ``provenance``
     field, which :meth:`TrainConfig.from_json_file` ignores.
     """
     from experiments.train import parse_args, resolve_config
 
-    settings = {**LEVER_SETTINGS, **MORE_LEVER_SETTINGS}
-    candidates = {}
-    for name in settings:
-        done = runs.get(name, {})
-        if all(seed in done for seed in SEEDS):
-            candidates[name] = {
-                "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
-                "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
-            }
+    def finished(settings: dict[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
+        found = {}
+        for name in settings:
+            done = runs.get(name, {})
+            if all(seed in done for seed in SEEDS):
+                found[name] = {
+                    "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
+                    "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
+                }
+        return found
+
+    # The 16-task screen supersedes the 4-task one (whose winner did not carry over to 16 tasks); its candidates
+    # include the paper's ASP-MTL itself (Table 2's runs, the screen's baseline): a lever must beat it on dev.
+    settings = {SCREEN16_BASELINE: TABLE2_SETTINGS[SCREEN16_BASELINE], **SCREEN16_SETTINGS}
+    screen, strip = "all 16 tasks", SCREEN16
+    candidates = finished(SCREEN16_SETTINGS) and finished(settings)
     if not candidates:
-        raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run levers")
+        settings = {**LEVER_SETTINGS, **MORE_LEVER_SETTINGS}
+        screen, strip = SCREEN_TASKS, SCREEN
+        candidates = finished(settings)
+    if not candidates:
+        raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run "
+                         "screen16 (or levers)")
     chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 6), candidates[n]["mean_wall_time_s"]))
-    flags = [f for f in settings[chosen] if f not in SCREEN]
+    flags = [f for f in settings[chosen] if f not in strip]
     config = resolve_config(parse_args(flags)).to_dict()
     config["provenance"] = {
-        "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": SCREEN_TASKS,
+        "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": screen,
         "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks; ties: cheaper",
         "candidates": candidates,
     }

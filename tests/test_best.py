@@ -23,14 +23,23 @@ def results(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _config_file(path, **fields) -> dict:
+    from tf_aspmtl.training import TrainConfig
+
+    config = TrainConfig(**fields).to_dict()
+    path.write_text(json.dumps({**config, "provenance": {"chosen": "x"}}))
+    return config
+
+
 def test_only_missing_seeds_are_trained_and_only_the_first_is_exported(results, monkeypatch):
-    best.result_path(1).write_text("{}")
+    config = _config_file(results / "best.json", truncation="head+tail")
+    best.result_path(1).write_text(json.dumps({"config": {**config, "seed": 1}}))
     calls = []
 
     def fake_call(command, cwd):
         calls.append(command)
         seed = int(command[command.index("--seed") + 1])
-        best.result_path(seed).write_text("{}")
+        best.result_path(seed).write_text(json.dumps({"config": {**config, "seed": seed}}))
         return 0
 
     monkeypatch.setattr(best.subprocess, "call", fake_call)
@@ -38,6 +47,15 @@ def test_only_missing_seeds_are_trained_and_only_the_first_is_exported(results, 
     seeds = [c[c.index("--seed") + 1] for c in calls]
     assert seeds == ["0", "2"]
     assert "--export" in calls[0] and "--export" not in calls[1]
+
+
+def test_results_of_another_configuration_are_refused(results, monkeypatch):
+    old = _config_file(results / "old.json", encoder="lstm-max")
+    best.result_path(0).write_text(json.dumps({"config": {**old, "seed": 0}}))
+    _config_file(results / "best.json", truncation="head+tail")
+    monkeypatch.setattr(best.subprocess, "call", lambda *a, **k: pytest.fail("nothing may train"))
+    with pytest.raises(SystemExit, match=r"best_seed0.json is a run of another configuration.*encoder.*truncation"):
+        best.run_missing(results / "best.json", [0, 1, 2], results / "runs")
 
 
 def test_report_gives_mean_and_spread_beside_table2(results):

@@ -14,10 +14,8 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
-    import experiments.best
-
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
-    monkeypatch.setattr(experiments.best, "RESULTS", tmp_path / "best")
+    monkeypatch.setattr(tables, "FOUR_TASK_WINNER_RUNS", tmp_path / "best")
     (tmp_path / "runs").mkdir()
     (tmp_path / "best").mkdir()
     return tmp_path / "runs"
@@ -105,7 +103,7 @@ def test_sixteen_task_screens_and_best_runs_pair_with_table2_asp_mtl(runs_dir):
     assert frame.loc["s16_tail", "dev_gain_mean"] == pytest.approx(1.0)
     assert frame.loc["s16_tail", "flags"] == "--model asp-mtl --truncation tail"
     assert frame.loc["s16_tail", "screen"] == "16 tasks, dev only, vs asp_mtl"
-    best = frame.loc["best.json (4-task winner)"]
+    best = frame.loc["4-task winner on 16 tasks"]
     assert best["dev_gain_mean"] == pytest.approx(-1 / 3) and best["flags"] == "encoder=lstm-max"
 
 
@@ -123,6 +121,30 @@ def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_
     assert set(config["provenance"]["candidates"]) == {"lever_base", "lever_lstm_max"}
     loaded = TrainConfig.from_json_file(tmp_path / "best.json")
     assert loaded.encoder == "lstm-max" and loaded.model == "asp-mtl" and len(loaded.tasks) == 16
+
+
+def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs_dir, tmp_path, monkeypatch):
+    from tf_aspmtl.training import TrainConfig
+
+    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    devs = {"lever_lstm_max": (10.0, 10.0, 10.0),  # 4 tasks: lowest, but not comparable with 16-task runs
+            "asp_mtl": (13.0, 13.0, 13.5), "s16_head_tail": (12.5, 12.9, 12.0), "s16_cnn": (14.0, 14.0, 14.0),
+            "s16_tail": (11.0, 11.0)}  # lacks seed 2: not a candidate
+    for name, values in devs.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0}))
+    config = tables.choose_best(tables.load_runs(), "cmd")
+    why = config["provenance"]
+    assert why["chosen"] == "s16_head_tail" and why["screen_tasks"] == "all 16 tasks"
+    assert set(why["candidates"]) == {"asp_mtl", "s16_head_tail", "s16_cnn"}
+    loaded = TrainConfig.from_json_file(tmp_path / "best.json")
+    assert loaded.truncation == "head+tail" and loaded.encoder == "lstm" and len(loaded.tasks) == 16
+    # The paper's ASP-MTL stays the choice when no lever beats it on dev.
+    for seed in range(3):
+        (runs_dir / f"s16_head_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=13.4),
+                                                                             "wall_time_s": 1.0}))
+    assert tables.choose_best(tables.load_runs(), "cmd")["provenance"]["chosen"] == "asp_mtl"
 
 
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
