@@ -56,8 +56,9 @@ def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
     """A run's TrainConfig fields, checked and normalised, without the seed (and the config file's provenance)."""
     from tf_aspmtl.training import TrainConfig
+    from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA
 
-    fields = {k: v for k, v in config.items() if k not in ("seed", "provenance")}
+    fields = {k: v for k, v in config.items() if k != "seed" and k not in CONFIG_FILE_METADATA}
     return {k: v for k, v in TrainConfig.from_dict(fields).to_dict().items() if k != "seed"}
 
 

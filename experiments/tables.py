@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.provenance import REPO_ROOT, command_line, write_atomic
+from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic
 
 RESULTS = Path(os.environ.get("EXPERIMENTS_TABLES_DIR", REPO_ROOT / "experiments" / "results" / "tables"))
 """Where run files and tables go (``EXPERIMENTS_TABLES_DIR`` lets a queue in another checkout write here)."""
@@ -651,6 +651,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 6), candidates[n]["mean_wall_time_s"]))
     flags = [f for f in settings[chosen] if f not in strip]
     config = resolve_config(parse_args(flags)).to_dict()
+    config["command"], config["commit"] = command, git_commit()
     config["provenance"] = {
         "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": screen,
         "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks; ties: cheaper",

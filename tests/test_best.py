@@ -27,7 +27,7 @@ def _config_file(path, **fields) -> dict:
     from tf_aspmtl.training import TrainConfig
 
     config = TrainConfig(**fields).to_dict()
-    path.write_text(json.dumps({**config, "provenance": {"chosen": "x"}}))
+    path.write_text(json.dumps({**config, "command": "c", "commit": "abc", "provenance": {"chosen": "x"}}))
     return config
 
 

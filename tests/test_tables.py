@@ -138,6 +138,7 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
     why = config["provenance"]
     assert why["chosen"] == "s16_head_tail" and why["screen_tasks"] == "all 16 tasks"
     assert set(why["candidates"]) == {"asp_mtl", "s16_head_tail", "s16_cnn"}
+    assert config["command"] == "cmd" and config["commit"]  # how to make the file again
     loaded = TrainConfig.from_json_file(tmp_path / "best.json")
     assert loaded.truncation == "head+tail" and loaded.encoder == "lstm" and len(loaded.tasks) == 16
     # The paper's ASP-MTL stays the choice when no lever beats it on dev.

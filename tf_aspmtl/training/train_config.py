@@ -28,6 +28,8 @@ EMBEDDINGS = ("random", *EMBEDDING_KINDS)
 ("glove": 50-d; "word2vec": ``embedding_dim``-d, trained on the run's train + unlabelled text;
 "glove+word2vec": 50 GloVe dims + ``embedding_dim - 50`` word2vec dims)."""
 FDU_MTL_CLASS_NAMES = ("negative", "positive")  # label 0 and 1 of every FDU-MTL task
+CONFIG_FILE_METADATA = ("provenance", "command", "commit")
+"""Keys of a config file that say where it came from; :meth:`TrainConfig.from_json_file` ignores them."""
 QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
 """The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
 
@@ -145,7 +147,11 @@ class TrainConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
-        """A config from a JSON file of field values (``provenance`` ignored), then ``overrides``."""
+        """A config from a JSON file of field values, then ``overrides``.
+
+        The keys that say where a config file came from, ``provenance``,
+        ``command`` and ``commit``, are not fields and are ignored.
+        """
         try:
             with open(path, encoding="utf-8") as f:
                 loaded = json.load(f)
@@ -153,7 +159,8 @@ class TrainConfig:
             raise ValueError(f"{path}: cannot read a TrainConfig ({err})") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a JSON object of TrainConfig fields")
-        loaded.pop("provenance", None)
+        for key in CONFIG_FILE_METADATA:
+            loaded.pop(key, None)
         return cls.from_dict(loaded, where=str(path), **overrides)
 
     @classmethod
