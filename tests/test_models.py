@@ -166,6 +166,10 @@ def test_config_round_trip_and_bad_arguments(small_vectorizer):
         model.task_id("dvd")
     with pytest.raises(ValueError, match="needs both shared and private"):
         MultiTaskClassifier(["a", "b"], difference_weight=0.1)
+    with pytest.raises(ValueError, match="Unknown difference_normalization 'frobenius'"):
+        AdversarialSharedPrivateMTL(["a", "b"], difference_normalization="frobenius")
+    with pytest.raises(ValueError, match="Unknown adversarial_objective 'minimax'"):
+        AdversarialSharedPrivateMTL(["a", "b"], adversarial_objective="minimax")
 
 
 def test_word_vectors_are_loaded_into_the_embedding(small_vectorizer):

@@ -69,6 +69,7 @@ def test_word_vectors_are_loaded_into_every_build():
         ({"encoder": "gru"}, r"Unknown encoder 'gru'"),
         ({"word_vectors": np.zeros((49, 8))}, r"word_vectors has shape \(49, 8\); expected .* \(50, 8\)"),
         ({"adversarial_objective": "minimax"}, r"Unknown adversarial_objective 'minimax'"),
+        ({"difference_normalization": "frobenius"}, r"Unknown difference_normalization 'frobenius'"),
         ({"vocabulary_size": 1}, r"vocabulary_size must be >= 2"),
     ],
 )

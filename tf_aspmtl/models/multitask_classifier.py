@@ -228,16 +228,7 @@ class MultiTaskClassifier(keras.Model):
             raise ValueError("adversarial_weight > 0 needs at least 2 tasks to discriminate.")
         if difference_weight > 0 and not (use_shared and use_private):
             raise ValueError("difference_weight > 0 needs both shared and private encoders.")
-        if difference_normalization not in DIFFERENCE_NORMALIZATIONS:
-            raise ValueError(
-                f"Unknown difference_normalization {difference_normalization!r}; "
-                f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
-            )
-        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
-            raise ValueError(
-                f"Unknown adversarial_objective {adversarial_objective!r}; "
-                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
-            )
+        self.check_loss_options(difference_normalization, adversarial_objective)
         self._check_perturbation(embedding_perturbation, perturbation_weight, perturbation_norm, vat_xi)
         if class_names is None:
             class_names = [[str(i) for i in range(c)] for c in self.num_classes]
@@ -341,6 +332,23 @@ class MultiTaskClassifier(keras.Model):
         if len(set(names)) != len(names):
             raise ValueError(f"task_names must be unique; got {names}")
         return None, names
+
+    @staticmethod
+    def check_loss_options(difference_normalization: str, adversarial_objective: str) -> None:
+        """Raises ``ValueError`` naming the option if either is not one this model knows.
+
+        Shared with the tuning hypermodel, which checks them before a search starts.
+        """
+        if difference_normalization not in DIFFERENCE_NORMALIZATIONS:
+            raise ValueError(
+                f"Unknown difference_normalization {difference_normalization!r}; "
+                f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
+            )
+        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
+            raise ValueError(
+                f"Unknown adversarial_objective {adversarial_objective!r}; "
+                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
+            )
 
     @staticmethod
     def _check_perturbation(kind, weight, norm, xi) -> None:

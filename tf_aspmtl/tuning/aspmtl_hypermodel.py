@@ -35,9 +35,7 @@ import keras_tuner
 import numpy as np
 
 from tf_aspmtl.layers.encoders import ENCODERS
-from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
-from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES
 from tf_aspmtl.optimizers import OPTIMIZERS
 
 OBJECTIVE_NAME = "val_mean_task_accuracy"
@@ -123,16 +121,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
             raise ValueError(f"vocabulary_size must be >= 2; got {vocabulary_size}")
         if encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {encoder!r}; expected one of {sorted(ENCODERS)}")
-        if difference_normalization not in DIFFERENCE_NORMALIZATIONS:
-            raise ValueError(
-                f"Unknown difference_normalization {difference_normalization!r}; "
-                f"expected one of {list(DIFFERENCE_NORMALIZATIONS)}"
-            )
-        if adversarial_objective not in ADVERSARIAL_OBJECTIVES:
-            raise ValueError(
-                f"Unknown adversarial_objective {adversarial_objective!r}; "
-                f"expected one of {list(ADVERSARIAL_OBJECTIVES)}"
-            )
+        MultiTaskClassifier.check_loss_options(difference_normalization, adversarial_objective)
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
         preprocessor_size = getattr(preprocessor, "vocabulary_size", None)
