@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 import tf_aspmtl
 
@@ -103,6 +104,19 @@ def test_transfer_model_saves_loads_and_predicts_the_same(source_model, tmp_path
     loaded = keras.models.load_model(tmp_path / "music.keras", safe_mode=True)
     assert loaded.frozen == ["embedding", "shared_encoder"] and not loaded.shared_encoder.trainable
     np.testing.assert_allclose(loaded.predict(_x(train), verbose=0), new.predict(_x(train), verbose=0), atol=1e-6)
+
+
+def test_transfer_keeps_the_source_text_settings():
+    train = pd.concat([_rows("books", 40, 1), _rows("dvd", 40, 2)], ignore_index=True)
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=4, truncation="head+tail")
+    source = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")
+    new = source.transfer("music", classes=["neg", "pos"], mode="bc", compile=False)
+    old_vectorizer, new_vectorizer = pre.text_vectorizer, new.preprocessor.text_vectorizer
+    assert (new_vectorizer.truncation, new_vectorizer.max_length) == ("head+tail", 4)
+    assert new_vectorizer.get_vocabulary() == old_vectorizer.get_vocabulary()
+    texts = ["good1 the a it was and this of bad2", "to"]
+    texts = tf.constant(texts)
+    np.testing.assert_array_equal(new_vectorizer(texts).numpy(), old_vectorizer(texts).numpy())
 
 
 def test_transfer_refuses_bad_requests(source_model):

@@ -796,10 +796,8 @@ class MultiTaskClassifier(keras.Model):
         if mode == "sc" and difference_weight:
             raise ValueError("difference_weight needs a private encoder: use mode='bc'.")
         vectorizer = self.preprocessor.text_vectorizer
-        new_vectorizer = TextVectorizer(
-            max_length=vectorizer.max_length, max_tokens=vectorizer.max_tokens,
-            vocabulary=vectorizer.get_vocabulary(), name="text_vectorizer",
-        )
+        # Every text setting of the source (vocabulary, length, truncation...), so a word keeps its row.
+        new_vectorizer = TextVectorizer.from_config({**vectorizer.get_config(), "name": "text_vectorizer"})
         preprocessor = MultiTaskPreprocessor([task], {task: list(classes)}, text_vectorizer=new_vectorizer,
                                              name="preprocessor")
         kwargs.setdefault("dropout", self.dropout)
