@@ -109,11 +109,11 @@ def test_sixteen_task_screens_and_best_runs_pair_with_table2_asp_mtl(runs_dir):
 
 def test_a_stacked_sixteen_task_lever_pairs_with_the_lever_it_stacks_on(runs_dir):
     for seed, (base, head_tail, stacked) in enumerate(((13.0, 12.0, 11.0), (12.0, 11.5, 12.0))):
-        for name, dev in (("asp_mtl", base), ("s16_head_tail", head_tail), ("s16_ht_confusion", stacked)):
+        for name, dev in (("asp_mtl", base), ("s16_head_tail", head_tail), ("s16_ht_conf_unl", stacked)):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "command": name}))
     frame = tables.levers_table(tables.load_runs()).set_index("lever")
-    assert frame.loc["s16_ht_confusion", "dev_gain_mean"] == pytest.approx(0.25)  # (1.0 - 0.5) / 2, not vs asp_mtl
-    assert frame.loc["s16_ht_confusion", "screen"] == "16 tasks, dev only, vs s16_head_tail"
+    assert frame.loc["s16_ht_conf_unl", "dev_gain_mean"] == pytest.approx(0.25)  # (1.0 - 0.5) / 2, not vs asp_mtl
+    assert frame.loc["s16_ht_conf_unl", "screen"] == "16 tasks, dev only, vs s16_head_tail"
     assert frame.loc["s16_head_tail", "dev_gain_mean"] == pytest.approx(0.75)
 
 
