@@ -244,6 +244,8 @@ ABLATION_PAIRS = tuple((a, "asp_mtl") for a in ABLATION_SETTINGS)
 PAPER_DIR = REPO_ROOT.parent / "shared" / "data" / "paper"
 README = REPO_ROOT / "README.md"
 MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
+CSV_DECIMALS = 4
+"""Decimals of the result CSVs; the frames hold their means and sds rounded so, so every table prints alike."""
 
 
 def load_runs() -> dict[str, dict[int, dict[str, Any]]]:
@@ -308,7 +310,8 @@ def error_table(runs, settings, paper_columns: dict[str, str] | None):
             else:
                 values = [runs[setting][s]["per_task"][task]["test_error"] for s in seeds]
             mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
-            row[f"{setting}_mean"], row[f"{setting}_sd"] = mean, sd
+            # Held at the CSV's precision, so the markdown, the CSV and what reads the CSV (best.md) print alike.
+            row[f"{setting}_mean"], row[f"{setting}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
             row[f"{setting}_seeds"] = len(values)
         if paper_columns:
             for setting, column in paper_columns.items():
@@ -399,7 +402,7 @@ def plot(frame, settings, paper_columns, path: Path, title: str) -> None:
 
 
 def _write_frame(frame, path: Path) -> None:
-    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    write_atomic(path, frame.to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f"))
 
 
 def rebuild(command: str) -> dict[str, str]:
@@ -486,7 +489,8 @@ def table3_frame(runs):
             else:
                 values = [r["avg_test_error"] for r in by_task.get(task, {}).values()]
             mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
-            row[f"{column}_mean"], row[f"{column}_sd"], row[f"{column}_seeds"] = mean, sd, len(values)
+            row[f"{column}_mean"], row[f"{column}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
+            row[f"{column}_seeds"] = len(values)
             row[f"paper_{column}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
         singles = runs.get("single", {})
         if singles:
