@@ -330,12 +330,13 @@ def _pair_line(p: dict[str, Any]) -> str:
     seeds = ", ".join(str(s) for s in p["seeds"])
     per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
     low, high = p["ci95"]
+    interval = "–" if math.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"  # one pair: no interval
     verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
-               else "no difference shown")
+               else "no difference shown" if interval != "–" else "one pair: nothing shown")
     if len(p["seeds"]) < 2:  # the interval spans tasks only: seed-to-seed variation is not in it
         verdict += " (one seed: not settled)"
     return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
-            f"[{low:+.2f}, {high:+.2f}] | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
+            f"{interval} | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
 
 
 PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | 95 % interval | "

@@ -198,3 +198,10 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
     paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
     assert f"ASP-MTL-BC so far, 2 of 16 tasks (books, MR): mean of the per-task means 16.50, the paper's on the " \
            f"same tasks {paper:.2f}." in md
+
+
+def test_a_single_transfer_pair_prints_no_interval(runs_dir):
+    for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
+        (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
+    line = tables._pair_line(tables.paired_transfer(tables.load_runs(), "asp_mtl_bc", "sp_mtl_bc"))
+    assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
