@@ -321,6 +321,7 @@ def first_run(folder, tmp_path_factory):
     return out, json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.slow  # the main job's wiring (50 s); the library's teacher stage is tested above
 def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_rows(folder, first_run):
     out, results = first_run
     st = results["self_training"]
@@ -352,6 +353,7 @@ def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_
     assert results["config"]["self_training_threshold"] == 0.6
 
 
+@pytest.mark.slow  # the main job's wiring (50 s); the library's teacher stage is tested above
 def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp_path, monkeypatch):
     import shutil
 
