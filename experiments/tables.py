@@ -245,7 +245,7 @@ PAPER_DIR = REPO_ROOT.parent / "shared" / "data" / "paper"
 README = REPO_ROOT / "README.md"
 MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
 CSV_DECIMALS = 4
-"""Decimals of the result CSVs; the frames hold their means and sds rounded so, so every table prints alike."""
+"""Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
 
 def load_runs() -> dict[str, dict[int, dict[str, Any]]]:
