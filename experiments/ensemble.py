@@ -6,12 +6,22 @@
         --member runs/best/seed2/model/model.keras \\
         --results experiments/results/best/ensemble.json [--export runs/best/ensemble_export]
 
+    python -m experiments.ensemble --select-on-dev \\
+        --candidate runs/a/model/model.keras --candidate runs/b/model/model.keras ... \\
+        --results experiments/results/ensemble_selection/seed0.json
+
 Loads every ``--member`` (``.keras`` files written by ``model.save``; they
 must share tasks and classes, vocabularies may differ) into a
 :class:`tf_aspmtl.MultiTaskEnsemble`, whose class probabilities are the mean
 of the members'. Scores it, and each member alone, on FDU-MTL dev (the last
 200 rows of each train file, as in training) and test, per task. Every listed
 member is used: nothing is chosen on test, which is only read to report.
+
+With ``--select-on-dev``, the ``--candidate`` models are pooled instead and
+:meth:`tf_aspmtl.MultiTaskEnsemble.select` chooses members and weights on
+dev alone (greedy forward selection with replacement on the mean per-task
+log loss, Caruana et al. 2004); test is read afterwards, once, for the chosen
+ensemble and its members.
 
 Writes ``--results`` (JSON: command, commit, versions, member paths,
 per-task dev/test error of the ensemble and of each member, averages) and a
@@ -45,18 +55,23 @@ def _errors(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate(ensemble, data_dir: str | None, batch_size: int) -> dict[str, Any]:
-    """Per-task dev and test error (%) of the ensemble and of each member, and the rows scored."""
+def load_split(model, data_dir: str | None, split: str):
+    """FDU-MTL rows of ``split`` for ``model``'s tasks, labelled with the class values its preprocessor knows."""
     from tf_aspmtl.data import load_fdu_mtl
 
-    data = load_fdu_mtl(data_dir, tasks=ensemble.task_names, splits=SPLITS)
+    frame = load_fdu_mtl(data_dir, tasks=model.task_names, splits=(split,)).reset_index(drop=True)
+    # FDU-MTL labels are class ids (0 negative, 1 positive); the members know classes by their values (the
+    # names experiments.train gives them, or 0 and 1), listed in id order.
+    pre = model.members[0].preprocessor
+    frame["label"] = [pre.classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
+    return frame
+
+
+def evaluate(ensemble, data_dir: str | None, batch_size: int) -> dict[str, Any]:
+    """Per-task dev and test error (%) of the ensemble and of each member, and the rows scored."""
     scores, rows = {}, {}
     for split in SPLITS:
-        frame = data[data["split"] == split].reset_index(drop=True)
-        # FDU-MTL labels are class ids (0 negative, 1 positive); the members know classes by their values (the
-        # names experiments.train gives them, or 0 and 1), listed in id order.
-        pre = ensemble.members[0].preprocessor
-        frame["label"] = [pre.classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
+        frame = load_split(ensemble, data_dir, split)
         started = time.monotonic()
         logger.info("%s: %d rows of %d tasks, %d members", split, len(frame), frame["task"].nunique(),
                     ensemble.num_members)
@@ -76,18 +91,33 @@ def markdown(report: dict[str, Any]) -> str:
     """The results as a short markdown page: per-task test (and dev) error of the ensemble beside its members'."""
     members = report["member_results"]
     n = len(members)
+    selection = report.get("selection")
+    if selection:
+        how = (f"chosen among {len(selection['candidates'])} candidates on dev alone (greedy forward selection "
+               "with replacement on the mean per-task log loss; a member's weight is the number of times it was "
+               "picked); test was read once, afterwards")
+    else:
+        how = "every listed member is used (nothing chosen on test)"
     lines = [
         f"# Ensemble of {n} models: per-task error (%)",
         "",
         f"`{report['command']}` at commit `{report['commit']}`.",
         "",
-        "The ensemble's class probabilities are the mean of its members'. Every listed member is used "
-        "(nothing chosen on test). Dev: the last 200 rows of each train file.",
+        f"The ensemble's class probabilities are the weighted mean of its members': {how}. Dev: the last 200 rows "
+        "of each train file.",
         "",
-        "Members:",
+        "Members (weight):",
         "",
     ]
-    lines += [f"{i}. `{m['path']}` ({m['class']})" for i, m in enumerate(members)]
+    lines += [f"{i}. `{m['path']}` ({m['class']}, {m.get('weight', 1 / n):.3f})" for i, m in enumerate(members)]
+    if selection:
+        lines += ["", "Candidates on dev (their own mean dev error and log loss; times picked):", "",
+                  "| candidate | dev error % | dev log loss | picked |", "|---|---:|---:|---:|"]
+        for path, score, count in zip(selection["candidates"], selection["candidate_scores"], selection["counts"]):
+            lines.append(f"| `{path}` | {score['error']:.2f} | {score['log_loss']:.4f} | {count} |")
+        lines += ["", "Steps (dev, the ensemble after each pick): " + "; ".join(
+            f"{i + 1}. +{step['candidate']} → {step['error']:.2f} % / {step['log_loss']:.4f}"
+            for i, step in enumerate(selection["steps"])) + "."]
     head = ["task", "ensemble test", "ensemble dev"] + [f"m{i} test" for i in range(n)] + ["members' mean test"]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for task, errors in report["per_task"].items():
@@ -114,8 +144,14 @@ def write_results(path: Path, report: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--member", action="append", required=True, metavar="PATH",
+    p.add_argument("--member", action="append", metavar="PATH",
                    help="a member's .keras file (repeat once per member)")
+    p.add_argument("--candidate", action="append", metavar="PATH",
+                   help="with --select-on-dev: a candidate's .keras file (repeat once per candidate)")
+    p.add_argument("--select-on-dev", action="store_true",
+                   help="choose members and weights among the --candidate models on dev")
+    p.add_argument("--max-steps", type=int, default=20,
+                   help="with --select-on-dev: most picks, i.e. the largest total weight (default: %(default)s)")
     p.add_argument("--results", default=str(DEFAULT_RESULTS), help="results JSON; the .md goes beside it "
                    "(default: %(default)s)")
     p.add_argument("--export", metavar="DIR", help="also export the ensemble for TF Serving into DIR")
@@ -124,6 +160,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.batch_size < 1:
         p.error(f"--batch-size must be >= 1; got {args.batch_size}")
+    if args.select_on_dev:
+        if args.member or not args.candidate:
+            p.error("--select-on-dev takes --candidate models (and no --member)")
+        if args.max_steps < 1:
+            p.error(f"--max-steps must be >= 1; got {args.max_steps}")
+    elif args.candidate or not args.member:
+        p.error("give the members with --member (or --select-on-dev and --candidate to choose them on dev)")
     return args
 
 
@@ -134,24 +177,38 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("experiments.ensemble", argv)
     import tf_aspmtl
 
-    members = []
+    paths = args.candidate if args.select_on_dev else args.member
+    models, selection = [], None
     try:
-        for i, path in enumerate(args.member):
+        for i, path in enumerate(paths):
             started = time.monotonic()
-            members.append(tf_aspmtl.MultiTaskEnsemble.load_member(path))
-            logger.info("member %d/%d loaded from %s (%s, %d tasks) in %.0f s", i + 1, len(args.member), path,
-                        type(members[-1]).__name__, members[-1].num_tasks, time.monotonic() - started)
-        ensemble = tf_aspmtl.MultiTaskEnsemble(members, name="ensemble")
+            models.append(tf_aspmtl.MultiTaskEnsemble.load_member(path))
+            logger.info("model %d/%d loaded from %s (%s, %d tasks) in %.0f s", i + 1, len(paths), path,
+                        type(models[-1]).__name__, models[-1].num_tasks, time.monotonic() - started)
+        if args.select_on_dev:
+            pool = tf_aspmtl.MultiTaskEnsemble(models, name="candidates")
+            dev = load_split(pool, args.data_dir, "dev")
+            logger.info("choosing among %d candidates on %d dev rows", len(models), len(dev))
+            ensemble, chosen = tf_aspmtl.MultiTaskEnsemble.select(models, dev, max_steps=args.max_steps,
+                                                                  batch_size=args.batch_size, name="ensemble")
+            selection = {"candidates": list(paths), **chosen.to_dict()}
+            paths = [paths[i] for i in chosen.members]
+            logger.info("chosen: %s", ", ".join(f"{p} x{w}" for p, w in zip(paths, chosen.weights)))
+        else:
+            ensemble = tf_aspmtl.MultiTaskEnsemble(models, name="ensemble")
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
     results = evaluate(ensemble, args.data_dir, args.batch_size)
-    member_results = [{"path": path, "class": type(m).__name__, **r}
-                      for path, m, r in zip(args.member, members, results.pop("members"))]
+    shares = ensemble.shares
+    member_results = [{"path": path, "class": type(m).__name__, "weight": w, **r}
+                      for path, m, w, r in zip(paths, ensemble.members, shares, results.pop("members"))]
     report = {
         **provenance(command),
-        "members": list(args.member),
+        "members": list(paths),
+        "weights": shares,
+        "selection": selection,
         "tasks": ensemble.task_names,
         **results,
         "member_results": member_results,

@@ -129,6 +129,45 @@ def test_save_and_load_round_trip(ensemble, members, tmp_path):
         MultiTaskEnsemble.load([paths[0], tmp_path / "missing.keras"])
 
 
+def test_member_weights_give_the_weighted_mean_everywhere(members, tmp_path):
+    weighted = MultiTaskEnsemble(members, member_weights=[3, 1], name="weighted")
+    assert weighted.shares == [0.75, 0.25]
+    each = [m.predict(MIXED, verbose=0) for m in members]
+    expected = 0.75 * each[0] + 0.25 * each[1]
+    assert np.abs(expected - np.mean(each, axis=0)).max() > 1e-2  # the weights matter on these rows
+    np.testing.assert_allclose(weighted.predict(MIXED, verbose=0), expected, atol=1e-6)
+    served = serving.multitask_serving_fn(weighted)(tf.constant(MIXED["text"]), tf.constant(MIXED["task"]))
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    frame = pd.DataFrame({**MIXED, "label": [0, 1, 0, 1, 1, 0, 0]})
+    task_ids = np.array([0 if t == "books" else 1 for t in MIXED["task"]])
+    hits = expected.argmax(axis=1) == frame["label"].to_numpy()
+    scores = weighted.evaluate_frame(frame)
+    assert scores["avg_error"] == pytest.approx(np.mean([100 * (1 - hits[task_ids == k].mean()) for k in (0, 1)]))
+
+    weighted.save(tmp_path / "weighted.keras")
+    loaded = keras.models.load_model(tmp_path / "weighted.keras", safe_mode=True)
+    assert loaded.member_weights == [0.75, 0.25]
+    np.testing.assert_allclose(loaded.predict(MIXED, verbose=0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, match", [([1.0], "1 values for 2 members"), ([1.0, 0.0], r"member_weights\[1\]"),
+                                            ([1.0, float("nan")], r"member_weights\[1\]")])
+def test_bad_member_weights_are_refused(members, weights, match):
+    with pytest.raises(ValueError, match=match):
+        MultiTaskEnsemble(members, member_weights=weights)
+
+
+def test_select_keeps_the_candidates_the_dev_rows_favour(members):
+    # Labels that follow member 0's answers: it is right on every row and member 1 is not, so it is picked alone.
+    answers = members[0].predict(MIXED, verbose=0).argmax(axis=1)
+    assert (members[1].predict(MIXED, verbose=0).argmax(axis=1) != answers).any()
+    frame = pd.DataFrame({**MIXED, "label": answers})
+    chosen, selection = MultiTaskEnsemble.select(members, frame, name="chosen")
+    assert selection.members == [0] and chosen.members == [members[0]] and chosen.name == "chosen"
+    assert selection.candidate_scores[0]["error"] == 0.0 < selection.candidate_scores[1]["error"]
+    np.testing.assert_allclose(chosen.predict(MIXED, verbose=0), members[0].predict(MIXED, verbose=0), atol=1e-6)
+
+
 def test_multitask_serving_function_equals_predict(ensemble):
     texts = tf.constant(MIXED["text"])
     outputs = serving.multitask_serving_fn(ensemble)(texts, tf.constant(MIXED["task"]))
@@ -213,3 +252,56 @@ def test_cli_names_a_missing_member(tmp_path, capsys):
     code = ensemble_cli.main(["--member", str(tmp_path / "nope.keras"), "--results", str(tmp_path / "r.json")])
     assert code == 2 and "nope.keras" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_chooses_members_on_dev_and_reads_test_after(data_dir, tmp_path, monkeypatch):
+    from tf_aspmtl.data import load_fdu_mtl
+    from tf_aspmtl.training import ensemble_selection
+
+    labels = ("negative", "positive")
+    candidates = [_member(tf_aspmtl.SharedPrivateMTL, 1, 10, labels=labels, name="sp"),
+                  _member(tf_aspmtl.AdversarialSharedPrivateMTL, 2, 20, labels=labels, name="asp"),
+                  _member(tf_aspmtl.AdversarialSharedPrivateMTL, 3, 30, labels=labels, name="asp2")]
+    paths = []
+    for i, candidate in enumerate(candidates):
+        paths.append(str(tmp_path / f"c{i}.keras"))
+        candidate.save(paths[-1])
+    seen = []  # (what was read, rows): selection must see dev rows, and come before test is read
+    select = ensemble_selection.select_ensemble
+    monkeypatch.setattr(ensemble_selection, "select_ensemble",
+                        lambda p, task_ids, *a, **k: seen.append(("select", len(task_ids))) or select(p, task_ids, *a, **k))
+    load = ensemble_cli.load_split
+    monkeypatch.setattr(ensemble_cli, "load_split",
+                        lambda model, data, split: seen.append(("load", split)) or load(model, data, split))
+
+    results = tmp_path / "selected.json"
+    argv = ["--data-dir", str(data_dir), "--results", str(results), "--select-on-dev", "--max-steps", "5"]
+    for path in paths:
+        argv += ["--candidate", path]
+    assert ensemble_cli.main(argv) == 0
+
+    assert seen[:2] == [("load", "dev"), ("select", 400)] and ("load", "test") in seen[2:]
+    report = json.loads(results.read_text())
+    chosen = report["selection"]
+    assert chosen["candidates"] == paths and 1 <= sum(chosen["counts"]) <= 5
+    assert report["members"] == [paths[i] for i in chosen["members"]]
+    assert report["weights"] == pytest.approx([n / sum(chosen["weights"]) for n in chosen["weights"]])
+    # The reported test error is the weighted ensemble's.
+    test = load_fdu_mtl(data_dir, tasks=TASKS, splits=("test",))
+    x = {"text": test["text"].tolist(), "task": test["task"].tolist()}
+    mixed = sum(w * candidates[i].predict(x, verbose=0) for i, w in zip(chosen["members"], report["weights"]))
+    for task in TASKS:
+        rows = (test["task"] == task).to_numpy()
+        error = 100 * np.mean(mixed[rows].argmax(axis=1) != test["label"].to_numpy()[rows])
+        assert report["per_task"][task]["test_error"] == pytest.approx(error)
+    md = results.with_suffix(".md").read_text()
+    assert "chosen among 3 candidates on dev alone" in md and "| dev error % |" in md
+
+
+@pytest.mark.parametrize("argv", [["--select-on-dev", "--member", "a.keras"], ["--select-on-dev"],
+                                  ["--candidate", "a.keras"], ["--select-on-dev", "--candidate", "a.keras",
+                                                               "--max-steps", "0"]])
+def test_cli_refuses_a_muddled_selection_request(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ensemble_cli.parse_args(argv)
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """An ensemble of trained multi-task classifiers (e.g. one configuration, several seeds), used like one model.
 
-The ensemble's class probabilities are the mean of its members'. Each member
+The ensemble's class probabilities are the (weighted) mean of its members'.
+:meth:`MultiTaskEnsemble.select` chooses the members and weights among
+candidates on held-out rows. Each member
 tokenises the raw text with its own preprocessor, so members may have
 different vocabularies; they must agree on the tasks and on each task's
 classes.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -21,6 +23,9 @@ import tensorflow as tf
 from tf_aspmtl import serving
 from tf_aspmtl.models.multitask_classifier import PROBABILITIES, MultiTaskClassifier
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS
+
+if TYPE_CHECKING:
+    from tf_aspmtl.training.ensemble_selection import EnsembleSelection
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,18 @@ def check_members(members: Sequence[MultiTaskClassifier]) -> None:
                                  "(same classes in the same order)")
 
 
+def _check_weights(weights: Sequence[float], num_members: int) -> list[float]:
+    """``weights`` normalised to sum to 1; ValueError unless they are ``num_members`` finite positive numbers."""
+    weights = [float(w) for w in weights]
+    if len(weights) != num_members:
+        raise ValueError(f"member_weights has {len(weights)} values for {num_members} members; give one per member")
+    for i, w in enumerate(weights):
+        if not (np.isfinite(w) and w > 0):
+            raise ValueError(f"member_weights[{i}] is {w!r}; every weight must be a finite number > 0")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
 def task_scores(probabilities: np.ndarray, task_ids: np.ndarray, labels: np.ndarray,
                 task_names: Sequence[str]) -> dict[str, Any]:
     """Per-task accuracy and error (%) of probabilities [rows, classes] against class ids [rows].
@@ -85,7 +102,7 @@ def task_scores(probabilities: np.ndarray, task_ids: np.ndarray, labels: np.ndar
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class MultiTaskEnsemble(keras.Model):
-    """The mean of several trained classifiers' class probabilities, used like one model.
+    """The mean (or a weighted mean) of several trained classifiers' class probabilities, used like one model.
 
     Members are :class:`MultiTaskClassifier` s (any family) with the same task
     names in the same order and the same classes per task; each reads the raw
@@ -94,7 +111,8 @@ class MultiTaskEnsemble(keras.Model):
     returns probabilities [rows, max_classes] in row order, as a member's
     ``predict`` does (a task with fewer classes gets 0 on the others).
     ``call`` returns ``probabilities`` (the members' mean) and ``task_id``.
-    It is not trained (``fit`` raises): train the members, then average them.
+    It is not trained (``fit`` raises): train the members, then average them,
+    or let :meth:`select` pick members and weights on dev rows.
 
     Saving: ``ensemble.save("e.keras")`` holds every member (config and
     weights; not their optimizers) and ``keras.models.load_model("e.keras")``
@@ -106,6 +124,9 @@ class MultiTaskEnsemble(keras.Model):
 
     Args:
         members: sequence of :class:`MultiTaskClassifier`. The trained models.
+        member_weights: optional sequence of positive numbers, one per member. Each
+            member's share of the average (normalised to sum to 1); equal
+            shares by default.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -121,11 +142,13 @@ class MultiTaskEnsemble(keras.Model):
     ['books', 'dvd']
     """
 
-    def __init__(self, members: Sequence[MultiTaskClassifier], **kwargs):
+    def __init__(self, members: Sequence[MultiTaskClassifier], member_weights: Sequence[float] | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         members = list(members)
         check_members(members)
         self.members = members
+        self.member_weights = None if member_weights is None else _check_weights(member_weights, len(members))
         first = members[0]
         self.task_names = list(first.task_names)
         self.num_classes = list(first.num_classes)
@@ -159,6 +182,39 @@ class MultiTaskEnsemble(keras.Model):
         if not isinstance(model, MultiTaskClassifier):
             raise ValueError(f"{path!r} holds a {type(model).__name__}; expected a MultiTaskClassifier.")
         return model
+
+    @classmethod
+    def select(cls, candidates: Sequence[MultiTaskClassifier], frame: pd.DataFrame, max_steps: int = 20,
+               batch_size: int | None = None, verbose: Any = 0,
+               **kwargs) -> tuple[MultiTaskEnsemble, EnsembleSelection]:
+        """The ensemble that greedy forward selection builds from ``candidates`` on the rows of ``frame``.
+
+        Every candidate predicts ``frame`` once; :func:`tf_aspmtl.training.select_ensemble`
+        adds, with replacement, the candidate that lowers the mean per-task log
+        loss most until none does; a candidate picked ``n`` times weighs ``n``.
+        Pass dev rows (never test): the choice is fitted to them.
+
+        Args:
+            candidates: sequence of :class:`MultiTaskClassifier` (same tasks and classes).
+            frame: pandas.DataFrame with ``text``, ``task``, ``label`` (raw labels).
+            max_steps: int. Most picks.
+            batch_size: int. Rows per prediction batch.
+            verbose: passed to each candidate's ``predict``.
+            **kwargs: passed to the constructor (name, ...).
+
+        Returns:
+            ``(ensemble, selection)``: the chosen members with their weights,
+            and the :class:`tf_aspmtl.training.EnsembleSelection` (counts per
+            candidate, the steps, each candidate's own scores).
+        """
+        from tf_aspmtl.training.ensemble_selection import select_ensemble
+
+        pool = cls(candidates, name="candidates")
+        task_ids, labels, x = pool._frame_rows(frame)
+        selection = select_ensemble(pool.member_probabilities(x, batch_size=batch_size, verbose=verbose),
+                                    task_ids, labels, max_steps=max_steps)
+        ensemble = cls([pool.members[i] for i in selection.members], member_weights=selection.weights, **kwargs)
+        return ensemble, selection
 
     # ------------------------------------------------------------ layout
     @property
@@ -196,8 +252,19 @@ class MultiTaskEnsemble(keras.Model):
             raise ValueError(f"MultiTaskEnsemble takes raw rows: a dict with {TEXT!r} and {TASK!r} "
                              f"(or {TASK_ID!r}); got {got}.{hint}")
         outputs = [member(inputs, training=training) for member in self.members]
-        probabilities = tf.add_n([o[PROBABILITIES] for o in outputs]) / float(len(outputs))
+        probabilities = self._average([o[PROBABILITIES] for o in outputs])
         return {PROBABILITIES: probabilities, TASK_ID: outputs[0][TASK_ID]}
+
+    @property
+    def shares(self) -> list[float]:
+        """Each member's share of the average, summing to 1 (``member_weights`` normalised, or equal shares)."""
+        return list(self.member_weights or [1.0 / self.num_members] * self.num_members)
+
+    def _average(self, parts: list[tf.Tensor]) -> tf.Tensor:
+        """The members' probabilities combined: their mean, or their weighted mean."""
+        if self.member_weights is None:
+            return tf.add_n(parts) / float(len(parts))
+        return tf.add_n([part * weight for part, weight in zip(parts, self.member_weights)])
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -274,18 +341,23 @@ class MultiTaskEnsemble(keras.Model):
         Returns:
             The dict of :func:`task_scores`, plus ``"members"`` (one such dict per member) with ``members``.
         """
+        task_ids, labels, x = self._frame_rows(frame)
+        each = self.member_probabilities(x, batch_size=batch_size, verbose=verbose)
+        result = task_scores(np.tensordot(np.asarray(self.shares, np.float32), each, axes=1), task_ids, labels,
+                             self.task_names)
+        if members:
+            result["members"] = [task_scores(p, task_ids, labels, self.task_names) for p in each]
+        return result
+
+    def _frame_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, list]]:
+        """Task ids, class ids and raw ``{"text", "task"}`` inputs of a frame with text, task and label columns."""
         missing = sorted({"text", "task", "label"} - set(frame.columns))
         if missing:
             raise ValueError(f"frame lacks columns {missing}; it needs 'text', 'task' and 'label'")
         if frame.empty:
             raise ValueError("frame has no rows")
         task_ids, labels = self._class_ids(frame["task"].tolist(), frame["label"].tolist())
-        x = {TEXT: frame["text"].tolist(), TASK: frame["task"].tolist()}
-        each = self.member_probabilities(x, batch_size=batch_size, verbose=verbose)
-        result = task_scores(each.mean(axis=0), task_ids, labels, self.task_names)
-        if members:
-            result["members"] = [task_scores(p, task_ids, labels, self.task_names) for p in each]
-        return result
+        return task_ids, labels, {TEXT: frame["text"].tolist(), TASK: frame["task"].tolist()}
 
     def fit(self, *args, **kwargs):
         raise NotImplementedError("A MultiTaskEnsemble is not trained: fit its members, then build the ensemble.")
@@ -294,8 +366,7 @@ class MultiTaskEnsemble(keras.Model):
     def serving_probabilities(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None) -> tf.Tensor:
         """Mean of the members' served probabilities [batch, num_classes(task)] (the :mod:`tf_aspmtl.serving` hook)."""
         task = self.task_names[task_index]
-        parts = [serving.task_probabilities(m, texts, task, chunk_rows) for m in self.members]
-        return tf.add_n(parts) / float(len(parts))
+        return self._average([serving.task_probabilities(m, texts, task, chunk_rows) for m in self.members])
 
     def serving_layers(self, task_index: int | None) -> list:
         """Every member's layers that the serving graph of ``task_index`` (None: all tasks) reads."""
@@ -310,6 +381,7 @@ class MultiTaskEnsemble(keras.Model):
         infos = [model_info(member, is_multitask) for member in self.members]
         return {
             "num_members": self.num_members,
+            "member_weights": self.shares,
             "tasks_in_model": self.num_tasks,
             "encoders_run_per_review": sum(i["encoders_run_per_review"] for i in infos),
             "members": infos,
@@ -345,6 +417,7 @@ class MultiTaskEnsemble(keras.Model):
             serialized.pop("compile_config", None)  # an ensemble is for inference: members load uncompiled
             members.append(serialized)
         config["members"] = members
+        config["member_weights"] = None if self.member_weights is None else list(self.member_weights)
         return config
 
     @classmethod

@@ -1,8 +1,9 @@
 """Training utilities: dev-based selection with exact resumption, a loud stop on divergence, language-model
-pretraining, self-training."""
+pretraining, self-training, ensemble selection on dev."""
 
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.dev_selection import DevSelection
+from tf_aspmtl.training.ensemble_selection import EnsembleSelection, select_ensemble
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
@@ -25,6 +26,8 @@ __all__ = [
     "build_model",
     "MONITOR",
     "DevSelection",
+    "EnsembleSelection",
+    "select_ensemble",
     "NonFiniteLossError",
     "SelectionResult",
     "StopOnNonFiniteLoss",
