@@ -568,6 +568,41 @@ def configure_threads(intra: int | None, inter: int | None, strict: bool = False
         return kept
 
 
+RUN_IDENTITY = "run_config.json"
+"""What a run folder holds: its TrainConfig and whether test is read. A rerun on the folder must match it."""
+
+
+def claim_run_folder(run_dir: Path, config: TrainConfig, dev_only: bool) -> None:
+    """Records which run ``run_dir`` holds, or refuses to continue one made by another configuration.
+
+    A rerun on the same folder resumes the run (its checkpoints) or reuses its
+    finished results; with another configuration that would silently report
+    the old run's numbers as the new one's (same weight shapes) or fail deep
+    in a weight load. Folders made before this record existed are claimed as
+    they are.
+
+    Raises:
+        ValueError: the folder holds a run of another configuration; the
+            message names the fields that differ, the folder's value first.
+    """
+    identity = json.loads(json.dumps({"config": config.to_dict(), "dev_only": bool(dev_only)}))
+    path = run_dir / RUN_IDENTITY
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: cannot read which run this folder holds ({err})") from None
+        if theirs == identity:
+            return
+        flat = lambda d: {**d.get("config", {}), "dev_only": d.get("dev_only")}  # noqa: E731
+        ours, old = flat(identity), flat(theirs)
+        diff = {k: (old.get(k), ours.get(k)) for k in sorted(set(ours) | set(old)) if old.get(k) != ours.get(k)}
+        raise ValueError(f"{run_dir} holds a run of another configuration (field: (that run, this one) {diff}); "
+                         "give this run another --output-dir, or remove the folder to start afresh")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, identity)
+
+
 def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainConfig) -> str:
     """What to run to serve the trained model (printed at the end of the main job)."""
     model_path = run_dir / ("model" if config.model != "single" else f"model-{config.tasks[0]}") / "model.keras"
@@ -599,6 +634,11 @@ def main(argv: list[str] | None = None) -> int:
     strategy = make_strategy(args.strategy)
     run_dir = Path(args.output_dir or Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = worker_run_dir(run_dir) if strategy else run_dir
+    try:
+        claim_run_folder(run_dir, config, args.dev_only)
+    except ValueError as err:
+        print(f"experiments.train: error: {err}", file=sys.stderr)
+        return 2
     if not config.paper_scale:
         logger.info(
             "quick run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "

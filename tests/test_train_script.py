@@ -31,6 +31,28 @@ def test_train_writes_results_with_provenance(tmp_path):
     assert (out / "model" / "model.keras").exists()
     assert list((out / "model" / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
 
+    # The folder now holds this run: another configuration on it is refused before anything is read or written.
+    before = (out / "results.json").read_text()
+    changed = [a if a != "8" else "9" for a in argv]  # --hidden-dim 9
+    assert train.main(changed) == 2
+    assert (out / "results.json").read_text() == before and json.loads(extra.read_text()) == results
+
+
+def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
+    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR"]))
+    legacy = tmp_path / "legacy"
+    (legacy / "model").mkdir(parents=True)  # a folder from before the record: claimed as it is
+    train.claim_run_folder(legacy, config, dev_only=False)
+    assert json.loads((legacy / train.RUN_IDENTITY).read_text())["config"]["tasks"] == ["books", "MR"]
+    train.claim_run_folder(legacy, config, dev_only=False)  # the same run again: fine
+    with pytest.raises(ValueError, match=r"legacy holds a run of another configuration .*'dev_only': \(False, True\)"):
+        train.claim_run_folder(legacy, config, dev_only=True)
+    other = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--truncation", "head+tail"]))
+    with pytest.raises(ValueError, match=r"'truncation': \('head', 'head\+tail'\)"):
+        train.claim_run_folder(legacy, other, dev_only=False)
+    assert train.main(["--quick", "--tasks", "books,MR", "--truncation", "tail", "--output-dir", str(legacy)]) == 2
+    assert "--output-dir" in capsys.readouterr().err
+
 
 def test_main_job_exports_and_says_how_to_serve(tmp_path, capsys):
     out, exports = tmp_path / "run", tmp_path / "exports"
