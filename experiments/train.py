@@ -578,8 +578,8 @@ def claim_run_folder(run_dir: Path, config: TrainConfig, dev_only: bool) -> None
     A rerun on the same folder resumes the run (its checkpoints) or reuses its
     finished results; with another configuration that would silently report
     the old run's numbers as the new one's (same weight shapes) or fail deep
-    in a weight load. Folders made before this record existed are claimed as
-    they are.
+    in a weight load. A folder made before this record existed is checked
+    against its ``results.json`` if it finished, else claimed as it is.
 
     Raises:
         ValueError: the folder holds a run of another configuration; the
@@ -587,12 +587,21 @@ def claim_run_folder(run_dir: Path, config: TrainConfig, dev_only: bool) -> None
     """
     identity = json.loads(json.dumps({"config": config.to_dict(), "dev_only": bool(dev_only)}))
     path = run_dir / RUN_IDENTITY
-    if path.exists():
+    finished = run_dir / "results.json"  # a finished run from before the record says what it was
+    record = path if path.exists() else finished if finished.exists() else None
+    if record is not None:
         try:
-            theirs = json.loads(path.read_text(encoding="utf-8"))
+            theirs = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path}: cannot read which run this folder holds ({err})") from None
+            raise ValueError(f"{record}: cannot read which run this folder holds ({err})") from None
+        try:  # through TrainConfig: fields added since the folder was written take their defaults
+            their_config = json.loads(json.dumps(TrainConfig.from_dict(theirs.get("config") or {}).to_dict()))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{record}: its configuration is not one this code can compare ({err})") from None
+        theirs = {"config": their_config, "dev_only": bool(theirs.get("dev_only"))}
         if theirs == identity:
+            if not path.exists():
+                write_json(path, identity)
             return
         flat = lambda d: {**d.get("config", {}), "dev_only": d.get("dev_only")}  # noqa: E731
         ours, old = flat(identity), flat(theirs)

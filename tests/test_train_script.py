@@ -54,6 +54,20 @@ def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
     assert "--output-dir" in capsys.readouterr().err
 
 
+def test_a_finished_folder_from_before_the_record_is_checked_against_its_results(tmp_path):
+    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR"]))
+    older = {k: v for k, v in config.to_dict().items() if k != "embedding_perturbation"}  # a field added later
+    for name in ("same", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"config": older, "dev_only": None}))
+    train.claim_run_folder(tmp_path / "same", config, dev_only=False)
+    assert (tmp_path / "same" / train.RUN_IDENTITY).exists()
+    longer = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--max-length", "400"]))
+    with pytest.raises(ValueError, match=r"'max_length': \(\d+, 400\)"):
+        train.claim_run_folder(tmp_path / "other", longer, dev_only=False)
+    assert not (tmp_path / "other" / train.RUN_IDENTITY).exists()
+
+
 def test_main_job_exports_and_says_how_to_serve(tmp_path, capsys):
     out, exports = tmp_path / "run", tmp_path / "exports"
     argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
