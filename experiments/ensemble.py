@@ -33,7 +33,6 @@ outputs as a single model's export) and records them in the results.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -134,66 +133,6 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("export"):
         lines += ["", "Exported (TF Serving, same signature as a single model):", ""]
         lines += [f"- `{e['name']}` version {e['version']}: `{e['path']}`" for e in report["export"]]
-    return "\n".join(lines) + "\n"
-
-
-def _run_name(path: str) -> str:
-    """A member's run folder name (``runs/tables/asp_mtl_confusion_seed0/model/model.keras`` -> ``asp_mtl_confusion_seed0``)."""
-    parts = Path(path).parts
-    return parts[-3] if len(parts) >= 3 and parts[-2] == "model" else Path(path).stem
-
-
-def selection_summary(directory: Path, best_dir: Path) -> str | None:
-    """Markdown over the per-seed dev-selected ensembles (``directory/seed<S>.json``), or None if there are none.
-
-    Per seed: the chosen members and weights, dev and test error, and the test
-    error of the best configuration's single model of the same seed
-    (``best_dir/best_seed<S>.json``); then test mean ± sd over seeds and the
-    paired difference. The serving figures of ``directory/bench_serving.json``
-    if measured.
-    """
-    import statistics
-
-    files = sorted(directory.glob("seed*.json"), key=lambda f: int(f.stem[4:]) if f.stem[4:].isdigit() else -1)
-    reports = {int(f.stem[4:]): json.loads(f.read_text(encoding="utf-8")) for f in files if f.stem[4:].isdigit()}
-    if not reports:
-        return None
-    lines = [
-        "A dev-selected ensemble per seed: the candidates are every 16-task configuration of which a model of that "
-        "seed exists for all three seeds (ASP-MTL, SP-MTL, the four ablations, head+tail truncation: 7 models); "
-        "greedy forward selection with replacement on dev's mean per-task log loss picks members and weights "
-        "(`python -m experiments.ensemble --select-on-dev`, command in each file); test is read once, for the "
-        "chosen ensemble. Reported apart from the single-model numbers: serving runs every member.", "",
-        "| seed | members (weight) | dev % | test % | best config, same seed, test % | difference |",
-        "|---:|---|---:|---:|---:|---:|",
-    ]
-    differences = []
-    for seed, r in reports.items():
-        members = ", ".join(f"{_run_name(m['path'])} ({m['weight']:.2f})" for m in r["member_results"])
-        best = best_dir / f"best_seed{seed}.json"
-        single = json.loads(best.read_text(encoding="utf-8"))["avg_test_error"] if best.exists() else None
-        cells = [f"{r['avg_dev_error']:.2f}", f"{r['avg_test_error']:.2f}"]
-        if single is None:
-            cells += ["–", "–"]
-        else:
-            differences.append(r["avg_test_error"] - single)
-            cells += [f"{single:.2f}", f"{differences[-1]:+.2f}"]
-        lines.append(f"| {seed} | {members} | " + " | ".join(cells) + " |")
-    tests = [r["avg_test_error"] for r in reports.values()]
-    spread = f" ± {statistics.stdev(tests):.2f}" if len(tests) > 1 else ""
-    lines += ["", f"Mean test error over {len(tests)} seed(s): **{statistics.mean(tests):.2f}{spread} %** "
-                  f"(members per ensemble: {', '.join(str(len(r['members'])) for r in reports.values())})."]
-    if differences:
-        lines[-1] += (f" Against the best configuration's single model of the same seed: "
-                      f"{statistics.mean(differences):+.2f} points on average (per seed "
-                      f"{' / '.join(f'{d:+.2f}' for d in differences)}).")
-    bench = directory / "bench_serving.json"
-    if bench.exists():
-        b = json.loads(bench.read_text(encoding="utf-8"))
-        lines += ["", f"Serving (`{b.get('command', '')}`):"]
-        for v in b.get("variants") or [b]:
-            lines.append(f"- `{v.get('export_dir', '')}`: p50 {v['p50_ms']:.2f} ms for one review, "
-                         f"{v['batch64_reviews_per_s']:.0f} reviews/s at batch 64")
     return "\n".join(lines) + "\n"
 
 

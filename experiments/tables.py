@@ -245,7 +245,7 @@ PAPER_DIR = REPO_ROOT.parent / "shared" / "data" / "paper"
 README = REPO_ROOT / "README.md"
 MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
 ENSEMBLE_SELECTION = MAIN_JOB.parent / "ensemble_selection"
-"""Per-seed dev-selected ensembles (``python -m experiments.ensemble --select-on-dev``), summarised by ``rebuild``."""
+"""Per-seed dev-selected ensembles (``python -m experiments.select_ensembles``), summarised by ``rebuild``."""
 CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
@@ -456,12 +456,11 @@ def rebuild(command: str) -> dict[str, str]:
     if MAIN_JOB.exists():
         made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
     from experiments import best as best_script
-    from experiments.ensemble import selection_summary
+    from experiments import select_ensembles
 
-    selected = selection_summary(ENSEMBLE_SELECTION, best_script.RESULTS)
+    selected = select_ensembles.summary(ENSEMBLE_SELECTION, best_script.RESULTS)
     if selected is not None:
-        write_atomic(ENSEMBLE_SELECTION.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n"
-                     f"Made by `{command}` from `experiments/results/ensemble_selection/seed*.json`.\n\n" + selected)
+        write_atomic(ENSEMBLE_SELECTION.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n" + selected)
         made["ensemble-selection"] = selected
     update_readme(made)
     return made

@@ -306,18 +306,3 @@ def test_cli_refuses_a_muddled_selection_request(argv, capsys):
         ensemble_cli.parse_args(argv)
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
 
-
-def test_selection_summary_reports_each_seed_and_the_paired_difference(tmp_path):
-    selected, best = tmp_path / "ensemble_selection", tmp_path / "best"
-    selected.mkdir()
-    best.mkdir()
-    assert ensemble_cli.selection_summary(selected, best) is None
-    for seed, (dev, test, single) in enumerate([(11.0, 12.5, 13.5), (11.5, 13.0, 13.5)]):
-        members = [{"path": f"runs/tables/asp_mtl_confusion_seed{seed}/model/model.keras", "weight": 2 / 3},
-                   {"path": f"runs/tables/s16_head_tail_seed{seed}/model/model.keras", "weight": 1 / 3}]
-        (selected / f"seed{seed}.json").write_text(json.dumps(
-            {"avg_dev_error": dev, "avg_test_error": test, "member_results": members, "members": ["a", "b"]}))
-        (best / f"best_seed{seed}.json").write_text(json.dumps({"avg_test_error": single}))
-    md = ensemble_cli.selection_summary(selected, best)
-    assert "| 0 | asp_mtl_confusion_seed0 (0.67), s16_head_tail_seed0 (0.33) | 11.00 | 12.50 | 13.50 | -1.00 |" in md
-    assert "| 1 |" in md and "**12.75 ± 0.35 %**" in md and "-0.75 points on average (per seed -1.00 / -0.50)" in md
