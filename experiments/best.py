@@ -7,7 +7,9 @@ Runs ``experiments.train --config experiments/configs/best.json --seed S``
 for every seed of ``--seeds`` (default 0 1 2), one process at a time, each in
 ``runs/best/seed<S>`` (a killed run resumes from its last epoch; a finished
 seed is never rerun: its ``experiments/results/best/best_seed<S>.json``
-exists). The first seed's model is also exported (``runs/best/export``) and
+exists). A seed that the 16-task screen already trained with this
+configuration on dev only (``runs/tables/<chosen>_seed<S>``) is copied
+there and only evaluated on test. The first seed's model is also exported (``runs/best/export``) and
 ``experiments.bench_serving`` measures its p50 latency and batch-64
 throughput on one task. Then ``experiments/results/best.md``: per-task test
 error, mean ± sd over seeds, beside the paper's ASP-MTL and our FS-, SP- and
@@ -75,8 +77,40 @@ def check_results_match(config: Path, seeds: list[int]) -> None:
                              "before training the new one")
 
 
-def run_missing(config: Path, seeds: list[int], runs: Path) -> int:
-    """Trains every seed without a result file, one process at a time; returns the number of failures."""
+def adopt_screen_run(config: Path, seed: int, runs: Path, screen_runs: Path) -> bool:
+    """Copies the screen's finished ``--dev-only`` run of this configuration and seed into ``runs/seed<S>``.
+
+    ``choose-best`` picks a setting whose 16-task screen runs (``<screen_runs>/<chosen>_seed<S>``) already trained
+    exactly this configuration on dev only; ``experiments.train`` on the copy then trains no epoch and reads the
+    test split once for the selected model. Nothing is copied unless that run finished, its settings equal the
+    config's and ``runs/seed<S>`` does not exist; the copy is staged beside it and renamed into place.
+    Returns True if it copied.
+    """
+    import shutil
+
+    chosen = json.loads(Path(config).read_text()).get("provenance", {}).get("chosen")
+    source, target = screen_runs / f"{chosen}_seed{seed}", runs / f"seed{seed}"
+    if not chosen or target.exists() or not (source / "results.json").exists():
+        return False
+    done = json.loads((source / "results.json").read_text())
+    if not done.get("dev_only") or _settings(done["config"]) != _settings(json.loads(Path(config).read_text())):
+        logger.info("seed %d: %s is not a dev-only run of this configuration; training afresh", seed, source)
+        return False
+    staging = runs / f".seed{seed}.copying"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    staging.rename(target)
+    logger.info("seed %d: adopted the screen's dev-only run %s (training is not repeated; test is read once)",
+                seed, source)
+    return True
+
+
+def run_missing(config: Path, seeds: list[int], runs: Path, screen_runs: Path | None = None) -> int:
+    """Trains every seed without a result file, one process at a time; returns the number of failures.
+
+    With ``screen_runs``, a seed the 16-task screen already trained on dev only is adopted (see
+    :func:`adopt_screen_run`) instead of trained again.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
     check_results_match(config, seeds)
     failures = 0
@@ -84,6 +118,9 @@ def run_missing(config: Path, seeds: list[int], runs: Path) -> int:
         if result_path(seed).exists():
             logger.info("seed %d already done: %s", seed, result_path(seed))
             continue
+        if screen_runs is not None:
+            runs.mkdir(parents=True, exist_ok=True)
+            adopt_screen_run(config, seed, runs, screen_runs)
         command = train_command(config, seed, runs, export=i == 0)
         logger.info("training seed %d: %s", seed, " ".join(command[1:]))
         if subprocess.call(command, cwd=REPO_ROOT) != 0 or not result_path(seed).exists():
@@ -195,6 +232,10 @@ def report(seeds: list[int], command: str) -> str:
         lines += ["", "Paired with Table 2's ASP-MTL of the same seed (best config − ASP-MTL, mean over the 16 tasks): "
                   + "; ".join(f"seed {s}: dev {runs[s]['avg_dev_error'] - r['avg_dev_error']:+.2f}, test "
                               f"{runs[s]['avg_test_error'] - r['avg_test_error']:+.2f}" for s, r in pairs.items()) + "."]
+    adopted = [s for s, r in runs.items() if r.get("test_read_after_dev_only_training")]
+    if adopted:
+        lines += ["", f"Seed(s) {', '.join(map(str, adopted))}: trained by the 16-task screen (`--dev-only`, the same "
+                      "configuration and seed) and evaluated on test here, once; no epoch was trained again."]
     wall = [r["wall_time_s"] for r in runs.values()]
     loads = ["?" if r.get("load_average_1m") is None else f"{r['load_average_1m']:.1f}" for r in runs.values()]
     lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
@@ -221,11 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(CONFIG), help="TrainConfig JSON (default: %(default)s)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--runs-dir", default=str(REPO_ROOT / "runs" / "best"))
+    p.add_argument("--screen-runs-dir", default=str(REPO_ROOT / "runs" / "tables"),
+                   help="where experiments.tables trained the screen runs: a seed the chosen setting already trained "
+                        "there on dev only is tested, not retrained (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="only write best.md from the result files")
     args = p.parse_args(argv)
     failures = 0
     if not args.rebuild:
-        failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir))
+        failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir), Path(args.screen_runs_dir))
         bench(Path(args.runs_dir))
         ensemble(args.seeds, Path(args.runs_dir))
     write_atomic(REPORT, report(args.seeds, command_line("experiments.best", argv)))

@@ -380,13 +380,19 @@ def run(
     per_task: dict[str, dict[str, float]] = {}
     histories: dict[str, Any] = {}
     training_s, this_process_training_s, processes, resumed = 0.0, 0.0, 1, []
+    evaluated_later: list[str] = []  # groups trained by a --dev-only run of this folder, tested by this one
     for group in groups:
         label = "+".join(group) if len(group) < 4 else f"{len(group)} tasks"
         group_dir = run_dir / ("model" if len(groups) == 1 else f"model-{group[0]}")
         done = group_dir / "group_results.json"
-        if done.exists():  # finished before an interruption: keep its results
+        finished = json.loads(done.read_text()) if done.exists() else None
+        if finished is not None and not dev_only and any(r["test_error"] is None for r in finished["per_task"].values()):
+            # Trained and selected on dev only (--dev-only): the steps below load its best weights without training
+            # (its state says it finished) and read the test split, now, once.
+            logger.info("%s was trained and selected on dev only (%s): evaluating its model on test", label, done)
+            evaluated_later.append(label)
+        elif finished is not None:  # finished before an interruption: keep its results
             logger.info("%s already trained and evaluated; reusing %s", label, done)
-            finished = json.loads(done.read_text())
             per_task.update(finished["per_task"])
             histories[label] = finished["history"]
             training_s += finished.get("training_wall_time_s", 0.0)
@@ -494,6 +500,8 @@ def run(
                         + lm_wall_s - this_process_lm_s),
         "processes": processes,
         "resumed": resumed,
+        # Groups whose training (same folder, same config) was a --dev-only run; this run read their test split.
+        "test_read_after_dev_only_training": evaluated_later,
         "lm_pretraining": lm_info,  # path, epochs, held-out perplexity per epoch, wall time (all processes)
         # threshold, cap, unlabelled rows per task, dropped repeats of dev/test texts, teacher dev error per task,
         # pseudo-labelled rows per task and class, each teacher's best epoch and training time; None when off
@@ -579,7 +587,12 @@ def claim_run_folder(run_dir: Path, config: TrainConfig, dev_only: bool) -> None
     finished results; with another configuration that would silently report
     the old run's numbers as the new one's (same weight shapes) or fail deep
     in a weight load. A folder made before this record existed is checked
-    against its ``results.json`` if it finished, else claimed as it is.
+    against its ``results.json`` if it finished, else claimed as it is. A
+    ``--dev-only`` run's folder may be continued by the same configuration
+    without ``--dev-only``: its training is the same, and the rerun reads the
+    test split for the model it selected (never the other way round, and not
+    with self-training, whose dev-only student may have learnt from
+    unlabelled repeats of test texts).
 
     Raises:
         ValueError: the folder holds a run of another configuration; the
@@ -599,8 +612,13 @@ def claim_run_folder(run_dir: Path, config: TrainConfig, dev_only: bool) -> None
         except (TypeError, ValueError) as err:
             raise ValueError(f"{record}: its configuration is not one this code can compare ({err})") from None
         theirs = {"config": their_config, "dev_only": bool(theirs.get("dev_only"))}
-        if theirs == identity:
-            if not path.exists():
+        # A self-training student of a --dev-only run may have learnt from unlabelled repeats of test texts (they
+        # are dropped only when test is loaded), so it is never promoted.
+        promotable = not config.self_training_threshold > 0
+        if theirs == identity or (promotable and theirs["config"] == identity["config"] and theirs["dev_only"]
+                                  and not dev_only):
+            # The same run; or a --dev-only one of the same configuration, whose test split this run reads.
+            if theirs != identity or not path.exists():
                 write_json(path, identity)
             return
         flat = lambda d: {**d.get("config", {}), "dev_only": d.get("dev_only")}  # noqa: E731

@@ -101,3 +101,29 @@ def test_report_gives_the_serving_cost_of_the_export(results):
     (results / "best" / "bench_serving.json").write_text(json.dumps(
         {"command": "bench", "p50_ms": 3.456, "batch64_reviews_per_s": 1234.4}))
     assert "p50 3.46 ms for one review, 1234 reviews/s at batch 64." in best.report([0], "cmd")
+
+
+def test_a_seed_the_screen_trained_on_dev_only_is_adopted_not_retrained(results):
+    config = _config_file(results / "best.json", truncation="head+tail")  # provenance: chosen "x"
+    screen, runs = results / "screen", results / "runs"
+    runs.mkdir()
+    for seed, dev_only, fields in [(0, True, {}), (1, False, {}), (2, True, {"dropout": 0.3})]:
+        (screen / f"x_seed{seed}" / "model").mkdir(parents=True)
+        (screen / f"x_seed{seed}" / "model" / "state.json").write_text("{}")
+        (screen / f"x_seed{seed}" / "results.json").write_text(
+            json.dumps({"dev_only": dev_only, "config": {**config, **fields, "seed": seed}}))
+    assert best.adopt_screen_run(results / "best.json", 0, runs, screen)
+    assert (runs / "seed0" / "model" / "state.json").exists() and (screen / "x_seed0").exists()
+    assert not best.adopt_screen_run(results / "best.json", 0, runs, screen)  # already there: left alone
+    assert not best.adopt_screen_run(results / "best.json", 1, runs, screen)  # read test already: not a screen run
+    assert not best.adopt_screen_run(results / "best.json", 2, runs, screen)  # another configuration
+    assert not best.adopt_screen_run(results / "best.json", 3, runs, screen)  # no such run
+    assert sorted(p.name for p in runs.iterdir()) == ["seed0"]
+
+
+def test_report_says_which_seeds_were_tested_after_a_dev_only_training(results):
+    best.result_path(0).write_text(json.dumps({**_result({"books": 10.0}, 60.0),
+                                               "test_read_after_dev_only_training": ["16 tasks"]}))
+    best.result_path(1).write_text(json.dumps(_result({"books": 12.0}, 60.0)))
+    md = best.report([0, 1], "python -m experiments.best --rebuild")
+    assert "Seed(s) 0: trained by the 16-task screen (`--dev-only`" in md

@@ -147,6 +147,30 @@ def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
     assert results["dev_only"] is True and results["avg_test_error"] is None
     assert all(r["test_error"] is None for r in results["per_task"].values())
 
+    # The same configuration without --dev-only on that folder: no epoch is trained again, test is read once.
+    asked.clear()
+    argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
+            "--encoder", "cnn", "--embedding", "random", "--output-dir", str(out), "--verbose", "0"]
+    assert train.main(argv) == 0
+    assert any("test" in splits for splits in asked)
+    tested = json.loads((out / "results.json").read_text())
+    assert tested["dev_only"] is False and tested["test_read_after_dev_only_training"] == ["books+MR"]
+    assert tested["history"] == results["history"]  # the dev-only run's epochs, none added
+    assert tested["training_wall_time_s"] == pytest.approx(results["training_wall_time_s"], abs=5.0)  # no training
+    assert all(0 <= r["test_error"] <= 100 for r in tested["per_task"].values())
+    assert {t: r["dev_error"] for t, r in tested["per_task"].items()} == {
+        t: r["dev_error"] for t, r in results["per_task"].items()}
+    # ... but never back: a folder whose run read test is not reused by a --dev-only run.
+    assert train.main(argv + ["--dev-only"]) == 2
+
+
+def test_a_dev_only_self_training_folder_is_never_promoted_to_a_tested_run(tmp_path):
+    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--self-training-threshold",
+                                                    "0.9"]))
+    train.claim_run_folder(tmp_path, config, dev_only=True)
+    with pytest.raises(ValueError, match=r"'dev_only': \(True, False\)"):
+        train.claim_run_folder(tmp_path, config, dev_only=False)
+
 
 def test_serving_instructions_mount_the_export_folder_as_given():
     from pathlib import Path
