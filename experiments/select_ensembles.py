@@ -43,7 +43,7 @@ POOL = {
     "ASP-MTL without the difference term": lambda s: f"runs/tables/asp_mtl_no_diff_seed{s}",
     "ASP-MTL, confusion objective": lambda s: f"runs/tables/asp_mtl_confusion_seed{s}",
     "ASP-MTL, 25 % unlabelled rows": lambda s: f"runs/tables/asp_mtl_unlabeled_seed{s}",
-    "ASP-MTL, head+tail truncation (the best configuration)": lambda s: f"runs/tables/s16_head_tail_seed{s}",
+    "ASP-MTL, head+tail truncation": lambda s: f"runs/tables/s16_head_tail_seed{s}",
 }
 """The candidate configurations (FS-MTL is not among them: its seed-0 model predates the refactor and does not load)."""
 
