@@ -143,3 +143,73 @@ def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint_usable(tmp_pat
     restored.load_weights(str(tmp_path / state["backup"]))
     probs = restored.predict({"text": ["good book"], "task": ["books"]}, verbose=0)
     assert np.all(np.isfinite(probs)) and np.all(np.isfinite(np.concatenate([w.ravel() for w in restored.get_weights()])))
+
+
+def _tiny_run(tmp_path, **model_args):
+    """A 2-task SP-MTL of a few weights, its data, and a fit on ``tmp_path`` (for the run-identity tests)."""
+    import keras
+    import pandas as pd
+
+    import tf_aspmtl
+    from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+    from tf_aspmtl.training import fit_with_dev_selection
+
+    frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful plot"] * 4,
+                          "task": ["books"] * 8 + ["dvd"] * 8, "label": [1, 0] * 8})
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=6)
+    keras.utils.set_random_seed(0)
+    model = tf_aspmtl.SharedPrivateMTL(pre, **{"embedding_dim": 4, "hidden_dim": 4, "word_vectors": "random",
+                                               **model_args})
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    train, steps = make_training_dataset(frame, pre.text_vectorizer, pre.task_names, batch_size=4, max_length=6)
+    dev = make_eval_dataset(frame, pre.text_vectorizer, pre.task_names)
+
+    def fit(epochs=2, steps_per_epoch=steps):
+        return fit_with_dev_selection(model, train, steps_per_epoch, dev, tmp_path, epochs=epochs, patience=5,
+                                      tensorboard=False, verbose=0)
+
+    return model, fit
+
+
+def _as_if_killed_after_epoch_1(run_dir):
+    state = json.loads((run_dir / "state.json").read_text())
+    state["finished"] = False
+    (run_dir / "state.json").write_text(json.dumps(state))
+
+
+def test_a_run_folder_of_another_model_of_the_same_shapes_is_refused_by_name(tmp_path):
+    _, fit = _tiny_run(tmp_path, seed=1)
+    fit(epochs=1)
+    _as_if_killed_after_epoch_1(tmp_path)
+    state = (tmp_path / "state.json").read_text()
+    # The same architecture with another seed or dropout: every weight fits, so only the record can tell.
+    for args, named in (({"seed": 2}, "config.seed"), ({"seed": 1, "dropout": 0.5}, "config.dropout")):
+        _, other = _tiny_run(tmp_path, **args)
+        with pytest.raises(ValueError, match=rf"state\.json records another run: {named} differ"):
+            other(epochs=2)
+        assert (tmp_path / "state.json").read_text() == state  # nothing written
+    _, other_steps = _tiny_run(tmp_path, seed=1)
+    with pytest.raises(ValueError, match="steps_per_epoch differ"):
+        other_steps(epochs=2, steps_per_epoch=3)
+    # The same model built again (later in the process, so Keras gives its layers other names) resumes.
+    _, same = _tiny_run(tmp_path, seed=1)
+    result = same(epochs=2)
+    assert result.resumed_from_epoch == 1 and result.epochs_run == 2
+
+
+def test_a_run_folder_from_before_the_record_resumes_with_a_warning_and_is_recorded_from_then_on(tmp_path, caplog):
+    _, fit = _tiny_run(tmp_path, seed=1)
+    fit(epochs=1)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert "config.seed" in state["run_identity"]
+    state["finished"] = False
+    del state["run_identity"]  # as written before run folders recorded their run
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    _, same = _tiny_run(tmp_path, seed=1)
+    with caplog.at_level("WARNING", logger="tf_aspmtl.training"):
+        assert same(epochs=2).resumed_from_epoch == 1
+    assert "without checking" in caplog.text
+    assert json.loads((tmp_path / "state.json").read_text())["run_identity"]["config.seed"]
+    _, other = _tiny_run(tmp_path, seed=2)
+    with pytest.raises(ValueError, match="config.seed differ"):
+        other(epochs=3)

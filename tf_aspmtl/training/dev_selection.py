@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -12,6 +13,9 @@ from typing import Any
 import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
+from tf_aspmtl.training.model_fingerprint import fingerprint_differences
+
+logger = logging.getLogger("tf_aspmtl.training")
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS = "best.weights.h5"
@@ -42,10 +46,16 @@ class DevSelection(keras.callbacks.Callback):
         monitor: str. Log to maximise (or minimise, with ``mode="min"``).
         patience: int. Epochs without improvement before stopping.
         mode: ``"max"`` or ``"min"``.
+        run_identity: optional dict of str to str that says what run this is
+            (:func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint`
+            of the model, the steps per epoch...). It is written to
+            ``state.json``, and :meth:`resume` refuses a folder that recorded
+            another, naming the fields that differ: a folder of another
+            model of the same weight shapes would otherwise load silently.
     """
 
     def __init__(self, run_dir: str | os.PathLike, monitor: str = "val_mean_task_accuracy", patience: int = 3,
-                 mode: str = "max"):
+                 mode: str = "max", run_identity: dict[str, str] | None = None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min'; got {mode!r}")
@@ -55,6 +65,7 @@ class DevSelection(keras.callbacks.Callback):
         self.monitor = monitor
         self.patience = int(patience)
         self.mode = mode
+        self.run_identity = dict(run_identity) if run_identity is not None else None
         self.history: list[dict[str, float]] = []
         self.previous_wall_time_s = 0.0
         self.processes = 0
@@ -118,6 +129,20 @@ class DevSelection(keras.callbacks.Callback):
                              "to start afresh") from None
         if state.get("monitor") != self.monitor:
             raise ValueError(f"{self.state_path} selects on {state.get('monitor')!r}, not {self.monitor!r}")
+        recorded = state.get("run_identity")
+        if self.run_identity is not None and recorded is not None:
+            differing = fingerprint_differences(recorded, self.run_identity)
+            if differing:
+                raise ValueError(
+                    f"{self.state_path} records another run: {', '.join(differing)} differ(s) from this one's; "
+                    "give this run its own folder (or remove that one to start afresh)"
+                )
+        elif self.run_identity is not None:
+            logger.warning("%s was written before run folders recorded their run; resuming it without checking "
+                           "that it holds this model", self.state_path)
+            # From now on it is recorded, so a later process is checked.
+        else:
+            self.run_identity = recorded
         self.history = state["history"]
         self.previous_wall_time_s = float(state.get("wall_time_s", 0.0))
         self.processes = int(state.get("processes", 1))
@@ -145,6 +170,7 @@ class DevSelection(keras.callbacks.Callback):
             "finished": self.finished,
             "stopped_early": self.stopped_early,
             "backup": backup,
+            "run_identity": self.run_identity,
             "wall_time_s": self.wall_time_s(),
             "processes": self.processes + 1,
             "history": self.history,

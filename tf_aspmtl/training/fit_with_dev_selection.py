@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from tf_aspmtl.training.dev_selection import DevSelection
+from tf_aspmtl.training.model_fingerprint import model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -65,7 +66,10 @@ def fit_with_dev_selection(
     epoch, the history and the patience counter, and so ends with the numbers
     of a run that was never interrupted (same seed and thread settings). A
     run whose training had finished is not trained again: the best weights
-    are loaded. A NaN or infinite loss raises
+    are loaded. The folder records what run it holds (the model's
+    :func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint` and
+    ``steps_per_epoch``); a folder of another run is refused with the fields
+    that differ named, even when its weights would fit this model. A NaN or infinite loss raises
     :class:`~tf_aspmtl.training.NonFiniteLossError`.
 
     Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time),
@@ -95,7 +99,8 @@ def fit_with_dev_selection(
         raise ValueError(f"epochs and steps_per_epoch must be >= 1; got {epochs}, {steps_per_epoch}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    selection = DevSelection(run_dir, monitor=monitor, patience=patience)
+    run_identity = {**model_fingerprint(model), "steps_per_epoch": str(int(steps_per_epoch))}
+    selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity)
     done = selection.resume()
     if done:
         logger.info("resuming %s: %d epoch(s) finished by %d earlier process(es), %.0f s so far; best epoch %s",
