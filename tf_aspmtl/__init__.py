@@ -23,11 +23,12 @@ from tf_aspmtl.models import (
     MultiTaskEnsemble,
     SharedPrivateBackbone,
     SharedPrivateMTL,
+    SharedPrivateNgramClassifier,
     SingleTaskClassifier,
     get_model_family,
 )
 from tf_aspmtl.optimizers import LazyAdam
-from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor, NgramFeatures, TextVectorizer
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -38,8 +39,10 @@ __all__ = [
     "MultiTaskClassifier",
     "MultiTaskEnsemble",
     "MultiTaskPreprocessor",
+    "NgramFeatures",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",
+    "SharedPrivateNgramClassifier",
     "SingleTaskClassifier",
     "TextVectorizer",
     "get_model_family",

@@ -1,4 +1,4 @@
-"""Task models (the four families), their backbone, and the family registry."""
+"""Task models (the four families), their backbone, the family registry, and the n-gram linear model."""
 
 from tf_aspmtl.models.families import (
     MODEL_FAMILIES,
@@ -12,6 +12,7 @@ from tf_aspmtl.models.encoder_language_model import EncoderLanguageModel
 from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
 from tf_aspmtl.models.multitask_ensemble import MultiTaskEnsemble
 from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
+from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -22,6 +23,7 @@ __all__ = [
     "MultiTaskEnsemble",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",
+    "SharedPrivateNgramClassifier",
     "SingleTaskClassifier",
     "get_model_family",
 ]

@@ -2,6 +2,7 @@
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
 from tf_aspmtl.preprocessing.tokenizer import tokenize
 from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS
@@ -16,6 +17,7 @@ from tf_aspmtl.preprocessing.word2vec import word2vec_embedding_matrix
 __all__ = [
     "EMBEDDING_KINDS",
     "MultiTaskPreprocessor",
+    "NgramFeatures",
     "TOKENIZATION_RULES",
     "TextVectorizer",
     "build_embedding_matrix",
