@@ -112,3 +112,25 @@ def test_bad_input_is_named():
         model.task_ids(["kitchen"])
     with pytest.raises(ValueError, match="takes raw rows"):
         model({"token_ids": tf.zeros((1, 3), tf.int32)})
+
+
+def test_the_experiment_trains_on_dev_selection_resumes_and_refuses_another_run(tmp_path, monkeypatch):
+    import json
+
+    from experiments import ngram
+    from tests.tiny_fdu import write_fdu_folder
+
+    (tmp_path / "fdu").mkdir()
+    data = write_fdu_folder(tmp_path / "fdu")
+    base = ["--data-dir", str(data), "--tasks", "books,dvd", "--epochs", "2", "--batch-size", "8", "--verbose", "0",
+            "--output-dir", str(tmp_path / "run")]
+    first = ngram.main(base + ["--dev-only"])
+    assert "avg_test_error" not in first and first["epochs_run"] == 2
+    assert set(first["per_task"]) == {"books", "dvd"} and first["history"]["val_mean_task_accuracy"]
+    # The same run again trains nothing (the folder says training finished) and gives the same dev numbers.
+    again = ngram.main(base)
+    assert again["per_task"]["books"]["dev_error"] == first["per_task"]["books"]["dev_error"]
+    assert "test_error" in again["per_task"]["dvd"]
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["avg_test_error"] == again["avg_test_error"]
+    with pytest.raises(SystemExit, match="seed differ"):
+        ngram.main(base + ["--seed", "3"])

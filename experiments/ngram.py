@@ -1,0 +1,155 @@
+"""Trains the shared/private n-gram linear model on FDU-MTL: epochs chosen on dev, resumable, test read once.
+
+    python -m experiments.ngram --seed 0 --output-dir runs/ngram/seed0 \\
+        --results experiments/results/ngram/seed0.json
+
+The model is :class:`tf_aspmtl.SharedPrivateNgramClassifier` on
+:class:`tf_aspmtl.NgramFeatures` learnt from the train split (never dev or
+test). :func:`tf_aspmtl.training.fit_with_dev_selection` picks the epoch on
+dev and resumes a killed run from its last finished epoch; the run folder
+keeps the model (``model/model.keras``). ``--dev-only`` never reads the test
+split (for screens). The results file records per-task dev (and test) error,
+the command, commit, versions, seed, wall time and every epoch's logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from experiments.provenance import command_line, provenance, write_json
+from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS, load_fdu_mtl
+from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
+from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+
+logger = logging.getLogger("experiments.ngram")
+
+
+def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
+                 seed: int | None = None) -> tf.data.Dataset:
+    """Raw rows and class ids; with ``seed``, an endless stream reshuffled each pass (the same for the same seed)."""
+    data = tf.data.Dataset.from_tensor_slices((
+        {"text": tf.constant(frame["text"].astype(str).tolist(), tf.string),
+         "task_id": tf.constant(model.task_ids(frame["task"]), tf.int32)},
+        tf.constant(model.encode_labels(frame["task"], frame["label"]), tf.int32),
+    ))
+    if seed is not None:
+        data = data.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True).repeat()
+    return data.batch(batch_size).prefetch(2)
+
+
+def task_errors(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int) -> dict[str, float]:
+    """Test or dev error (%) of each task, in the model's task order."""
+    probabilities = model.predict(rows_dataset(model, frame, batch_size), verbose=0)
+    wrong = probabilities.argmax(axis=1) != model.encode_labels(frame["task"], frame["label"])
+    tasks = frame["task"].to_numpy()
+    return {task: float(100.0 * wrong[tasks == task].mean()) for task in model.task_names}
+
+
+RUN_FIELDS = ("tasks", "seed", "max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
+"""The arguments that define a run; a run folder holds one such run."""
+
+
+def claim_run_folder(run_dir: Path, args: argparse.Namespace) -> None:
+    """Records the run's arguments in ``run_dir/run_args.json``; exits 2 naming the fields if it holds another run."""
+    import json
+
+    wanted = {k: getattr(args, k) for k in RUN_FIELDS}
+    record = run_dir / "run_args.json"
+    if record.exists():
+        held = json.loads(record.read_text(encoding="utf-8"))
+        differing = sorted(k for k in set(held) | set(wanted) if held.get(k) != wanted.get(k))
+        if differing:
+            raise SystemExit(f"error: {run_dir} holds another run ({', '.join(differing)} differ); give this run "
+                             "its own --output-dir")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(record, wanted)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
+    p.add_argument("--tasks", default=",".join(FDU_MTL_TASKS), help="comma-separated tasks (default: all 16)")
+    p.add_argument("--seed", type=int, default=0, help="data order (the weights start at zero)")
+    p.add_argument("--max-features", type=int, default=200_000, help="most n-grams kept")
+    p.add_argument("--ngrams", type=int, default=2, help="longest n-gram, in words")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 weight (0: early stopping alone, sparse updates)")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--dev-only", action="store_true", help="never read the test split")
+    p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
+    p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")
+    p.add_argument("--verbose", type=int, default=2)
+    args = p.parse_args(argv)
+    for name in ("max_features", "ngrams", "batch_size", "epochs", "patience"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        p.error("--learning-rate must be a finite number > 0")
+    if not (math.isfinite(args.l2) and args.l2 >= 0):
+        p.error("--l2 must be a finite number >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    command = command_line("experiments.ngram", argv)
+    started = time.monotonic()
+    tasks = [t for t in args.tasks.split(",") if t]
+    splits = ("train", "dev") if args.dev_only else ("train", "dev", "test")
+    data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=splits)
+    train, dev = data[data["split"] == "train"], data[data["split"] == "dev"]
+    tf.keras.utils.set_random_seed(args.seed)
+    features = NgramFeatures(max_features=args.max_features, ngrams=args.ngrams)
+    features.adapt(train["text"].astype(str).tolist())
+    class_names = [sorted({str(v) for v in data.loc[data["task"] == t, "label"]}) for t in tasks]
+    model = SharedPrivateNgramClassifier(features, tasks, class_names, l2=args.l2, name="sp_ngram")
+    model.compile(optimizer=LazyAdam(args.learning_rate))
+    run_dir = Path(args.output_dir)
+    claim_run_folder(run_dir, args)
+    steps = math.ceil(len(train) / args.batch_size)
+    selection = fit_with_dev_selection(
+        model, rows_dataset(model, train, args.batch_size, seed=args.seed), steps,
+        rows_dataset(model, dev, args.batch_size), run_dir / "model", epochs=args.epochs, patience=args.patience,
+        tensorboard=False, verbose=args.verbose,
+    )
+    model.save(run_dir / "model" / "model.keras")
+    dev_errors = task_errors(model, dev, args.batch_size)
+    results: dict[str, Any] = {
+        **provenance(command), "model": "sp-ngram", "seed": args.seed, "tasks": tasks, "dev_only": args.dev_only,
+        "settings": {k: getattr(args, k) for k in ("max_features", "ngrams", "l2", "learning_rate", "batch_size",
+                                                    "epochs", "patience")},
+        "vocabulary_size": features.vocabulary_size, "best_epoch": selection.best_epoch,
+        "epochs_run": selection.epochs_run, "training_wall_time_s": selection.wall_time_s,
+        "history": selection.history,
+        "per_task": {t: {"dev_error": dev_errors[t]} for t in tasks},
+        "avg_dev_error": float(np.mean(list(dev_errors.values()))),
+    }
+    if not args.dev_only:
+        test_errors = task_errors(model, data[data["split"] == "test"], args.batch_size)
+        for t in tasks:
+            results["per_task"][t]["test_error"] = test_errors[t]
+        results["avg_test_error"] = float(np.mean(list(test_errors.values())))
+    results["wall_time_s"] = time.monotonic() - started
+    write_json(Path(args.results) if args.results else run_dir / "results.json", results)
+    logger.info("mean dev error %.2f %%%s", results["avg_dev_error"],
+                f", mean test error {results['avg_test_error']:.2f} %" if "avg_test_error" in results else "")
+    return results
+
+
+if __name__ == "__main__":
+    main()
