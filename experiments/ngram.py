@@ -151,5 +151,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
+BEST_SCREEN_RUNS = "experiments/results/tables/runs/s16_ht_conf_unl_seed{seed}.json"
+"""The best configuration's 16-task dev-only runs (experiments/configs/best.json), one per seed."""
+
+
+def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS) -> str:
+    """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed, and the mean."""
+    import json
+
+    rows, gains = [], []
+    for path in sorted(paths):
+        run = json.loads(Path(path).read_text(encoding="utf-8"))
+        best_path = Path(best_runs.format(seed=run["seed"]))
+        best = json.loads(best_path.read_text(encoding="utf-8"))["avg_dev_error"] if best_path.exists() else None
+        if best is not None:
+            gains.append(best - run["avg_dev_error"])
+        rows.append(f"| {run['seed']} | {run['avg_dev_error']:.2f} | "
+                    + (f"{best:.2f} | {best - run['avg_dev_error']:+.2f}" if best is not None else "- | -")
+                    + f" | {run['best_epoch']} | {run['training_wall_time_s'] / 60:.1f} |")
+    gain = (f"{np.mean(gains):+.2f} +- {np.std(gains, ddof=1):.2f} points over {len(gains)} seeds"
+            if len(gains) > 1 else "needs two seeds or more")
+    return "\n".join([
+        "# The shared/private n-gram model, screened on dev (16 tasks)", "",
+        f"Made by `python -m experiments.ngram --summarize {' '.join(sorted(paths))}`. Dev only: the test split was "
+        "not read. Paired by seed with the best LSTM configuration's 16-task dev-only runs "
+        f"(`{best_runs}`); gain = its dev error - the n-gram model's (positive: the n-gram model is better).", "",
+        "| seed | n-gram dev % | best config dev % | gain | best epoch | training min |", "|---:|---:|---:|---:|---:|---:|",
+        *rows, "", f"Mean gain: {gain}.", "",
+    ])
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1] == "--summarize":
+        if len(sys.argv) < 3:
+            raise SystemExit("usage: python -m experiments.ngram --summarize RESULTS.json [...]")
+        print(summary(sys.argv[2:]), end="")
+    else:
+        main()

@@ -134,3 +134,18 @@ def test_the_experiment_trains_on_dev_selection_resumes_and_refuses_another_run(
     assert json.loads((tmp_path / "run" / "results.json").read_text())["avg_test_error"] == again["avg_test_error"]
     with pytest.raises(SystemExit, match="seed differ"):
         ngram.main(base + ["--seed", "3"])
+
+
+def test_the_summary_pairs_each_seed_with_the_best_configuration_of_that_seed(tmp_path):
+    import json
+
+    from experiments.ngram import summary
+
+    for seed, (ours, best) in enumerate([(11.0, 12.0), (12.5, 12.0)]):
+        (tmp_path / f"ngram{seed}.json").write_text(json.dumps(
+            {"seed": seed, "avg_dev_error": ours, "best_epoch": 4, "training_wall_time_s": 120.0}))
+        (tmp_path / f"best{seed}.json").write_text(json.dumps({"avg_dev_error": best}))
+    text = summary([str(tmp_path / "ngram1.json"), str(tmp_path / "ngram0.json")],
+                   best_runs=str(tmp_path / "best{seed}.json"))
+    assert "| 0 | 11.00 | 12.00 | +1.00 | 4 | 2.0 |" in text and "| 1 | 12.50 | 12.00 | -0.50 |" in text
+    assert "Mean gain: +0.25 +- 1.06 points over 2 seeds." in text
