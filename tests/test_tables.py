@@ -205,3 +205,23 @@ def test_a_single_transfer_pair_prints_no_interval(runs_dir):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
     line = tables._pair_line(tables.paired_transfer(tables.load_runs(), "asp_mtl_bc", "sp_mtl_bc"))
     assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
+
+
+def test_table3_targets_say_met_or_missed_from_the_numbers():
+    import pandas as pd
+
+    from experiments.tables import TRANSFER_COLUMNS, table3_targets
+
+    row = {"task": "average", "single_mean": 22.0, "paper_single_avg": 18.0}
+    for c, (ours, paper) in zip(TRANSFER_COLUMNS, [(15.0, 15.5), (15.0, 15.2), (15.5, 14.7), (14.2, 14.3)]):
+        row.update({f"{c}_mean": ours, f"{c}_sd": 0.0, f"{c}_seeds": 1, f"paper_{c}": paper})
+    frame = pd.DataFrame([{"task": "books"}, row])
+    pairs = [{"a": "asp_mtl_bc", "b": "sp_mtl_bc", "mean": -0.8, "ci95": [-1.2, -0.4], "pairs": 16},
+             {"a": "asp_mtl_sc", "b": "sp_mtl_sc", "mean": 0.5, "ci95": [-0.2, 1.2], "pairs": 16}]
+    text = "\n".join(table3_targets(frame, pairs))
+    assert "ours 14.20 (1 seed(s)): **met**" in text
+    assert "ASP-MTL-BC better than SP-MTL-BC: mean difference -0.80 [-1.20, -0.40] over 16 pairs: **ASP better" in text
+    assert "**not shown either way**" in text
+    assert "-0.50 to +0.80 points from the paper's" in text and "+4.00 from the paper's (22.0 vs 18.0" in text
+    row["asp_mtl_bc_mean"] = float("nan")
+    assert table3_targets(pd.DataFrame([row]), pairs) == []
