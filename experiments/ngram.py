@@ -155,11 +155,16 @@ BEST_SCREEN_RUNS = "experiments/results/tables/runs/s16_ht_conf_unl_seed{seed}.j
 """The best configuration's 16-task dev-only runs (experiments/configs/best.json), one per seed."""
 
 
-def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS) -> str:
-    """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed, and the mean."""
+BEST_TESTED_RUNS = "experiments/results/best/best_seed{seed}.json"
+"""The same configuration's runs with the test split read once (python -m experiments.best)."""
+
+
+def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: str = BEST_TESTED_RUNS) -> str:
+    """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed, and the mean;
+    test errors too for the runs that read test (both models), paired the same way."""
     import json
 
-    rows, gains = [], []
+    rows, gains, tests = [], [], []
     for path in sorted(paths):
         run = json.loads(Path(path).read_text(encoding="utf-8"))
         best_path = Path(best_runs.format(seed=run["seed"]))
@@ -169,6 +174,10 @@ def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS) -> str:
         rows.append(f"| {run['seed']} | {run['avg_dev_error']:.2f} | "
                     + (f"{best:.2f} | {best - run['avg_dev_error']:+.2f}" if best is not None else "- | -")
                     + f" | {run['best_epoch']} | {run['training_wall_time_s'] / 60:.1f} |")
+        tested = Path(best_tested.format(seed=run["seed"]))
+        if "avg_test_error" in run and tested.exists():
+            tests.append((run["seed"], run["avg_test_error"],
+                          json.loads(tested.read_text(encoding="utf-8"))["avg_test_error"]))
     gain = (f"{np.mean(gains):+.2f} +- {np.std(gains, ddof=1):.2f} points over {len(gains)} seeds"
             if len(gains) > 1 else "needs two seeds or more")
     return "\n".join([
@@ -178,7 +187,15 @@ def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS) -> str:
         f"(`{best_runs}`); gain = its dev error - the n-gram model's (positive: the n-gram model is better).", "",
         "| seed | n-gram dev % | best config dev % | gain | best epoch | training min |", "|---:|---:|---:|---:|---:|---:|",
         *rows, "", f"Mean gain: {gain}.", "",
-    ])
+    ] + ([] if not tests else [
+        "## Test error (read once per run, after the choice on dev)", "",
+        f"Beside the best LSTM configuration's tested runs (`{best_tested}`).", "",
+        "| seed | n-gram test % | best config test % | difference |", "|---:|---:|---:|---:|",
+        *[f"| {seed} | {ours:.2f} | {best:.2f} | {ours - best:+.2f} |" for seed, ours, best in tests], "",
+        f"Mean: n-gram {np.mean([t[1] for t in tests]):.2f}"
+        + (f" +- {np.std([t[1] for t in tests], ddof=1):.2f}" if len(tests) > 1 else "")
+        + f", best config {np.mean([t[2] for t in tests]):.2f} over {len(tests)} seed(s).", "",
+    ]))
 
 
 if __name__ == "__main__":
