@@ -182,8 +182,10 @@ def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: st
             if len(gains) > 1 else "needs two seeds or more")
     return "\n".join([
         "# The shared/private n-gram model, screened on dev (16 tasks)", "",
-        f"Made by `python -m experiments.ngram --summarize {' '.join(sorted(paths))}`. Dev only: the test split was "
-        "not read. Paired by seed with the best LSTM configuration's 16-task dev-only runs "
+        f"Made by `python -m experiments.ngram --summarize {' '.join(sorted(paths))}`. "
+        + ("Dev only: the test split was not read. " if not tests else
+           "Epochs were chosen on dev; the test split was read once per run, after the choice (below). ")
+        + "Paired by seed with the best LSTM configuration's 16-task dev-only runs "
         f"(`{best_runs}`); gain = its dev error - the n-gram model's (positive: the n-gram model is better).", "",
         "| seed | n-gram dev % | best config dev % | gain | best epoch | training min |", "|---:|---:|---:|---:|---:|---:|",
         *rows, "", f"Mean gain: {gain}.", "",

@@ -149,10 +149,11 @@ def test_the_summary_pairs_each_seed_with_the_best_configuration_of_that_seed(tm
                    best_runs=str(tmp_path / "best{seed}.json"))
     assert "| 0 | 11.00 | 12.00 | +1.00 | 4 | 2.0 |" in text and "| 1 | 12.50 | 12.00 | -0.50 |" in text
     assert "Mean gain: +0.25 +- 1.06 points over 2 seeds." in text
-    assert "Test error" not in text  # no run read test
+    assert "Test error" not in text and "Dev only: the test split was not read." in text
     (tmp_path / "ngram0.json").write_text(json.dumps({"seed": 0, "avg_dev_error": 11.0, "avg_test_error": 11.5,
                                                       "best_epoch": 4, "training_wall_time_s": 120.0}))
     (tmp_path / "tested0.json").write_text(json.dumps({"avg_test_error": 13.0}))
     text = summary([str(tmp_path / "ngram0.json")], best_runs=str(tmp_path / "best{seed}.json"),
                    best_tested=str(tmp_path / "tested{seed}.json"))
+    assert "Dev only" not in text and "the test split was read once per run, after the choice" in text
     assert "| 0 | 11.50 | 13.00 | -1.50 |" in text and "Mean: n-gram 11.50, best config 13.00 over 1 seed(s)." in text
