@@ -31,6 +31,7 @@ from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramC
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.task_errors import task_errors
 
 logger = logging.getLogger("experiments.ngram")
 
@@ -46,14 +47,6 @@ def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch
     if seed is not None:
         data = data.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True).repeat()
     return data.batch(batch_size).prefetch(2)
-
-
-def task_errors(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int) -> dict[str, float]:
-    """Test or dev error (%) of each task, in the model's task order."""
-    probabilities = model.predict(rows_dataset(model, frame, batch_size), verbose=0)
-    wrong = probabilities.argmax(axis=1) != model.encode_labels(frame["task"], frame["label"])
-    tasks = frame["task"].to_numpy()
-    return {task: float(100.0 * wrong[tasks == task].mean()) for task in model.task_names}
 
 
 RUN_FIELDS = ("tasks", "seed", "max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
@@ -128,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tensorboard=False, verbose=args.verbose,
     )
     model.save(run_dir / "model" / "model.keras")
-    dev_errors = task_errors(model, dev, args.batch_size)
+    dev_errors = task_errors(model, rows_dataset(model, dev, args.batch_size))
     results: dict[str, Any] = {
         **provenance(command), "model": "sp-ngram", "seed": args.seed, "tasks": tasks, "dev_only": args.dev_only,
         "settings": {k: getattr(args, k) for k in ("max_features", "ngrams", "l2", "learning_rate", "batch_size",
@@ -140,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "avg_dev_error": float(np.mean(list(dev_errors.values()))),
     }
     if not args.dev_only:
-        test_errors = task_errors(model, data[data["split"] == "test"], args.batch_size)
+        test_errors = task_errors(model, rows_dataset(model, data[data["split"] == "test"], args.batch_size))
         for t in tasks:
             results["per_task"][t]["test_error"] = test_errors[t]
         results["avg_test_error"] = float(np.mean(list(test_errors.values())))
