@@ -73,9 +73,16 @@ def check_tf_data(layer, inputs, expected, atol=1e-6, rtol=1e-6):
     assert_same_outputs(next(iter(dataset)), expected, atol, rtol, "inside tf.data.Dataset.map")
 
 
+def _row(t, i):
+    """Row ``i`` of a dense or sparse tensor, as a batch of one."""
+    if isinstance(t, tf.SparseTensor):
+        return tf.sparse.slice(t, [i, 0], [1, t.dense_shape[1]])
+    return t[i : i + 1]
+
+
 def check_batch_consistency(layer, inputs, expected, atol=1e-6, rtol=1e-6):
     rows = [
-        call_layer(layer, tf.nest.map_structure(lambda t: t[i : i + 1], inputs))
+        call_layer(layer, tf.nest.map_structure(lambda t: _row(t, i), inputs))
         for i in range(int(expected.shape[0]))
     ]
     assert_same_outputs(tf.concat(rows, axis=0), expected, atol, rtol, "batch vs rows one at a time")
@@ -83,7 +90,8 @@ def check_batch_consistency(layer, inputs, expected, atol=1e-6, rtol=1e-6):
 
 def _symbolic(inputs):
     def spec(name, t):
-        return keras.Input(shape=tuple(t.shape[1:]), dtype=t.dtype.name, name=name)
+        return keras.Input(shape=tuple(t.shape[1:]), dtype=t.dtype.name, name=name,
+                           sparse=isinstance(t, tf.SparseTensor))
 
     if isinstance(inputs, dict):
         return {name: spec(name, t) for name, t in inputs.items()}

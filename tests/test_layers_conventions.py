@@ -17,6 +17,7 @@ from tf_aspmtl.layers import (  # importing tf_aspmtl.layers registers its layer
     CNNEncoder,
     GradientReversal,
     LSTMEncoder,
+    SparseLinearHead,
     SparseReadEmbedding,
     TaskHeads,
     get_encoder,
@@ -55,6 +56,14 @@ LAYER_CASES = {
         {"mixed_output_fn": tf.nn.softmax},
     ),
     "SparseReadEmbedding": (lambda: SparseReadEmbedding(VOCAB, DIM, mask_zero=True), _token_ids, {}),
+    # Its weights are copies of a float32 model's for serving: no dtype policy applies.
+    "SparseLinearHead": (
+        lambda: SparseLinearHead(VOCAB, UNITS, kernel=np.random.default_rng(3).normal(size=(VOCAB, UNITS)),
+                                 bias=[0.1, -0.2, 0.3]),
+        # The last row has no feature: it gets the bias alone.
+        lambda: tf.SparseTensor([[0, 1], [0, 7], [1, 7], [1, 49]], [0.6, 0.8, 1.0, -0.5], [3, VOCAB]),
+        {"mixed_precision": False},
+    ),
 }
 
 

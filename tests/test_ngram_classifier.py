@@ -1,5 +1,7 @@
 """The shared/private n-gram linear model: features, forward pass, sparse updates, training, saving, bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -96,6 +98,98 @@ def test_it_learns_the_training_rows_and_survives_save_and_load(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert loaded.task_names == ["books", "dvd"] and loaded.features.vocabulary_size == model.features.vocabulary_size
+
+
+def _random_model(class_names=(("0", "1"), ("neg", "mid", "pos")), name="ng"):
+    """An untrained model whose random weights stand in for training (the dvd task has 3 classes)."""
+    model = SharedPrivateNgramClassifier(_features(), ["books", "dvd"], [list(c) for c in class_names], name=name)
+    rng = np.random.default_rng(0)
+    for w in (model.shared_kernel, model.private_kernel, model.bias):
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    return model
+
+
+PROBES = ["a good book", "great film , bad plot", "", "zzz unseen", "bad \xff".encode("latin-1")]
+
+
+def test_raw_row_predict_takes_lists_of_mixed_tasks_and_bytes():
+    model = _random_model()
+    got = model.predict({"text": PROBES, "task": ["books", "dvd", "dvd", "books", "dvd"]}, batch_size=2, verbose=0)
+    ids = tf.constant(model.task_ids(["books", "dvd", "dvd", "books", "dvd"]))
+    expected = model({"text": tf.constant(PROBES), "task_id": ids})["probabilities"].numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert got.shape == (5, 3) and np.all(got[[0, 3], 2] == 0)  # books has two classes
+
+
+def test_each_task_exports_to_a_saved_model_with_only_its_own_weights(tmp_path):
+    from tf_aspmtl.export import export_model
+
+    model = _random_model()
+    exported = export_model(model, tmp_path / "serving", multitask=True)  # check=True compares with the model
+    assert [e.name for e in exported] == ["books", "dvd", "multitask"]
+    dvd = tf.saved_model.load(exported[1].path)
+    shapes = sorted(tuple(v.shape) for v in dvd.variables)
+    width = model.features.vocabulary_size
+    assert shapes == [(3,), (width,), (width, 3)]  # bias, idf, W_shared + W_private[dvd]: no other task's weights
+    out = dvd.signatures["serving_default"](text=tf.constant(PROBES))
+    expected = model.predict({"text": PROBES, "task": ["dvd"] * len(PROBES)}, verbose=0)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
+    assert out["label"].numpy().tolist() == [["neg", "mid", "pos"][i].encode() for i in out["label_id"].numpy()]
+    info = json.loads((tmp_path / "serving" / "dvd" / "1" / "assets.extra" / "export.json").read_text())
+    assert info["model"]["class"] == "SharedPrivateNgramClassifier" and info["model"]["heads_in_graph"] == 1
+
+
+def test_the_export_command_takes_a_saved_ngram_model(tmp_path, capsys):
+    from export.__main__ import main as export_main
+
+    model = _random_model()
+    model.save(tmp_path / "ngram.keras")
+    assert export_main(["--model", str(tmp_path / "ngram.keras"), "--output", str(tmp_path / "out"),
+                        "--tasks", "books", "--no-warmup"]) == 0
+    served = tf.saved_model.load(str(tmp_path / "out" / "books" / "1")).signatures["serving_default"]
+    expected = model.predict({"text": ["a good book"], "task": ["books"]}, verbose=0)[:, :2]
+    np.testing.assert_allclose(served(text=tf.constant(["a good book"]))["probabilities"].numpy(), expected, atol=1e-6)
+
+
+def test_an_ensemble_mixes_ngram_and_lstm_members_and_exports(tmp_path):
+    import keras
+    import pandas as pd
+
+    from tf_aspmtl import MultiTaskClassifier, MultiTaskEnsemble, MultiTaskPreprocessor
+
+    frame = pd.DataFrame({"text": TEXTS, "task": TASKS, "label": [str(v) for v in LABELS]})
+    lstm = MultiTaskClassifier(MultiTaskPreprocessor.from_frame(frame, max_length=8), hidden_dim=4,
+                               word_vectors="random", seed=0, name="lstm")
+    ngram = _random_model(class_names=lstm.class_names)
+    ensemble = MultiTaskEnsemble([lstm, ngram], member_weights=[1, 3])
+    x = {"text": TEXTS, "task": TASKS}
+    expected = 0.25 * lstm.predict(x, verbose=0) + 0.75 * ngram.predict(x, verbose=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-6)
+    scores = ensemble.evaluate_frame(frame, members=True)
+    assert len(scores["members"]) == 2 and set(scores["per_task"]) == {"books", "dvd"}
+
+    ngram.save(tmp_path / "ngram.keras")
+    assert type(MultiTaskEnsemble.load_member(tmp_path / "ngram.keras")) is SharedPrivateNgramClassifier
+    ensemble.save(tmp_path / "ensemble.keras")
+    loaded = keras.models.load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
+    exported = ensemble.export(tmp_path / "serving", tasks=["dvd"], verbose=False)  # checked against predict
+    info = json.loads((tmp_path / "serving" / "dvd" / "1" / "assets.extra" / "export.json").read_text())
+    assert [m["class"] for m in info["model"]["members"]] == ["MultiTaskClassifier", "SharedPrivateNgramClassifier"]
+    assert len(exported) == 1
+
+
+def test_an_ensemble_refuses_a_model_that_cannot_read_raw_text_by_name():
+    import keras
+
+    from tf_aspmtl import MultiTaskEnsemble
+
+    plain = keras.Sequential([keras.layers.Dense(2)], name="plain")
+    with pytest.raises(ValueError, match="member 1 \\('plain'\\) is a Sequential; expected a MultiTaskClassifier"):
+        MultiTaskEnsemble([_random_model(), plain])
+    other = _random_model(class_names=(("0", "1"), ("a", "b", "c")), name="other")
+    with pytest.raises(ValueError, match="task 'dvd' has classes \\['a', 'b', 'c'\\]"):
+        MultiTaskEnsemble([_random_model(), other])
 
 
 def test_bad_input_is_named():

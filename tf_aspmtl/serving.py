@@ -21,7 +21,7 @@ method instead of the classifier's arithmetic. To be exported it also lists
 the layers its graph uses, ``serving_layers(task_index or None)`` (see
 :func:`tf_aspmtl.export.archive.used_layers`), and may describe itself with
 ``serving_info(is_multitask)``. :class:`~tf_aspmtl.models.MultiTaskEnsemble`
-is one.
+and :class:`~tf_aspmtl.models.SharedPrivateNgramClassifier` are such objects.
 """
 
 from __future__ import annotations

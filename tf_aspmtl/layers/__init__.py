@@ -4,6 +4,7 @@ from tf_aspmtl.layers.embedding import SparseReadEmbedding
 
 from tf_aspmtl.layers.encoders import ENCODERS, BiLSTMEncoder, CNNEncoder, LSTMEncoder, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradient
+from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.layers.task_heads import TaskHeads
 
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "CNNEncoder",
     "GradientReversal",
     "LSTMEncoder",
+    "SparseLinearHead",
     "SparseReadEmbedding",
     "TaskHeads",
     "get_encoder",
     "reverse_gradient",
+    "sparse_matmul",
 ]

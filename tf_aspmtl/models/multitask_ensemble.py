@@ -34,18 +34,40 @@ def _describe(member: Any, index: int) -> str:
     return f"member {index} ({getattr(member, 'name', type(member).__name__)!r})"
 
 
-def check_members(members: Sequence[MultiTaskClassifier]) -> None:
-    """Raises ValueError unless ``members`` can be averaged: raw-text classifiers with the same tasks and classes.
+MEMBER_ATTRIBUTES = ("task_names", "class_names", "num_classes", "task_id", "task_ids", "encode_labels")
+"""What a member that is not a :class:`MultiTaskClassifier` must have, besides ``serving_probabilities``."""
 
-    The message names the first member that differs from member 0 and what differs.
+
+def member_problem(member: Any) -> str | None:
+    """Why ``member`` cannot be an ensemble member, or None if it can.
+
+    A member is a :class:`MultiTaskClassifier` with a preprocessor, or any
+    Keras model that takes raw ``{"text", "task_id"}`` rows, returns
+    ``{"probabilities": [batch, max_classes], "task_id"}`` and is servable
+    on its own (``serving_probabilities``, see :mod:`tf_aspmtl.serving`),
+    with :data:`MEMBER_ATTRIBUTES` (e.g. :class:`tf_aspmtl.SharedPrivateNgramClassifier`).
+    """
+    if isinstance(member, MultiTaskClassifier):
+        return None if member.preprocessor is not None else "has no preprocessor, so it cannot read raw text"
+    if not isinstance(member, keras.Model) or not callable(getattr(member, "serving_probabilities", None)):
+        return (f"is a {type(member).__name__}; expected a MultiTaskClassifier or another raw-text model with "
+                "serving_probabilities (e.g. SharedPrivateNgramClassifier)")
+    missing = [a for a in MEMBER_ATTRIBUTES if not hasattr(member, a)]
+    return f"has no {', '.join(map(repr, missing))}" if missing else None
+
+
+def check_members(members: Sequence[keras.Model]) -> None:
+    """Raises ValueError unless ``members`` can be averaged: raw-text models with the same tasks and classes.
+
+    The message names the first member that cannot be one (:func:`member_problem`), or that differs from
+    member 0 and what differs.
     """
     if not members:
         raise ValueError("MultiTaskEnsemble needs at least one member.")
     for i, member in enumerate(members):
-        if not isinstance(member, MultiTaskClassifier):
-            raise ValueError(f"{_describe(member, i)} is a {type(member).__name__}; expected a MultiTaskClassifier.")
-        if member.preprocessor is None:
-            raise ValueError(f"{_describe(member, i)} has no preprocessor, so it cannot read raw text.")
+        problem = member_problem(member)
+        if problem:
+            raise ValueError(f"{_describe(member, i)} {problem}.")
         for j in range(i):
             if members[j] is member:
                 raise ValueError(f"{_describe(member, i)} is the same model object as member {j}; pass each model once.")
@@ -104,9 +126,10 @@ def task_scores(probabilities: np.ndarray, task_ids: np.ndarray, labels: np.ndar
 class MultiTaskEnsemble(keras.Model):
     """The mean (or a weighted mean) of several trained classifiers' class probabilities, used like one model.
 
-    Members are :class:`MultiTaskClassifier` s (any family) with the same task
-    names in the same order and the same classes per task; each reads the raw
-    text with its own preprocessor, so vocabularies and lengths may differ.
+    Members are :class:`MultiTaskClassifier` s (any family), or other raw-text
+    models such as :class:`~tf_aspmtl.SharedPrivateNgramClassifier`, with the
+    same task names in the same order and the same classes per task; each
+    reads the raw text its own way, so vocabularies, lengths and features may differ.
     The ensemble takes raw rows only: ``predict({"text": [...], "task": [...]})``
     returns probabilities [rows, max_classes] in row order, as a member's
     ``predict`` does (a task with fewer classes gets 0 on the others).
@@ -123,7 +146,8 @@ class MultiTaskEnsemble(keras.Model):
     member's preprocessing and averaging.
 
     Args:
-        members: sequence of :class:`MultiTaskClassifier`. The trained models.
+        members: sequence of trained models: :class:`MultiTaskClassifier` s, or other raw-text models
+            such as :class:`~tf_aspmtl.SharedPrivateNgramClassifier` (see :func:`member_problem`).
         member_weights: optional sequence of positive numbers, one per member. Each
             member's share of the average (normalised to sum to 1); equal
             shares by default.
@@ -142,7 +166,7 @@ class MultiTaskEnsemble(keras.Model):
     ['books', 'dvd']
     """
 
-    def __init__(self, members: Sequence[MultiTaskClassifier], member_weights: Sequence[float] | None = None,
+    def __init__(self, members: Sequence[keras.Model], member_weights: Sequence[float] | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         members = list(members)
@@ -165,12 +189,13 @@ class MultiTaskEnsemble(keras.Model):
 
         Raises:
             FileNotFoundError: a path is not a file (named).
-            ValueError: a file is not a MultiTaskClassifier, or the members differ (named).
+            ValueError: a file holds no model that can be a member (:func:`member_problem`), or the members differ
+                (named).
         """
         return cls([cls.load_member(path) for path in paths], **kwargs)
 
     @staticmethod
-    def load_member(path: str | os.PathLike) -> MultiTaskClassifier:
+    def load_member(path: str | os.PathLike) -> keras.Model:
         """One member from its ``.keras`` file (safe mode, not compiled); errors as in :meth:`load`."""
         import tf_aspmtl.layers  # noqa: F401  (registers the serialisable classes)
         import tf_aspmtl.preprocessing  # noqa: F401
@@ -179,12 +204,13 @@ class MultiTaskEnsemble(keras.Model):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No saved model at {path!r} (expected a .keras file written by model.save)")
         model = keras.models.load_model(path, compile=False)
-        if not isinstance(model, MultiTaskClassifier):
-            raise ValueError(f"{path!r} holds a {type(model).__name__}; expected a MultiTaskClassifier.")
+        problem = member_problem(model)
+        if problem:
+            raise ValueError(f"{path!r} holds a model that cannot be a member: it {problem}.")
         return model
 
     @classmethod
-    def select(cls, candidates: Sequence[MultiTaskClassifier], frame: pd.DataFrame, max_steps: int = 20,
+    def select(cls, candidates: Sequence[keras.Model], frame: pd.DataFrame, max_steps: int = 20,
                batch_size: int | None = None, verbose: Any = 0,
                **kwargs) -> tuple[MultiTaskEnsemble, EnsembleSelection]:
         """The ensemble that greedy forward selection builds from ``candidates`` on the rows of ``frame``.
@@ -195,7 +221,7 @@ class MultiTaskEnsemble(keras.Model):
         Pass dev rows (never test): the choice is fitted to them.
 
         Args:
-            candidates: sequence of :class:`MultiTaskClassifier` (same tasks and classes).
+            candidates: sequence of members (same tasks and classes; see :func:`member_problem`).
             frame: pandas.DataFrame with ``text``, ``task``, ``label`` (raw labels).
             max_steps: int. Most picks.
             batch_size: int. Rows per prediction batch.
@@ -233,7 +259,8 @@ class MultiTaskEnsemble(keras.Model):
         if self.built:
             return
         for member in self.members:
-            member.build()
+            if not member.built:
+                member.build()
         super().build(input_shape)
 
     # ----------------------------------------------------------- forward
@@ -275,7 +302,7 @@ class MultiTaskEnsemble(keras.Model):
         tasks = list(x[TASK])
         if len(texts) != len(tasks):
             raise ValueError(f"x: {len(texts)} texts but {len(tasks)} tasks")
-        task_ids = self.members[0].preprocessor.task_ids(tasks)
+        task_ids = self._rows_encoder().task_ids(tasks)
         return tf.data.Dataset.from_tensor_slices(
             {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(task_ids, tf.int32)}
         ).batch(batch_size or 64)
@@ -297,10 +324,15 @@ class MultiTaskEnsemble(keras.Model):
         return np.stack(each)
 
     # -------------------------------------------------------- evaluation
+    def _rows_encoder(self):
+        """What maps raw tasks and labels to ids: member 0's preprocessor, or member 0 itself if it has none."""
+        first = self.members[0]
+        return first.preprocessor if getattr(first, "preprocessor", None) is not None else first
+
     def _class_ids(self, tasks: Sequence, labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        preprocessor = self.members[0].preprocessor
-        task_ids = preprocessor.task_ids(list(tasks))
-        return task_ids, preprocessor.encode_labels(task_ids, list(labels))
+        encoder = self._rows_encoder()
+        task_ids = encoder.task_ids(list(tasks))
+        return task_ids, np.asarray(encoder.encode_labels(task_ids, list(labels)))
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: Any = "auto",
                  **kwargs) -> dict[str, float]:

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.multitask_classifier import LOGITS, PROBABILITIES
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, task_ids_from_names
@@ -27,6 +28,10 @@ class SharedPrivateNgramClassifier(keras.Model):
     2007). It trains in seconds per epoch on a CPU, is a strong baseline on
     review sentiment, and its errors differ from an LSTM's, which makes it a
     useful ensemble member (:class:`tf_aspmtl.MultiTaskEnsemble`).
+
+    It exports like the other models (``tf_aspmtl.export.export_model``,
+    ``python -m export``): a task's SavedModel holds the n-gram vocabulary
+    and idf and one matrix, ``W_shared + W_private[task]`` (:meth:`task_head`).
 
     Inputs are raw rows: ``{"text": tf.string [batch], "task": task names}``
     or ``{"text", "task_id"}``. ``call`` returns ``{"probabilities":
@@ -127,16 +132,8 @@ class SharedPrivateNgramClassifier(keras.Model):
                              f"(or {TASK_ID!r}); got {got}")
         task_ids = self._task_ids(inputs)
         x = self.features(inputs[TEXT])
-        ids = tf.SparseTensor(x.indices, x.indices[:, 1], x.dense_shape)
-        rows = tf.shape(task_ids)[0]
-
-        def lookup(kernel):  # x @ kernel, whose gradient touches only the n-grams of the batch (IndexedSlices)
-            out = tf.nn.embedding_lookup_sparse(kernel.value, ids, x, combiner="sum")
-            # Rows of a text without any n-gram are missing from out: pad them back with zeros.
-            return tf.pad(out, [[0, rows - tf.shape(out)[0]], [0, 0]])
-
-        shared = lookup(self.shared_kernel)
-        private = tf.reshape(lookup(self.private_kernel), [-1, self.num_tasks, self.max_classes])
+        shared = sparse_matmul(x, self.shared_kernel)
+        private = tf.reshape(sparse_matmul(x, self.private_kernel), [-1, self.num_tasks, self.max_classes])
         private = tf.gather(private, task_ids, axis=1, batch_dims=1)
         logits = shared + private + tf.gather(self.bias, task_ids)
         logits = tf.where(tf.gather(self._class_mask, task_ids), logits, tf.fill(tf.shape(logits), -1e9))
@@ -145,6 +142,65 @@ class SharedPrivateNgramClassifier(keras.Model):
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self(x, training=False)[PROBABILITIES]
+
+    def predict(self, x, batch_size: int | None = None, **kwargs) -> np.ndarray:
+        """Probabilities [rows, max_classes] in row order; ``x`` may be raw ``{"text": [...], "task": [...]}`` lists
+        (tasks may mix; texts may be str or bytes) or a dataset of such batches."""
+        if isinstance(x, Mapping) and TEXT in x and TASK in x and not tf.is_tensor(x[TEXT]):
+            texts = [t if isinstance(t, bytes) else str(t) for t in list(x[TEXT])]
+            tasks = list(x[TASK])
+            if len(texts) != len(tasks):
+                raise ValueError(f"x: {len(texts)} texts but {len(tasks)} tasks")
+            x = tf.data.Dataset.from_tensor_slices(
+                {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(self.task_ids(tasks), tf.int32)}
+            ).batch(batch_size or 64)
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    # ----------------------------------------------------------- serving
+    def task_head(self, task: str | int) -> SparseLinearHead:
+        """A :class:`SparseLinearHead` of one task's current weights: kernel ``W_shared + W_private[task]``
+        (its classes only) and the task's bias; ``head(self.features(texts))`` are that task's logits."""
+        k = self.task_id(task)
+        classes = self.num_classes[k]
+        start = k * self.max_classes
+        kernel = self.shared_kernel[:, :classes] + self.private_kernel[:, start:start + classes]
+        return SparseLinearHead(self.features.vocabulary_size, classes, kernel=kernel, bias=self.bias[k, :classes],
+                                name=f"{self.name}_{self.task_names[k]}_head")
+
+    def serving_layers(self, task_index: int | None) -> list:
+        """The layers a served graph reads (the :mod:`tf_aspmtl.serving` hook): the n-gram features and one
+        :meth:`task_head` per served task (``task_index``, or every task for None), built from the current weights."""
+        indices = range(self.num_tasks) if task_index is None else [self.task_id(task_index)]
+        heads = {k: self.task_head(k) for k in indices}
+        self._served_heads().update(heads)
+        if not self.features.built:  # a loaded model that was never called: one call builds it
+            self.features(tf.constant([""]))
+        return [self.features, *heads.values()]
+
+    def _served_heads(self) -> dict[int, SparseLinearHead]:
+        # Kept out of Keras' tracking: the heads are copies for export, not weights of the model.
+        if "_serving_heads" not in self.__dict__:
+            object.__setattr__(self, "_serving_heads", {})
+        return self.__dict__["_serving_heads"]
+
+    def serving_probabilities(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None = None) -> tf.Tensor:
+        """Probabilities [batch, num_classes(task)] of raw texts of one task (the :mod:`tf_aspmtl.serving` hook).
+
+        Uses the head :meth:`serving_layers` built for the task (built now if it did not); ``chunk_rows`` is
+        ignored: nothing here runs over a text's length.
+        """
+        heads = self._served_heads()
+        k = self.task_id(task_index)
+        if k not in heads:
+            heads[k] = self.task_head(k)
+        return tf.nn.softmax(heads[k](self.features(tf.reshape(texts, [-1]))))
+
+    def serving_info(self, is_multitask: bool) -> dict[str, Any]:
+        """What an export holds (written to its ``export.json``)."""
+        return {"features": "word n-gram tf-idf", "ngrams": self.features.ngrams,
+                "vocabulary_size": self.features.vocabulary_size, "tasks_in_model": self.num_tasks,
+                "heads_in_graph": self.num_tasks if is_multitask else 1, "encoders_run_per_review": 0}
 
     # ----------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
