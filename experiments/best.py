@@ -4,11 +4,13 @@
     python -m experiments.best --rebuild            # best.md from the result files alone
 
 Runs ``experiments.train --config experiments/configs/best.json --seed S``
-for every seed of ``--seeds`` (default 0 1 2), one process at a time, each in
+(``experiments.ngram --config ...`` when the config's model is the n-gram
+model, ``"model": "sp-ngram"``) for every seed of ``--seeds`` (default 0 1 2), one process at a time, each in
 ``runs/best/seed<S>`` (a killed run resumes from its last epoch; a finished
 seed is never rerun: its ``experiments/results/best/best_seed<S>.json``
 exists). A seed that the 16-task screen already trained with this
-configuration on dev only (``runs/tables/<chosen>_seed<S>``) is copied
+configuration on dev only (``runs/tables/<chosen>_seed<S>``, or the n-gram
+screen's folder, :func:`experiments.ngram.screen_run_dir`) is copied
 there and only evaluated on test. The first seed's model is also exported (``runs/best/export``) and
 ``experiments.bench_serving`` measures its p50 latency and batch-64
 throughput on one task. Then ``experiments/results/best.md``: per-task test
@@ -49,8 +51,16 @@ def result_path(seed: int) -> Path:
     return RESULTS / f"best_seed{seed}.json"
 
 
+def is_ngram(config: dict[str, Any]) -> bool:
+    """Whether a config (or a run's results) is the shared/private n-gram model's (``experiments.ngram``)."""
+    from experiments import ngram
+
+    return config.get("model") == ngram.MODEL
+
+
 def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str]:
-    command = [sys.executable, "-m", "experiments.train", "--config", str(config), "--seed", str(seed),
+    script = "experiments.ngram" if is_ngram(json.loads(Path(config).read_text())) else "experiments.train"
+    command = [sys.executable, "-m", script, "--config", str(config), "--seed", str(seed),
                "--output-dir", str(runs / f"seed{seed}"), "--results", str(result_path(seed)), "--verbose", "2"]
     return command + (["--export", str(runs / "export")] if export else [])
 
@@ -64,13 +74,27 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in TrainConfig.from_dict(fields).to_dict().items() if k != "seed"}
 
 
+def config_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What defines a configuration's runs (seed aside), for either model, from its config file."""
+    from experiments import ngram
+
+    return {"model": ngram.MODEL, **ngram.config_settings(config)} if is_ngram(config) else _settings(config)
+
+
+def result_settings(result: dict[str, Any]) -> dict[str, Any]:
+    """The same, of a run's results file."""
+    from experiments import ngram
+
+    return {"model": ngram.MODEL, **ngram.result_settings(result)} if is_ngram(result) else _settings(result["config"])
+
+
 def check_results_match(config: Path, seeds: list[int]) -> None:
     """Refuses result files of another configuration than ``config``: best.md must not mix two of them."""
-    wanted = _settings(json.loads(Path(config).read_text()))
+    wanted = config_settings(json.loads(Path(config).read_text()))
     for seed in seeds:
         path = result_path(seed)
-        if path.exists() and _settings(json.loads(path.read_text())["config"]) != wanted:
-            theirs = _settings(json.loads(path.read_text())["config"])
+        if path.exists() and result_settings(json.loads(path.read_text())) != wanted:
+            theirs = result_settings(json.loads(path.read_text()))
             diff = {k: (theirs.get(k), wanted[k]) for k in wanted if theirs.get(k) != wanted[k]}
             raise SystemExit(f"{path} is a run of another configuration than {config} (field: (run, config) "
                              f"{diff}); move {RESULTS} and {REPORT} aside (e.g. under experiments/results/superseded/) "
@@ -86,16 +110,43 @@ def adopt_screen_run(config: Path, seed: int, runs: Path, screen_runs: Path) -> 
     config's and ``runs/seed<S>`` does not exist; the copy is staged beside it and renamed into place.
     Returns True if it copied.
     """
-    import shutil
-
-    chosen = json.loads(Path(config).read_text()).get("provenance", {}).get("chosen")
+    wanted = json.loads(Path(config).read_text())
+    chosen = wanted.get("provenance", {}).get("chosen")
+    if is_ngram(wanted):
+        return _adopt_ngram_screen_run(wanted, chosen, seed, runs)
     source, target = screen_runs / f"{chosen}_seed{seed}", runs / f"seed{seed}"
     if not chosen or target.exists() or not (source / "results.json").exists():
         return False
     done = json.loads((source / "results.json").read_text())
-    if not done.get("dev_only") or _settings(done["config"]) != _settings(json.loads(Path(config).read_text())):
+    if not done.get("dev_only") or _settings(done["config"]) != _settings(wanted):
         logger.info("seed %d: %s is not a dev-only run of this configuration; training afresh", seed, source)
         return False
+    return _copy_run(source, runs, seed)
+
+
+def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: int, runs: Path) -> bool:
+    """:func:`adopt_screen_run` for the n-gram model: its screen's folder, if it finished with these settings."""
+    from experiments import ngram
+
+    names = {ngram.screen_key(name): name for name in ngram.SCREEN_SETTINGS}
+    if chosen not in names or (runs / f"seed{seed}").exists():
+        return False
+    source, finished = ngram.screen_run_dir(names[chosen], seed), ngram.screen_result_path(names[chosen], seed)
+    if not finished.exists() or not (source / "run_args.json").exists():
+        return False
+    held = json.loads((source / "run_args.json").read_text())
+    held_settings = {"tasks": held.get("tasks", "").split(","), **{k: held.get(k) for k in ngram.SETTING_FIELDS}}
+    if held.get("seed") != seed or held_settings != ngram.config_settings(wanted):
+        logger.info("seed %d: %s holds other settings; training afresh", seed, source)
+        return False
+    return _copy_run(source, runs, seed)
+
+
+def _copy_run(source: Path, runs: Path, seed: int) -> bool:
+    """Copies a finished screen run folder to ``runs/seed<S>`` (staged beside it, then renamed)."""
+    import shutil
+
+    target = runs / f"seed{seed}"
     staging = runs / f".seed{seed}.copying"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging)
@@ -188,6 +239,37 @@ def _serving_line(path: Path, what: str) -> list[str]:
                 f"{b['batch64_reviews_per_s']:.0f} reviews/s at batch 64."]
 
 
+def describe_config(run: dict[str, Any]) -> str:
+    """The configuration of a run, in words: what it changes from its model's defaults."""
+    if is_ngram(run):
+        settings = ", ".join(f"{k}={v}" for k, v in run["settings"].items())
+        return f"the shared/private n-gram model, `python -m experiments.ngram` with `{settings}`"
+    return f"the paper's ASP-MTL settings but `{changed_fields(run['config'])}`"
+
+
+def data_used(run: dict[str, Any]) -> str:
+    """What a run learnt from beyond the labelled train rows, so nobody compares it unfairly with the paper's."""
+    if is_ngram(run):
+        return ("the labelled train rows only (n-gram vocabulary and idf from the train split): no unlabelled text, "
+                "no word vectors, no pretraining")
+    config, used = run["config"], []
+    if config.get("embedding") == "glove":
+        used.append("GloVe 6B vectors (as the paper)")
+    if config.get("embedding") in ("word2vec", "glove+word2vec"):
+        used.append("in-domain word2vec vectors trained on train + unlabelled text")
+    if config.get("unlabeled_fraction", 0) > 0:
+        used.append("unlabelled reviews in the adversary")
+    if config.get("lm_pretrain_epochs", 0) > 0:
+        used.append("language-model pretraining on train + unlabelled text")
+    if config.get("self_training_threshold", 0) > 0:
+        used.append("pseudo-labelled unlabelled reviews")
+    return "the labelled train rows" + (", " + ", ".join(used) if used else " only")
+
+
+SUPERSEDED_LSTM = RESULTS.parent / "superseded" / "best_lstm_ht_conf_unl" / "best"
+"""The best LSTM configuration's tested runs, kept when the n-gram model replaced it as the best."""
+
+
 def report(seeds: list[int], command: str) -> str:
     """best.md from the result files alone."""
     import pandas as pd
@@ -205,19 +287,29 @@ def report(seeds: list[int], command: str) -> str:
         return _mean_sd([r["per_task"][task]["test_error"] for r in runs.values()])
 
     families = [("fs_mtl", "FS-MTL"), ("sp_mtl", "SP-MTL"), ("asp_mtl", "ASP-MTL")]
-    header = "| task | best config | paper ASP-MTL | " + " | ".join(f"our {label}" for _, label in families) + " |"
+    lstm = ({s: json.loads((SUPERSEDED_LSTM / f"best_seed{s}.json").read_text()) for s in runs
+             if (SUPERSEDED_LSTM / f"best_seed{s}.json").exists()} if is_ngram(first) else {})
+    header = ("| task | best config | " + ("best LSTM config | " if lstm else "") + "paper ASP-MTL | "
+              + " | ".join(f"our {label}" for _, label in families) + " |")
     lines = [
         "# The best configuration: test error % over seeds", "",
         f"Made by `{command}` from `experiments/results/best/best_seed*.json` "
-        f"(config: the paper's ASP-MTL settings but `{changed_fields(first['config'])}`; seeds "
+        f"(config: {describe_config(first)}; seeds "
         f"{', '.join(str(s) for s in runs)}). Epochs, levers and "
         "hyperparameters were chosen on dev; test was read once per run. Mean ± sd over seeds; the other "
-        "columns are the paper's ASP-MTL and our Table 2 (`experiments/results/tables/table2.md`).", "",
-        header, "|---|" + "---:|" * (2 + len(families)),
+        "columns are " + ("the best LSTM configuration before it (`experiments/results/superseded/best_lstm_ht_conf_unl/`, "
+                          f"seeds {', '.join(map(str, lstm))}), " if lstm else "")
+        + "the paper's ASP-MTL and our Table 2 (`experiments/results/tables/table2.md`).", "",
+        f"It learns from {data_used(first)}.", "",
+        header, "|---|" + "---:|" * (2 + bool(lstm) + len(families)),
     ]
     for task in tasks + ["average"]:
         mean, sd = ours(task)
         cells = [f"{mean:.1f} ± {sd:.1f}" if len(runs) > 1 else f"{mean:.1f}"]
+        if lstm:
+            values = [r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"] for r in lstm.values()]
+            m, d = _mean_sd(values)
+            cells.append(f"{m:.1f} ± {d:.1f}" if len(values) > 1 else f"{m:.1f}")
         if table2 is not None and task in table2.index:
             row = table2.loc[task]
             cells.append(f"{row['paper_asp_mtl']:.1f}")
@@ -233,14 +325,27 @@ def report(seeds: list[int], command: str) -> str:
                   + "; ".join(f"seed {s}: dev {runs[s]['avg_dev_error'] - r['avg_dev_error']:+.2f}, test "
                               f"{runs[s]['avg_test_error'] - r['avg_test_error']:+.2f}" for s, r in pairs.items()) + "."]
     adopted = [s for s, r in runs.items() if r.get("test_read_after_dev_only_training")]
+    reused = [s for s, r in runs.items() if is_ngram(r) and not r.get("dev_only") and r.get("epochs_trained_here") == 0]
+    if reused:
+        lines += ["", f"Seed(s) {', '.join(map(str, reused))}: trained by an earlier process (the n-gram screen's "
+                      "run of the same settings and seed, copied here); the process that wrote the result trained no "
+                      "epoch: it loaded the dev-selected weights and read test."]
     if adopted:
         lines += ["", f"Seed(s) {', '.join(map(str, adopted))}: trained by the 16-task screen (`--dev-only`, the same "
                       "configuration and seed) and evaluated on test here, once; no epoch was trained again."]
+    training = [r.get("training_wall_time_s") for r in runs.values()]
     wall = [r["wall_time_s"] for r in runs.values()]
     loads = ["?" if r.get("load_average_1m") is None else f"{r['load_average_1m']:.1f}" for r in runs.values()]
-    lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
-                  f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
-                  f"{', '.join(loads)})."]
+    if all(t is not None for t in training):
+        lines += ["", f"Training wall time per run, over every process that trained it: "
+                      f"{', '.join(f'{t / 60:.1f}' for t in training)} min (sum {sum(training) / 3600:.2f} h); the "
+                      f"process that wrote each result (its training, if any, loading, evaluation): "
+                      f"{', '.join(f'{w / 60:.1f}' for w in wall)} min; load average at the end of each run: "
+                      f"{', '.join(loads)}."]
+    else:
+        lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
+                      f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
+                      f"{', '.join(loads)})."]
     lines += _serving_line(RESULTS / "bench_serving.json", f"{BENCH_TASK} SavedModel of seed {seeds[0]}")
     ensemble_file = RESULTS / "ensemble.json"
     if ensemble_file.exists():

@@ -62,8 +62,9 @@ def load_split(model, data_dir: str | None, split: str):
     frame = load_fdu_mtl(data_dir, tasks=model.task_names, splits=(split,)).reset_index(drop=True)
     # FDU-MTL labels are class ids (0 negative, 1 positive); the members know classes by their values (the
     # names experiments.train gives them, or 0 and 1), listed in id order.
-    pre = model.members[0].preprocessor
-    frame["label"] = [pre.classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
+    pre = getattr(model.members[0], "preprocessor", None)  # an n-gram member has none: its classes are names
+    classes = pre.classes if pre is not None else (lambda task: model.class_names[model.task_id(task)])
+    frame["label"] = [classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
     return frame
 
 

@@ -3,20 +3,28 @@
     python -m experiments.ngram --seed 0 --output-dir runs/ngram/seed0 \\
         --results experiments/results/ngram/seed0.json
 
+    python -m experiments.ngram --config experiments/configs/best.json --seed 0 --output-dir runs/best/seed0 \\
+        --results experiments/results/best/best_seed0.json --export runs/best/export
+
 The model is :class:`tf_aspmtl.SharedPrivateNgramClassifier` on
 :class:`tf_aspmtl.NgramFeatures` learnt from the train split (never dev or
 test). :func:`tf_aspmtl.training.fit_with_dev_selection` picks the epoch on
 dev and resumes a killed run from its last finished epoch; the run folder
 keeps the model (``model/model.keras``). ``--dev-only`` never reads the test
-split (for screens). The results file records per-task dev (and test) error,
+split (for screens). ``--config`` takes a JSON file with ``"model": "sp-ngram"``
+and any of the settings (:data:`SETTING_FIELDS`, ``tasks``); flags given
+beside it win. ``--export DIR`` then writes a TF Serving SavedModel per task.
+The results file records per-task dev (and test) error,
 the command, commit, versions, seed, wall time and every epoch's logs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from experiments.provenance import command_line, provenance, write_json
+from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
@@ -49,8 +57,63 @@ def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch
     return data.batch(batch_size).prefetch(2)
 
 
-RUN_FIELDS = ("tasks", "seed", "max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
+SETTING_FIELDS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
+"""The model's and training's settings (a config file may set them, and ``tasks``)."""
+RUN_FIELDS = ("tasks", "seed", *SETTING_FIELDS)
 """The arguments that define a run; a run folder holds one such run."""
+MODEL = "sp-ngram"
+"""The ``model`` field of this model's results and config files."""
+
+SCREEN_SETTINGS: dict[str, list[str]] = {
+    "sp_ngram": [],
+    "long": ["--epochs", "40", "--patience", "5"],
+    "trigram": ["--ngrams", "3", "--max-features", "500000", "--epochs", "40", "--patience", "5"],
+}
+"""The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none)."""
+SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long"}
+"""The screen each setting is paired with (the one it changes one thing of)."""
+
+
+SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
+"""Where the screens' results files are."""
+SCREEN_RUNS = REPO_ROOT / "runs"
+"""Where the screens' run folders are (not committed)."""
+
+
+def screen_result_path(name: str, seed: int) -> Path:
+    """The results file of a dev-only screen run."""
+    if name == "sp_ngram":
+        return SCREEN_RESULTS / f"sp_ngram_dev_seed{seed}.json"
+    return SCREEN_RESULTS / "screen" / f"{name}_seed{seed}.json"
+
+
+def screen_run_dir(name: str, seed: int) -> Path:
+    """The run folder of a dev-only screen run."""
+    if name == "sp_ngram":
+        return SCREEN_RUNS / "ngram" / f"seed{seed}"
+    return SCREEN_RUNS / "ngram_screen" / f"{name}_seed{seed}"
+
+
+def load_screen_runs() -> dict[str, dict[int, dict[str, Any]]]:
+    """Finished dev-only screen runs: setting -> seed -> results JSON (``s16_ngram_<name>`` keys, as in experiments.tables)."""
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for name in SCREEN_SETTINGS:
+        for seed in range(10):
+            path = screen_result_path(name, seed)
+            if path.exists():
+                runs.setdefault(screen_key(name), {})[seed] = json.loads(path.read_text(encoding="utf-8"))
+    return runs
+
+
+def screen_key(name: str) -> str:
+    """The name experiments.tables gives a screen setting of this model."""
+    return "s16_ngram" if name == "sp_ngram" else f"s16_ngram_{name}"
+
+
+def settings_of(flags: list[str]) -> dict[str, Any]:
+    """The settings (:data:`SETTING_FIELDS` and ``tasks`` as a list) that ``flags`` give."""
+    args = build_parser().parse_args([*flags, "--output-dir", "-"])
+    return {"tasks": [t for t in args.tasks.split(",") if t], **{k: getattr(args, k) for k in SETTING_FIELDS}}
 
 
 def claim_run_folder(run_dir: Path, args: argparse.Namespace) -> None:
@@ -70,8 +133,48 @@ def claim_run_folder(run_dir: Path, args: argparse.Namespace) -> None:
     write_json(record, wanted)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def config_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A config's full settings (``tasks`` as a list and every :data:`SETTING_FIELDS`, defaults filled in)."""
+    p = build_parser()
+    p.set_defaults(**settings_from_config(config, "config"))
+    args = p.parse_args(["--output-dir", "-"])
+    return {"tasks": [t for t in args.tasks.split(",") if t], **{k: getattr(args, k) for k in SETTING_FIELDS}}
+
+
+def result_settings(result: dict[str, Any]) -> dict[str, Any]:
+    """The same, of a results file this command wrote."""
+    return {"tasks": list(result["tasks"]), **{k: result["settings"][k] for k in SETTING_FIELDS}}
+
+
+def settings_from_config(config: Any, where: str) -> dict[str, Any]:
+    """Parser defaults from a config dict; SystemExit naming ``where`` and the field if it is not one of ours."""
+    from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA
+
+    if not isinstance(config, dict) or config.get("model") != MODEL:
+        got = config.get("model") if isinstance(config, dict) else type(config).__name__
+        raise SystemExit(f"error: {where}: 'model' is {got!r}; this command trains {MODEL!r} "
+                         "(python -m experiments.train takes the LSTM configurations)")
+    unknown = sorted(set(config) - {"model", "tasks", "seed", *SETTING_FIELDS, *CONFIG_FILE_METADATA})
+    if unknown:
+        raise SystemExit(f"error: {where}: unknown field(s) {unknown}; known: {['tasks', *SETTING_FIELDS]}")
+    settings = {k: config[k] for k in SETTING_FIELDS if k in config}
+    if "tasks" in config:
+        settings["tasks"] = ",".join(config["tasks"]) if isinstance(config["tasks"], list) else str(config["tasks"])
+    return settings
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """A config file's settings, checked: ``model`` must be :data:`MODEL`; unknown fields are named."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"error: --config {path}: {error}")
+    return settings_from_config(config, f"--config {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", help=f"JSON file with 'model': {MODEL!r} and settings (flags given here win)")
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
     p.add_argument("--tasks", default=",".join(FDU_MTL_TASKS), help="comma-separated tasks (default: all 16)")
     p.add_argument("--seed", type=int, default=0, help="data order (the weights start at zero)")
@@ -85,7 +188,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")
+    p.add_argument("--export", metavar="DIR", help="then write TF Serving SavedModels of every task under DIR")
     p.add_argument("--verbose", type=int, default=2)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = build_parser()
+    known, _ = p.parse_known_args(argv)
+    if known.config:
+        p.set_defaults(**read_config(known.config))
     args = p.parse_args(argv)
     for name in ("max_features", "ngrams", "batch_size", "epochs", "patience"):
         if getattr(args, name) < 1:
@@ -128,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                     "epochs", "patience")},
         "vocabulary_size": features.vocabulary_size, "best_epoch": selection.best_epoch,
         "epochs_run": selection.epochs_run, "training_wall_time_s": selection.wall_time_s,
+        "epochs_trained_here": selection.epochs_run - selection.resumed_from_epoch, "processes": selection.processes,
         "history": selection.history,
         "per_task": {t: {"dev_error": dev_errors[t]} for t in tasks},
         "avg_dev_error": float(np.mean(list(dev_errors.values()))),
@@ -138,7 +251,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["per_task"][t]["test_error"] = test_errors[t]
         results["avg_test_error"] = float(np.mean(list(test_errors.values())))
     results["wall_time_s"] = time.monotonic() - started
+    results["load_average_1m"] = os.getloadavg()[0]
     write_json(Path(args.results) if args.results else run_dir / "results.json", results)
+    if args.export:
+        from tf_aspmtl.export import export_model
+
+        for item in export_model(model, args.export):
+            logger.info("exported %s version %d to %s", item.name, item.version, item.path)
     logger.info("mean dev error %.2f %%%s", results["avg_dev_error"],
                 f", mean test error {results['avg_test_error']:.2f} %" if "avg_test_error" in results else "")
     return results
@@ -148,8 +267,8 @@ BEST_SCREEN_RUNS = "experiments/results/tables/runs/s16_ht_conf_unl_seed{seed}.j
 """The best configuration's 16-task dev-only runs (experiments/configs/best.json), one per seed."""
 
 
-BEST_TESTED_RUNS = "experiments/results/best/best_seed{seed}.json"
-"""The same configuration's runs with the test split read once (python -m experiments.best)."""
+BEST_TESTED_RUNS = "experiments/results/superseded/best_lstm_ht_conf_unl/best/best_seed{seed}.json"
+"""The same configuration's runs with the test split read once (python -m experiments.best, when it was the best)."""
 
 
 def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: str = BEST_TESTED_RUNS) -> str:

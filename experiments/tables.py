@@ -618,6 +618,10 @@ def _best_runs() -> dict[int, dict[str, Any]]:
             for p in sorted(FOUR_TASK_WINNER_RUNS.glob("best_seed*.json")) if p.stem[len("best_seed"):].isdigit()}
 
 
+NGRAM_BASELINE = "s16_ht_conf_unl"
+"""What the shared/private n-gram model was screened against: the best LSTM configuration at the time."""
+
+
 def levers_table(runs):
     """Each lever's paired dev gain over its baseline (same seeds): positive = lower dev error than the baseline.
 
@@ -637,6 +641,14 @@ def levers_table(runs):
         base = SCREEN16_BASELINES.get(setting, SCREEN16_BASELINE)
         rows.append(_lever_row(runs, base, setting, setting, " ".join(f for f in flags if f not in SCREEN16),
                                f"16 tasks, dev only, vs {base}"))
+    from experiments import ngram
+
+    with_ngram = {**runs, **ngram.load_screen_runs()}
+    for name, flags in ngram.SCREEN_SETTINGS.items():
+        base = ngram.screen_key(ngram.SCREEN_BASELINES[name]) if name in ngram.SCREEN_BASELINES else NGRAM_BASELINE
+        lever = "the n-gram model instead of the LSTMs" if name == "sp_ngram" else f"n-gram model: {name}"
+        rows.append(_lever_row(with_ngram, base, ngram.screen_key(name), lever,
+                               " ".join(["python -m experiments.ngram", *flags]), f"16 tasks, dev only, vs {base}"))
     for setting, lever in LEVERS_FROM_ABLATIONS.items():
         rows.append(_lever_row(runs, "asp_mtl", setting, lever, " ".join(ABLATION_SETTINGS[setting]), "16 tasks (ablation)"))
     best = _best_runs()
@@ -658,7 +670,10 @@ def levers_markdown(frame, command: str) -> str:
              "with the lever it stacks on); the confusion and "
              "unlabelled levers are the 16-task ablation runs against ASP-MTL; `4-task winner on 16 tasks` is the 4-task "
              "screen's choice run on 16 tasks by `python -m experiments.best` (`experiments/results/superseded/"
-             "best_4task_winner/`). Commands of every run: `levers.csv`.", "",
+             "best_4task_winner/`). The n-gram rows are another model, not a setting of ASP-MTL: "
+             "`python -m experiments.ngram --dev-only` on 16 tasks, the model itself paired with the best LSTM "
+             f"configuration's screen runs (`{NGRAM_BASELINE}`), each of its own settings with the n-gram screen it "
+             "changes one thing of. Commands of every run: `levers.csv`.", "",
              "| lever | flags | screen | seeds | baseline dev % | lever dev % | dev gain (points), mean ± sd over seeds |",
              "|---|---|---|---:|---:|---:|---:|"]
     for _, r in frame.sort_values("dev_gain_mean", ascending=False).iterrows():
@@ -675,7 +690,9 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     """The screened setting with the lowest mean dev error over every seed, as a 16-task TrainConfig file.
 
     Candidates are the 16-task screen's settings that finished all of
-    :data:`SEEDS`, with Table 2's ASP-MTL (their baseline); only when none
+    :data:`SEEDS`, with Table 2's ASP-MTL (their baseline) and the n-gram
+    model's 16-task screens (:data:`experiments.ngram.SCREEN_SETTINGS`; then
+    the file is an ``experiments.ngram --config``); only when none
     has, the 4-task screen's settings (and its baseline). So every candidate
     saw the same tasks, seeds and data order; ties go to the cheaper (mean
     wall time). Only
@@ -708,13 +725,33 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     if not candidates:
         raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run "
                          "screen16 (or levers)")
+    ngram_names = {}
+    if screen == "all 16 tasks":  # the n-gram model's 16-task screens compete with the LSTM settings
+        from experiments import ngram
+
+        ngram_runs = ngram.load_screen_runs()
+        for name, ngram_flags in ngram.SCREEN_SETTINGS.items():
+            done = ngram_runs.get(ngram.screen_key(name), {})
+            if all(seed in done for seed in SEEDS):
+                ngram_names[ngram.screen_key(name)] = ngram_flags
+                candidates[ngram.screen_key(name)] = {
+                    "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
+                    "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
+                }
     chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 6), candidates[n]["mean_wall_time_s"]))
-    flags = [f for f in settings[chosen] if f not in strip]
-    config = resolve_config(parse_args(flags)).to_dict()
+    if chosen in ngram_names:
+        flags = list(ngram_names[chosen])
+        config = {"model": ngram.MODEL, **ngram.settings_of(flags)}
+        command_of_runs = "python -m experiments.ngram --dev-only"
+    else:
+        flags = [f for f in settings[chosen] if f not in strip]
+        config = resolve_config(parse_args(flags)).to_dict()
+        command_of_runs = "python -m experiments.tables run screen16"
     config["command"], config["commit"] = command, git_commit()
     config["provenance"] = {
         "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": screen,
-        "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks; ties: cheaper",
+        "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks (the LSTM "
+        "settings and the n-gram model's screens alike); ties: cheaper", "screen_command": command_of_runs,
         "candidates": candidates,
     }
     BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)

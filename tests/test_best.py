@@ -127,3 +127,65 @@ def test_report_says_which_seeds_were_tested_after_a_dev_only_training(results):
     best.result_path(1).write_text(json.dumps(_result({"books": 12.0}, 60.0)))
     md = best.report([0, 1], "python -m experiments.best --rebuild")
     assert "Seed(s) 0: trained by the 16-task screen (`--dev-only`" in md
+
+
+def _ngram_config(path, **settings) -> dict:
+    config = {"model": "sp-ngram", **settings, "command": "c", "provenance": {"chosen": "s16_ngram"}}
+    path.write_text(json.dumps(config))
+    return config
+
+
+def _ngram_result(seed: int, errors: dict[str, float], **settings) -> dict:
+    from experiments import ngram
+
+    full = ngram.config_settings({"model": "sp-ngram", **settings})
+    return {"model": "sp-ngram", "seed": seed, "tasks": full.pop("tasks"), "settings": full, "dev_only": False,
+            "per_task": {t: {"test_error": e, "dev_error": 1.0} for t, e in errors.items()},
+            "avg_test_error": sum(errors.values()) / len(errors), "avg_dev_error": 1.0, "wall_time_s": 30.0,
+            "training_wall_time_s": 600.0, "epochs_trained_here": 0}
+
+
+def test_an_ngram_config_trains_with_experiments_ngram_and_refuses_other_settings(results, monkeypatch):
+    _ngram_config(results / "best.json", epochs=40)
+    calls = []
+
+    def fake_call(command, cwd):
+        calls.append(command)
+        seed = int(command[command.index("--seed") + 1])
+        best.result_path(seed).write_text(json.dumps(_ngram_result(seed, {"books": 10.0}, epochs=40)))
+        return 0
+
+    monkeypatch.setattr(best.subprocess, "call", fake_call)
+    assert best.run_missing(results / "best.json", [0, 1], results / "runs") == 0
+    assert [c[2] for c in calls] == ["experiments.ngram", "experiments.ngram"]
+    assert "--export" in calls[0] and "--config" in calls[1]
+    _ngram_config(results / "best.json", epochs=20)
+    with pytest.raises(SystemExit, match=r"best_seed0.json is a run of another configuration.*'epochs': \(40, 20\)"):
+        best.run_missing(results / "best.json", [0, 1], results / "runs")
+
+
+def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatch):
+    from experiments import ngram
+
+    monkeypatch.setattr(ngram, "SCREEN_RESULTS", results / "ngram")
+    monkeypatch.setattr(ngram, "SCREEN_RUNS", results / "screen_runs")
+    _ngram_config(results / "best.json")
+    runs = results / "runs"
+    runs.mkdir()
+    for seed, epochs in [(0, 20), (1, 40), (2, 20)]:
+        folder = ngram.screen_run_dir("sp_ngram", seed)
+        (folder / "model").mkdir(parents=True)
+        full = ngram.settings_of(["--epochs", str(epochs)])
+        (folder / "run_args.json").write_text(json.dumps({**full, "tasks": ",".join(full["tasks"]), "seed": seed}))
+        if seed != 2:  # seed 2's screen did not finish
+            ngram.screen_result_path("sp_ngram", seed).parent.mkdir(parents=True, exist_ok=True)
+            ngram.screen_result_path("sp_ngram", seed).write_text("{}")
+    assert best.adopt_screen_run(results / "best.json", 0, runs, results / "unused")
+    assert (runs / "seed0" / "run_args.json").exists()
+    assert not best.adopt_screen_run(results / "best.json", 1, runs, results / "unused")  # other settings
+    assert not best.adopt_screen_run(results / "best.json", 2, runs, results / "unused")  # unfinished
+    best.result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
+    md = best.report([0], "cmd")
+    assert "the shared/private n-gram model, `python -m experiments.ngram` with `max_features=200000" in md
+    assert "no unlabelled text, no word vectors, no pretraining" in md
+    assert "Seed(s) 0: trained by an earlier process" in md and "Training wall time per run" in md

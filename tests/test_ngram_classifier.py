@@ -251,3 +251,20 @@ def test_the_summary_pairs_each_seed_with_the_best_configuration_of_that_seed(tm
                    best_tested=str(tmp_path / "tested{seed}.json"))
     assert "Dev only" not in text and "the test split was read once per run, after the choice" in text
     assert "| 0 | 11.50 | 13.00 | -1.50 |" in text and "Mean: n-gram 11.50, best config 13.00 over 1 seed(s)." in text
+
+
+def test_the_experiment_reads_a_config_file_and_names_what_is_wrong_with_one(tmp_path):
+    from experiments import ngram
+
+    good = tmp_path / "best.json"
+    good.write_text(json.dumps({"model": "sp-ngram", "epochs": 40, "tasks": ["books", "dvd"], "provenance": {}}))
+    args = ngram.parse_args(["--config", str(good), "--output-dir", "x", "--patience", "7"])
+    assert (args.epochs, args.patience, args.tasks, args.ngrams) == (40, 7, "books,dvd", 2)  # flags win
+    lstm = tmp_path / "lstm.json"
+    lstm.write_text(json.dumps({"model": "asp-mtl", "epochs": 3}))
+    with pytest.raises(SystemExit, match="'model' is 'asp-mtl'; this command trains 'sp-ngram'"):
+        ngram.parse_args(["--config", str(lstm), "--output-dir", "x"])
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"model": "sp-ngram", "hidden_dim": 3}))
+    with pytest.raises(SystemExit, match=r"unknown field\(s\) \['hidden_dim'\]"):
+        ngram.parse_args(["--config", str(odd), "--output-dir", "x"])

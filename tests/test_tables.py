@@ -17,6 +17,9 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(tables, "FOUR_TASK_WINNER_RUNS", tmp_path / "best")
+    from experiments import ngram
+
+    monkeypatch.setattr(ngram, "SCREEN_RESULTS", tmp_path / "ngram")
     (tmp_path / "runs").mkdir()
     (tmp_path / "best").mkdir()
     return tmp_path / "runs"
@@ -169,6 +172,34 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
         (runs_dir / f"s16_head_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=13.4),
                                                                              "wall_time_s": 1.0}))
     assert tables.choose_best(tables.load_runs(), "cmd")["provenance"]["chosen"] == "asp_mtl"
+
+
+def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_dir, tmp_path, monkeypatch):
+    from experiments import ngram
+
+    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0, "command": "c"}))
+    ngram_devs = {"sp_ngram": (10.5, 10.4, 10.6), "long": (10.2, 10.0)}  # long lacks seed 2: not a candidate
+    for name, values in ngram_devs.items():
+        for seed, dev in enumerate(values):
+            path = ngram.screen_result_path(name, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": f"ng {name}"}))
+    config = tables.choose_best(tables.load_runs(), "cmd")
+    assert config["provenance"]["chosen"] == "s16_ngram"
+    assert set(config["provenance"]["candidates"]) == {"asp_mtl", "s16_ht_conf_unl", "s16_ngram"}
+    assert config["model"] == "sp-ngram" and config["epochs"] == 20 and len(config["tasks"]) == 16
+    assert ngram.config_settings(json.loads((tmp_path / "best.json").read_text())) == ngram.settings_of([])
+    levers = tables.levers_table(tables.load_runs()).set_index("lever")
+    row = levers.loc["the n-gram model instead of the LSTMs"]
+    assert row["screen"] == "16 tasks, dev only, vs s16_ht_conf_unl" and row["seeds"] == 3
+    assert row["dev_gain_mean"] == pytest.approx((12.0 + 12.5 + 12.3 - 10.5 - 10.4 - 10.6) / 3)
+    long = levers.loc["n-gram model: long"]
+    assert long["seeds"] == 2 and long["dev_gain_mean"] == pytest.approx(0.35)
+    assert long["flags"] == "python -m experiments.ngram --epochs 40 --patience 5"
 
 
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
