@@ -2,6 +2,8 @@
 
     python -m experiments.select_ensembles             # what is missing: each seed's selection, export, serving cost
     python -m experiments.select_ensembles --rebuild   # only the summary (experiments.tables rebuild also writes it)
+    python -m experiments.select_ensembles --pool with-ngram   # the same with the n-gram model and the best LSTM
+                                                               # configuration among the candidates
 
 The candidates of seed S are the seed-S models of every configuration in
 :data:`POOL`: the 16-task configurations of which a loadable model exists for
@@ -47,46 +49,64 @@ POOL = {
 }
 """The candidate configurations (FS-MTL is not among them: its seed-0 model predates the refactor and does not load)."""
 
+POOLS = {
+    "lstm": POOL,
+    "with-ngram": {
+        **POOL,
+        "ASP-MTL, head+tail + confusion + 25 % unlabelled (the best LSTM configuration)":
+            lambda s: f"runs/tables/s16_ht_conf_unl_seed{s}",
+        "the shared/private n-gram model": lambda s: f"runs/ngram/seed{s}",
+    },
+}
+"""Candidate pools: name -> configurations. ``with-ngram`` adds the two configurations trained since
+(its own results folder, so the LSTM-only selection stays as it was)."""
+BEST_RUNS = {"lstm": REPO_ROOT / "runs" / "best", "with-ngram": REPO_ROOT / "runs" / "best_ngram"}
+"""The best configuration's run folder each pool's serving cost is compared with."""
 
-def candidates(seed: int) -> list[str]:
-    """The ``.keras`` files of seed ``seed``'s candidates, one per configuration of :data:`POOL`."""
-    return [f"{folder(seed)}/model/model.keras" for folder in POOL.values()]
+
+def candidates(seed: int, pool: str = "lstm") -> list[str]:
+    """The ``.keras`` files of seed ``seed``'s candidates, one per configuration of the pool."""
+    return [f"{folder(seed)}/model/model.keras" for folder in POOLS[pool].values()]
 
 
-def result_path(seed: int) -> Path:
-    return RESULTS / f"seed{seed}.json"
+def results_dir(pool: str = "lstm") -> Path:
+    return RESULTS if pool == "lstm" else RESULTS.parent / f"ensemble_selection_{pool.replace('-', '_')}"
 
 
-def export_dir(seed: int) -> Path:
-    return REPO_ROOT / "runs" / "ensemble_selection" / f"export-seed{seed}"
+def result_path(seed: int, pool: str = "lstm") -> Path:
+    return results_dir(pool) / f"seed{seed}.json"
 
 
-def select(seed: int, max_steps: int) -> bool:
+def export_dir(seed: int, pool: str = "lstm") -> Path:
+    return REPO_ROOT / "runs" / results_dir(pool).name / f"export-seed{seed}"
+
+
+def select(seed: int, max_steps: int, pool: str = "lstm") -> bool:
     """Runs the selection of ``seed`` unless its result file exists; False if it failed."""
-    if result_path(seed).exists():
-        logger.info("seed %d already done: %s", seed, result_path(seed))
+    if result_path(seed, pool).exists():
+        logger.info("seed %d already done: %s", seed, result_path(seed, pool))
         return True
-    missing = [c for c in candidates(seed) if not (REPO_ROOT / c).is_file()]
+    missing = [c for c in candidates(seed, pool) if not (REPO_ROOT / c).is_file()]
     if missing:
         logger.error("seed %d: candidate model(s) missing: %s", seed, ", ".join(missing))
         return False
     command = [sys.executable, "-m", "experiments.ensemble", "--select-on-dev", "--max-steps", str(max_steps),
-               "--results", str(result_path(seed).relative_to(REPO_ROOT))]
-    for path in candidates(seed):
+               "--results", str(result_path(seed, pool).relative_to(REPO_ROOT))]
+    for path in candidates(seed, pool):
         command += ["--candidate", path]
     logger.info("seed %d: %s", seed, " ".join(command[1:]))
-    return subprocess.call(command, cwd=REPO_ROOT) == 0 and result_path(seed).exists()
+    return subprocess.call(command, cwd=REPO_ROOT) == 0 and result_path(seed, pool).exists()
 
 
-def export(seed: int) -> Path | None:
+def export(seed: int, pool: str = "lstm") -> Path | None:
     """Seed ``seed``'s chosen ensemble (members and weights from its result file) exported for ``BENCH_TASK``."""
-    target = export_dir(seed)
+    target = export_dir(seed, pool)
     versions = sorted(target.glob(f"{BENCH_TASK}/[0-9]*"), key=lambda p: int(p.name))
     if versions:
         return versions[-1]
     import tf_aspmtl
 
-    report = json.loads(result_path(seed).read_text(encoding="utf-8"))
+    report = json.loads(result_path(seed, pool).read_text(encoding="utf-8"))
     ensemble = tf_aspmtl.MultiTaskEnsemble.load([REPO_ROOT / m for m in report["members"]],
                                                 member_weights=report["weights"], name="ensemble")
     (exported,) = ensemble.export(target, tasks=[BENCH_TASK], verbose=False)
@@ -94,16 +114,17 @@ def export(seed: int) -> Path | None:
     return Path(exported.path)
 
 
-def bench(seeds: list[int]) -> None:
+def bench(seeds: list[int], pool: str = "lstm") -> None:
     """One experiments.bench_serving run over the selected ensembles' exports and the best configuration's."""
-    if BENCH.exists():
+    output = results_dir(pool) / BENCH.name
+    if output.exists():
         return
-    exports = [export(s) for s in seeds]
-    best = REPO_ROOT / "runs" / "best"
+    exports = [export(s, pool) for s in seeds]
+    best = BEST_RUNS[pool]
     others = [sorted((best / name / BENCH_TASK).glob("[0-9]*"), key=lambda p: int(p.name))
               for name in ("export", "export-ensemble")]
     command = [sys.executable, "-m", "experiments.bench_serving", "--export-dir", str(exports[0]), "--output",
-               str(BENCH.relative_to(REPO_ROOT))]
+               str(output.relative_to(REPO_ROOT))]
     for path in exports[1:] + [v[-1] for v in others if v]:
         command += ["--compare-export-dir", str(path)]
     logger.info("serving cost: %s", " ".join(command[1:]))
@@ -117,7 +138,7 @@ def _run_name(path: str) -> str:
     return parts[-3] if len(parts) >= 3 and parts[-2] == "model" else Path(path).stem
 
 
-def summary(directory: Path, best_dir: Path) -> str | None:
+def summary(directory: Path, best_dir: Path, pool: str = "lstm") -> str | None:
     """Markdown over the per-seed selected ensembles (``directory/seed<S>.json``), or None if there are none.
 
     Per seed: the chosen members and weights, dev and test error, and the test
@@ -130,9 +151,10 @@ def summary(directory: Path, best_dir: Path) -> str | None:
     if not reports:
         return None
     lines = [
-        f"One ensemble per seed, chosen on dev among that seed's models of {len(POOL)} configurations "
-        f"({'; '.join(POOL)}): greedy forward selection with replacement on dev's mean per-task log loss picks "
-        "members and weights (`python -m experiments.select_ensembles`, which runs `python -m experiments.ensemble "
+        f"One ensemble per seed, chosen on dev among that seed's models of {len(POOLS[pool])} configurations "
+        f"({'; '.join(POOLS[pool])}): greedy forward selection with replacement on dev's mean per-task log loss picks "
+        "members and weights (`python -m experiments.select_ensembles"
+        + ("`" if pool == "lstm" else f" --pool {pool}`") + ", which runs `python -m experiments.ensemble "
         "--select-on-dev`; each file has its command); test is read once, for the chosen ensemble. Reported apart "
         "from the single-model numbers: an ensemble runs every member for each review.", "",
         "| seed | members (weight) | dev % | test % | best configuration's single model, same seed, test % | "
@@ -178,19 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--max-steps", type=int, default=20, help="most picks per ensemble (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="only write the summary from the result files")
+    p.add_argument("--pool", choices=sorted(POOLS), default="lstm", help="the candidates (default: %(default)s)")
     args = p.parse_args(argv)
     ok = True
+    folder = results_dir(args.pool)
     if not args.rebuild:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        ok = all([select(seed, args.max_steps) for seed in args.seeds])
+        folder.mkdir(parents=True, exist_ok=True)
+        ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
         if ok:
-            bench(args.seeds)
+            bench(args.seeds, args.pool)
     from experiments import best
 
-    text = summary(RESULTS, best.RESULTS)
+    text = summary(folder, best.RESULTS, args.pool)
     if text is not None:
-        write_atomic(SUMMARY, "# Ensembles chosen on dev, one per seed\n\n" + text)
-        logger.info("wrote %s", SUMMARY)
+        write_atomic(folder.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n" + text)
+        logger.info("wrote %s", folder.with_suffix(".md"))
     return 0 if ok else 1
 
 

@@ -465,6 +465,12 @@ def rebuild(command: str) -> dict[str, str]:
     if selected is not None:
         write_atomic(ENSEMBLE_SELECTION.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n" + selected)
         made["ensemble-selection"] = selected
+    with_ngram = select_ensembles.results_dir("with-ngram")
+    selected = select_ensembles.summary(with_ngram, best_script.RESULTS, "with-ngram")
+    if selected is not None:
+        write_atomic(with_ngram.with_suffix(".md"), "# Ensembles chosen on dev, one per seed (with the n-gram "
+                     "model among the candidates)\n\n" + selected)
+        made["ensemble-selection-ngram"] = selected
     update_readme(made)
     return made
 

@@ -64,3 +64,12 @@ def test_summary_names_every_configuration_of_the_pool(tmp_path):
                            {"path": "runs/tables/sp_mtl_rerun_seed0/model/model.keras", "weight": 0.5}]}))
     md = select_ensembles.summary(tmp_path, tmp_path / "nobest")
     assert all(name in md for name in select_ensembles.POOL) and "main-job (0.50)" in md and "| – | – |" in md
+
+
+def test_the_ngram_pool_adds_two_configurations_and_keeps_its_own_results():
+    lstm, with_ngram = select_ensembles.candidates(1), select_ensembles.candidates(1, "with-ngram")
+    assert with_ngram[: len(lstm)] == lstm
+    assert with_ngram[len(lstm):] == ["runs/tables/s16_ht_conf_unl_seed1/model/model.keras",
+                                      "runs/ngram/seed1/model/model.keras"]
+    assert select_ensembles.result_path(1, "with-ngram").parent != select_ensembles.result_path(1).parent
+    assert select_ensembles.export_dir(1, "with-ngram") != select_ensembles.export_dir(1)
