@@ -305,11 +305,12 @@ def report(seeds: list[int], command: str) -> str:
     ]
     for task in tasks + ["average"]:
         mean, sd = ours(task)
-        cells = [f"{mean:.1f} ± {sd:.1f}" if len(runs) > 1 else f"{mean:.1f}"]
+        digits = 2 if task == "average" else 1
+        cells = [f"{mean:.{digits}f} ± {sd:.{digits}f}" if len(runs) > 1 else f"{mean:.{digits}f}"]
         if lstm:
             values = [r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"] for r in lstm.values()]
             m, d = _mean_sd(values)
-            cells.append(f"{m:.1f} ± {d:.1f}" if len(values) > 1 else f"{m:.1f}")
+            cells.append(f"{m:.{digits}f} ± {d:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}")
         if table2 is not None and task in table2.index:
             row = table2.loc[task]
             cells.append(f"{row['paper_asp_mtl']:.1f}")
@@ -330,6 +331,17 @@ def report(seeds: list[int], command: str) -> str:
         lines += ["", f"Seed(s) {', '.join(map(str, reused))}: trained by an earlier process (the n-gram screen's "
                       "run of the same settings and seed, copied here); the process that wrote the result trained no "
                       "epoch: it loaded the dev-selected weights and read test."]
+        from experiments import ngram
+
+        earlier = {s: json.loads(ngram.tested_result_path(s).read_text()) for s in reused
+                   if ngram.tested_result_path(s).exists() and ngram.result_settings(
+                       json.loads(ngram.tested_result_path(s).read_text())) == ngram.result_settings(runs[s])}
+        earlier = {s: r for s, r in earlier.items() if "avg_test_error" in r}
+        if earlier:
+            lines[-1] += (" The same weights had read test once before, by `experiments.ngram` itself after the "
+                          "screen (`experiments/results/ngram.md`): a second read, not a new choice; mean test error "
+                          "then and here: " + "; ".join(f"seed {s} {r['avg_test_error']:.2f} / "
+                                                       f"{runs[s]['avg_test_error']:.2f}" for s, r in earlier.items()) + ".")
     if adopted:
         lines += ["", f"Seed(s) {', '.join(map(str, adopted))}: trained by the 16-task screen (`--dev-only`, the same "
                       "configuration and seed) and evaluated on test here, once; no epoch was trained again."]

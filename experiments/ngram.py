@@ -94,6 +94,11 @@ def screen_run_dir(name: str, seed: int) -> Path:
     return SCREEN_RUNS / "ngram_screen" / f"{name}_seed{seed}"
 
 
+def tested_result_path(seed: int) -> Path:
+    """The results file of the ``sp_ngram`` screen run of ``seed`` continued to read test (issue 11's rule)."""
+    return SCREEN_RESULTS / f"sp_ngram_seed{seed}.json"
+
+
 def load_screen_runs() -> dict[str, dict[int, dict[str, Any]]]:
     """Finished dev-only screen runs: setting -> seed -> results JSON (``s16_ngram_<name>`` keys, as in experiments.tables)."""
     runs: dict[str, dict[int, dict[str, Any]]] = {}

@@ -67,7 +67,7 @@ def test_report_gives_mean_and_spread_beside_table2(results):
                                                                                            index=False)
     md = best.report([0, 1, 2], "cmd")
     assert "| books | 11.0 ± 1.4 | 16.0 | 14.0 ± 0.5 |" in md
-    assert "| **average** | 13.0 ± 1.4 | 13.9 |" in md  # (12 + 14) / 2 over the two seeds that exist
+    assert "| **average** | 13.00 ± 1.41 | 13.9 |" in md  # (12 + 14) / 2 over the two seeds that exist
     assert "sum 0.32 h" in md
     assert "settings but `encoder=lstm-max`;" in md  # only what differs from the defaults
     (results / "asp_mtl_seed0.json").write_text(json.dumps({"avg_dev_error": 9.0, "avg_test_error": 13.0}))
@@ -185,7 +185,9 @@ def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatc
     assert not best.adopt_screen_run(results / "best.json", 1, runs, results / "unused")  # other settings
     assert not best.adopt_screen_run(results / "best.json", 2, runs, results / "unused")  # unfinished
     best.result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
+    ngram.tested_result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
     md = best.report([0], "cmd")
+    assert "a second read, not a new choice; mean test error then and here: seed 0 10.50 / 10.50." in md
     assert "the shared/private n-gram model, `python -m experiments.ngram` with `max_features=200000" in md
     assert "no unlabelled text, no word vectors, no pretraining" in md
     assert "Seed(s) 0: trained by an earlier process" in md and "Training wall time per run" in md
