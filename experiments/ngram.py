@@ -46,15 +46,10 @@ logger = logging.getLogger("experiments.ngram")
 
 def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
                  seed: int | None = None) -> tf.data.Dataset:
-    """Raw rows and class ids; with ``seed``, an endless stream reshuffled each pass (the same for the same seed)."""
-    data = tf.data.Dataset.from_tensor_slices((
-        {"text": tf.constant(frame["text"].astype(str).tolist(), tf.string),
-         "task_id": tf.constant(model.task_ids(frame["task"]), tf.int32)},
-        tf.constant(model.encode_labels(frame["task"], frame["label"]), tf.int32),
-    ))
-    if seed is not None:
-        data = data.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True).repeat()
-    return data.batch(batch_size).prefetch(2)
+    """A frame's raw rows and class ids (:meth:`SharedPrivateNgramClassifier.rows_dataset`); with ``seed``, an
+    endless stream reshuffled each pass (the same for the same seed)."""
+    return model.rows_dataset({"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()},
+                              frame["label"].tolist(), batch_size, shuffle_seed=seed)
 
 
 SETTING_FIELDS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")

@@ -115,3 +115,31 @@ def test_import_alone_registers_every_class_for_safe_loading(tmp_path):
         tmp_path / "m.keras")
     out = subprocess.run([sys.executable, "-c", load], check=True, capture_output=True, text=True)
     assert out.stdout.strip().endswith("AdversarialSharedPrivateMTL")
+
+
+def test_ngram_model_from_dataframe_to_served_model(frames, tmp_path):
+    # The best configuration's model in the same few lines as the LSTMs' (README, "The best configuration").
+    train, dev = frames
+    model = tf_aspmtl.SharedPrivateNgramClassifier.from_frame(train, max_features=5000)
+    assert model.task_names == ["books", "dvd"] and model.class_names == [["negative", "positive"]] * 2
+    model.compile()
+    assert isinstance(model.optimizer, tf_aspmtl.LazyAdam)
+    history = model.fit({"text": train.text, "task": train.task}, train.label,
+                        validation_data=({"text": dev.text, "task": dev.task}, dev.label), batch_size=16, epochs=3,
+                        verbose=0)
+    assert history.history["mean_task_accuracy"][-1] > history.history["mean_task_accuracy"][0]
+    assert "val_acc_books" in history.history
+    scores = model.evaluate({"text": dev.text, "task": dev.task}, dev.label, return_dict=True, verbose=0)
+    assert 0.5 < scores["mean_task_accuracy"] <= 1.0
+    texts = ["A gripping story, beautifully written.", "The disc would not play."]
+    probs = model.predict({"text": texts, "task": ["books", "dvd"]}, verbose=0)
+    model.save(tmp_path / "ngram.keras")
+    loaded = keras.models.load_model(tmp_path / "ngram.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict({"text": texts, "task": ["books", "dvd"]}, verbose=0), probs, atol=1e-6)
+    exported = loaded.export(str(tmp_path / "serving"), verbose=False)
+    assert sorted(e.name for e in exported) == ["books", "dvd"]
+    served = keras.layers.TFSMLayer(str(tmp_path / "serving" / "dvd" / "1"), call_endpoint="serving_default")
+    out = served(tf_constant(texts[1:]))
+    np.testing.assert_allclose(np.asarray(out["probabilities"]), probs[1:], atol=1e-5)
+    with pytest.raises(ValueError, match="no column 'label'"):
+        tf_aspmtl.SharedPrivateNgramClassifier.from_frame(train.drop(columns="label"))

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import os
+from typing import Any, Hashable, Mapping, Sequence
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.metrics import PerTaskAccuracy
+from tf_aspmtl.optimizers import OPTIMIZERS, LazyAdam, get_optimizer
 from tf_aspmtl.models.multitask_classifier import LOGITS, PROBABILITIES
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, task_ids_from_names
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+
+
+def _is_raw(x) -> bool:
+    """Raw rows: python/pandas/numpy texts and tasks (not tensors, which go to Keras as they are)."""
+    return isinstance(x, Mapping) and TEXT in x and TASK in x and not tf.is_tensor(x[TEXT])
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -48,6 +56,14 @@ class SharedPrivateNgramClassifier(keras.Model):
             and keeps every update sparse (only the batch's n-grams change,
             with :class:`tf_aspmtl.optimizers.LazyAdam`), several times faster.
         per_task_metrics: bool. Also log each task's accuracy.
+
+    The short way, from a DataFrame of training rows to a served model::
+
+        model = SharedPrivateNgramClassifier.from_frame(train)   # text, task, label columns
+        model.compile()                                           # LazyAdam(1e-3)
+        model.fit({"text": train.text, "task": train.task}, train.label, epochs=20,
+                  validation_data=({"text": dev.text, "task": dev.task}, dev.label))
+        model.export("serving")                                   # one SavedModel per task
 
     Example:
     >>> features = NgramFeatures(max_features=50)
@@ -87,6 +103,42 @@ class SharedPrivateNgramClassifier(keras.Model):
         self.l2_loss_tracker = keras.metrics.Mean(name="l2_loss")
         self.task_accuracy = PerTaskAccuracy(self.task_names, per_task=self.per_task_metrics)
         self.built = True
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, max_features: int = 200_000, ngrams: int = 2,
+                   text_column: str = TEXT, task_column: str = TASK, label_column: str = "label",
+                   classes: Mapping[str, Sequence[Hashable]] | None = None, **kwargs) -> SharedPrivateNgramClassifier:
+        """A model whose tasks (first-seen order), classes (sorted per task) and n-gram features come from ``frame``.
+
+        Pass the training rows only: n-grams, idf or a class learnt from dev
+        or test rows leak them into the model.
+
+        Args:
+            frame: pandas.DataFrame with text, task and label columns.
+            max_features: int. Most frequent n-grams kept.
+            ngrams: int. Longest n-gram, in words.
+            text_column, task_column, label_column: str. Column names.
+            classes: optional mapping task -> label values, to fix the classes (and their ids).
+            **kwargs: passed to the constructor (``l2``, ``name``, ...).
+        """
+        from tf_aspmtl.data.tabular import LabelMap
+
+        for column in (text_column, task_column, label_column):
+            if column not in frame.columns:
+                raise ValueError(f"The frame has no column {column!r}; its columns are {list(frame.columns)}")
+        if frame.empty:
+            raise ValueError("Cannot learn a model's tasks and features from an empty frame.")
+        tasks = [str(t) for t in pd.unique(frame[task_column].astype(str))]
+        if classes is None:
+            learnt = LabelMap.from_frame(frame.assign(**{task_column: frame[task_column].astype(str)}), task_column,
+                                         label_column)
+            classes = {t: learnt.classes(t) for t in tasks}
+        missing = [t for t in tasks if t not in classes]
+        if missing:
+            raise ValueError(f"classes has no entry for task(s) {missing}")
+        features = NgramFeatures(max_features=max_features, ngrams=ngrams)
+        features.adapt([t if isinstance(t, (str, bytes)) else str(t) for t in frame[text_column].tolist()])
+        return cls(features, tasks, [[str(c) for c in classes[t]] for t in tasks], **kwargs)
 
     # ------------------------------------------------------------ layout
     @property
@@ -143,19 +195,94 @@ class SharedPrivateNgramClassifier(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self(x, training=False)[PROBABILITIES]
 
+    # ------------------------------------------------------- raw rows
+    def rows_dataset(self, x: Mapping[str, Sequence], y: Sequence | None = None, batch_size: int = 64,
+                     shuffle_seed: int | None = None, shuffle: bool = False, where: str = "x") -> tf.data.Dataset:
+        """Raw ``{"text": [...], "task": [...]}`` rows (and raw labels) as batches of ``{"text", "task_id"}``
+        (and class ids).
+
+        Args:
+            x: texts (str or bytes) and task names (or ids), one per row; tasks may mix.
+            y: optional raw labels (values of the task's classes).
+            batch_size: int. Rows per batch.
+            shuffle_seed: optional int. An endless stream, reshuffled on every pass, the same for the same seed
+                (for ``steps_per_epoch`` training).
+            shuffle: bool. Without ``shuffle_seed``: one pass, reshuffled on every epoch.
+            where: str. What the error messages call ``x``.
+        """
+        texts = [t if isinstance(t, bytes) else str(t) for t in list(x[TEXT])]
+        tasks = list(x[TASK])
+        if len(texts) != len(tasks):
+            raise ValueError(f"{where}: {len(texts)} texts but {len(tasks)} tasks")
+        inputs = {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(self.task_ids(tasks), tf.int32)}
+        if y is None:
+            data = tf.data.Dataset.from_tensor_slices(inputs)
+        else:
+            labels = list(y)
+            if len(labels) != len(texts):
+                raise ValueError(f"{where}: {len(texts)} texts but {len(labels)} labels")
+            data = tf.data.Dataset.from_tensor_slices((inputs, tf.constant(self.encode_labels(tasks, labels), tf.int32)))
+        if shuffle_seed is not None:
+            data = data.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+        elif shuffle:
+            data = data.shuffle(len(texts), reshuffle_each_iteration=True)
+        return data.batch(batch_size).prefetch(2)
+
+    def compile(self, optimizer=None, learning_rate: float = 1e-3, **kwargs):
+        """Compiles with LazyAdam(``learning_rate``) (sparse updates: only a batch's n-grams change) unless
+        ``optimizer`` is given: a name in :data:`tf_aspmtl.optimizers.OPTIMIZERS` or any Keras optimizer."""
+        if not np.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
+        if optimizer is None:
+            optimizer = LazyAdam(learning_rate)
+        elif isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+            optimizer = get_optimizer(optimizer, learning_rate)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, validation_data=None, **kwargs):
+        """``keras.Model.fit`` that also takes raw ``{"text", "task"}`` rows and raw labels (one pass per epoch,
+        reshuffled); ``validation_data`` may be raw ``(x, y)`` too. Anything else goes to ``keras.Model.fit``."""
+        if _is_raw(x):
+            x, y = self.rows_dataset(x, y, batch_size or 64, shuffle=True), None
+            batch_size = None
+        if isinstance(validation_data, tuple) and validation_data and _is_raw(validation_data[0]):
+            validation_data = self.rows_dataset(*validation_data[:2], batch_size=64, where="validation_data")
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):
+        """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows and raw labels."""
+        if _is_raw(x):
+            x, y, batch_size = self.rows_dataset(x, y, batch_size or 64), None, None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
     def predict(self, x, batch_size: int | None = None, **kwargs) -> np.ndarray:
         """Probabilities [rows, max_classes] in row order; ``x`` may be raw ``{"text": [...], "task": [...]}`` lists
         (tasks may mix; texts may be str or bytes) or a dataset of such batches."""
-        if isinstance(x, Mapping) and TEXT in x and TASK in x and not tf.is_tensor(x[TEXT]):
-            texts = [t if isinstance(t, bytes) else str(t) for t in list(x[TEXT])]
-            tasks = list(x[TASK])
-            if len(texts) != len(tasks):
-                raise ValueError(f"x: {len(texts)} texts but {len(tasks)} tasks")
-            x = tf.data.Dataset.from_tensor_slices(
-                {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(self.task_ids(tasks), tf.int32)}
-            ).batch(batch_size or 64)
-            batch_size = None
+        if _is_raw(x):
+            x, batch_size = self.rows_dataset(x, batch_size=batch_size or 64), None
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def export(self, filepath: str | os.PathLike, format: str = "tf_serving", verbose: bool = True, **kwargs):
+        """Writes TF Serving-ready SavedModels: ``<filepath>/<task>/<version>/`` per task and ``models.config``
+        (:func:`tf_aspmtl.export.export_model` takes the keyword arguments; the same signature and outputs as
+        the LSTM models'). Returns the list of :class:`tf_aspmtl.export.ExportedModel`."""
+        if format != "tf_serving":
+            raise ValueError(f"{type(self).__name__} exports format='tf_serving' only; got {format!r}")
+        from tf_aspmtl.export import export_model
+
+        exported = export_model(self, filepath, **kwargs)
+        if verbose:
+            for item in exported:
+                print(f"exported {item.name} version {item.version} to {item.path}")
+        return exported
 
     # ----------------------------------------------------------- serving
     def task_head(self, task: str | int) -> SparseLinearHead:
