@@ -40,16 +40,18 @@ from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
 from tf_aspmtl.training.task_errors import task_errors
+from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
 
 logger = logging.getLogger("experiments.ngram")
 
 
 def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
                  seed: int | None = None) -> tf.data.Dataset:
-    """A frame's raw rows and class ids (:meth:`SharedPrivateNgramClassifier.rows_dataset`); with ``seed``, an
-    endless stream reshuffled each pass (the same for the same seed)."""
+    """A frame's raw rows and class ids (:meth:`SharedPrivateNgramClassifier.rows_dataset`; FDU-MTL's label ``i``
+    is the task's class ``i``); with ``seed``, an endless stream reshuffled each pass (the same for the same seed)."""
+    labels = [model.class_names[model.task_id(t)][int(v)] for t, v in zip(frame["task"], frame["label"])]
     return model.rows_dataset({"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()},
-                              frame["label"].tolist(), batch_size, shuffle_seed=seed)
+                              labels, batch_size, shuffle_seed=seed)
 
 
 SETTING_FIELDS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
@@ -221,7 +223,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tf.keras.utils.set_random_seed(args.seed)
     features = NgramFeatures(max_features=args.max_features, ngrams=args.ngrams)
     features.adapt(train["text"].astype(str).tolist())
-    class_names = [sorted({str(v) for v in data.loc[data["task"] == t, "label"]}) for t in tasks]
+    # The LSTM runs' class names (experiments.train): label 0 is negative, 1 positive. So the two models' saved
+    # models can be averaged by MultiTaskEnsemble and their exports answer with the same labels.
+    class_names = [list(FDU_MTL_CLASS_NAMES) for _ in tasks]
     model = SharedPrivateNgramClassifier(features, tasks, class_names, l2=args.l2, name="sp_ngram")
     model.compile(optimizer=LazyAdam(args.learning_rate))
     run_dir = Path(args.output_dir)

@@ -179,6 +179,17 @@ def test_an_ensemble_mixes_ngram_and_lstm_members_and_exports(tmp_path):
     assert len(exported) == 1
 
 
+def test_classes_renamed_keep_the_weights_and_the_errors_name_the_mismatch():
+    model = _random_model()
+    named = model.with_class_names([["negative", "positive"], ["bad", "so-so", "good"]])
+    x = {"text": TEXTS, "task": TASKS}
+    np.testing.assert_allclose(named.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-7)
+    assert named.class_names[1] == ["bad", "so-so", "good"] and model.class_names[1] == ["neg", "mid", "pos"]
+    assert named.encode_labels(["dvd"], ["good"]).tolist() == [2]
+    with pytest.raises(ValueError, match=r"keep each task's number of classes \[2, 3\]"):
+        model.with_class_names([["a", "b"], ["c", "d"]])
+
+
 def test_an_ensemble_refuses_a_model_that_cannot_read_raw_text_by_name():
     import keras
 

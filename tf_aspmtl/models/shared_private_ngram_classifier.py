@@ -140,6 +140,22 @@ class SharedPrivateNgramClassifier(keras.Model):
         features.adapt([t if isinstance(t, (str, bytes)) else str(t) for t in frame[text_column].tolist()])
         return cls(features, tasks, [[str(c) for c in classes[t]] for t in tasks], **kwargs)
 
+    def with_class_names(self, class_names: Sequence[Sequence[str]]) -> SharedPrivateNgramClassifier:
+        """The same model (same features and weights) with its classes renamed, e.g. ``"0"``/``"1"`` to
+        ``"negative"``/``"positive"`` for serving or to average it with models that name them so.
+
+        Args:
+            class_names: one sequence of names per task, as many as the task has classes, in class-id order.
+        """
+        class_names = [[str(c) for c in names] for names in class_names]
+        if [len(c) for c in class_names] != self.num_classes:
+            raise ValueError(f"class_names must keep each task's number of classes {self.num_classes}; got "
+                             f"{[len(c) for c in class_names]}")
+        copy = type(self)(self.features, self.task_names, class_names, l2=self.l2,
+                          per_task_metrics=self.per_task_metrics, name=self.name)
+        copy.set_weights(self.get_weights())
+        return copy
+
     # ------------------------------------------------------------ layout
     @property
     def num_tasks(self) -> int:
