@@ -12,6 +12,7 @@ backward pass of both LSTMs together, 39 % of a step (``python -m experiments.pr
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -110,3 +111,15 @@ def get_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
     return OPTIMIZERS[name](learning_rate=learning_rate)
+
+
+def resolve_optimizer(optimizer=None, learning_rate: float = 1e-3):
+    """What a tf_aspmtl model's ``compile`` uses: LazyAdam(``learning_rate``) for None, a new optimiser for a
+    name in :data:`OPTIMIZERS`, any other optimiser as it is; ValueError for a learning rate that is not > 0."""
+    if not np.isfinite(learning_rate) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
+    if optimizer is None:
+        return LazyAdam(learning_rate)
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+        return get_optimizer(optimizer, learning_rate)
+    return optimizer

@@ -211,3 +211,13 @@ def export_model(
             exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
     model_config.write_model_config(output, serving_base)
     return exported
+
+
+def export_for_serving(model, filepath: str | os.PathLike, verbose: bool = True, **kwargs) -> list[ExportedModel]:
+    """What a tf_aspmtl model's ``export(format="tf_serving")`` does: :func:`export_model`, then (``verbose``) one
+    line per published version."""
+    exported = export_model(model, filepath, **kwargs)
+    if verbose:
+        for item in exported:
+            print(f"exported {item.name} version {item.version} to {item.path}")
+    return exported

@@ -41,7 +41,7 @@ from tf_aspmtl.losses import (
 )
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
-from tf_aspmtl.optimizers import OPTIMIZERS, LazyAdam, get_optimizer
+from tf_aspmtl.optimizers import resolve_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 
@@ -614,13 +614,7 @@ class MultiTaskClassifier(keras.Model):
             **kwargs: passed to ``keras.Model.compile`` (``loss`` is not
                 used: the objective is :meth:`compute_loss`).
         """
-        if not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
-        if optimizer is None:
-            optimizer = LazyAdam(learning_rate)
-        elif isinstance(optimizer, str) and optimizer in OPTIMIZERS:
-            optimizer = get_optimizer(optimizer, learning_rate)
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=resolve_optimizer(optimizer, learning_rate), **kwargs)
 
     def compile_from_config(self, config):
         """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
@@ -749,13 +743,9 @@ class MultiTaskClassifier(keras.Model):
         """
         if format != "tf_serving":
             return super().export(filepath, format=format, verbose=verbose, **kwargs)
-        from tf_aspmtl.export import export_model
+        from tf_aspmtl.export.exporter import export_for_serving
 
-        exported = export_model(self, filepath, **kwargs)
-        if verbose:
-            for item in exported:
-                print(f"exported {item.name} version {item.version} to {item.path}")
-        return exported
+        return export_for_serving(self, filepath, verbose, **kwargs)
 
     # ---------------------------------------------------------- transfer
     def transfer(

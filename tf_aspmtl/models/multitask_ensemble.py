@@ -432,13 +432,9 @@ class MultiTaskEnsemble(keras.Model):
         """
         if format != "tf_serving":
             raise ValueError(f"MultiTaskEnsemble exports format='tf_serving' only; got {format!r}")
-        from tf_aspmtl.export import export_model
+        from tf_aspmtl.export.exporter import export_for_serving
 
-        exported = export_model(self, filepath, **kwargs)
-        if verbose:
-            for item in exported:
-                print(f"exported {item.name} version {item.version} to {item.path}")
-        return exported
+        return export_for_serving(self, filepath, verbose, **kwargs)
 
     # ------------------------------------------------------------ config
     def get_config(self):

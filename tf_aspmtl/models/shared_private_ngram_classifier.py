@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.metrics import PerTaskAccuracy
-from tf_aspmtl.optimizers import OPTIMIZERS, LazyAdam, get_optimizer
+from tf_aspmtl.optimizers import resolve_optimizer
 from tf_aspmtl.models.multitask_classifier import LOGITS, PROBABILITIES
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, task_ids_from_names
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
@@ -247,13 +247,7 @@ class SharedPrivateNgramClassifier(keras.Model):
     def compile(self, optimizer=None, learning_rate: float = 1e-3, **kwargs):
         """Compiles with LazyAdam(``learning_rate``) (sparse updates: only a batch's n-grams change) unless
         ``optimizer`` is given: a name in :data:`tf_aspmtl.optimizers.OPTIMIZERS` or any Keras optimizer."""
-        if not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
-        if optimizer is None:
-            optimizer = LazyAdam(learning_rate)
-        elif isinstance(optimizer, str) and optimizer in OPTIMIZERS:
-            optimizer = get_optimizer(optimizer, learning_rate)
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=resolve_optimizer(optimizer, learning_rate), **kwargs)
 
     def compile_from_config(self, config):
         """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
@@ -292,13 +286,9 @@ class SharedPrivateNgramClassifier(keras.Model):
         the LSTM models'). Returns the list of :class:`tf_aspmtl.export.ExportedModel`."""
         if format != "tf_serving":
             raise ValueError(f"{type(self).__name__} exports format='tf_serving' only; got {format!r}")
-        from tf_aspmtl.export import export_model
+        from tf_aspmtl.export.exporter import export_for_serving
 
-        exported = export_model(self, filepath, **kwargs)
-        if verbose:
-            for item in exported:
-                print(f"exported {item.name} version {item.version} to {item.path}")
-        return exported
+        return export_for_serving(self, filepath, verbose, **kwargs)
 
     # ----------------------------------------------------------- serving
     def task_head(self, task: str | int) -> SparseLinearHead:
