@@ -162,8 +162,11 @@ def bench(seeds: list[int], pool: str = "lstm") -> None:
 
 
 def _run_name(path: str) -> str:
-    """A member's run folder (``runs/tables/asp_mtl_confusion_seed0/model/model.keras`` -> ``asp_mtl_confusion_seed0``)."""
+    """A member's run folder (``runs/tables/asp_mtl_confusion_seed0/model/model.keras`` -> ``asp_mtl_confusion_seed0``;
+    ``runs/ngram/seed0/model/...`` -> ``ngram/seed0``)."""
     parts = Path(path).parts
+    if len(parts) >= 4 and parts[-2] == "model" and parts[-3].startswith("seed"):
+        return f"{parts[-4]}/{parts[-3]}"
     return parts[-3] if len(parts) >= 3 and parts[-2] == "model" else Path(path).stem
 
 

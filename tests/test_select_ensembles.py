@@ -91,3 +91,8 @@ def test_an_ngram_model_with_class_ids_for_names_gets_a_renamed_copy(tmp_path):
     assert renamed.class_names == [["negative", "positive"]]
     np.testing.assert_allclose(renamed.bias.numpy(), [[0.5, -0.5]])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", target.name]  # nothing staged is left
+
+
+def test_members_are_named_by_their_run_folder():
+    assert select_ensembles._run_name("runs/tables/asp_mtl_confusion_seed0/model/model.keras") == "asp_mtl_confusion_seed0"
+    assert select_ensembles._run_name("runs/ngram/seed1/model/model_fdu_class_names.keras") == "ngram/seed1"
