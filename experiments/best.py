@@ -270,6 +270,21 @@ SUPERSEDED_LSTM = RESULTS.parent / "superseded" / "best_lstm_ht_conf_unl" / "bes
 """The best LSTM configuration's tested runs, kept when the n-gram model replaced it as the best."""
 
 
+def _serving_comparison(path: Path) -> list[str]:
+    """The variants of an experiments.bench_serving run that timed this configuration's export beside an earlier
+    best configuration's, in turn, in one run (so their ratio is measured under the same load)."""
+    if not path.exists():
+        return []
+    b = json.loads(path.read_text())
+    load = b.get("machine_load_average_1min", {})
+    lines = ["", f"Side by side with the configuration it replaced, measured in turn in one run (`{b.get('command', '')}`;"
+                 f" load average before/after {load.get('before', '?')}/{load.get('after', '?')}):", ""]
+    for v in b.get("variants") or [b]:
+        lines.append(f"- `{v.get('export_dir', b.get('export_dir', ''))}`: p50 {v['p50_ms']:.2f} ms, "
+                     f"{v['batch64_reviews_per_s']:.0f} reviews/s at batch 64")
+    return lines
+
+
 def report(seeds: list[int], command: str) -> str:
     """best.md from the result files alone."""
     import pandas as pd
@@ -359,6 +374,7 @@ def report(seeds: list[int], command: str) -> str:
                       f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
                       f"{', '.join(loads)})."]
     lines += _serving_line(RESULTS / "bench_serving.json", f"{BENCH_TASK} SavedModel of seed {seeds[0]}")
+    lines += _serving_comparison(RESULTS / "bench_serving_vs_previous.json")
     ensemble_file = RESULTS / "ensemble.json"
     if ensemble_file.exists():
         e = json.loads(ensemble_file.read_text())

@@ -101,6 +101,14 @@ def test_report_gives_the_serving_cost_of_the_export(results):
     (results / "best" / "bench_serving.json").write_text(json.dumps(
         {"command": "bench", "p50_ms": 3.456, "batch64_reviews_per_s": 1234.4}))
     assert "p50 3.46 ms for one review, 1234 reviews/s at batch 64." in best.report([0], "cmd")
+    (results / "best" / "bench_serving_vs_previous.json").write_text(json.dumps(
+        {"command": "bench2", "p50_ms": 1.0, "batch64_reviews_per_s": 3000.0,
+         "machine_load_average_1min": {"before": 0.5, "after": 0.7},
+         "variants": [{"export_dir": "new/books/1", "p50_ms": 1.0, "batch64_reviews_per_s": 3000.0},
+                      {"export_dir": "old/books/1", "p50_ms": 5.0, "batch64_reviews_per_s": 800.0}]}))
+    md = best.report([0], "cmd")
+    assert "in one run (`bench2`; load average before/after 0.5/0.7)" in md
+    assert "- `old/books/1`: p50 5.00 ms, 800 reviews/s at batch 64" in md
 
 
 def test_a_seed_the_screen_trained_on_dev_only_is_adopted_not_retrained(results):
