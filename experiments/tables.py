@@ -700,8 +700,9 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     model's 16-task screens (:data:`experiments.ngram.SCREEN_SETTINGS`; then
     the file is an ``experiments.ngram --config``); only when none
     has, the 4-task screen's settings (and its baseline). So every candidate
-    saw the same tasks, seeds and data order; ties go to the cheaper (mean
-    wall time). Only
+    saw the same tasks, seeds and data order. Mean dev errors are compared to
+    3 decimals (whole rows: float noise is no gain); a tie keeps the current
+    ``best.json`` choice, then goes to the cheaper (mean wall time). Only
     dev errors are read (the screens never read test). Writes
     ``experiments/configs/best.json``; the reason goes in its ``provenance``
     field, which :meth:`TrainConfig.from_json_file` ignores.
@@ -744,7 +745,14 @@ def choose_best(runs, command: str) -> dict[str, Any]:
                     "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
                     "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
                 }
-    chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 6), candidates[n]["mean_wall_time_s"]))
+    # Dev errors are whole rows (a 16-task mean moves in steps of 1/32 point): compare them to 3 decimals, so float
+    # noise cannot break a tie. A tie keeps the current choice (a candidate must beat it to replace it), then goes
+    # to the cheaper.
+    incumbent = None
+    if BEST_CONFIG.exists():
+        incumbent = json.loads(BEST_CONFIG.read_text(encoding="utf-8")).get("provenance", {}).get("chosen")
+    chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 3), n != incumbent,
+                                            candidates[n]["mean_wall_time_s"]))
     if chosen in ngram_names:
         flags = list(ngram_names[chosen])
         config = {"model": ngram.MODEL, **ngram.settings_of(flags)}
@@ -757,7 +765,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     config["provenance"] = {
         "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": screen,
         "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks (the LSTM "
-        "settings and the n-gram model's screens alike); ties: cheaper", "screen_command": command_of_runs,
+        "settings and the n-gram model's screens alike), to 3 decimals; ties: the current choice, then the cheaper", "screen_command": command_of_runs,
         "candidates": candidates,
     }
     BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)
