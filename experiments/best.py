@@ -253,9 +253,9 @@ def data_used(run: dict[str, Any]) -> str:
         return ("the labelled train rows only (n-gram vocabulary and idf from the train split): no unlabelled text, "
                 "no word vectors, no pretraining")
     config, used = run["config"], []
-    if config.get("embedding") == "glove":
+    if "glove" in str(config.get("embedding", "")):
         used.append("GloVe 6B vectors (as the paper)")
-    if config.get("embedding") in ("word2vec", "glove+word2vec"):
+    if "word2vec" in str(config.get("embedding", "")):
         used.append("in-domain word2vec vectors trained on train + unlabelled text")
     if config.get("unlabeled_fraction", 0) > 0:
         used.append("unlabelled reviews in the adversary")

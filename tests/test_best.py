@@ -199,3 +199,10 @@ def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatc
     assert "the shared/private n-gram model, `python -m experiments.ngram` with `max_features=200000" in md
     assert "no unlabelled text, no word vectors, no pretraining" in md
     assert "Seed(s) 0: trained by an earlier process" in md and "Training wall time per run" in md
+
+
+def test_what_a_configuration_learns_from_is_said():
+    lstm = {"config": {"embedding": "glove+word2vec", "unlabeled_fraction": 0.25, "lm_pretrain_epochs": 0}}
+    said = best.data_used(lstm)
+    assert "GloVe 6B vectors" in said and "word2vec" in said and "unlabelled reviews in the adversary" in said
+    assert best.data_used({"config": {"embedding": "random"}}) == "the labelled train rows only"
