@@ -54,7 +54,8 @@ class SharedPrivateNgramClassifier(keras.Model):
         l2: float >= 0. Weight of the L2 penalty (per row of the loss's mean);
             0 (the default) leaves the regularisation to early stopping on dev
             and keeps every update sparse (only the batch's n-grams change,
-            with :class:`tf_aspmtl.optimizers.LazyAdam`), several times faster.
+            with :class:`tf_aspmtl.optimizers.LazyAdam`), several times faster per step than
+            dense updates (``python -m experiments.bench_ngram`` measures it).
         per_task_metrics: bool. Also log each task's accuracy.
 
     The short way, from a DataFrame of training rows to a served model::
