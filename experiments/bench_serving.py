@@ -42,6 +42,18 @@ DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_serving.json"
 GOALS = {"p50_ms": 10.0, "batch64_reviews_per_s": 1500.0}
 
 
+def variant_lines(bench: dict) -> list[str]:
+    """Markdown bullets, one per export an experiments.bench_serving results dict timed: p50 and batch-64 throughput."""
+    return [f"- `{v.get('export_dir', bench.get('export_dir', ''))}`: p50 {v['p50_ms']:.2f} ms, "
+            f"{v['batch64_reviews_per_s']:.0f} reviews/s at batch 64" for v in bench.get("variants") or [bench]]
+
+
+def load_note(bench: dict) -> str:
+    """``before/after`` 1-minute load averages of an experiments.bench_serving results dict (what else ran)."""
+    load = bench.get("machine_load_average_1min", {})
+    return f"{load.get('before', '?')}/{load.get('after', '?')}"
+
+
 def export_info(export_dir: Path) -> dict:
     """The export's ``assets.extra/export.json`` ({} if absent)."""
     path = export_dir / "assets.extra" / "export.json"

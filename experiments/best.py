@@ -275,14 +275,11 @@ def _serving_comparison(path: Path) -> list[str]:
     best configuration's, in turn, in one run (so their ratio is measured under the same load)."""
     if not path.exists():
         return []
+    from experiments.bench_serving import load_note, variant_lines
+
     b = json.loads(path.read_text())
-    load = b.get("machine_load_average_1min", {})
-    lines = ["", f"Side by side with the configuration it replaced, measured in turn in one run (`{b.get('command', '')}`;"
-                 f" load average before/after {load.get('before', '?')}/{load.get('after', '?')}):", ""]
-    for v in b.get("variants") or [b]:
-        lines.append(f"- `{v.get('export_dir', b.get('export_dir', ''))}`: p50 {v['p50_ms']:.2f} ms, "
-                     f"{v['batch64_reviews_per_s']:.0f} reviews/s at batch 64")
-    return lines
+    return ["", f"Side by side with the configuration it replaced, measured in turn in one run (`{b.get('command', '')}`;"
+                f" load average before/after {load_note(b)}):", "", *variant_lines(b)]
 
 
 def report(seeds: list[int], command: str) -> str:

@@ -112,16 +112,17 @@ def screen_key(name: str) -> str:
     return "s16_ngram" if name == "sp_ngram" else f"s16_ngram_{name}"
 
 
-def settings_of(flags: list[str]) -> dict[str, Any]:
-    """The settings (:data:`SETTING_FIELDS` and ``tasks`` as a list) that ``flags`` give."""
-    args = build_parser().parse_args([*flags, "--output-dir", "-"])
+def settings_of(flags: list[str], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings (:data:`SETTING_FIELDS` and ``tasks`` as a list) that ``flags`` give, over ``defaults``
+    (parser defaults, as :func:`settings_from_config` makes them)."""
+    p = build_parser()
+    p.set_defaults(**(defaults or {}))
+    args = p.parse_args([*flags, "--output-dir", "-"])
     return {"tasks": [t for t in args.tasks.split(",") if t], **{k: getattr(args, k) for k in SETTING_FIELDS}}
 
 
 def claim_run_folder(run_dir: Path, args: argparse.Namespace) -> None:
     """Records the run's arguments in ``run_dir/run_args.json``; exits 2 naming the fields if it holds another run."""
-    import json
-
     wanted = {k: getattr(args, k) for k in RUN_FIELDS}
     record = run_dir / "run_args.json"
     if record.exists():
@@ -137,10 +138,7 @@ def claim_run_folder(run_dir: Path, args: argparse.Namespace) -> None:
 
 def config_settings(config: dict[str, Any]) -> dict[str, Any]:
     """A config's full settings (``tasks`` as a list and every :data:`SETTING_FIELDS`, defaults filled in)."""
-    p = build_parser()
-    p.set_defaults(**settings_from_config(config, "config"))
-    args = p.parse_args(["--output-dir", "-"])
-    return {"tasks": [t for t in args.tasks.split(",") if t], **{k: getattr(args, k) for k in SETTING_FIELDS}}
+    return settings_of([], settings_from_config(config, "config"))
 
 
 def result_settings(result: dict[str, Any]) -> dict[str, Any]:

@@ -215,14 +215,12 @@ def summary(directory: Path, best_dir: Path, pool: str = "lstm") -> str | None:
                       f"{' / '.join(f'{d:+.2f}' for d in differences)}).")
     bench_file = directory / BENCH.name
     if bench_file.exists():
+        from experiments.bench_serving import load_note, variant_lines
+
         b = json.loads(bench_file.read_text(encoding="utf-8"))
-        load = b.get("machine_load_average_1min", {})
         lines += ["", f"Serving, one review of {BENCH_TASK} per call and batches of 64, all variants measured in "
-                      f"turn in one run (`{b.get('command', '')}`; load average before/after "
-                      f"{load.get('before', '?')}/{load.get('after', '?')}, i.e. what else ran):", ""]
-        for v in b.get("variants") or [b]:
-            lines.append(f"- `{v.get('export_dir', b.get('export_dir', ''))}`: p50 {v['p50_ms']:.2f} ms, "
-                         f"{v['batch64_reviews_per_s']:.0f} reviews/s at batch 64")
+                      f"turn in one run (`{b.get('command', '')}`; load average before/after {load_note(b)}, i.e. "
+                      "what else ran):", "", *variant_lines(b)]
     return "\n".join(lines) + "\n"
 
 

@@ -736,15 +736,9 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     if screen == "all 16 tasks":  # the n-gram model's 16-task screens compete with the LSTM settings
         from experiments import ngram
 
-        ngram_runs = ngram.load_screen_runs()
-        for name, ngram_flags in ngram.SCREEN_SETTINGS.items():
-            done = ngram_runs.get(ngram.screen_key(name), {})
-            if all(seed in done for seed in SEEDS):
-                ngram_names[ngram.screen_key(name)] = ngram_flags
-                candidates[ngram.screen_key(name)] = {
-                    "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
-                    "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
-                }
+        runs = {**runs, **ngram.load_screen_runs()}
+        ngram_names = {ngram.screen_key(name): flags for name, flags in ngram.SCREEN_SETTINGS.items()}
+        candidates.update(finished(ngram_names))
     # Dev errors are whole rows (a 16-task mean moves in steps of 1/32 point): compare them to 3 decimals, so float
     # noise cannot break a tie. A tie keeps the current choice (a candidate must beat it to replace it), then goes
     # to the cheaper.

@@ -13,7 +13,7 @@ def test_it_times_each_variant_and_writes_the_ratio(tmp_path):
                                 "--rounds", "1", "--note", "test", "--output", str(out)])
     written = json.loads(out.read_text())
     assert set(written["ms_per_step"]) == set(bench_ngram.VARIANTS) and written["steps_timed"] == 4
-    assert all(v > 0 for v in written["ms_per_step"].values()) and written["ratio_to_lazy_adam"]["lazy-adam"] == 1.0
+    assert all(v > 0 for v in written["ms_per_step"].values())
     assert written["note"] == "test" and written["command"].startswith("python -m experiments.bench_ngram")
     assert results["rounds"]["adam"] == written["rounds"]["adam"]
 

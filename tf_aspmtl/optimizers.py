@@ -123,3 +123,13 @@ def resolve_optimizer(optimizer=None, learning_rate: float = 1e-3):
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
         return get_optimizer(optimizer, learning_rate)
     return optimizer
+
+
+def compile_from_saved_config(model, config) -> None:
+    """What a tf_aspmtl model's ``compile_from_config`` does when Keras loads it: ``model.compile`` with the saved
+    optimizer (the loss is the model's own ``compute_loss``), then builds the optimizer so its saved state loads."""
+    config = keras.saving.deserialize_keras_object(config)
+    config.pop("loss", None)
+    model.compile(**config)
+    if model.built:
+        model.optimizer.build(model.trainable_variables)

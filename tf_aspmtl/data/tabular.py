@@ -620,3 +620,34 @@ def load_multitask_table(
         out["split"] = pd.Series(splits, dtype=str)
     logger.info("Loaded %d rows, %d tasks from %s", len(out), len(label_map.tasks), source.name)
     return out, label_map
+
+
+def tasks_and_classes(
+    frame: pd.DataFrame,
+    text_column: str = "text",
+    task_column: str = "task",
+    label_column: str = "label",
+    classes: Mapping[str, Sequence[Hashable]] | None = None,
+) -> tuple[list[str], dict[str, list]]:
+    """The tasks of a frame of training rows (first-seen order) and each task's classes (sorted, unless given).
+
+    What a model or preprocessor built ``from_frame`` learns before its vocabulary.
+
+    Raises:
+        ValueError: a column is missing (named, with the frame's columns), the frame is empty, or ``classes``
+            lacks a task of the frame.
+    """
+    for column in (text_column, task_column, label_column):
+        if column not in frame.columns:
+            raise ValueError(f"The frame has no column {column!r}; its columns are {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError("Cannot learn tasks and classes from an empty frame.")
+    tasks = [str(t) for t in pd.unique(frame[task_column].astype(str))]
+    if classes is None:
+        learnt = LabelMap.from_frame(frame.assign(**{task_column: frame[task_column].astype(str)}), task_column,
+                                     label_column)
+        classes = {t: learnt.classes(t) for t in tasks}
+    missing = [t for t in tasks if t not in classes]
+    if missing:
+        raise ValueError(f"classes has no entry for task(s) {missing}")
+    return tasks, {t: list(classes[t]) for t in tasks}

@@ -41,7 +41,7 @@ from tf_aspmtl.losses import (
 )
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
-from tf_aspmtl.optimizers import resolve_optimizer
+from tf_aspmtl.optimizers import compile_from_saved_config, resolve_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 
@@ -618,11 +618,7 @@ class MultiTaskClassifier(keras.Model):
 
     def compile_from_config(self, config):
         """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
-        config = keras.saving.deserialize_keras_object(config)
-        config.pop("loss", None)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved_config(self, config)
 
     def _frame(self, x, y=None, where: str = "x") -> pd.DataFrame:
         """Raw ``{"text", "task"}`` arrays (and raw labels) as a frame of task names, texts and class ids."""

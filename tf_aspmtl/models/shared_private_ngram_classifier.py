@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.metrics import PerTaskAccuracy
-from tf_aspmtl.optimizers import resolve_optimizer
+from tf_aspmtl.optimizers import compile_from_saved_config, resolve_optimizer
 from tf_aspmtl.models.multitask_classifier import LOGITS, PROBABILITIES
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, task_ids_from_names
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
@@ -122,21 +122,9 @@ class SharedPrivateNgramClassifier(keras.Model):
             classes: optional mapping task -> label values, to fix the classes (and their ids).
             **kwargs: passed to the constructor (``l2``, ``name``, ...).
         """
-        from tf_aspmtl.data.tabular import LabelMap
+        from tf_aspmtl.data.tabular import tasks_and_classes
 
-        for column in (text_column, task_column, label_column):
-            if column not in frame.columns:
-                raise ValueError(f"The frame has no column {column!r}; its columns are {list(frame.columns)}")
-        if frame.empty:
-            raise ValueError("Cannot learn a model's tasks and features from an empty frame.")
-        tasks = [str(t) for t in pd.unique(frame[task_column].astype(str))]
-        if classes is None:
-            learnt = LabelMap.from_frame(frame.assign(**{task_column: frame[task_column].astype(str)}), task_column,
-                                         label_column)
-            classes = {t: learnt.classes(t) for t in tasks}
-        missing = [t for t in tasks if t not in classes]
-        if missing:
-            raise ValueError(f"classes has no entry for task(s) {missing}")
+        tasks, classes = tasks_and_classes(frame, text_column, task_column, label_column, classes)
         features = NgramFeatures(max_features=max_features, ngrams=ngrams)
         features.adapt([t if isinstance(t, (str, bytes)) else str(t) for t in frame[text_column].tolist()])
         return cls(features, tasks, [[str(c) for c in classes[t]] for t in tasks], **kwargs)
@@ -252,11 +240,7 @@ class SharedPrivateNgramClassifier(keras.Model):
 
     def compile_from_config(self, config):
         """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
-        config = keras.saving.deserialize_keras_object(config)
-        config.pop("loss", None)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved_config(self, config)
 
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, validation_data=None, **kwargs):
         """``keras.Model.fit`` that also takes raw ``{"text", "task"}`` rows and raw labels (one pass per epoch,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.data.tabular import LabelMap
+from tf_aspmtl.data.tabular import LabelMap, tasks_and_classes
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 
 TEXT = "text"
@@ -124,17 +124,7 @@ class MultiTaskPreprocessor(keras.layers.Layer):
                 classes (and their ids) instead of learning them.
             **kwargs: passed to the constructor.
         """
-        for column in (text_column, task_column, label_column):
-            if column not in frame.columns:
-                raise ValueError(f"The frame has no column {column!r}; its columns are {list(frame.columns)}")
-        if frame.empty:
-            raise ValueError("Cannot learn a preprocessor from an empty frame.")
-        tasks = [str(t) for t in pd.unique(frame[task_column].astype(str))]
-        if classes is None:
-            learnt = LabelMap.from_frame(
-                frame.assign(**{task_column: frame[task_column].astype(str)}), task_column, label_column
-            )
-            classes = {t: learnt.classes(t) for t in tasks}
+        tasks, classes = tasks_and_classes(frame, text_column, task_column, label_column, classes)
         preprocessor = cls(tasks, classes, max_length=max_length, max_tokens=max_tokens, truncation=truncation,
                            **kwargs)
         preprocessor.adapt(frame[text_column].tolist())
