@@ -116,8 +116,8 @@ def model_statistics(model, name: str, train, test, tasks: list[str], probe_seed
     y_train, y_test = train["task"].map(task_index).to_numpy(), test["task"].map(task_index).to_numpy()
     train_f = features(model, train, name=f"{name}, train rows")
     test_f = features(model, test, name=f"{name}, test rows")
-    entry: dict[str, Any] = {"class": type(model).__name__, "adversarial_weight": model.adversarial_weight,
-                             "difference_weight": model.difference_weight}
+    entry: dict[str, Any] = {"class": type(model).__name__, "adversarial_weight": model.objective.adversarial_weight,
+                             "difference_weight": model.objective.difference_weight}
     entry["test_error"] = float(100 * np.mean(test_f["prediction"] != test["label"].to_numpy()))
     entry["probe_task_accuracy_shared"] = probe_accuracy(train_f["shared"], y_train, test_f["shared"], y_test,
                                                          probe_seed)

@@ -83,16 +83,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
     from tf_aspmtl.optimizers import resolve_optimizer
     from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+    from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
     from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
 
     tasks = args.tasks.split(",") if args.tasks else list(FDU_MTL_TASKS)
     train = load_fdu_mtl(tasks=tasks, splits=("train",))
     features = NgramFeatures(max_features=args.max_features)
     features.adapt(train["text"].astype(str).tolist())
+    preprocessor = NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features)
 
     def fresh(optimizer: str, l2: float) -> SharedPrivateNgramClassifier:
         keras.utils.set_random_seed(0)
-        model = SharedPrivateNgramClassifier(features, tasks, [list(FDU_MTL_CLASS_NAMES)] * len(tasks), l2=l2)
+        model = SharedPrivateNgramClassifier(preprocessor, l2=l2)
         model.compile(optimizer=resolve_optimizer(optimizer, 1e-3))
         return model
 

@@ -97,8 +97,8 @@ def check_results_match(config: Path, seeds: list[int]) -> None:
             theirs = result_settings(json.loads(path.read_text()))
             diff = {k: (theirs.get(k), wanted[k]) for k in wanted if theirs.get(k) != wanted[k]}
             raise SystemExit(f"{path} is a run of another configuration than {config} (field: (run, config) "
-                             f"{diff}); move {RESULTS} and {REPORT} aside (e.g. under experiments/results/superseded/) "
-                             "before training the new one")
+                             f"{diff}); move {RESULTS} and {REPORT} aside before "
+                             "training the new one (git keeps them)")
 
 
 def adopt_screen_run(config: Path, seed: int, runs: Path, screen_runs: Path) -> bool:
@@ -266,8 +266,20 @@ def data_used(run: dict[str, Any]) -> str:
     return "the labelled train rows" + (", " + ", ".join(used) if used else " only")
 
 
-SUPERSEDED_LSTM = RESULTS.parent / "superseded" / "best_lstm_ht_conf_unl" / "best"
-"""The best LSTM configuration's tested runs, kept when the n-gram model replaced it as the best."""
+PREVIOUS_BEST_LSTM = RESULTS / "previous_best_lstm.json"
+"""The best LSTM configuration's tested runs (head+tail, confusion, 25 % unlabelled rows), when the n-gram model
+replaced it as the best: the figures best.md and ngram.md compare with (``python -m experiments.tables
+derive-previous-best`` wrote them from the runs' result files, since deleted; the file names the commit)."""
+PREVIOUS_4TASK_WINNER = RESULTS / "previous_best_4task_winner.json"
+"""The 4-task screen's winner run on 16 tasks by this script, when it was the best: its levers.md row."""
+
+
+def load_previous(path: Path) -> dict[int, dict[str, Any]]:
+    """seed -> that seed's figures (``avg_dev_error``, ``avg_test_error``, ``per_task``, ``command``, ``config``) of a
+    previous best configuration's file (:data:`PREVIOUS_BEST_LSTM`); empty without the file."""
+    if not Path(path).exists():
+        return {}
+    return {int(seed): run for seed, run in json.loads(Path(path).read_text(encoding="utf-8"))["runs"].items()}
 
 
 def _serving_comparison(path: Path) -> list[str]:
@@ -282,8 +294,10 @@ def _serving_comparison(path: Path) -> list[str]:
                 f" load average before/after {load_note(b)}):", "", *variant_lines(b)]
 
 
-def report(seeds: list[int], command: str) -> str:
-    """best.md from the result files alone."""
+def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str:
+    """best.md from the result files alone (``table2_csv``: Table 2's CSV text, instead of reading :data:`TABLE2`)."""
+    import io
+
     import pandas as pd
 
     runs = {s: json.loads(result_path(s).read_text()) for s in seeds if result_path(s).exists()}
@@ -291,7 +305,10 @@ def report(seeds: list[int], command: str) -> str:
         raise SystemExit(f"no result file under {RESULTS}: run python -m experiments.best first")
     first = next(iter(runs.values()))
     tasks = list(first["per_task"])
-    table2 = pd.read_csv(TABLE2).set_index("task") if TABLE2.exists() else None
+    if table2_csv is not None:
+        table2 = pd.read_csv(io.StringIO(table2_csv)).set_index("task")
+    else:
+        table2 = pd.read_csv(TABLE2).set_index("task") if TABLE2.exists() else None
 
     def ours(task: str) -> tuple[float, float]:
         if task == "average":
@@ -299,8 +316,8 @@ def report(seeds: list[int], command: str) -> str:
         return _mean_sd([r["per_task"][task]["test_error"] for r in runs.values()])
 
     families = [("fs_mtl", "FS-MTL"), ("sp_mtl", "SP-MTL"), ("asp_mtl", "ASP-MTL")]
-    lstm = ({s: json.loads((SUPERSEDED_LSTM / f"best_seed{s}.json").read_text()) for s in runs
-             if (SUPERSEDED_LSTM / f"best_seed{s}.json").exists()} if is_ngram(first) else {})
+    previous = load_previous(PREVIOUS_BEST_LSTM) if is_ngram(first) else {}
+    lstm = {s: previous[s] for s in runs if s in previous}
     header = ("| task | best config | " + ("best LSTM config | " if lstm else "") + "paper ASP-MTL | "
               + " | ".join(f"our {label}" for _, label in families) + " |")
     lines = [
@@ -309,7 +326,7 @@ def report(seeds: list[int], command: str) -> str:
         f"(config: {describe_config(first)}; seeds "
         f"{', '.join(str(s) for s in runs)}). Epochs, levers and "
         "hyperparameters were chosen on dev; test was read once per run. Mean ± sd over seeds; the other "
-        "columns are " + ("the best LSTM configuration before it (`experiments/results/superseded/best_lstm_ht_conf_unl/`, "
+        "columns are " + ("the best LSTM configuration before it (`experiments/results/best/previous_best_lstm.json`, "
                           f"seeds {', '.join(map(str, lstm))}), " if lstm else "")
         + "the paper's ASP-MTL and our Table 2 (`experiments/results/tables/table2.md`).", "",
         f"It learns from {data_used(first)}.", "",

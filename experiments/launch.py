@@ -13,7 +13,7 @@ only runs the oracle's gRPC server) and ``--workers`` tuners
 ``KERASTUNER_ORACLE_IP=127.0.0.1`` and ``KERASTUNER_ORACLE_PORT``.
 
 On a real cluster you set the same variables by hand on each machine
-(README, "Tuning and distributed training"); this script is the one-machine
+(README, "Distribution"); this script is the one-machine
 version, used by the tests. Every line a process prints is echoed with its
 name in front; when one process fails the others are stopped, so a dead
 peer never leaves the rest waiting forever.

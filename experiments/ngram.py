@@ -38,6 +38,8 @@ from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
+from tf_aspmtl.training.epoch_summary import fit_output
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
@@ -47,11 +49,13 @@ logger = logging.getLogger("experiments.ngram")
 
 def rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
                  seed: int | None = None) -> tf.data.Dataset:
-    """A frame's raw rows and class ids (:meth:`SharedPrivateNgramClassifier.rows_dataset`; FDU-MTL's label ``i``
+    """A frame's raw rows and class ids (the model's ``training_dataset`` / ``evaluation_dataset``; FDU-MTL's label ``i``
     is the task's class ``i``); with ``seed``, an endless stream reshuffled each pass (the same for the same seed)."""
     labels = [model.class_names[model.task_id(t)][int(v)] for t, v in zip(frame["task"], frame["label"])]
-    return model.rows_dataset({"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()},
-                              labels, batch_size, shuffle_seed=seed)
+    x = {"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()}
+    if seed is None:
+        return model.evaluation_dataset(x, labels, batch_size)
+    return model.training_dataset(x, labels, batch_size, seed=seed)[0]
 
 
 SETTING_FIELDS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
@@ -189,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")
     p.add_argument("--export", metavar="DIR", help="then write TF Serving SavedModels of every task under DIR")
-    p.add_argument("--verbose", type=int, default=2)
+    p.add_argument("--verbose", type=int, default=2,
+                   help="training output: 1 Keras' progress bar, 2 one short line per epoch (loss terms, mean dev "
+                        "accuracy, time), 0 none")
     return p
 
 
@@ -224,15 +230,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # The LSTM runs' class names (experiments.train): label 0 is negative, 1 positive. So the two models' saved
     # models can be averaged by MultiTaskEnsemble and their exports answer with the same labels.
     class_names = [list(FDU_MTL_CLASS_NAMES) for _ in tasks]
-    model = SharedPrivateNgramClassifier(features, tasks, class_names, l2=args.l2, name="sp_ngram")
+    preprocessor = NgramPreprocessor(tasks, dict(zip(tasks, class_names)), features, name="preprocessor")
+    model = SharedPrivateNgramClassifier(preprocessor, l2=args.l2, name="sp_ngram")
     model.compile(optimizer=LazyAdam(args.learning_rate))
     run_dir = Path(args.output_dir)
     claim_run_folder(run_dir, args)
     steps = math.ceil(len(train) / args.batch_size)
+    fit_verbose, epoch_lines = fit_output(args.verbose)
     selection = fit_with_dev_selection(
         model, rows_dataset(model, train, args.batch_size, seed=args.seed), steps,
         rows_dataset(model, dev, args.batch_size), run_dir / "model", epochs=args.epochs, patience=args.patience,
-        tensorboard=False, verbose=args.verbose,
+        tensorboard=False, verbose=fit_verbose, callbacks=epoch_lines,
     )
     model.save(run_dir / "model" / "model.keras")
     dev_errors = task_errors(model, rows_dataset(model, dev, args.batch_size))
@@ -269,29 +277,42 @@ BEST_SCREEN_RUNS = "experiments/results/tables/runs/s16_ht_conf_unl_seed{seed}.j
 """The best configuration's 16-task dev-only runs (experiments/configs/best.json), one per seed."""
 
 
-BEST_TESTED_RUNS = "experiments/results/superseded/best_lstm_ht_conf_unl/best/best_seed{seed}.json"
-"""The same configuration's runs with the test split read once (python -m experiments.best, when it was the best)."""
+BEST_TESTED_RUNS = "experiments/results/best/previous_best_lstm.json"
+"""The same configuration's runs with the test split read once (python -m experiments.best, when it was the best),
+one file for every seed (:func:`experiments.best.load_previous`)."""
 
 
-def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: str = BEST_TESTED_RUNS) -> str:
+def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: str | None = None) -> str:
     """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed, and the mean;
-    test errors too for the runs that read test (both models), paired the same way."""
+    test errors too for the runs that read test (both models), paired the same way. ``best_tested``: a path
+    pattern with ``{seed}`` of those runs' result files (default: :data:`BEST_TESTED_RUNS`, one file)."""
     import json
 
+    from experiments.best import load_previous
+
+    if best_tested is None:
+        previous = load_previous(REPO_ROOT / BEST_TESTED_RUNS)
+        tested_error, best_tested = (lambda seed: previous[seed]["avg_test_error"] if seed in previous else None,
+                                     BEST_TESTED_RUNS)
+    else:
+        pattern = best_tested
+
+        def tested_error(seed: int) -> float | None:
+            path = REPO_ROOT / pattern.format(seed=seed)
+            return json.loads(path.read_text(encoding="utf-8"))["avg_test_error"] if path.exists() else None
     rows, gains, tests = [], [], []
     for path in sorted(paths):
-        run = json.loads(Path(path).read_text(encoding="utf-8"))
-        best_path = Path(best_runs.format(seed=run["seed"]))
+        run = json.loads((REPO_ROOT / path).read_text(encoding="utf-8"))  # a relative path: from the checkout
+        best_path = REPO_ROOT / best_runs.format(seed=run["seed"])
         best = json.loads(best_path.read_text(encoding="utf-8"))["avg_dev_error"] if best_path.exists() else None
         if best is not None:
             gains.append(best - run["avg_dev_error"])
         rows.append(f"| {run['seed']} | {run['avg_dev_error']:.2f} | "
                     + (f"{best:.2f} | {best - run['avg_dev_error']:+.2f}" if best is not None else "- | -")
                     + f" | {run['best_epoch']} | {run['training_wall_time_s'] / 60:.1f} |")
-        tested = Path(best_tested.format(seed=run["seed"]))
-        if "avg_test_error" in run and tested.exists():
-            tests.append((run["seed"], run["avg_test_error"],
-                          json.loads(tested.read_text(encoding="utf-8"))["avg_test_error"]))
+        tested = tested_error(run["seed"]) if "avg_test_error" in run else None
+        if tested is not None:
+            tests.append((run["seed"], run["avg_test_error"], tested))
     gain = (f"{np.mean(gains):+.2f} +- {np.std(gains, ddof=1):.2f} points over {len(gains)} seeds"
             if len(gains) > 1 else "needs two seeds or more")
     return "\n".join([

@@ -1,4 +1,8 @@
-"""What every results file records about how it was made, and atomic writes."""
+"""What every results file records about how it was made, and atomic writes.
+
+Paths are recorded relative to the checkout (``runs/x``, not ``/home/me/tf-aspmtl/runs/x``): a command or a path
+in a results file names no directory of the machine it was made on, and runs as written from a fresh clone.
+"""
 
 from __future__ import annotations
 
@@ -49,9 +53,31 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count()}
 
 
+def repo_relative(text: str) -> str:
+    """``text`` with every absolute path inside the checkout made relative to it (the checkout itself: ``.``).
+
+    Works on a path or on any string holding paths (a command line); paths outside the checkout are left alone.
+    """
+    root = str(REPO_ROOT)
+    text = text.replace(root + os.sep, "")
+    return "." if text == root else text.replace(f"={root} ", "=. ").replace(f" {root} ", " . ")
+
+
+def relative_paths(payload: Any) -> Any:
+    """``payload`` (JSON-like) with :func:`repo_relative` applied to every string in it, keys included."""
+    if isinstance(payload, str):
+        return repo_relative(payload)
+    if isinstance(payload, dict):
+        return {relative_paths(k): relative_paths(v) for k, v in payload.items()}
+    if isinstance(payload, (list, tuple)):
+        return [relative_paths(v) for v in payload]
+    return payload
+
+
 def command_line(module: str, argv: list[str] | None = None) -> str:
-    """``python -m module args...`` as a shell would need it typed."""
-    return shlex.join(["python", "-m", module] + list(sys.argv[1:] if argv is None else argv))
+    """``python -m module args...`` as a shell would need it typed from the checkout (paths in it relative)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", "-m", module] + [repo_relative(str(a)) for a in args])
 
 
 def provenance(command: str) -> dict[str, Any]:
@@ -70,5 +96,6 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` as indented, valid JSON (a NaN or infinity is an error, not a bare ``NaN``), atomically."""
-    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    """Writes ``payload`` as indented, valid JSON (a NaN or infinity is an error, not a bare ``NaN``), atomically;
+    paths inside the checkout are recorded relative to it (:func:`relative_paths`)."""
+    write_atomic(path, json.dumps(relative_paths(payload), indent=2, sort_keys=False, allow_nan=False) + "\n")

@@ -161,7 +161,7 @@ def bench(seeds: list[int], pool: str = "lstm") -> None:
         logger.error("experiments.bench_serving failed")
 
 
-def _run_name(path: str) -> str:
+def run_name(path: str) -> str:
     """A member's run folder (``runs/tables/asp_mtl_confusion_seed0/model/model.keras`` -> ``asp_mtl_confusion_seed0``;
     ``runs/ngram/seed0/model/...`` -> ``ngram/seed0``)."""
     parts = Path(path).parts
@@ -195,7 +195,7 @@ def summary(directory: Path, best_dir: Path, pool: str = "lstm") -> str | None:
     ]
     differences = []
     for seed, r in sorted(reports.items()):
-        members = ", ".join(f"{_run_name(m['path'])} ({m['weight']:.2f})" for m in r["member_results"])
+        members = ", ".join(f"{run_name(m['path'])} ({m['weight']:.2f})" for m in r["member_results"])
         best = best_dir / f"best_seed{seed}.json"
         single = json.loads(best.read_text(encoding="utf-8"))["avg_test_error"] if best.exists() else None
         cells = [f"{r['avg_dev_error']:.2f}", f"{r['avg_test_error']:.2f}"]

@@ -2,7 +2,7 @@
 
     nohup python -m experiments.tables run table2 ablations > runs/tables.log 2>&1 &
     python -m experiments.tables status                 # what is finished, what is missing
-    python -m experiments.tables rebuild                # tables and plots from the result files alone
+    python -m experiments.tables rebuild                # docs/RESULTS.md, README's headline, every table and plot
 
 Every run is one ``python -m experiments.train --paper-scale`` process with the
 library's default optimiser (LazyAdam), 1 intra-op / 2 inter-op threads, and
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic
+from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic, write_json
 
 RESULTS = Path(os.environ.get("EXPERIMENTS_TABLES_DIR", REPO_ROOT / "experiments" / "results" / "tables"))
 """Where run files and tables go (``EXPERIMENTS_TABLES_DIR`` lets a queue in another checkout write here)."""
@@ -154,7 +154,7 @@ SCREEN16_BASELINES = {"s16_ht_conf_unl": "s16_head_tail", "s16_best_self": "s16_
 RERUN_SETTINGS = {
     # ASP-MTL seeds 1 and 2 and SP-MTL seed 0 of Table 2 were trained before the refactor of session 3, whose
     # .keras files the current code cannot load; the feature analysis needs their models (ASP-MTL seed 0's is the
-    # main job's). Each rerun also checks that the refactored code gives the same numbers (experiments.compare_runs).
+    # main job's). Each rerun also checked that the refactored code gives the same numbers (rerun_equality_*.md).
     "asp_mtl_rerun": ("--model", "asp-mtl"),
     "sp_mtl_rerun": ("--model", "sp-mtl"),
 }
@@ -244,11 +244,11 @@ LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", 
           "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows"}
 TABLE2_PAIRS = (("asp_mtl", "sp_mtl"), ("sp_mtl", "fs_mtl"), ("fs_mtl", "single"))
 ABLATION_PAIRS = tuple((a, "asp_mtl") for a in ABLATION_SETTINGS)
-PAPER_DIR = REPO_ROOT.parent / "shared" / "data" / "paper"
+PAPER_DIR = REPO_ROOT / "experiments" / "results" / "paper"
+"""The paper's Tables 2 and 3 as printed (test error %)."""
 README = REPO_ROOT / "README.md"
+RESULTS_DOC = REPO_ROOT / "docs" / "RESULTS.md"
 MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
-ENSEMBLE_SELECTION = MAIN_JOB.parent / "ensemble_selection"
-"""Per-seed dev-selected ensembles (``python -m experiments.select_ensembles``), summarised by ``rebuild``."""
 CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
@@ -331,7 +331,7 @@ def _fmt(mean: float, sd: float, seeds: int) -> str:
     return f"{mean:.1f}" if seeds == 1 else f"{mean:.1f} ± {sd:.1f}"
 
 
-def _pair_line(p: dict[str, Any]) -> str:
+def pair_line(p: dict[str, Any]) -> str:
     seeds = ", ".join(str(s) for s in p["seeds"])
     per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
     low, high = p["ci95"]
@@ -372,7 +372,7 @@ def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[
                   "`wall_time_s`; one run at a time, some while tests or other work shared the cores).", ""]
     lines += [ "Paired differences (same seed: same initial weights "
               "and data order; negative = the first has lower error):", "", PAIR_HEADER]
-    lines += [_pair_line(p) for p in pairs if p]
+    lines += [pair_line(p) for p in pairs if p]
     return "\n".join(lines) + "\n"
 
 
@@ -407,72 +407,88 @@ def plot(frame, settings, paper_columns, path: Path, title: str) -> None:
     tmp.replace(path)
 
 
-def _write_frame(frame, path: Path) -> None:
-    write_atomic(path, frame.to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f"))
+def _frame_csv(frame) -> str:
+    return frame.to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f")
 
 
-def rebuild(command: str) -> dict[str, str]:
-    """Every table and plot, and README's generated blocks, from the result files alone."""
+def write_frame(frame, path: Path) -> None:
+    write_atomic(path, _frame_csv(frame))
+
+
+def build(command: str, plots: bool = True) -> dict[Path, str]:
+    """Every generated text file, from the result files alone: path -> content (nothing is written but the plots,
+    with ``plots``). ``docs/RESULTS.md`` holds every result; README only its headline table."""
+    from experiments import best as best_script
+    from experiments import ngram, results_doc, select_ensembles
+
     runs = load_runs()
-    made: dict[str, str] = {}
+    out: dict[Path, str] = {}
+    blocks: dict[str, str] = {}
     table2 = error_table(runs, FAMILIES, PAPER_COLUMN)
     if table2 is not None:
         pairs = [paired(runs, a, b) for a, b in TABLE2_PAIRS]
         wall = sum(r["wall_time_s"] for f in FAMILIES for r in runs.get(f, {}).values())
         md = markdown_table(table2, FAMILIES, PAPER_COLUMN, "Table 2: the four families on the 16 FDU-MTL tasks",
                             pairs, command, wall_s=wall)
-        _write_frame(table2, RESULTS / "table2.csv")
-        write_atomic(RESULTS / "table2.md", md)
-        plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png", "Test error per task: ours (mean ± sd over seeds) and the paper's")
-        made["table2"] = md
+        out[RESULTS / "table2.csv"], out[RESULTS / "table2.md"] = _frame_csv(table2), md
+        if plots:
+            plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png",
+                 "Test error per task: ours (mean ± sd over seeds) and the paper's")
+        blocks["table2"] = md
     ablation_settings = ("asp_mtl",) + tuple(ABLATION_SETTINGS)
     ablations = error_table(runs, ablation_settings, None)
     if ablations is not None and any(runs.get(s) for s in ABLATION_SETTINGS):
         pairs = [paired(runs, a, b) for a, b in ABLATION_PAIRS]
         md = markdown_table(ablations, ablation_settings, None, "Ablations of ASP-MTL on the 16 FDU-MTL tasks",
                             pairs, command)
-        _write_frame(ablations, RESULTS / "ablations.csv")
-        write_atomic(RESULTS / "ablations.md", md)
-        made["ablations"] = md
+        out[RESULTS / "ablations.csv"], out[RESULTS / "ablations.md"] = _frame_csv(ablations), md
+        blocks["ablations"] = md
     table3 = table3_frame(runs)
     if table3 is not None:
         pairs = [paired_transfer(runs, f"asp_mtl_{m}", f"sp_mtl_{m}") for m in ("sc", "bc")]
         md = table3_markdown(table3, [p for p in pairs if p], command)
-        _write_frame(table3, RESULTS / "table3.csv")
-        write_atomic(RESULTS / "table3.md", md)
-        plot(table3, TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
-             RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")
-        made["table3"] = md
+        out[RESULTS / "table3.csv"], out[RESULTS / "table3.md"] = _frame_csv(table3), md
+        if plots:
+            plot(table3, TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
+                 RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")
+        blocks["table3"] = md
     levers = levers_table(runs)
     if levers is not None:
         md = levers_markdown(levers, command)
-        _write_frame(levers, RESULTS / "levers.csv")
-        write_atomic(RESULTS / "levers.md", md)
-        made["levers"] = md
-    analysis = MAIN_JOB.parent / "analysis.md"
-    if analysis.exists():
-        made["analysis"] = analysis.read_text(encoding="utf-8")
-    best = MAIN_JOB.parent / "best.md"  # written by python -m experiments.best from its result files
-    made["best"] = best.read_text(encoding="utf-8") if best.exists() else (
-        "(no finished run of `experiments/configs/best.json` yet: `python -m experiments.best`; earlier "
-        "configurations' results are under `experiments/results/superseded/`)")
-    if MAIN_JOB.exists():
-        made["main-job"] = main_job_block(json.loads(MAIN_JOB.read_text(encoding="utf-8")))
-    from experiments import best as best_script
-    from experiments import select_ensembles
+        out[RESULTS / "levers.csv"], out[RESULTS / "levers.md"] = _frame_csv(levers), md
+        blocks["levers"] = md
+    best_seeds = sorted(int(p.stem[len("best_seed"):]) for p in best_script.RESULTS.glob("best_seed*.json")
+                        if p.stem[len("best_seed"):].isdigit())
+    if best_seeds:
+        # best.md reads table2.csv: the one just made, not the file on disk
+        blocks["best"] = out[best_script.REPORT] = best_script.report(best_seeds, command, table2_csv=out.get(
+            RESULTS / "table2.csv"))
+    tested = sorted(ngram.SCREEN_RESULTS.glob("sp_ngram_seed*.json"))
+    if tested:
+        blocks["ngram"] = out[MAIN_JOB.parent / "ngram.md"] = ngram.summary(
+            [str(p.relative_to(REPO_ROOT)) for p in tested])
+    for pool, title in (("lstm", "Ensembles chosen on dev, one per seed"),
+                        ("with-ngram", "Ensembles chosen on dev, one per seed (with the n-gram model among the "
+                                       "candidates)")):
+        folder = select_ensembles.results_dir(pool)
+        selected = select_ensembles.summary(folder, best_script.RESULTS, pool)
+        if selected is not None:
+            out[folder.with_suffix(".md")] = f"# {title}\n\n" + selected
+            blocks[f"ensemble-selection-{pool}"] = selected
+    out[RESULTS_DOC] = results_doc.results_markdown(blocks, command)
+    out[README] = replace_blocks(README.read_text(encoding="utf-8"), {"headline": results_doc.headline(command)})
+    return out
 
-    selected = select_ensembles.summary(ENSEMBLE_SELECTION, best_script.RESULTS)
-    if selected is not None:
-        write_atomic(ENSEMBLE_SELECTION.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n" + selected)
-        made["ensemble-selection"] = selected
-    with_ngram = select_ensembles.results_dir("with-ngram")
-    selected = select_ensembles.summary(with_ngram, best_script.RESULTS, "with-ngram")
-    if selected is not None:
-        write_atomic(with_ngram.with_suffix(".md"), "# Ensembles chosen on dev, one per seed (with the n-gram "
-                     "model among the candidates)\n\n" + selected)
-        made["ensemble-selection-ngram"] = selected
-    update_readme(made)
-    return made
+
+def rebuild(command: str) -> list[Path]:
+    """Writes every file :func:`build` makes (and the plots); returns those whose content changed."""
+    changed = []
+    for path, text in build(command).items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+            changed.append(path)
+    return changed
 
 
 TRANSFER_COLUMNS = ("sp_mtl_sc", "sp_mtl_bc", "asp_mtl_sc", "asp_mtl_bc")
@@ -561,7 +577,7 @@ def table3_markdown(frame, pairs, command: str) -> str:
             lines.append(f"- {LABELS[c]} so far, {len(done)} of {len(tasks)} tasks ({', '.join(done['task'])}): "
                          f"mean of the per-task means {done[f'{c}_mean'].mean():.2f}, the paper's on the same tasks "
                          f"{done[f'paper_{c}'].mean():.2f}.")
-    lines += ["", "Paired differences (same held-out task and seed):", "", PAIR_HEADER] + [_pair_line(p) for p in pairs]
+    lines += ["", "Paired differences (same held-out task and seed):", "", PAIR_HEADER] + [pair_line(p) for p in pairs]
     lines += table3_targets(frame, pairs)
     return "\n".join(lines) + "\n"
 
@@ -613,15 +629,69 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
             "commands": " ; ".join(r[s]["command"] for s in seeds)}
 
 
-FOUR_TASK_WINNER_RUNS = REPO_ROOT / "experiments" / "results" / "superseded" / "best_4task_winner" / "best"
+FOUR_TASK_WINNER_RUNS = REPO_ROOT / "experiments" / "results" / "best" / "previous_best_4task_winner.json"
 """The 16-task runs (``python -m experiments.best``) of the 4-task screen's winner, the best configuration until the
-16-task screen replaced it."""
+16-task screen replaced it (their figures, :func:`derive_previous_best`)."""
 
 
 def _best_runs() -> dict[int, dict[str, Any]]:
-    """The 16-task runs of the 4-task screen's winner: seed -> results JSON."""
-    return {int(p.stem[len("best_seed"):]): json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(FOUR_TASK_WINNER_RUNS.glob("best_seed*.json")) if p.stem[len("best_seed"):].isdigit()}
+    """The 16-task runs of the 4-task screen's winner: seed -> figures (``avg_dev_error``, ``command``, ``config``)."""
+    from experiments.best import load_previous
+
+    return load_previous(FOUR_TASK_WINNER_RUNS)
+
+
+PREVIOUS_BEST = {
+    # derived file (under experiments/results/best/) -> the folder of result files it summarises, and what they are
+    "previous_best_lstm.json": (
+        "experiments/results/superseded/best_lstm_ht_conf_unl/best",
+        "The best LSTM configuration (ASP-MTL with head+tail truncation, the confusion objective and 25 % "
+        "unlabelled rows in the adversary; screen setting s16_ht_conf_unl) trained and tested on the 16 tasks by "
+        "python -m experiments.best while it was the best configuration, before the shared/private n-gram model "
+        "replaced it: the figures best.md and ngram.md set beside the n-gram model."),
+    "previous_best_4task_winner.json": (
+        "experiments/results/superseded/best_4task_winner/best",
+        "The 4-task lever screen's winner (max pooling, dropout 0.3, GloVe beside word2vec; lever_maxdrop_w2v) "
+        "trained and tested on the 16 tasks by python -m experiments.best while it was the best configuration, "
+        "before the 16-task screen replaced it: its row in levers.md."),
+}
+"""Figures kept from earlier best configurations' result folders, which were then deleted (git keeps them)."""
+
+
+def derive_previous_best(command: str) -> list[Path]:
+    """Writes each :data:`PREVIOUS_BEST` file from its result folder: per seed, the mean and per-task dev and test
+    errors, the best epochs, the command, commit and config; the file names the commit whose files it
+    read (the last that changed them)."""
+    from experiments.best import RESULTS as BEST_RESULTS
+
+    written = []
+    for name, (source, what) in PREVIOUS_BEST.items():
+        files = sorted((REPO_ROOT / source).glob("best_seed*.json"))
+        if not files:  # the folders were deleted once their figures were derived (git keeps them)
+            raise SystemExit(f"no {source}/best_seed*.json: run this in a checkout of a commit that has them, "
+                             "e.g. the source_commit named in the file")
+        found = subprocess.run(["git", "log", "-1", "--format=%H", "--", source], cwd=REPO_ROOT,
+                               capture_output=True, text=True)
+        commit = found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else "unknown (not committed)"
+        runs = {}
+        for path in files:
+            run = json.loads(path.read_text(encoding="utf-8"))
+            runs[str(run["config"]["seed"])] = {
+                "command": run["command"], "commit": run["commit"],
+                "avg_dev_error": run["avg_dev_error"], "avg_test_error": run["avg_test_error"],
+                "per_task": {t: {k: r[k] for k in ("dev_error", "test_error", "best_epoch")}
+                             for t, r in run["per_task"].items()},
+                "config": run["config"],
+            }
+        record = {"what": what, "derived_by": command, "source": f"{source}/best_seed*.json",
+                  "source_commit": commit,
+                  "source_note": f"git show {commit}:{source}/best_seed0.json gives a whole file (its paths are "
+                                 "absolute paths of the machine it ran on; the commands here are the same with the "
+                                 "paths made relative to the checkout)",
+                  "runs": runs}
+        write_json(BEST_RESULTS / name, record)
+        written.append(BEST_RESULTS / name)
+    return written
 
 
 NGRAM_BASELINE = "s16_ht_conf_unl"
@@ -675,8 +745,8 @@ def levers_markdown(frame, command: str) -> str:
              "(`s16_*`, `--dev-only`) are paired with Table 2's ASP-MTL runs of the same seed (a stacked one, `s16_ht_*`, "
              "with the lever it stacks on); the confusion and "
              "unlabelled levers are the 16-task ablation runs against ASP-MTL; `4-task winner on 16 tasks` is the 4-task "
-             "screen's choice run on 16 tasks by `python -m experiments.best` (`experiments/results/superseded/"
-             "best_4task_winner/`). The n-gram rows are another model, not a setting of ASP-MTL: "
+             "screen's choice run on 16 tasks by `python -m experiments.best` (`experiments/results/best/"
+             "previous_best_4task_winner.json`). The n-gram rows are another model, not a setting of ASP-MTL: "
              "`python -m experiments.ngram --dev-only` on 16 tasks, the model itself paired with the best LSTM "
              f"configuration's screen runs (`{NGRAM_BASELINE}`), each of its own settings with the n-gram screen it "
              "changes one thing of. Commands of every run: `levers.csv`.", "",
@@ -767,12 +837,18 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     return config
 
 
+def paper_average(column: str) -> float:
+    """The paper's Table 2 average of one column (e.g. ``asp_mtl``): the mean over its 16 tasks."""
+    import pandas as pd
+
+    return float(pd.read_csv(PAPER_DIR / "table2_error_rates.csv")[column].mean())
+
+
 def main_job_block(results: dict[str, Any]) -> str:
-    paper = 13.9
     return (
         f"`{results['command']}` (commit `{results['commit'][:12]}`; the file is "
         f"`experiments/results/main_job.json`): mean test error **{results['avg_test_error']:.2f} %** "
-        f"(paper's ASP-MTL: {paper}; dev {results['avg_dev_error']:.2f} %), best epoch "
+        f"(paper's ASP-MTL: {paper_average('asp_mtl'):.1f}; dev {results['avg_dev_error']:.2f} %), best epoch "
         f"{next(iter(results['per_task'].values()))['best_epoch']}, **{results['wall_time_s'] / 60:.1f} minutes** "
         f"of wall time on this 2-core machine (threads intra {results.get('threads', {}).get('intra_op')}, inter "
         f"{results.get('threads', {}).get('inter_op')}"
@@ -781,17 +857,14 @@ def main_job_block(results: dict[str, Any]) -> str:
     )
 
 
-def update_readme(blocks: dict[str, str]) -> None:
-    """Replaces README's ``<!-- BEGIN generated: NAME ... -->`` blocks with ``blocks[NAME]``."""
-    text = README.read_text(encoding="utf-8")
+def replace_blocks(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with each ``<!-- BEGIN generated: NAME ... -->`` ... ``<!-- END generated: NAME -->`` block's body
+    replaced by ``blocks[NAME]``."""
     for name, body in blocks.items():
-        pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n).*?(\n<!-- END generated: "
+        pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n)(?:.*?\n)?(<!-- END generated: "
                              rf"{re.escape(name)} -->)", re.S)
-        if pattern.search(text):
-            body = re.sub(r"^# .*\n\n", "", body, count=1).strip()
-            body = re.sub(r"^#{2,3} ", "#### ", body, flags=re.M)  # a block's sections stay inside README's
-            text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
-    write_atomic(README, text)
+        text = pattern.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -808,7 +881,10 @@ def main(argv: list[str] | None = None) -> int:
                             help="comma-separated seeds: only their runs (default: every seed of each table)")
         parser.add_argument("--settings", type=lambda text: text.split(","),
                             help="comma-separated settings (e.g. s16_head_tail): only their runs (default: all)")
-    sub.add_parser("rebuild", help="tables, plots and README's generated blocks from the result files alone")
+    sub.add_parser("rebuild", help="docs/RESULTS.md, README's headline table, every table and plot, from the result "
+                                   "files alone")
+    sub.add_parser("derive-previous-best", help="write experiments/results/best/previous_best_*.json from earlier best "
+                                                "configurations' result folders (run once, before deleting them)")
     sub.add_parser("choose-best", help="write experiments/configs/best.json: the screened setting with the lowest "
                                        "mean dev error over every seed")
     args = p.parse_args(argv)
@@ -819,8 +895,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{n} {c['mean_dev_error']:.2f}" for n, c in sorted(why["candidates"].items(), key=lambda kv: kv[1]["mean_dev_error"])))
         return 0
     if args.action == "rebuild":
-        made = rebuild(command_line("experiments.tables", argv))
-        print("rebuilt: " + (", ".join(sorted(made)) or "nothing (no finished runs)"))
+        changed = rebuild(command_line("experiments.tables", argv))
+        print("changed: " + (", ".join(str(p.relative_to(REPO_ROOT)) for p in changed) or "nothing"))
+        return 0
+    if args.action == "derive-previous-best":
+        for path in derive_previous_best(command_line("experiments.tables", argv)):
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
         return 0
     if args.action == "run":
         RUNS.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,11 @@ import keras
 
 import tf_aspmtl
 from experiments.provenance import command_line, provenance, write_atomic, write_json
-from experiments.train import _finite, _positive_int, configure_threads
+from experiments.cli_types import finite, positive_int
+from tf_aspmtl.runtime import configure_threads
 from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
-from tf_aspmtl.models.multitask_classifier import TRANSFER_MODES
+from tf_aspmtl.models.transfer import TRANSFER_MODES
 from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, fit_with_dev_selection, task_errors
 
 logger = logging.getLogger("experiments.transfer")
@@ -41,12 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task", required=True, choices=FDU_MTL_TASKS, help="the new task")
     p.add_argument("--mode", choices=TRANSFER_MODES, default="bc")
     p.add_argument("--train-shared", action="store_true", help="also train the copied embedding and shared encoder")
-    p.add_argument("--difference-weight", type=_finite(0.0, strict=False), default=0.0,
+    p.add_argument("--difference-weight", type=finite(0.0, strict=False), default=0.0,
                    help="gamma between the frozen shared and the new private feature (bc only)")
-    p.add_argument("--learning-rate", type=_finite(0.0, strict=True), default=1e-3)
-    p.add_argument("--batch-size", type=_positive_int, default=16)
-    p.add_argument("--epochs", type=_positive_int, default=15)
-    p.add_argument("--patience", type=_positive_int, default=3)
+    p.add_argument("--learning-rate", type=finite(0.0, strict=True), default=1e-3)
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--patience", type=positive_int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="FDU-MTL folder (else $TF_ASPMTL_FDU_MTL, else ../shared/data/fdu-mtl)")
     p.add_argument("--output-dir", help="run folder (default runs/transfer-<task>-<mode>-<time>)")

@@ -51,7 +51,7 @@ import keras_tuner
 import numpy as np
 
 from experiments.provenance import command_line, provenance
-from experiments.train import WORD_VECTORS_CACHE
+from experiments.train import CACHE_DIR
 from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, MONITOR, TrainConfig
 from tf_aspmtl.training.train_config import EMBEDDINGS
 from experiments.tune_report import (
@@ -67,7 +67,7 @@ from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
-from tf_aspmtl.preprocessing import TextVectorizer, embedding_matrix
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
 from tf_aspmtl.tuning import TUNERS, ASPMTLHyperModel, build_tuner, default_values, searched_hyperparameters
 
 logger = logging.getLogger("experiments.tune")
@@ -215,20 +215,20 @@ def main(argv: list[str] | None = None) -> int:
 
     train, dev, corpus = load_data(args, tasks)
     logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev), len(tasks))
-    vectorizer = TextVectorizer(max_length=args.max_length, max_tokens=args.max_tokens, name="preprocessor")
+    vectorizer = TextVectorizer(max_length=args.max_length, max_tokens=args.max_tokens, name="text_vectorizer")
     vectorizer.adapt(train["text"].tolist())
+    preprocessor = MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
+                                         text_vectorizer=vectorizer, name="preprocessor")
     word_vectors = None
     if args.embedding != "random":
         texts = None if corpus is None else corpus["text"].tolist()
         word_vectors, stats = embedding_matrix(args.embedding, vectorizer, texts, dim=base.embedding_dim,
-                                               seed=args.seed, cache_dir=WORD_VECTORS_CACHE)
+                                               seed=args.seed, cache_dir=CACHE_DIR / "word_vectors")
         logger.info("%s word vectors (%d-d) cover %.1f%% of the vocabulary", args.embedding, base.embedding_dim,
                     100.0 * stats["coverage"])
     hypermodel = ASPMTLHyperModel(
-        tasks, vocabulary_size=vectorizer.vocabulary_size, preprocessor=vectorizer, family=args.model,
-        word_vectors=word_vectors, embedding_dim=base.embedding_dim, encoder=args.encoder,
-        class_names=[list(FDU_MTL_CLASS_NAMES)] * len(tasks),
-        difference_normalization=args.difference_normalization, adversarial_objective=args.adversarial_objective,
+        preprocessor, family=args.model, word_vectors=word_vectors, embedding_dim=base.embedding_dim,
+        encoder=args.encoder, difference_normalization=args.difference_normalization, adversarial_objective=args.adversarial_objective,
         optimizer=args.optimizer, seed=args.seed,
     )
     hyperparameters = keras_tuner.HyperParameters()
@@ -256,10 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             # A fresh seeded stream for every trial (see ASPMTLHyperModel.fit): same data order in every
             # trial, whether or not the search was interrupted.
             train_data = functools.partial(
-                make_training_dataset, train, vectorizer, tasks, batch_size=args.batch_size,
+                make_training_dataset, train, preprocessor.token_ids, tasks, batch_size=args.batch_size,
                 sampling=args.sampling, max_length=args.max_length, seed=args.seed,
             )
-            dev_ds = make_eval_dataset(dev, vectorizer, tasks)
+            dev_ds = make_eval_dataset(dev, preprocessor.token_ids, tasks)
             stop = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=args.patience)
             tuner.search(train_data, epochs=args.epochs, validation_data=dev_ds, callbacks=[stop], **search_kwargs)
     except KeyboardInterrupt:

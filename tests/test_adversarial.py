@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tf_aspmtl.data.pipeline import make_training_dataset, tokenize_texts
-from tf_aspmtl.models import MultiTaskClassifier
+from tf_aspmtl.models import FullySharedMTL, MultiTaskClassifier
 from tf_aspmtl.preprocessing import TextVectorizer
 
 TASKS = ["left", "right"]
@@ -39,7 +39,7 @@ def separable():
 
 def _train(frame, vectorizer, reversal_scale, objective="reversal"):
     keras.utils.set_random_seed(1)
-    model = MultiTaskClassifier(
+    model = FullySharedMTL(
         TASKS, vocabulary_size=vectorizer.vocabulary_size, embedding_dim=8, hidden_dim=8,
         adversarial_weight=1.0, gradient_reversal_scale=reversal_scale, adversarial_objective=objective,
     )

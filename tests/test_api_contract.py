@@ -25,7 +25,8 @@ def test_dataframe_to_served_model(frames, tmp_path):
     train, dev = frames
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=200)
     model = tf_aspmtl.AdversarialSharedPrivateMTL(pre)
-    assert (model.hidden_dim, model.adversarial_weight, model.difference_weight) == (100, 0.05, 0.01)
+    assert (model.backbone.hidden_dim, model.objective.adversarial_weight, model.objective.difference_weight) == \
+        (100, 0.05, 0.01)
     model.compile()
     assert isinstance(model.optimizer, tf_aspmtl.LazyAdam)
     history = model.fit({"text": train.text, "task": train.task}, train.label,
@@ -83,7 +84,8 @@ def test_families_keep_every_argument_through_config(frames):
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train.groupby('task').head(20), max_length=16)
     model = tf_aspmtl.SharedPrivateMTL(pre, hidden_dim=4, difference_weight=0.01, word_vectors="random")
     clone = tf_aspmtl.SharedPrivateMTL.from_config(json.loads(json.dumps(model.get_config())))
-    assert clone.difference_weight == 0.01 and clone.hidden_dim == 4
+    assert clone.objective.difference_weight == 0.01 and clone.backbone.hidden_dim == 4
+    assert clone.get_config() == model.get_config()
     assert clone.preprocessor.task_names == ["books", "dvd"]
     assert clone.preprocessor.classes("books") == ["negative", "positive"]
 

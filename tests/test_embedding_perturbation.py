@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tf_aspmtl.embedding_perturbation import adversarial_perturbation, kl_divergence, scale_to_norm
 from tf_aspmtl.losses import task_loss
-from tf_aspmtl.models import AdversarialSharedPrivateMTL, MultiTaskClassifier
+from tf_aspmtl.models import AdversarialSharedPrivateMTL, FullySharedMTL, MultiTaskClassifier, SharedPrivateMTL
 from tf_aspmtl.training.train_config import TrainConfig, build_model
 
 TASKS = ["a", "b"]
@@ -101,7 +101,9 @@ def test_adversarial_term_is_zero_without_labelled_rows():
 # ------------------------------------------------------------------ VAT
 def test_virtual_term_is_nonnegative_and_vanishes_with_eps():
     big = _asp(embedding_perturbation="virtual", perturbation_norm=1.0)
-    small = AdversarialSharedPrivateMTL.from_config({**big.get_config(), "perturbation_norm": 1e-6})
+    config = big.get_config()
+    config["objective"]["config"]["perturbation_norm"] = 1e-6
+    small = AdversarialSharedPrivateMTL.from_config(config)
     small.set_weights(big.get_weights())
     y_pred = big(X, training=True)
     kl_big = float(big.loss_terms(Y, y_pred, x=X)["perturbation_loss"])
@@ -113,7 +115,7 @@ def test_virtual_term_is_nonnegative_and_vanishes_with_eps():
 
 def test_virtual_term_trains_on_unlabelled_rows():
     # No adversary or difference term: only VAT can move the encoder on a batch without labels.
-    model = MultiTaskClassifier(TASKS, vocabulary_size=30, embedding_dim=4, hidden_dim=4, use_private=True,
+    model = SharedPrivateMTL(TASKS, vocabulary_size=30, embedding_dim=4, hidden_dim=4,
                                 embedding_perturbation="virtual", perturbation_norm=1.0)
     with tf.GradientTape() as tape:
         terms = model.loss_terms(UNLABELLED, model(X, training=True), x=X, training=True)
@@ -153,7 +155,8 @@ def test_fit_under_mixed_precision_with_the_scaled_loss(kind):
 def test_config_round_trip_and_keras_file(tmp_path):
     model = _asp(embedding_perturbation="virtual", perturbation_weight=0.3, perturbation_norm=2.0, vat_xi=0.01)
     config = model.get_config()
-    assert {k: config[k] for k in ("embedding_perturbation", "perturbation_weight", "perturbation_norm", "vat_xi")} \
+    objective = config["objective"]["config"]
+    assert {k: objective[k] for k in ("embedding_perturbation", "perturbation_weight", "perturbation_norm", "vat_xi")} \
         == {"embedding_perturbation": "virtual", "perturbation_weight": 0.3, "perturbation_norm": 2.0, "vat_xi": 0.01}
     clone = AdversarialSharedPrivateMTL.from_config(json.loads(json.dumps(config)))
     assert clone.get_config() == config
@@ -179,7 +182,7 @@ def test_config_round_trip_and_keras_file(tmp_path):
 )
 def test_bad_values_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        MultiTaskClassifier(TASKS, vocabulary_size=30, embedding_dim=4, hidden_dim=4, **kwargs)
+        FullySharedMTL(TASKS, vocabulary_size=30, embedding_dim=4, hidden_dim=4, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -204,6 +207,8 @@ def test_command_line_flags_reach_the_model():
     assert chosen == ("virtual", 0.5, 2.0)
     config = TrainConfig.from_dict({**config.to_dict(), "embedding_dim": 4, "hidden_dim": 4})
     model = build_model(config, ["books", "dvd"], num_classes=2, vocabulary_size=30)
-    assert (model.embedding_perturbation, model.perturbation_weight, model.perturbation_norm) == ("virtual", 0.5, 2.0)
+    objective = model.objective
+    assert (objective.embedding_perturbation, objective.perturbation_weight, objective.perturbation_norm) == \
+        ("virtual", 0.5, 2.0)
     with pytest.raises(SystemExit):
         parse_args(["--embedding-perturbation", "fgsm"])

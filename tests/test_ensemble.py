@@ -105,7 +105,7 @@ def test_members_that_differ_are_named(members):
         MultiTaskEnsemble([members[0], other_classes])
     with pytest.raises(ValueError, match=r"member 1 \('sp'\) is the same model object as member 0"):
         MultiTaskEnsemble([members[0], members[0]])
-    with pytest.raises(ValueError, match="member 1 .* is a Dense; expected a MultiTaskClassifier"):
+    with pytest.raises(ValueError, match="member 1 .* is a Dense; expected a tf_aspmtl Task"):
         MultiTaskEnsemble([members[0], keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="at least one member"):
         MultiTaskEnsemble([])
@@ -256,7 +256,7 @@ def test_cli_names_a_missing_member(tmp_path, capsys):
 
 def test_cli_chooses_members_on_dev_and_reads_test_after(data_dir, tmp_path, monkeypatch):
     from tf_aspmtl.data import load_fdu_mtl
-    from tf_aspmtl.training import ensemble_selection
+    from tf_aspmtl.models import multitask_ensemble as ensemble_selection  # where the ensemble finds select_ensemble
 
     labels = ("negative", "positive")
     candidates = [_member(tf_aspmtl.SharedPrivateMTL, 1, 10, labels=labels, name="sp"),

@@ -157,7 +157,8 @@ def test_fit_inside_a_distribution_strategy(fdu_subset, small_vectorizer):
 def test_config_round_trip_and_bad_arguments(small_vectorizer):
     model = _model(AdversarialSharedPrivateMTL, small_vectorizer, adversarial_weight=0.3)
     clone = AdversarialSharedPrivateMTL.from_config(model.get_config())
-    assert clone.adversarial_weight == 0.3 and clone.task_names == SUBSET_TASKS
+    assert clone.objective.adversarial_weight == 0.3 and clone.task_names == SUBSET_TASKS
+    assert clone.get_config() == model.get_config()
     with pytest.raises(ValueError, match="at least 2 tasks"):
         AdversarialSharedPrivateMTL(["books"])
     with pytest.raises(ValueError, match="exactly one task"):
@@ -165,7 +166,7 @@ def test_config_round_trip_and_bad_arguments(small_vectorizer):
     with pytest.raises(ValueError, match="Unknown task 'dvd'"):
         model.task_id("dvd")
     with pytest.raises(ValueError, match="needs both shared and private"):
-        MultiTaskClassifier(["a", "b"], difference_weight=0.1)
+        FullySharedMTL(["a", "b"], difference_weight=0.1)
     with pytest.raises(ValueError, match="Unknown difference_normalization 'frobenius'"):
         AdversarialSharedPrivateMTL(["a", "b"], difference_normalization="frobenius")
     with pytest.raises(ValueError, match="Unknown adversarial_objective 'minimax'"):

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 
 TEXTS = ["a good book", "a bad book", "good read , great plot", "awful plot", "great film", "bad film , awful"]
 TASKS = ["books", "books", "books", "books", "dvd", "dvd"]
@@ -27,8 +28,13 @@ def _rows(texts, task_ids, labels, batch_size=8):
     ).batch(batch_size)
 
 
+def _preprocessor(class_names=(("0", "1"), ("0", "1")), features=None):
+    return NgramPreprocessor(["books", "dvd"], {"books": list(class_names[0]), "dvd": list(class_names[1])},
+                             features or _features())
+
+
 def _model(**kwargs):
-    return SharedPrivateNgramClassifier(_features(), ["books", "dvd"], [["0", "1"], ["0", "1"]], **kwargs)
+    return SharedPrivateNgramClassifier(_preprocessor(), **kwargs)
 
 
 def test_features_are_sublinear_tf_idf_of_words_and_pairs_with_unit_norm():
@@ -102,7 +108,7 @@ def test_it_learns_the_training_rows_and_survives_save_and_load(tmp_path):
 
 def _random_model(class_names=(("0", "1"), ("neg", "mid", "pos")), name="ng"):
     """An untrained model whose random weights stand in for training (the dvd task has 3 classes)."""
-    model = SharedPrivateNgramClassifier(_features(), ["books", "dvd"], [list(c) for c in class_names], name=name)
+    model = SharedPrivateNgramClassifier(_preprocessor(class_names), name=name)
     rng = np.random.default_rng(0)
     for w in (model.shared_kernel, model.private_kernel, model.bias):
         w.assign(rng.normal(size=w.shape).astype("float32"))
@@ -155,10 +161,10 @@ def test_an_ensemble_mixes_ngram_and_lstm_members_and_exports(tmp_path):
     import keras
     import pandas as pd
 
-    from tf_aspmtl import MultiTaskClassifier, MultiTaskEnsemble, MultiTaskPreprocessor
+    from tf_aspmtl import FullySharedMTL, MultiTaskEnsemble, MultiTaskPreprocessor
 
     frame = pd.DataFrame({"text": TEXTS, "task": TASKS, "label": [str(v) for v in LABELS]})
-    lstm = MultiTaskClassifier(MultiTaskPreprocessor.from_frame(frame, max_length=8), hidden_dim=4,
+    lstm = FullySharedMTL(MultiTaskPreprocessor.from_frame(frame, max_length=8), hidden_dim=4,
                                word_vectors="random", seed=0, name="lstm")
     ngram = _random_model(class_names=lstm.class_names)
     ensemble = MultiTaskEnsemble([lstm, ngram], member_weights=[1, 3])
@@ -175,7 +181,7 @@ def test_an_ensemble_mixes_ngram_and_lstm_members_and_exports(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
     exported = ensemble.export(tmp_path / "serving", tasks=["dvd"], verbose=False)  # checked against predict
     info = json.loads((tmp_path / "serving" / "dvd" / "1" / "assets.extra" / "export.json").read_text())
-    assert [m["class"] for m in info["model"]["members"]] == ["MultiTaskClassifier", "SharedPrivateNgramClassifier"]
+    assert [m["class"] for m in info["model"]["members"]] == ["FullySharedMTL", "SharedPrivateNgramClassifier"]
     assert len(exported) == 1
 
 
@@ -196,7 +202,7 @@ def test_an_ensemble_refuses_a_model_that_cannot_read_raw_text_by_name():
     from tf_aspmtl import MultiTaskEnsemble
 
     plain = keras.Sequential([keras.layers.Dense(2)], name="plain")
-    with pytest.raises(ValueError, match="member 1 \\('plain'\\) is a Sequential; expected a MultiTaskClassifier"):
+    with pytest.raises(ValueError, match="member 1 \\('plain'\\) is a Sequential; expected a tf_aspmtl Task"):
         MultiTaskEnsemble([_random_model(), plain])
     other = _random_model(class_names=(("0", "1"), ("a", "b", "c")), name="other")
     with pytest.raises(ValueError, match="task 'dvd' has classes \\['a', 'b', 'c'\\]"):
@@ -205,17 +211,19 @@ def test_an_ensemble_refuses_a_model_that_cannot_read_raw_text_by_name():
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="adapted"):
-        SharedPrivateNgramClassifier(NgramFeatures(), ["a"], [["0", "1"]])
-    with pytest.raises(ValueError, match="one list of >= 2 classes per task"):
-        SharedPrivateNgramClassifier(_features(), ["a", "b"], [["0", "1"]])
+        NgramPreprocessor(["a"], {"a": ["0", "1"]}, NgramFeatures())
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        NgramPreprocessor(["a", "b"], {"a": ["0", "1"], "b": ["0"]}, _features())
+    with pytest.raises(ValueError, match="needs a TaskPreprocessor"):
+        SharedPrivateNgramClassifier(_features())
     with pytest.raises(ValueError, match="l2"):
         _model(l2=-1.0)
     model = _model()
-    with pytest.raises(ValueError, match="row 1: label 7 is not a class of task 'dvd'"):
+    with pytest.raises(ValueError, match="Row 1: label 7 is not a class of task 'dvd'"):
         model.encode_labels(["books", "dvd"], [1, 7])
-    with pytest.raises(ValueError, match="Unknown task 'kitchen'"):
+    with pytest.raises(ValueError, match="unknown task 'kitchen'"):
         model.task_ids(["kitchen"])
-    with pytest.raises(ValueError, match="takes raw rows"):
+    with pytest.raises(ValueError, match="takes a dict with 'text'"):
         model({"token_ids": tf.zeros((1, 3), tf.int32)})
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tf_aspmtl.models import EncoderLanguageModel, MultiTaskClassifier
+from tf_aspmtl.models import EncoderLanguageModel, FullySharedMTL, MultiTaskClassifier, SharedPrivateMTL
 from tf_aspmtl.models.encoder_language_model import reading_order
 from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer
 from tf_aspmtl.training import (
@@ -125,8 +125,8 @@ def test_language_model_config_round_trip():
 
 def _classifier(vocabulary, encoder="lstm", hidden_dim=UNITS, **kwargs) -> MultiTaskClassifier:
     vectorizer = TextVectorizer(max_length=16, vocabulary=vocabulary, name="text_vectorizer")
-    kwargs.setdefault("use_private", True)
-    return MultiTaskClassifier(["a", "b"], text_vectorizer=vectorizer, embedding_dim=DIM, encoder=encoder,
+    family = SharedPrivateMTL if kwargs.pop("use_private", True) else FullySharedMTL
+    return family(["a", "b"], text_vectorizer=vectorizer, embedding_dim=DIM, encoder=encoder,
                                hidden_dim=hidden_dim, word_vectors="random", **kwargs)
 
 
@@ -249,7 +249,7 @@ def test_a_classifier_fine_tunes_from_the_pretrained_encoders(bidirectional, cor
     vectorizer = TextVectorizer(max_length=16, vocabulary=saved["vocabulary"], name="text_vectorizer")
     pre = MultiTaskPreprocessor(["a", "b"], {"a": ["neg", "pos"], "b": ["neg", "pos"]}, text_vectorizer=vectorizer,
                                 name="preprocessor")
-    model = MultiTaskClassifier(pre, embedding_dim=DIM, encoder="bilstm", hidden_dim=UNITS, use_private=True,
+    model = SharedPrivateMTL(pre, embedding_dim=DIM, encoder="bilstm", hidden_dim=UNITS,
                                 adversarial_weight=0.05, difference_weight=0.01, word_vectors="random")
     apply_pretrained_encoders(model, path)
     model.compile(learning_rate=1e-2)
@@ -266,7 +266,7 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
     from experiments import train
     from tf_aspmtl.data import load_fdu_mtl
 
-    monkeypatch.setattr(train, "LM_PRETRAIN_DIR", tmp_path / "pretrain")
+    monkeypatch.setattr(train, "CACHE_DIR", tmp_path)
     corpora = []
     real_pretrain = cached_module.pretrain_language_model
 
@@ -312,8 +312,9 @@ class _Vocabulary:
 _KEY_TEXTS = ["the cat sat", "café ☕ \ud800!", "the cat"]  # a lone surrogate too ("surrogatepass")
 _KEY_VECTORS = np.arange(7 * 4, dtype=np.float64).reshape(7, 4) / 10
 PINNED_KEYS = {"bilstm-word2vec": "fb9061fa34eaf064", "lstm-random": "510f9255ef3ca335"}
-"""Pretraining folders of the inputs above, computed by experiments.train's pretrain_run_language_model before its
-hashing moved to the library: runs/pretrain caches are found by these keys, so they must never change."""
+"""Pretraining folders of the inputs above, computed by the main job's pretraining before its hashing moved to
+the library (now tf_aspmtl.training.fdu_mtl_run.pretrain_for_run): caches are found by these keys, so they must
+never change."""
 
 
 @pytest.fixture()
@@ -361,21 +362,20 @@ def test_cache_key_is_pinned(recorded_pretrainings, tmp_path):
 
 
 def test_main_job_pretraining_keeps_its_cache_keys(recorded_pretrainings, tmp_path, monkeypatch):
-    """experiments.train's corpus (train + unlabelled rows, in order) and settings give the pinned folders."""
-    from experiments import train
+    """The main job's corpus (train + unlabelled rows, in order) and settings give the pinned folders."""
+    from tf_aspmtl.training import fdu_mtl_run
 
-    monkeypatch.setattr(train, "LM_PRETRAIN_DIR", tmp_path)
     data = pd.DataFrame({"split": ["train", "dev", "unlabeled", "test", "train"],
                          "text": pd.Series([_KEY_TEXTS[0], "dev text", _KEY_TEXTS[1], "test text", _KEY_TEXTS[2]],
                                            dtype=object)})
     config = TrainConfig(encoder="bilstm", hidden_dim=8, max_length=16, embedding="word2vec", embedding_dim=4,
                          lm_pretrain_epochs=2, seed=3)
-    path = train.pretrain_run_language_model(config, data, _Vocabulary(), _KEY_VECTORS, verbose=0)
-    assert path == tmp_path / PINNED_KEYS["bilstm-word2vec"] / "language_model.npz"
+    path = fdu_mtl_run.pretrain_for_run(config, data, _Vocabulary(), _KEY_VECTORS, tmp_path, verbose=0)
+    assert path == tmp_path / "pretrain" / PINNED_KEYS["bilstm-word2vec"] / "language_model.npz"
     assert recorded_pretrainings[-1]["texts"] == _KEY_TEXTS
     config = TrainConfig(encoder="lstm", hidden_dim=8, max_length=16, embedding="random", embedding_dim=4,
                          lm_pretrain_epochs=1, seed=0)
-    path = train.pretrain_run_language_model(config, data, _Vocabulary(), None, verbose=0)
+    path = fdu_mtl_run.pretrain_for_run(config, data, _Vocabulary(), None, tmp_path, verbose=0)
     assert path.parent.name == PINNED_KEYS["lstm-random"]
 
 

@@ -82,7 +82,7 @@ def test_an_ngram_model_with_class_ids_for_names_gets_a_renamed_copy(tmp_path):
 
     features = tf_aspmtl.NgramFeatures(max_features=20)
     features.adapt(["good book", "bad book"])
-    model = tf_aspmtl.SharedPrivateNgramClassifier(features, ["books"], [["0", "1"]])
+    model = tf_aspmtl.SharedPrivateNgramClassifier(tf_aspmtl.NgramPreprocessor(["books"], {"books": ["0", "1"]}, features))
     model.bias.assign([[0.5, -0.5]])
     model.save(tmp_path / "model.keras")
     target = tmp_path / select_ensembles.RENAMED_NGRAM_MODEL
@@ -94,5 +94,5 @@ def test_an_ngram_model_with_class_ids_for_names_gets_a_renamed_copy(tmp_path):
 
 
 def test_members_are_named_by_their_run_folder():
-    assert select_ensembles._run_name("runs/tables/asp_mtl_confusion_seed0/model/model.keras") == "asp_mtl_confusion_seed0"
-    assert select_ensembles._run_name("runs/ngram/seed1/model/model_fdu_class_names.keras") == "ngram/seed1"
+    assert select_ensembles.run_name("runs/tables/asp_mtl_confusion_seed0/model/model.keras") == "asp_mtl_confusion_seed0"
+    assert select_ensembles.run_name("runs/ngram/seed1/model/model_fdu_class_names.keras") == "ngram/seed1"

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from experiments import train
+from tf_aspmtl.training import fdu_mtl_run as run_module
 from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
 from tf_aspmtl.data import load_fdu_mtl
 from tf_aspmtl.training import (
@@ -179,7 +180,7 @@ def test_a_teacher_with_bad_probabilities_is_an_error():
 
 def test_a_trained_teacher_labels_a_separable_task_by_its_rule():
     """A real model learns "great" -> 1, "awful" -> 0; its pseudo labels follow that rule and are balanced."""
-    from tf_aspmtl.models import MultiTaskClassifier
+    from tf_aspmtl.models import FullySharedMTL
     from tf_aspmtl.preprocessing import MultiTaskPreprocessor
 
     rng = np.random.default_rng(0)
@@ -191,7 +192,7 @@ def test_a_trained_teacher_labels_a_separable_task_by_its_rule():
         return pd.DataFrame({"text": text, "task": rng.choice(TASKS, n), "label": label})
 
     train_rows, new_rows = make(160), make(60)
-    model = MultiTaskClassifier(MultiTaskPreprocessor.from_frame(train_rows, max_length=8), encoder="cnn",
+    model = FullySharedMTL(MultiTaskPreprocessor.from_frame(train_rows, max_length=8), encoder="cnn",
                                 hidden_dim=8, embedding_dim=8, word_vectors="random", seed=0)
     model.compile(learning_rate=0.02)
     model.fit({"text": train_rows.text, "task": train_rows.task}, train_rows.label, batch_size=16, epochs=6,
@@ -377,7 +378,7 @@ def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp
     def no_pseudo_label(*args, **kwargs):
         raise AssertionError("the saved pseudo labels were made again")
 
-    monkeypatch.setattr(train, "fit_with_dev_selection", fit)  # the student's
+    monkeypatch.setattr(run_module, "fit_with_dev_selection", fit)  # the student's
     monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)  # the teacher's
     monkeypatch.setattr(teacher_module, "pseudo_label", no_pseudo_label)
     assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(rerun)]) == 0

@@ -1,4 +1,4 @@
-"""Length-sorted chunks in the serving graph give each row the logits of the unchunked batch."""
+"""Length-sorted chunks in the serving graph give each row the probabilities of the unchunked batch."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tf_aspmtl.models import AdversarialSharedPrivateMTL
 from tf_aspmtl.preprocessing import TextVectorizer
-from tf_aspmtl.serving import task_logits, task_serving_fn
+from tf_aspmtl.serving import task_probabilities, task_serving_fn
 
 TEXTS = [
     "a long review " * 9 + "that goes on",
@@ -30,8 +30,8 @@ def model():
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 16])
 def test_chunks_equal_whole_batch(model, chunk_rows):
     texts = tf.constant(TEXTS)
-    whole = task_logits(model, texts, "b", chunk_rows=None)
-    chunked = tf.function(lambda t: task_logits(model, t, "b", chunk_rows=chunk_rows))(texts)
+    whole = task_probabilities(model, texts, "b", chunk_rows=None)
+    chunked = tf.function(lambda t: task_probabilities(model, t, "b", chunk_rows=chunk_rows))(texts)
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
@@ -40,4 +40,4 @@ def test_empty_batch_and_bad_chunk(model):
     out = serve(tf.constant([], tf.string))
     assert out["probabilities"].shape == (0, 2)
     with pytest.raises(ValueError, match="chunk_rows"):
-        task_logits(model, tf.constant(["x"]), "a", chunk_rows=0)
+        task_probabilities(model, tf.constant(["x"]), "a", chunk_rows=0)

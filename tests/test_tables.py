@@ -16,12 +16,11 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
-    monkeypatch.setattr(tables, "FOUR_TASK_WINNER_RUNS", tmp_path / "best")
+    monkeypatch.setattr(tables, "FOUR_TASK_WINNER_RUNS", tmp_path / "previous_best_4task_winner.json")
     from experiments import ngram
 
     monkeypatch.setattr(ngram, "SCREEN_RESULTS", tmp_path / "ngram")
     (tmp_path / "runs").mkdir()
-    (tmp_path / "best").mkdir()
     return tmp_path / "runs"
 
 
@@ -52,7 +51,7 @@ def test_a_mean_on_a_rounding_tie_prints_the_same_from_the_frame_and_from_its_cs
     for seed, err in enumerate((11.750000715255737, 12.999999523162842, 13.499999046325684)):
         (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err})))
     frame = tables.error_table(tables.load_runs(), ("fs_mtl",), None)
-    tables._write_frame(frame, tmp_path / "t.csv")
+    tables.write_frame(frame, tmp_path / "t.csv")
     from_csv = pd.read_csv(tmp_path / "t.csv").set_index("task").loc["a", "fs_mtl_mean"]
     in_frame = frame.set_index("task").loc["a", "fs_mtl_mean"]
     assert f"{in_frame:.1f}" == f"{from_csv:.1f}" == "12.8"
@@ -109,12 +108,13 @@ def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
 def test_sixteen_task_screens_and_best_runs_pair_with_table2_asp_mtl(runs_dir):
     from tf_aspmtl.training import TrainConfig
 
+    previous = {}
     for seed, (base, tail, best) in enumerate(((13.0, 12.0, 13.5), (12.0, 11.5, 12.5), (14.0, 12.5, 14.0))):
         (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "a"}))
         (runs_dir / f"s16_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=tail), "command": "t"}))
         config = TrainConfig(encoder="lstm-max", seed=seed).to_dict()
-        (runs_dir.parent / "best" / f"best_seed{seed}.json").write_text(
-            json.dumps({**_run({"a": 0.0}, dev=best), "command": "b", "config": config}))
+        previous[str(seed)] = {**_run({"a": 0.0}, dev=best), "command": "b", "config": config}
+    tables.FOUR_TASK_WINNER_RUNS.write_text(json.dumps({"runs": previous}))  # as derive_previous_best writes it
     frame = tables.levers_table(tables.load_runs()).set_index("lever")
     assert frame.loc["s16_tail", "dev_gain_mean"] == pytest.approx(1.0)
     assert frame.loc["s16_tail", "flags"] == "--model asp-mtl --truncation tail"
@@ -210,7 +210,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
-    line = tables._pair_line(tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl"))
+    line = tables.pair_line(tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl"))
     assert line.endswith("| ASP-MTL better (one seed: not settled) |")
 
 
@@ -239,7 +239,7 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
     for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
-    line = tables._pair_line(tables.paired_transfer(tables.load_runs(), "asp_mtl_bc", "sp_mtl_bc"))
+    line = tables.pair_line(tables.paired_transfer(tables.load_runs(), "asp_mtl_bc", "sp_mtl_bc"))
     assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
 
 
@@ -261,3 +261,60 @@ def test_table3_targets_say_met_or_missed_from_the_numbers():
     assert "-0.50 to +0.80 points from the paper's" in text and "+4.00 from the paper's (22.0 vs 18.0" in text
     row["asp_mtl_bc_mean"] = float("nan")
     assert table3_targets(pd.DataFrame([row]), pairs) == []
+
+
+def test_previous_best_figures_are_derived_from_the_result_files_of_a_commit(tmp_path, monkeypatch):
+    from experiments import best
+
+    source = tmp_path / "old" / "best"
+    source.mkdir(parents=True)
+    for seed in (0, 1):
+        (source / f"best_seed{seed}.json").write_text(json.dumps({
+            **_run({"books": 10.0 + seed, "dvd": 12.0}), "command": f"train {seed}", "commit": "abc",
+            "config": {"model": "asp-mtl", "seed": seed}, "history": {"big": [1.0] * 5},
+            "per_task": {t: {"test_error": e, "dev_error": 9.0, "best_epoch": 3}
+                         for t, e in (("books", 10.0 + seed), ("dvd", 12.0))}}))
+    monkeypatch.setattr(tables, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(tables, "PREVIOUS_BEST", {"previous.json": ("old/best", "what they are")})
+    monkeypatch.setattr(best, "RESULTS", tmp_path / "results")
+    (written,) = tables.derive_previous_best("cmd")
+    record = json.loads(written.read_text())
+    assert record["derived_by"] == "cmd" and record["source"] == "old/best/best_seed*.json" and "source_commit" in record
+    loaded = best.load_previous(written)
+    assert sorted(loaded) == [0, 1] and loaded[1]["avg_test_error"] == pytest.approx(11.5)
+    assert loaded[1]["per_task"]["books"] == {"dev_error": 9.0, "test_error": 11.0, "best_epoch": 3}
+    assert loaded[0]["command"] == "train 0" and loaded[0]["config"]["model"] == "asp-mtl" and "history" not in loaded[0]
+
+
+def test_generated_blocks_are_replaced_whole_and_the_rest_is_kept():
+    text = "intro\n<!-- BEGIN generated: x (cmd) -->\nold\nlines\n<!-- END generated: x -->\nend\n"
+    once = tables.replace_blocks(text, {"x": "new\n"})
+    assert once == "intro\n<!-- BEGIN generated: x (cmd) -->\nnew\n<!-- END generated: x -->\nend\n"
+    assert tables.replace_blocks(once, {"x": "new"}) == once
+    empty = "<!-- BEGIN generated: x (cmd) -->\n<!-- END generated: x -->\n"
+    assert tables.replace_blocks(empty, {"x": "new"}) == once[len("intro\n"):-len("end\n")]
+
+
+def test_recorded_commands_and_paths_are_relative_to_the_checkout():
+    from experiments.provenance import REPO_ROOT, command_line, relative_paths
+
+    command = command_line("experiments.train", ["--output-dir", str(REPO_ROOT / "runs" / "x"), "--seed", "0",
+                                                 f"--results={REPO_ROOT / 'r.json'}", "/elsewhere/y"])
+    assert command == "python -m experiments.train --output-dir runs/x --seed 0 --results=r.json /elsewhere/y"
+    assert relative_paths({"dir": str(REPO_ROOT), "runs": [str(REPO_ROOT / "a" / "b"), 1.5]}) == \
+        {"dir": ".", "runs": ["a/b", 1.5]}
+
+
+def test_the_committed_results_page_readme_and_tables_are_what_rebuild_makes():
+    """``python -m experiments.tables rebuild`` on this checkout changes nothing: docs/RESULTS.md, README's headline,
+    the tables, best.md, ngram.md and the ensemble summaries are generated from the committed result files, and no
+    committed result or page names the checkout's absolute path."""
+    made = tables.build("python -m experiments.tables rebuild", plots=False)
+    assert tables.RESULTS_DOC in made and tables.README in made
+    stale = [str(path.relative_to(tables.REPO_ROOT)) for path, text in made.items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    assert not stale, f"run python -m experiments.tables rebuild: {stale} differ from what it makes"
+    root = str(tables.REPO_ROOT)
+    holding = [str(p.relative_to(tables.REPO_ROOT)) for p in (tables.REPO_ROOT / "experiments" / "results").rglob("*")
+               if p.suffix in (".json", ".md", ".csv") and root in p.read_text(encoding="utf-8")]
+    assert not holding and root not in made[tables.README] and root not in made[tables.RESULTS_DOC]

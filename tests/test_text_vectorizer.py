@@ -1,7 +1,6 @@
 """Tests for the in-graph tokenizer and the TextVectorizer layer."""
 
 import json
-import pathlib
 import zipfile
 
 import keras
@@ -11,6 +10,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tf_aspmtl.data import resolve_fdu_mtl_dir
 from tf_aspmtl.preprocessing import TextVectorizer
 from tf_aspmtl.preprocessing import tokenize
 from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
@@ -30,7 +30,15 @@ TEXTS = tf.constant(
         "unseenword good",
     ]
 )
-TRAIN_FILE = pathlib.Path("/work/shared/data/fdu-mtl/books.task.train")
+# The first line of FDU-MTL's books.task.train (label, tab, text): a review as the benchmark ships it, PTB-tokenised.
+BOOKS_FIRST_LINE = (
+    "1\t"
+    "i am an avid reader of books of biblical prophecy , and i feel that clarence larkin 's `` "
+    "the book of revelation '' is the best on the book of revelation . mr. larkin provides "
+    "charts for the student , and does verse by verse analysis of the book . if you want to "
+    "study the book of revelation . i would submit clarence larkin 's `` the book of revelation "
+    "'' as your first tool of study"
+)
 
 
 def _tokens(text):
@@ -75,12 +83,20 @@ def test_tokenize_keeps_ptb_input_unchanged():
 
 
 def test_tokenize_keeps_real_tokenized_line_unchanged():
-    if not TRAIN_FILE.exists():
-        pytest.skip(f"{TRAIN_FILE} not available")
-    first = TRAIN_FILE.read_bytes().split(b"\n")[0].decode("utf-8")
-    text = first.split("\t", 1)[1]
+    text = BOOKS_FIRST_LINE.split("\t", 1)[1]
     assert "larkin 's `` the book of revelation ''" in text
     assert _tokens(text) == text.split()
+
+
+def test_the_real_line_is_the_data_files_first_line():
+    # Only this check needs the data; the folder comes from the library's resolution (path, $TF_ASPMTL_FDU_MTL,
+    # then the checkout's default).
+    try:
+        folder = resolve_fdu_mtl_dir()
+    except FileNotFoundError as error:
+        pytest.skip(f"FDU-MTL data not available: {error}")
+    first = (folder / "books.task.train").read_bytes().split(b"\n")[0].decode("utf-8")
+    assert first == BOOKS_FIRST_LINE
 
 
 def test_tokenize_replaces_control_chars_and_line_breaks():

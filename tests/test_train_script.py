@@ -5,6 +5,9 @@ import json
 import pytest
 
 from experiments import train
+from tf_aspmtl.training import build_model, fdu_preprocessor
+from tf_aspmtl.training import fdu_mtl_run as run_module
+from tf_aspmtl.training.run_folder import RUN_IDENTITY, claim_run_folder
 
 
 def test_train_writes_results_with_provenance(tmp_path):
@@ -42,14 +45,14 @@ def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
     config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR"]))
     legacy = tmp_path / "legacy"
     (legacy / "model").mkdir(parents=True)  # a folder from before the record: claimed as it is
-    train.claim_run_folder(legacy, config, dev_only=False)
-    assert json.loads((legacy / train.RUN_IDENTITY).read_text())["config"]["tasks"] == ["books", "MR"]
-    train.claim_run_folder(legacy, config, dev_only=False)  # the same run again: fine
+    claim_run_folder(legacy, config, dev_only=False)
+    assert json.loads((legacy / RUN_IDENTITY).read_text())["config"]["tasks"] == ["books", "MR"]
+    claim_run_folder(legacy, config, dev_only=False)  # the same run again: fine
     with pytest.raises(ValueError, match=r"legacy holds a run of another configuration .*'dev_only': \(False, True\)"):
-        train.claim_run_folder(legacy, config, dev_only=True)
+        claim_run_folder(legacy, config, dev_only=True)
     other = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--truncation", "head+tail"]))
     with pytest.raises(ValueError, match=r"'truncation': \('head', 'head\+tail'\)"):
-        train.claim_run_folder(legacy, other, dev_only=False)
+        claim_run_folder(legacy, other, dev_only=False)
     assert train.main(["--quick", "--tasks", "books,MR", "--truncation", "tail", "--output-dir", str(legacy)]) == 2
     assert "--output-dir" in capsys.readouterr().err
 
@@ -60,12 +63,12 @@ def test_a_finished_folder_from_before_the_record_is_checked_against_its_results
     for name in ("same", "other"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps({"config": older, "dev_only": None}))
-    train.claim_run_folder(tmp_path / "same", config, dev_only=False)
-    assert (tmp_path / "same" / train.RUN_IDENTITY).exists()
+    claim_run_folder(tmp_path / "same", config, dev_only=False)
+    assert (tmp_path / "same" / RUN_IDENTITY).exists()
     longer = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--max-length", "400"]))
     with pytest.raises(ValueError, match=r"'max_length': \(\d+, 400\)"):
-        train.claim_run_folder(tmp_path / "other", longer, dev_only=False)
-    assert not (tmp_path / "other" / train.RUN_IDENTITY).exists()
+        claim_run_folder(tmp_path / "other", longer, dev_only=False)
+    assert not (tmp_path / "other" / RUN_IDENTITY).exists()
 
 
 def test_main_job_exports_and_says_how_to_serve(tmp_path, capsys):
@@ -107,7 +110,7 @@ def test_optimizer_defaults_to_lazy_adam_and_is_a_flag():
     vectorizer = TextVectorizer(max_length=8, max_tokens=50)
     vectorizer.adapt(["a good book", "a bad film"])
     config = train.resolve_config(train.parse_args(["--tasks", "books,MR"]))
-    model = train.build_model(config, train.fdu_preprocessor(vectorizer, ["books", "MR"]))
+    model = build_model(config, fdu_preprocessor(vectorizer, ["books", "MR"]))
     assert isinstance(model.optimizer, LazyAdam)
 
 
@@ -137,7 +140,7 @@ def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
         asked.append(tuple(kwargs.get("splits", ())))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "load_fdu_mtl", spy)
+    monkeypatch.setattr(run_module, "load_fdu_mtl", spy)
     out = tmp_path / "run"
     assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
                        "--encoder", "cnn", "--embedding", "random", "--dev-only", "--output-dir", str(out),
@@ -167,9 +170,9 @@ def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
 def test_a_dev_only_self_training_folder_is_never_promoted_to_a_tested_run(tmp_path):
     config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--self-training-threshold",
                                                     "0.9"]))
-    train.claim_run_folder(tmp_path, config, dev_only=True)
+    claim_run_folder(tmp_path, config, dev_only=True)
     with pytest.raises(ValueError, match=r"'dev_only': \(True, False\)"):
-        train.claim_run_folder(tmp_path, config, dev_only=False)
+        claim_run_folder(tmp_path, config, dev_only=False)
 
 
 def test_serving_instructions_mount_the_export_folder_as_given():

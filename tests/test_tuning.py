@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments import train, tune
+from tf_aspmtl.preprocessing import MultiTaskPreprocessor
 from tf_aspmtl.tuning import (
     OBJECTIVE,
     ASPMTLHyperModel,
@@ -28,8 +29,8 @@ def _hypermodel(vocabulary_size=50, **kwargs):
 def test_default_build_is_the_papers_configuration():
     hp = keras_tuner.HyperParameters()
     model = _hypermodel().build(hp)
-    assert (model.adversarial_weight, model.difference_weight) == (0.05, 0.01)
-    assert (model.hidden_dim, model.dropout) == (100, 0.0)
+    assert (model.objective.adversarial_weight, model.objective.difference_weight) == (0.05, 0.01)
+    assert (model.backbone.hidden_dim, model.dropout) == (100, 0.0)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
     space = {p.name: p for p in hp.space}
     assert set(space) == {"adversarial_weight", "difference_weight", "learning_rate", "hidden_dim", "dropout"}
@@ -45,7 +46,8 @@ def test_build_uses_the_trial_values_and_families_without_loss_weights_do_not_se
                         "dropout": 0.2, "learning_rate": 0.004}.items():
         hp.Fixed(name, value)
     model = _hypermodel().build(hp)
-    assert (model.adversarial_weight, model.difference_weight, model.hidden_dim, model.dropout) == (0.3, 0.002, 25, 0.2)
+    assert (model.objective.adversarial_weight, model.objective.difference_weight, model.backbone.hidden_dim,
+            model.dropout) == (0.3, 0.002, 25, 0.2)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.004)
 
     fs_hp = keras_tuner.HyperParameters()
@@ -78,9 +80,37 @@ def test_arguments_that_are_not_searched_are_checked_at_once(kwargs, message):
         _hypermodel(**kwargs)
 
 
-def test_preprocessor_vocabulary_must_match(small_vectorizer):
+def _frame(rows=48):
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 2, rows)
+    text = [f"{['awful', 'great'][y]} {rng.choice(['plot', 'book', 'disc', 'film'])}" for y in label]
+    return pd.DataFrame({"text": text, "task": [TASKS[i % 2] for i in range(rows)],
+                         "label": [["neg", "pos"][y] for y in label]})
+
+
+def test_preprocessor_vocabulary_must_match():
+    pre = MultiTaskPreprocessor.from_frame(_frame(), max_length=8)
     with pytest.raises(ValueError, match="preprocessor's vocabulary has"):
-        _hypermodel(vocabulary_size=small_vectorizer.vocabulary_size + 1, preprocessor=small_vectorizer)
+        ASPMTLHyperModel(pre, vocabulary_size=pre.vocabulary_size + 1)
+    with pytest.raises(ValueError, match="no vocabulary yet"):
+        ASPMTLHyperModel(MultiTaskPreprocessor(TASKS, {t: ["neg", "pos"] for t in TASKS}))
+
+
+def test_search_takes_the_preprocessor_raw_rows_and_raw_labels(tmp_path):
+    # What fit takes, the tuner takes: the preprocessor, then raw rows and labels, dev as validation_data.
+    train, dev = _frame(), _frame(16)
+    hypermodel = ASPMTLHyperModel(MultiTaskPreprocessor.from_frame(train, max_length=8), embedding_dim=4,
+                                  encoder="cnn", seed=0)
+    fixed = keras_tuner.HyperParameters()
+    fixed.Fixed("hidden_dim", 4)
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=OBJECTIVE, max_trials=1, hyperparameters=fixed,
+                                     directory=str(tmp_path), project_name="raw", seed=0)
+    tuner.search({"text": train.text, "task": train.task}, train.label, epochs=1, batch_size=8,
+                 validation_data=({"text": dev.text, "task": dev.task}, dev.label), verbose=0)
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert best.status == "COMPLETED" and 0.0 <= best.score <= 1.0
+    model = tuner.get_best_models(1)[0]
+    assert model.predict({"text": ["great disc"], "task": ["MR"]}, verbose=0).shape == (1, 2)
 
 
 def test_fit_forwards_everything_and_needs_dev_data():

@@ -279,16 +279,17 @@ def test_train_flags_follow_the_config(capsys):
 def test_main_job_with_word2vec_uses_train_and_unlabelled_text_only(tmp_path, monkeypatch):
     from experiments import train
     from tf_aspmtl.data import load_fdu_mtl
+    from tf_aspmtl.training import fdu_mtl_run
 
     calls = []
-    real = train.embedding_matrix
+    real = fdu_mtl_run.embedding_matrix
 
     def spy(kind, vectorizer, texts=None, **kwargs):
         calls.append((kind, list(texts), kwargs))
         return real(kind, vectorizer, texts, **kwargs)
 
-    monkeypatch.setattr(train, "embedding_matrix", spy)
-    monkeypatch.setattr(train, "WORD_VECTORS_CACHE", tmp_path / "word_vectors")
+    monkeypatch.setattr(fdu_mtl_run, "embedding_matrix", spy)
+    monkeypatch.setattr(train, "CACHE_DIR", tmp_path)
     out = tmp_path / "run"
     assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
                        "--encoder", "cnn", "--embedding", "word2vec", "--embedding-dim", "16", "--dev-only",

@@ -14,6 +14,7 @@ Example:
 __version__ = "0.1.0"
 
 from tf_aspmtl import layers, metrics, optimizers  # noqa: F401  (registers the serialisable classes)
+from tf_aspmtl.export import exporter as _exporter  # noqa: F401  (registers Task.export's "tf_serving" format)
 from tf_aspmtl.models import (
     MODEL_FAMILIES,
     AdversarialSharedPrivateMTL,
@@ -25,10 +26,18 @@ from tf_aspmtl.models import (
     SharedPrivateMTL,
     SharedPrivateNgramClassifier,
     SingleTaskClassifier,
+    Task,
     get_model_family,
 )
+from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.optimizers import LazyAdam
-from tf_aspmtl.preprocessing import MultiTaskPreprocessor, NgramFeatures, TextVectorizer
+from tf_aspmtl.preprocessing import (
+    MultiTaskPreprocessor,
+    NgramFeatures,
+    NgramPreprocessor,
+    TaskPreprocessor,
+    TextVectorizer,
+)
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -38,12 +47,16 @@ __all__ = [
     "LazyAdam",
     "MultiTaskClassifier",
     "MultiTaskEnsemble",
+    "MultiTaskObjective",
     "MultiTaskPreprocessor",
     "NgramFeatures",
+    "NgramPreprocessor",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",
     "SharedPrivateNgramClassifier",
     "SingleTaskClassifier",
+    "Task",
+    "TaskPreprocessor",
     "TextVectorizer",
     "get_model_family",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import tempfile
+from typing import Any
 
 
 def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
@@ -32,3 +34,9 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
+    """``payload`` as indented JSON (a NaN or infinity is an error, not a bare ``NaN``), through a temporary
+    file and a rename."""
+    write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")

@@ -1,10 +1,11 @@
-"""Per-task accuracy as one Keras metric."""
+"""Per-task accuracy as one Keras metric, and per-task scores of predicted probabilities."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -68,3 +69,30 @@ class PerTaskAccuracy(keras.metrics.Metric):
         config = super().get_config()
         config.update({"task_names": self.task_names, "per_task": self.per_task})
         return config
+
+
+def task_scores(probabilities: np.ndarray, task_ids: np.ndarray, labels: np.ndarray,
+                task_names: Sequence[str]) -> dict[str, Any]:
+    """Per-task accuracy and error (%) of probabilities [rows, classes] against class ids [rows].
+
+    Returns:
+        ``{"per_task": {task: {"accuracy", "error", "rows"}}, "accuracy",
+        "mean_task_accuracy", "avg_error"}`` over the tasks that have rows, in
+        ``task_names`` order; ``error`` is ``100 * (1 - accuracy)``.
+    """
+    hits = np.argmax(probabilities, axis=1) == np.asarray(labels)
+    task_ids = np.asarray(task_ids)
+    per_task = {}
+    for k, task in enumerate(task_names):
+        rows = task_ids == k
+        if rows.any():
+            accuracy = float(np.mean(hits[rows]))
+            per_task[task] = {"accuracy": accuracy, "error": 100.0 * (1.0 - accuracy), "rows": int(rows.sum())}
+    if not per_task:
+        raise ValueError("No rows to score.")
+    return {
+        "per_task": per_task,
+        "accuracy": float(np.mean(hits)),
+        "mean_task_accuracy": float(np.mean([s["accuracy"] for s in per_task.values()])),
+        "avg_error": float(np.mean([s["error"] for s in per_task.values()])),
+    }

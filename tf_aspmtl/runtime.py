@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THREADS = (1, 2)
+"""Intra-op and inter-op threads of the main job: the shared and the private LSTM run one per core (the fastest
+setting on 2 cores, ``python -m experiments.bench``), and a fixed setting repeats its numbers."""
 
 
 def configure_cpu_threads(intra_op: int | None = None, inter_op: int | None = None) -> None:
@@ -35,3 +43,23 @@ def configure_cpu_threads(intra_op: int | None = None, inter_op: int | None = No
             "configure_cpu_threads() before building a model or running any TensorFlow op "
             f"(TensorFlow said: {err})"
         ) from err
+
+
+def configure_threads(intra_op: int | None = None, inter_op: int | None = None, strict: bool = False) -> tuple[int, int]:
+    """:func:`configure_cpu_threads` with :data:`DEFAULT_THREADS` for what is not given; returns the settings in force.
+
+    In a process whose TensorFlow already runs (a test, a notebook) the pools
+    cannot change: an explicit or ``strict`` request is then an error, the
+    default keeps TensorFlow's settings with a warning.
+    """
+    wanted = (intra_op or DEFAULT_THREADS[0], inter_op or DEFAULT_THREADS[1])
+    try:
+        configure_cpu_threads(*wanted)
+        return wanted
+    except RuntimeError:
+        if intra_op or inter_op or strict:
+            raise
+        kept = (tf.config.threading.get_intra_op_parallelism_threads(),
+                tf.config.threading.get_inter_op_parallelism_threads())
+        logger.warning("TensorFlow's thread pools already run; keeping intra-op %d, inter-op %d", *kept)
+        return kept

@@ -1,27 +1,17 @@
 """Serving functions: raw text in, class probabilities, label id and label name out.
 
-:class:`~tf_aspmtl.models.MultiTaskClassifier` picks each row's private
-encoder in the graph (``tf.switch_case`` for a one-task batch,
-``tf.dynamic_partition`` otherwise). A served model for *one* task needs
-none of that: :func:`task_serving_fn` is a plain function of that task's
-encoders and its slice of the heads (``kernel[k][:, :C_k]``,
-``bias[k][:C_k]``), so the exported graph runs only what the task uses.
-:func:`multitask_serving_fn` serves every task from one graph, with the task
-given by name per row.
+Every model kind is a :class:`~tf_aspmtl.models.Task`, and serves a task
+through the one method of the Task interface that says how:
+``model.serving_function(task_index, chunk_rows)``, which gives that task's
+computation from raw texts to probabilities and the layers it reads. A
+served model of *one* task (:func:`task_serving_fn`) runs only what that
+task uses (for a classifier: the shared encoder, the task's private encoder
+and its slice of the heads); :func:`multitask_serving_fn` serves every task
+from one graph, with the task given by name per row.
 
-Both return a dict of tensors with the keys of :data:`OUTPUTS`, ready to be a
-SavedModel signature (see the ``export`` package).
-
-Other servable objects: anything with ``task_names``, ``num_classes``,
-``class_names``, ``task_id`` and a method
-``serving_probabilities(texts, task_index, chunk_rows)`` (probabilities
-[batch, num_classes(task)] of raw texts of one task) is served the same way,
-with the same signature and outputs; :func:`task_probabilities` calls that
-method instead of the classifier's arithmetic. To be exported it also lists
-the layers its graph uses, ``serving_layers(task_index or None)`` (see
-:func:`tf_aspmtl.export.archive.used_layers`), and may describe itself with
-``serving_info(is_multitask)``. :class:`~tf_aspmtl.models.MultiTaskEnsemble`
-and :class:`~tf_aspmtl.models.SharedPrivateNgramClassifier` are such objects.
+Both return a function of tensors giving a dict with the keys of
+:data:`OUTPUTS`, ready to be a SavedModel signature (see the ``export``
+package); the function's ``layers`` attribute lists the layers it reads.
 """
 
 from __future__ import annotations
@@ -30,7 +20,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tf_aspmtl.preprocessing.multitask_preprocessor import task_ids_from_names
+from tf_aspmtl.models.task import Task
+from tf_aspmtl.preprocessing.task_preprocessor import task_ids_from_names
 
 SIGNATURE_NAME = "serving_default"
 """The signature TF Serving calls when a request names none."""
@@ -43,108 +34,22 @@ LABEL_ID = "label_id"
 LABEL = "label"
 OUTPUTS = (PROBABILITIES, LABEL_ID, LABEL)
 """Output names: probabilities float32 [batch, classes], label_id int64 [batch], label tf.string [batch]."""
+DEFAULT_CHUNK_ROWS = 16
+"""Rows per length-sorted chunk of a served batch (see :func:`tf_aspmtl.models.length_sorted_chunks.length_sorted_map`)."""
 
 
 def check_servable(model) -> None:
-    """Raises ValueError unless ``model`` can be served from raw text.
-
-    Args:
-        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier`, or an object
-            with its own ``serving_probabilities`` (see the module docstring).
-    """
-    if callable(getattr(model, "serving_probabilities", None)):
-        for attribute in ("task_names", "num_classes", "class_names", "task_id"):
-            if not hasattr(model, attribute):
-                raise ValueError(f"Cannot serve a {type(model).__name__}: it has no {attribute!r}.")
-        return
-    for attribute in ("preprocessor", "embedding", "heads", "task_names", "num_classes", "class_names"):
-        if not hasattr(model, attribute):
-            raise ValueError(
-                f"Cannot serve a {type(model).__name__}: it has no {attribute!r}; "
-                "expected a tf_aspmtl MultiTaskClassifier (or one of its families)."
-            )
-    if model.preprocessor is None:
-        raise ValueError(
-            f"Model {model.name!r} has no preprocessor, so it cannot take raw text; "
-            "build it from a MultiTaskPreprocessor to serve it."
-        )
+    """Raises ValueError unless ``model`` is a :class:`~tf_aspmtl.models.Task` (every model kind of the library)."""
+    if not isinstance(model, Task):
+        raise ValueError(f"Cannot serve a {type(model).__name__}: expected a tf_aspmtl model (a Task: "
+                         "MultiTaskClassifier or a family, SharedPrivateNgramClassifier, MultiTaskEnsemble).")
 
 
-DEFAULT_CHUNK_ROWS = 16
-"""Rows per length-sorted chunk of a served batch (see :func:`task_logits`)."""
-
-
-def task_logits(model, texts: tf.Tensor, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS) -> tf.Tensor:
-    """Logits [batch, num_classes(task)] of one task for raw texts [batch].
-
-    The same arithmetic as ``model(..., training=False)`` for rows of that
-    task, without the task dispatch: shared encoder (if any), the task's
-    private encoder (if any), then the task's head.
-
-    A recurrent encoder runs every row of a batch to the batch's longest
-    text, so a batch mixing a 20-token and a 200-token review pays 200 steps
-    for both. With ``chunk_rows``, the rows are sorted by length and run in
-    chunks of ``chunk_rows``, each only as far as its own longest text;
-    the logits are put back in the request's order. Each row's logits are
-    the same either way (an encoder reads a row's real tokens only).
-
-    Args:
-        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
-        texts: tf.string [batch]. Raw texts.
-        task: str or int. Task name or id.
-        chunk_rows: optional int >= 1. Rows per length-sorted chunk; None runs the batch as one.
-    """
-    texts = tf.reshape(texts, [-1])
-    if chunk_rows is None:
-        return model.task_logits(model.preprocessor.text_vectorizer(texts), task)
-    if int(chunk_rows) < 1:
-        raise ValueError(f"chunk_rows must be >= 1 or None; got {chunk_rows}")
-    return _length_sorted_logits(model, model.preprocessor.text_vectorizer(texts), model.task_id(task), int(chunk_rows))
-
-
-def _length_sorted_logits(model, ids: tf.Tensor, k: int, chunk_rows: int) -> tf.Tensor:
-    """``model.task_logits(ids, k)``, computed chunk by chunk of rows sorted by length."""
-    classes = model.num_classes[k]
-    lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-    order = tf.argsort(lengths, direction="DESCENDING", stable=True)
-    ids = tf.gather(ids, order)
-    lengths = tf.gather(lengths, order)
-    rows = tf.shape(ids)[0]
-    chunks = (rows + chunk_rows - 1) // chunk_rows
-
-    def body(i, logits):
-        start = i * chunk_rows
-        end = tf.minimum(start + chunk_rows, rows)
-        width = tf.maximum(lengths[start], 1)  # rows are sorted: the chunk's first is its longest
-        return i + 1, logits.write(i, model.task_logits(ids[start:end, :width], k))
-
-    parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False, element_shape=[None, classes])
-    _, parts = tf.while_loop(lambda i, _: i < chunks, body, [tf.constant(0), parts], parallel_iterations=2)
-    sorted_logits = tf.cond(
-        rows > 0, lambda: parts.concat(), lambda: tf.zeros([0, classes], tf.float32)
-    )
-    return tf.scatter_nd(order[:, None], sorted_logits, [rows, classes])
-
-
-def task_probabilities(
-    model, texts: tf.Tensor, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
-) -> tf.Tensor:
-    """Probabilities [batch, num_classes(task)] of one task for raw texts [batch].
-
-    ``softmax(task_logits(...))`` for a classifier; a model with its own
-    ``serving_probabilities(texts, task_index, chunk_rows)`` (an ensemble)
-    computes them itself.
-
-    Args:
-        model: a servable model (see :func:`check_servable`).
-        texts: tf.string [batch]. Raw texts.
-        task: str or int. Task name or id.
-        chunk_rows: optional int. See :func:`task_logits`.
-    """
-    own = getattr(model, "serving_probabilities", None)
-    if callable(own):
-        return own(tf.reshape(texts, [-1]), model.task_id(task), chunk_rows)
-    return tf.nn.softmax(task_logits(model, texts, task, chunk_rows))
+def task_probabilities(model: Task, texts: tf.Tensor, task: str | int,
+                       chunk_rows: int | None = DEFAULT_CHUNK_ROWS) -> tf.Tensor:
+    """Probabilities [batch, num_classes(task)] of one task for raw texts [batch] (``model.serving_function``)."""
+    check_servable(model)
+    return model.serving_function(model.task_id(task), chunk_rows).probabilities(tf.reshape(texts, [-1]))
 
 
 def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -152,61 +57,76 @@ def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]
     return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: tf.gather(names, label_id)}
 
 
+def _unique(layers) -> tuple:
+    seen, out = set(), []
+    for layer in layers:
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            out.append(layer)
+    return tuple(out)
+
+
 def task_serving_fn(
-    model, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+    model: Task, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
 ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of one task: ``fn(text) -> {probabilities, label_id, label}``.
 
     Args:
-        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
+        model: a :class:`~tf_aspmtl.models.Task`.
         task: str or int. Task name or id.
-        chunk_rows: optional int. See :func:`task_logits`.
+        chunk_rows: optional int. Rows per length-sorted chunk (for encoders whose cost grows with length);
+            None runs each batch as one.
 
     Returns:
         A Python function of one tf.string [batch] tensor returning
         ``probabilities`` float32 [batch, num_classes(task)], ``label_id``
-        int64 [batch] and ``label`` tf.string [batch] (the class name).
-        Wrap it in a ``tf.function`` with a ``[None]`` tf.string signature to export it.
+        int64 [batch] and ``label`` tf.string [batch] (the class name); its
+        ``layers`` attribute lists the layers it reads. Wrap it in a
+        ``tf.function`` with a ``[None]`` tf.string signature to export it.
 
     Example:
     >>> fn = tf.function(task_serving_fn(model, "books"),
     ...                  input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     >>> fn(tf.constant(["a gripping story"]))["label"]
-    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'1'], dtype=object)>
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'positive'], dtype=object)>
     """
     check_servable(model)
     k = model.task_id(task)
+    served = model.serving_function(k, chunk_rows)
     class_names = list(model.class_names[k])
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = task_probabilities(model, text, k, chunk_rows)
+        probabilities = served.probabilities(tf.reshape(text, [-1]))
         return _outputs(probabilities, tf.constant(class_names, tf.string))
 
     serve.__name__ = f"serve_{model.task_names[k]}"
+    serve.layers = _unique(served.layers)
     return serve
 
 
 def multitask_serving_fn(
-    model, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+    model: Task, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
 ) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of all tasks: ``fn(text, task) -> {probabilities, label_id, label}``.
 
     ``task`` holds each row's task *name* (tf.string [batch]); rows may mix
-    tasks. Rows are grouped by task, each group runs through
-    :func:`task_logits` of its task, and the results are put back in order.
+    tasks. Rows are grouped by task, each group runs through its task's
+    serving function, and the results are put back in order.
     ``probabilities`` is [batch, max(num_classes)], 0 on classes a row's task
     does not have. An unknown task name fails the request with an
-    InvalidArgument error that lists the known names.
+    InvalidArgument error that lists the known names. The function's
+    ``layers`` attribute lists the layers it reads.
 
     Args:
-        model: a :class:`~tf_aspmtl.models.MultiTaskClassifier` with a preprocessor.
-        chunk_rows: optional int. See :func:`task_logits`.
+        model: a :class:`~tf_aspmtl.models.Task`.
+        chunk_rows: optional int. See :func:`task_serving_fn`.
     """
     check_servable(model)
     task_names = list(model.task_names)
     num_tasks = len(task_names)
     max_classes = max(model.num_classes)
     padded_names = [list(n) + [""] * (max_classes - len(n)) for n in model.class_names]
+    served = [model.serving_function(k, chunk_rows) for k in range(num_tasks)]
 
     def serve(text: tf.Tensor, task: tf.Tensor) -> dict[str, tf.Tensor]:
         text = tf.reshape(text, [-1])
@@ -218,7 +138,7 @@ def multitask_serving_fn(
         texts = tf.dynamic_partition(text, task_ids, num_tasks)
         parts = []
         for k in range(num_tasks):
-            probs = task_probabilities(model, texts[k], k, chunk_rows)
+            probs = served[k].probabilities(texts[k])
             parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
         probabilities = tf.dynamic_stitch(rows, parts)
         probabilities = tf.reshape(probabilities, [-1, max_classes])
@@ -228,4 +148,5 @@ def multitask_serving_fn(
         return {PROBABILITIES: probabilities, LABEL_ID: label_id, LABEL: label}
 
     serve.__name__ = "serve_multitask"
+    serve.layers = _unique(layer for part in served for layer in part.layers)
     return serve

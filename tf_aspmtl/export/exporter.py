@@ -12,6 +12,7 @@ from typing import Sequence
 
 from tf_aspmtl.export import archive, model_config, ops, verify, versions, warmup
 from tf_aspmtl import serving
+from tf_aspmtl.models.task import register_export_format
 
 INFO_FILE = os.path.join("assets.extra", "export.json")
 DEFAULT_MULTITASK_NAME = "multitask"
@@ -45,10 +46,6 @@ def load_trained_model(path: str | os.PathLike):
     """
     import keras
 
-    import tf_aspmtl.layers  # noqa: F401  (registers the serialisable classes)
-    import tf_aspmtl.models  # noqa: F401
-    import tf_aspmtl.preprocessing  # noqa: F401
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No trained model at {path!r} (expected a .keras file written by model.save)")
@@ -68,26 +65,8 @@ def _versions_info() -> dict[str, str]:
 
 
 def model_info(model, is_multitask: bool) -> dict:
-    """What was exported, in a few numbers (copied into benchmark results).
-
-    A model with ``serving_info(is_multitask)`` (an ensemble) describes itself.
-    """
-    own = getattr(model, "serving_info", None)
-    if callable(own):
-        return {"class": type(model).__name__, **own(is_multitask)}
-    encoders_per_review = int(model.shared_encoder is not None) + int(bool(model.private_encoders))
-    return {
-        "class": type(model).__name__,
-        "encoder": getattr(model, "encoder", None),
-        "hidden_dim": getattr(model, "hidden_dim", None),
-        "embedding_dim": getattr(model, "embedding_dim", None),
-        "vocabulary_size": getattr(model, "vocabulary_size", None),
-        "max_length": getattr(model.preprocessor, "max_length", None),
-        "tasks_in_model": len(model.task_names),
-        "shared_encoder": model.shared_encoder is not None,
-        "private_encoders_in_graph": len(model.private_encoders) if is_multitask else int(bool(model.private_encoders)),
-        "encoders_run_per_review": encoders_per_review,
-    }
+    """What was exported, in a few numbers (copied into benchmark results): the model's ``serving_info``."""
+    return model.serving_info(is_multitask)
 
 
 def _write_info(folder: str, info: dict) -> None:
@@ -172,7 +151,7 @@ def export_model(
         warmup_requests: bool. Write TF Serving warm-up requests into ``assets.extra``.
         chunk_rows: optional int. The graph sorts a batch by length and runs it
             in chunks of this many rows, each as far as its longest text (see
-            :func:`tf_aspmtl.serving.task_logits`); None runs each batch as one.
+            :func:`tf_aspmtl.serving.task_serving_fn`); None runs each batch as one.
 
     Returns:
         list of :class:`ExportedModel`, one per published version.
@@ -213,6 +192,7 @@ def export_model(
     return exported
 
 
+@register_export_format("tf_serving")
 def export_for_serving(model, filepath: str | os.PathLike, verbose: bool = True, **kwargs) -> list[ExportedModel]:
     """What a tf_aspmtl model's ``export(format="tf_serving")`` does: :func:`export_model`, then (``verbose``) one
     line per published version."""

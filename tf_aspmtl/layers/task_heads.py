@@ -59,6 +59,16 @@ class TaskHeads(keras.layers.Layer):
         class_bias = tf.constant([[masked if pad else 0.0 for pad in row] for row in self._padding_classes], dtype)
         return logits + tf.cast(tf.gather(self.bias, task_ids), dtype) + tf.gather(class_bias, task_ids)
 
+    def task_logits(self, features, task: int) -> tf.Tensor:
+        """Logits [batch, num_classes[task]] of rows that all belong to ``task``: its head alone, no padding classes.
+
+        What a served per-task graph runs: its slice of the kernel, none of the dispatch.
+        """
+        classes = self.num_classes[task]
+        kernel = tf.convert_to_tensor(self.kernel)[task, :, :classes]
+        bias = tf.convert_to_tensor(self.bias)[task, :classes]
+        return tf.matmul(features, tf.cast(kernel, features.dtype)) + tf.cast(bias, features.dtype)
+
     def compute_output_shape(self, features_shape, task_ids_shape=None):
         return (features_shape[0], self.max_classes)
 

@@ -1,4 +1,5 @@
-"""Task models (the four families), their backbone, the family registry, and the n-gram linear model."""
+"""Task models: the base :class:`Task`, the shared-private classifier and its families, the n-gram linear model,
+the ensemble, and the backbone they share."""
 
 from tf_aspmtl.models.families import (
     MODEL_FAMILIES,
@@ -13,6 +14,7 @@ from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
 from tf_aspmtl.models.multitask_ensemble import MultiTaskEnsemble
 from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
+from tf_aspmtl.models.task import ServingFunction, Task
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -21,9 +23,11 @@ __all__ = [
     "FullySharedMTL",
     "MultiTaskClassifier",
     "MultiTaskEnsemble",
+    "ServingFunction",
     "SharedPrivateBackbone",
     "SharedPrivateMTL",
     "SharedPrivateNgramClassifier",
     "SingleTaskClassifier",
+    "Task",
     "get_model_family",
 ]

@@ -30,6 +30,6 @@ class AdversarialSharedPrivateMTL(_Family):
     use_private_encoders = True
 
     def __init__(self, preprocessor=None, adversarial_weight: float = 0.05, difference_weight: float = 0.01, **kwargs):
-        super().__init__(
-            preprocessor, adversarial_weight=adversarial_weight, difference_weight=difference_weight, **kwargs
-        )
+        if kwargs.get("objective") is None:  # a model rebuilt from its config brings its objective
+            kwargs.update(adversarial_weight=adversarial_weight, difference_weight=difference_weight)
+        super().__init__(preprocessor, **kwargs)

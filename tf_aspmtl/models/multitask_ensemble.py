@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl import serving
-from tf_aspmtl.models.multitask_classifier import PROBABILITIES, MultiTaskClassifier
-from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS
-
-if TYPE_CHECKING:
-    from tf_aspmtl.training.ensemble_selection import EnsembleSelection
+from tf_aspmtl.metrics import task_scores
+from tf_aspmtl.models.ensemble_selection import EnsembleSelection, select_ensemble
+from tf_aspmtl.models.task import PROBABILITIES, ServingFunction, Task
+from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, TaskPreprocessor, is_raw_rows
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +32,12 @@ def _describe(member: Any, index: int) -> str:
     return f"member {index} ({getattr(member, 'name', type(member).__name__)!r})"
 
 
-MEMBER_ATTRIBUTES = ("task_names", "class_names", "num_classes", "task_id", "task_ids", "encode_labels")
-"""What a member that is not a :class:`MultiTaskClassifier` must have, besides ``serving_probabilities``."""
-
-
 def member_problem(member: Any) -> str | None:
-    """Why ``member`` cannot be an ensemble member, or None if it can.
-
-    A member is a :class:`MultiTaskClassifier` with a preprocessor, or any
-    Keras model that takes raw ``{"text", "task_id"}`` rows, returns
-    ``{"probabilities": [batch, max_classes], "task_id"}`` and is servable
-    on its own (``serving_probabilities``, see :mod:`tf_aspmtl.serving`),
-    with :data:`MEMBER_ATTRIBUTES` (e.g. :class:`tf_aspmtl.SharedPrivateNgramClassifier`).
-    """
-    if isinstance(member, MultiTaskClassifier):
-        return None if member.preprocessor is not None else "has no preprocessor, so it cannot read raw text"
-    if not isinstance(member, keras.Model) or not callable(getattr(member, "serving_probabilities", None)):
-        return (f"is a {type(member).__name__}; expected a MultiTaskClassifier or another raw-text model with "
-                "serving_probabilities (e.g. SharedPrivateNgramClassifier)")
-    missing = [a for a in MEMBER_ATTRIBUTES if not hasattr(member, a)]
-    return f"has no {', '.join(map(repr, missing))}" if missing else None
+    """Why ``member`` cannot be an ensemble member, or None if it can: any trained :class:`Task` can."""
+    if not isinstance(member, Task):
+        return (f"is a {type(member).__name__}; expected a tf_aspmtl Task (a MultiTaskClassifier, a "
+                "SharedPrivateNgramClassifier, ...)")
+    return None
 
 
 def check_members(members: Sequence[keras.Model]) -> None:
@@ -95,35 +79,8 @@ def _check_weights(weights: Sequence[float], num_members: int) -> list[float]:
     return [w / total for w in weights]
 
 
-def task_scores(probabilities: np.ndarray, task_ids: np.ndarray, labels: np.ndarray,
-                task_names: Sequence[str]) -> dict[str, Any]:
-    """Per-task accuracy and error (%) of probabilities [rows, classes] against class ids [rows].
-
-    Returns:
-        ``{"per_task": {task: {"accuracy", "error", "rows"}}, "accuracy",
-        "mean_task_accuracy", "avg_error"}`` over the tasks that have rows, in
-        ``task_names`` order; ``error`` is ``100 * (1 - accuracy)``.
-    """
-    hits = np.argmax(probabilities, axis=1) == np.asarray(labels)
-    task_ids = np.asarray(task_ids)
-    per_task = {}
-    for k, task in enumerate(task_names):
-        rows = task_ids == k
-        if rows.any():
-            accuracy = float(np.mean(hits[rows]))
-            per_task[task] = {"accuracy": accuracy, "error": 100.0 * (1.0 - accuracy), "rows": int(rows.sum())}
-    if not per_task:
-        raise ValueError("No rows to score.")
-    return {
-        "per_task": per_task,
-        "accuracy": float(np.mean(hits)),
-        "mean_task_accuracy": float(np.mean([s["accuracy"] for s in per_task.values()])),
-        "avg_error": float(np.mean([s["error"] for s in per_task.values()])),
-    }
-
-
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class MultiTaskEnsemble(keras.Model):
+class MultiTaskEnsemble(Task):
     """The mean (or a weighted mean) of several trained classifiers' class probabilities, used like one model.
 
     Members are :class:`MultiTaskClassifier` s (any family), or other raw-text
@@ -154,11 +111,11 @@ class MultiTaskEnsemble(keras.Model):
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
-    >>> from tf_aspmtl import MultiTaskPreprocessor
+    >>> from tf_aspmtl import MultiTaskPreprocessor, SharedPrivateMTL
     >>> frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful"],
     ...                       "task": ["books", "dvd", "books", "dvd"], "label": ["pos", "neg", "neg", "pos"]})
-    >>> members = [MultiTaskClassifier(MultiTaskPreprocessor.from_frame(frame, max_length=8), hidden_dim=4,
-    ...                                word_vectors="random", seed=s) for s in range(2)]
+    >>> members = [SharedPrivateMTL(MultiTaskPreprocessor.from_frame(frame, max_length=8), hidden_dim=4,
+    ...                             word_vectors="random", seed=s) for s in range(2)]
     >>> ensemble = MultiTaskEnsemble(members)
     >>> ensemble.predict({"text": ["good film", "a book"], "task": ["dvd", "books"]}, verbose=0).shape
     (2, 2)
@@ -166,17 +123,16 @@ class MultiTaskEnsemble(keras.Model):
     ['books', 'dvd']
     """
 
-    def __init__(self, members: Sequence[keras.Model], member_weights: Sequence[float] | None = None,
-                 **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, members: Sequence[Task], member_weights: Sequence[float] | None = None, **kwargs):
         members = list(members)
         check_members(members)
+        first = members[0]
+        # The tasks and classes every member shares; each member reads the text its own way.
+        preprocessor = TaskPreprocessor(first.task_names, {t: first.preprocessor.classes(t) for t in first.task_names},
+                                        name="ensemble_tasks")
+        super().__init__(preprocessor, **kwargs)
         self.members = members
         self.member_weights = None if member_weights is None else _check_weights(member_weights, len(members))
-        first = members[0]
-        self.task_names = list(first.task_names)
-        self.num_classes = list(first.num_classes)
-        self.class_names = [list(names) for names in first.class_names]
         self.build()
 
     @classmethod
@@ -195,11 +151,8 @@ class MultiTaskEnsemble(keras.Model):
         return cls([cls.load_member(path) for path in paths], **kwargs)
 
     @staticmethod
-    def load_member(path: str | os.PathLike) -> keras.Model:
+    def load_member(path: str | os.PathLike) -> Task:
         """One member from its ``.keras`` file (safe mode, not compiled); errors as in :meth:`load`."""
-        import tf_aspmtl.layers  # noqa: F401  (registers the serialisable classes)
-        import tf_aspmtl.preprocessing  # noqa: F401
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No saved model at {path!r} (expected a .keras file written by model.save)")
@@ -230,11 +183,9 @@ class MultiTaskEnsemble(keras.Model):
 
         Returns:
             ``(ensemble, selection)``: the chosen members with their weights,
-            and the :class:`tf_aspmtl.training.EnsembleSelection` (counts per
+            and the :class:`tf_aspmtl.models.ensemble_selection.EnsembleSelection` (counts per
             candidate, the steps, each candidate's own scores).
         """
-        from tf_aspmtl.training.ensemble_selection import select_ensemble
-
         pool = cls(candidates, name="candidates")
         task_ids, labels, x = pool._frame_rows(frame)
         selection = select_ensemble(pool.member_probabilities(x, batch_size=batch_size, verbose=verbose),
@@ -246,14 +197,6 @@ class MultiTaskEnsemble(keras.Model):
     @property
     def num_members(self) -> int:
         return len(self.members)
-
-    @property
-    def num_tasks(self) -> int:
-        return len(self.task_names)
-
-    def task_id(self, task: str | int) -> int:
-        """The id of ``task``, given by name or id."""
-        return self.members[0].task_id(task)
 
     def build(self, input_shape=None):
         if self.built:
@@ -293,26 +236,6 @@ class MultiTaskEnsemble(keras.Model):
             return tf.add_n(parts) / float(len(parts))
         return tf.add_n([part * weight for part, weight in zip(parts, self.member_weights)])
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self(x, training=False)[PROBABILITIES]
-
-    def _raw_dataset(self, x, batch_size: int | None) -> tf.data.Dataset:
-        texts = [t if isinstance(t, bytes) else str(t) for t in list(x[TEXT])]
-        tasks = list(x[TASK])
-        if len(texts) != len(tasks):
-            raise ValueError(f"x: {len(texts)} texts but {len(tasks)} tasks")
-        task_ids = self._rows_encoder().task_ids(tasks)
-        return tf.data.Dataset.from_tensor_slices(
-            {TEXT: tf.constant(texts, tf.string), TASK_ID: tf.constant(task_ids, tf.int32)}
-        ).batch(batch_size or 64)
-
-    def predict(self, x, batch_size: int | None = None, **kwargs) -> np.ndarray:
-        """Mean probabilities [rows, max_classes] in row order; ``x`` is raw ``{"text", "task"}`` rows (tasks may mix)."""
-        if isinstance(x, Mapping) and TEXT in x and TASK in x:
-            x, batch_size = self._raw_dataset(x, batch_size), None
-        return super().predict(x, batch_size=batch_size, **kwargs)
-
     def member_probabilities(self, x: Mapping[str, Sequence], batch_size: int | None = None,
                              verbose: Any = 0) -> np.ndarray:
         """Each member's own ``predict`` of raw rows: float32 [members, rows, max_classes] (progress logged at INFO)."""
@@ -324,15 +247,9 @@ class MultiTaskEnsemble(keras.Model):
         return np.stack(each)
 
     # -------------------------------------------------------- evaluation
-    def _rows_encoder(self):
-        """What maps raw tasks and labels to ids: member 0's preprocessor, or member 0 itself if it has none."""
-        first = self.members[0]
-        return first.preprocessor if getattr(first, "preprocessor", None) is not None else first
-
     def _class_ids(self, tasks: Sequence, labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        encoder = self._rows_encoder()
-        task_ids = encoder.task_ids(list(tasks))
-        return task_ids, np.asarray(encoder.encode_labels(task_ids, list(labels)))
+        task_ids = self.task_ids(list(tasks))
+        return task_ids, np.asarray(self.encode_labels(task_ids, list(labels)))
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: Any = "auto",
                  **kwargs) -> dict[str, float]:
@@ -347,7 +264,7 @@ class MultiTaskEnsemble(keras.Model):
             batch_size: int. Rows per batch (64 by default).
             verbose: passed to :meth:`predict`.
         """
-        if not (isinstance(x, Mapping) and TEXT in x and TASK in x) or y is None:
+        if not is_raw_rows(x) or y is None:
             raise ValueError("MultiTaskEnsemble.evaluate takes raw rows x={'text': [...], 'task': [...]} and labels y.")
         kwargs.pop("return_dict", None)
         task_ids, labels = self._class_ids(x[TASK], y)
@@ -395,50 +312,30 @@ class MultiTaskEnsemble(keras.Model):
         raise NotImplementedError("A MultiTaskEnsemble is not trained: fit its members, then build the ensemble.")
 
     # ----------------------------------------------------------- serving
-    def serving_probabilities(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None) -> tf.Tensor:
-        """Mean of the members' served probabilities [batch, num_classes(task)] (the :mod:`tf_aspmtl.serving` hook)."""
-        task = self.task_names[task_index]
-        return self._average([serving.task_probabilities(m, texts, task, chunk_rows) for m in self.members])
+    def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
+        """The (weighted) mean of the members' served probabilities; the graph reads every member's layers."""
+        parts = [member.serving_function(task_index, chunk_rows) for member in self.members]
 
-    def serving_layers(self, task_index: int | None) -> list:
-        """Every member's layers that the serving graph of ``task_index`` (None: all tasks) reads."""
-        from tf_aspmtl.export.archive import used_layers
+        def probabilities(texts: tf.Tensor) -> tf.Tensor:
+            return self._average([part.probabilities(texts) for part in parts])
 
-        return [layer for member in self.members for layer in used_layers(member, task_index)]
+        return ServingFunction(probabilities, tuple(layer for part in parts for layer in part.layers))
 
     def serving_info(self, is_multitask: bool) -> dict[str, Any]:
         """What an export holds: the members' own descriptions, written to its ``export.json``."""
-        from tf_aspmtl.export.exporter import model_info
-
-        infos = [model_info(member, is_multitask) for member in self.members]
+        infos = [member.serving_info(is_multitask) for member in self.members]
         return {
+            **super().serving_info(is_multitask),
             "num_members": self.num_members,
             "member_weights": self.shares,
-            "tasks_in_model": self.num_tasks,
             "encoders_run_per_review": sum(i["encoders_run_per_review"] for i in infos),
             "members": infos,
         }
 
-    def export(self, filepath: str | os.PathLike, format: str = "tf_serving", verbose: bool = True, **kwargs):
-        """Writes TF Serving-ready SavedModels: ``<filepath>/<task>/<version>/`` per task and ``models.config``.
-
-        The same layout, signature (``text`` in; ``probabilities``,
-        ``label_id``, ``label`` out) and options as
-        :meth:`MultiTaskClassifier.export` (:func:`tf_aspmtl.export.export_model`
-        takes the keyword arguments), so clients need no change.
-
-        Returns:
-            list of :class:`tf_aspmtl.export.ExportedModel`.
-        """
-        if format != "tf_serving":
-            raise ValueError(f"MultiTaskEnsemble exports format='tf_serving' only; got {format!r}")
-        from tf_aspmtl.export.exporter import export_for_serving
-
-        return export_for_serving(self, filepath, verbose, **kwargs)
-
     # ------------------------------------------------------------ config
     def get_config(self):
         config = super().get_config()
+        config.pop("preprocessor")  # the members' tasks and classes, rebuilt from them
         members = []
         for member in self.members:
             serialized = keras.saving.serialize_keras_object(member)

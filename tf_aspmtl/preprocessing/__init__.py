@@ -3,6 +3,8 @@
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
+from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
 from tf_aspmtl.preprocessing.tokenizer import tokenize
 from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS
@@ -18,7 +20,9 @@ __all__ = [
     "EMBEDDING_KINDS",
     "MultiTaskPreprocessor",
     "NgramFeatures",
+    "NgramPreprocessor",
     "TOKENIZATION_RULES",
+    "TaskPreprocessor",
     "TextVectorizer",
     "build_embedding_matrix",
     "embedding_matrix",

@@ -1,34 +1,32 @@
-"""Raw text, task names and labels to model inputs: tokenizer + vocabulary + task and label maps."""
+"""Raw text, task names and labels to the encoders' inputs: tokenizer + vocabulary + task and label maps."""
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Hashable, Mapping, Sequence
 
 import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.data.tabular import LabelMap, tasks_and_classes
+from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.data.tabular import tasks_and_classes
+from tf_aspmtl.preprocessing.task_preprocessor import (
+    TASK,
+    TASK_ID,
+    TEXT,
+    TOKEN_IDS,
+    TaskPreprocessor,
+    task_ids_from_names,
+)
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+from tf_aspmtl.serialization import deserialize_fields
 
-TEXT = "text"
-TASK = "task"
-TOKEN_IDS = "token_ids"
-TASK_ID = "task_id"
-
-
-def _plain(value: Any) -> Any:
-    """A label as a plain Python value (numpy ints and strings become int and str)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return value
+__all__ = ["MultiTaskPreprocessor", "TASK", "TASK_ID", "TEXT", "TOKEN_IDS", "task_ids_from_names"]
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class MultiTaskPreprocessor(keras.layers.Layer):
+class MultiTaskPreprocessor(TaskPreprocessor):
     """Everything that turns a user's rows into model inputs, for every task.
 
     It holds a :class:`TextVectorizer` (tokenizer and vocabulary, in the
@@ -73,21 +71,7 @@ class MultiTaskPreprocessor(keras.layers.Layer):
         truncation: str = "head",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.task_names = [str(t) for t in task_names]
-        if not self.task_names or len(set(self.task_names)) != len(self.task_names):
-            raise ValueError(f"task_names must be non-empty and unique; got {list(task_names)}")
-        classes = {str(t): [_plain(c) for c in labels] for t, labels in dict(classes).items()}
-        missing = [t for t in self.task_names if t not in classes]
-        extra = sorted(set(classes) - set(self.task_names))
-        if missing or extra:
-            raise ValueError(
-                f"classes must name exactly the tasks {self.task_names}; missing {missing}, unknown {extra}"
-            )
-        single = {t: classes[t] for t in self.task_names if len(set(map(str, classes[t]))) < 2}
-        if single:
-            raise ValueError(f"Every task needs at least 2 classes; these have fewer: {single}")
-        self.label_map = LabelMap({t: classes[t] for t in self.task_names})
+        super().__init__(task_names, classes, **kwargs)
         if text_vectorizer is None:
             text_vectorizer = TextVectorizer(
                 max_length=max_length, max_tokens=max_tokens, truncation=truncation, name="text_vectorizer"
@@ -140,10 +124,6 @@ class MultiTaskPreprocessor(keras.layers.Layer):
 
     # ---------------------------------------------------------- properties
     @property
-    def num_tasks(self) -> int:
-        return len(self.task_names)
-
-    @property
     def vocabulary_size(self) -> int:
         return self.text_vectorizer.vocabulary_size
 
@@ -151,73 +131,13 @@ class MultiTaskPreprocessor(keras.layers.Layer):
     def max_length(self) -> int:
         return self.text_vectorizer.max_length
 
-    def classes(self, task: str | int) -> list:
-        """The label values of ``task`` (name or id), class id ``j`` being entry ``j``."""
-        return self.label_map.classes(self.task_names[self.task_id(task)])
+    # ------------------------------------------------------- text to ids
+    def token_ids(self, texts) -> tf.Tensor:
+        """Token ids int32 [batch, max_length] of raw texts tf.string [batch]: the one route from text to ids.
 
-    @property
-    def num_classes(self) -> list[int]:
-        """Classes per task, in task id order."""
-        return [self.label_map.num_classes(t) for t in self.task_names]
-
-    @property
-    def class_names(self) -> list[list[str]]:
-        """Each task's class names as strings (what a served model answers)."""
-        return [[str(c) for c in self.label_map.classes(t)] for t in self.task_names]
-
-    def task_id(self, task: str | int) -> int:
-        """The id of ``task``, given by name or id."""
-        if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
-            if not 0 <= int(task) < self.num_tasks:
-                raise ValueError(f"Task id {task} out of range; there are {self.num_tasks} tasks")
-            return int(task)
-        if str(task) not in self.task_names:
-            raise ValueError(f"Unknown task {task!r}; expected one of {self.task_names}")
-        return self.task_names.index(str(task))
-
-    # -------------------------------------------------------------- mapping
-    def task_ids(self, tasks: Sequence[Any]) -> np.ndarray:
-        """Task names (or ids) to int32 ids in Python; an unknown task names its row."""
-        ids = np.empty(len(tasks), dtype=np.int32)
-        index = {t: i for i, t in enumerate(self.task_names)}
-        for row, task in enumerate(tasks):
-            task = _plain(task)
-            if isinstance(task, (int, np.integer)) and not isinstance(task, bool) and 0 <= task < self.num_tasks:
-                ids[row] = task
-            elif str(task) in index:
-                ids[row] = index[str(task)]
-            else:
-                raise ValueError(f"Row {row}: unknown task {task!r}; expected one of {self.task_names}")
-        return ids
-
-    def encode_labels(self, tasks: Sequence[Any], labels: Sequence[Any]) -> np.ndarray:
-        """Label values to class ids (int64), row by row; an unknown label names its row, task and value.
-
-        Args:
-            tasks: sequence of task names or ids, one per row.
-            labels: sequence of label values, one per row.
+        ``call``, the training and evaluation datasets and the served graphs all tokenise through it.
         """
-        if len(tasks) != len(labels):
-            raise ValueError(f"{len(tasks)} tasks but {len(labels)} labels")
-        task_ids = self.task_ids(tasks)
-        lookup = [
-            {c: j for j, c in enumerate(self.label_map.classes(t))} for t in self.task_names
-        ]
-        out = np.empty(len(labels), dtype=np.int64)
-        for row, (k, label) in enumerate(zip(task_ids, labels)):
-            value = _plain(label)
-            if value not in lookup[k]:
-                raise ValueError(
-                    f"Row {row}: label {value!r} is not a class of task {self.task_names[k]!r}; its classes are "
-                    f"{self.label_map.classes(self.task_names[k])} (learnt from the training rows, or pass "
-                    "classes= to fix them)"
-                )
-            out[row] = lookup[k][value]
-        return out
-
-    def decode_labels(self, task: str | int, ids: Sequence[int]) -> list:
-        """Class ids of ``task`` back to label values."""
-        return self.label_map.decode(self.task_names[self.task_id(task)], ids)
+        return self.text_vectorizer(texts)
 
     def call(self, inputs):
         if not isinstance(inputs, dict) or TEXT not in inputs or TASK not in inputs:
@@ -225,45 +145,43 @@ class MultiTaskPreprocessor(keras.layers.Layer):
                 f"MultiTaskPreprocessor takes a dict with {TEXT!r} and {TASK!r}; got "
                 f"{sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__}"
             )
-        token_ids = self.text_vectorizer(inputs[TEXT])
-        task = tf.convert_to_tensor(inputs[TASK])
-        if task.dtype == tf.string:
-            task_id = task_ids_from_names(self.task_names, task)
-        else:
-            task_id = tf.cast(tf.reshape(task, [-1]), tf.int32)
-        return {TOKEN_IDS: token_ids, TASK_ID: task_id}
+        return {TOKEN_IDS: self.token_ids(inputs[TEXT]), TASK_ID: self.graph_task_ids(inputs[TASK])}
+
+    # -------------------------------------------------------------- datasets
+    def _frame(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None = None) -> pd.DataFrame:
+        frame = pd.DataFrame({"task": [self.task_names[i] for i in task_ids], "text": list(texts)})
+        if labels is not None:
+            frame["label"] = labels
+        return frame
+
+    def training_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray, batch_size: int = 16,
+                         seed: int = 0, sampling: str = "proportional", unlabeled: tuple | None = None,
+                         unlabeled_fraction: float = 0.0) -> tuple[tf.data.Dataset, int]:
+        """An endless shuffled stream of one-task, length-bucketed batches of token ids, and its steps per epoch.
+
+        See :func:`tf_aspmtl.data.make_training_dataset`; ``unlabeled`` is ``(texts, task_ids)`` of rows
+        without labels, mixed in for the adversarial and difference terms.
+        """
+        extra = None if unlabeled is None else self._frame(*unlabeled)
+        return make_training_dataset(
+            self._frame(texts, task_ids, labels), self.token_ids, self.task_names, batch_size=batch_size,
+            sampling=sampling, unlabeled=extra, unlabeled_fraction=unlabeled_fraction,
+            max_length=self.max_length, seed=seed,
+        )
+
+    def evaluation_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray,
+                           batch_size: int = 64) -> tf.data.Dataset:
+        """One-task batches of token ids, tasks in id order (:func:`tf_aspmtl.data.make_eval_dataset`)."""
+        return make_eval_dataset(self._frame(texts, task_ids, labels), self.token_ids, self.task_names,
+                                 batch_size=batch_size)
 
     # --------------------------------------------------------------- config
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "task_names": self.task_names,
-                "classes": {t: self.label_map.classes(t) for t in self.task_names},
-                "text_vectorizer": keras.layers.serialize(self.text_vectorizer),
-            }
-        )
+        config["text_vectorizer"] = keras.layers.serialize(self.text_vectorizer)
         return config
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["text_vectorizer"] = keras.layers.deserialize(config["text_vectorizer"])
-        return cls(**config)
+        return cls(**deserialize_fields(config, "text_vectorizer"))
 
-
-def task_ids_from_names(task_names: list[str], names: tf.Tensor) -> tf.Tensor:
-    """Task names [batch] to int32 ids in the graph; an unknown name fails with the list of known ones.
-
-    Core ops only (no lookup-table resource, so served graphs need nothing more): the number of tasks is small.
-    """
-    names = tf.reshape(names, [-1])
-    matches = tf.equal(names[:, None], tf.constant(task_names, tf.string)[None, :])
-    known = tf.reduce_any(matches, axis=1)
-    check = tf.debugging.Assert(
-        tf.reduce_all(known),
-        [f"Unknown task name; expected one of {task_names}; got", tf.boolean_mask(names, ~known)],
-        summarize=8,
-    )
-    with tf.control_dependencies([check]):
-        return tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)

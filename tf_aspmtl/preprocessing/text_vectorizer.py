@@ -55,8 +55,9 @@ class _VocabularyLookup(keras.layers.StringLookup):
     def load_assets(self, dir_path):
         with tf.init_scope():
             has_vocabulary = int(self.lookup_table.size()) > 0
-        if not has_vocabulary:
-            super().load_assets(dir_path)
+        if has_vocabulary or dir_path is None:  # None: saved never adapted (a model fed prepared token ids)
+            return
+        super().load_assets(dir_path)
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")

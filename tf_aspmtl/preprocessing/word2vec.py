@@ -8,7 +8,7 @@ GloVe lacks. Results are cached on disk under a key that hashes the texts,
 every parameter, the tokenizer and the gensim version.
 
 `word2vec_embedding_matrix` turns them into a `TextVectorizer`'s embedding
-matrix with `word_vectors.build_embedding_matrix`; `word_vectors.embedding_matrix`
+matrix with `pretrained_matrix.build_embedding_matrix`; `word_vectors.embedding_matrix`
 is the entry point that also stacks them beside GloVe ("glove+word2vec").
 """
 
@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_aspmtl.preprocessing.word_vectors import _check_int
-from tf_aspmtl.preprocessing.word_vectors import build_embedding_matrix
+from tf_aspmtl.preprocessing.pretrained_matrix import build_embedding_matrix, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def tokenize_corpus(texts: Sequence[str], batch_size: int = 256) -> list[list[st
     from tf_aspmtl.preprocessing.text_vectorizer import _tokenize_batch
 
     texts = _as_text_list(texts)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     interned: dict[bytes, str] = {}
     sentences = []
     for batch in _as_string_dataset(texts, batch_size):
@@ -177,13 +176,13 @@ def _word2vec(
     """`train_word2vec`, plus a dict describing the corpus, parameters and cache use."""
     texts = _as_text_list(texts)
     params = {
-        "dim": _check_int("dim", dim, 1),
-        "window": _check_int("window", window, 1),
-        "min_count": _check_int("min_count", min_count, 1),
-        "epochs": _check_int("epochs", epochs, 1),
-        "seed": _check_int("seed", seed, 0),
-        "workers": _check_int("workers", workers, 1),
-        "sg": _check_int("sg", sg, 0),
+        "dim": check_int("dim", dim, 1),
+        "window": check_int("window", window, 1),
+        "min_count": check_int("min_count", min_count, 1),
+        "epochs": check_int("epochs", epochs, 1),
+        "seed": check_int("seed", seed, 0),
+        "workers": check_int("workers", workers, 1),
+        "sg": check_int("sg", sg, 0),
     }
     if params["sg"] not in (0, 1):
         raise ValueError(f"`sg` must be 1 (skip-gram) or 0 (CBOW); got sg={sg!r}")
@@ -352,7 +351,7 @@ def word2vec_embedding_matrix(
     >>> matrix.shape, stats["covered"]  # "rare" is not in the corpus.
     ((6, 8), 3)
     """
-    matrix, stats, _ = _word2vec_block(
+    matrix, stats, _ = word2vec_block(
         vectorizer.get_vocabulary(), texts, dim, seed, cache_dir, w2v_kwargs
     )
     return matrix, stats
@@ -361,8 +360,17 @@ def word2vec_embedding_matrix(
 _W2V_OPTIONS = ("epochs", "min_count", "sg", "window", "workers")
 
 
-def _word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs):
-    """`(matrix, stats, words)` of `word2vec_embedding_matrix`."""
+def word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs):
+    """`(matrix, stats, words)`: `word2vec_embedding_matrix` of a vocabulary, and the words word2vec has.
+
+    Args:
+        vocabulary: list of str. Token of each id (id 0 padding).
+        texts: sequence of str. The word2vec corpus.
+        dim: int. Vector size.
+        seed: int. Seed of word2vec and of the random rows.
+        cache_dir: str, os.PathLike or None. See `train_word2vec`.
+        w2v_kwargs: dict. More `train_word2vec` arguments (`window`, `min_count`, `epochs`, `workers`, `sg`).
+    """
     unknown = sorted(set(w2v_kwargs) - set(_W2V_OPTIONS))
     if unknown:
         raise ValueError(

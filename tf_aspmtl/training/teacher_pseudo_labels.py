@@ -7,8 +7,9 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import keras
 import pandas as pd
 import tensorflow as tf
 
@@ -58,6 +59,7 @@ def teacher_pseudo_labels(
     max_per_task: int | None = None,
     verbose: int | str = 2,
     strategy: tf.distribute.Strategy | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any], float]:
     """Self-training's first stage for one model: trains the teacher, then pseudo-labels ``unlabeled`` with it.
 
@@ -85,6 +87,7 @@ def teacher_pseudo_labels(
         max_per_task: int >= 1 or None. Most pseudo-labelled rows per task (None: no cap).
         verbose: Keras ``fit`` verbosity.
         strategy: optional ``tf.distribute`` strategy (as for ``fit_with_dev_selection``).
+        callbacks: more Keras callbacks of the teacher's ``fit`` (for example an :class:`EpochSummary`).
 
     Returns:
         ``(pseudo-labelled rows, teacher record, seconds this process spent training the teacher)``;
@@ -107,7 +110,7 @@ def teacher_pseudo_labels(
         model = new_model()
         return model, fit_with_dev_selection(
             model, train_ds, steps, dev_ds, teacher_dir, epochs=epochs, patience=patience,
-            verbose=verbose, strategy=strategy,
+            verbose=verbose, strategy=strategy, callbacks=callbacks,
         )
 
     if marker.exists():

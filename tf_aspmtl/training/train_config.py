@@ -16,7 +16,8 @@ from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
 from tf_aspmtl.embedding_perturbation import EMBEDDING_PERTURBATIONS
 from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
-from tf_aspmtl.models.multitask_classifier import ADVERSARIAL_OBJECTIVES, MultiTaskClassifier
+from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
+from tf_aspmtl.objective import ADVERSARIAL_OBJECTIVES
 from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
@@ -216,8 +217,8 @@ def build_model(
         perturbation_weight=config.perturbation_weight,
         perturbation_norm=config.perturbation_norm,
     )
-    if isinstance(preprocessor, MultiTaskPreprocessor):
-        model_kwargs = {}  # tasks and classes come from the preprocessor
+    if isinstance(preprocessor, MultiTaskPreprocessor) and preprocessor.vocabulary_size > 2:
+        model_kwargs = {}  # tasks, classes and vocabulary come from the (adapted) preprocessor
     kwargs.update({k: v for k, v in model_kwargs.items() if v is not None})
     if config.model == "asp-mtl":
         kwargs.update(

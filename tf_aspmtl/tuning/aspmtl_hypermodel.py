@@ -36,7 +36,11 @@ import numpy as np
 
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES, MultiTaskClassifier, get_model_family
+from tf_aspmtl.models.family import preprocessor_for
+from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.optimizers import OPTIMIZERS
+from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.training.train_config import TrainConfig, build_model
 
 OBJECTIVE_NAME = "val_mean_task_accuracy"
 OBJECTIVE = keras_tuner.Objective(OBJECTIVE_NAME, direction="max")
@@ -58,59 +62,72 @@ def searched_hyperparameters(family: str) -> tuple[str, ...]:
 class ASPMTLHyperModel(keras_tuner.HyperModel):
     """Builds a compiled model family from hyperparameters (see the module docstring for the space).
 
-    Arguments that are not searched are given here and checked at once.
+    Arguments that are not searched are given here and checked at once. It
+    takes the objects ``fit`` takes: a preprocessor, then, in
+    ``tuner.search``, raw rows and raw labels (or a dataset), with the dev
+    split as ``validation_data``.
 
     Args:
-        task_names: sequence of str. One per task, in task-id order.
-        vocabulary_size: int. Rows of the word embedding (the vectorizer's vocabulary size).
-        preprocessor: optional layer, tf.string [batch] -> token ids (a
-            ``TextVectorizer``); lets the built models take raw text.
+        preprocessor: an adapted :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`
+            (tasks, classes, vocabulary), or, for prepared token ids only, a
+            sequence of task names (then give ``vocabulary_size``, and
+            ``num_classes`` or ``class_names`` if not 2 classes each).
         family: str. ``"single"``, ``"fs-mtl"``, ``"sp-mtl"`` or ``"asp-mtl"``.
             Only ``"asp-mtl"`` searches lambda and gamma.
-        word_vectors: optional array [vocabulary_size, embedding_dim]. Loaded
-            into the embedding of every built model (GloVe).
+        word_vectors: optional array [vocabulary_size, embedding_dim] loaded
+            into the embedding of every built model (e.g. GloVe); random otherwise.
         embedding_dim: int. Word vector size.
         encoder: str. ``"lstm"``, ``"bilstm"`` or ``"cnn"``.
-        num_classes: int or sequence of int. Classes per task.
-        class_names: optional sequence (one per task) of sequences of str.
         difference_normalization: str. See ``tf_aspmtl.losses.difference_loss``.
         adversarial_objective: str. ``"reversal"`` (the paper) or ``"confusion"``.
         optimizer: str. A key of ``tf_aspmtl.optimizers.OPTIMIZERS``: ``"lazy-adam"`` or ``"adam"``.
         seed: optional int. Reseeds Keras before each build, so that every
             trial starts from the same random state and differs only by its
             hyperparameters.
+        vocabulary_size, num_classes, class_names: for a preprocessor given as task names.
         name: optional str. keras-tuner's name of the hypermodel.
         tunable: bool. Whether keras-tuner may tune the hyperparameters.
 
     Example:
-    >>> hypermodel = ASPMTLHyperModel(["books", "dvd"], vocabulary_size=100, embedding_dim=8)
-    >>> model = hypermodel.build(keras_tuner.HyperParameters())
-    >>> model.adversarial_weight, model.difference_weight, model.hidden_dim
+    >>> hypermodel = ASPMTLHyperModel(preprocessor)               # MultiTaskPreprocessor.from_frame(train)
+    >>> tuner = keras_tuner.RandomSearch(hypermodel, objective=OBJECTIVE, max_trials=8)
+    >>> tuner.search({"text": train.text, "task": train.task}, train.label, epochs=5,
+    ...              validation_data=({"text": dev.text, "task": dev.task}, dev.label))
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())   # the paper's lambda and gamma
+    >>> model.objective.adversarial_weight, model.objective.difference_weight, model.backbone.hidden_dim
     (0.05, 0.01, 100)
     """
 
     def __init__(
         self,
-        task_names: Sequence[str],
-        vocabulary_size: int,
-        preprocessor: keras.layers.Layer | None = None,
+        preprocessor: MultiTaskPreprocessor | Sequence[str],
         family: str = "asp-mtl",
         word_vectors: np.ndarray | None = None,
         embedding_dim: int = 50,
         encoder: str = "lstm",
-        num_classes: int | Sequence[int] = 2,
-        class_names: Sequence[Sequence[str]] | None = None,
         difference_normalization: str = "normalized",
         adversarial_objective: str = "reversal",
         optimizer: str = "lazy-adam",
         seed: int | None = None,
+        vocabulary_size: int | None = None,
+        num_classes: int | Sequence[int] = 2,
+        class_names: Sequence[Sequence[str]] | None = None,
         name: str | None = None,
         tunable: bool = True,
     ):
         super().__init__(name=name, tunable=tunable)
-        self.task_names = [str(t) for t in task_names]
-        if not self.task_names or len(set(self.task_names)) != len(self.task_names):
-            raise ValueError(f"task_names must be non-empty and unique; got {list(task_names)}")
+        if isinstance(preprocessor, MultiTaskPreprocessor):
+            if preprocessor.vocabulary_size <= 2:
+                raise ValueError("The preprocessor has no vocabulary yet: adapt it on the training text first.")
+            if vocabulary_size is not None and int(vocabulary_size) != preprocessor.vocabulary_size:
+                raise ValueError(f"vocabulary_size={vocabulary_size} but the preprocessor's vocabulary has "
+                                 f"{preprocessor.vocabulary_size} entries")
+            vocabulary_size = preprocessor.vocabulary_size
+        else:  # task names, for prepared inputs: checked by the families' own rules
+            preprocessor = preprocessor_for(preprocessor, None, num_classes, class_names)
+            if vocabulary_size is None:
+                raise ValueError("A hypermodel of task names (prepared inputs) needs vocabulary_size.")
+        self.task_names = list(preprocessor.task_names)
         if family not in MODEL_FAMILIES:
             raise ValueError(f"Unknown model family {family!r}; expected one of {sorted(MODEL_FAMILIES)}")
         if family == "single" and len(self.task_names) != 1:
@@ -121,14 +138,9 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
             raise ValueError(f"vocabulary_size must be >= 2; got {vocabulary_size}")
         if encoder not in ENCODERS:
             raise ValueError(f"Unknown encoder {encoder!r}; expected one of {sorted(ENCODERS)}")
-        MultiTaskClassifier.check_loss_options(difference_normalization, adversarial_objective)
+        MultiTaskObjective(difference_normalization=difference_normalization, adversarial_objective=adversarial_objective)
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-        preprocessor_size = getattr(preprocessor, "vocabulary_size", None)
-        if preprocessor_size is not None and int(preprocessor_size) != int(vocabulary_size):
-            raise ValueError(
-                f"vocabulary_size={vocabulary_size} but the preprocessor's vocabulary has {preprocessor_size} entries"
-            )
         if word_vectors is not None:
             word_vectors = np.asarray(word_vectors, dtype="float32")
             if word_vectors.shape != (int(vocabulary_size), int(embedding_dim)):
@@ -142,8 +154,6 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         self.word_vectors = word_vectors
         self.embedding_dim = int(embedding_dim)
         self.encoder = encoder
-        self.num_classes = num_classes
-        self.class_names = class_names
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
         self.optimizer = optimizer
@@ -169,9 +179,6 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
 
         Built by :func:`tf_aspmtl.training.build_model`, the factory of ``experiments.train`` too.
         """
-        from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
-        from tf_aspmtl.training.train_config import TrainConfig, build_model
-
         values = self.declare(hp)
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
@@ -182,22 +189,12 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
             adversarial_objective=self.adversarial_objective, optimizer=self.optimizer,
             seed=0 if self.seed is None else int(self.seed),
         )
-        preprocessor = self.preprocessor
-        if not isinstance(preprocessor, MultiTaskPreprocessor):
-            counts = self.num_classes
-            counts = [int(counts)] * len(self.task_names) if isinstance(counts, (int, np.integer)) else list(counts)
-            names = self.class_names or [[str(i) for i in range(c)] for c in counts]
-            if preprocessor is None:
-                preprocessor = list(self.task_names)
-            else:
-                preprocessor = MultiTaskPreprocessor(self.task_names, dict(zip(self.task_names, names)),
-                                                     text_vectorizer=preprocessor, name="preprocessor")
-        return build_model(config, preprocessor, self.word_vectors, hyperparameters=values,
-                           num_classes=self.num_classes, class_names=self.class_names,
+        return build_model(config, self.preprocessor, self.word_vectors, hyperparameters=values,
                            vocabulary_size=self.vocabulary_size)
 
     def fit(self, hp: keras_tuner.HyperParameters, model: MultiTaskClassifier, x=None, *args, **kwargs):
-        """``model.fit(x, ...)``; the objective needs ``validation_data`` (the dev split).
+        """``model.fit(x, ...)``: raw rows and raw labels, or a dataset; the objective needs ``validation_data``
+        (the dev split, raw or a dataset).
 
         ``x`` may be a function returning ``(dataset, steps_per_epoch)``
         (for example a ``functools.partial`` of

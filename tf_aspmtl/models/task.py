@@ -1,0 +1,243 @@
+"""The base of every tf_aspmtl model: a preprocessor, raw rows in ``fit``/``evaluate``/``predict``, per-task export."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_aspmtl.optimizers import compile_from_saved_config, resolve_optimizer
+from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor, is_raw_rows
+from tf_aspmtl.serialization import deserialize_fields
+
+PROBABILITIES = "probabilities"
+LOGITS = "logits"
+
+EXPORT_FORMATS: dict[str, Callable[..., Any]] = {}
+"""``Task.export`` formats besides Keras' own, by name: ``fn(model, filepath, verbose=..., **kwargs)``.
+
+Registered by the package that writes them (``tf_aspmtl.export`` registers
+``"tf_serving"`` when ``tf_aspmtl`` is imported), so models need not import it.
+"""
+
+
+def register_export_format(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: ``fn`` writes ``Task.export(..., format=name)``."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        EXPORT_FORMATS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingFunction:
+    """One task's served computation and what it reads.
+
+    Attributes:
+        probabilities: raw texts tf.string [batch] -> float32 [batch, num_classes(task)].
+        layers: tuple of the layers (and their variables) it reads, for the export to track.
+    """
+
+    probabilities: Callable[[tf.Tensor], tf.Tensor]
+    layers: tuple
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class Task(keras.Model):
+    """A multi-task text classifier: raw text and task names in, each task's class probabilities out.
+
+    What every model kind of the library shares lives here, once:
+
+    - the preprocessor (a :class:`~tf_aspmtl.preprocessing.TaskPreprocessor`),
+      which holds the task names and each task's classes and is the one
+      route from raw text to what the model reads;
+    - ``fit``, ``evaluate`` and ``predict`` take raw rows
+      ``{"text": [...], "task": [...]}`` and raw labels (the values in the
+      data), and turn them into the datasets the model kind needs
+      (:meth:`training_dataset`, :meth:`evaluation_dataset`); tf.data
+      datasets and tensors go to Keras as they are;
+    - ``compile()`` with no arguments works (LazyAdam, 1e-3);
+    - :meth:`export` writes one TF Serving SavedModel per task, through
+      the serving interface every kind implements: :meth:`serving_function`
+      and :meth:`serving_info`;
+    - :meth:`transfer`, for kinds that can carry their shared space to a new task.
+
+    ``call`` returns a dict with at least ``probabilities`` [batch,
+    max_classes] (0 on classes a row's task does not have) and ``task_id``;
+    ``predict`` returns the probabilities.
+
+    Args:
+        preprocessor: a :class:`~tf_aspmtl.preprocessing.TaskPreprocessor`.
+        **kwargs: standard `keras.Model` arguments (name, ...).
+    """
+
+    default_batch_size = 64
+    """Rows per batch when ``fit`` builds the batches and no ``batch_size`` is given."""
+    training_dataset_options: tuple[str, ...] = ("seed",)
+    """Keyword arguments of ``fit`` that go to :meth:`training_dataset` (raw rows only)."""
+
+    def __init__(self, preprocessor: TaskPreprocessor, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(preprocessor, TaskPreprocessor):
+            raise ValueError(f"{type(self).__name__} needs a TaskPreprocessor (e.g. MultiTaskPreprocessor); "
+                             f"got {type(preprocessor).__name__}")
+        self.preprocessor = preprocessor
+
+    # ------------------------------------------------------------ tasks
+    @property
+    def task_names(self) -> list[str]:
+        return list(self.preprocessor.task_names)
+
+    @property
+    def num_tasks(self) -> int:
+        return self.preprocessor.num_tasks
+
+    @property
+    def num_classes(self) -> list[int]:
+        return self.preprocessor.num_classes
+
+    @property
+    def class_names(self) -> list[list[str]]:
+        return self.preprocessor.class_names
+
+    def task_id(self, task: str | int) -> int:
+        """The id of ``task``, given by name or id."""
+        return self.preprocessor.task_id(task)
+
+    def task_ids(self, tasks: Sequence[Any]) -> np.ndarray:
+        """Task names (or ids) to int32 ids; an unknown task names its row."""
+        return self.preprocessor.task_ids(tasks)
+
+    def encode_labels(self, tasks: Sequence[Any], labels: Sequence[Any]) -> np.ndarray:
+        """Raw labels to class ids of each row's task; an unknown label names its row."""
+        return self.preprocessor.encode_labels(tasks, labels)
+
+    # --------------------------------------------------------- datasets
+    def training_dataset(self, x, y, batch_size: int | None = None, **options) -> tuple[tf.data.Dataset, int | None]:
+        """Raw rows and labels as the training stream ``fit`` runs on, and its steps per epoch."""
+        texts, task_ids, labels = self.preprocessor.rows(x, y)
+        return self.preprocessor.training_dataset(texts, task_ids, labels, batch_size or self.default_batch_size,
+                                                  **options)
+
+    def evaluation_dataset(self, x, y, batch_size: int | None = None, where: str = "x") -> tf.data.Dataset:
+        """Raw rows and labels as the batches ``evaluate`` (and ``fit``'s validation) reads."""
+        texts, task_ids, labels = self.preprocessor.rows(x, y, where=where)
+        return self.preprocessor.evaluation_dataset(texts, task_ids, labels, batch_size or 64)
+
+    def inference_dataset(self, x, batch_size: int | None = None) -> tf.data.Dataset:
+        """Raw rows (tasks may mix) as batches of ``{"text", "task_id"}`` in row order."""
+        texts, task_ids, _ = self.preprocessor.rows(x)
+        return self.preprocessor.inference_dataset(texts, task_ids, batch_size or 64)
+
+    # --------------------------------------------------- keras training
+    def compile(self, optimizer=None, learning_rate: float = 1e-3, **kwargs):
+        """Compiles with LazyAdam(``learning_rate``) unless ``optimizer`` is given.
+
+        Args:
+            optimizer: None (LazyAdam: sparse updates of the rows a batch reads),
+                a name in :data:`tf_aspmtl.optimizers.OPTIMIZERS` or any Keras optimizer.
+            learning_rate: float. Used when ``optimizer`` is None or a name.
+            **kwargs: passed to ``keras.Model.compile`` (``loss`` is not
+                used: the objective is the model's ``compute_loss``).
+        """
+        super().compile(optimizer=resolve_optimizer(optimizer, learning_rate), **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model with its saved optimizer (and its state, restored after)."""
+        compile_from_saved_config(self, config)
+
+    def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, validation_data=None, **kwargs):
+        """``keras.Model.fit`` that also takes raw rows.
+
+        With ``x = {"text": [...], "task": [...]}`` and raw labels ``y``, the
+        rows become the model kind's training stream (:meth:`training_dataset`;
+        the keywords of ``training_dataset_options`` go there), one epoch
+        being about one pass over the rows. ``validation_data`` may be raw
+        ``(x, y)`` too. Anything else goes to ``keras.Model.fit`` as it is.
+        """
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1; got {epochs}")
+        options = {k: kwargs.pop(k) for k in self.training_dataset_options if k in kwargs}
+        if is_raw_rows(x):
+            if y is None:
+                raise ValueError("fit on raw rows needs labels y.")
+            x, steps = self.training_dataset(x, y, batch_size, **options)
+            y, batch_size = None, None
+            if steps is not None:
+                kwargs.setdefault("steps_per_epoch", steps)
+        elif options:
+            raise ValueError(f"{sorted(options)} work with raw rows; build your own dataset otherwise.")
+        if isinstance(validation_data, tuple) and validation_data and is_raw_rows(validation_data[0]):
+            validation_data = self.evaluation_dataset(*validation_data[:2], where="validation_data")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset is shuffled by its maker; Keras would only warn
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):
+        """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows and raw labels."""
+        if is_raw_rows(x):
+            x, y, batch_size = self.evaluation_dataset(x, y, batch_size), None, None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size: int | None = None, **kwargs) -> np.ndarray:
+        """Probabilities [rows, max_classes] in row order; raw rows may mix tasks (texts str or bytes)."""
+        if is_raw_rows(x):
+            x, batch_size = self.inference_dataset(x, batch_size), None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)[PROBABILITIES]
+
+    # ---------------------------------------------------------- serving
+    def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
+        """The served computation of one task: raw texts to its class probabilities, and the layers it reads.
+
+        A task's exported graph is this function: it should run (and the
+        export holds) only what that task uses.
+
+        Args:
+            task_index: int. The task's id.
+            chunk_rows: optional int. Rows per length-sorted chunk, for kinds whose cost grows with length.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement serving_function")
+
+    def serving_info(self, is_multitask: bool) -> dict[str, Any]:
+        """What an export of this model holds, in a few numbers (written to its ``export.json``)."""
+        return {"class": type(self).__name__, "tasks_in_model": self.num_tasks}
+
+    def export(self, filepath: str | os.PathLike, format: str = "tf_serving", verbose: bool = True, **kwargs):
+        """Writes TF Serving-ready SavedModels: ``<filepath>/<task>/<version>/`` per task and ``models.config``.
+
+        The same as ``python -m export``: raw text in, ``probabilities``,
+        ``label_id`` and ``label`` out (:func:`tf_aspmtl.export.export_model`
+        takes the keyword arguments: ``tasks``, ``version``, ``multitask``,
+        ``chunk_rows``...). Other formats are Keras' own export of ``call``.
+
+        Returns:
+            list of :class:`tf_aspmtl.export.ExportedModel` (``tf_serving``).
+        """
+        if format in EXPORT_FORMATS:
+            return EXPORT_FORMATS[format](self, filepath, verbose=verbose, **kwargs)
+        return super().export(filepath, format=format, verbose=verbose, **kwargs)
+
+    # --------------------------------------------------------- transfer
+    def transfer(self, task: str, classes: Sequence, **kwargs) -> Task:
+        """A model for a new task built on this model's shared space (kinds that have one)."""
+        raise NotImplementedError(f"{type(self).__name__} has no shared space to transfer")
+
+    # ----------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config["preprocessor"] = keras.layers.serialize(self.preprocessor)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_fields(config, "preprocessor"))

@@ -1,0 +1,45 @@
+"""Carrying a trained model's shared space to a new task (the paper's Table 3): the new task's backbone and preprocessor."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
+from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+
+TRANSFER_MODES = ("sc", "bc")
+"""``"sc"``: the shared encoder and a new output layer; ``"bc"``: plus a new private encoder for the task."""
+
+
+def transfer_backbone(
+    source: SharedPrivateBackbone, preprocessor: MultiTaskPreprocessor, task: str, classes: Sequence, mode: str = "sc"
+) -> tuple[SharedPrivateBackbone, MultiTaskPreprocessor]:
+    """A backbone and a preprocessor for one new task, shaped like ``source`` (weights not copied yet).
+
+    The preprocessor keeps every text setting of the source (vocabulary,
+    length, truncation...), so a word keeps its embedding row; the backbone
+    has the source's embedding and shared encoder sizes and, in ``"bc"``
+    mode, one private encoder. Build the new model, then copy the source's
+    embedding and shared encoder weights into it (:meth:`MultiTaskClassifier.transfer` does both).
+
+    Args:
+        source: the trained model's backbone (it must have a shared encoder).
+        preprocessor: the trained model's preprocessor.
+        task: str. The new task's name.
+        classes: sequence. Its label values.
+        mode: ``"sc"`` or ``"bc"``.
+    """
+    if mode not in TRANSFER_MODES:
+        raise ValueError(f"Unknown transfer mode {mode!r}; expected one of {list(TRANSFER_MODES)}")
+    if source.shared_encoder is None:
+        raise ValueError("transfer needs a model with a shared encoder.")
+    vectorizer = preprocessor.text_vectorizer
+    new_vectorizer = TextVectorizer.from_config({**vectorizer.get_config(), "name": "text_vectorizer"})
+    new_preprocessor = MultiTaskPreprocessor([task], {task: list(classes)}, text_vectorizer=new_vectorizer,
+                                             name="preprocessor")
+    backbone = SharedPrivateBackbone(
+        1, source.vocabulary_size, source.embedding_dim, source.encoder, source.hidden_dim,
+        use_shared=True, use_private=mode == "bc", name="backbone",
+    )
+    return backbone, new_preprocessor

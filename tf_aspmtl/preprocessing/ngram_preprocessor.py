@@ -1,0 +1,116 @@
+"""Raw text, task names and labels to the n-gram linear model's inputs: n-gram tf-idf + task and label maps."""
+
+from __future__ import annotations
+
+import math
+from typing import Hashable, Mapping, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tf_aspmtl.data.tabular import tasks_and_classes
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, TaskPreprocessor, text_list
+from tf_aspmtl.serialization import deserialize_fields
+
+NGRAM_FEATURES = "ngram_features"
+
+
+@keras.saving.register_keras_serializable(package="tf_aspmtl")
+class NgramPreprocessor(TaskPreprocessor):
+    """The tasks, their classes and an adapted :class:`NgramFeatures`: what the n-gram linear model reads.
+
+    Calling it maps ``{"text": tf.string [batch], "task": task names or ids}``
+    (or ``"task_id"``) to ``{"ngram_features": tf.SparseTensor float32
+    [batch, vocabulary_size], "task_id": int32 [batch]}`` in the graph.
+    Its datasets hold raw text: the features are computed in the model's
+    graph, so a served model takes raw text as the training one does.
+
+    Args:
+        task_names: sequence of str. The tasks, in id order.
+        classes: mapping from task name to the sequence of its label values.
+        features: an adapted :class:`NgramFeatures`.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Example:
+    >>> frame = pd.DataFrame({"text": ["good book", "bad book", "good film", "bad film"],
+    ...                       "task": ["books", "books", "dvd", "dvd"], "label": [1, 0, 1, 0]})
+    >>> pre = NgramPreprocessor.from_frame(frame, max_features=50)
+    >>> out = pre({"text": tf.constant(["good book"]), "task": tf.constant(["books"])})
+    >>> out["ngram_features"].dense_shape.numpy().tolist() == [1, pre.vocabulary_size], out["task_id"].numpy()
+    (True, array([0], dtype=int32))
+    """
+
+    def __init__(self, task_names: Sequence[str], classes: Mapping[str, Sequence[Hashable]],
+                 features: NgramFeatures, **kwargs):
+        super().__init__(task_names, classes, **kwargs)
+        if not isinstance(features, NgramFeatures) or not features.adapted:
+            raise ValueError("features must be an NgramFeatures adapted on training text (NgramFeatures.adapt)")
+        self.features = features
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, max_features: int = 200_000, ngrams: int = 2,
+                   text_column: str = TEXT, task_column: str = TASK, label_column: str = "label",
+                   classes: Mapping[str, Sequence[Hashable]] | None = None, **kwargs) -> NgramPreprocessor:
+        """Tasks (first-seen order), classes (sorted per task) and n-gram features learnt from ``frame``.
+
+        Pass the training rows only: n-grams, idf or a class learnt from dev or test rows leak them.
+
+        Args:
+            frame: pandas.DataFrame with text, task and label columns.
+            max_features: int. Most frequent n-grams kept.
+            ngrams: int. Longest n-gram, in words.
+            text_column, task_column, label_column: str. Column names.
+            classes: optional mapping task -> label values, to fix the classes (and their ids).
+            **kwargs: passed to the constructor.
+        """
+        tasks, classes = tasks_and_classes(frame, text_column, task_column, label_column, classes)
+        features = NgramFeatures(max_features=max_features, ngrams=ngrams)
+        features.adapt(text_list(frame[text_column]))
+        return cls(tasks, classes, features, **kwargs)
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Columns of the features (n-grams kept, the unknown column included)."""
+        return self.features.vocabulary_size
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs):
+        if not isinstance(inputs, Mapping) or TEXT not in inputs or not (TASK in inputs or TASK_ID in inputs):
+            got = sorted(inputs) if isinstance(inputs, Mapping) else type(inputs).__name__
+            raise ValueError(f"NgramPreprocessor takes a dict with {TEXT!r} and {TASK!r} (or {TASK_ID!r}); got {got}")
+        task = inputs[TASK] if TASK in inputs else inputs[TASK_ID]
+        return {NGRAM_FEATURES: self.features(inputs[TEXT]), TASK_ID: self.graph_task_ids(task)}
+
+    # -------------------------------------------------------------- datasets
+    def _rows(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None) -> tf.data.Dataset:
+        inputs = {TEXT: tf.constant(list(texts), tf.string), TASK_ID: tf.constant(task_ids, tf.int32)}
+        if labels is None:
+            return tf.data.Dataset.from_tensor_slices(inputs)
+        return tf.data.Dataset.from_tensor_slices((inputs, tf.constant(np.asarray(labels), tf.int32)))
+
+    def training_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray, batch_size: int = 64,
+                         seed: int = 0) -> tuple[tf.data.Dataset, int]:
+        """An endless stream of raw-text batches (tasks mixed), reshuffled each pass, the same for the same seed;
+        and the steps that make one pass."""
+        data = self._rows(texts, task_ids, labels)
+        data = data.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
+        return data.batch(batch_size).prefetch(2), math.ceil(len(texts) / batch_size)
+
+    def evaluation_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray,
+                           batch_size: int = 64) -> tf.data.Dataset:
+        """Raw-text batches of labelled rows in their order (tasks mixed)."""
+        return self._rows(texts, task_ids, labels).batch(batch_size).prefetch(2)
+
+    def get_config(self):
+        config = super().get_config()
+        config["features"] = keras.saving.serialize_keras_object(self.features)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_fields(config, "features"))

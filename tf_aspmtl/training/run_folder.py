@@ -1,0 +1,69 @@
+"""Which run a run folder holds: recorded when the run starts, checked by every rerun on the folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tf_aspmtl.io_utils import write_json_atomic
+from tf_aspmtl.training.train_config import TrainConfig
+
+class RunFolderError(ValueError):
+    """A run folder holds another run, or a record of its run that cannot be read."""
+
+
+RUN_IDENTITY = "run_config.json"
+"""What a run folder holds: its TrainConfig and whether test is read. A rerun on the folder must match it."""
+
+
+def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: bool) -> None:
+    """Records which run ``run_dir`` holds, or refuses to continue one made by another configuration.
+
+    A rerun on the same folder resumes the run (its checkpoints) or reuses its
+    finished results; with another configuration that would silently report
+    the old run's numbers as the new one's (same weight shapes) or fail deep
+    in a weight load. A folder made before this record existed is checked
+    against its ``results.json`` if it finished, else claimed as it is. A
+    ``dev_only`` run's folder may be continued by the same configuration
+    without ``dev_only``: its training is the same, and the rerun reads the
+    test split for the model it selected (never the other way round, and not
+    with self-training, whose dev-only student may have learnt from
+    unlabelled repeats of test texts).
+
+    Raises:
+        RunFolderError: (a ValueError) the folder holds a run of another configuration; the
+            message names the fields that differ, the folder's value first.
+    """
+    run_dir = Path(run_dir)
+    identity = json.loads(json.dumps({"config": config.to_dict(), "dev_only": bool(dev_only)}))
+    path = run_dir / RUN_IDENTITY
+    finished = run_dir / "results.json"  # a finished run from before the record says what it was
+    record = path if path.exists() else finished if finished.exists() else None
+    if record is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, identity)
+        return
+    try:
+        theirs = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err})") from None
+    try:  # through TrainConfig: fields added since the folder was written take their defaults
+        their_config = json.loads(json.dumps(TrainConfig.from_dict(theirs.get("config") or {}).to_dict()))
+    except (TypeError, ValueError) as err:
+        raise RunFolderError(f"{record}: its configuration is not one this code can compare ({err})") from None
+    theirs = {"config": their_config, "dev_only": bool(theirs.get("dev_only"))}
+    # A self-training student of a dev-only run may have learnt from unlabelled repeats of test texts (they are
+    # dropped only when test is loaded), so it is never promoted.
+    promotable = not config.self_training_threshold > 0
+    if theirs == identity or (promotable and theirs["config"] == identity["config"] and theirs["dev_only"]
+                              and not dev_only):
+        # The same run; or a dev-only one of the same configuration, whose test split this run reads.
+        if theirs != identity or not path.exists():
+            write_json_atomic(path, identity)
+        return
+    ours = {**identity["config"], "dev_only": identity["dev_only"]}
+    old = {**theirs["config"], "dev_only": theirs["dev_only"]}
+    diff = {k: (old.get(k), ours.get(k)) for k in sorted(set(ours) | set(old)) if old.get(k) != ours.get(k)}
+    raise RunFolderError(f"{run_dir} holds a run of another configuration (field: (that run, this one) {diff}); "
+                     "give this run another output folder, or remove the folder to start afresh")
