@@ -150,3 +150,23 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next(tmp_path, model):
     assert exported.version == 1
     assert os.listdir(base / "books") == ["1"]
     assert (base / "models.config").is_file()
+
+
+def test_a_damaged_or_foreign_model_file_is_named_not_called_missing(tmp_path, model, capsys):
+    from export.__main__ import main as export_main
+
+    whole = tmp_path / "m.keras"
+    model.save(whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "damaged.keras"
+    cut.write_bytes(data[: len(data) // 2])  # a copy cut in half
+    foreign = tmp_path / "notes.keras"
+    foreign.write_text("not a model")
+    for path in (cut, foreign):
+        assert export_main(["--model", str(path), "--output", str(tmp_path / "out")]) == 2
+        error = capsys.readouterr().err
+        assert f"{str(path)!r} is not a .keras archive" in error and "not found" not in error.lower()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    with pytest.raises(FileNotFoundError, match="No saved model"):
+        exporter.load_trained_model(tmp_path / "missing.keras")
+    assert type(exporter.load_trained_model(whole)) is FullySharedMTL

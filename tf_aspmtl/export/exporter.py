@@ -12,7 +12,7 @@ from typing import Sequence
 
 from tf_aspmtl.export import archive, model_config, ops, verify, versions, warmup
 from tf_aspmtl import serving
-from tf_aspmtl.models.task import register_export_format
+from tf_aspmtl.models.task import Task, register_export_format
 
 INFO_FILE = os.path.join("assets.extra", "export.json")
 DEFAULT_MULTITASK_NAME = "multitask"
@@ -38,20 +38,13 @@ class ExportedModel:
 
 
 def load_trained_model(path: str | os.PathLike):
-    """Loads a ``.keras`` file written by ``model.save`` (tf_aspmtl classes registered, not compiled).
+    """Loads a ``.keras`` file written by ``model.save`` (:meth:`tf_aspmtl.models.Task.load`: not compiled).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not a servable tf_aspmtl model.
+        ValueError: the file is damaged or not a tf_aspmtl model (named).
     """
-    import keras
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No trained model at {path!r} (expected a .keras file written by model.save)")
-    model = keras.models.load_model(path, compile=False)
-    serving.check_servable(model)
-    return model
+    return Task.load(path)
 
 
 def _versions_info() -> dict[str, str]:

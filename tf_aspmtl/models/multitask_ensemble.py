@@ -152,15 +152,8 @@ class MultiTaskEnsemble(Task):
 
     @staticmethod
     def load_member(path: str | os.PathLike) -> Task:
-        """One member from its ``.keras`` file (safe mode, not compiled); errors as in :meth:`load`."""
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No saved model at {path!r} (expected a .keras file written by model.save)")
-        model = keras.models.load_model(path, compile=False)
-        problem = member_problem(model)
-        if problem:
-            raise ValueError(f"{path!r} holds a model that cannot be a member: it {problem}.")
-        return model
+        """One member from its ``.keras`` file (:meth:`Task.load`: safe mode, not compiled); errors as in :meth:`load`."""
+        return Task.load(path)
 
     @classmethod
     def select(cls, candidates: Sequence[keras.Model], frame: pd.DataFrame, max_steps: int = 20,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from typing import Any, Callable, Sequence
 
 import keras
@@ -237,6 +238,31 @@ class Task(keras.Model):
         config = super().get_config()
         config["preprocessor"] = keras.layers.serialize(self.preprocessor)
         return config
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Task:
+        """A model saved with ``model.save(path)`` (safe mode, not compiled), checked to be a ``cls``.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            ValueError: the file is not a ``.keras`` archive (truncated, damaged, or another kind of file), or it
+                holds another kind of model; the message names the file and what it should be.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No saved model at {path!r} (expected a .keras file written by model.save)")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{path!r} is not a .keras archive (a zip file written by model.save): it is damaged, "
+                             "cut short or another kind of file; save the model again or use another copy")
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+        except (OSError, zipfile.BadZipFile, KeyError) as err:
+            raise ValueError(f"{path!r} cannot be read as a saved model ({type(err).__name__}: {err}); it is damaged "
+                             "or was written by another version; save the model again or use another copy") from None
+        if not isinstance(model, cls):
+            raise ValueError(f"{path!r} holds a {type(model).__name__}; expected a {cls.__name__} "
+                             "(a tf_aspmtl model)")
+        return model
 
     @classmethod
     def from_config(cls, config):

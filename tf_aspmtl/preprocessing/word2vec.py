@@ -161,31 +161,18 @@ def _write_cache(path: str, words: list[str], vectors: np.ndarray, info: dict) -
         raise
 
 
-def _word2vec(
-    texts: Sequence[str],
-    dim: int = 100,
-    *,
-    window: int = 5,
-    min_count: int = 2,
-    epochs: int = 5,
-    seed: int = 0,
-    workers: int = 1,
-    sg: int = 1,
-    cache_dir: str | os.PathLike | None = None,
-) -> tuple[list[str], np.ndarray, dict[str, Any]]:
-    """`train_word2vec`, plus a dict describing the corpus, parameters and cache use."""
+_W2V_MINIMUM = {"dim": 1, "window": 1, "min_count": 1, "epochs": 1, "seed": 0, "workers": 1, "sg": 0}
+"""Smallest value of each word2vec parameter."""
+
+
+def _word2vec(texts: Sequence[str], cache_dir: str | os.PathLike | None = None,
+              **settings: int) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+    """`train_word2vec` of ``settings`` (all of its parameters), plus a dict describing the corpus, parameters and
+    cache use."""
     texts = _as_text_list(texts)
-    params = {
-        "dim": check_int("dim", dim, 1),
-        "window": check_int("window", window, 1),
-        "min_count": check_int("min_count", min_count, 1),
-        "epochs": check_int("epochs", epochs, 1),
-        "seed": check_int("seed", seed, 0),
-        "workers": check_int("workers", workers, 1),
-        "sg": check_int("sg", sg, 0),
-    }
+    params = {name: check_int(name, settings[name], minimum) for name, minimum in _W2V_MINIMUM.items()}
     if params["sg"] not in (0, 1):
-        raise ValueError(f"`sg` must be 1 (skip-gram) or 0 (CBOW); got sg={sg!r}")
+        raise ValueError(f"`sg` must be 1 (skip-gram) or 0 (CBOW); got sg={params['sg']!r}")
     import gensim
     from gensim.models import Word2Vec
 
@@ -306,10 +293,8 @@ def train_word2vec(
     >>> sorted(words), vectors.shape
     (['!', '.', 'a', 'bad', 'book', 'good'], (6, 8))
     """
-    words, vectors, _ = _word2vec(
-        texts, dim, window=window, min_count=min_count, epochs=epochs,
-        seed=seed, workers=workers, sg=sg, cache_dir=cache_dir,
-    )
+    words, vectors, _ = _word2vec(texts, cache_dir, dim=dim, window=window, min_count=min_count, epochs=epochs,
+                                  seed=seed, workers=workers, sg=sg)
     return words, vectors
 
 
@@ -377,9 +362,8 @@ def word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs):
             f"Unknown word2vec argument(s) {unknown}; expected some of "
             f"{list(_W2V_OPTIONS)}"
         )
-    words, vectors, info = _word2vec(
-        texts, dim, seed=seed, cache_dir=cache_dir, **w2v_kwargs
-    )
+    defaults = {"window": 5, "min_count": 2, "epochs": 5, "workers": 1, "sg": 1}  # train_word2vec's
+    words, vectors, info = _word2vec(texts, cache_dir, dim=dim, seed=seed, **{**defaults, **w2v_kwargs})
     matrix, stats = build_embedding_matrix(vocabulary, words, vectors, seed=seed)
     info.pop("key", None)
     return matrix, {**stats, **info}, words

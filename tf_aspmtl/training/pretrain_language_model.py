@@ -158,6 +158,11 @@ class _EpochCheckpoint(keras.callbacks.Callback):
                     self.state["wall_time_s"])
 
 
+PRETRAIN_OPTIONS = {"directions": ("forward",), "epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0,
+                    "embedding_dim": 50, "num_sampled": 512, "holdout_fraction": 0.02}
+"""The settings of :func:`pretrain_language_model` besides the corpus, vocabulary and units, with their defaults."""
+
+
 def pretrain_language_model(
     texts: Sequence[str],
     vectorizer: TextVectorizer,

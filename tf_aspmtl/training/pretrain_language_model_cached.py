@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
-from tf_aspmtl.training.pretrain_language_model import pretrain_language_model
+from tf_aspmtl.training.pretrain_language_model import PRETRAIN_OPTIONS, pretrain_language_model
 
 logger = logging.getLogger("tf_aspmtl.training")
 
@@ -40,15 +40,8 @@ def pretrain_language_model_cached(
     *,
     cache_root: str | os.PathLike,
     embedding: str,
-    directions: Sequence[str] = ("forward",),
-    epochs: int = 1,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-    embedding_dim: int = 50,
-    num_sampled: int = 512,
-    holdout_fraction: float = 0.02,
     verbose: int | str = "auto",
+    **options: Any,
 ) -> Path:
     """:func:`~tf_aspmtl.training.pretrain_language_model` in ``<cache_root>/<key>``; returns its ``.npz``.
 
@@ -72,15 +65,10 @@ def pretrain_language_model_cached(
         cache_root: folder holding one sub-folder per key.
         embedding: str. Name of the initial word vectors (``TrainConfig.embedding``: "random", "glove",
             "word2vec", "glove+word2vec"); part of the key only.
-        directions: ``("forward",)``, ``("backward",)`` or both (a BiLSTM encoder needs both).
-        epochs: int. Passes over the corpus.
-        batch_size: int. Rows per training batch.
-        learning_rate: float. LazyAdam's learning rate.
-        seed: int. Seed of the initial weights, held-out rows, batch order and sampled negatives.
-        embedding_dim: int. Used when ``word_vectors`` is None.
-        num_sampled: int. Negative ids of the sampled softmax per step.
-        holdout_fraction: float in (0, 1). Share of rows held out for the perplexity.
         verbose: Keras ``fit`` verbosity (1: progress bar, 2: a line per epoch).
+        **options: the settings of :func:`pretrain_language_model` (:data:`PRETRAIN_OPTIONS`: ``directions``,
+            ``epochs``, ``batch_size``, ``learning_rate``, ``seed``, ``embedding_dim``, ``num_sampled``,
+            ``holdout_fraction``), its defaults for those not given.
 
     Returns:
         Path of ``<cache_root>/<key>/language_model.npz``.
@@ -90,16 +78,19 @@ def pretrain_language_model_cached(
     ...     texts, vectorizer, glove, 100, cache_root="runs/pretrain", embedding="glove", epochs=3)
     >>> apply_pretrained_encoders(model, path)  # doctest: +SKIP
     """
-    lm_settings = {"batch_size": batch_size, "learning_rate": learning_rate, "num_sampled": num_sampled,
-                   "holdout_fraction": holdout_fraction}
-    settings = {"epochs": epochs, "units": units, "directions": list(directions), "seed": seed,
-                "max_length": vectorizer.max_length, "embedding": embedding, "embedding_dim": embedding_dim,
+    unknown = sorted(set(options) - set(PRETRAIN_OPTIONS))
+    if unknown:
+        raise ValueError(f"Unknown pretraining option(s) {unknown}; expected some of {list(PRETRAIN_OPTIONS)}")
+    o = {**PRETRAIN_OPTIONS, **options}
+    lm_settings = {k: o[k] for k in ("batch_size", "learning_rate", "num_sampled", "holdout_fraction")}
+    settings = {"epochs": o["epochs"], "units": units, "directions": list(o["directions"]), "seed": o["seed"],
+                "max_length": vectorizer.max_length, "embedding": embedding, "embedding_dim": o["embedding_dim"],
                 "output_bias": "unigram", **lm_settings}
     if getattr(vectorizer, "truncation", "head") != "head":  # keys of head-truncated runs stay as they were
         settings["truncation"] = vectorizer.truncation
     lm_dir = Path(cache_root) / _cache_key(settings, texts, vectorizer.get_vocabulary(), word_vectors)[:16]
     logger.info("language-model pretraining %s (%d texts): %s", lm_dir, len(texts), settings)
     return pretrain_language_model(
-        texts, vectorizer, word_vectors, units, run_dir=lm_dir, directions=settings["directions"], epochs=epochs,
-        seed=seed, embedding_dim=embedding_dim, verbose=verbose, **lm_settings,
+        texts, vectorizer, word_vectors, units, run_dir=lm_dir, directions=settings["directions"],
+        epochs=o["epochs"], seed=o["seed"], embedding_dim=o["embedding_dim"], verbose=verbose, **lm_settings,
     )
