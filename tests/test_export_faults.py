@@ -170,3 +170,43 @@ def test_a_damaged_or_foreign_model_file_is_named_not_called_missing(tmp_path, m
     with pytest.raises(FileNotFoundError, match="No saved model"):
         exporter.load_trained_model(tmp_path / "missing.keras")
     assert type(exporter.load_trained_model(whole)) is FullySharedMTL
+
+
+def test_an_export_waits_for_the_base_lock_then_takes_the_next_version(tmp_path, model):
+    import threading
+
+    base = tmp_path / "serving"
+    holding, done = threading.Event(), {}
+
+    def other_export():  # holds the lock and publishes version 1 meanwhile, as a concurrent export would
+        with versions.export_lock(base):
+            holding.set()
+            time.sleep(0.5)
+            (base / "books" / "1").mkdir(parents=True)
+            (base / "books" / "1" / "saved_model.pb").write_bytes(b"")
+
+    holder = threading.Thread(target=other_export)
+    holder.start()
+    holding.wait()
+    done["exported"] = exporter.export_model(model, base, **EXPORT_ARGS)
+    holder.join()
+    assert [e.version for e in done["exported"]] == [2]
+    assert sorted(os.listdir(base / "books")) == ["1", "2"]
+
+
+@pytest.mark.slow  # two real export processes (about 10 s)
+def test_two_exports_into_one_base_at_once_publish_two_versions(tmp_path, model):
+    # Two real processes, started together: the second waits on the base's lock, then takes the next version.
+    path = tmp_path / "m.keras"
+    model.save(path)
+    base = tmp_path / "serving"
+    command = [sys.executable, "-m", "export", "--model", str(path), "--output", str(base), "--tasks", "books",
+               "--no-check", "--no-warmup"]
+    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-500:] for _, err in outputs]
+    assert sorted(os.listdir(base / "books")) == ["1", "2"]
+    config = (base / "models.config").read_text()
+    assert config.count("name: 'books'") + config.count('name: "books"') == 1

@@ -124,7 +124,9 @@ def export_model(
     """Writes ``<output>/<prefix><task>/<version>/`` for each task, then ``<output>/models.config``.
 
     Every version is staged in a hidden folder beside it and renamed into
-    place only after all of this run's models were written, their ops checked
+    place only after all of this run's models were written (under the base's
+    export lock: a concurrent export into the same base waits, then takes the
+    next free version), their ops checked
     against stock TF Serving and (with ``check``) their outputs compared with
     the Keras model's; a failure publishes nothing.
 
@@ -171,17 +173,17 @@ def export_model(
         raise ValueError(f"Model names collide: {names}; choose another multitask_name or prefix")
 
     output = os.path.abspath(os.fspath(output))
-    os.makedirs(output, exist_ok=True)
-    version = versions.choose_version(output, names, version)
     exported = []
-    with contextlib.ExitStack() as stack:  # every staged version is published, or none
-        for name, served, is_multitask in plan:
-            staging = stack.enter_context(versions.staged_version(output, name, version))
-            final = os.path.join(output, name, str(version))
-            report = _write_version(model, staging, final, name, version, served, is_multitask, source,
-                                    check, warmup_requests, chunk_rows)
-            exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
-    model_config.write_model_config(output, serving_base)
+    with versions.export_lock(output):  # another export into this base waits, then takes the next version
+        version = versions.choose_version(output, names, version)
+        with contextlib.ExitStack() as stack:  # every staged version is published, or none
+            for name, served, is_multitask in plan:
+                staging = stack.enter_context(versions.staged_version(output, name, version))
+                final = os.path.join(output, name, str(version))
+                report = _write_version(model, staging, final, name, version, served, is_multitask, source,
+                                        check, warmup_requests, chunk_rows)
+                exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
+        model_config.write_model_config(output, serving_base)
     return exported
 
 

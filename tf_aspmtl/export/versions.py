@@ -15,11 +15,16 @@ names are integers (by default the largest). An export therefore:
 - removes the staging folders that killed exports left behind in the model
   folders it writes: a folder is stale when the process whose id its name
   holds no longer runs (or its name holds no process id: the older
-  ``.tmp-<version>-<random>`` format).
+  ``.tmp-<version>-<random>`` format);
+- holds the base's export lock (:func:`export_lock`) from choosing its
+  version to writing ``models.config``, so two exports into one base, from
+  two processes or two machines sharing a POSIX file system, publish two
+  distinct versions one after the other instead of colliding.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -171,6 +176,30 @@ def make_world_readable(root: str | os.PathLike) -> None:
             path = os.path.join(folder, name)
             if not os.path.islink(path):
                 os.chmod(path, PUBLISHED_FILE_MODE)
+
+
+EXPORT_LOCK = ".export.lock"
+"""The lock file of an export base (TF Serving ignores it: no model folder is named so)."""
+
+
+@contextmanager
+def export_lock(base: str | os.PathLike) -> Iterator[None]:
+    """Holds ``<base>/.export.lock`` (an exclusive ``flock``) for the block; waits, saying so, while another
+    export holds it. The kernel releases the lock when its holder exits, killed or not, so a dead export never
+    blocks the next one."""
+    base = os.fspath(base)
+    os.makedirs(base, exist_ok=True)
+    path = os.path.join(base, EXPORT_LOCK)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("Another export into %s is running; waiting for it to finish (%s)", base, path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
