@@ -46,6 +46,7 @@ from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.runtime import DEFAULT_THREADS, configure_threads
 from tf_aspmtl.training import QUICK, TrainConfig, results_markdown, run
+from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.training.run_folder import RunFolderError
 from tf_aspmtl.training.train_config import EMBEDDINGS
 
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(config, run_dir, args.data_dir, dev_only=args.dev_only, strategy=strategy,
                       verbose=args.verbose, cache_dir=CACHE_DIR, callbacks=faults, checkpoint_hook=_fault)
-    except RunFolderError as err:
+    except (RunFolderError, FolderBusyError) as err:
         print(f"experiments.train: error: {err} (the folder is --output-dir)", file=sys.stderr)
         return 2
     results.update(made_by)

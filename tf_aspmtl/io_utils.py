@@ -1,12 +1,17 @@
-"""Writes that never leave a half-written file behind."""
+"""Writes that never leave a half-written file behind, and folder locks that keep two writers apart."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import pathlib
 import tempfile
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+logger = logging.getLogger(__name__)
 
 
 def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
@@ -40,3 +45,49 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
     """``payload`` as indented JSON (a NaN or infinity is an error, not a bare ``NaN``), through a temporary
     file and a rename."""
     write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+class FolderBusyError(RuntimeError):
+    """Another process holds a folder's lock (it is writing the folder)."""
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, lock_name: str = ".lock", wait: bool = False,
+                what: str = "folder") -> Iterator[None]:
+    """Holds ``<folder>/<lock_name>`` (an exclusive ``flock``, the holder's pid written in it) for the block.
+
+    The kernel releases the lock when its holder exits, killed or not, so the
+    lock of a dead process is taken over at once; two live writers of one
+    folder cannot both hold it.
+
+    Args:
+        folder: the folder (created if missing).
+        lock_name: the lock file's name inside it.
+        wait: wait for the holder to finish (saying so once) instead of raising.
+        what: what the folder is, for the messages ("run folder", "export base"...).
+
+    Raises:
+        FolderBusyError: (``wait=False``) another live process holds it; the message names its pid.
+    """
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / lock_name
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            if not wait:
+                raise FolderBusyError(f"{folder} is being written by process {owner} (it holds {path}); wait for it "
+                                      f"to finish or give this one another {what}") from None
+            logger.warning("%s %s is being written by process %s; waiting for it to finish", what, folder, owner)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -24,7 +24,6 @@ names are integers (by default the largest). An export therefore:
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -32,6 +31,8 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from typing import Iterable, Iterator
+
+from tf_aspmtl.io_utils import folder_lock
 
 logger = logging.getLogger(__name__)
 
@@ -182,24 +183,10 @@ EXPORT_LOCK = ".export.lock"
 """The lock file of an export base (TF Serving ignores it: no model folder is named so)."""
 
 
-@contextmanager
-def export_lock(base: str | os.PathLike) -> Iterator[None]:
-    """Holds ``<base>/.export.lock`` (an exclusive ``flock``) for the block; waits, saying so, while another
-    export holds it. The kernel releases the lock when its holder exits, killed or not, so a dead export never
-    blocks the next one."""
-    base = os.fspath(base)
-    os.makedirs(base, exist_ok=True)
-    path = os.path.join(base, EXPORT_LOCK)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.warning("Another export into %s is running; waiting for it to finish (%s)", base, path)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def export_lock(base: str | os.PathLike):
+    """Holds ``<base>/.export.lock`` for a block (:func:`tf_aspmtl.io_utils.folder_lock`); waits, saying so,
+    while another export holds it. A dead export never blocks the next one (the kernel releases its lock)."""
+    return folder_lock(base, EXPORT_LOCK, wait=True, what="export base")
 
 
 @contextmanager

@@ -18,12 +18,12 @@ import tensorflow as tf
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
-from tf_aspmtl.io_utils import write_json_atomic
+from tf_aspmtl.io_utils import folder_lock, write_json_atomic
 from tf_aspmtl.models import MultiTaskClassifier
 from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.epoch_summary import fit_output
-from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.fit_with_dev_selection import RUN_LOCK, fit_with_dev_selection
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
@@ -165,12 +165,22 @@ def run(
         checkpoint_hook: optional ``fn(point)`` called at ``"after-training"`` and ``"during-evaluation"``
             (tests kill the process there).
 
+    Raises:
+        RunFolderError: the folder holds another configuration's run (the fields named).
+        FolderBusyError: another live process runs in the folder (its pid named).
+
     Returns:
         ``{"model", "per_task": {task: {"dev_error", "test_error", "best_epoch"}}, "avg_dev_error",
         "avg_test_error", "config", "history", "training_wall_time_s", "wall_time_s", ...}``.
     """
     run_dir = Path(run_dir)
-    cache_dir = run_dir / "cache" if cache_dir is None else Path(cache_dir)
+    with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live process on the folder is refused
+        return _run(config, run_dir, data_dir, dev_only, strategy, verbose,
+                    run_dir / "cache" if cache_dir is None else Path(cache_dir), callbacks, checkpoint_hook)
+
+
+def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy, verbose, cache_dir: Path,
+         callbacks, checkpoint_hook) -> dict[str, Any]:
     claim_run_folder(run_dir, config, dev_only)
     hook = checkpoint_hook or (lambda point: None)
     keras.utils.set_random_seed(config.seed)

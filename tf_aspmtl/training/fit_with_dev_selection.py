@@ -11,12 +11,15 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.model_fingerprint import model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
 
 logger = logging.getLogger("tf_aspmtl.training")
 MONITOR = "val_mean_task_accuracy"
+RUN_LOCK = ".lock"
+"""The lock file of a run folder, held while a process trains in it."""
 
 
 @dataclasses.dataclass
@@ -73,7 +76,9 @@ def fit_with_dev_selection(
     :class:`~tf_aspmtl.training.NonFiniteLossError`.
 
     Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time),
-    ``best.weights.h5``, the last epoch's backup, ``history.csv`` and, with
+    ``best.weights.h5``, the last epoch's backup, ``history.csv``, the lock
+    ``.lock`` (a second process on the folder while this one runs is refused
+    with its pid named; a dead one's lock is taken over) and, with
     ``tensorboard``, TensorBoard logs under ``logs/`` (every loss term, the
     discriminator's accuracy, each task's dev accuracy).
 
@@ -97,8 +102,13 @@ def fit_with_dev_selection(
     """
     if int(epochs) < 1 or int(steps_per_epoch) < 1:
         raise ValueError(f"epochs and steps_per_epoch must be >= 1; got {epochs}, {steps_per_epoch}")
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live writer of the folder is refused
+        return _fit(model, train, int(steps_per_epoch), dev, Path(run_dir), int(epochs), patience, monitor,
+                    tensorboard, callbacks, verbose, strategy)
+
+
+def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor, tensorboard, callbacks, verbose,
+         strategy) -> SelectionResult:
     run_identity = {**model_fingerprint(model), "steps_per_epoch": str(int(steps_per_epoch))}
     selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity)
     done = selection.resume()
