@@ -1,0 +1,28 @@
+#!/bin/bash
+# Issue 23, first screen: the single-task baseline's protocol, factor by factor, dev only, paired by seed.
+# Run from a checkout (or a worktree at a fixed commit):  nohup bash experiments/queues/single_protocol.sh > runs/single_protocol.log 2>&1 &
+# Each run writes experiments/results/single_protocol/<name>_seed<S>.json when it finishes; a finished run is
+# skipped and a killed one resumes from its run folder (runs/single_protocol/<name>_seed<S>), so the same command
+# continues the queue in a later session. One run at a time (2 cores).
+set -u
+cd "$(dirname "$0")/../.."
+declare -A FLAGS=(
+  [base]=""
+  [w2v200]="--embedding word2vec --embedding-dim 200"
+  [lr1e-2]="--learning-rate 0.01"
+  [dropout05]="--dropout 0.5"
+  [long]="--epochs 30 --patience 5"
+  [adam]="--optimizer adam"
+)
+ORDER=(base w2v200 lr1e-2 dropout05 long adam)
+for seed in 0 1 2; do
+  for name in "${ORDER[@]}"; do
+    out="experiments/results/single_protocol/${name}_seed${seed}.json"
+    [ -f "$out" ] && continue
+    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
+    # shellcheck disable=SC2086
+    python -m experiments.train --model single --dev-only --seed "$seed" ${FLAGS[$name]} \
+      --output-dir "runs/single_protocol/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
+  done
+done
+echo "== $(date -u +%FT%TZ) queue finished"
