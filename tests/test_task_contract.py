@@ -1,0 +1,93 @@
+"""Every model kind is a Task and keeps the same contract: raw rows in, config round trip, .keras reload, served
+probabilities equal to predict's."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+import tf_aspmtl
+from tf_aspmtl.serving import task_serving_fn
+
+ROWS = pd.DataFrame({
+    "text": ["a good book", "a dull book , too long", "great fun", "awful plot", "the disc skips", "a fine film",
+             "bad sound", "well made"] * 3,
+    "task": ["books", "books", "books", "books", "dvd", "dvd", "dvd", "dvd"] * 3,
+    "label": ["pos", "neg", "pos", "neg", "neg", "pos", "neg", "pos"] * 3,
+})
+X = {"text": list(ROWS.text), "task": list(ROWS.task)}
+PROBE = {"text": ["a good film", "zzz unseen", ""], "task": ["dvd", "books", "dvd"]}
+
+
+def _lstm_family(cls, **kwargs):
+    def build():
+        pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(ROWS, max_length=8)
+        return cls(pre, embedding_dim=4, hidden_dim=4, encoder="cnn", word_vectors="random", seed=0, **kwargs)
+    return build
+
+
+def _ngram():
+    return tf_aspmtl.SharedPrivateNgramClassifier.from_frame(ROWS, max_features=40)
+
+
+def _ensemble():
+    return tf_aspmtl.MultiTaskEnsemble([_lstm_family(tf_aspmtl.SharedPrivateMTL)(), _ngram()], member_weights=[1, 2])
+
+
+KINDS = {
+    "fs-mtl": _lstm_family(tf_aspmtl.FullySharedMTL),
+    "asp-mtl": _lstm_family(tf_aspmtl.AdversarialSharedPrivateMTL),
+    "ngram": _ngram,
+    "ensemble": _ensemble,
+}
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def trained(request):
+    keras.utils.set_random_seed(0)
+    model = KINDS[request.param]()
+    if request.param != "ensemble":
+        model.compile(learning_rate=0.05)
+        model.fit(X, ROWS.label, batch_size=4, epochs=2, verbose=0)
+    return request.param, model
+
+
+def test_every_kind_is_a_task_with_the_preprocessors_tasks_and_classes(trained):
+    _, model = trained
+    assert isinstance(model, tf_aspmtl.Task)
+    assert model.task_names == ["books", "dvd"] and model.class_names == [["neg", "pos"], ["neg", "pos"]]
+    assert model.encode_labels(["dvd", "books"], ["pos", "neg"]).tolist() == [1, 0]
+    probabilities = model.predict(PROBE, verbose=0)
+    assert probabilities.shape == (3, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_raw_row_predict_equals_the_call_on_the_same_rows(trained):
+    _, model = trained
+    got = model.predict(PROBE, batch_size=2, verbose=0)
+    ids = tf.constant(model.task_ids(PROBE["task"]))
+    direct = model({"text": tf.constant(PROBE["text"]), "task_id": ids}, training=False)["probabilities"]
+    np.testing.assert_allclose(got, direct.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_file_round_trip_keeps_the_config_and_the_outputs(trained, tmp_path):
+    kind, model = trained
+    path = tmp_path / f"{kind}.keras"
+    model.save(path)
+    loaded = tf_aspmtl.Task.load(path)
+    as_json = lambda m: json.loads(json.dumps(m.get_config()))  # noqa: E731  (tuples and lists alike)
+    assert type(loaded) is type(model) and as_json(loaded) == as_json(model)
+    np.testing.assert_allclose(loaded.predict(PROBE, verbose=0), model.predict(PROBE, verbose=0), atol=1e-6)
+
+
+def test_the_served_function_of_a_task_gives_predicts_probabilities(trained):
+    _, model = trained
+    serve = tf.function(task_serving_fn(model, "dvd"), input_signature=[tf.TensorSpec([None], tf.string)])
+    texts = ["a good film", "zzz unseen", ""]
+    out = serve(tf.constant(texts))
+    expected = model.predict({"text": texts, "task": ["dvd"] * 3}, verbose=0)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    assert [label.decode() for label in out["label"].numpy()] == [["neg", "pos"][i] for i in expected.argmax(1)]
+    assert serve.get_concrete_function().graph is not None and len(task_serving_fn(model, "dvd").layers) > 0
