@@ -46,7 +46,7 @@ from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.runtime import DEFAULT_THREADS, configure_threads
 from tf_aspmtl.training import QUICK, TrainConfig, results_markdown, run
-from tf_aspmtl.io_utils import FolderBusyError
+from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError
 from tf_aspmtl.training.run_folder import RunFolderError
 from tf_aspmtl.training.train_config import EMBEDDINGS
 
@@ -238,14 +238,23 @@ def main(argv: list[str] | None = None) -> int:
             "quick run (%d epoch(s), hidden %d, max length %d): a smoke test of the pipeline, not the paper's "
             "numbers; drop --quick for those", config.epochs, config.hidden_dim, config.max_length,
         )
-    made_by = provenance(command_line("experiments.train", argv))  # the code as it was when the run started
-    faults = [_FaultInjection()] if os.environ.get(FAULT_ENV) else []
     try:
-        results = run(config, run_dir, args.data_dir, dev_only=args.dev_only, strategy=strategy,
-                      verbose=args.verbose, cache_dir=CACHE_DIR, callbacks=faults, checkpoint_hook=_fault)
+        return _train(args, config, run_dir, strategy, intra, inter, argv)
     except (RunFolderError, FolderBusyError) as err:
         print(f"experiments.train: error: {err} (the folder is --output-dir)", file=sys.stderr)
         return 2
+    except DiskWriteError as err:
+        print(f"experiments.train: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _train(args: argparse.Namespace, config: TrainConfig, run_dir: Path, strategy, intra: int, inter: int,
+           argv: list[str] | None) -> int:
+    """Runs, writes the results files, exports; the errors main() reports as one line propagate."""
+    made_by = provenance(command_line("experiments.train", argv))  # the code as it was when the run started
+    faults = [_FaultInjection()] if os.environ.get(FAULT_ENV) else []
+    results = run(config, run_dir, args.data_dir, dev_only=args.dev_only, strategy=strategy,
+                  verbose=args.verbose, cache_dir=CACHE_DIR, callbacks=faults, checkpoint_hook=_fault)
     results.update(made_by)
     results["deterministic"] = bool(args.deterministic)
     results["threads"] = {"intra_op": intra, "inter_op": inter}

@@ -14,14 +14,36 @@ from typing import Any, Iterator
 logger = logging.getLogger(__name__)
 
 
+class DiskWriteError(OSError):
+    """A file could not be written (a full disk, a quota, a read-only file system); it names the file and what to do.
+
+    Whatever was complete before is untouched: writes go to a temporary file that is renamed only when whole.
+    """
+
+
+def disk_write_error(path: str | os.PathLike, error: OSError) -> DiskWriteError:
+    """The :class:`DiskWriteError` of writing ``path`` that failed with ``error``."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return DiskWriteError(error.errno, f"could not write {os.fspath(path)} (errno {error.errno}, {reason}); nothing "
+                                       "already complete was changed: free space on that disk (or fix the folder), "
+                                       "then run the same command again to resume")
+
+
 def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
     """Writes `data` to a temporary file beside `path`, then renames it.
 
     Args:
         path: pathlib.Path. Final file.
         data: bytes. Content.
+
+    Raises:
+        DiskWriteError: the disk is full or the file cannot be written (the temporary file is removed).
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    path = pathlib.Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as error:
+        raise disk_write_error(path, error) from error
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -29,8 +51,10 @@ def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal file's mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         pathlib.Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, DiskWriteError):
+            raise disk_write_error(path, error) from error
         raise
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
+from tf_aspmtl.training.checkpoint_io import remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -118,8 +119,12 @@ class DevSelection(keras.callbacks.Callback):
         """Reads ``state.json`` if there is one and returns the number of finished epochs (0 for a new run).
 
         The weights of the last finished epoch are loaded into the model by
-        :meth:`restore_weights` (needs the model and its optimizer).
+        :meth:`restore_weights` (needs the model and its optimizer). Temporary
+        files that an interrupted write left behind are removed first (the
+        caller holds the folder's lock, so no live writer owns them).
         """
+        for stale in remove_partial_files(self.run_dir):
+            logger.warning("removed %s, a file left half written by an interrupted run", stale)
         if not self.state_path.exists():
             return 0
         try:
@@ -178,9 +183,7 @@ class DevSelection(keras.callbacks.Callback):
         write_text_atomic(self.state_path, json.dumps(state, indent=1) + "\n")
 
     def _save_weights_atomic(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part.weights.h5")
-        self.model.save_weights(str(tmp), overwrite=True)
-        os.replace(tmp, path)
+        save_weights_atomic(self.model, path)
 
     # --------------------------------------------------------- callbacks
     def on_epoch_end(self, epoch, logs=None):

@@ -1,0 +1,81 @@
+"""A full disk while a run writes: one line naming the file and what to do, nothing complete damaged, and the rerun
+after space is freed ends with the numbers of a run that never failed."""
+
+import contextlib
+import errno
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from experiments import train
+from tf_aspmtl.training import dev_selection
+
+ARGS = ["--quick", "--model", "fs-mtl", "--tasks", "MR", "--epochs", "2", "--patience", "3", "--hidden-dim", "4", "--max-length",
+        "8", "--encoder", "cnn", "--embedding", "random", "--embedding-dim", "4",
+        "--verbose", "0", "--dev-only"]
+
+
+@contextlib.contextmanager
+def small_disk(path, megabytes):
+    """A size-limited tmpfs at ``path`` when this process may mount one; else ``path`` as it is (None mounted)."""
+    path.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)],
+                             capture_output=True).returncode == 0
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill(folder):
+    """Fills the disk of ``folder`` (a real ENOSPC at the next write); returns the filler file."""
+    filler = folder / f"filler-{uuid.uuid4().hex}"
+    with open(filler, "wb") as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * (1 << 16))
+                handle.flush()
+    return filler
+
+
+def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, capsys,
+                                                                                               monkeypatch):
+    with small_disk(tmp_path / "disk", 64) as mounted:
+        run_dir = tmp_path / "disk" / "run"
+        real_end = dev_selection.DevSelection.on_epoch_end
+        filled = []
+
+        def full_at_epoch_2(self, epoch, logs=None):
+            if epoch == 1 and not filled:
+                if mounted:
+                    filled.append(fill(run_dir))
+                else:  # no tmpfs here: the checkpoint write gets the errno a full disk gives
+                    filled.append(None)
+                    monkeypatch.setattr(dev_selection, "save_weights_atomic", _enospc)
+            return real_end(self, epoch, logs)
+
+        monkeypatch.setattr(dev_selection.DevSelection, "on_epoch_end", full_at_epoch_2)
+        assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 1
+        error = capsys.readouterr().err
+        assert "could not write" in error and f"errno {errno.ENOSPC}" in error and "run the same command again" in error
+        assert str(run_dir / "model") in error
+        assert json.loads((run_dir / "model" / "state.json").read_text())["epochs_done"] == 1  # epoch 1 intact
+        assert not list((run_dir / "model").glob(".*part*"))  # no half-written file left
+        if filled[0] is not None:
+            filled[0].unlink()
+        monkeypatch.undo()
+        assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
+        resumed = json.loads((run_dir / "results.json").read_text())
+    assert train.main(ARGS + ["--output-dir", str(tmp_path / "straight")]) == 0
+    straight = json.loads((tmp_path / "straight" / "results.json").read_text())
+    assert resumed["per_task"] == straight["per_task"] and resumed["history"] == straight["history"]
+
+
+def _enospc(model, path):
+    from tf_aspmtl.io_utils import disk_write_error
+
+    raise disk_write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
