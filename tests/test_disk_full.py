@@ -5,6 +5,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import subprocess
 import uuid
 
@@ -79,3 +80,25 @@ def _enospc(model, path):
     from tf_aspmtl.io_utils import disk_write_error
 
     raise disk_write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
+    return run_dir
+
+
+@pytest.mark.parametrize("damaged", ["best.weights.h5", "state.json"])
+def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run, tmp_path, capsys, damaged):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    (run_dir / "model" / "group_results.json").unlink()  # so the rerun reads the model folder again
+    path = run_dir / "model" / damaged
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # cut short, as a failing disk or a bad copy leaves it
+    capsys.readouterr()
+    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and "damaged" in error and f"remove {run_dir / 'model'}" in error
+    assert "Traceback" not in error

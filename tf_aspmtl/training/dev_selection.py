@@ -15,6 +15,7 @@ import keras
 from tf_aspmtl.io_utils import write_text_atomic
 from tf_aspmtl.training.checkpoint_io import remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
+from tf_aspmtl.training.run_folder import RunFolderError
 
 logger = logging.getLogger("tf_aspmtl.training")
 
@@ -130,8 +131,9 @@ class DevSelection(keras.callbacks.Callback):
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{self.state_path}: cannot read the training state ({err}); remove the run folder "
-                             "to start afresh") from None
+            raise RunFolderError(f"{self.state_path} (the training state: epochs done, best epoch, history) cannot "
+                                 f"be read ({err}); it is damaged; remove {self.run_dir} (or choose another folder) "
+                                 "to train this run again") from None
         if state.get("monitor") != self.monitor:
             raise ValueError(f"{self.state_path} selects on {state.get('monitor')!r}, not {self.monitor!r}")
         recorded = state.get("run_identity")
@@ -163,7 +165,19 @@ class DevSelection(keras.callbacks.Callback):
             return
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(str(self.run_dir / backup))
+        self.load_weights_file(model, self.run_dir / backup, f"the backup of epoch {self.epochs_done}")
+
+    def load_weights_file(self, model: keras.Model, path: Path, role: str) -> None:
+        """``model.load_weights(path)``; a damaged or missing file raises :class:`RunFolderError` naming the file,
+        its role and how to recover."""
+        try:
+            model.load_weights(str(path))
+        except (OSError, ValueError, KeyError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise RunFolderError(
+                f"{path} ({role}) cannot be read: {detail}. The file is damaged (cut short by a failing disk or a "
+                f"bad copy) or missing, and the run keeps no other copy of it; remove {self.run_dir} (or choose "
+                "another folder) to train this run again") from None
 
     def _write_state(self, backup: str | None) -> None:
         state = {

@@ -135,7 +135,7 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
         logger.info("%s: training had finished (%d epochs); loading the best weights", run_dir, done)
     if selection.best_epoch is None:
         raise ValueError(f"{run_dir}: no epoch logged a finite {monitor!r}")
-    model.load_weights(str(selection.best_weights_path))
+    selection.load_weights_file(model, selection.best_weights_path, f"the weights of the best epoch, {selection.best_epoch}")
     history = _columns(selection.history)
     _write_csv(run_dir / "history.csv", selection.history)
     return SelectionResult(
