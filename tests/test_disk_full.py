@@ -102,3 +102,14 @@ def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run,
     error = capsys.readouterr().err
     assert str(path) in error and "damaged" in error and f"remove {run_dir / 'model'}" in error
     assert "Traceback" not in error
+
+
+def test_a_damaged_results_file_of_a_finished_group_is_rebuilt_from_the_trained_model(finished_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    done = run_dir / "model" / "group_results.json"
+    done.write_text(done.read_text()[:40])  # cut short
+    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
+    again = json.loads((run_dir / "results.json").read_text())
+    first = json.loads((finished_run / "results.json").read_text())
+    assert again["per_task"] == first["per_task"] and json.loads(done.read_text())["per_task"] == first["per_task"]

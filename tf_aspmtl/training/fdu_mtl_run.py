@@ -112,6 +112,18 @@ def _self_training_rows(data: pd.DataFrame, held_out: pd.DataFrame, config: Trai
     return to_label, info
 
 
+def _read_group_results(path: Path) -> dict[str, Any] | None:
+    """A finished group's results, or None if it has none; a damaged file is said and set aside (the group's
+    trained model is then evaluated again from its best weights, which gives the same numbers)."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        logger.warning("%s is damaged (%s); evaluating the group's trained model again", path, err)
+        return None
+
+
 def _record_self_training(info: dict[str, Any], label: str, group: dict[str, Any]) -> None:
     """Adds one group's teacher and pseudo-label counts to the run's ``self_training`` record."""
     teacher = group["teacher"]
@@ -219,7 +231,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         label = "+".join(group) if len(group) < 4 else f"{len(group)} tasks"
         group_dir = run_dir / ("model" if len(groups) == 1 else f"model-{group[0]}")
         done = group_dir / GROUP_RESULTS
-        finished = json.loads(done.read_text()) if done.exists() else None
+        finished = _read_group_results(done)
         if finished is not None and not dev_only and any(r["test_error"] is None for r in finished["per_task"].values()):
             # Trained and selected on dev only: the steps below load its best weights without training (its state
             # says it finished) and read the test split, now, once.
