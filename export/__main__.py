@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"BASE as the server sees it, for {CONFIG_FILE} (default: %(default)s, the docker mount)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip loading each export back and comparing it with the Keras model")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="serve the model's raw probabilities even when it has per-task temperatures "
+                             "(model.calibrate); the labels are the same either way")
     parser.add_argument("--chunk-rows", type=int,
                         help="rows per length-sorted chunk in the served graph; 0 runs each batch as one "
                              "(default: tf_aspmtl.serving.DEFAULT_CHUNK_ROWS, 16)")
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
     chunking = {} if args.chunk_rows is None else {"chunk_rows": args.chunk_rows or None}
+    chunking["calibrated"] = not args.no_calibration
     try:
         exported = export_model(
             args.model,

@@ -67,7 +67,7 @@ def _unique(layers) -> tuple:
 
 
 def task_serving_fn(
-    model: Task, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+    model: Task, task: str | int, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, calibrated: bool = True
 ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of one task: ``fn(text) -> {probabilities, label_id, label}``.
 
@@ -76,6 +76,8 @@ def task_serving_fn(
         task: str or int. Task name or id.
         chunk_rows: optional int. Rows per length-sorted chunk (for encoders whose cost grows with length);
             None runs each batch as one.
+        calibrated: bool. Scale the probabilities by the task's temperature when the model has them
+            (:meth:`~tf_aspmtl.models.Task.calibrate`); the label is the same either way.
 
     Returns:
         A Python function of one tf.string [batch] tensor returning
@@ -97,6 +99,8 @@ def task_serving_fn(
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = served.probabilities(tf.reshape(text, [-1]))
+        if calibrated and model.temperatures is not None:
+            probabilities = model.calibrate_probabilities(probabilities, tf.fill(tf.shape(probabilities)[:1], k))
         return _outputs(probabilities, tf.constant(class_names, tf.string))
 
     serve.__name__ = f"serve_{model.task_names[k]}"
@@ -105,7 +109,7 @@ def task_serving_fn(
 
 
 def multitask_serving_fn(
-    model: Task, chunk_rows: int | None = DEFAULT_CHUNK_ROWS
+    model: Task, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, calibrated: bool = True
 ) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
     """The serving function of all tasks: ``fn(text, task) -> {probabilities, label_id, label}``.
 
@@ -120,6 +124,7 @@ def multitask_serving_fn(
     Args:
         model: a :class:`~tf_aspmtl.models.Task`.
         chunk_rows: optional int. See :func:`task_serving_fn`.
+        calibrated: bool. See :func:`task_serving_fn`.
     """
     check_servable(model)
     task_names = list(model.task_names)
@@ -142,6 +147,8 @@ def multitask_serving_fn(
             parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
         probabilities = tf.dynamic_stitch(rows, parts)
         probabilities = tf.reshape(probabilities, [-1, max_classes])
+        if calibrated and model.temperatures is not None:
+            probabilities = model.calibrate_probabilities(probabilities, task_ids)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         names = tf.constant(padded_names, tf.string)
         label = tf.gather_nd(names, tf.stack([tf.cast(task_ids, tf.int64), label_id], axis=1))

@@ -26,7 +26,8 @@ SIGNATURE = serving.SIGNATURE_NAME
 
 
 def write_task_saved_model(
-    model, task: str, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS
+    model, task: str, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS,
+    calibrated: bool = True,
 ) -> None:
     """Writes the SavedModel of one task to ``path``.
 
@@ -41,7 +42,7 @@ def write_task_saved_model(
         chunk_rows: optional int. Rows per length-sorted chunk in the graph
             (see :func:`tf_aspmtl.serving.task_serving_fn`); None runs each batch as one.
     """
-    serve = serving.task_serving_fn(model, task, chunk_rows)
+    serve = serving.task_serving_fn(model, task, chunk_rows, calibrated)
     archive = keras.export.ExportArchive()
     for layer in serve.layers:
         archive.track(layer)
@@ -50,7 +51,7 @@ def write_task_saved_model(
 
 
 def write_multitask_saved_model(
-    model, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS
+    model, path: str | os.PathLike, chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS, calibrated: bool = True
 ) -> None:
     """Writes the multi-task SavedModel to ``path``.
 
@@ -59,7 +60,7 @@ def write_multitask_saved_model(
     ``probabilities`` (float32 [batch, max classes], 0 on classes a row's task
     lacks), ``label_id`` and ``label``. ``chunk_rows`` as in :func:`write_task_saved_model`.
     """
-    serve = serving.multitask_serving_fn(model, chunk_rows)
+    serve = serving.multitask_serving_fn(model, chunk_rows, calibrated)
     archive = keras.export.ExportArchive()
     for layer in serve.layers:
         archive.track(layer)

@@ -72,19 +72,19 @@ def _write_info(folder: str, info: dict) -> None:
 
 def _write_version(model, staging: str, final: str, name: str, version: int, served: tuple[str, ...],
                    is_multitask: bool, source: str | None, check: bool, warmup_requests: bool,
-                   chunk_rows: int | None) -> dict:
+                   chunk_rows: int | None, calibrated: bool) -> dict:
     """Writes one SavedModel into ``staging`` with its op report, checks and extras; returns the op report."""
     if is_multitask:
-        archive.write_multitask_saved_model(model, staging, chunk_rows)
+        archive.write_multitask_saved_model(model, staging, chunk_rows, calibrated)
     else:
-        archive.write_task_saved_model(model, served[0], staging, chunk_rows)
+        archive.write_task_saved_model(model, served[0], staging, chunk_rows, calibrated)
     report = ops.write_op_report(staging)
     ops.check_serving_ops(report, final)
     if check:
         if is_multitask:
-            verify.verify_multitask_export(model, staging)
+            verify.verify_multitask_export(model, staging, calibrated=calibrated)
         else:
-            verify.verify_task_export(model, served[0], staging)
+            verify.verify_task_export(model, served[0], staging, calibrated=calibrated)
     if warmup_requests:
         warmup.write_warmup_requests(staging, name, tasks=list(served) if is_multitask else None)
     ids = [model.task_names.index(t) for t in served]
@@ -101,6 +101,8 @@ def _write_version(model, staging: str, final: str, name: str, version: int, ser
                     serving.LABEL: "string [batch]"},
         "model": model_info(model, is_multitask),
         "chunk_rows": chunk_rows,
+        "temperatures": ({model.task_names[k]: model.temperatures[k] for k in ids}
+                         if calibrated and model.temperatures is not None else None),
         "source_model": source,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions_info(),
@@ -120,6 +122,7 @@ def export_model(
     check: bool = True,
     warmup_requests: bool = True,
     chunk_rows: int | None = serving.DEFAULT_CHUNK_ROWS,
+    calibrated: bool = True,
 ) -> list[ExportedModel]:
     """Writes ``<output>/<prefix><task>/<version>/`` for each task, then ``<output>/models.config``.
 
@@ -147,6 +150,8 @@ def export_model(
         chunk_rows: optional int. The graph sorts a batch by length and runs it
             in chunks of this many rows, each as far as its longest text (see
             :func:`tf_aspmtl.serving.task_serving_fn`); None runs each batch as one.
+        calibrated: bool. Scale the served probabilities by the model's per-task temperatures when it has
+            them (:meth:`tf_aspmtl.models.Task.calibrate`); the labels are the same either way.
 
     Returns:
         list of :class:`ExportedModel`, one per published version.
@@ -181,7 +186,7 @@ def export_model(
                 staging = stack.enter_context(versions.staged_version(output, name, version))
                 final = os.path.join(output, name, str(version))
                 report = _write_version(model, staging, final, name, version, served, is_multitask, source,
-                                        check, warmup_requests, chunk_rows)
+                                        check, warmup_requests, chunk_rows, calibrated)
                 exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
         model_config.write_model_config(output, serving_base)
     return exported

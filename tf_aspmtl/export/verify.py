@@ -35,13 +35,14 @@ def _check_probabilities(probabilities: np.ndarray, where: str) -> None:
         raise ValueError(f"{where}: probabilities do not sum to 1: {probabilities.sum(axis=1)}")
 
 
-def keras_probabilities(model, texts, task: str) -> np.ndarray:
+def keras_probabilities(model, texts, task: str, calibrated: bool = True) -> np.ndarray:
     """The Keras model's probabilities [n, num_classes(task)] for raw texts (bytes allowed) of one task."""
     k = model.task_names.index(task)
-    return model.predict({"text": list(texts), "task": [task] * len(texts)}, verbose=0)[:, : model.num_classes[k]]
+    rows = {"text": list(texts), "task": [task] * len(texts)}
+    return model.predict(rows, verbose=0, calibrated=calibrated)[:, : model.num_classes[k]]
 
 
-def verify_task_export(model, task: str, path: str | os.PathLike, atol: float = 1e-5) -> None:
+def verify_task_export(model, task: str, path: str | os.PathLike, atol: float = 1e-5, calibrated: bool = True) -> None:
     """Loads the SavedModel at ``path`` and checks it against ``model`` on :data:`PROBE_TEXTS`.
 
     Raises:
@@ -53,7 +54,7 @@ def verify_task_export(model, task: str, path: str | os.PathLike, atol: float = 
     )
     got = outputs[serving.PROBABILITIES].numpy()
     _check_probabilities(got, where)
-    expected = keras_probabilities(model, PROBE_TEXTS, task)
+    expected = keras_probabilities(model, PROBE_TEXTS, task, calibrated)
     if got.shape != expected.shape or not np.allclose(got, expected, atol=atol, rtol=0):
         raise ValueError(
             f"{where}: exported probabilities differ from the Keras model's for task {task!r} "
@@ -65,7 +66,7 @@ def verify_task_export(model, task: str, path: str | os.PathLike, atol: float = 
         raise ValueError(f"{where}: 'label' does not name the class of 'label_id'")
 
 
-def verify_multitask_export(model, path: str | os.PathLike, atol: float = 1e-5) -> None:
+def verify_multitask_export(model, path: str | os.PathLike, atol: float = 1e-5, calibrated: bool = True) -> None:
     """Loads the multi-task SavedModel at ``path`` and checks every task against ``model`` on mixed rows."""
     where = os.fspath(path)
     signature = tf.saved_model.load(where).signatures[serving.SIGNATURE_NAME]
@@ -77,7 +78,7 @@ def verify_multitask_export(model, path: str | os.PathLike, atol: float = 1e-5) 
     _check_probabilities(got, where)
     for k, task in enumerate(model.task_names):
         rows = got[k :: len(model.task_names)]
-        expected = keras_probabilities(model, PROBE_TEXTS, task)
+        expected = keras_probabilities(model, PROBE_TEXTS, task, calibrated)
         classes = model.num_classes[k]
         if not np.allclose(rows[:, :classes], expected, atol=atol, rtol=0) or np.any(rows[:, classes:] != 0):
             raise ValueError(f"{where}: exported probabilities differ from the Keras model's for task {task!r}")

@@ -231,11 +231,12 @@ class MultiTaskEnsemble(Task):
 
     def member_probabilities(self, x: Mapping[str, Sequence], batch_size: int | None = None,
                              verbose: Any = 0) -> np.ndarray:
-        """Each member's own ``predict`` of raw rows: float32 [members, rows, max_classes] (progress logged at INFO)."""
+        """Each member's own ``predict`` of raw rows: float32 [members, rows, max_classes] (progress logged at INFO);
+        a member's own temperatures are not applied: the ensemble averages what its members' ``call`` gives."""
         each = []
         for i, member in enumerate(self.members):
             started = time.monotonic()
-            each.append(member.predict(x, batch_size=batch_size, verbose=verbose))
+            each.append(member.predict(x, batch_size=batch_size, verbose=verbose, calibrated=False))
             logger.info("%s: %d rows in %.1f s", _describe(member, i), len(each[-1]), time.monotonic() - started)
         return np.stack(each)
 

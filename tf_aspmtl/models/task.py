@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.calibration import fit_temperature, scale_probabilities
 from tf_aspmtl.optimizers import compile_from_saved_config, resolve_optimizer
 from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor, is_raw_rows
 from tf_aspmtl.serialization import deserialize_fields
@@ -83,12 +84,16 @@ class Task(keras.Model):
     training_dataset_options: tuple[str, ...] = ("seed",)
     """Keyword arguments of ``fit`` that go to :meth:`training_dataset` (raw rows only)."""
 
-    def __init__(self, preprocessor: TaskPreprocessor, **kwargs):
+    def __init__(self, preprocessor: TaskPreprocessor, temperatures: Sequence[float] | None = None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(preprocessor, TaskPreprocessor):
             raise ValueError(f"{type(self).__name__} needs a TaskPreprocessor (e.g. MultiTaskPreprocessor); "
                              f"got {type(preprocessor).__name__}")
         self.preprocessor = preprocessor
+        self.temperatures = None
+        self.calibrated_predict = True
+        if temperatures is not None:
+            self.set_temperatures(temperatures)
 
     # ------------------------------------------------------------ tasks
     @property
@@ -186,15 +191,63 @@ class Task(keras.Model):
             x, y, batch_size = self.evaluation_dataset(x, y, batch_size), None, None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
-    def predict(self, x, batch_size: int | None = None, **kwargs) -> np.ndarray:
-        """Probabilities [rows, max_classes] in row order; raw rows may mix tasks (texts str or bytes)."""
+    def predict(self, x, batch_size: int | None = None, calibrated: bool = True, **kwargs) -> np.ndarray:
+        """Probabilities [rows, max_classes] in row order; raw rows may mix tasks (texts str or bytes).
+
+        With :attr:`temperatures` set (:meth:`calibrate`), each row's probabilities are scaled by its task's
+        temperature, unless ``calibrated=False``.
+        """
         if is_raw_rows(x):
             x, batch_size = self.inference_dataset(x, batch_size), None
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        if bool(calibrated) != self.calibrated_predict:
+            self.calibrated_predict = bool(calibrated)
+            self.predict_function = None  # traced again with the other choice
+        try:
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        finally:
+            if not self.calibrated_predict:
+                self.calibrated_predict, self.predict_function = True, None
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self(x, training=False)[PROBABILITIES]
+        outputs = self(x, training=False)
+        if self.temperatures is None or not self.calibrated_predict:
+            return outputs[PROBABILITIES]
+        return self.calibrate_probabilities(outputs[PROBABILITIES], outputs["task_id"])
+
+    # ------------------------------------------------------- calibration
+    def set_temperatures(self, temperatures: Sequence[float] | None) -> None:
+        """Sets one temperature per task (None: no calibration); ``predict`` and exports apply them."""
+        if temperatures is not None:
+            temperatures = [float(t) for t in temperatures]
+            if len(temperatures) != self.num_tasks or not all(np.isfinite(t) and t > 0 for t in temperatures):
+                raise ValueError(f"temperatures must be {self.num_tasks} finite numbers > 0, one per task "
+                                 f"{self.task_names}; got {temperatures}")
+        self.temperatures = temperatures
+        self.predict_function = None
+
+    def calibrate_probabilities(self, probabilities, task_ids) -> tf.Tensor:
+        """Probabilities scaled by each row's task's temperature (:func:`tf_aspmtl.calibration.scale_probabilities`)."""
+        table = tf.constant(self.temperatures, tf.float32)
+        return scale_probabilities(probabilities, tf.gather(table, tf.cast(tf.reshape(task_ids, [-1]), tf.int32)))
+
+    def calibrate(self, x, y, batch_size: int | None = None) -> list[float]:
+        """Fits one temperature per task on held-out raw rows (dev, never test), minimising their log loss.
+
+        Temperature never changes a predicted class, only the probabilities; a
+        task with no rows keeps temperature 1. ``predict`` and exports apply
+        them from now on (``predict(..., calibrated=False)`` and
+        ``export(..., calibrated=False)`` do not); they are saved with the model.
+
+        Returns:
+            The temperatures, in task order.
+        """
+        _, task_ids, labels = self.preprocessor.rows(x, y)
+        probabilities = self.predict(x, batch_size=batch_size, calibrated=False, verbose=0)
+        temperatures = [fit_temperature(probabilities[task_ids == k], labels[task_ids == k])
+                        if (task_ids == k).any() else 1.0 for k in range(self.num_tasks)]
+        self.set_temperatures(temperatures)
+        return temperatures
 
     # ---------------------------------------------------------- serving
     def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
@@ -237,6 +290,8 @@ class Task(keras.Model):
     def get_config(self):
         config = super().get_config()
         config["preprocessor"] = keras.layers.serialize(self.preprocessor)
+        if self.temperatures is not None:  # absent when not calibrated, as in configs written before calibration
+            config["temperatures"] = list(self.temperatures)
         return config
 
     @classmethod

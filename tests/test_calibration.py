@@ -1,0 +1,97 @@
+"""Temperature scaling per task: fitted on held-out rows, never changes a label, saved, applied in predict and in
+every export (unless turned off), and the ensemble still averages its members' raw probabilities."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+import tf_aspmtl
+from tf_aspmtl.calibration import expected_calibration_error, fit_temperature, log_loss, scale_probabilities
+
+ROWS = pd.DataFrame({
+    "text": ["a good book", "a dull book", "great fun", "awful plot", "the disc skips", "a fine film", "bad sound",
+             "well made", "good but slow", "not bad at all"] * 4,
+    "task": (["books"] * 4 + ["dvd"] * 4 + ["books", "dvd"]) * 4,
+    "label": ["pos", "neg", "pos", "neg", "neg", "pos", "neg", "pos", "pos", "neg"] * 4,
+})
+X = {"text": list(ROWS.text), "task": list(ROWS.task)}
+
+
+def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(4000, 3))
+    true_t = 2.5  # labels drawn from softmax(logits / 2.5): the model below is 2.5 times too sure
+    p_true = tf.nn.softmax(logits / true_t).numpy()
+    labels = np.array([rng.choice(3, p=row) for row in p_true])
+    overconfident = tf.nn.softmax(logits).numpy()
+    t = fit_temperature(overconfident, labels)
+    assert abs(t - true_t) / true_t < 0.1
+    scaled = scale_probabilities(overconfident, t).numpy()
+    assert log_loss(scaled, labels) < log_loss(overconfident, labels)
+    assert expected_calibration_error(scaled, labels) < expected_calibration_error(overconfident, labels)
+    assert np.array_equal(scaled.argmax(1), overconfident.argmax(1))
+
+
+def test_padding_classes_stay_at_zero_and_bad_input_is_named():
+    p = np.array([[0.7, 0.3, 0.0], [0.2, 0.8, 0.0]], np.float32)
+    scaled = scale_probabilities(p, tf.constant([2.0, 0.5])).numpy()
+    assert np.all(scaled[:, 2] == 0) and np.allclose(scaled.sum(1), 1.0)
+    assert 0.5 < scaled[0, 0] < 0.7 and scaled[1, 1] > 0.8
+    with pytest.raises(ValueError, match="class ids"):
+        fit_temperature(p, [0, 3])
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    m = tf_aspmtl.SharedPrivateNgramClassifier.from_frame(ROWS, max_features=60)
+    m.compile(learning_rate=0.2)
+    m.fit(X, ROWS.label, epochs=15, verbose=0)  # far too sure of itself on these rows
+    return m
+
+
+def test_calibrate_fits_one_temperature_per_task_and_changes_no_label(model, tmp_path):
+    raw = model.predict(X, verbose=0)
+    temperatures = model.calibrate(X, ROWS.label)
+    assert len(temperatures) == 2 and all(t > 0 for t in temperatures) and model.temperatures == temperatures
+    calibrated = model.predict(X, verbose=0)
+    assert np.array_equal(calibrated.argmax(1), raw.argmax(1))  # temperature never changes a label
+    assert not np.allclose(calibrated, raw)
+    np.testing.assert_allclose(model.predict(X, verbose=0, calibrated=False), raw, atol=1e-6)
+    labels = model.encode_labels(X["task"], ROWS.label)
+    assert log_loss(calibrated, labels) <= log_loss(raw, labels) + 1e-6
+    path = tmp_path / "calibrated.keras"
+    model.save(path)
+    loaded = tf_aspmtl.Task.load(path)
+    assert loaded.temperatures == pytest.approx(temperatures)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), calibrated, atol=1e-6)
+    with pytest.raises(ValueError, match="temperatures must be 2 finite numbers > 0"):
+        model.set_temperatures([1.0, -1.0])
+
+
+def test_every_export_serves_the_calibrated_probabilities_unless_turned_off(model, tmp_path):
+    model.calibrate(X, ROWS.label)
+    texts = ["a good film", "bad sound"]
+    expected = model.predict({"text": texts, "task": ["dvd", "dvd"]}, verbose=0)
+    raw = model.predict({"text": texts, "task": ["dvd", "dvd"]}, verbose=0, calibrated=False)
+    for calibrated, want in ((True, expected), (False, raw)):
+        exported = model.export(str(tmp_path / f"serving-{calibrated}"), verbose=False, multitask=True,
+                                calibrated=calibrated, warmup_requests=False)  # check=True compares with predict
+        dvd = tf.saved_model.load(exported[1].path).signatures["serving_default"]
+        np.testing.assert_allclose(dvd(text=tf.constant(texts))["probabilities"].numpy(), want, atol=1e-5)
+        info = json.loads((tmp_path / f"serving-{calibrated}" / "dvd" / "1" / "assets.extra" / "export.json").read_text())
+        assert (info["temperatures"] is not None) == calibrated
+
+
+def test_an_ensemble_of_calibrated_members_averages_their_raw_probabilities(model):
+    model.calibrate(X, ROWS.label)
+    other = tf_aspmtl.SharedPrivateNgramClassifier.from_frame(ROWS, max_features=30)
+    ensemble = tf_aspmtl.MultiTaskEnsemble([model, other])
+    expected = (model.predict(X, verbose=0, calibrated=False) + other.predict(X, verbose=0)) / 2
+    np.testing.assert_allclose(ensemble.predict(X, verbose=0), expected, atol=1e-6)
+    ensemble.calibrate(X, ROWS.label)  # the ensemble's own temperatures apply to its average
+    assert np.array_equal(ensemble.predict(X, verbose=0).argmax(1), expected.argmax(1))
