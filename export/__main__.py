@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             warmup_requests=not args.no_warmup,
             **chunking,
         )
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, OSError) as error:  # named: bad input, a damaged file, a full disk
         print(f"python -m export: error: {error}", file=sys.stderr)
         return 2
     for item in exported:

@@ -20,10 +20,10 @@ ARGS = ["--quick", "--model", "fs-mtl", "--tasks", "MR", "--epochs", "2", "--pat
 
 
 @contextlib.contextmanager
-def small_disk(path, megabytes):
+def small_disk(path, kilobytes):
     """A size-limited tmpfs at ``path`` when this process may mount one; else ``path`` as it is (None mounted)."""
     path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(path)],
                              capture_output=True).returncode == 0
     try:
         yield mounted
@@ -45,7 +45,7 @@ def fill(folder):
 
 def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, capsys,
                                                                                                monkeypatch):
-    with small_disk(tmp_path / "disk", 64) as mounted:
+    with small_disk(tmp_path / "disk", 64 * 1024) as mounted:
         run_dir = tmp_path / "disk" / "run"
         real_end = dev_selection.DevSelection.on_epoch_end
         filled = []
@@ -113,3 +113,18 @@ def test_a_damaged_results_file_of_a_finished_group_is_rebuilt_from_the_trained_
     again = json.loads((run_dir / "results.json").read_text())
     first = json.loads((finished_run / "results.json").read_text())
     assert again["per_task"] == first["per_task"] and json.loads(done.read_text())["per_task"] == first["per_task"]
+
+
+def test_an_export_onto_a_full_disk_publishes_nothing_and_says_so_in_one_line(finished_run, tmp_path, capsys):
+    from export.__main__ import main as export_main
+
+    with small_disk(tmp_path / "disk", 64) as mounted:
+        if not mounted:
+            pytest.skip("cannot mount a size-limited tmpfs here (needs root); the checkpoint test injects ENOSPC")
+        base = tmp_path / "disk" / "serving"
+        code = export_main(["--model", str(finished_run / "model" / "model.keras"), "--output", str(base)])
+        error = capsys.readouterr().err
+        assert code == 2 and "could not write version 1" in error and "nothing of this export was published" in error
+        assert "Traceback" not in error
+        assert not [p for p in base.rglob("*") if p.is_dir() and p.name.isdigit()]  # no version published
+        assert not [p for p in base.rglob(".tmp-*")]  # and no staging folder left

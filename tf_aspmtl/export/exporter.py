@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import errno
 import json
 import os
 from importlib import metadata
 from typing import Sequence
 
+import tensorflow as tf
+
 from tf_aspmtl.export import archive, model_config, ops, verify, versions, warmup
+from tf_aspmtl.io_utils import DiskWriteError, disk_write_error
 from tf_aspmtl import serving
 from tf_aspmtl.models.task import Task, register_export_format
 
@@ -185,8 +189,17 @@ def export_model(
             for name, served, is_multitask in plan:
                 staging = stack.enter_context(versions.staged_version(output, name, version))
                 final = os.path.join(output, name, str(version))
-                report = _write_version(model, staging, final, name, version, served, is_multitask, source,
-                                        check, warmup_requests, chunk_rows, calibrated)
+                try:
+                    report = _write_version(model, staging, final, name, version, served, is_multitask, source,
+                                            check, warmup_requests, chunk_rows, calibrated)
+                except tf.errors.ResourceExhaustedError as error:  # TensorFlow's writers report a full disk so
+                    raise DiskWriteError(errno.ENOSPC, f"could not write version {version} of {name!r} into {staging} "
+                                         f"({os.strerror(errno.ENOSPC)}); nothing of this export was published: "
+                                         "free space on that disk, then export again") from error
+                except OSError as error:
+                    if isinstance(error, DiskWriteError) or error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    raise disk_write_error(staging, error) from error
                 exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
         model_config.write_model_config(output, serving_base)
     return exported
