@@ -199,14 +199,13 @@ class Task(keras.Model):
         """
         if is_raw_rows(x):
             x, batch_size = self.inference_dataset(x, batch_size), None
-        if bool(calibrated) != self.calibrated_predict:
-            self.calibrated_predict = bool(calibrated)
-            self.predict_function = None  # traced again with the other choice
+        if calibrated or self.temperatures is None:  # nothing to turn off: the traced function serves as it is
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        self.calibrated_predict, self.predict_function = False, None  # traced again without the temperatures
         try:
             return super().predict(x, batch_size=batch_size, **kwargs)
         finally:
-            if not self.calibrated_predict:
-                self.calibrated_predict, self.predict_function = True, None
+            self.calibrated_predict, self.predict_function = True, None
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
