@@ -187,6 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
+    unknown = sorted(set(args.models.split(",")) - set(MODELS))
+    if unknown or not args.models:
+        p.error(f"--models: unknown {unknown or 'empty list'}; choose among {','.join(MODELS)}")
+    try:
+        sizes = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        p.error(f"--batch-sizes must be comma-separated integers; got {args.batch_sizes!r}")
+    for name, value in (("--batch-sizes", min(sizes)), ("--steps", args.steps), ("--warmup", args.warmup),
+                        ("--repeats", args.repeats)):
+        if value < 1:
+            p.error(f"{name} must be >= 1; got {value}")
 
     command = command_line("experiments.bench", argv)
     made_by = provenance(command)
@@ -194,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     # another job only ever slows a measurement down.
     samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for round_ in range(args.repeats):
-        for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+        for batch_size in sizes:
             for name in args.models.split(","):
                 rec = _spawn(name, batch_size, args)
                 samples.setdefault((name, batch_size), []).append(rec)
@@ -205,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         best = dict(max(runs, key=lambda r: r["examples_per_s"]))
         best["examples_per_s_all_rounds"] = [r["examples_per_s"] for r in runs]
         records.append(best)
-    for rec in records:
-        base = next(r for r in records if r["name"] == "plain" and r["batch_size"] == rec["batch_size"])
-        rec["ratio_to_plain_keras"] = rec["examples_per_s"] / base["examples_per_s"]
+    for rec in records:  # without a plain Keras measurement at that batch size there is no ratio
+        base = next((r for r in records if r["name"] == "plain" and r["batch_size"] == rec["batch_size"]), None)
+        rec["ratio_to_plain_keras"] = None if base is None else rec["examples_per_s"] / base["examples_per_s"]
     result: dict[str, Any] = {**made_by, "config": {k: v for k, v in vars(args).items()
                                                     if k not in ("worker", "epoch", "batch_size")},
                               "load_average_1_5_15": list(os.getloadavg()),
@@ -228,7 +239,8 @@ def table(result: dict[str, Any]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["models"]:
         lines.append(f"| {r['name']} | {r['batch_size']} | {r['examples_per_s']:.0f} | {r['tokens_per_s']:.0f} | "
-                     f"{r['ratio_to_plain_keras']:.2f} | {r['peak_rss_mb']:.0f} | {r['padding_ratio']:.2f} |")
+                     f"{'–' if r['ratio_to_plain_keras'] is None else format(r['ratio_to_plain_keras'], '.2f')} | "
+                     f"{r['peak_rss_mb']:.0f} | {r['padding_ratio']:.2f} |")
     if "asp_mtl_epoch_s" in result:
         epoch = result["asp_mtl_epoch"]
         lines.append(f"\nOne full {epoch['tasks']}-task ASP-MTL epoch at batch 16: {epoch['epoch_s']:.1f} s "

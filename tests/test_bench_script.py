@@ -79,3 +79,24 @@ def test_summarize_runs_groups_seeds(tmp_path):
     assert lazy["seeds"] == [0, 1] and lazy["dev_mean"] == 13.0 and abs(lazy["dev_sd"] - 2 ** 0.5) < 1e-9
     assert next(g for g in groups if g["group"]["optimizer"] == "adam")["dev_sd"] is None
     assert "| model=asp-mtl, optimizer=lazy-adam" in out.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "asp"], "--models: unknown ['asp']"),
+    (["--batch-sizes", "16,x"], "--batch-sizes must be comma-separated integers"),
+    (["--warmup", "0"], "--warmup must be >= 1"),
+])
+def test_bad_benchmark_options_are_named_not_a_traceback(argv, message, capsys):
+    from experiments import bench
+
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_a_table_without_the_plain_keras_anchor_shows_no_ratio():
+    from experiments import bench
+
+    record = {"name": "asp-mtl", "batch_size": 16, "examples_per_s": 500.0, "tokens_per_s": 9e4,
+              "ratio_to_plain_keras": None, "peak_rss_mb": 900.0, "padding_ratio": 1.1}
+    assert "| asp-mtl | 16 | 500 | 90000 | – |" in bench.table({"models": [record]})
