@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments.provenance import command_line, write_atomic, write_json
+from experiments.provenance import command_line, provenance, write_atomic, write_json
 
 
 def _history(results: dict) -> dict[str, list[float]]:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     pairs = {name: compare(*(json.loads(Path(x).read_text(encoding="utf-8")) for x in (before, after)))
              for name, before, after in args.pair}
-    result = {"command": command_line("experiments.equality", argv), "pairs": pairs,
+    result = {**provenance(command_line("experiments.equality", argv)), "pairs": pairs,
               "same": all(pair["same"] for pair in pairs.values())}
     text = markdown(result)
     print(text)
