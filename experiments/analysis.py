@@ -8,7 +8,8 @@
 Each ``--pair SEED SP_PATH ASP_PATH`` is an SP-MTL and an ASP-MTL model
 trained with the same seed (16 FDU-MTL tasks). The older single-pair form
 ``--model sp-mtl=PATH --model asp-mtl=PATH`` (SP first) still works; its seed
-is recorded as unknown. For each model, on frozen features:
+is recorded as unknown. For each model, on frozen features
+(:func:`tf_aspmtl.analysis.feature_statistics`):
 
 * **task readability of the shared space**: a fresh linear probe (logistic
   regression, fixed ``--probe-seed``) learns the task of a review from its
@@ -39,16 +40,14 @@ import json
 import logging
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-import tf_aspmtl  # noqa: F401  (registers the classes for safe loading)
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+from tf_aspmtl.analysis import feature_statistics, occlusion
 from tf_aspmtl.data import load_fdu_mtl
 
 logger = logging.getLogger("experiments.analysis")
@@ -65,71 +64,13 @@ METRICS = {
 }
 
 
-def features(model, frame, batch_size: int = 128, name: str = "model") -> dict[str, np.ndarray]:
-    """Shared and private features [rows, dim] of ``frame``'s rows, each through its own task's encoders.
-
-    Also ``"prediction"`` [rows]: the model's class for each row, from its head on the same features.
-    """
-    vectorizer = model.preprocessor.text_vectorizer
-    out: dict[str, list[np.ndarray]] = {"shared": [], "private": [], "prediction": []}
-    order = []
-    started = time.monotonic()
-    for k, task in enumerate(model.task_names):
-        rows = frame.index[frame["task"] == task]
-        order += list(rows)
-        texts = frame.loc[rows, "text"].tolist()
-        for start in range(0, len(texts), batch_size):
-            ids = vectorizer(tf.constant(texts[start:start + batch_size]))
-            f = model.backbone.task_features(ids, k)
-            for key in ("shared", "private"):
-                if key in f:
-                    out[key].append(f[key].numpy())
-            logits = model.heads(f["features"], tf.fill([tf.shape(ids)[0]], k))
-            out["prediction"].append(np.argmax(logits.numpy(), axis=1))
-        logger.info("%s: task %d/%d (%s, %d rows) done, %.0f s", name, k + 1, len(model.task_names), task,
-                    len(texts), time.monotonic() - started)
-    position = {row: i for i, row in enumerate(order)}
-    back = np.array([position[row] for row in frame.index])
-    return {k: np.concatenate(v)[back] for k, v in out.items() if v}
-
-
-def probe_accuracy(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train_x)
-    probe = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(train_x), train_y)
-    return float(probe.score(scaler.transform(test_x), test_y))
-
-
-def mean_abs_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return float(np.mean(np.abs(np.sum(a * b, axis=1))))
-
-
 def model_statistics(model, name: str, train, test, tasks: list[str], probe_seed: int):
-    """The statistics of one model on the given rows, and its predicted class of each test row."""
+    """:func:`tf_aspmtl.analysis.feature_statistics` of one model, whose tasks must be ``tasks``."""
     if list(model.task_names) != list(tasks):
         raise ValueError(f"{name} has tasks {model.task_names}; expected {tasks} (those of the first model)")
-    task_index = {t: i for i, t in enumerate(tasks)}
-    y_train, y_test = train["task"].map(task_index).to_numpy(), test["task"].map(task_index).to_numpy()
-    train_f = features(model, train, name=f"{name}, train rows")
-    test_f = features(model, test, name=f"{name}, test rows")
-    entry: dict[str, Any] = {"class": type(model).__name__, "adversarial_weight": model.objective.adversarial_weight,
-                             "difference_weight": model.objective.difference_weight}
-    entry["test_error"] = float(100 * np.mean(test_f["prediction"] != test["label"].to_numpy()))
-    entry["probe_task_accuracy_shared"] = probe_accuracy(train_f["shared"], y_train, test_f["shared"], y_test,
-                                                         probe_seed)
-    if "private" in test_f:
-        entry["probe_task_accuracy_private"] = probe_accuracy(train_f["private"], y_train, test_f["private"], y_test,
-                                                              probe_seed)
-        entry["mean_abs_cosine_shared_private"] = mean_abs_cosine(test_f["shared"], test_f["private"])
-    if model.discriminator is not None:
-        logits = model.discriminator(tf.constant(test_f["shared"])).numpy()
-        entry["discriminator_accuracy"] = float(np.mean(logits.argmax(axis=1) == y_test))
+    entry, predictions = feature_statistics(model, train, test, probe_seed, name=name)
     logger.info("%s: %s", name, {k: v for k, v in entry.items() if k in METRICS})
-    return entry, test_f["prediction"]
+    return entry, predictions
 
 
 def spread(values) -> dict[str, Any]:
@@ -156,26 +97,6 @@ def summarise(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, An
                         if all(key in p[name] for p in pairs)} for name in (SP, ASP)}
     keys = [key for key in METRICS if all(key in p["asp_minus_sp"] for p in pairs)]
     return aggregate, {key: paired_interval([p["asp_minus_sp"][key] for p in pairs]) for key in keys}
-
-
-def occlusion(model, text: str, task: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Each token's effect on the shared and on the private feature: the distance each moves without it."""
-    vectorizer = model.preprocessor.text_vectorizer
-    ids = vectorizer(tf.constant([text])).numpy()[0]
-    ids = ids[ids != 0]
-    vocabulary = vectorizer.get_vocabulary()
-    words = [vocabulary[i] for i in ids]
-    if not words:
-        return [], np.zeros(0), np.zeros(0)
-    variants = [ids] + [np.delete(ids, i) for i in range(len(ids))]
-    width = max(len(v) for v in variants)
-    batch = np.zeros((len(variants), width), dtype=np.int32)
-    for r, v in enumerate(variants):
-        batch[r, : len(v)] = v
-    f = model.backbone.task_features(tf.constant(batch), model.task_id(task))
-    shared = f["shared"].numpy()
-    private = f["private"].numpy() if "private" in f else np.zeros_like(shared)
-    return words, np.linalg.norm(shared[1:] - shared[0], axis=1), np.linalg.norm(private[1:] - private[0], axis=1)
 
 
 def qualitative(models, predictions, test, n_examples: int, png: Path) -> dict[str, Any]:

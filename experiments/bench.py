@@ -33,7 +33,7 @@ MODELS = ("plain", "plain-padded", "single", "fs-mtl", "sp-mtl", "asp-mtl")
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_train.json"
 
 
-def _datasets(args):
+def datasets(args):
     """Vectorizer and the seeded training stream over the benchmark's tasks."""
     from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
     from tf_aspmtl.data.pipeline import make_training_dataset
@@ -47,7 +47,7 @@ def _datasets(args):
     return tasks, vectorizer, ds, steps
 
 
-def _build(name: str, tasks, vectorizer, args):
+def build_model(name: str, tasks, vectorizer, args):
     import keras
 
     from tf_aspmtl.models import get_model_family
@@ -72,7 +72,7 @@ def _build(name: str, tasks, vectorizer, args):
     return model
 
 
-def _adapt_batches(name: str, ds, max_length: int):
+def adapt_batches(name: str, ds, max_length: int):
     """The same batches, in the form each model takes."""
     import tensorflow as tf
 
@@ -107,9 +107,9 @@ def worker(args) -> dict[str, Any]:
 
     configure_cpu_threads(args.intra_op_threads, args.inter_op_threads)
     keras.utils.set_random_seed(0)
-    tasks, vectorizer, ds, steps_per_epoch = _datasets(args)
-    model = _build(args.worker, tasks, vectorizer, args)
-    batches = _adapt_batches(args.worker, ds, args.max_length)
+    tasks, vectorizer, ds, steps_per_epoch = datasets(args)
+    model = build_model(args.worker, tasks, vectorizer, args)
+    batches = adapt_batches(args.worker, ds, args.max_length)
     stamps: dict[int, float] = {}
 
     class Clock(keras.callbacks.Callback):

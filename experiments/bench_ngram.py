@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     import keras
 
-    from experiments import ngram
     from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS, load_fdu_mtl
     from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
     from tf_aspmtl.optimizers import resolve_optimizer
     from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
     from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
+    from tf_aspmtl.training.ngram_run import ngram_rows_dataset
     from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
 
     tasks = args.tasks.split(",") if args.tasks else list(FDU_MTL_TASKS)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         model.compile(optimizer=resolve_optimizer(optimizer, 1e-3))
         return model
 
-    batches = ngram.rows_dataset(fresh("lazy-adam", 0.0), train, args.batch_size, seed=0).take(args.steps).cache()
+    batches = ngram_rows_dataset(fresh("lazy-adam", 0.0), train, args.batch_size, seed=0).take(args.steps).cache()
     list(batches)  # materialised once: every variant trains on the same batches, read from memory
     names = args.variants.split(",")
     rounds: dict[str, list[float]] = {name: [] for name in names}

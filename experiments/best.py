@@ -29,21 +29,25 @@ import argparse
 import json
 import logging
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from experiments import ngram
+from experiments.bench_serving import load_note, variant_lines
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
+from experiments.result_files import BEST as RESULTS
+from experiments.result_files import PREVIOUS_BEST_LSTM, TABLES, load_previous
+from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
+from tf_aspmtl.training.run_folder import NGRAM_RUN_IDENTITY
+from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, TrainConfig
 
 logger = logging.getLogger("experiments.best")
 CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
-RESULTS = Path(os.environ.get("EXPERIMENTS_BEST_DIR", REPO_ROOT / "experiments" / "results" / "best"))
-"""Run files of the best configuration (``EXPERIMENTS_BEST_DIR`` lets a queue in another checkout write here)."""
 REPORT = RESULTS.parent / "best.md"
-TABLE2 = REPO_ROOT / "experiments" / "results" / "tables" / "table2.csv"
-TABLE2_RUNS = REPO_ROOT / "experiments" / "results" / "tables" / "runs"
+TABLE2 = TABLES / "table2.csv"
+TABLE2_RUNS = TABLES / "runs"
 BENCH_TASK = "books"
 
 
@@ -53,9 +57,7 @@ def result_path(seed: int) -> Path:
 
 def is_ngram(config: dict[str, Any]) -> bool:
     """Whether a config (or a run's results) is the shared/private n-gram model's (``experiments.ngram``)."""
-    from experiments import ngram
-
-    return config.get("model") == ngram.MODEL
+    return config.get("model") == NGRAM_MODEL
 
 
 def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str]:
@@ -67,25 +69,18 @@ def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str
 
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
     """A run's TrainConfig fields, checked and normalised, without the seed (and the config file's provenance)."""
-    from tf_aspmtl.training import TrainConfig
-    from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA
-
     fields = {k: v for k, v in config.items() if k != "seed" and k not in CONFIG_FILE_METADATA}
     return {k: v for k, v in TrainConfig.from_dict(fields).to_dict().items() if k != "seed"}
 
 
 def config_settings(config: dict[str, Any]) -> dict[str, Any]:
     """What defines a configuration's runs (seed aside), for either model, from its config file."""
-    from experiments import ngram
-
-    return {"model": ngram.MODEL, **ngram.config_settings(config)} if is_ngram(config) else _settings(config)
+    return ngram.identity(NgramConfig.from_dict(config)) if is_ngram(config) else _settings(config)
 
 
 def result_settings(result: dict[str, Any]) -> dict[str, Any]:
     """The same, of a run's results file."""
-    from experiments import ngram
-
-    return {"model": ngram.MODEL, **ngram.result_settings(result)} if is_ngram(result) else _settings(result["config"])
+    return ngram.identity(NgramConfig.from_results(result)) if is_ngram(result) else _settings(result["config"])
 
 
 def check_results_match(config: Path, seeds: list[int]) -> None:
@@ -126,17 +121,15 @@ def adopt_screen_run(config: Path, seed: int, runs: Path, screen_runs: Path) -> 
 
 def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: int, runs: Path) -> bool:
     """:func:`adopt_screen_run` for the n-gram model: its screen's folder, if it finished with these settings."""
-    from experiments import ngram
-
     names = {ngram.screen_key(name): name for name in ngram.SCREEN_SETTINGS}
     if chosen not in names or (runs / f"seed{seed}").exists():
         return False
     source, finished = ngram.screen_run_dir(names[chosen], seed), ngram.screen_result_path(names[chosen], seed)
-    if not finished.exists() or not (source / "run_args.json").exists():
+    if not finished.exists() or not (source / NGRAM_RUN_IDENTITY).exists():
         return False
-    held = json.loads((source / "run_args.json").read_text())
-    held_settings = {"tasks": held.get("tasks", "").split(","), **{k: held.get(k) for k in ngram.SETTING_FIELDS}}
-    if held.get("seed") != seed or held_settings != ngram.config_settings(wanted):
+    held = json.loads((source / NGRAM_RUN_IDENTITY).read_text())
+    held = NgramConfig.from_dict({**held, "tasks": held.get("tasks", "").split(",")}, where=str(source))
+    if held.seed != seed or ngram.identity(held) != config_settings(wanted):
         logger.info("seed %d: %s holds other settings; training afresh", seed, source)
         return False
     return _copy_run(source, runs, seed)
@@ -222,8 +215,6 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def changed_fields(config: dict[str, Any]) -> str:
     """The fields of a run's config that differ from TrainConfig's defaults (seed aside)."""
-    from tf_aspmtl.training import TrainConfig
-
     default = TrainConfig().to_dict()
     changed = {k: v for k, v in config.items() if k != "seed" and k in default
                and (list(v) if isinstance(v, (list, tuple)) else v) != (list(default[k]) if isinstance(default[k], tuple) else default[k])}
@@ -266,29 +257,11 @@ def data_used(run: dict[str, Any]) -> str:
     return "the labelled train rows" + (", " + ", ".join(used) if used else " only")
 
 
-PREVIOUS_BEST_LSTM = RESULTS / "previous_best_lstm.json"
-"""The best LSTM configuration's tested runs (head+tail, confusion, 25 % unlabelled rows), when the n-gram model
-replaced it as the best: the figures best.md and ngram.md compare with (``python -m experiments.tables
-derive-previous-best`` wrote them from the runs' result files, since deleted; the file names the commit)."""
-PREVIOUS_4TASK_WINNER = RESULTS / "previous_best_4task_winner.json"
-"""The 4-task screen's winner run on 16 tasks by this script, when it was the best: its levers.md row."""
-
-
-def load_previous(path: Path) -> dict[int, dict[str, Any]]:
-    """seed -> that seed's figures (``avg_dev_error``, ``avg_test_error``, ``per_task``, ``command``, ``config``) of a
-    previous best configuration's file (:data:`PREVIOUS_BEST_LSTM`); empty without the file."""
-    if not Path(path).exists():
-        return {}
-    return {int(seed): run for seed, run in json.loads(Path(path).read_text(encoding="utf-8"))["runs"].items()}
-
-
 def _serving_comparison(path: Path) -> list[str]:
     """The variants of an experiments.bench_serving run that timed this configuration's export beside an earlier
     best configuration's, in turn, in one run (so their ratio is measured under the same load)."""
     if not path.exists():
         return []
-    from experiments.bench_serving import load_note, variant_lines
-
     b = json.loads(path.read_text())
     return ["", f"Side by side with the configuration it replaced, measured in turn in one run (`{b.get('command', '')}`;"
                 f" load average before/after {load_note(b)}):", "", *variant_lines(b)]
@@ -360,11 +333,9 @@ def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str
         lines += ["", f"Seed(s) {', '.join(map(str, reused))}: trained by an earlier process (the n-gram screen's "
                       "run of the same settings and seed, copied here); the process that wrote the result trained no "
                       "epoch: it loaded the dev-selected weights and read test."]
-        from experiments import ngram
-
         earlier = {s: json.loads(ngram.tested_result_path(s).read_text()) for s in reused
-                   if ngram.tested_result_path(s).exists() and ngram.result_settings(
-                       json.loads(ngram.tested_result_path(s).read_text())) == ngram.result_settings(runs[s])}
+                   if ngram.tested_result_path(s).exists() and result_settings(
+                       json.loads(ngram.tested_result_path(s).read_text())) == result_settings(runs[s])}
         earlier = {s: r for s, r in earlier.items() if "avg_test_error" in r}
         if earlier:
             lines[-1] += (" The same weights had read test once before, by `experiments.ngram` itself after the "

@@ -10,6 +10,7 @@
         --candidate runs/a/model/model.keras --candidate runs/b/model/model.keras ... \\
         --results experiments/results/ensemble_selection/seed0.json
 
+A command line over :func:`tf_aspmtl.training.ensemble_run.run_ensemble`.
 Loads every ``--member`` (``.keras`` files written by ``model.save``; they
 must share tasks and classes, vocabularies may differ) into a
 :class:`tf_aspmtl.MultiTaskEnsemble`, whose class probabilities are the mean
@@ -40,48 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+from tf_aspmtl.training.ensemble_run import run_ensemble
 
 logger = logging.getLogger("experiments.ensemble")
 DEFAULT_RESULTS = REPO_ROOT / "experiments" / "results" / "ensemble.json"
-SPLITS = ("dev", "test")
-
-
-def _errors(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``{"per_task": {task: {"dev_error", "test_error"}}, "avg_dev_error", "avg_test_error"}`` from per-split scores."""
-    tasks = list(scores[SPLITS[0]]["per_task"])
-    return {
-        "per_task": {t: {f"{s}_error": scores[s]["per_task"][t]["error"] for s in SPLITS} for t in tasks},
-        **{f"avg_{s}_error": scores[s]["avg_error"] for s in SPLITS},
-    }
-
-
-def load_split(model, data_dir: str | None, split: str):
-    """FDU-MTL rows of ``split`` for ``model``'s tasks, labelled with the class values its preprocessor knows."""
-    from tf_aspmtl.data import load_fdu_mtl
-
-    frame = load_fdu_mtl(data_dir, tasks=model.task_names, splits=(split,)).reset_index(drop=True)
-    # FDU-MTL labels are class ids (0 negative, 1 positive); the members know classes by their values (the
-    # names experiments.train gives them, or 0 and 1), listed in id order.
-    pre = getattr(model.members[0], "preprocessor", None)  # an n-gram member has none: its classes are names
-    classes = pre.classes if pre is not None else (lambda task: model.class_names[model.task_id(task)])
-    frame["label"] = [classes(t)[int(label)] for t, label in zip(frame["task"], frame["label"])]
-    return frame
-
-
-def evaluate(ensemble, data_dir: str | None, batch_size: int) -> dict[str, Any]:
-    """Per-task dev and test error (%) of the ensemble and of each member, and the rows scored."""
-    scores, rows = {}, {}
-    for split in SPLITS:
-        frame = load_split(ensemble, data_dir, split)
-        started = time.monotonic()
-        logger.info("%s: %d rows of %d tasks, %d members", split, len(frame), frame["task"].nunique(),
-                    ensemble.num_members)
-        scores[split] = ensemble.evaluate_frame(frame, batch_size=batch_size, members=True)
-        rows[split] = len(frame)
-        logger.info("%s: ensemble error %.2f %% (members %s) in %.0f s", split, scores[split]["avg_error"],
-                    ", ".join(f"{m['avg_error']:.2f}" for m in scores[split]["members"]), time.monotonic() - started)
-    members = [_errors({s: scores[s]["members"][i] for s in SPLITS}) for i in range(ensemble.num_members)]
-    return {"rows": rows, **_errors(scores), "members": members}
 
 
 def _mean(values: list[float]) -> float:
@@ -173,49 +136,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("tf_aspmtl.models.multitask_ensemble").setLevel(logging.INFO)
     args = parse_args(argv)
-    command = command_line("experiments.ensemble", argv)
-    import tf_aspmtl
-
-    paths = args.candidate if args.select_on_dev else args.member
-    models, selection = [], None
+    made_by = provenance(command_line("experiments.ensemble", argv))
     try:
-        for i, path in enumerate(paths):
-            started = time.monotonic()
-            models.append(tf_aspmtl.MultiTaskEnsemble.load_member(path))
-            logger.info("model %d/%d loaded from %s (%s, %d tasks) in %.0f s", i + 1, len(paths), path,
-                        type(models[-1]).__name__, models[-1].num_tasks, time.monotonic() - started)
-        if args.select_on_dev:
-            pool = tf_aspmtl.MultiTaskEnsemble(models, name="candidates")
-            dev = load_split(pool, args.data_dir, "dev")
-            logger.info("choosing among %d candidates on %d dev rows", len(models), len(dev))
-            ensemble, chosen = tf_aspmtl.MultiTaskEnsemble.select(models, dev, max_steps=args.max_steps,
-                                                                  batch_size=args.batch_size, name="ensemble")
-            selection = {"candidates": list(paths), **chosen.to_dict()}
-            paths = [paths[i] for i in chosen.members]
-            logger.info("chosen: %s", ", ".join(f"{p} x{w}" for p, w in zip(paths, chosen.weights)))
-        else:
-            ensemble = tf_aspmtl.MultiTaskEnsemble(models, name="ensemble")
+        ensemble, record = run_ensemble(args.candidate if args.select_on_dev else args.member, args.data_dir,
+                                        select_on_dev=args.select_on_dev, max_steps=args.max_steps,
+                                        batch_size=args.batch_size)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-    results = evaluate(ensemble, args.data_dir, args.batch_size)
-    shares = ensemble.shares
-    member_results = [{"path": path, "class": type(m).__name__, "weight": w, **r}
-                      for path, m, w, r in zip(paths, ensemble.members, shares, results.pop("members"))]
-    report = {
-        **provenance(command),
-        "members": list(paths),
-        "weights": shares,
-        "selection": selection,
-        "tasks": ensemble.task_names,
-        **results,
-        "member_results": member_results,
-        "members_mean": {f"avg_{s}_error": _mean([m[f"avg_{s}_error"] for m in member_results]) for s in SPLITS},
-        "export": None,
-    }
+    report = {**made_by, **record, "export": None}
     out = Path(args.results)
     write_results(out, report)
     logger.info("ensemble: avg dev error %.2f %%, avg test error %.2f %% (members' mean %.2f %%); wrote %s and %s",

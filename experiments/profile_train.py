@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
     made_by = provenance(command_line("experiments.profile_train", argv))
     keras.utils.set_random_seed(0)
-    tasks, vectorizer, ds, _ = bench._datasets(args)
-    model = bench._build(args.model, tasks, vectorizer, args)
-    batches = bench._adapt_batches(args.model, ds, args.max_length)
+    tasks, vectorizer, ds, _ = bench.datasets(args)
+    model = bench.build_model(args.model, tasks, vectorizer, args)
+    batches = bench.adapt_batches(args.model, ds, args.max_length)
     model.fit(batches, steps_per_epoch=args.warmup, epochs=1, verbose=0)
     logdir = Path(args.logdir or tempfile.mkdtemp(prefix="tf_aspmtl_profile_"))
     print(f"profiling {args.steps} steps into {logdir}", flush=True)

@@ -10,17 +10,19 @@ import csv
 import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
-from experiments.provenance import REPO_ROOT
-
-RESULTS = REPO_ROOT / "experiments" / "results"
-
-
-def _load(relative: str) -> dict[str, Any] | None:
-    path = REPO_ROOT / relative
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+from experiments import best, summarize_runs
+from experiments.result_files import (
+    FAMILIES,
+    LABELS,
+    PAPER_COLUMN,
+    PREVIOUS_BEST_LSTM,
+    RESULTS,
+    load as _load,
+    load_previous,
+    paper_average,
+)
 
 
 def _body(markdown: str) -> str:
@@ -47,23 +49,21 @@ def _listed(values: list[float], digits: int = 1) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ README
-def headline(command: str) -> str:
-    """README's short table: the main job, Table 2's means beside the paper's, and the best configuration."""
-    from experiments import best, tables
-
+def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """README's short table: the main job, Table 2's means beside the paper's (``runs``: the tables' runs), and the
+    best configuration."""
     lines = [f"Made by `{command}`; every figure and how it was made: [docs/RESULTS.md](docs/RESULTS.md).", "",
              "| mean test error over the 16 FDU-MTL tasks, % | ours | paper |", "|---|---:|---:|"]
     main = _load("experiments/results/main_job.json")
     if main:
         lines.append(f"| the main job: ASP-MTL, seed 0, {main['wall_time_s'] / 60:.1f} minutes on 2 CPU cores | "
-                     f"{main['avg_test_error']:.2f} | {tables.paper_average('asp_mtl'):.1f} |")
-    runs = tables.load_runs()
-    for family in tables.FAMILIES:
+                     f"{main['avg_test_error']:.2f} | {paper_average('asp_mtl'):.1f} |")
+    for family in FAMILIES:
         done = runs.get(family, {})
         if done:
-            lines.append(f"| Table 2, {tables.LABELS[family]}, {len(done)} seeds | "
+            lines.append(f"| Table 2, {LABELS[family]}, {len(done)} seeds | "
                          f"{_pm([r['avg_test_error'] for r in done.values()])} | "
-                         f"{tables.paper_average(tables.PAPER_COLUMN[family]):.1f} |")
+                         f"{paper_average(PAPER_COLUMN[family]):.1f} |")
     chosen = {s: json.loads(best.result_path(s).read_text(encoding="utf-8")) for s in range(10)
               if best.result_path(s).exists()}
     if chosen:
@@ -71,7 +71,7 @@ def headline(command: str) -> str:
         what = "the shared/private n-gram model" if best.is_ngram(first) else "an ASP-MTL configuration"
         lines.append(f"| the best configuration chosen on dev ({what}), {len(chosen)} seeds | "
                      f"**{_pm([r['avg_test_error'] for r in chosen.values()])}** | – |")
-    previous = best.load_previous(best.PREVIOUS_BEST_LSTM)
+    previous = load_previous(PREVIOUS_BEST_LSTM)
     if previous:
         lines.append(f"| the best LSTM configuration chosen on dev (ASP-MTL, head+tail, confusion, unlabelled rows), "
                      f"{len(previous)} seeds | {_pm([r['avg_test_error'] for r in previous.values()])} | – |")
@@ -178,8 +178,6 @@ def _levers_section(blocks: dict[str, str]) -> list[str]:
 
 
 def _best_section(blocks: dict[str, str]) -> list[str]:
-    from experiments import best
-
     if "best" not in blocks:
         return []
     lines = ["## The best configuration", "",
@@ -214,8 +212,6 @@ def _best_section(blocks: dict[str, str]) -> list[str]:
 
 
 def _length_and_optimiser() -> list[str]:
-    from experiments import summarize_runs
-
     files = sorted(RESULTS.glob("runs_asp/*_seed*.json")) + [RESULTS / "speed_asp_mtl_lazy_adam.json",
                                                              RESULTS / "reproduce_asp-mtl.json"]
     runs = [summarize_runs.load_run(p) for p in files if p.exists()]
@@ -467,10 +463,22 @@ OTHER_FILES = [
 ]
 
 
-def results_markdown(blocks: dict[str, str], command: str) -> str:
-    """The whole of docs/RESULTS.md."""
-    from experiments import tables
+def main_job_block(results: dict[str, Any]) -> str:
+    """The main job's paragraph: its command, mean test error beside the paper's, best epoch and wall time."""
+    return (
+        f"`{results['command']}` (commit `{results['commit'][:12]}`; the file is "
+        f"`experiments/results/main_job.json`): mean test error **{results['avg_test_error']:.2f} %** "
+        f"(paper's ASP-MTL: {paper_average('asp_mtl'):.1f}; dev {results['avg_dev_error']:.2f} %), best epoch "
+        f"{next(iter(results['per_task'].values()))['best_epoch']}, **{results['wall_time_s'] / 60:.1f} minutes** "
+        f"of wall time on this 2-core machine (threads intra {results.get('threads', {}).get('intra_op')}, inter "
+        f"{results.get('threads', {}).get('inter_op')}"
+        + (f"; 1-minute load average at the end {results['load_average_1m']:.1f}" if "load_average_1m" in results
+           else "") + ")."
+    )
 
+
+def results_markdown(blocks: dict[str, str], command: str) -> str:
+    """The whole of docs/RESULTS.md (``blocks``: the generated tables and reports, by name)."""
     main = _load("experiments/results/main_job.json")
     lines = ["# Results", "",
              f"Generated by `{command}` from the files under `experiments/results/`; do not edit by hand (the prose "
@@ -479,7 +487,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
              "reported. \"This machine\" is a shared 2-core CPU machine.", ""]
     if main:
         lines += ["## The main job", "", "`python -m experiments.train`: the paper-scale ASP-MTL on all 16 tasks.", "",
-                  tables.main_job_block(main), ""] + _refactor_section() + _deterministic_line()
+                  main_job_block(main), ""] + _refactor_section() + _deterministic_line()
     if "table2" in blocks:
         lines += ["## The paper's Table 2 over seeds", "",
                   "`python -m experiments.tables run table2 ablations` trains every family and every ablation of "

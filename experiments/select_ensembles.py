@@ -27,10 +27,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from experiments.bench_serving import load_note, variant_lines
 from experiments.provenance import REPO_ROOT, write_atomic
+from experiments.result_files import BEST, RESULTS as RESULT_FILES
 
 logger = logging.getLogger("experiments.select_ensembles")
-RESULTS = REPO_ROOT / "experiments" / "results" / "ensemble_selection"
+RESULTS = RESULT_FILES / "ensemble_selection"
 SUMMARY = RESULTS.with_suffix(".md")
 BENCH = RESULTS / "bench_serving.json"
 BENCH_TASK = "books"
@@ -62,6 +64,9 @@ POOLS = {
 }
 """Candidate pools: name -> configurations. ``with-ngram`` adds the two configurations trained since
 (its own results folder, so the LSTM-only selection stays as it was)."""
+TITLES = {"lstm": "Ensembles chosen on dev, one per seed",
+          "with-ngram": "Ensembles chosen on dev, one per seed (with the n-gram model among the candidates)"}
+"""Each pool's summary page title (``experiments/results/<results folder>.md``)."""
 BEST_RUNS = {"lstm": REPO_ROOT / "runs" / "best", "with-ngram": REPO_ROOT / "runs" / "best_ngram"}
 """The best configuration's run folder each pool's serving cost is compared with."""
 
@@ -215,8 +220,6 @@ def summary(directory: Path, best_dir: Path, pool: str = "lstm") -> str | None:
                       f"{' / '.join(f'{d:+.2f}' for d in differences)}).")
     bench_file = directory / BENCH.name
     if bench_file.exists():
-        from experiments.bench_serving import load_note, variant_lines
-
         b = json.loads(bench_file.read_text(encoding="utf-8"))
         lines += ["", f"Serving, one review of {BENCH_TASK} per call and batches of 64, all variants measured in "
                       f"turn in one run (`{b.get('command', '')}`; load average before/after {load_note(b)}, i.e. "
@@ -239,11 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
         if ok:
             bench(args.seeds, args.pool)
-    from experiments import best
-
-    text = summary(folder, best.RESULTS, args.pool)
+    text = summary(folder, BEST, args.pool)
     if text is not None:
-        write_atomic(folder.with_suffix(".md"), "# Ensembles chosen on dev, one per seed\n\n" + text)
+        write_atomic(folder.with_suffix(".md"), f"# {TITLES[args.pool]}\n\n" + text)
         logger.info("wrote %s", folder.with_suffix(".md"))
     return 0 if ok else 1
 

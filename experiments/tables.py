@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import re
 import subprocess
 import sys
@@ -30,10 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic, write_json
+from experiments import best as best_script
+from experiments import ngram, results_doc, select_ensembles
+from experiments.train import parse_args, resolve_config
+from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic
+from experiments.result_files import (
+    FAMILIES,
+    LABELS,
+    PAPER_COLUMN,
+    PAPER_DIR,
+    PREVIOUS_4TASK_WINNER,
+    RESULTS as RESULT_FILES,
+    TABLES as RESULTS,
+    load_previous,
+    load_runs,
+)
 
-RESULTS = Path(os.environ.get("EXPERIMENTS_TABLES_DIR", REPO_ROOT / "experiments" / "results" / "tables"))
-"""Where run files and tables go (``EXPERIMENTS_TABLES_DIR`` lets a queue in another checkout write here)."""
 RUNS = RESULTS / "runs"
 SEEDS = (0, 1, 2)
 COMMON = ("--paper-scale", "--optimizer", "lazy-adam", "--intra-op-threads", "1", "--inter-op-threads", "2")
@@ -237,31 +248,12 @@ def status(tables: list[str], seeds: list[int] | None = None, settings: list[str
 
 
 # ---------------------------------------------------------------- rebuild
-FAMILIES = ("single", "fs_mtl", "sp_mtl", "asp_mtl")
-PAPER_COLUMN = {"single": "lstm", "fs_mtl": "fs_mtl", "sp_mtl": "sp_mtl", "asp_mtl": "asp_mtl"}
-LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", "asp_mtl": "ASP-MTL",
-          "asp_mtl_no_adv": "ASP-MTL without L_adv", "asp_mtl_no_diff": "ASP-MTL without L_diff",
-          "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows"}
 TABLE2_PAIRS = (("asp_mtl", "sp_mtl"), ("sp_mtl", "fs_mtl"), ("fs_mtl", "single"))
 ABLATION_PAIRS = tuple((a, "asp_mtl") for a in ABLATION_SETTINGS)
-PAPER_DIR = REPO_ROOT / "experiments" / "results" / "paper"
-"""The paper's Tables 2 and 3 as printed (test error %)."""
 README = REPO_ROOT / "README.md"
 RESULTS_DOC = REPO_ROOT / "docs" / "RESULTS.md"
-MAIN_JOB = REPO_ROOT / "experiments" / "results" / "main_job.json"
 CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
-
-
-def load_runs() -> dict[str, dict[int, dict[str, Any]]]:
-    """Finished runs: setting -> seed -> results JSON."""
-    runs: dict[str, dict[int, dict[str, Any]]] = {}
-    for path in sorted(RUNS.glob("*_seed*.json")):
-        match = re.fullmatch(r"(.+)_seed(\d+)", path.stem)
-        if not match:
-            continue
-        runs.setdefault(match.group(1), {})[int(match.group(2))] = json.loads(path.read_text(encoding="utf-8"))
-    return runs
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -270,10 +262,22 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return mean, sd
 
 
-def paired(runs, a: str, b: str) -> dict[str, Any] | None:
-    """``a - b`` test error over the seeds both have, per (seed, task) and per seed (mean over tasks)."""
+def _pair(a: str, b: str, seeds: list[int], diffs: list[float], per_seed: list[float] | None,
+          dev: list[float]) -> dict[str, Any]:
+    """A paired comparison: the mean of the differences ``diffs`` with its 95 % t-interval, and who wins how often
+    (``per_seed``: the mean over tasks per seed; None: the mean itself if one seed, else none)."""
     from scipy import stats
 
+    mean, sd = _mean_sd(diffs)
+    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
+            "per_seed_mean_over_tasks": per_seed if per_seed is not None else [mean] if len(seeds) == 1 else [],
+            "dev_per_seed": dev, "a_better_pairs": sum(d < 0 for d in diffs),
+            "b_better_pairs": sum(d > 0 for d in diffs)}
+
+
+def paired(runs, a: str, b: str) -> dict[str, Any] | None:
+    """``a - b`` test error over the seeds both have, per (seed, task) and per seed (mean over tasks)."""
     seeds = sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
     if not seeds:
         return None
@@ -283,12 +287,8 @@ def paired(runs, a: str, b: str) -> dict[str, Any] | None:
         d = [ra[t]["test_error"] - rb[t]["test_error"] for t in ra]
         diffs += d
         per_seed.append(sum(d) / len(d))
-    mean, sd = _mean_sd(diffs)
-    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
     dev = [runs[a][s]["avg_dev_error"] - runs[b][s]["avg_dev_error"] for s in seeds]
-    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
-            "per_seed_mean_over_tasks": per_seed, "dev_per_seed": dev,
-            "a_better_pairs": sum(d < 0 for d in diffs), "b_better_pairs": sum(d > 0 for d in diffs)}
+    return _pair(a, b, seeds, diffs, per_seed, dev)
 
 
 def error_table(runs, settings, paper_columns: dict[str, str] | None):
@@ -352,7 +352,7 @@ PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | 
 def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str,
                    wall_s: float | None = None) -> str:
     head = "| task | " + " | ".join(
-        f"{LABELS[s]}" + (f" | paper" if paper_columns and s in paper_columns else "") for s in settings) + " |"
+        f"{LABELS[s]}" + (" | paper" if paper_columns and s in paper_columns else "") for s in settings) + " |"
     cols = sum(2 if paper_columns and s in paper_columns else 1 for s in settings)
     lines = [f"# {title}", "", f"Made by `{command}` from `experiments/results/tables/runs/*.json`. Test error %, "
              "mean ± sd over seeds (the epoch of each run chosen on dev); the paper's column beside ours.", "",
@@ -418,10 +418,7 @@ def write_frame(frame, path: Path) -> None:
 def build(command: str, plots: bool = True) -> dict[Path, str]:
     """Every generated text file, from the result files alone: path -> content (nothing is written but the plots,
     with ``plots``). ``docs/RESULTS.md`` holds every result; README only its headline table."""
-    from experiments import best as best_script
-    from experiments import ngram, results_doc, select_ensembles
-
-    runs = load_runs()
+    runs = load_runs(RUNS)
     out: dict[Path, str] = {}
     blocks: dict[str, str] = {}
     table2 = error_table(runs, FAMILIES, PAPER_COLUMN)
@@ -465,18 +462,16 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
             RESULTS / "table2.csv"))
     tested = sorted(ngram.SCREEN_RESULTS.glob("sp_ngram_seed*.json"))
     if tested:
-        blocks["ngram"] = out[MAIN_JOB.parent / "ngram.md"] = ngram.summary(
+        blocks["ngram"] = out[RESULT_FILES / "ngram.md"] = ngram.summary(
             [str(p.relative_to(REPO_ROOT)) for p in tested])
-    for pool, title in (("lstm", "Ensembles chosen on dev, one per seed"),
-                        ("with-ngram", "Ensembles chosen on dev, one per seed (with the n-gram model among the "
-                                       "candidates)")):
+    for pool, title in select_ensembles.TITLES.items():
         folder = select_ensembles.results_dir(pool)
         selected = select_ensembles.summary(folder, best_script.RESULTS, pool)
         if selected is not None:
             out[folder.with_suffix(".md")] = f"# {title}\n\n" + selected
             blocks[f"ensemble-selection-{pool}"] = selected
     out[RESULTS_DOC] = results_doc.results_markdown(blocks, command)
-    out[README] = replace_blocks(README.read_text(encoding="utf-8"), {"headline": results_doc.headline(command)})
+    out[README] = replace_blocks(README.read_text(encoding="utf-8"), {"headline": results_doc.headline(command, runs)})
     return out
 
 
@@ -492,8 +487,6 @@ def rebuild(command: str) -> list[Path]:
 
 
 TRANSFER_COLUMNS = ("sp_mtl_sc", "sp_mtl_bc", "asp_mtl_sc", "asp_mtl_bc")
-LABELS.update({"sp_mtl_sc": "SP-MTL-SC", "sp_mtl_bc": "SP-MTL-BC", "asp_mtl_sc": "ASP-MTL-SC",
-               "asp_mtl_bc": "ASP-MTL-BC"})
 
 
 def _transfer_runs(runs, column: str) -> dict[str, dict[int, dict[str, Any]]]:
@@ -539,19 +532,12 @@ def table3_frame(runs):
 
 def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
     """``a - b`` test error over the (task, seed) pairs both have."""
-    from scipy import stats
-
     ra, rb = _transfer_runs(runs, a), _transfer_runs(runs, b)
     diffs = [ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"] for t in ra if t in rb
              for s in ra[t] if s in rb[t]]
     if not diffs:
         return None
-    mean, sd = _mean_sd(diffs)
-    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
-    seeds = sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]})
-    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
-            "per_seed_mean_over_tasks": [mean] if len(seeds) == 1 else [], "dev_per_seed": [],
-            "a_better_pairs": sum(d < 0 for d in diffs), "b_better_pairs": sum(d > 0 for d in diffs)}
+    return _pair(a, b, sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]}), diffs, None, [])
 
 
 def table3_markdown(frame, pairs, command: str) -> str:
@@ -629,71 +615,6 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
             "commands": " ; ".join(r[s]["command"] for s in seeds)}
 
 
-FOUR_TASK_WINNER_RUNS = REPO_ROOT / "experiments" / "results" / "best" / "previous_best_4task_winner.json"
-"""The 16-task runs (``python -m experiments.best``) of the 4-task screen's winner, the best configuration until the
-16-task screen replaced it (their figures, :func:`derive_previous_best`)."""
-
-
-def _best_runs() -> dict[int, dict[str, Any]]:
-    """The 16-task runs of the 4-task screen's winner: seed -> figures (``avg_dev_error``, ``command``, ``config``)."""
-    from experiments.best import load_previous
-
-    return load_previous(FOUR_TASK_WINNER_RUNS)
-
-
-PREVIOUS_BEST = {
-    # derived file (under experiments/results/best/) -> the folder of result files it summarises, and what they are
-    "previous_best_lstm.json": (
-        "experiments/results/superseded/best_lstm_ht_conf_unl/best",
-        "The best LSTM configuration (ASP-MTL with head+tail truncation, the confusion objective and 25 % "
-        "unlabelled rows in the adversary; screen setting s16_ht_conf_unl) trained and tested on the 16 tasks by "
-        "python -m experiments.best while it was the best configuration, before the shared/private n-gram model "
-        "replaced it: the figures best.md and ngram.md set beside the n-gram model."),
-    "previous_best_4task_winner.json": (
-        "experiments/results/superseded/best_4task_winner/best",
-        "The 4-task lever screen's winner (max pooling, dropout 0.3, GloVe beside word2vec; lever_maxdrop_w2v) "
-        "trained and tested on the 16 tasks by python -m experiments.best while it was the best configuration, "
-        "before the 16-task screen replaced it: its row in levers.md."),
-}
-"""Figures kept from earlier best configurations' result folders, which were then deleted (git keeps them)."""
-
-
-def derive_previous_best(command: str) -> list[Path]:
-    """Writes each :data:`PREVIOUS_BEST` file from its result folder: per seed, the mean and per-task dev and test
-    errors, the best epochs, the command, commit and config; the file names the commit whose files it
-    read (the last that changed them)."""
-    from experiments.best import RESULTS as BEST_RESULTS
-
-    written = []
-    for name, (source, what) in PREVIOUS_BEST.items():
-        files = sorted((REPO_ROOT / source).glob("best_seed*.json"))
-        if not files:  # the folders were deleted once their figures were derived (git keeps them)
-            raise SystemExit(f"no {source}/best_seed*.json: run this in a checkout of a commit that has them, "
-                             "e.g. the source_commit named in the file")
-        found = subprocess.run(["git", "log", "-1", "--format=%H", "--", source], cwd=REPO_ROOT,
-                               capture_output=True, text=True)
-        commit = found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else "unknown (not committed)"
-        runs = {}
-        for path in files:
-            run = json.loads(path.read_text(encoding="utf-8"))
-            runs[str(run["config"]["seed"])] = {
-                "command": run["command"], "commit": run["commit"],
-                "avg_dev_error": run["avg_dev_error"], "avg_test_error": run["avg_test_error"],
-                "per_task": {t: {k: r[k] for k in ("dev_error", "test_error", "best_epoch")}
-                             for t, r in run["per_task"].items()},
-                "config": run["config"],
-            }
-        record = {"what": what, "derived_by": command, "source": f"{source}/best_seed*.json",
-                  "source_commit": commit,
-                  "source_note": f"git show {commit}:{source}/best_seed0.json gives a whole file (its paths are "
-                                 "absolute paths of the machine it ran on; the commands here are the same with the "
-                                 "paths made relative to the checkout)",
-                  "runs": runs}
-        write_json(BEST_RESULTS / name, record)
-        written.append(BEST_RESULTS / name)
-    return written
-
-
 NGRAM_BASELINE = "s16_ht_conf_unl"
 """What the shared/private n-gram model was screened against: the best LSTM configuration at the time."""
 
@@ -717,8 +638,6 @@ def levers_table(runs):
         base = SCREEN16_BASELINES.get(setting, SCREEN16_BASELINE)
         rows.append(_lever_row(runs, base, setting, setting, " ".join(f for f in flags if f not in SCREEN16),
                                f"16 tasks, dev only, vs {base}"))
-    from experiments import ngram
-
     with_ngram = {**runs, **ngram.load_screen_runs()}
     for name, flags in ngram.SCREEN_SETTINGS.items():
         base = ngram.screen_key(ngram.SCREEN_BASELINES[name]) if name in ngram.SCREEN_BASELINES else NGRAM_BASELINE
@@ -727,12 +646,11 @@ def levers_table(runs):
                                " ".join(["python -m experiments.ngram", *flags]), f"16 tasks, dev only, vs {base}"))
     for setting, lever in LEVERS_FROM_ABLATIONS.items():
         rows.append(_lever_row(runs, "asp_mtl", setting, lever, " ".join(ABLATION_SETTINGS[setting]), "16 tasks (ablation)"))
-    best = _best_runs()
+    best = load_previous(PREVIOUS_4TASK_WINNER)
     if best:
-        from experiments.best import changed_fields
-
         rows.append(_lever_row({**runs, "best": best}, "asp_mtl", "best", "4-task winner on 16 tasks",
-                               changed_fields(next(iter(best.values()))["config"]), "16 tasks, full runs (experiments.best)"))
+                               best_script.changed_fields(next(iter(best.values()))["config"]),
+                               "16 tasks, full runs (experiments.best)"))
     rows = [r for r in rows if r is not None]
     return pd.DataFrame(rows) if rows else None
 
@@ -777,7 +695,6 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     ``experiments/configs/best.json``; the reason goes in its ``provenance``
     field, which :meth:`TrainConfig.from_json_file` ignores.
     """
-    from experiments.train import parse_args, resolve_config
 
     def finished(settings: dict[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
         found = {}
@@ -804,8 +721,6 @@ def choose_best(runs, command: str) -> dict[str, Any]:
                          "screen16 (or levers)")
     ngram_names = {}
     if screen == "all 16 tasks":  # the n-gram model's 16-task screens compete with the LSTM settings
-        from experiments import ngram
-
         runs = {**runs, **ngram.load_screen_runs()}
         ngram_names = {ngram.screen_key(name): flags for name, flags in ngram.SCREEN_SETTINGS.items()}
         candidates.update(finished(ngram_names))
@@ -819,7 +734,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
                                             candidates[n]["mean_wall_time_s"]))
     if chosen in ngram_names:
         flags = list(ngram_names[chosen])
-        config = {"model": ngram.MODEL, **ngram.settings_of(flags)}
+        config = ngram.identity(ngram.config_from_flags(flags))
         command_of_runs = "python -m experiments.ngram --dev-only"
     else:
         flags = [f for f in settings[chosen] if f not in strip]
@@ -835,26 +750,6 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(BEST_CONFIG, json.dumps(config, indent=2) + "\n")
     return config
-
-
-def paper_average(column: str) -> float:
-    """The paper's Table 2 average of one column (e.g. ``asp_mtl``): the mean over its 16 tasks."""
-    import pandas as pd
-
-    return float(pd.read_csv(PAPER_DIR / "table2_error_rates.csv")[column].mean())
-
-
-def main_job_block(results: dict[str, Any]) -> str:
-    return (
-        f"`{results['command']}` (commit `{results['commit'][:12]}`; the file is "
-        f"`experiments/results/main_job.json`): mean test error **{results['avg_test_error']:.2f} %** "
-        f"(paper's ASP-MTL: {paper_average('asp_mtl'):.1f}; dev {results['avg_dev_error']:.2f} %), best epoch "
-        f"{next(iter(results['per_task'].values()))['best_epoch']}, **{results['wall_time_s'] / 60:.1f} minutes** "
-        f"of wall time on this 2-core machine (threads intra {results.get('threads', {}).get('intra_op')}, inter "
-        f"{results.get('threads', {}).get('inter_op')}"
-        + (f"; 1-minute load average at the end {results['load_average_1m']:.1f}" if "load_average_1m" in results
-           else "") + ")."
-    )
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
@@ -883,13 +778,11 @@ def main(argv: list[str] | None = None) -> int:
                             help="comma-separated settings (e.g. s16_head_tail): only their runs (default: all)")
     sub.add_parser("rebuild", help="docs/RESULTS.md, README's headline table, every table and plot, from the result "
                                    "files alone")
-    sub.add_parser("derive-previous-best", help="write experiments/results/best/previous_best_*.json from earlier best "
-                                                "configurations' result folders (run once, before deleting them)")
     sub.add_parser("choose-best", help="write experiments/configs/best.json: the screened setting with the lowest "
                                        "mean dev error over every seed")
     args = p.parse_args(argv)
     if args.action == "choose-best":
-        config = choose_best(load_runs(), command_line("experiments.tables", argv))
+        config = choose_best(load_runs(RUNS), command_line("experiments.tables", argv))
         why = config["provenance"]
         print(f"chose {why['chosen']} ({why['flags']}): " + ", ".join(
             f"{n} {c['mean_dev_error']:.2f}" for n, c in sorted(why["candidates"].items(), key=lambda kv: kv[1]["mean_dev_error"])))
@@ -897,10 +790,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "rebuild":
         changed = rebuild(command_line("experiments.tables", argv))
         print("changed: " + (", ".join(str(p.relative_to(REPO_ROOT)) for p in changed) or "nothing"))
-        return 0
-    if args.action == "derive-previous-best":
-        for path in derive_previous_best(command_line("experiments.tables", argv)):
-            print(f"wrote {path.relative_to(REPO_ROOT)}")
         return 0
     if args.action == "run":
         RUNS.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,10 @@ layer; ``--mode bc``: that plus a new private encoder for the task (with
 feature). The word embedding is copied and frozen too, unless
 ``--train-shared``. The new model trains on the task's train split, the epoch
 is chosen on its dev split (the last 200 rows of the ``.task.train`` file),
-and test error is computed once. Results go to ``<output-dir>/results.json``
-(same form as ``experiments.train``'s) and, with ``--results``, to a path of
-your choice; a killed run resumes as the main job does.
+and test error is computed once (:func:`tf_aspmtl.training.transfer_run.run_transfer`
+does the work). Results go to ``<output-dir>/results.json`` (same form as
+``experiments.train``'s) and, with ``--results``, to a path of your choice;
+a killed run resumes as the main job does.
 """
 
 from __future__ import annotations
@@ -22,16 +23,13 @@ import sys
 import time
 from pathlib import Path
 
-import keras
-
-import tf_aspmtl
-from experiments.provenance import command_line, provenance, write_atomic, write_json
 from experiments.cli_types import finite, positive_int
-from tf_aspmtl.runtime import configure_threads
-from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
-from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from experiments.provenance import command_line, provenance, write_atomic, write_json
+from experiments.result_files import PAPER_DIR
+from tf_aspmtl.data import FDU_MTL_TASKS
 from tf_aspmtl.models.transfer import TRANSFER_MODES
-from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, fit_with_dev_selection, task_errors
+from tf_aspmtl.runtime import configure_threads
+from tf_aspmtl.training.transfer_run import run_transfer
 
 logger = logging.getLogger("experiments.transfer")
 
@@ -56,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-PAPER_TABLE3 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "paper" / "table3_transfer_error_rates.csv"
+PAPER_TABLE3 = PAPER_DIR / "table3_transfer_error_rates.csv"
 PAPER_SOURCE = {"AdversarialSharedPrivateMTL": "asp_mtl", "SharedPrivateMTL": "sp_mtl"}
 
 
@@ -80,51 +78,19 @@ def transfer_table(results: dict, task: str, mode: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
-    if args.mode == "sc" and args.difference_weight:
-        print("experiments.transfer: error: --difference-weight needs --mode bc", file=sys.stderr)
-        return 2
     configure_threads(None, None)
-    keras.utils.set_random_seed(args.seed)
-    started = time.time()
-    command = command_line("experiments.transfer", argv)
-    made_by = provenance(command)
-    source = keras.models.load_model(args.source_model, safe_mode=True)
-    if args.task in source.task_names:
-        print(f"experiments.transfer: error: {args.source_model} was trained on {args.task!r}; transfer needs a "
-              "task the source model has not seen", file=sys.stderr)
+    made_by = provenance(command_line("experiments.transfer", argv))
+    run_dir = Path(args.output_dir
+                   or Path("runs") / f"transfer-{args.task}-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        results = run_transfer(args.source_model, args.task, run_dir, mode=args.mode, train_shared=args.train_shared,
+                               difference_weight=args.difference_weight, learning_rate=args.learning_rate,
+                               batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+                               seed=args.seed, data_dir=args.data_dir, verbose=args.verbose)
+    except ValueError as err:
+        print(f"experiments.transfer: error: {err}", file=sys.stderr)
         return 2
-    run_dir = Path(args.output_dir or Path("runs") / f"transfer-{args.task}-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}")
-    data = load_fdu_mtl(args.data_dir, tasks=[args.task], splits=("train", "dev", "test"))
-    train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
-    model = source.transfer(args.task, classes=list(FDU_MTL_CLASS_NAMES), mode=args.mode,
-                            train_shared=args.train_shared, difference_weight=args.difference_weight, compile=False)
-    model.compile(learning_rate=args.learning_rate)
-    vectorizer = model.preprocessor.text_vectorizer
-    train_ds, steps = make_training_dataset(train, vectorizer, [args.task], batch_size=args.batch_size,
-                                            max_length=vectorizer.max_length, seed=args.seed)
-    dev_ds, test_ds = make_eval_dataset(dev, vectorizer, [args.task]), make_eval_dataset(test, vectorizer, [args.task])
-    fit_started = time.time()
-    selection = fit_with_dev_selection(model, train_ds, steps, dev_ds, run_dir / "model", epochs=args.epochs,
-                                       patience=args.patience, verbose=args.verbose)
-    fit_s = time.time() - fit_started
-    dev_err, test_err = task_errors(model, dev_ds)[args.task], task_errors(model, test_ds)[args.task]
-    model.save(run_dir / "model" / "model.keras")
-    results = {
-        "model": f"transfer-{args.mode}",
-        "short_run": False,
-        "source_model": str(args.source_model),
-        "source_tasks": list(source.task_names),
-        "source_class": type(source).__name__,
-        "per_task": {args.task: {"dev_error": dev_err, "test_error": test_err, "best_epoch": selection.best_epoch}},
-        "avg_dev_error": dev_err,
-        "avg_test_error": test_err,
-        "config": {**{k: v for k, v in vars(args).items() if k not in ("results", "output_dir", "verbose")},
-                   "library": tf_aspmtl.__version__},
-        "history": {args.task: selection.history},
-        "wall_time_s": selection.wall_time_s + (time.time() - started) - fit_s,
-        "processes": selection.processes,
-        **made_by,
-    }
+    results.update(made_by)
     table = transfer_table(results, args.task, args.mode)
     print(table)
     for path in [run_dir / "results.json"] + ([Path(args.results)] if args.results else []):

@@ -35,10 +35,8 @@ experiments.launch tune --workers 2 -- ARGS`` does it on one machine.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
+import io
 import logging
-import math
 import os
 import sys
 import time
@@ -46,34 +44,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import keras
-import keras_tuner
-import numpy as np
+import pandas as pd
 
 from experiments.provenance import command_line, provenance
 from experiments.train import CACHE_DIR
-from tf_aspmtl.training import FDU_MTL_CLASS_NAMES, MONITOR, TrainConfig
-from tf_aspmtl.training.train_config import EMBEDDINGS
-from experiments.tune_report import (
-    best_train_config,
-    plot_trials,
-    summary,
-    trials_frame,
-    write_csv_atomic,
-    write_json_atomic,
-)
-from tf_aspmtl.data import FDU_MTL_TASKS, load_fdu_mtl
-from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.data import FDU_MTL_TASKS
+from tf_aspmtl.io_utils import write_bytes_atomic, write_json_atomic, write_text_atomic
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
-from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
-from tf_aspmtl.tuning import TUNERS, ASPMTLHyperModel, build_tuner, default_values, searched_hyperparameters
+from tf_aspmtl.training import TrainConfig
+from tf_aspmtl.training.train_config import EMBEDDINGS
+from tf_aspmtl.tuning import (
+    PAPER_LOSS_WEIGHTS,
+    TUNERS,
+    best_train_config,
+    default_values,
+    search_summary,
+    searched_hyperparameters,
+    trials_frame,
+)
+from tf_aspmtl.tuning.fdu_mtl_search import search_fdu_mtl
+from tf_aspmtl.tuning.trial_report import json_ready
 
 logger = logging.getLogger("experiments.tune")
-SETTINGS_FILE = "search_settings.json"
-# Settings that may change when a search is resumed; every other one must match.
-RESUMABLE_CHANGES = ("trials", "verbose", "results", "overwrite", "data_dir")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,16 +111,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def distributed_role() -> str:
-    """``"single"``, ``"chief"`` or ``"worker"``, from keras-tuner's KERASTUNER_* variables."""
-    if "KERASTUNER_ORACLE_IP" not in os.environ:
-        return "single"
-    missing = [v for v in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID") if v not in os.environ]
-    if missing:
-        raise ValueError(f"KERASTUNER_ORACLE_IP is set but {missing} are not; set all three on every machine")
-    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
-
-
 def parse_fixed(items: list[str], family: str) -> dict[str, float | int]:
     """``["hidden_dim=50", ...]`` -> ``{"hidden_dim": 50, ...}``, names checked against the family's space."""
     allowed = searched_hyperparameters(family)
@@ -152,46 +136,10 @@ def search_settings(args: argparse.Namespace, tasks: list[str]) -> dict[str, Any
     return settings
 
 
-def check_resumable(project_dir: Path, settings: dict[str, Any], role: str) -> None:
-    """Refuses to resume a project that was started with different settings; records them otherwise."""
-    path = project_dir / SETTINGS_FILE
-    if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        changed = {
-            k: (old.get(k), settings.get(k)) for k in sorted(set(old) | set(settings))
-            if k not in RESUMABLE_CHANGES and old.get(k) != settings.get(k)
-        }
-        if changed:
-            raise ValueError(
-                f"{project_dir} holds a search started with other settings {changed} (old, new); resume it with "
-                "the same arguments, or use another --project-name, or --overwrite"
-            )
-    if role != "worker":
-        write_json_atomic(path, settings)
-
-
-def load_data(args: argparse.Namespace, tasks: list[str]):
-    """Train and dev rows of ``tasks`` (never test) and the word2vec corpus, cut to ``--max-rows-per-task`` if given.
-
-    The corpus (``--embedding`` word2vec or glove+word2vec; else None) is the one of experiments.train's ``run()``:
-    the tasks' train and unlabelled rows, task by task, NEVER dev or test text (load_fdu_mtl's "train" split
-    already excludes dev), so both share the word2vec cache.
-    """
-    uses_word2vec = args.embedding in ("word2vec", "glove+word2vec")
-    splits = ("train", "dev") + (("unlabeled",) if uses_word2vec else ())
-    data = load_fdu_mtl(args.data_dir, tasks=tasks, splits=splits)
-    if args.max_rows_per_task:
-        data = data.groupby(["task", "split"], sort=False).head(args.max_rows_per_task)
-    train, dev = (data[data["split"] == s].reset_index(drop=True) for s in ("train", "dev"))
-    corpus = data[data["split"].isin(("train", "unlabeled"))].reset_index(drop=True) if uses_word2vec else None
-    return train, dev, corpus
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     started = time.time()
-    role = distributed_role()
     tasks = list(FDU_MTL_TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = sorted(set(tasks) - set(FDU_MTL_TASKS))
     if unknown:
@@ -209,67 +157,21 @@ def main(argv: list[str] | None = None) -> int:
     project_name = args.project_name or f"{args.model}-{args.tuner}"
     project_dir = Path(args.directory) / project_name
     settings = search_settings(args, tasks)
-    if not args.overwrite:
-        check_resumable(project_dir, settings, role)
-    keras.utils.set_random_seed(args.seed)
-
-    train, dev, corpus = load_data(args, tasks)
-    logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev), len(tasks))
-    vectorizer = TextVectorizer(max_length=args.max_length, max_tokens=args.max_tokens, name="text_vectorizer")
-    vectorizer.adapt(train["text"].tolist())
-    preprocessor = MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
-                                         text_vectorizer=vectorizer, name="preprocessor")
-    word_vectors = None
-    if args.embedding != "random":
-        texts = None if corpus is None else corpus["text"].tolist()
-        word_vectors, stats = embedding_matrix(args.embedding, vectorizer, texts, dim=base.embedding_dim,
-                                               seed=args.seed, cache_dir=CACHE_DIR / "word_vectors")
-        logger.info("%s word vectors (%d-d) cover %.1f%% of the vocabulary", args.embedding, base.embedding_dim,
-                    100.0 * stats["coverage"])
-    hypermodel = ASPMTLHyperModel(
-        preprocessor, family=args.model, word_vectors=word_vectors, embedding_dim=base.embedding_dim,
-        encoder=args.encoder, difference_normalization=args.difference_normalization, adversarial_objective=args.adversarial_objective,
-        optimizer=args.optimizer, seed=args.seed,
-    )
-    hyperparameters = keras_tuner.HyperParameters()
-    for name, value in fixed.items():
-        hyperparameters.Fixed(name, value)
-    initial = args.initial_points or min(args.trials, max(3, args.trials // 3))
-    tuner = build_tuner(
-        args.tuner, hypermodel, max_trials=args.trials, directory=args.directory, project_name=project_name,
-        max_epochs=args.epochs, hyperparameters=hyperparameters, seed=args.seed,
-        reference_first=not args.no_reference_trial, overwrite=args.overwrite and role != "worker",
-        num_initial_points=initial, hyperband_factor=args.hyperband_factor,
-    )
-    if args.overwrite and role != "worker":
-        write_json_atomic(project_dir / SETTINGS_FILE, settings)
-    if role == "single":
-        done = sum(t.status in ("COMPLETED", "FAILED") for t in tuner.oracle.trials.values())
-        logger.info("search %s: %d of %d trials already done", project_dir, done, args.trials)
-    search_kwargs: dict[str, Any] = {"verbose": args.verbose}
     try:
-        if role == "chief":
-            logger.info("chief: serving the oracle on %s:%s; the tuners run the trials",
-                        os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"])
-            tuner.search(**search_kwargs)
-        else:
-            # A fresh seeded stream for every trial (see ASPMTLHyperModel.fit): same data order in every
-            # trial, whether or not the search was interrupted.
-            train_data = functools.partial(
-                make_training_dataset, train, preprocessor.token_ids, tasks, batch_size=args.batch_size,
-                sampling=args.sampling, max_length=args.max_length, seed=args.seed,
-            )
-            dev_ds = make_eval_dataset(dev, preprocessor.token_ids, tasks)
-            stop = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=args.patience)
-            tuner.search(train_data, epochs=args.epochs, validation_data=dev_ds, callbacks=[stop], **search_kwargs)
+        search = search_fdu_mtl(base, args.tuner, args.trials, args.directory, project_name, settings, fixed,
+                                reference_first=not args.no_reference_trial, overwrite=args.overwrite,
+                                initial_points=args.initial_points, hyperband_factor=args.hyperband_factor,
+                                data_dir=args.data_dir, max_rows_per_task=args.max_rows_per_task,
+                                cache_dir=CACHE_DIR, verbose=args.verbose)
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume the search in {project_dir}", flush=True)
         return 130
-    if role == "worker":
+    if search.role == "worker":
         logger.info("%s: no trials left", os.environ["KERASTUNER_TUNER_ID"])
         return 0
     command = command_line("experiments.tune", argv)
-    write_outputs(tuner, args, base, settings, project_dir, hypermodel, hyperparameters, started, command)
+    write_outputs(search.tuner, args, base, settings, project_dir, search.hypermodel, search.hyperparameters, started,
+                  command)
     return 0
 
 
@@ -283,8 +185,8 @@ def write_outputs(tuner, args, base: TrainConfig, settings, project_dir: Path, h
     frame = trials_frame(tuner.oracle, reference)
     best_trials = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
     best_config = best_train_config(base, best_trials[0].hyperparameters.values) if best_trials else None
-    record = _plain({
-        **summary(frame, settings, best_config),
+    record = json_ready({
+        **search_summary(frame, settings, best_config),
         "tuner": args.tuner,
         "project_dir": str(project_dir),
         "wall_time_s_this_invocation": time.time() - started,
@@ -299,11 +201,11 @@ def write_outputs(tuner, args, base: TrainConfig, settings, project_dir: Path, h
         name = prefix.name
         targets.append(tuple(prefix.with_name(name + ext) for ext in (".csv", ".png", ".best.json", ".json")))
     for csv_path, png_path, config_path, summary_path in targets:
-        write_csv_atomic(frame, csv_path)
+        write_text_atomic(csv_path, frame.to_csv(index=False))
         plot_trials(frame, png_path, title)
         if best_config is not None:
             made_by = {"command": record["command"], "commit": record["commit"], "summary": str(summary_path)}
-            write_json_atomic(config_path, _plain({**best_config, "provenance": made_by}))
+            write_json_atomic(config_path, json_ready({**best_config, "provenance": made_by}))
         write_json_atomic(summary_path, record)
         logger.info("wrote %s, %s, %s, %s", csv_path, png_path, config_path, summary_path)
     _print_outcome(record)
@@ -321,17 +223,77 @@ def _print_outcome(record: dict[str, Any]) -> None:
               f"(rank {ref['rank']} of {record['trials'].get('COMPLETED', 0)} completed)")
 
 
-def _plain(value):
-    """``value`` with numpy scalars as Python numbers and NaN as None, for JSON."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+WEIGHT_RANGE = (7e-4, 1.4)  # axis limits around the searched 1e-3 .. 1
+
+
+def plot_trials(frame: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
+    """A PNG of dev accuracy against lambda and gamma (log scales), written atomically.
+
+    Left: the (lambda, gamma) plane, colour = mean dev accuracy; the paper's
+    point is a star, the best trial is ringed. Middle and right: dev accuracy
+    against lambda and against gamma. Families without lambda and gamma get
+    dev accuracy against the trial number.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = frame[frame["status"] == "COMPLETED"].dropna(subset=["objective"])
+    has_weights = {"adversarial_weight", "difference_weight"} <= set(frame.columns)
+    if has_weights:
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5), constrained_layout=True)
+        plane, by_lambda, by_gamma = axes
+        acc = 100.0 * done["objective"].astype(float)
+        sc = plane.scatter(done["adversarial_weight"], done["difference_weight"], c=acc, cmap="viridis", s=60,
+                           edgecolors="k", linewidths=0.4)
+        fig.colorbar(sc, ax=plane, label="mean dev accuracy (%)")
+        plane.scatter([PAPER_LOSS_WEIGHTS["adversarial_weight"]], [PAPER_LOSS_WEIGHTS["difference_weight"]],
+                      marker="*", s=320, facecolors="none", edgecolors="red", linewidths=1.5,
+                      label="paper: lambda 0.05, gamma 0.01")
+        if len(done):
+            best = done.loc[done["objective"].astype(float).idxmax()]
+            plane.scatter([best["adversarial_weight"]], [best["difference_weight"]], s=260, facecolors="none",
+                          edgecolors="orange", linewidths=2, label=f"best: trial {best['trial_id']}")
+        plane.set(xscale="log", yscale="log", xlabel="lambda (adversarial_weight)", xlim=WEIGHT_RANGE,
+                  ylim=WEIGHT_RANGE, ylabel="gamma (difference_weight)", title="trials in the (lambda, gamma) plane")
+        _decades(plane.xaxis)
+        _decades(plane.yaxis)
+        plane.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
+        for ax, column, name, paper in (
+            (by_lambda, "adversarial_weight", "lambda", PAPER_LOSS_WEIGHTS["adversarial_weight"]),
+            (by_gamma, "difference_weight", "gamma", PAPER_LOSS_WEIGHTS["difference_weight"]),
+        ):
+            ref = done[done.get("is_reference", False) == True]  # noqa: E712
+            ax.scatter(done[column], acc, s=40, edgecolors="k", linewidths=0.4)
+            if len(ref):
+                ax.scatter(ref[column], 100.0 * ref["objective"].astype(float), marker="*", s=300, color="red",
+                           label="paper's point")
+                ax.legend(loc="best", fontsize=8)
+            ax.axvline(paper, color="red", lw=0.8, ls=":")
+            ax.set(xscale="log", xlabel=f"{name} ({column})", ylabel="mean dev accuracy (%)", xlim=WEIGHT_RANGE,
+                   title=f"dev accuracy against {name}")
+            _decades(ax.xaxis)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)
+        ax.plot(range(len(done)), 100.0 * done["objective"].astype(float), "o")
+        ax.set(xlabel="trial", ylabel="mean dev accuracy (%)", title="dev accuracy by trial")
+        ax.set_xticks(range(len(done)), done["trial_id"], rotation=90)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, buffer.getvalue())
+    plt.close(fig)
+
+
+def _decades(axis) -> None:
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_minor_formatter(NullFormatter())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""experiments.analysis end to end on two tiny same-seed SP-MTL / ASP-MTL pairs and a tiny FDU-MTL-shaped folder."""
+"""tf_aspmtl.analysis (features, probe, occlusion) on tiny models, and experiments.analysis end to end on two tiny
+same-seed SP-MTL / ASP-MTL pairs and a tiny FDU-MTL-shaped folder."""
 
 import json
 import math
@@ -11,6 +12,7 @@ from scipy import stats
 
 import tf_aspmtl
 from experiments import analysis
+from tf_aspmtl.analysis import feature_statistics, occlusion, probe_accuracy, shared_private_features
 from tests.tiny_fdu import TASKS, texts, write_fdu_folder
 
 
@@ -160,9 +162,39 @@ def test_qualitative_part_and_replot(run, pairs, data_dir, tmp_path):
 def test_predictions_from_the_features_match_predict(pairs, data_dir):
     model = keras.models.load_model(pairs[0][2], safe_mode=True)
     test = tf_aspmtl.data.load_fdu_mtl(data_dir, tasks=TASKS, splits=("test",)).sample(frac=1, random_state=0)
-    predicted = analysis.features(model, test)["prediction"]
+    found = shared_private_features(model, test, batch_size=5)  # batches that cut across a task's rows
+    assert len(found["shared"]) == len(found["private"]) == len(test)
     probs = model.predict({"text": test["text"].tolist(), "task": test["task"].tolist()}, verbose=0)
-    np.testing.assert_array_equal(predicted, probs.argmax(axis=1))
+    np.testing.assert_array_equal(found["prediction"], probs.argmax(axis=1))
+    with pytest.raises(ValueError, match=r"task\(s\) \['music'\]"):
+        shared_private_features(model, test.assign(task="music"))
+
+
+def test_feature_statistics_read_the_probe_the_discriminator_and_the_cosine(pairs, data_dir):
+    sp, asp = (keras.models.load_model(path, safe_mode=True) for path in pairs[0][1:])
+    data = tf_aspmtl.data.load_fdu_mtl(data_dir, tasks=TASKS, splits=("train", "test"))
+    train, test = data[data["split"] == "train"], data[data["split"] == "test"]
+    for model, adversary in ((sp, False), (asp, True)):
+        entry, predicted = feature_statistics(model, train, test)
+        assert entry["class"] == type(model).__name__ and len(predicted) == len(test)
+        assert entry["test_error"] == pytest.approx(100 * np.mean(predicted != test["label"].to_numpy()))
+        assert 0 <= entry["probe_task_accuracy_shared"] <= 1 and 0 <= entry["mean_abs_cosine_shared_private"] <= 1
+        assert ("discriminator_accuracy" in entry) == adversary
+    # The probe reads a feature that holds the task perfectly, and cannot read one that holds none of it.
+    y = np.array([0, 1] * 20)
+    assert probe_accuracy(np.eye(2)[y], y, np.eye(2)[y], y) == 1.0
+    assert probe_accuracy(np.ones((40, 2)), y, np.ones((40, 2)), y) == 0.5
+
+
+def test_occlusion_moves_each_feature_by_one_distance_per_kept_word(pairs):
+    model = keras.models.load_model(pairs[0][2], safe_mode=True)
+    text = "good novel really good"
+    words, shared, private = occlusion(model, text, "books")
+    vocabulary = model.preprocessor.text_vectorizer.get_vocabulary()
+    assert len(words) == len(shared) == len(private) == 4 and set(words) <= set(vocabulary)
+    assert (shared >= 0).all() and (private >= 0).all() and shared.max() > 0
+    empty = occlusion(model, "", "books")
+    assert empty[0] == [] and len(empty[1]) == len(empty[2]) == 0
 
 
 def test_older_model_form_is_one_pair_and_seeds_must_differ(capsys):

@@ -68,7 +68,7 @@ def test_truncation_survives_save_load_and_export(frames, tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     assert loaded.preprocessor.text_vectorizer.truncation == "head+tail"
     np.testing.assert_allclose(loaded.predict(x, verbose=0), probs, atol=1e-6)
-    model.export(str(tmp_path / "serving"), verbose=False)
+    model.export(str(tmp_path / "serving"), tasks=["dvd"], warmup_requests=False, verbose=False)
     served = keras.layers.TFSMLayer(str(tmp_path / "serving" / "dvd" / "1"), call_endpoint="serving_default")
     np.testing.assert_allclose(np.asarray(served(tf_constant(texts))["probabilities"]), probs, atol=1e-5)
 
@@ -105,14 +105,13 @@ def test_import_alone_registers_every_class_for_safe_loading(tmp_path):
     import subprocess
     import sys
 
-    code = (
-        "import pandas as pd, keras, tf_aspmtl\n"
-        "f = pd.DataFrame({'text': ['good', 'bad', 'ok', 'no'], 'task': ['a', 'b', 'a', 'b'], 'label': [1, 0, 0, 1]})\n"
-        "m = tf_aspmtl.AdversarialSharedPrivateMTL(tf_aspmtl.MultiTaskPreprocessor.from_frame(f, max_length=4),\n"
-        "    hidden_dim=2, embedding_dim=2, word_vectors='random')\n"
-        "m.compile(); m.save(%r)\n" % str(tmp_path / "m.keras")
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    import pandas as pd
+
+    f = pd.DataFrame({"text": ["good", "bad", "ok", "no"], "task": ["a", "b", "a", "b"], "label": [1, 0, 0, 1]})
+    m = tf_aspmtl.AdversarialSharedPrivateMTL(tf_aspmtl.MultiTaskPreprocessor.from_frame(f, max_length=4),
+                                              hidden_dim=2, embedding_dim=2, word_vectors="random")
+    m.compile()
+    m.save(tmp_path / "m.keras")  # here; loaded in a fresh process that imports nothing but tf_aspmtl and keras
     load = "import keras, tf_aspmtl; m = keras.models.load_model(%r, safe_mode=True); print(type(m).__name__)" % str(
         tmp_path / "m.keras")
     out = subprocess.run([sys.executable, "-c", load], check=True, capture_output=True, text=True)

@@ -144,10 +144,11 @@ def _ngram_config(path, **settings) -> dict:
 
 
 def _ngram_result(seed: int, errors: dict[str, float], **settings) -> dict:
-    from experiments import ngram
+    from tf_aspmtl.training import NgramConfig
 
-    full = ngram.config_settings({"model": "sp-ngram", **settings})
-    return {"model": "sp-ngram", "seed": seed, "tasks": full.pop("tasks"), "settings": full, "dev_only": False,
+    config = NgramConfig(seed=seed, **settings)
+    return {"model": "sp-ngram", "seed": seed, "tasks": list(config.tasks), "settings": config.settings(),
+            "dev_only": False,
             "per_task": {t: {"test_error": e, "dev_error": 1.0} for t, e in errors.items()},
             "avg_test_error": sum(errors.values()) / len(errors), "avg_dev_error": 1.0, "wall_time_s": 30.0,
             "training_wall_time_s": 600.0, "epochs_trained_here": 0}
@@ -174,6 +175,7 @@ def test_an_ngram_config_trains_with_experiments_ngram_and_refuses_other_setting
 
 def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatch):
     from experiments import ngram
+    from tf_aspmtl.training import claim_ngram_run_folder
 
     monkeypatch.setattr(ngram, "SCREEN_RESULTS", results / "ngram")
     monkeypatch.setattr(ngram, "SCREEN_RUNS", results / "screen_runs")
@@ -183,13 +185,12 @@ def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatc
     for seed, epochs in [(0, 20), (1, 40), (2, 20)]:
         folder = ngram.screen_run_dir("sp_ngram", seed)
         (folder / "model").mkdir(parents=True)
-        full = ngram.settings_of(["--epochs", str(epochs)])
-        (folder / "run_args.json").write_text(json.dumps({**full, "tasks": ",".join(full["tasks"]), "seed": seed}))
+        claim_ngram_run_folder(folder, ngram.config_from_flags(["--epochs", str(epochs), "--seed", str(seed)]))
         if seed != 2:  # seed 2's screen did not finish
             ngram.screen_result_path("sp_ngram", seed).parent.mkdir(parents=True, exist_ok=True)
             ngram.screen_result_path("sp_ngram", seed).write_text("{}")
     assert best.adopt_screen_run(results / "best.json", 0, runs, results / "unused")
-    assert (runs / "seed0" / "run_args.json").exists()
+    assert (runs / "seed0" / "run_args.json").exists() and (runs / "seed0" / "model").exists()
     assert not best.adopt_screen_run(results / "best.json", 1, runs, results / "unused")  # other settings
     assert not best.adopt_screen_run(results / "best.json", 2, runs, results / "unused")  # unfinished
     best.result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
@@ -206,3 +207,21 @@ def test_what_a_configuration_learns_from_is_said():
     said = best.data_used(lstm)
     assert "GloVe 6B vectors" in said and "word2vec" in said and "unlabelled reviews in the adversary" in said
     assert best.data_used({"config": {"embedding": "random"}}) == "the labelled train rows only"
+
+
+def test_the_ngram_command_reads_the_config_file_and_its_flags_win(tmp_path, capsys):
+    from experiments import ngram
+
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"model": "sp-ngram", "epochs": 40, "tasks": ["books", "dvd"], "provenance": {}}))
+    args, run = ngram.parse_args(["--config", str(config), "--output-dir", "x", "--patience", "7"])
+    assert (run.epochs, run.patience, run.tasks, run.ngrams, run.seed) == (40, 7, ("books", "dvd"), 2, 0)
+    assert args.output_dir == "x" and not args.dev_only
+    lstm = tmp_path / "lstm.json"
+    lstm.write_text(json.dumps({"model": "asp-mtl"}))
+    with pytest.raises(SystemExit):
+        ngram.parse_args(["--config", str(lstm), "--output-dir", "x"])
+    assert "'model' is 'asp-mtl'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ngram.parse_args(["--output-dir", "x", "--epochs", "0"])
+    assert "command line: NgramConfig.epochs must be >= 1; got 0" in capsys.readouterr().err

@@ -197,6 +197,14 @@ def test_bad_arguments_raise(tmp_path):
 # --- checksums, folders, environment -------------------------------------------
 
 
+def test_a_file_missing_from_the_checksums_is_said_not_verified(caplog):
+    from tf_aspmtl.data.checksums import verify_checksum
+
+    with caplog.at_level("WARNING", logger="tf_aspmtl.data.checksums"):
+        verify_checksum("books.task.train", b"1\tgood\n", {"dvd.task.train": "0" * 64})
+    assert "books.task.train is not listed in SHA256SUMS; not verified" in caplog.text
+
+
 def test_checksum_mismatch_names_the_file(tmp_path):
     _tiny_task(tmp_path)
     _sha256sums(tmp_path)

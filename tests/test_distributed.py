@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from experiments import launch, train
 from tf_aspmtl import distribute as distributed
-from experiments.tune import distributed_role
+from tf_aspmtl.tuning import distributed_role
 from tf_aspmtl.data import resolve_fdu_mtl_dir
 
 REPO = Path(__file__).resolve().parents[1]

@@ -196,19 +196,12 @@ def test_train_config_checks_the_fields(fields, name):
         TrainConfig(**fields)
 
 
-def test_command_line_flags_reach_the_model():
-    from experiments.train import parse_args, resolve_config
-
+def test_the_config_reaches_the_model():
     assert TrainConfig().embedding_perturbation == "none"
-    config = resolve_config(parse_args(["--model", "fs-mtl", "--tasks", "books,dvd", "--embedding", "random",
-                                        "--embedding-perturbation", "virtual", "--perturbation-weight", "0.5",
-                                        "--perturbation-norm", "2", "--unlabeled-fraction", "0.3"]))
-    chosen = (config.embedding_perturbation, config.perturbation_weight, config.perturbation_norm)
-    assert chosen == ("virtual", 0.5, 2.0)
-    config = TrainConfig.from_dict({**config.to_dict(), "embedding_dim": 4, "hidden_dim": 4})
+    config = TrainConfig(model="fs-mtl", tasks=("books", "dvd"), embedding="random", embedding_dim=4, hidden_dim=4,
+                         embedding_perturbation="virtual", perturbation_weight=0.5, perturbation_norm=2,
+                         unlabeled_fraction=0.3)
     model = build_model(config, ["books", "dvd"], num_classes=2, vocabulary_size=30)
     objective = model.objective
     assert (objective.embedding_perturbation, objective.perturbation_weight, objective.perturbation_norm) == \
         ("virtual", 0.5, 2.0)
-    with pytest.raises(SystemExit):
-        parse_args(["--embedding-perturbation", "fgsm"])

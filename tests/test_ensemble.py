@@ -198,7 +198,8 @@ def data_dir(tmp_path_factory):
     return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
-@pytest.mark.parametrize("labels", [pytest.param((0, 1), marks=pytest.mark.slow), ("negative", "positive")], ids=["ids", "names"])
+@pytest.mark.slow  # the default suite runs the command line with --select-on-dev below; the scores are the library's
+@pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive")], ids=["ids", "names"])
 def test_cli_scores_the_ensemble_and_each_member(labels, data_dir, tmp_path, monkeypatch):
     # Members trained by experiments.train know FDU-MTL's classes by name; the data has ids 0 and 1.
     from tf_aspmtl.data import load_fdu_mtl
@@ -270,18 +271,31 @@ def test_cli_chooses_members_on_dev_and_reads_test_after(data_dir, tmp_path, mon
     select = ensemble_selection.select_ensemble
     monkeypatch.setattr(ensemble_selection, "select_ensemble",
                         lambda p, task_ids, *a, **k: seen.append(("select", len(task_ids))) or select(p, task_ids, *a, **k))
-    load = ensemble_cli.load_split
-    monkeypatch.setattr(ensemble_cli, "load_split",
-                        lambda model, data, split: seen.append(("load", split)) or load(model, data, split))
+    from tf_aspmtl.training import ensemble_run
 
+    load = ensemble_run.ensemble_split
+    monkeypatch.setattr(ensemble_run, "ensemble_split",
+                        lambda model, split, data: seen.append(("load", split)) or load(model, split, data))
+
+    exports = []
+
+    def fake_export(self, directory, verbose=True, **kwargs):  # the real export is tested above
+        exports.append((self.num_members, str(directory)))
+        return [exporter.ExportedModel(t, 1, f"{directory}/{t}/1", (t,), ()) for t in self.task_names]
+
+    monkeypatch.setattr(MultiTaskEnsemble, "export", fake_export)
     results = tmp_path / "selected.json"
-    argv = ["--data-dir", str(data_dir), "--results", str(results), "--select-on-dev", "--max-steps", "5"]
+    argv = ["--data-dir", str(data_dir), "--results", str(results), "--select-on-dev", "--max-steps", "5",
+            "--export", str(tmp_path / "serving")]
     for path in paths:
         argv += ["--candidate", path]
     assert ensemble_cli.main(argv) == 0
 
     assert seen[:2] == [("load", "dev"), ("select", 400)] and ("load", "test") in seen[2:]
     report = json.loads(results.read_text())
+    assert report["command"].startswith("python -m experiments.ensemble") and report["commit"]
+    assert report["rows"] == {"dev": 400, "test": 24} and report["tasks"] == TASKS
+    assert [e["name"] for e in report["export"]] == TASKS and exports[0][1] == str(tmp_path / "serving")
     chosen = report["selection"]
     assert chosen["candidates"] == paths and 1 <= sum(chosen["counts"]) <= 5
     assert report["members"] == [paths[i] for i in chosen["members"]]

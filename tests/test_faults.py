@@ -10,21 +10,28 @@ from pathlib import Path
 import pytest
 
 from experiments import train
+from tests.tiny_fdu import write_fdu_folder
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--quick", "--tasks", "books,MR", "--epochs", "3", "--patience", "3", "--hidden-dim", "8",
-         "--max-length", "16", "--batch-size", "32", "--embedding", "random", "--verbose", "0", "--seed", "0"]
+SMALL = ["--quick", "--tasks", "books,dvd", "--epochs", "3", "--patience", "3", "--hidden-dim", "8",
+         "--max-length", "16", "--batch-size", "4", "--embedding", "random", "--verbose", "0", "--seed", "0"]
+"""The tiny corpus's 10 train rows a task: 5 steps an epoch, so a kill in the middle of one (after step 3) is one."""
 VOLATILE = ("wall_time_s", "training_wall_time_s", "command", "commit", "processes", "resumed", "machine", "versions",
             "load_average_1m")
 
 
-def _run(out: Path, fault: str | None = None, extra=()) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
+
+
+def _run(out: Path, data_dir: Path, fault: str | None = None, extra=()) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop(train.FAULT_ENV, None)
     if fault:
         env[train.FAULT_ENV] = fault
-    return subprocess.run([sys.executable, "-m", "experiments.train", *SMALL, *extra, "--output-dir", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "experiments.train", *SMALL, *extra, "--data-dir", str(data_dir),
+                           "--output-dir", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _stable(results: dict) -> dict:
@@ -32,45 +39,48 @@ def _stable(results: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("reference")
-    done = _run(out)
+    done = _run(out, data_dir)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 
 
-def _kill_and_resume(tmp_path, reference, fault):
+def _kill_and_resume(tmp_path, data_dir, reference, fault):
     out = tmp_path / "run"
-    killed = _run(out, fault)
+    killed = _run(out, data_dir, fault)
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     assert not (out / "results.json").exists()
-    resumed = _run(out)
+    resumed = _run(out, data_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert _stable(results) == _stable(reference)  # every error, epoch and logged loss, bit for bit
-    history = results["history"]["books+MR"]
-    assert len(history["loss"]) == len(reference["history"]["books+MR"]["loss"])  # no epoch twice
+    history = results["history"]["books+dvd"]
+    assert len(history["loss"]) == len(reference["history"]["books+dvd"]["loss"])  # no epoch twice
     return results, resumed
 
 
-def test_kill_mid_epoch_resumes_to_the_same_numbers(tmp_path, reference):
-    results, resumed = _kill_and_resume(tmp_path, reference, "mid-epoch:2")
+def test_kill_mid_epoch_resumes_to_the_same_numbers(tmp_path, data_dir, reference):
+    results, resumed = _kill_and_resume(tmp_path, data_dir, reference, "mid-epoch:2")
     assert "resuming" in resumed.stderr and "1 epoch(s) finished" in resumed.stderr
-    assert results["processes"] == 2 and results["resumed"] == [{"group": "books+MR", "from_epoch": 1}]
+    assert results["processes"] == 2 and results["resumed"] == [{"group": "books+dvd", "from_epoch": 1}]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["epoch-end:1", "epoch-end:3", "after-training", "during-evaluation"])
-def test_kill_at_every_point_resumes_to_the_same_numbers(tmp_path, reference, fault):
-    _kill_and_resume(tmp_path, reference, fault)
+def test_kill_at_every_point_resumes_to_the_same_numbers(tmp_path, data_dir, reference, fault):
+    _kill_and_resume(tmp_path, data_dir, reference, fault)
 
 
-def test_diverging_run_fails_loudly_and_claims_nothing(tmp_path):
-    out = tmp_path / "nan"
-    done = _run(out, extra=["--learning-rate", "1e38"])
-    assert done.returncode != 0
-    assert "Training diverged in epoch 1, step" in done.stderr and "non-finite loss term(s)" in done.stderr
-    assert not (out / "results.json").exists() and not (out / "model" / "model.keras").exists()
+def test_diverging_run_fails_loudly_and_claims_nothing(tmp_path, data_dir):
+    from tf_aspmtl.training import NonFiniteLossError, TrainConfig, run
+
+    config = TrainConfig(tasks=("books", "dvd"), hidden_dim=8, max_length=16, batch_size=4, embedding="random",
+                         learning_rate=1e38, paper_scale=False)
+    with pytest.raises(NonFiniteLossError, match=r"Training diverged in epoch 1, step .*non-finite loss term\(s\)"):
+        run(config, tmp_path / "nan", data_dir, verbose=0)
+    assert not (tmp_path / "nan" / "model" / "model.keras").exists()
+    assert not (tmp_path / "nan" / "model" / "group_results.json").exists()
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -94,10 +104,10 @@ def test_wrongly_typed_config_value_is_named(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
+def test_deterministic_runs_repeat_bit_for_bit(tmp_path, data_dir):
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
-        done = _run(out, extra=["--deterministic"])
+        done = _run(out, data_dir, extra=["--deterministic"])
         assert done.returncode == 0, done.stderr[-3000:]
     a, b = (json.loads((out / "results.json").read_text()) for out in (first, second))
     assert a["deterministic"] is True

@@ -227,63 +227,44 @@ def test_bad_input_is_named():
         model({"token_ids": tf.zeros((1, 3), tf.int32)})
 
 
-def test_the_experiment_trains_on_dev_selection_resumes_and_refuses_another_run(tmp_path, monkeypatch):
-    import json
-
-    from experiments import ngram
+def test_the_run_selects_on_dev_resumes_and_refuses_another_run(tmp_path):
     from tests.tiny_fdu import write_fdu_folder
+    from tf_aspmtl.training import NgramConfig, RunFolderError, run_ngram
 
     (tmp_path / "fdu").mkdir()
     data = write_fdu_folder(tmp_path / "fdu")
-    base = ["--data-dir", str(data), "--tasks", "books,dvd", "--epochs", "2", "--batch-size", "8", "--verbose", "0",
-            "--output-dir", str(tmp_path / "run")]
-    first = ngram.main(base + ["--dev-only"])
-    assert "avg_test_error" not in first and first["epochs_run"] == 2
+    config = NgramConfig(tasks=("books", "dvd"), epochs=2, batch_size=8)
+    first = run_ngram(config, tmp_path / "run", data, dev_only=True, verbose=0)
+    assert "avg_test_error" not in first and first["epochs_run"] == 2 and first["epochs_trained_here"] == 2
     assert set(first["per_task"]) == {"books", "dvd"} and first["history"]["val_mean_task_accuracy"]
-    # The same run again trains nothing (the folder says training finished) and gives the same dev numbers.
-    again = ngram.main(base)
-    assert again["per_task"]["books"]["dev_error"] == first["per_task"]["books"]["dev_error"]
-    assert "test_error" in again["per_task"]["dvd"]
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["avg_test_error"] == again["avg_test_error"]
-    with pytest.raises(SystemExit, match="seed differ"):
-        ngram.main(base + ["--seed", "3"])
+    assert first["settings"] == {"max_features": 200_000, "ngrams": 2, "l2": 0.0, "learning_rate": 1e-3,
+                                 "batch_size": 8, "epochs": 2, "patience": 3}
+    assert NgramConfig.from_results(first) == config
+    # The same run again trains nothing (the folder says training finished), gives the same dev numbers, reads test.
+    again = run_ngram(config, tmp_path / "run", data, verbose=0)
+    assert again["epochs_trained_here"] == 0 and again["per_task"]["books"]["dev_error"] == \
+        first["per_task"]["books"]["dev_error"]
+    assert 0 <= again["per_task"]["dvd"]["test_error"] <= 100 and "avg_test_error" in again
+    assert (tmp_path / "run" / "model" / "model.keras").exists()
+    with pytest.raises(RunFolderError, match="seed differ"):
+        run_ngram(NgramConfig(tasks=("books", "dvd"), epochs=2, batch_size=8, seed=3), tmp_path / "run", data)
 
 
-def test_the_summary_pairs_each_seed_with_the_best_configuration_of_that_seed(tmp_path):
-    import json
-
-    from experiments.ngram import summary
-
-    for seed, (ours, best) in enumerate([(11.0, 12.0), (12.5, 12.0)]):
-        (tmp_path / f"ngram{seed}.json").write_text(json.dumps(
-            {"seed": seed, "avg_dev_error": ours, "best_epoch": 4, "training_wall_time_s": 120.0}))
-        (tmp_path / f"best{seed}.json").write_text(json.dumps({"avg_dev_error": best}))
-    text = summary([str(tmp_path / "ngram1.json"), str(tmp_path / "ngram0.json")],
-                   best_runs=str(tmp_path / "best{seed}.json"))
-    assert "| 0 | 11.00 | 12.00 | +1.00 | 4 | 2.0 |" in text and "| 1 | 12.50 | 12.00 | -0.50 |" in text
-    assert "Mean gain: +0.25 +- 1.06 points over 2 seeds." in text
-    assert "Test error" not in text and "Dev only: the test split was not read." in text
-    (tmp_path / "ngram0.json").write_text(json.dumps({"seed": 0, "avg_dev_error": 11.0, "avg_test_error": 11.5,
-                                                      "best_epoch": 4, "training_wall_time_s": 120.0}))
-    (tmp_path / "tested0.json").write_text(json.dumps({"avg_test_error": 13.0}))
-    text = summary([str(tmp_path / "ngram0.json")], best_runs=str(tmp_path / "best{seed}.json"),
-                   best_tested=str(tmp_path / "tested{seed}.json"))
-    assert "Dev only" not in text and "the test split was read once per run, after the choice" in text
-    assert "| 0 | 11.50 | 13.00 | -1.50 |" in text and "Mean: n-gram 11.50, best config 13.00 over 1 seed(s)." in text
-
-
-def test_the_experiment_reads_a_config_file_and_names_what_is_wrong_with_one(tmp_path):
-    from experiments import ngram
+def test_the_run_config_reads_a_file_and_names_what_is_wrong(tmp_path):
+    from tf_aspmtl.training import NgramConfig
 
     good = tmp_path / "best.json"
     good.write_text(json.dumps({"model": "sp-ngram", "epochs": 40, "tasks": ["books", "dvd"], "provenance": {}}))
-    args = ngram.parse_args(["--config", str(good), "--output-dir", "x", "--patience", "7"])
-    assert (args.epochs, args.patience, args.tasks, args.ngrams) == (40, 7, "books,dvd", 2)  # flags win
+    config = NgramConfig.from_json_file(good, patience=7)
+    assert (config.epochs, config.patience, config.tasks, config.ngrams) == (40, 7, ("books", "dvd"), 2)
     lstm = tmp_path / "lstm.json"
     lstm.write_text(json.dumps({"model": "asp-mtl", "epochs": 3}))
-    with pytest.raises(SystemExit, match="'model' is 'asp-mtl'; this command trains 'sp-ngram'"):
-        ngram.parse_args(["--config", str(lstm), "--output-dir", "x"])
-    odd = tmp_path / "odd.json"
-    odd.write_text(json.dumps({"model": "sp-ngram", "hidden_dim": 3}))
-    with pytest.raises(SystemExit, match=r"unknown field\(s\) \['hidden_dim'\]"):
-        ngram.parse_args(["--config", str(odd), "--output-dir", "x"])
+    with pytest.raises(ValueError, match="lstm.json: 'model' is 'asp-mtl'"):
+        NgramConfig.from_json_file(lstm)
+    with pytest.raises(ValueError, match=r"config: unknown field\(s\) \['hidden_dim'\]"):
+        NgramConfig.from_dict({"model": "sp-ngram", "hidden_dim": 3})
+    for field, bad in (("epochs", 0), ("learning_rate", float("nan")), ("l2", -1.0), ("batch_size", 2.5)):
+        with pytest.raises(ValueError, match=f"NgramConfig.{field} must be"):
+            NgramConfig(**{field: bad})
+    with pytest.raises(ValueError, match="NgramConfig.tasks must be a non-empty list"):
+        NgramConfig(tasks="books")

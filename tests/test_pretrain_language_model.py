@@ -263,10 +263,9 @@ def test_a_classifier_fine_tunes_from_the_pretrained_encoders(bidirectional, cor
 
 @pytest.mark.slow
 def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pretraining(tmp_path, monkeypatch):
-    from experiments import train
     from tf_aspmtl.data import load_fdu_mtl
+    from tf_aspmtl.training import TrainConfig, run
 
-    monkeypatch.setattr(train, "CACHE_DIR", tmp_path)
     corpora = []
     real_pretrain = cached_module.pretrain_language_model
 
@@ -275,11 +274,14 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
         return real_pretrain(texts, *args, **kwargs)
 
     monkeypatch.setattr(cached_module, "pretrain_language_model", spy)
-    argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8", "--max-length", "16",
-            "--encoder", "bilstm", "--batch-size", "32", "--embedding", "random", "--lm-pretrain-epochs", "1",
-            "--verbose", "0", "--dev-only"]
-    assert train.main(argv + ["--output-dir", str(tmp_path / "run1")]) == 0
-    results = json.loads((tmp_path / "run1" / "results.json").read_text())
+    config = TrainConfig(tasks=("books", "MR"), epochs=1, hidden_dim=8, max_length=16, encoder="bilstm",
+                         batch_size=32, embedding="random", lm_pretrain_epochs=1, paper_scale=False)
+
+    def main_job(run_dir, **changes):
+        return run(TrainConfig.from_dict({**config.to_dict(), **changes}), tmp_path / run_dir, dev_only=True,
+                   verbose=0, cache_dir=tmp_path)
+
+    results = main_job("run1")
     lm = results["lm_pretraining"]
     assert results["config"]["lm_pretrain_epochs"] == 1 and lm["epochs"] == 1 and len(lm["heldout_perplexity"]) == 1
     assert lm["directions"] == ["forward", "backward"] and lm["path"].startswith(str(tmp_path / "pretrain"))
@@ -294,10 +296,9 @@ def test_main_job_pretrains_on_train_and_unlabelled_text_only_and_shares_the_pre
         raise AssertionError("the shared pretraining was trained again")
 
     monkeypatch.setattr(EncoderLanguageModel, "fit", no_fit)  # same seed and settings: the same pretraining
-    assert train.main(argv + ["--output-dir", str(tmp_path / "run2"), "--model", "sp-mtl"]) == 0
-    assert json.loads((tmp_path / "run2" / "results.json").read_text())["lm_pretraining"]["path"] == lm["path"]
+    assert main_job("run2", model="sp-mtl")["lm_pretraining"]["path"] == lm["path"]
     with pytest.raises(AssertionError, match="trained again"):  # another seed: its own pretraining
-        train.main(argv + ["--output-dir", str(tmp_path / "run3"), "--seed", "1"])
+        main_job("run3", seed=1)
 
 
 class _Vocabulary:

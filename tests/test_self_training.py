@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import train
 from tf_aspmtl.training import fdu_mtl_run as run_module
 from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
 from tf_aspmtl.data import load_fdu_mtl
@@ -23,6 +22,8 @@ from tf_aspmtl.training import (
     TrainConfig,
     held_out_duplicates,
     pseudo_label,
+    results_markdown,
+    run,
     task_errors,
     teacher_pseudo_labels,
 )
@@ -280,14 +281,6 @@ def test_config_fields_are_checked_by_name():
         TrainConfig(self_training_max_per_task=2.5)
 
 
-def test_command_line_flags(capsys):
-    config = train.resolve_config(train.parse_args(["--self-training-threshold", "0.85",
-                                                    "--self-training-max-per-task", "300"]))
-    assert config.self_training_threshold == 0.85 and config.self_training_max_per_task == 300
-    assert train.main(["--self-training-threshold", "0.4"]) == 2
-    assert "self_training_threshold must be 0 (off) or in (0.5, 1]" in capsys.readouterr().err
-
-
 def test_repeats_of_held_out_texts_are_found_despite_case_spaces_and_punctuation():
     held_out = pd.DataFrame({"text": ["this is n't good , really .", "great disc"]})
     unlabeled = pd.DataFrame({"text": ["This isn't good, really.", "great  DISC!", "great disc too", ""]})
@@ -296,9 +289,8 @@ def test_repeats_of_held_out_texts_are_found_despite_case_spaces_and_punctuation
 
 # ----------------------------------------------------------------------- the main job
 
-SMALL = ["--quick", "--tasks", ",".join(TASKS), "--encoder", "cnn", "--embedding", "random", "--hidden-dim", "8",
-         "--max-length", "16", "--batch-size", "8", "--epochs", "3", "--learning-rate", "0.03", "--verbose", "0",
-         "--self-training-threshold", "0.6"]
+SMALL = TrainConfig(tasks=tuple(TASKS), encoder="cnn", embedding="random", hidden_dim=8, max_length=16, batch_size=8,
+                    epochs=3, patience=3, learning_rate=0.03, self_training_threshold=0.6, paper_scale=False)
 """Small enough for seconds; the learning rate makes the teacher sure of some unlabelled rows (seed 0)."""
 
 
@@ -318,8 +310,7 @@ def _keys(frame: pd.DataFrame) -> set[str]:
 @pytest.fixture(scope="module")
 def first_run(folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("st") / "run"
-    assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(out)]) == 0
-    return out, json.loads((out / "results.json").read_text())
+    return out, run(SMALL, out, folder, dev_only=True, verbose=0)
 
 
 @pytest.mark.slow  # the main job's wiring (50 s); the library's teacher stage is tested above
@@ -350,7 +341,7 @@ def test_main_job_trains_a_teacher_then_a_student_on_pseudo_labelled_unlabelled_
     # The student is the reported model, trained on train + pseudo-labelled rows.
     assert results["dev_only"] and all(r["test_error"] is None for r in results["per_task"].values())
     assert (out / "model" / "model.keras").exists() and not (out / "model" / "teacher" / "model.keras").exists()
-    assert "Self-training:" in (out / "results.md").read_text()
+    assert "Self-training:" in results_markdown(results)
     assert results["config"]["self_training_threshold"] == 0.6
 
 
@@ -366,7 +357,7 @@ def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp
     for stale in (rerun / "model").glob("epoch-*.weights.h5"):
         stale.unlink()
     saved = pd.read_parquet(rerun / "model" / PSEUDO_LABELS)
-    real_fit = train.fit_with_dev_selection
+    real_fit = run_module.fit_with_dev_selection
     fitted = []
 
     def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
@@ -381,8 +372,7 @@ def test_a_rerun_reuses_the_teacher_and_the_pseudo_labels(folder, first_run, tmp
     monkeypatch.setattr(run_module, "fit_with_dev_selection", fit)  # the student's
     monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)  # the teacher's
     monkeypatch.setattr(teacher_module, "pseudo_label", no_pseudo_label)
-    assert train.main([*SMALL, "--dev-only", "--data-dir", str(folder), "--output-dir", str(rerun)]) == 0
-    again = json.loads((rerun / "results.json").read_text())
+    again = run(SMALL, rerun, folder, dev_only=True, verbose=0)
     assert fitted == [rerun / "model"]  # the student only
     pd.testing.assert_frame_equal(pd.read_parquet(rerun / "model" / PSEUDO_LABELS), saved)
     for key in ("pseudo_labels", "teacher_dev_error", "teachers", "unlabeled_rows"):
@@ -405,8 +395,7 @@ def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_a
     planted = [t.title() for t in test[test["task"] == "dvd"]["text"].iloc[:3]]
     write_unlabeled_files(root, n=40, extra={"dvd": planted})
     out = tmp_path / "run"
-    assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
-    results = json.loads((out / "results.json").read_text())
+    results = run(SMALL, out, root, verbose=0)
     assert results["self_training"]["dropped_repeats_of_dev_or_test"]["dvd"] >= 3
     pseudo = pd.read_parquet(out / "model" / PSEUDO_LABELS)
     assert not _keys(pseudo) & _keys(test)
@@ -417,6 +406,6 @@ def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_a
     fits = []
     real_fit = MultiTaskClassifier.fit
     monkeypatch.setattr(MultiTaskClassifier, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
-    assert train.main([*SMALL, "--data-dir", str(root), "--output-dir", str(out)]) == 0
+    run(SMALL, out, root, verbose=0)
     assert len(fits) == 1, "only the student trains: the teacher's best weights are loaded"
     pd.testing.assert_frame_equal(pd.read_parquet(out / "model" / PSEUDO_LABELS), pseudo)

@@ -16,7 +16,7 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
-    monkeypatch.setattr(tables, "FOUR_TASK_WINNER_RUNS", tmp_path / "previous_best_4task_winner.json")
+    monkeypatch.setattr(tables, "PREVIOUS_4TASK_WINNER", tmp_path / "previous_best_4task_winner.json")
     from experiments import ngram
 
     monkeypatch.setattr(ngram, "SCREEN_RESULTS", tmp_path / "ngram")
@@ -29,17 +29,17 @@ def test_paired_difference_uses_only_shared_seeds_and_brackets_the_truth(runs_di
         (runs_dir / f"sp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 10.0 + shift, "b": 20.0})))
         (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 9.0 + shift, "b": 19.0})))
     (runs_dir / "asp_mtl_seed7.json").write_text(json.dumps(_run({"a": 50.0, "b": 50.0})))  # no SP-MTL partner
-    result = tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl")
+    result = tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl")
     assert result["seeds"] == [0, 1, 2] and result["pairs"] == 6
     assert result["mean"] == pytest.approx(-1.0)
     assert result["a_better_pairs"] == 6 and result["b_better_pairs"] == 0
-    assert tables.paired(tables.load_runs(), "asp_mtl", "fs_mtl") is None
+    assert tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "fs_mtl") is None
 
 
 def test_error_table_reports_seeds_and_spread(runs_dir):
     for seed, err in ((0, 10.0), (1, 12.0)):
         (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err, "b": err})))
-    frame = tables.error_table(tables.load_runs(), ("fs_mtl", "sp_mtl"), None)
+    frame = tables.error_table(tables.load_runs(tables.RUNS), ("fs_mtl", "sp_mtl"), None)
     average = frame[frame["task"] == "average"].iloc[0]
     assert average["fs_mtl_mean"] == pytest.approx(11.0) and average["fs_mtl_sd"] == pytest.approx(2 ** 0.5, abs=1e-4)
     assert average["fs_mtl_seeds"] == 2 and average["sp_mtl_seeds"] == 0
@@ -50,7 +50,7 @@ def test_a_mean_on_a_rounding_tie_prints_the_same_from_the_frame_and_from_its_cs
     # 12.74999976...: the markdown printed 12.7, and best.md, reading the CSV's 12.7500, printed 12.8.
     for seed, err in enumerate((11.750000715255737, 12.999999523162842, 13.499999046325684)):
         (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err})))
-    frame = tables.error_table(tables.load_runs(), ("fs_mtl",), None)
+    frame = tables.error_table(tables.load_runs(tables.RUNS), ("fs_mtl",), None)
     tables.write_frame(frame, tmp_path / "t.csv")
     from_csv = pd.read_csv(tmp_path / "t.csv").set_index("task").loc["a", "fs_mtl_mean"]
     in_frame = frame.set_index("task").loc["a", "fs_mtl_mean"]
@@ -88,7 +88,7 @@ def test_lever_gain_is_paired_by_seed(runs_dir):
     for seed, (base, lever) in enumerate(((20.0, 18.0), (24.0, 23.0), (22.0, 19.0))):
         (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "b"}))
         (runs_dir / f"lever_cnn_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=lever), "command": "c"}))
-    frame = tables.levers_table(tables.load_runs())
+    frame = tables.levers_table(tables.load_runs(tables.RUNS))
     row = frame[frame["lever"] == "cnn"].iloc[0]
     assert row["seeds"] == 3 and row["dev_gain_mean"] == pytest.approx(2.0) and row["flags"] == "--model asp-mtl --encoder cnn"
 
@@ -98,7 +98,7 @@ def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
         (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "a"}))
         (runs_dir / f"asp_mtl_confusion_seed{seed}.json").write_text(
             json.dumps({**_run({"a": 0.0}, dev=lever), "command": "c"}))
-    frame = tables.levers_table(tables.load_runs())
+    frame = tables.levers_table(tables.load_runs(tables.RUNS))
     row = frame[frame["lever"] == "confusion"].iloc[0]
     assert row["seeds"] == 2 and row["dev_gain_mean"] == pytest.approx(0.25) and row["screen"].startswith("16 tasks")
     assert "unlabeled" not in set(frame["lever"])  # no run, no row
@@ -114,8 +114,8 @@ def test_sixteen_task_screens_and_best_runs_pair_with_table2_asp_mtl(runs_dir):
         (runs_dir / f"s16_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=tail), "command": "t"}))
         config = TrainConfig(encoder="lstm-max", seed=seed).to_dict()
         previous[str(seed)] = {**_run({"a": 0.0}, dev=best), "command": "b", "config": config}
-    tables.FOUR_TASK_WINNER_RUNS.write_text(json.dumps({"runs": previous}))  # as derive_previous_best writes it
-    frame = tables.levers_table(tables.load_runs()).set_index("lever")
+    tables.PREVIOUS_4TASK_WINNER.write_text(json.dumps({"runs": previous}))
+    frame = tables.levers_table(tables.load_runs(tables.RUNS)).set_index("lever")
     assert frame.loc["s16_tail", "dev_gain_mean"] == pytest.approx(1.0)
     assert frame.loc["s16_tail", "flags"] == "--model asp-mtl --truncation tail"
     assert frame.loc["s16_tail", "screen"] == "16 tasks, dev only, vs asp_mtl"
@@ -127,7 +127,7 @@ def test_a_stacked_sixteen_task_lever_pairs_with_the_lever_it_stacks_on(runs_dir
     for seed, (base, head_tail, stacked) in enumerate(((13.0, 12.0, 11.0), (12.0, 11.5, 12.0))):
         for name, dev in (("asp_mtl", base), ("s16_head_tail", head_tail), ("s16_ht_conf_unl", stacked)):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "command": name}))
-    frame = tables.levers_table(tables.load_runs()).set_index("lever")
+    frame = tables.levers_table(tables.load_runs(tables.RUNS)).set_index("lever")
     assert frame.loc["s16_ht_conf_unl", "dev_gain_mean"] == pytest.approx(0.25)  # (1.0 - 0.5) / 2, not vs asp_mtl
     assert frame.loc["s16_ht_conf_unl", "screen"] == "16 tasks, dev only, vs s16_head_tail"
     assert frame.loc["s16_head_tail", "dev_gain_mean"] == pytest.approx(0.75)
@@ -142,7 +142,7 @@ def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
                                                                           "wall_time_s": 1.0}))
-    config = tables.choose_best(tables.load_runs(), "cmd")
+    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
     assert config["provenance"]["chosen"] == "lever_lstm_max"
     assert set(config["provenance"]["candidates"]) == {"lever_base", "lever_lstm_max"}
     loaded = TrainConfig.from_json_file(tmp_path / "best.json")
@@ -160,7 +160,7 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
                                                                           "wall_time_s": 1.0}))
-    config = tables.choose_best(tables.load_runs(), "cmd")
+    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
     why = config["provenance"]
     assert why["chosen"] == "s16_head_tail" and why["screen_tasks"] == "all 16 tasks"
     assert set(why["candidates"]) == {"asp_mtl", "s16_head_tail", "s16_cnn"}
@@ -171,11 +171,11 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
     for seed in range(3):
         (runs_dir / f"s16_head_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=13.4),
                                                                              "wall_time_s": 1.0}))
-    assert tables.choose_best(tables.load_runs(), "cmd")["provenance"]["chosen"] == "asp_mtl"
+    assert tables.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "asp_mtl"
 
 
 def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_dir, tmp_path, monkeypatch):
-    from experiments import ngram
+    from experiments import best, ngram
 
     monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
     for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
@@ -188,17 +188,18 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
             path = ngram.screen_result_path(name, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": f"ng {name}"}))
-    config = tables.choose_best(tables.load_runs(), "cmd")
+    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
     assert config["provenance"]["chosen"] == "s16_ngram"
     assert set(config["provenance"]["candidates"]) == {"asp_mtl", "s16_ht_conf_unl", "s16_ngram"}
     assert config["model"] == "sp-ngram" and config["epochs"] == 20 and len(config["tasks"]) == 16
-    assert ngram.config_settings(json.loads((tmp_path / "best.json").read_text())) == ngram.settings_of([])
+    assert best.config_settings(json.loads((tmp_path / "best.json").read_text())) == \
+        ngram.identity(ngram.config_from_flags([]))
     # A screen whose dev errors equal the choice's but for float noise does not replace it, even when cheaper.
     for seed, dev in enumerate((10.4999994, 10.3999996, 10.5999993)):
         path = ngram.screen_result_path("long", seed)
         path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 0.5, "command": "ng long"}))
-    assert tables.choose_best(tables.load_runs(), "cmd")["provenance"]["chosen"] == "s16_ngram"
-    levers = tables.levers_table(tables.load_runs()).set_index("lever")
+    assert tables.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "s16_ngram"
+    levers = tables.levers_table(tables.load_runs(tables.RUNS)).set_index("lever")
     row = levers.loc["the n-gram model instead of the LSTMs"]
     assert row["screen"] == "16 tasks, dev only, vs s16_ht_conf_unl" and row["seeds"] == 3
     assert row["dev_gain_mean"] == pytest.approx((12.0 + 12.5 + 12.3 - 10.5 - 10.4 - 10.6) / 3)
@@ -210,7 +211,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
-    line = tables.pair_line(tables.paired(tables.load_runs(), "asp_mtl", "sp_mtl"))
+    line = tables.pair_line(tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl"))
     assert line.endswith("| ASP-MTL better (one seed: not settled) |")
 
 
@@ -223,7 +224,7 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
         for seed, error in enumerate(values):
             if error is not None:
                 (runs_dir / f"t3_{column}_{task}_seed{seed}.json").write_text(json.dumps(_run({task: error})))
-    runs = tables.load_runs()
+    runs = tables.load_runs(tables.RUNS)
     frame = tables.table3_frame(runs).set_index("task")
     assert frame.loc["books", "asp_mtl_bc_mean"] == pytest.approx(13.0) and frame.loc["books", "asp_mtl_bc_seeds"] == 2
     assert frame.loc["MR", "asp_mtl_bc_seeds"] == 1 and frame.loc["dvd", "asp_mtl_bc_seeds"] == 0
@@ -239,7 +240,7 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
     for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
-    line = tables.pair_line(tables.paired_transfer(tables.load_runs(), "asp_mtl_bc", "sp_mtl_bc"))
+    line = tables.pair_line(tables.paired_transfer(tables.load_runs(tables.RUNS), "asp_mtl_bc", "sp_mtl_bc"))
     assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
 
 
@@ -261,29 +262,6 @@ def test_table3_targets_say_met_or_missed_from_the_numbers():
     assert "-0.50 to +0.80 points from the paper's" in text and "+4.00 from the paper's (22.0 vs 18.0" in text
     row["asp_mtl_bc_mean"] = float("nan")
     assert table3_targets(pd.DataFrame([row]), pairs) == []
-
-
-def test_previous_best_figures_are_derived_from_the_result_files_of_a_commit(tmp_path, monkeypatch):
-    from experiments import best
-
-    source = tmp_path / "old" / "best"
-    source.mkdir(parents=True)
-    for seed in (0, 1):
-        (source / f"best_seed{seed}.json").write_text(json.dumps({
-            **_run({"books": 10.0 + seed, "dvd": 12.0}), "command": f"train {seed}", "commit": "abc",
-            "config": {"model": "asp-mtl", "seed": seed}, "history": {"big": [1.0] * 5},
-            "per_task": {t: {"test_error": e, "dev_error": 9.0, "best_epoch": 3}
-                         for t, e in (("books", 10.0 + seed), ("dvd", 12.0))}}))
-    monkeypatch.setattr(tables, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(tables, "PREVIOUS_BEST", {"previous.json": ("old/best", "what they are")})
-    monkeypatch.setattr(best, "RESULTS", tmp_path / "results")
-    (written,) = tables.derive_previous_best("cmd")
-    record = json.loads(written.read_text())
-    assert record["derived_by"] == "cmd" and record["source"] == "old/best/best_seed*.json" and "source_commit" in record
-    loaded = best.load_previous(written)
-    assert sorted(loaded) == [0, 1] and loaded[1]["avg_test_error"] == pytest.approx(11.5)
-    assert loaded[1]["per_task"]["books"] == {"dev_error": 9.0, "test_error": 11.0, "best_epoch": 3}
-    assert loaded[0]["command"] == "train 0" and loaded[0]["config"]["model"] == "asp-mtl" and "history" not in loaded[0]
 
 
 def test_generated_blocks_are_replaced_whole_and_the_rest_is_kept():

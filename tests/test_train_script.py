@@ -1,35 +1,45 @@
-"""The main job end to end on two real tasks, tiny and short."""
+"""The main job: its command line end to end on a tiny FDU-MTL-shaped folder, and the run folder's record."""
 
 import json
 
 import pytest
 
 from experiments import train
-from tf_aspmtl.training import build_model, fdu_preprocessor
+from tests.tiny_fdu import write_fdu_folder
+from tf_aspmtl.training import QUICK, TrainConfig, build_model, fdu_preprocessor, run
 from tf_aspmtl.training import fdu_mtl_run as run_module
 from tf_aspmtl.training.run_folder import RUN_IDENTITY, claim_run_folder
 
+TINY = ["--quick", "--model", "fs-mtl", "--tasks", "books,dvd", "--epochs", "1", "--hidden-dim", "4", "--max-length",
+        "8", "--encoder", "cnn", "--embedding", "random", "--verbose", "0"]
+"""A main job of seconds: FS-MTL (one encoder: the quickest graph to trace) on the tiny corpus."""
 
-def test_train_writes_results_with_provenance(tmp_path):
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
+
+
+def _quick(**fields) -> TrainConfig:
+    return TrainConfig.from_dict({**QUICK, "paper_scale": False, "tasks": ("books", "MR"), **fields})
+
+
+def test_train_writes_results_with_provenance_and_refuses_another_run_on_its_folder(tmp_path, data_dir):
     out = tmp_path / "run"
     extra = tmp_path / "copy" / "asp.json"
-    argv = [
-        "--quick", "--model", "asp-mtl", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8",
-        "--max-length", "16", "--encoder", "cnn", "--batch-size", "32", "--embedding", "random",
-        "--output-dir", str(out), "--results", str(extra), "--verbose", "0",
-    ]
+    argv = [*TINY, "--hidden-dim", "8", "--data-dir", str(data_dir), "--output-dir", str(out), "--results", str(extra)]
     assert train.main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert json.loads(extra.read_text()) == results
-    assert set(results["per_task"]) == {"books", "MR"}
+    assert set(results["per_task"]) == {"books", "dvd"}
     for r in results["per_task"].values():
         assert 0.0 <= r["dev_error"] <= 100.0 and 0.0 <= r["test_error"] <= 100.0
-    mean_test = (results["per_task"]["books"]["test_error"] + results["per_task"]["MR"]["test_error"]) / 2
+    mean_test = (results["per_task"]["books"]["test_error"] + results["per_task"]["dvd"]["test_error"]) / 2
     assert results["avg_test_error"] == pytest.approx(mean_test)
     for key in ("config", "command", "commit", "versions", "wall_time_s", "avg_dev_error"):
         assert key in results
     assert results["config"]["hidden_dim"] == 8 and results["short_run"] is True
-    assert "experiments.train" in results["command"] and "--tasks books,MR" in results["command"]
+    assert "experiments.train" in results["command"] and "--tasks books,dvd" in results["command"]
     assert "| books |" in (out / "results.md").read_text()
     assert (out / "model" / "model.keras").exists()
     assert list((out / "model" / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
@@ -42,7 +52,7 @@ def test_train_writes_results_with_provenance(tmp_path):
 
 
 def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
-    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR"]))
+    config = _quick()
     legacy = tmp_path / "legacy"
     (legacy / "model").mkdir(parents=True)  # a folder from before the record: claimed as it is
     claim_run_folder(legacy, config, dev_only=False)
@@ -50,7 +60,7 @@ def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
     claim_run_folder(legacy, config, dev_only=False)  # the same run again: fine
     with pytest.raises(ValueError, match=r"legacy holds a run of another configuration .*'dev_only': \(False, True\)"):
         claim_run_folder(legacy, config, dev_only=True)
-    other = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--truncation", "head+tail"]))
+    other = _quick(truncation="head+tail")
     with pytest.raises(ValueError, match=r"'truncation': \('head', 'head\+tail'\)"):
         claim_run_folder(legacy, other, dev_only=False)
     assert train.main(["--quick", "--tasks", "books,MR", "--truncation", "tail", "--output-dir", str(legacy)]) == 2
@@ -58,25 +68,22 @@ def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
 
 
 def test_a_finished_folder_from_before_the_record_is_checked_against_its_results(tmp_path):
-    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR"]))
+    config = _quick()
     older = {k: v for k, v in config.to_dict().items() if k != "embedding_perturbation"}  # a field added later
     for name in ("same", "other"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps({"config": older, "dev_only": None}))
     claim_run_folder(tmp_path / "same", config, dev_only=False)
     assert (tmp_path / "same" / RUN_IDENTITY).exists()
-    longer = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--max-length", "400"]))
+    longer = _quick(max_length=400)
     with pytest.raises(ValueError, match=r"'max_length': \(\d+, 400\)"):
         claim_run_folder(tmp_path / "other", longer, dev_only=False)
     assert not (tmp_path / "other" / RUN_IDENTITY).exists()
 
 
-def test_main_job_exports_and_says_how_to_serve(tmp_path, capsys):
+def test_main_job_exports_and_says_how_to_serve(tmp_path, data_dir, capsys):
     out, exports = tmp_path / "run", tmp_path / "exports"
-    argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
-            "--encoder", "cnn", "--embedding", "random", "--output-dir", str(out), "--export", str(exports),
-            "--verbose", "0"]
-    assert train.main(argv) == 0
+    assert train.main([*TINY, "--data-dir", str(data_dir), "--output-dir", str(out), "--export", str(exports)]) == 0
     assert (exports / "books" / "1" / "saved_model.pb").exists() and (exports / "models.config").exists()
     printed = capsys.readouterr().out
     assert "To serve it with TensorFlow Serving" in printed and "tensorflow/serving" in printed
@@ -130,7 +137,7 @@ def test_truncation_flag_reaches_the_config_and_the_preprocessor():
     assert MultiTaskPreprocessor.from_config(pre.get_config()).text_vectorizer.truncation == "tail"
 
 
-def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
+def test_dev_only_never_reads_the_test_split(tmp_path, data_dir, monkeypatch):
     import tf_aspmtl.data.fdu_mtl as fdu
 
     real = fdu.load_fdu_mtl
@@ -142,34 +149,30 @@ def test_dev_only_never_reads_the_test_split(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_module, "load_fdu_mtl", spy)
     out = tmp_path / "run"
-    assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
-                       "--encoder", "cnn", "--embedding", "random", "--dev-only", "--output-dir", str(out),
-                       "--verbose", "0"]) == 0
+    config = _quick(model="fs-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, max_length=8, encoder="cnn",
+                    embedding="random")
+    results = run(config, out, data_dir, dev_only=True, verbose=0)
     assert asked and all("test" not in splits for splits in asked)
-    results = json.loads((out / "results.json").read_text())
     assert results["dev_only"] is True and results["avg_test_error"] is None
     assert all(r["test_error"] is None for r in results["per_task"].values())
 
     # The same configuration without --dev-only on that folder: no epoch is trained again, test is read once.
     asked.clear()
-    argv = ["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
-            "--encoder", "cnn", "--embedding", "random", "--output-dir", str(out), "--verbose", "0"]
-    assert train.main(argv) == 0
+    tested = run(config, out, data_dir, verbose=0)
     assert any("test" in splits for splits in asked)
-    tested = json.loads((out / "results.json").read_text())
-    assert tested["dev_only"] is False and tested["test_read_after_dev_only_training"] == ["books+MR"]
+    assert tested["dev_only"] is False and tested["test_read_after_dev_only_training"] == ["books+dvd"]
     assert tested["history"] == results["history"]  # the dev-only run's epochs, none added
     assert tested["training_wall_time_s"] == pytest.approx(results["training_wall_time_s"], abs=5.0)  # no training
     assert all(0 <= r["test_error"] <= 100 for r in tested["per_task"].values())
     assert {t: r["dev_error"] for t, r in tested["per_task"].items()} == {
         t: r["dev_error"] for t, r in results["per_task"].items()}
     # ... but never back: a folder whose run read test is not reused by a --dev-only run.
-    assert train.main(argv + ["--dev-only"]) == 2
+    with pytest.raises(ValueError, match=r"'dev_only': \(False, True\)"):
+        run(config, out, data_dir, dev_only=True, verbose=0)
 
 
 def test_a_dev_only_self_training_folder_is_never_promoted_to_a_tested_run(tmp_path):
-    config = train.resolve_config(train.parse_args(["--quick", "--tasks", "books,MR", "--self-training-threshold",
-                                                    "0.9"]))
+    config = _quick(self_training_threshold=0.9)
     claim_run_folder(tmp_path, config, dev_only=True)
     with pytest.raises(ValueError, match=r"'dev_only': \(True, False\)"):
         claim_run_folder(tmp_path, config, dev_only=False)

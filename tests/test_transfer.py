@@ -126,19 +126,28 @@ def test_transfer_refuses_bad_requests(source_model):
         source_model.transfer("music", classes=["neg", "pos"], mode="sc", difference_weight=0.1)
 
 
-def test_transfer_command_trains_a_held_out_task(tmp_path):
-    from experiments import train, transfer
+def test_a_transfer_run_trains_a_held_out_task_and_refuses_a_seen_one(tmp_path, capsys):
+    from experiments import transfer
+    from tests.tiny_fdu import texts, write_fdu_folder
+    from tf_aspmtl.training import TrainConfig, run, run_transfer
 
-    source_dir = tmp_path / "source"
-    assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "8", "--max-length", "16",
-                       "--encoder", "cnn", "--embedding", "random", "--output-dir", str(source_dir),
-                       "--verbose", "0"]) == 0
-    source = str(source_dir / "model" / "model.keras")
-    out = tmp_path / "music-bc"
-    assert transfer.main(["--source-model", source, "--task", "music", "--mode", "bc", "--epochs", "1",
-                          "--output-dir", str(out), "--verbose", "0"]) == 0
-    results = __import__("json").loads((out / "results.json").read_text())
-    assert results["source_tasks"] == ["books", "MR"] and set(results["per_task"]) == {"music"}
-    assert 0 <= results["avg_test_error"] <= 100 and (out / "model" / "model.keras").exists()
-    assert transfer.main(["--source-model", source, "--task", "books", "--mode", "sc", "--output-dir",
-                          str(tmp_path / "x")]) == 2  # a task the source has seen is refused
+    (tmp_path / "fdu").mkdir()
+    data = write_fdu_folder(tmp_path / "fdu")
+    for split, n in (("train", 210), ("test", 12)):  # a third task, the held-out one
+        lines = [f"{i % 2}\t{t}" for i, t in enumerate(texts("music", n, 9))]
+        (data / f"music.task.{split}").write_text("\n".join(lines))
+    source = TrainConfig(model="fs-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, max_length=8, encoder="cnn",
+                         embedding="random", paper_scale=False)
+    run(source, tmp_path / "source", data, verbose=0)
+    source_model = tmp_path / "source" / "model" / "model.keras"
+    results = run_transfer(source_model, "music", tmp_path / "music-bc", mode="bc", epochs=1, data_dir=data, verbose=0)
+    assert results["source_tasks"] == ["books", "dvd"] and set(results["per_task"]) == {"music"}
+    assert results["model"] == "transfer-bc" and results["source_class"] == "FullySharedMTL"
+    assert 0 <= results["avg_test_error"] <= 100 and (tmp_path / "music-bc" / "model" / "model.keras").exists()
+    assert results["config"]["mode"] == "bc" and results["config"]["source_model"] == str(source_model)
+    with pytest.raises(ValueError, match="was trained on 'books'"):
+        run_transfer(source_model, "books", tmp_path / "x", mode="sc", data_dir=data)
+    # The command line says so and exits 2.
+    assert transfer.main(["--source-model", str(source_model), "--task", "books", "--mode", "sc", "--output-dir",
+                          str(tmp_path / "x")]) == 2
+    assert "has not seen" in capsys.readouterr().err

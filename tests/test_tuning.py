@@ -1,4 +1,5 @@
-"""The Keras Tuner hypermodel, the tuners built around it, and experiments.tune end to end."""
+"""The Keras Tuner hypermodel, the tuners built around it, a search's trial report, and experiments.tune end to end
+(slow)."""
 
 import json
 
@@ -7,14 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import train, tune
+from experiments import tune
 from tf_aspmtl.preprocessing import MultiTaskPreprocessor
+from tf_aspmtl.training import TrainConfig
 from tf_aspmtl.tuning import (
     OBJECTIVE,
     ASPMTLHyperModel,
+    best_train_config,
     build_tuner,
     default_values,
+    search_summary,
     searched_hyperparameters,
+    trials_frame,
 )
 
 TASKS = ["books", "MR"]
@@ -96,21 +101,40 @@ def test_preprocessor_vocabulary_must_match():
         ASPMTLHyperModel(MultiTaskPreprocessor(TASKS, {t: ["neg", "pos"] for t in TASKS}))
 
 
-def test_search_takes_the_preprocessor_raw_rows_and_raw_labels(tmp_path):
+def test_search_takes_the_preprocessor_raw_rows_and_raw_labels_and_reports_its_trials(tmp_path):
     # What fit takes, the tuner takes: the preprocessor, then raw rows and labels, dev as validation_data.
     train, dev = _frame(), _frame(16)
     hypermodel = ASPMTLHyperModel(MultiTaskPreprocessor.from_frame(train, max_length=8), embedding_dim=4,
                                   encoder="cnn", seed=0)
     fixed = keras_tuner.HyperParameters()
     fixed.Fixed("hidden_dim", 4)
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=OBJECTIVE, max_trials=1, hyperparameters=fixed,
-                                     directory=str(tmp_path), project_name="raw", seed=0)
+    tuner = build_tuner("random", hypermodel, max_trials=1, directory=str(tmp_path), project_name="raw",
+                        hyperparameters=fixed, seed=0)
     tuner.search({"text": train.text, "task": train.task}, train.label, epochs=1, batch_size=8,
                  validation_data=({"text": dev.text, "task": dev.task}, dev.label), verbose=0)
     best = tuner.oracle.get_best_trials(1)[0]
     assert best.status == "COMPLETED" and 0.0 <= best.score <= 1.0
     model = tuner.get_best_models(1)[0]
     assert model.predict({"text": ["great disc"], "task": ["MR"]}, verbose=0).shape == (1, 2)
+
+    frame = trials_frame(tuner.oracle, reference=default_values(hypermodel, fixed))
+    assert len(frame) == 1 and frame.loc[0, "status"] == "COMPLETED" and frame.loc[0, "best_epoch"] == 1
+    assert bool(frame.loc[0, "is_reference"]) and frame.loc[0, "objective"] == pytest.approx(best.score)
+    assert frame.loc[0, "dev_error"] == pytest.approx(100 * (1 - best.score))
+    assert {"adversarial_weight", "difference_weight", "learning_rate", "dropout", "val_acc_books"} <= set(frame)
+    base = TrainConfig(tasks=tuple(TASKS), encoder="cnn", embedding="random", max_length=8, epochs=5)
+    config = best_train_config(base, best.hyperparameters.values)
+    assert config["epochs"] == 5 and config["hidden_dim"] == 4 and config["tasks"] == TASKS
+    # Hyperband's epochs become the config's; its bookkeeping is dropped; a float step's noise is rounded away.
+    assert best_train_config(base, {"tuner/epochs": 2, "tuner/bracket": 0, "dropout": 0.30000000000000004}) == \
+        {**base.to_dict(), "tasks": TASKS, "epochs": 2, "dropout": 0.3}
+    assert TrainConfig.from_dict(config).adversarial_weight == pytest.approx(0.05)  # the paper's point came first
+    with pytest.raises(ValueError, match="'lambda' is not a TrainConfig field"):
+        best_train_config(base, {"lambda": 0.1})
+    summary = search_summary(frame, {"searched": ["adversarial_weight", "difference_weight"]}, config)
+    assert summary["best"]["rank"] == 1 and summary["reference"]["trial_id"] == summary["best"]["trial_id"]
+    assert summary["best_minus_reference_dev_accuracy_points"] == 0.0 and summary["trials"]["COMPLETED"] == 1
+    assert set(summary["best"]["hyperparameters"]) == {"adversarial_weight", "difference_weight"}
 
 
 def test_fit_forwards_everything_and_needs_dev_data():
@@ -197,7 +221,7 @@ def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatc
     assert (tmp_path / "results" / "tune_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     best_path = tmp_path / "results" / "tune_test.best.json"
-    config = train.resolve_config(train.parse_args(["--config", str(best_path)]))
+    config = TrainConfig.from_json_file(best_path)
     best_row = frame.loc[frame["objective"].idxmax()]
     assert config.adversarial_weight == pytest.approx(best_row["adversarial_weight"], rel=1e-5)
     assert config.hidden_dim == 8 and config.tasks == tuple(TASKS) and config.max_length == 16
@@ -218,9 +242,14 @@ def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatc
     assert uninterrupted["objective"].tolist() == frame["objective"].tolist()
 
 
-def test_hyperband_search_runs(tmp_path):
-    assert tune.main(_tune_args(tmp_path, tuner="hyperband", trials=1, epochs=2, project="hb")) == 0
-    frame = pd.read_csv(tmp_path / "kt" / "hb" / "trials.csv", dtype={"trial_id": str})
-    assert len(frame) == 1 and frame.loc[0, "status"] == "COMPLETED" and frame.loc[0, "epochs"] == 2
-    assert bool(frame.loc[0, "is_reference"])
-    assert json.loads((tmp_path / "kt" / "hb" / "best_config.json").read_text())["epochs"] == 2
+def test_a_project_resumes_only_with_the_settings_it_was_started_with(tmp_path):
+    from tf_aspmtl.tuning.fdu_mtl_search import SEARCH_SETTINGS, check_resumable, search_fdu_mtl
+
+    settings = {"model": "asp-mtl", "epochs": 1, "trials": 2}
+    check_resumable(tmp_path, settings)
+    assert json.loads((tmp_path / SEARCH_SETTINGS).read_text()) == settings
+    check_resumable(tmp_path, {**settings, "trials": 5})  # more trials extend a search
+    with pytest.raises(ValueError, match=r"started with other settings \{'epochs': \(1, 2\)\}"):
+        check_resumable(tmp_path, {**settings, "trials": 5, "epochs": 2})
+    with pytest.raises(ValueError, match=r"fixed hyperparameter\(s\) \['adversarial_weight'\] are not searched"):
+        search_fdu_mtl(TrainConfig(model="fs-mtl"), "random", 1, tmp_path, "p", settings, {"adversarial_weight": 0.1})

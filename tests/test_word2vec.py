@@ -1,6 +1,5 @@
 """Tests for in-domain word2vec vectors: training, cache, embedding matrices, config and the main job."""
 
-import json
 import logging
 import os
 import random
@@ -260,26 +259,21 @@ def test_train_config_embeddings():
         TrainConfig(embedding="word2vec", embedding_dim=0)
 
 
-def test_train_flags_follow_the_config(capsys):
-    from experiments import train
-
-    config = train.resolve_config(train.parse_args(["--embedding", "glove+word2vec", "--embedding-dim", "150"]))
+def test_the_config_takes_every_kind_of_word_vectors_and_checks_their_size():
+    config = TrainConfig.from_dict({"embedding": "glove+word2vec", "embedding_dim": 150})
     assert (config.embedding, config.embedding_dim) == ("glove+word2vec", 150)
     for kind in EMBEDDINGS:
-        assert train.parse_args(["--embedding", kind]).embedding == kind
-    for bad in (["--embedding", "fasttext"], ["--embedding-dim", "0"]):
-        with pytest.raises(SystemExit):
-            train.parse_args(bad)
-    assert "must be >= 1; got 0" in capsys.readouterr().err
+        assert TrainConfig(embedding=kind, embedding_dim=150 if kind == "glove+word2vec" else 50).embedding == kind
+    with pytest.raises(ValueError, match="TrainConfig.embedding must be one of"):
+        TrainConfig(embedding="fasttext")
     with pytest.raises(ValueError, match="embedding_dim must be > 50"):
-        train.resolve_config(train.parse_args(["--embedding", "glove+word2vec"]))
+        TrainConfig(embedding="glove+word2vec")
 
 
 @pytest.mark.slow  # 40 s: a main job with word2vec vectors end to end; run with -m slow
 def test_main_job_with_word2vec_uses_train_and_unlabelled_text_only(tmp_path, monkeypatch):
-    from experiments import train
     from tf_aspmtl.data import load_fdu_mtl
-    from tf_aspmtl.training import fdu_mtl_run
+    from tf_aspmtl.training import fdu_mtl_run, run
 
     calls = []
     real = fdu_mtl_run.embedding_matrix
@@ -289,11 +283,10 @@ def test_main_job_with_word2vec_uses_train_and_unlabelled_text_only(tmp_path, mo
         return real(kind, vectorizer, texts, **kwargs)
 
     monkeypatch.setattr(fdu_mtl_run, "embedding_matrix", spy)
-    monkeypatch.setattr(train, "CACHE_DIR", tmp_path)
     out = tmp_path / "run"
-    assert train.main(["--quick", "--tasks", "books,MR", "--epochs", "1", "--hidden-dim", "4", "--max-length", "8",
-                       "--encoder", "cnn", "--embedding", "word2vec", "--embedding-dim", "16", "--dev-only",
-                       "--output-dir", str(out), "--verbose", "0"]) == 0
+    config = TrainConfig(tasks=("books", "MR"), epochs=1, hidden_dim=4, max_length=8, encoder="cnn",
+                         embedding="word2vec", embedding_dim=16, paper_scale=False)
+    results = run(config, out, dev_only=True, verbose=0, cache_dir=tmp_path)
     data = load_fdu_mtl(tasks=["books", "MR"], splits=("train", "dev", "unlabeled"))
     expected = data[data["split"].isin(("train", "unlabeled"))]["text"].tolist()
     (kind, texts, kwargs), = calls
@@ -301,7 +294,6 @@ def test_main_job_with_word2vec_uses_train_and_unlabelled_text_only(tmp_path, mo
     assert texts == expected  # train rows (dev excluded) then unlabelled rows, task by task
     dev_only_texts = set(data[data["split"] == "dev"]["text"]) - set(expected)
     assert dev_only_texts and not dev_only_texts & set(texts)
-    results = json.loads((out / "results.json").read_text())
     info = results["word_vectors"]
     assert info["kind"] == "word2vec" and info["dim"] == 16 and results["glove_coverage"] is None
     assert info["corpus_rows"] == {"train": int((data["split"] == "train").sum()),

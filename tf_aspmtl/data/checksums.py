@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import pathlib
 
+logger = logging.getLogger(__name__)
 CHECKSUM_FILE = "SHA256SUMS"
 
 

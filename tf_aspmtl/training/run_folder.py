@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 from tf_aspmtl.io_utils import write_json_atomic
+from tf_aspmtl.training.ngram_config import NGRAM_SETTINGS, NgramConfig
 from tf_aspmtl.training.train_config import TrainConfig
+
 
 class RunFolderError(ValueError):
     """A run folder holds another run, or a record of its run that cannot be read."""
@@ -15,6 +17,21 @@ class RunFolderError(ValueError):
 
 RUN_IDENTITY = "run_config.json"
 """What a run folder holds: its TrainConfig and whether test is read. A rerun on the folder must match it."""
+NGRAM_RUN_IDENTITY = "run_args.json"
+"""What an n-gram run's folder holds: its tasks (comma-separated), seed and settings."""
+
+
+def _held(record: Path | None, run_dir: Path, identity: dict, path: Path) -> dict | None:
+    """The run a folder's ``record`` says it holds; None after claiming a fresh folder (``identity`` written to
+    ``path``). Raises RunFolderError naming a record that cannot be read."""
+    if record is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, identity)
+        return None
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err})") from None
 
 
 def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: bool) -> None:
@@ -40,14 +57,9 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
     path = run_dir / RUN_IDENTITY
     finished = run_dir / "results.json"  # a finished run from before the record says what it was
     record = path if path.exists() else finished if finished.exists() else None
-    if record is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, identity)
+    theirs = _held(record, run_dir, identity, path)
+    if theirs is None:
         return
-    try:
-        theirs = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err})") from None
     try:  # through TrainConfig: fields added since the folder was written take their defaults
         their_config = json.loads(json.dumps(TrainConfig.from_dict(theirs.get("config") or {}).to_dict()))
     except (TypeError, ValueError) as err:
@@ -67,3 +79,28 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
     diff = {k: (old.get(k), ours.get(k)) for k in sorted(set(ours) | set(old)) if old.get(k) != ours.get(k)}
     raise RunFolderError(f"{run_dir} holds a run of another configuration (field: (that run, this one) {diff}); "
                      "give this run another output folder, or remove the folder to start afresh")
+
+
+def claim_ngram_run_folder(run_dir: str | os.PathLike, config: NgramConfig) -> None:
+    """Records which n-gram run ``run_dir`` holds (``run_args.json``), or refuses a folder of another one.
+
+    Whether test is read is no part of the record: a dev-only run's folder is continued by the same run
+    reading test, which trains nothing more.
+
+    Args:
+        run_dir: the run folder (created if missing).
+        config: the run's :class:`NgramConfig`; its tasks, seed and settings are the record.
+
+    Raises:
+        RunFolderError: (a ValueError) the folder holds another run; the message names the fields that differ.
+    """
+    run_dir = Path(run_dir)
+    wanted = {"tasks": ",".join(config.tasks), "seed": config.seed, **{k: getattr(config, k) for k in NGRAM_SETTINGS}}
+    record = run_dir / NGRAM_RUN_IDENTITY
+    held = _held(record if record.exists() else None, run_dir, wanted, record)
+    if held is None:
+        return
+    differing = sorted(k for k in set(held) | set(wanted) if held.get(k) != wanted.get(k))
+    if differing:
+        raise RunFolderError(f"{run_dir} holds another run ({', '.join(differing)} differ); give this run its own "
+                             "folder, or remove the folder to start afresh")

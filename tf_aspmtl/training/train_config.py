@@ -35,6 +35,27 @@ QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
 """The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
 
 
+def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """A config file's JSON object of ``what``'s fields, without the keys that say where it came from
+    (:data:`CONFIG_FILE_METADATA`).
+
+    Args:
+        path: the JSON file.
+        what: the kind of config, for the messages ("TrainConfig", "NgramConfig").
+
+    Raises:
+        ValueError: naming ``path``: it cannot be read, is not JSON or holds no JSON object.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            loaded = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read a {what} ({err})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a JSON object of {what} fields")
+    return {k: v for k, v in loaded.items() if k not in CONFIG_FILE_METADATA}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run; the defaults are the paper's ASP-MTL on the 16 FDU-MTL tasks.
@@ -153,16 +174,7 @@ class TrainConfig:
         The keys that say where a config file came from, ``provenance``,
         ``command`` and ``commit``, are not fields and are ignored.
         """
-        try:
-            with open(path, encoding="utf-8") as f:
-                loaded = json.load(f)
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path}: cannot read a TrainConfig ({err})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a JSON object of TrainConfig fields")
-        for key in CONFIG_FILE_METADATA:
-            loaded.pop(key, None)
-        return cls.from_dict(loaded, where=str(path), **overrides)
+        return cls.from_dict(read_config_file(path, "TrainConfig"), where=str(path), **overrides)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], where: str = "config", **overrides: Any) -> TrainConfig:

@@ -9,7 +9,12 @@
 * :mod:`~tf_aspmtl.tuning.search_tuners`: :class:`SearchTuner` and
   :class:`HyperbandSearchTuner`, which print a line per trial;
 * :mod:`~tf_aspmtl.tuning.build_tuner`: :func:`build_tuner`, a tuner of
-  one of :data:`TUNERS` around a hypermodel.
+  one of :data:`TUNERS` around a hypermodel;
+* :mod:`~tf_aspmtl.tuning.fdu_mtl_search`: :func:`search_fdu_mtl`, a
+  resumable, distributable search on FDU-MTL's train and dev splits;
+* :mod:`~tf_aspmtl.tuning.trial_report`: a finished search's trials as a
+  table (:func:`trials_frame`), its best trial as a training config
+  (:func:`best_train_config`) and its outcome (:func:`search_summary`).
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from tf_aspmtl.tuning.aspmtl_hypermodel import (
     searched_hyperparameters,
 )
 from tf_aspmtl.tuning.build_tuner import TUNERS, build_tuner
+from tf_aspmtl.tuning.fdu_mtl_search import FduMtlSearch, distributed_role, search_fdu_mtl
 from tf_aspmtl.tuning.reference_first_oracles import (
     ReferenceFirstBayesianOptimizationOracle,
     ReferenceFirstHyperbandOracle,
     ReferenceFirstRandomSearchOracle,
 )
 from tf_aspmtl.tuning.search_tuners import HyperbandSearchTuner, SearchTuner
+from tf_aspmtl.tuning.trial_report import best_train_config, search_summary, trials_frame
 
 __all__ = [
     "COMMON",
@@ -40,12 +47,18 @@ __all__ = [
     "PAPER_LOSS_WEIGHTS",
     "TUNERS",
     "ASPMTLHyperModel",
+    "FduMtlSearch",
     "HyperbandSearchTuner",
     "ReferenceFirstBayesianOptimizationOracle",
     "ReferenceFirstHyperbandOracle",
     "ReferenceFirstRandomSearchOracle",
     "SearchTuner",
+    "best_train_config",
     "build_tuner",
     "default_values",
+    "distributed_role",
+    "search_fdu_mtl",
+    "search_summary",
     "searched_hyperparameters",
+    "trials_frame",
 ]

@@ -1,0 +1,108 @@
+"""Everything that defines a training run of the shared/private n-gram model, checked when it is made."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS
+from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, read_config_file
+
+NGRAM_MODEL = "sp-ngram"
+"""The ``model`` field of the n-gram model's config and results files (the LSTM families have their own names)."""
+NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
+"""The model's and training's settings: an :class:`NgramConfig` is these, the tasks and the seed."""
+
+
+@dataclass(frozen=True)
+class NgramConfig:
+    """One run of :class:`~tf_aspmtl.SharedPrivateNgramClassifier` on FDU-MTL (:func:`run_ngram`).
+
+    Every field is checked when the config is made; a bad value fails at once with the field's name.
+
+    Attributes:
+        tasks: the FDU-MTL tasks (all 16 by default).
+        seed: data order (the weights start at zero).
+        max_features: most n-grams kept (:class:`~tf_aspmtl.NgramFeatures`).
+        ngrams: longest n-gram, in words.
+        l2: L2 weight (0: early stopping alone, and sparse updates).
+        learning_rate: LazyAdam's learning rate.
+        batch_size: rows per training step.
+        epochs: most epochs.
+        patience: epochs without a better dev accuracy before stopping.
+    """
+
+    tasks: tuple[str, ...] = FDU_MTL_TASKS
+    seed: int = 0
+    max_features: int = 200_000
+    ngrams: int = 2
+    l2: float = 0.0
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 20
+    patience: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
+            raise ValueError(f"NgramConfig.tasks must be a non-empty list of task names; got {self.tasks!r}")
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        for name in ("seed", "max_features", "ngrams", "batch_size", "epochs", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"NgramConfig.{name} must be an int; got {value!r}")
+            if name != "seed" and value < 1:
+                raise ValueError(f"NgramConfig.{name} must be >= 1; got {value!r}")
+        for name, strict in (("learning_rate", True), ("l2", False)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0 or (strict and value == 0):
+                raise ValueError(f"NgramConfig.{name} must be a finite number {'>' if strict else '>='} 0; "
+                                 f"got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    def settings(self) -> dict[str, Any]:
+        """The :data:`NGRAM_SETTINGS` fields, in that order (a results file's ``settings``)."""
+        return {name: getattr(self, name) for name in NGRAM_SETTINGS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, ``tasks`` as a list: what :meth:`from_dict` reads back."""
+        return {**asdict(self), "tasks": list(self.tasks)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "config", **overrides: Any) -> NgramConfig:
+        """A config from field values, then ``overrides``.
+
+        Args:
+            values: field values; ``"model"`` may be given and must then be :data:`NGRAM_MODEL`; the keys that
+                say where a config file came from (``provenance``, ``command``, ``commit``) are ignored.
+            where: what ``values`` is, for the messages (a file's path, say).
+            **overrides: field values that win over ``values``.
+
+        Raises:
+            ValueError: naming ``where`` and the field: another model, an unknown field or a bad value.
+        """
+        values = {k: v for k, v in values.items() if k not in CONFIG_FILE_METADATA}
+        model = values.pop("model", NGRAM_MODEL)
+        if model != NGRAM_MODEL:
+            raise ValueError(f"{where}: 'model' is {model!r}; an NgramConfig is the {NGRAM_MODEL!r} model's")
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; known: {known}")
+        try:
+            return replace(cls(), **{**values, **overrides})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> NgramConfig:
+        """A config from a JSON file (``"model": "sp-ngram"`` and any fields), then ``overrides``."""
+        return cls.from_dict(read_config_file(path, "NgramConfig"), where=str(path), **overrides)
+
+    @classmethod
+    def from_results(cls, results: Mapping[str, Any]) -> NgramConfig:
+        """The config of a :func:`run_ngram` results record (its ``tasks``, ``seed`` and ``settings``)."""
+        return cls.from_dict({"tasks": results["tasks"], "seed": results.get("seed", 0), **results["settings"]},
+                             where="results")

@@ -1,0 +1,111 @@
+"""One training run of the shared/private n-gram model on FDU-MTL: features, fit with dev selection, errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
+from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
+from tf_aspmtl.training.epoch_summary import fit_output
+from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
+from tf_aspmtl.training.run_folder import claim_ngram_run_folder
+from tf_aspmtl.training.task_errors import task_errors
+from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
+
+
+def ngram_rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
+                       seed: int | None = None) -> tf.data.Dataset:
+    """An FDU-MTL frame's rows as the model's batches (FDU-MTL's label ``i`` is the task's class ``i``).
+
+    Args:
+        model: the model (its tasks and class names).
+        frame: rows with ``text``, ``task`` and an integer ``label``, as :func:`~tf_aspmtl.data.load_fdu_mtl` gives.
+        batch_size: rows per batch.
+        seed: None for the rows once, in order (:meth:`~tf_aspmtl.models.Task.evaluation_dataset`); else an
+            endless stream reshuffled each pass, the same for the same seed (``training_dataset``).
+    """
+    labels = [model.class_names[model.task_id(t)][int(v)] for t, v in zip(frame["task"], frame["label"])]
+    x = {"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()}
+    if seed is None:
+        return model.evaluation_dataset(x, labels, batch_size)
+    return model.training_dataset(x, labels, batch_size, seed=seed)[0]
+
+
+def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+              dev_only: bool = False, verbose: int = 2) -> dict[str, Any]:
+    """Trains the n-gram model of ``config``, selects its epoch on dev, reads test once; returns the results record.
+
+    The n-grams and their idf are learnt from the train split alone (never dev or test), the weights start at
+    zero and ``config.seed`` orders the data. :func:`fit_with_dev_selection` keeps the training state in
+    ``run_dir/model``, so the same call on the same folder resumes a killed run and ends with the numbers of
+    one that was never killed; the selected model is saved as ``run_dir/model/model.keras``. Classes are FDU-MTL's
+    names (label 0 ``negative``, 1 ``positive``), as the LSTM runs name them, so both kinds of model ensemble.
+
+    Args:
+        config: the run's :class:`NgramConfig`.
+        run_dir: the run folder; a folder of another run is refused (:func:`claim_ngram_run_folder`).
+        data_dir: FDU-MTL folder (else ``$TF_ASPMTL_FDU_MTL``, else ``../shared/data/fdu-mtl``).
+        dev_only: never read the test split (screens); a later run on the folder without it reads test once.
+        verbose: 0 silent, 1 Keras' progress bar, 2 one short line per epoch.
+
+    Returns:
+        ``{"model", "seed", "tasks", "dev_only", "settings", "vocabulary_size", "best_epoch", "epochs_run",
+        "training_wall_time_s", "epochs_trained_here", "processes", "history", "per_task": {task: {"dev_error"
+        [, "test_error"]}}, "avg_dev_error" [, "avg_test_error"], "wall_time_s"}``.
+
+    Raises:
+        RunFolderError: ``run_dir`` holds another run.
+    """
+    started = time.monotonic()
+    run_dir = Path(run_dir)
+    claim_ngram_run_folder(run_dir, config)
+    tasks = list(config.tasks)
+    data = load_fdu_mtl(data_dir, tasks=tasks, splits=("train", "dev") if dev_only else ("train", "dev", "test"))
+    train, dev = data[data["split"] == "train"], data[data["split"] == "dev"]
+    keras.utils.set_random_seed(config.seed)
+    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams)
+    features.adapt(train["text"].astype(str).tolist())
+    preprocessor = NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features,
+                                     name="preprocessor")
+    model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
+    model.compile(optimizer=LazyAdam(config.learning_rate))
+    fit_verbose, epoch_lines = fit_output(verbose)
+    selection = fit_with_dev_selection(
+        model, ngram_rows_dataset(model, train, config.batch_size, seed=config.seed),
+        math.ceil(len(train) / config.batch_size), ngram_rows_dataset(model, dev, config.batch_size),
+        run_dir / "model", epochs=config.epochs, patience=config.patience, tensorboard=False, verbose=fit_verbose,
+        callbacks=epoch_lines,
+    )
+    model.save(run_dir / "model" / "model.keras")
+    dev_errors = task_errors(model, ngram_rows_dataset(model, dev, config.batch_size))
+    results: dict[str, Any] = {
+        "model": NGRAM_MODEL, "seed": config.seed, "tasks": tasks, "dev_only": dev_only,
+        "settings": config.settings(), "vocabulary_size": features.vocabulary_size,
+        "best_epoch": selection.best_epoch, "epochs_run": selection.epochs_run,
+        "training_wall_time_s": selection.wall_time_s,
+        "epochs_trained_here": selection.epochs_run - selection.resumed_from_epoch,
+        "processes": selection.processes, "history": selection.history,
+        "per_task": {t: {"dev_error": dev_errors[t]} for t in tasks},
+        "avg_dev_error": float(np.mean(list(dev_errors.values()))),
+    }
+    if not dev_only:
+        test = data[data["split"] == "test"]
+        test_errors = task_errors(model, ngram_rows_dataset(model, test, config.batch_size))
+        for t in tasks:
+            results["per_task"][t]["test_error"] = test_errors[t]
+        results["avg_test_error"] = float(np.mean(list(test_errors.values())))
+    results["wall_time_s"] = time.monotonic() - started
+    return results

@@ -1,0 +1,91 @@
+"""One transfer run on FDU-MTL (the paper's Table 3): a trained model's shared space carried to a task it never saw."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.task_errors import task_errors
+from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
+
+
+def run_transfer(source_model: str | os.PathLike, task: str, run_dir: str | os.PathLike, mode: str = "bc",
+                 train_shared: bool = False, difference_weight: float = 0.0, learning_rate: float = 1e-3,
+                 batch_size: int = 16, epochs: int = 15, patience: int = 3, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, verbose: int | str = 2) -> dict[str, Any]:
+    """Transfers ``source_model``'s shared space to ``task``, selects the epoch on its dev split, reads test once.
+
+    The new model (:meth:`~tf_aspmtl.models.Task.transfer`: the frozen shared encoder and a new output layer in
+    ``"sc"`` mode, plus a new private encoder in ``"bc"``; the word embedding copied and frozen too unless
+    ``train_shared``) trains on the task's train split; :func:`fit_with_dev_selection` keeps its state in
+    ``run_dir/model``, so a killed run resumes; the selected model is saved as ``run_dir/model/model.keras``.
+
+    Args:
+        source_model: a ``.keras`` file of a model with a shared encoder, trained on other tasks.
+        task: the new FDU-MTL task.
+        run_dir: the run folder.
+        mode: ``"sc"`` or ``"bc"``.
+        train_shared: also train the copied embedding and shared encoder.
+        difference_weight: gamma between the frozen shared and the new private feature (``"bc"`` only).
+        learning_rate, batch_size, epochs, patience: the training's.
+        seed: initial weights and data order.
+        data_dir: FDU-MTL folder (else ``$TF_ASPMTL_FDU_MTL``, else ``../shared/data/fdu-mtl``).
+        verbose: Keras ``fit`` verbosity.
+
+    Returns:
+        The results record, the main job's form: ``{"model": "transfer-<mode>", "per_task": {task: {"dev_error",
+        "test_error", "best_epoch"}}, "avg_dev_error", "avg_test_error", "source_tasks", "source_class",
+        "config" (these arguments), "history", "wall_time_s", "processes", ...}``.
+
+    Raises:
+        ValueError: the source model saw ``task``, or an argument the transfer refuses (a mode, a
+            difference weight in ``"sc"`` mode).
+    """
+    import tf_aspmtl
+
+    config = {"source_model": str(source_model), "task": task, "mode": mode, "train_shared": train_shared,
+              "difference_weight": difference_weight, "learning_rate": learning_rate, "batch_size": batch_size,
+              "epochs": epochs, "patience": patience, "seed": seed,
+              "data_dir": None if data_dir is None else str(data_dir), "library": tf_aspmtl.__version__}
+    keras.utils.set_random_seed(seed)
+    started = time.time()
+    source = keras.models.load_model(source_model, safe_mode=True)
+    if task in source.task_names:
+        raise ValueError(f"{source_model} was trained on {task!r}; transfer needs a task the source model has not "
+                         "seen")
+    data = load_fdu_mtl(data_dir, tasks=[task], splits=("train", "dev", "test"))
+    train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
+    model = source.transfer(task, classes=list(FDU_MTL_CLASS_NAMES), mode=mode, train_shared=train_shared,
+                            difference_weight=difference_weight, compile=False)
+    model.compile(learning_rate=learning_rate)
+    vectorizer = model.preprocessor.text_vectorizer
+    train_ds, steps = make_training_dataset(train, vectorizer, [task], batch_size=batch_size,
+                                            max_length=vectorizer.max_length, seed=seed)
+    dev_ds, test_ds = make_eval_dataset(dev, vectorizer, [task]), make_eval_dataset(test, vectorizer, [task])
+    fit_started = time.time()
+    selection = fit_with_dev_selection(model, train_ds, steps, dev_ds, Path(run_dir) / "model", epochs=epochs,
+                                       patience=patience, verbose=verbose)
+    fit_s = time.time() - fit_started
+    dev_err, test_err = task_errors(model, dev_ds)[task], task_errors(model, test_ds)[task]
+    model.save(Path(run_dir) / "model" / "model.keras")
+    return {
+        "model": f"transfer-{mode}",
+        "short_run": False,
+        "source_model": str(source_model),
+        "source_tasks": list(source.task_names),
+        "source_class": type(source).__name__,
+        "per_task": {task: {"dev_error": dev_err, "test_error": test_err, "best_epoch": selection.best_epoch}},
+        "avg_dev_error": dev_err,
+        "avg_test_error": test_err,
+        "config": config,
+        "history": {task: selection.history},
+        "wall_time_s": selection.wall_time_s + (time.time() - started) - fit_s,
+        "processes": selection.processes,
+    }
