@@ -53,6 +53,25 @@ def test_features_are_sublinear_tf_idf_of_words_and_pairs_with_unit_norm():
     assert idf[0] == 0  # the unknown n-grams
 
 
+def test_a_rows_features_are_the_same_floats_in_any_batch():
+    # Training reads features computed once, in chunks; serving computes them per request batch.
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 120), p=np.linspace(2, 0.1, 40) / np.linspace(2, 0.1, 40).sum()))
+             for _ in range(300)]
+    features = NgramFeatures(max_features=500)
+    features.adapt(texts)
+    together = features(tf.constant(texts))
+    apart = tf.sparse.concat(0, [features(tf.constant(texts[i:i + 7])) for i in range(0, len(texts), 7)])
+    np.testing.assert_array_equal(together.indices.numpy(), apart.indices.numpy())
+    np.testing.assert_array_equal(together.values.numpy(), apart.values.numpy())
+    pre = NgramPreprocessor(["t"], {"t": ["0", "1"]}, features)
+    batches = list(pre.evaluation_dataset(texts, np.zeros(300, np.int32), np.zeros(300, np.int32), batch_size=64))
+    assert isinstance(batches[0][0]["ngram_features"], tf.SparseTensor)
+    np.testing.assert_array_equal(tf.sparse.concat(0, [x["ngram_features"] for x, _ in batches]).values.numpy(),
+                                  together.values.numpy())
+
+
 def test_features_refuse_to_run_before_adapt_and_to_adapt_twice():
     fresh = NgramFeatures()
     with pytest.raises(ValueError, match="adapt"):

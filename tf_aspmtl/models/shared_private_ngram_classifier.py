@@ -32,7 +32,9 @@ class SharedPrivateNgramClassifier(Task):
 
     It takes raw rows (:class:`Task`): ``fit`` on raw rows serves an endless
     stream of mixed-task batches reshuffled every pass (``seed`` fixes it).
-    ``call`` takes ``{"text": tf.string [batch], "task" or "task_id"}`` and
+    ``call`` takes ``{"text": tf.string [batch], "task" or "task_id"}``, or
+    the features the preprocessor's datasets hold (``{"ngram_features":
+    tf.SparseTensor, "task_id"}``, computed once rather than every epoch), and
     returns ``{"probabilities": [batch, max_classes], "logits", "task_id"}``.
     A task's export holds the n-gram vocabulary and idf and one matrix,
     ``W_shared + W_private[task]`` (:meth:`task_head`).
@@ -114,7 +116,8 @@ class SharedPrivateNgramClassifier(Task):
 
     # ----------------------------------------------------------- forward
     def call(self, inputs, training=None):
-        inputs = self.preprocessor(inputs)
+        if not (isinstance(inputs, dict) and NGRAM_FEATURES in inputs and TASK_ID in inputs):
+            inputs = self.preprocessor(inputs)  # raw {"text", "task"}; the datasets hold the features already
         x, task_ids = inputs[NGRAM_FEATURES], inputs[TASK_ID]
         shared = sparse_matmul(x, self.shared_kernel)
         private = tf.reshape(sparse_matmul(x, self.private_kernel), [-1, self.num_tasks, self.max_classes])

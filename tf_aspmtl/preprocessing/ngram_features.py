@@ -105,10 +105,15 @@ class NgramFeatures(keras.layers.Layer):
         counts = self.counter(standardize(tf.reshape(texts, [-1])))
         counts = tf.sparse.reorder(counts)
         columns = counts.indices[:, 1]
-        values = (1.0 + tf.math.log(tf.cast(counts.values, tf.float32))) * tf.gather(self.idf, columns)
+        # Computed in float64 and rounded once at the end, a row's features are the same float32 values
+        # whatever else is in its batch (float32's vectorised log and its parallel sums round an array's tail
+        # and its partial sums differently), so features computed once for training are the ones a served
+        # batch computes.
+        values = (1.0 + tf.math.log(tf.cast(counts.values, tf.float64))) * tf.cast(tf.gather(self.idf, columns),
+                                                                                  tf.float64)
         rows = counts.indices[:, 0]
         norms = tf.math.unsorted_segment_sum(tf.square(values), rows, tf.cast(counts.dense_shape[0], tf.int32))
-        values = values * tf.math.rsqrt(tf.maximum(tf.gather(norms, rows), 1e-12))
+        values = tf.cast(values / tf.sqrt(tf.maximum(tf.gather(norms, rows), 1e-24)), tf.float32)
         return tf.SparseTensor(counts.indices, values, counts.dense_shape)
 
     def compute_output_spec(self, texts):

@@ -25,8 +25,11 @@ class NgramPreprocessor(TaskPreprocessor):
     Calling it maps ``{"text": tf.string [batch], "task": task names or ids}``
     (or ``"task_id"``) to ``{"ngram_features": tf.SparseTensor float32
     [batch, vocabulary_size], "task_id": int32 [batch]}`` in the graph.
-    Its datasets hold raw text: the features are computed in the model's
-    graph, so a served model takes raw text as the training one does.
+    Its training and evaluation datasets hold the features, computed once
+    (:meth:`featurize`), not raw text: an epoch then costs the model's steps
+    alone, not a pass of tokenisation. The same layer computes them as the
+    model's graph does for raw text, so a served model, which takes raw text,
+    sees the same features as training did.
 
     Args:
         task_names: sequence of str. The tasks, in id order.
@@ -87,23 +90,36 @@ class NgramPreprocessor(TaskPreprocessor):
         return {NGRAM_FEATURES: self.features(inputs[TEXT]), TASK_ID: self.graph_task_ids(task)}
 
     # -------------------------------------------------------------- datasets
+    def featurize(self, texts: Sequence, chunk_rows: int = 4096) -> tf.SparseTensor:
+        """The n-gram features of ``texts`` [rows, vocabulary_size], computed ``chunk_rows`` texts at a time.
+
+        Each row's features depend on its text alone, so they are the ones
+        the model's graph computes for the same text in any batch.
+        """
+        texts = list(texts)
+        if not texts:
+            return tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.zeros([0], tf.float32), [0, self.vocabulary_size])
+        featurize = tf.function(self.features.call)
+        chunks = [featurize(tf.constant(texts[i:i + chunk_rows], tf.string)) for i in range(0, len(texts), chunk_rows)]
+        return tf.sparse.concat(0, chunks)
+
     def _rows(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None) -> tf.data.Dataset:
-        inputs = {TEXT: tf.constant(list(texts), tf.string), TASK_ID: tf.constant(task_ids, tf.int32)}
+        inputs = {NGRAM_FEATURES: self.featurize(texts), TASK_ID: tf.constant(task_ids, tf.int32)}
         if labels is None:
             return tf.data.Dataset.from_tensor_slices(inputs)
         return tf.data.Dataset.from_tensor_slices((inputs, tf.constant(np.asarray(labels), tf.int32)))
 
     def training_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray, batch_size: int = 64,
                          seed: int = 0) -> tuple[tf.data.Dataset, int]:
-        """An endless stream of raw-text batches (tasks mixed), reshuffled each pass, the same for the same seed;
-        and the steps that make one pass."""
+        """An endless stream of batches of features (tasks mixed), reshuffled each pass, the same for the same
+        seed; and the steps that make one pass."""
         data = self._rows(texts, task_ids, labels)
         data = data.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
         return data.batch(batch_size).prefetch(2), math.ceil(len(texts) / batch_size)
 
     def evaluation_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray,
                            batch_size: int = 64) -> tf.data.Dataset:
-        """Raw-text batches of labelled rows in their order (tasks mixed)."""
+        """Batches of the features of labelled rows, in their order (tasks mixed)."""
         return self._rows(texts, task_ids, labels).batch(batch_size).prefetch(2)
 
     def get_config(self):
