@@ -1,0 +1,39 @@
+"""The benchmark suite of issue 22: its options, its scikit-learn anchor, and (slow) one whole quick run."""
+
+import json
+
+import pytest
+
+from experiments import bench_suite
+
+KEYS = ("asp_over_plain_b16", "asp_16_over_2_tasks", "flop_share", "asp_epoch_s", "main_job_s", "ngram_train_s",
+        "ngram_dev_error", "sklearn_train_s", "sklearn_dev_error", "serving_lstm_p50_ms", "serving_lstm_b64_per_s",
+        "serving_ngram_p50_ms", "serving_ngram_b64_per_s")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sklearn-c", "1,x"], "--sklearn-c must be comma-separated numbers"),
+    (["--sklearn-c", "0"], "every C > 0"),
+    (["--steps", "0"], "--steps and --serving-calls must be >= 1"),
+])
+def test_bad_options_are_named_not_a_traceback(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        bench_suite.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_the_scikit_learn_anchor_chooses_c_on_dev_and_learns_the_task():
+    anchor = bench_suite.sklearn_anchor([0.01, 10.0], tasks=["MR", "camera_photo"])
+    assert [f["C"] for f in anchor["fits"]] == [0.01, 10.0]
+    assert anchor["dev_error"] == min(f["dev_error"] for f in anchor["fits"])
+    assert anchor["dev_error"] < 30.0  # far better than chance on two sentiment tasks
+
+
+@pytest.mark.slow
+def test_a_quick_run_writes_every_figure(tmp_path):
+    out = tmp_path / "summary.json"
+    bench_suite.main(["--quick", "--output", str(out), "--note", "test"])
+    result = json.loads(out.read_text())
+    assert set(KEYS) <= set(result["figures"]) and result["quick"] is True
+    assert all(result["figures"][k] is not None for k in KEYS if k != "asp_epoch_s")
+    assert "| `main_job_s` |" in out.with_suffix(".md").read_text()
