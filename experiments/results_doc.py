@@ -12,7 +12,7 @@ import math
 import statistics
 from typing import Any
 
-from experiments import best, summarize_runs
+from experiments import best
 from experiments.result_files import (
     FAMILIES,
     LABELS,
@@ -214,10 +214,21 @@ def _best_section(blocks: dict[str, str]) -> list[str]:
 def _length_and_optimiser() -> list[str]:
     files = sorted(RESULTS.glob("runs_asp/*_seed*.json")) + [RESULTS / "speed_asp_mtl_lazy_adam.json",
                                                              RESULTS / "reproduce_asp-mtl.json"]
-    runs = [summarize_runs.load_run(p) for p in files if p.exists()]
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in files if p.exists()]
     if not runs:
         return []
-    groups = {(g["group"]["optimizer"], g["group"]["max_length"]): g for g in summarize_runs.summarise(runs)}
+
+    def setting(run: dict[str, Any]) -> tuple[str, int]:  # results from before --optimizer existed used Keras' Adam
+        return run["config"].get("optimizer", "adam"), run["config"]["max_length"]
+
+    by_setting: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in runs:
+        by_setting.setdefault(setting(r), []).append(r)
+    groups = {key: {"seeds": sorted(r["config"]["seed"] for r in members),
+                    "dev_mean": statistics.mean(r["avg_dev_error"] for r in members),
+                    "test_mean": statistics.mean(r["avg_test_error"] for r in members),
+                    "dev": _pm([r["avg_dev_error"] for r in members]),
+                    "test": _pm([r["avg_test_error"] for r in members])} for key, members in by_setting.items()}
     names = {"adam": "`keras.optimizers.Adam`", "lazy-adam": "`LazyAdam`"}
     lines = ["## Length cap and optimiser (ASP-MTL, 16 tasks, paper scale)", "",
              "`experiments.train --model asp-mtl --paper-scale` with one setting changed at a time; each run's "
@@ -225,16 +236,12 @@ def _length_and_optimiser() -> list[str]:
              "`reproduce_asp-mtl.json`). Mean error over the 16 tasks, mean ± sd over seeds, %:", "",
              "| optimiser | length cap | seeds | dev error | test error |", "|---|---:|---|---:|---:|"]
     for (optimizer, length), g in sorted(groups.items(), key=lambda kv: (kv[0][0] != "adam", kv[0][1])):
-        dev = f"{g['dev_mean']:.2f}" + ("" if g["dev_sd"] is None else f" ± {g['dev_sd']:.2f}")
-        test = f"{g['test_mean']:.2f}" + ("" if g["test_sd"] is None else f" ± {g['test_sd']:.2f}")
-        lines.append(f"| {names.get(optimizer, optimizer)} | {length} | {', '.join(map(str, g['seeds']))} | {dev} | "
-                     f"{test} |")
+        lines.append(f"| {names.get(optimizer, optimizer)} | {length} | {', '.join(map(str, g['seeds']))} | "
+                     f"{g['dev']} | {g['test']} |")
     adam, lazy = groups.get(("adam", 200)), groups.get(("lazy-adam", 200))
     if adam and lazy:
-        def errors(optimizer: str, key: str) -> list[float]:
-            return [r[key] for r in runs if r["group"]["optimizer"] == optimizer and r["group"]["max_length"] == 200]
-
-        every = all(max(errors("lazy-adam", k)) < min(errors("adam", k)) for k in ("avg_dev_error", "avg_test_error"))
+        every = all(max(r[k] for r in by_setting["lazy-adam", 200]) < min(r[k] for r in by_setting["adam", 200])
+                    for k in ("avg_dev_error", "avg_test_error"))
         dev, test = adam["dev_mean"] - lazy["dev_mean"], adam["test_mean"] - lazy["test_mean"]
         lines += ["", f"- LazyAdam against Keras' Adam, same seeds: mean dev error {abs(dev):.2f} points "
                       f"{'lower' if dev > 0 else 'higher'}, mean test error {abs(test):.2f} points "
@@ -242,11 +249,10 @@ def _length_and_optimiser() -> list[str]:
                   + ("; every LazyAdam seed beat every Adam seed on dev and on test." if every else ".")
                   + " A guess, not tested: with dense Adam every embedding row keeps moving on momentum after its "
                     "words were last seen, so GloVe vectors of words a batch did not contain drift."]
-    base = next((r for r in runs if r["group"]["optimizer"] == "lazy-adam" and r["group"]["max_length"] == 200
-                 and r["seed"] == 0), None)
+    seed0 = {setting(r)[1]: r for r in runs if setting(r)[0] == "lazy-adam" and r["config"]["seed"] == 0}
+    base = seed0.get(200)
     for length in (400, 100):
-        other = next((r for r in runs if r["group"]["optimizer"] == "lazy-adam" and r["group"]["max_length"] == length
-                      and r["seed"] == 0), None)
+        other = seed0.get(length)
         if base and other:
             lines.append(f"- A {length}-token cap against 200, seed 0: dev error {other['avg_dev_error']:.2f} against "
                          f"{base['avg_dev_error']:.2f}, for {other['wall_time_s'] / base['wall_time_s']:.1f} times "
@@ -453,7 +459,7 @@ def _tuning_section() -> list[str]:
 
 OTHER_FILES = [
     ("table2_reproduction.{json,md,png}", "an earlier one-seed reproduction of Table 2 with Keras' dense Adam "
-                                          "(`python -m experiments.reproduce`)"),
+                                          "(by `experiments/reproduce.py`, in git history)"),
     ("reproduce_{single,fs-mtl,sp-mtl,asp-mtl}.{json,md}", "the runs of that reproduction"),
     ("extend_asp-mtl_confusion_unlabeled.{json,md}", "ASP-MTL with the confusion objective and unlabelled rows, one "
                                                      "seed"),
