@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import statistics
 from typing import Any
 
@@ -22,6 +21,7 @@ from experiments.result_files import (
     load as _load,
     load_previous,
     paper_average,
+    plus_minus,
 )
 
 
@@ -33,15 +33,6 @@ def _body(markdown: str) -> str:
     text = "\n".join(lines).strip()
     return "\n".join("#### " + line.lstrip("#").lstrip() if line.startswith("##") else line
                      for line in text.splitlines())
-
-
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
-
-
-def _pm(values: list[float], digits: int = 2) -> str:
-    mean, sd = _mean_sd(values)
-    return f"{mean:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
 
 
 def _listed(values: list[float], digits: int = 1) -> str:
@@ -62,7 +53,7 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
         done = runs.get(family, {})
         if done:
             lines.append(f"| Table 2, {LABELS[family]}, {len(done)} seeds | "
-                         f"{_pm([r['avg_test_error'] for r in done.values()])} | "
+                         f"{plus_minus([r['avg_test_error'] for r in done.values()])} | "
                          f"{paper_average(PAPER_COLUMN[family]):.1f} |")
     chosen = {s: json.loads(best.result_path(s).read_text(encoding="utf-8")) for s in range(10)
               if best.result_path(s).exists()}
@@ -70,11 +61,11 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
         first = next(iter(chosen.values()))
         what = "the shared/private n-gram model" if best.is_ngram(first) else "an ASP-MTL configuration"
         lines.append(f"| the best configuration chosen on dev ({what}), {len(chosen)} seeds | "
-                     f"**{_pm([r['avg_test_error'] for r in chosen.values()])}** | – |")
+                     f"**{plus_minus([r['avg_test_error'] for r in chosen.values()])}** | – |")
     previous = load_previous(PREVIOUS_BEST_LSTM)
     if previous:
         lines.append(f"| the best LSTM configuration chosen on dev (ASP-MTL, head+tail, confusion, unlabelled rows), "
-                     f"{len(previous)} seeds | {_pm([r['avg_test_error'] for r in previous.values()])} | – |")
+                     f"{len(previous)} seeds | {plus_minus([r['avg_test_error'] for r in previous.values()])} | – |")
     return "\n".join(lines)
 
 
@@ -227,8 +218,8 @@ def _length_and_optimiser() -> list[str]:
     groups = {key: {"seeds": sorted(r["config"]["seed"] for r in members),
                     "dev_mean": statistics.mean(r["avg_dev_error"] for r in members),
                     "test_mean": statistics.mean(r["avg_test_error"] for r in members),
-                    "dev": _pm([r["avg_dev_error"] for r in members]),
-                    "test": _pm([r["avg_test_error"] for r in members])} for key, members in by_setting.items()}
+                    "dev": plus_minus([r["avg_dev_error"] for r in members]),
+                    "test": plus_minus([r["avg_test_error"] for r in members])} for key, members in by_setting.items()}
     names = {"adam": "`keras.optimizers.Adam`", "lazy-adam": "`LazyAdam`"}
     lines = ["## Length cap and optimiser (ASP-MTL, 16 tasks, paper scale)", "",
              "`experiments.train --model asp-mtl --paper-scale` with one setting changed at a time; each run's "

@@ -1,7 +1,6 @@
 """Ensembles chosen on dev, one per seed, among the 16-task models that the tables and the main job trained.
 
     python -m experiments.select_ensembles             # what is missing: each seed's selection, export, serving cost
-    python -m experiments.select_ensembles --rebuild   # only the summary (experiments.tables rebuild also writes it)
     python -m experiments.select_ensembles --pool with-ngram   # the same with the n-gram model and the best LSTM
                                                                # configuration among the candidates
 
@@ -14,7 +13,8 @@ picks members and weights on dev alone and then reads test once
 is never rerun). Then each seed's ensemble is exported for one task
 (``BENCH_TASK``) and ``experiments.bench_serving`` times those exports side by
 side with the best configuration's single model and seed ensemble, in one
-run, so the cost ratios are measured under the same load.
+run, so the cost ratios are measured under the same load. ``python -m experiments.tables rebuild`` rewrites
+the summary from the result files alone.
 """
 
 from __future__ import annotations
@@ -232,16 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--max-steps", type=int, default=20, help="most picks per ensemble (default: %(default)s)")
-    p.add_argument("--rebuild", action="store_true", help="only write the summary from the result files")
     p.add_argument("--pool", choices=sorted(POOLS), default="lstm", help="the candidates (default: %(default)s)")
     args = p.parse_args(argv)
-    ok = True
     folder = results_dir(args.pool)
-    if not args.rebuild:
-        folder.mkdir(parents=True, exist_ok=True)
-        ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
-        if ok:
-            bench(args.seeds, args.pool)
+    folder.mkdir(parents=True, exist_ok=True)
+    ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
+    if ok:
+        bench(args.seeds, args.pool)
     text = summary(folder, BEST, args.pool)
     if text is not None:
         write_atomic(folder.with_suffix(".md"), f"# {TITLES[args.pool]}\n\n" + text)

@@ -43,6 +43,7 @@ from experiments.result_files import (
     TABLES as RESULTS,
     load_previous,
     load_runs,
+    mean_sd,
 )
 
 RUNS = RESULTS / "runs"
@@ -256,19 +257,13 @@ CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
-    return mean, sd
-
-
 def _pair(a: str, b: str, seeds: list[int], diffs: list[float], per_seed: list[float] | None,
           dev: list[float]) -> dict[str, Any]:
     """A paired comparison: the mean of the differences ``diffs`` with its 95 % t-interval, and who wins how often
     (``per_seed``: the mean over tasks per seed; None: the mean itself if one seed, else none)."""
     from scipy import stats
 
-    mean, sd = _mean_sd(diffs)
+    mean, sd = mean_sd(diffs)
     half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
     return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
             "per_seed_mean_over_tasks": per_seed if per_seed is not None else [mean] if len(seeds) == 1 else [],
@@ -314,7 +309,7 @@ def error_table(runs, settings, paper_columns: dict[str, str] | None):
                 values = [runs[setting][s]["avg_test_error"] for s in seeds]
             else:
                 values = [runs[setting][s]["per_task"][task]["test_error"] for s in seeds]
-            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
             # Held at the CSV's precision, so the markdown, the CSV and what reads the CSV (best.md) print alike.
             row[f"{setting}_mean"], row[f"{setting}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
             row[f"{setting}_seeds"] = len(values)
@@ -516,7 +511,7 @@ def table3_frame(runs):
                           if len(complete) == len(paper.index) else [])
             else:
                 values = [r["avg_test_error"] for r in by_task.get(task, {}).values()]
-            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
             row[f"{column}_mean"], row[f"{column}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
             row[f"{column}_seeds"] = len(values)
             row[f"paper_{column}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
@@ -607,11 +602,11 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
     if not seeds:
         return None
     b, r = runs[base], runs[setting]
-    mean, sd = _mean_sd([b[s]["avg_dev_error"] - r[s]["avg_dev_error"] for s in seeds])
+    mean, sd = mean_sd([b[s]["avg_dev_error"] - r[s]["avg_dev_error"] for s in seeds])
     return {"lever": lever, "flags": flags, "screen": screen, "seeds": len(seeds),
             "dev_gain_mean": mean, "dev_gain_sd": sd,
-            "dev_error_base": _mean_sd([b[s]["avg_dev_error"] for s in seeds])[0],
-            "dev_error_lever": _mean_sd([r[s]["avg_dev_error"] for s in seeds])[0],
+            "dev_error_base": mean_sd([b[s]["avg_dev_error"] for s in seeds])[0],
+            "dev_error_lever": mean_sd([r[s]["avg_dev_error"] for s in seeds])[0],
             "commands": " ; ".join(r[s]["command"] for s in seeds)}
 
 
@@ -702,8 +697,8 @@ def choose_best(runs, command: str) -> dict[str, Any]:
             done = runs.get(name, {})
             if all(seed in done for seed in SEEDS):
                 found[name] = {
-                    "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
-                    "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
+                    "mean_dev_error": mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
+                    "mean_wall_time_s": mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
                 }
         return found
 
