@@ -33,7 +33,6 @@ from experiments.result_files import BEST, RESULTS as RESULT_FILES
 
 logger = logging.getLogger("experiments.select_ensembles")
 RESULTS = RESULT_FILES / "ensemble_selection"
-SUMMARY = RESULTS.with_suffix(".md")
 BENCH = RESULTS / "bench_serving.json"
 BENCH_TASK = "books"
 SEEDS = (0, 1, 2)
