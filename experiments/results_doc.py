@@ -12,6 +12,7 @@ import statistics
 from typing import Any
 
 from experiments import best
+from experiments.equality import compare
 from experiments.result_files import (
     FAMILIES,
     LABELS,
@@ -76,19 +77,13 @@ def _refactor_section() -> list[str]:
     steps = _load("experiments/results/bench_refactor_steps.json")
     if not (before and after):
         return []
-    tasks = sorted(set(before["per_task"]) | set(after["per_task"]))
-    differing = [t for t in tasks if before["per_task"].get(t) != after["per_task"].get(t)]
-    largest, values = 0.0, 0
-    for group in set(before["history"]) & set(after["history"]):
-        for key in set(before["history"][group]) & set(after["history"][group]):
-            for x, y in zip(before["history"][group][key], after["history"][group][key]):
-                largest, values = max(largest, abs(x - y)), values + 1
+    same = compare(before, after)
     lines = ["### The same numbers before and after the refactor into the keras-hub shape", "",
              f"The main job and the same settings run before that refactor "
              f"(`experiments/results/tables/runs/asp_mtl_seed0.json`, commit `{before['commit'][:7]}`): tasks whose "
-             f"dev error, test error or best epoch differ: {', '.join(differing) or 'none'} (of {len(tasks)}); "
-             f"largest difference over the {values} logged epoch values (every loss term and metric of every "
-             f"epoch): {largest:g} (also `experiments/results/refactor_equality.md`). Their wall times were "
+             f"dev error, test error or best epoch differ: {', '.join(same['tasks_differing']) or 'none'} (of {same['tasks']}); "
+             f"largest difference over the {same['history_values_compared']} logged epoch values (every loss term "
+             f"and metric of every epoch): {same['largest_history_difference']:g} (also `experiments/results/refactor_equality.md`). Their wall times were "
              f"{before['wall_time_s']:.0f} s then and {after['wall_time_s']:.0f} s now."]
     if steps:
         by_api = {api: [r for r in steps["runs"] if r["api"] == api] for api in ("old", "new")}
