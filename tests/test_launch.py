@@ -1,10 +1,10 @@
-"""tf_aspmtl.local_processes: several processes of one job, stopped together when one fails."""
+"""experiments.launch: several processes of one job, stopped together when one fails."""
 
 import json
 import sys
 import time
 
-from tf_aspmtl.local_processes import free_ports, run_processes, tf_config
+from experiments.launch import free_ports, run_processes, tf_config
 
 
 def test_a_failing_process_stops_the_others_and_every_line_is_kept():
