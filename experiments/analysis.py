@@ -6,9 +6,7 @@
         --pair 2 runs/tables/sp_mtl_seed2/model/model.keras runs/tables/asp_mtl_rerun_seed2/model/model.keras
 
 Each ``--pair SEED SP_PATH ASP_PATH`` is an SP-MTL and an ASP-MTL model
-trained with the same seed (16 FDU-MTL tasks). The older single-pair form
-``--model sp-mtl=PATH --model asp-mtl=PATH`` (SP first) still works; its seed
-is recorded as unknown. For each model, on frozen features
+trained with the same seed (16 FDU-MTL tasks). For each model, on frozen features
 (:func:`tf_aspmtl.analysis.feature_statistics`):
 
 * **task readability of the shared space**: a fresh linear probe (logistic
@@ -47,12 +45,14 @@ import keras
 import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
-from tf_aspmtl.analysis import feature_statistics, occlusion
+from tf_aspmtl.analysis import feature_statistics, occlusion, plot_occlusion
 from tf_aspmtl.data import load_fdu_mtl
 
 logger = logging.getLogger("experiments.analysis")
 RESULTS = REPO_ROOT / "experiments" / "results"
 SP, ASP = "sp-mtl", "asp-mtl"
+WORDS_TITLE = ("Words that move each feature most when removed (darker = larger move); SP-MTL vs ASP-MTL disagree, "
+               "ASP-MTL right")
 LABELS = {SP: "SP-MTL", ASP: "ASP-MTL"}
 # Statistic of one model -> (markdown column, display scale, display format, unit of a difference).
 METRICS = {
@@ -115,48 +115,16 @@ def qualitative(models, predictions, test, n_examples: int, png: Path) -> dict[s
                           "shared_occlusion": s.tolist(), "private_occlusion": p.tolist()}
                          for name, words, s, p in found]
     if examples:
-        plot_words(examples, png)
+        plot_occlusion(examples, png, WORDS_TITLE)
     losses = np.flatnonzero(differ & (predictions[SP] == truth))
     return {"disagreements": {"asp_right": int(len(wins)), "sp_right": int(len(losses))}, "examples": examples}
 
 
-def plot_words(examples: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = sum(2 for _ in examples)
-    fig, axes = plt.subplots(rows, 1, figsize=(14, 0.9 * rows + 0.5))
-    axes = np.atleast_1d(axes)
-    for e, example in enumerate(examples):
-        for j, key in enumerate(("shared", "private")):
-            ax = axes[2 * e + j]
-            ax.axis("off")
-            scores = np.asarray(example[f"{key}_occlusion"])
-            top = scores.max() or 1.0
-            x = 0.0
-            ax.text(-0.01, 0.5, f"{example['model']}, {example['task']}: {key}", ha="right", va="center",
-                    fontsize=8, transform=ax.transAxes)
-            for word, score in list(zip(example["words"], scores))[:40]:
-                ax.text(x, 0.5, word, fontsize=8, va="center", transform=ax.transAxes,
-                        bbox={"facecolor": plt.cm.Reds(0.85 * score / top), "edgecolor": "none", "pad": 1})
-                x += 0.0085 * (len(word) + 2)
-    fig.suptitle("Words that move each feature most when removed (darker = larger move); SP-MTL vs ASP-MTL disagree, "
-                 "ASP-MTL right", fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-
-
-def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[tuple[int | None, str, str]]]:
-    """The arguments, and the (seed, SP path, ASP path) pairs from ``--pair`` or the older ``--model`` form."""
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[tuple[int, str, str]]]:
+    """The arguments, and the (seed, SP path, ASP path) pairs of ``--pair``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pair", nargs=3, action="append", metavar=("SEED", "SP_PATH", "ASP_PATH"),
                    help="an SP-MTL and an ASP-MTL .keras model trained with seed SEED (once per seed)")
-    p.add_argument("--model", action="append", help="older single-pair form: NAME=PATH twice, SP-MTL then ASP-MTL")
     p.add_argument("--replot", action="store_true", help="only redraw the word plot from <output>.json")
     p.add_argument("--probe-rows", type=int, default=400, help="training reviews per task for the probe")
     p.add_argument("--probe-seed", type=int, default=0, help="random_state of every probe")
@@ -166,12 +134,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[tuple[i
     args = p.parse_args(argv)
     if args.replot:
         return args, []
-    if args.pair and args.model:
-        p.error("give --pair SEED SP_PATH ASP_PATH (once per seed) or the older --model form, not both")
-    if args.model:
-        if len(args.model) != 2 or any("=" not in m for m in args.model):
-            p.error(f"--model takes NAME=PATH exactly twice, SP-MTL then ASP-MTL; got {args.model}")
-        return args, [(None, args.model[0].split("=", 1)[1], args.model[1].split("=", 1)[1])]
     if not args.pair:
         p.error("--pair SEED SP_PATH ASP_PATH is required (once per seed)")
     pairs = []
@@ -190,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args, given = parse_args(argv)
     if args.replot:
-        plot_words(json.loads(Path(f"{args.output}.json").read_text())["examples"], Path(f"{args.output}_words.png"))
+        plot_occlusion(json.loads(Path(f"{args.output}.json").read_text())["examples"], f"{args.output}_words.png",
+                       WORDS_TITLE)
         return 0
     report: dict[str, Any] = provenance(command_line("experiments.analysis", argv))
     pairs: list[dict[str, Any]] = []
@@ -289,15 +252,14 @@ def markdown(report: dict[str, Any]) -> str:
              "| seed | model | " + " | ".join(METRICS[k][0] for k in keys) + " |",
              "|---|---|" + "---:|" * len(keys)]
     for p in report["pairs"]:
-        seed = "?" if p["seed"] is None else p["seed"]
         for name in (SP, ASP):
-            lines.append(f"| {seed} | {LABELS[name]} | " + " | ".join(_fmt(k, p[name].get(k)) for k in keys) + " |")
+            lines.append(f"| {p['seed']} | {LABELS[name]} | " + " | ".join(_fmt(k, p[name].get(k)) for k in keys) + " |")
     for name in (SP, ASP):
         agg = report["aggregate"][name]
         cells = ["–" if k not in agg else _fmt(k, agg[k]["mean"]) if agg[k]["sd"] is None
                  else f"{_fmt(k, agg[k]['mean'])} ± {_fmt(k, agg[k]['sd'])}" for k in keys]
         lines.append(f"| mean ± sd (n = {n}) | {LABELS[name]} | " + " | ".join(cells) + " |")
-    seeds = ["?" if p["seed"] is None else p["seed"] for p in report["pairs"]]
+    seeds = [p["seed"] for p in report["pairs"]]
     lines += ["", f"Paired differences ASP-MTL − SP-MTL (same seed); mean and 95 % t-interval over n = {n} seeds:",
               "", "| difference | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | 95 % t-interval |",
               "|---|" + "---:|" * (len(seeds) + 2)]
@@ -308,8 +270,7 @@ def markdown(report: dict[str, Any]) -> str:
                      + f" | {_fmt(key, d['mean'], True)} | {ci} |")
     for sentence in verdict(report):
         lines += ["", sentence]
-    first = report.get("qualitative_seed")
-    lines += ["", f"Qualitative part, on the first pair only (seed {'?' if first is None else first}):", ""]
+    lines += ["", f"Qualitative part, on the first pair only (seed {report.get('qualitative_seed')}):", ""]
     if "disagreements" in report:
         d = report["disagreements"]
         lines.append(f"Test reviews where the two models disagree: ASP-MTL is right on {d['asp_right']}, "

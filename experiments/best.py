@@ -1,7 +1,6 @@
 """The best configuration found on dev, trained over seeds on the 16 tasks, with its test table and serving cost.
 
     python -m experiments.best                      # train what is missing, then write best.md
-    python -m experiments.best --rebuild            # best.md from the result files alone
 
 Runs ``experiments.train --config experiments/configs/best.json --seed S``
 (``experiments.ngram --config ...`` when the config's model is the n-gram
@@ -28,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +36,7 @@ from experiments import ngram
 from experiments.bench_serving import load_note, variant_lines
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
 from experiments.result_files import BEST as RESULTS
-from experiments.result_files import PREVIOUS_BEST_LSTM, TABLES, load_previous
+from experiments.result_files import PREVIOUS_BEST_LSTM, TABLES, load_previous, plus_minus
 from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
 from tf_aspmtl.training.run_folder import NGRAM_RUN_IDENTITY
 from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, TrainConfig
@@ -207,12 +205,6 @@ def ensemble(seeds: list[int], runs: Path) -> Path | None:
     return out
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return mean, sd
-
-
 def changed_fields(config: dict[str, Any]) -> str:
     """The fields of a run's config that differ from TrainConfig's defaults (seed aside)."""
     default = TrainConfig().to_dict()
@@ -283,11 +275,6 @@ def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str
     else:
         table2 = pd.read_csv(TABLE2).set_index("task") if TABLE2.exists() else None
 
-    def ours(task: str) -> tuple[float, float]:
-        if task == "average":
-            return _mean_sd([r["avg_test_error"] for r in runs.values()])
-        return _mean_sd([r["per_task"][task]["test_error"] for r in runs.values()])
-
     families = [("fs_mtl", "FS-MTL"), ("sp_mtl", "SP-MTL"), ("asp_mtl", "ASP-MTL")]
     previous = load_previous(PREVIOUS_BEST_LSTM) if is_ngram(first) else {}
     lstm = {s: previous[s] for s in runs if s in previous}
@@ -306,13 +293,9 @@ def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str
         header, "|---|" + "---:|" * (2 + bool(lstm) + len(families)),
     ]
     for task in tasks + ["average"]:
-        mean, sd = ours(task)
         digits = 2 if task == "average" else 1
-        cells = [f"{mean:.{digits}f} ± {sd:.{digits}f}" if len(runs) > 1 else f"{mean:.{digits}f}"]
-        if lstm:
-            values = [r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"] for r in lstm.values()]
-            m, d = _mean_sd(values)
-            cells.append(f"{m:.{digits}f} ± {d:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}")
+        cells = [plus_minus([r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"]
+                             for r in chosen.values()], digits) for chosen in ([runs, lstm] if lstm else [runs])]
         if table2 is not None and task in table2.index:
             row = table2.loc[task]
             cells.append(f"{row['paper_asp_mtl']:.1f}")
@@ -383,13 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--screen-runs-dir", default=str(REPO_ROOT / "runs" / "tables"),
                    help="where experiments.tables trained the screen runs: a seed the chosen setting already trained "
                         "there on dev only is tested, not retrained (default: %(default)s)")
-    p.add_argument("--rebuild", action="store_true", help="only write best.md from the result files")
     args = p.parse_args(argv)
-    failures = 0
-    if not args.rebuild:
-        failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir), Path(args.screen_runs_dir))
-        bench(Path(args.runs_dir))
-        ensemble(args.seeds, Path(args.runs_dir))
+    failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir), Path(args.screen_runs_dir))
+    bench(Path(args.runs_dir))
+    ensemble(args.seeds, Path(args.runs_dir))
     write_atomic(REPORT, report(args.seeds, command_line("experiments.best", argv)))
     logger.info("wrote %s", REPORT)
     return 1 if failures else 0

@@ -31,6 +31,7 @@ def _history(results: dict) -> dict[str, list[float]]:
 
 
 def compare(before: dict, after: dict) -> dict[str, Any]:
+    """How two results files of the same command differ: tasks, per-task errors, every logged epoch value."""
     tasks = sorted(set(before["per_task"]) | set(after["per_task"]))
     errors = 0.0
     differing = []

@@ -16,7 +16,8 @@ On a real cluster you set the same variables by hand on each machine
 (README, "Distribution"); this script is the one-machine
 version, used by the tests. Every line a process prints is echoed with its
 name in front; when one process fails the others are stopped, so a dead
-peer never leaves the rest waiting forever.
+peer never leaves the rest waiting forever. (It imports neither TensorFlow nor
+tf_aspmtl: the launcher stays a small process beside its workers.)
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Process:
 
 
 def _pump(proc: Process, echo: bool) -> None:
+    """Collects (and echoes, name first) every line ``proc`` prints."""
     for line in proc.popen.stdout:
         proc.lines.append(line)
         if echo:
@@ -98,7 +100,7 @@ def run_processes(
         t.start()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while any(p.popen.poll() is None for p in procs):
+        while [p.popen.poll() for p in procs].count(None):  # poll every process: each sets its returncode
             failed = [p for p in procs if p.popen.returncode not in (None, 0)]
             if failed or (deadline is not None and time.monotonic() > deadline):
                 why = f"{failed[0].name} exited with {failed[0].popen.returncode}" if failed else "timeout"
@@ -113,6 +115,7 @@ def run_processes(
 
 
 def _stop(procs: Sequence[Process]) -> None:
+    """Terminates ``procs``, killing any still running after 10 s."""
     for p in procs:
         p.popen.terminate()
     for p in procs:

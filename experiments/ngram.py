@@ -166,33 +166,23 @@ BEST_TESTED_RUNS = "experiments/results/best/previous_best_lstm.json"
 one file for every seed (:func:`experiments.result_files.load_previous`)."""
 
 
-def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: str | None = None) -> str:
-    """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed, and the mean;
-    test errors too for the runs that read test (both models), paired the same way. ``best_tested``: a path
-    pattern with ``{seed}`` of those runs' result files (default: :data:`BEST_TESTED_RUNS`, one file)."""
-    if best_tested is None:
-        previous = load_previous(REPO_ROOT / BEST_TESTED_RUNS)
-        tested_error, best_tested = (lambda seed: previous[seed]["avg_test_error"] if seed in previous else None,
-                                     BEST_TESTED_RUNS)
-    else:
-        pattern = best_tested
-
-        def tested_error(seed: int) -> float | None:
-            path = REPO_ROOT / pattern.format(seed=seed)
-            return json.loads(path.read_text(encoding="utf-8"))["avg_test_error"] if path.exists() else None
+def summary(paths: list[str]) -> str:
+    """Markdown: each seed's mean dev error beside the best LSTM configuration's of the same seed
+    (:data:`BEST_SCREEN_RUNS`), and the mean; test errors too for the runs that read test, paired the same way with
+    that configuration's tested runs (:data:`BEST_TESTED_RUNS`)."""
+    previous = load_previous(REPO_ROOT / BEST_TESTED_RUNS)
     rows, gains, tests = [], [], []
     for path in sorted(paths):
         run = json.loads((REPO_ROOT / path).read_text(encoding="utf-8"))  # a relative path: from the checkout
-        best_path = REPO_ROOT / best_runs.format(seed=run["seed"])
+        best_path = REPO_ROOT / BEST_SCREEN_RUNS.format(seed=run["seed"])
         best = json.loads(best_path.read_text(encoding="utf-8"))["avg_dev_error"] if best_path.exists() else None
         if best is not None:
             gains.append(best - run["avg_dev_error"])
         rows.append(f"| {run['seed']} | {run['avg_dev_error']:.2f} | "
                     + (f"{best:.2f} | {best - run['avg_dev_error']:+.2f}" if best is not None else "- | -")
                     + f" | {run['best_epoch']} | {run['training_wall_time_s'] / 60:.1f} |")
-        tested = tested_error(run["seed"]) if "avg_test_error" in run else None
-        if tested is not None:
-            tests.append((run["seed"], run["avg_test_error"], tested))
+        if "avg_test_error" in run and run["seed"] in previous:
+            tests.append((run["seed"], run["avg_test_error"], previous[run["seed"]]["avg_test_error"]))
     gain = (f"{np.mean(gains):+.2f} +- {np.std(gains, ddof=1):.2f} points over {len(gains)} seeds"
             if len(gains) > 1 else "needs two seeds or more")
     return "\n".join([
@@ -201,12 +191,12 @@ def summary(paths: list[str], best_runs: str = BEST_SCREEN_RUNS, best_tested: st
         + ("Dev only: the test split was not read. " if not tests else
            "Epochs were chosen on dev; the test split was read once per run, after the choice (below). ")
         + "Paired by seed with the best LSTM configuration's 16-task dev-only runs "
-        f"(`{best_runs}`); gain = its dev error - the n-gram model's (positive: the n-gram model is better).", "",
+        f"(`{BEST_SCREEN_RUNS}`); gain = its dev error - the n-gram model's (positive: the n-gram model is better).", "",
         "| seed | n-gram dev % | best config dev % | gain | best epoch | training min |", "|---:|---:|---:|---:|---:|---:|",
         *rows, "", f"Mean gain: {gain}.", "",
     ] + ([] if not tests else [
         "## Test error (read once per run, after the choice on dev)", "",
-        f"Beside the best LSTM configuration's tested runs (`{best_tested}`).", "",
+        f"Beside the best LSTM configuration's tested runs (`{BEST_TESTED_RUNS}`).", "",
         "| seed | n-gram test % | best config test % | difference |", "|---:|---:|---:|---:|",
         *[f"| {seed} | {ours:.2f} | {best:.2f} | {ours - best:+.2f} |" for seed, ours, best in tests], "",
         f"Mean: n-gram {np.mean([t[1] for t in tests]):.2f}"

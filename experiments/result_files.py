@@ -1,4 +1,4 @@
-"""Where the committed result files are, what their runs are called, and reading them.
+"""Where the committed result files are, what their runs are called, reading them, and their mean ± sd.
 
 Every queue and report of experiments/ finds results here, so none of them imports another to learn a path.
 ``EXPERIMENTS_TABLES_DIR`` and ``EXPERIMENTS_BEST_DIR`` let a queue in another checkout write into this one.
@@ -7,6 +7,7 @@ Every queue and report of experiments/ finds results here, so none of them impor
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -73,3 +74,16 @@ def paper_table(name: str = "table2_error_rates.csv"):
 def paper_average(column: str) -> float:
     """The paper's Table 2 average of one column (e.g. ``asp_mtl``): the mean over its 16 tasks."""
     return float(paper_table()[column].mean())
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """The mean and the sample standard deviation (NaN for one value) of ``values``."""
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
+    return mean, sd
+
+
+def plus_minus(values: list[float], digits: int = 2) -> str:
+    """``mean ± sd`` of ``values`` to ``digits`` decimals (the mean alone for one value)."""
+    mean, sd = mean_sd(values)
+    return f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if len(values) > 1 else "")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import statistics
 from typing import Any
 
-from experiments import best, summarize_runs
+from experiments import best
+from experiments.equality import compare
 from experiments.result_files import (
     FAMILIES,
     LABELS,
@@ -22,6 +22,7 @@ from experiments.result_files import (
     load as _load,
     load_previous,
     paper_average,
+    plus_minus,
 )
 
 
@@ -33,15 +34,6 @@ def _body(markdown: str) -> str:
     text = "\n".join(lines).strip()
     return "\n".join("#### " + line.lstrip("#").lstrip() if line.startswith("##") else line
                      for line in text.splitlines())
-
-
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
-
-
-def _pm(values: list[float], digits: int = 2) -> str:
-    mean, sd = _mean_sd(values)
-    return f"{mean:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
 
 
 def _listed(values: list[float], digits: int = 1) -> str:
@@ -62,7 +54,7 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
         done = runs.get(family, {})
         if done:
             lines.append(f"| Table 2, {LABELS[family]}, {len(done)} seeds | "
-                         f"{_pm([r['avg_test_error'] for r in done.values()])} | "
+                         f"{plus_minus([r['avg_test_error'] for r in done.values()])} | "
                          f"{paper_average(PAPER_COLUMN[family]):.1f} |")
     chosen = {s: json.loads(best.result_path(s).read_text(encoding="utf-8")) for s in range(10)
               if best.result_path(s).exists()}
@@ -70,11 +62,11 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
         first = next(iter(chosen.values()))
         what = "the shared/private n-gram model" if best.is_ngram(first) else "an ASP-MTL configuration"
         lines.append(f"| the best configuration chosen on dev ({what}), {len(chosen)} seeds | "
-                     f"**{_pm([r['avg_test_error'] for r in chosen.values()])}** | – |")
+                     f"**{plus_minus([r['avg_test_error'] for r in chosen.values()])}** | – |")
     previous = load_previous(PREVIOUS_BEST_LSTM)
     if previous:
         lines.append(f"| the best LSTM configuration chosen on dev (ASP-MTL, head+tail, confusion, unlabelled rows), "
-                     f"{len(previous)} seeds | {_pm([r['avg_test_error'] for r in previous.values()])} | – |")
+                     f"{len(previous)} seeds | {plus_minus([r['avg_test_error'] for r in previous.values()])} | – |")
     return "\n".join(lines)
 
 
@@ -85,19 +77,13 @@ def _refactor_section() -> list[str]:
     steps = _load("experiments/results/bench_refactor_steps.json")
     if not (before and after):
         return []
-    tasks = sorted(set(before["per_task"]) | set(after["per_task"]))
-    differing = [t for t in tasks if before["per_task"].get(t) != after["per_task"].get(t)]
-    largest, values = 0.0, 0
-    for group in set(before["history"]) & set(after["history"]):
-        for key in set(before["history"][group]) & set(after["history"][group]):
-            for x, y in zip(before["history"][group][key], after["history"][group][key]):
-                largest, values = max(largest, abs(x - y)), values + 1
+    same = compare(before, after)
     lines = ["### The same numbers before and after the refactor into the keras-hub shape", "",
              f"The main job and the same settings run before that refactor "
              f"(`experiments/results/tables/runs/asp_mtl_seed0.json`, commit `{before['commit'][:7]}`): tasks whose "
-             f"dev error, test error or best epoch differ: {', '.join(differing) or 'none'} (of {len(tasks)}); "
-             f"largest difference over the {values} logged epoch values (every loss term and metric of every "
-             f"epoch): {largest:g} (also `experiments/results/refactor_equality.md`). Their wall times were "
+             f"dev error, test error or best epoch differ: {', '.join(same['tasks_differing']) or 'none'} (of {same['tasks']}); "
+             f"largest difference over the {same['history_values_compared']} logged epoch values (every loss term "
+             f"and metric of every epoch): {same['largest_history_difference']:g} (also `experiments/results/refactor_equality.md`). Their wall times were "
              f"{before['wall_time_s']:.0f} s then and {after['wall_time_s']:.0f} s now."]
     if steps:
         by_api = {api: [r for r in steps["runs"] if r["api"] == api] for api in ("old", "new")}
@@ -214,10 +200,21 @@ def _best_section(blocks: dict[str, str]) -> list[str]:
 def _length_and_optimiser() -> list[str]:
     files = sorted(RESULTS.glob("runs_asp/*_seed*.json")) + [RESULTS / "speed_asp_mtl_lazy_adam.json",
                                                              RESULTS / "reproduce_asp-mtl.json"]
-    runs = [summarize_runs.load_run(p) for p in files if p.exists()]
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in files if p.exists()]
     if not runs:
         return []
-    groups = {(g["group"]["optimizer"], g["group"]["max_length"]): g for g in summarize_runs.summarise(runs)}
+
+    def setting(run: dict[str, Any]) -> tuple[str, int]:  # results from before --optimizer existed used Keras' Adam
+        return run["config"].get("optimizer", "adam"), run["config"]["max_length"]
+
+    by_setting: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in runs:
+        by_setting.setdefault(setting(r), []).append(r)
+    groups = {key: {"seeds": sorted(r["config"]["seed"] for r in members),
+                    "dev_mean": statistics.mean(r["avg_dev_error"] for r in members),
+                    "test_mean": statistics.mean(r["avg_test_error"] for r in members),
+                    "dev": plus_minus([r["avg_dev_error"] for r in members]),
+                    "test": plus_minus([r["avg_test_error"] for r in members])} for key, members in by_setting.items()}
     names = {"adam": "`keras.optimizers.Adam`", "lazy-adam": "`LazyAdam`"}
     lines = ["## Length cap and optimiser (ASP-MTL, 16 tasks, paper scale)", "",
              "`experiments.train --model asp-mtl --paper-scale` with one setting changed at a time; each run's "
@@ -225,16 +222,12 @@ def _length_and_optimiser() -> list[str]:
              "`reproduce_asp-mtl.json`). Mean error over the 16 tasks, mean ± sd over seeds, %:", "",
              "| optimiser | length cap | seeds | dev error | test error |", "|---|---:|---|---:|---:|"]
     for (optimizer, length), g in sorted(groups.items(), key=lambda kv: (kv[0][0] != "adam", kv[0][1])):
-        dev = f"{g['dev_mean']:.2f}" + ("" if g["dev_sd"] is None else f" ± {g['dev_sd']:.2f}")
-        test = f"{g['test_mean']:.2f}" + ("" if g["test_sd"] is None else f" ± {g['test_sd']:.2f}")
-        lines.append(f"| {names.get(optimizer, optimizer)} | {length} | {', '.join(map(str, g['seeds']))} | {dev} | "
-                     f"{test} |")
+        lines.append(f"| {names.get(optimizer, optimizer)} | {length} | {', '.join(map(str, g['seeds']))} | "
+                     f"{g['dev']} | {g['test']} |")
     adam, lazy = groups.get(("adam", 200)), groups.get(("lazy-adam", 200))
     if adam and lazy:
-        def errors(optimizer: str, key: str) -> list[float]:
-            return [r[key] for r in runs if r["group"]["optimizer"] == optimizer and r["group"]["max_length"] == 200]
-
-        every = all(max(errors("lazy-adam", k)) < min(errors("adam", k)) for k in ("avg_dev_error", "avg_test_error"))
+        every = all(max(r[k] for r in by_setting["lazy-adam", 200]) < min(r[k] for r in by_setting["adam", 200])
+                    for k in ("avg_dev_error", "avg_test_error"))
         dev, test = adam["dev_mean"] - lazy["dev_mean"], adam["test_mean"] - lazy["test_mean"]
         lines += ["", f"- LazyAdam against Keras' Adam, same seeds: mean dev error {abs(dev):.2f} points "
                       f"{'lower' if dev > 0 else 'higher'}, mean test error {abs(test):.2f} points "
@@ -242,11 +235,10 @@ def _length_and_optimiser() -> list[str]:
                   + ("; every LazyAdam seed beat every Adam seed on dev and on test." if every else ".")
                   + " A guess, not tested: with dense Adam every embedding row keeps moving on momentum after its "
                     "words were last seen, so GloVe vectors of words a batch did not contain drift."]
-    base = next((r for r in runs if r["group"]["optimizer"] == "lazy-adam" and r["group"]["max_length"] == 200
-                 and r["seed"] == 0), None)
+    seed0 = {setting(r)[1]: r for r in runs if setting(r)[0] == "lazy-adam" and r["config"]["seed"] == 0}
+    base = seed0.get(200)
     for length in (400, 100):
-        other = next((r for r in runs if r["group"]["optimizer"] == "lazy-adam" and r["group"]["max_length"] == length
-                      and r["seed"] == 0), None)
+        other = seed0.get(length)
         if base and other:
             lines.append(f"- A {length}-token cap against 200, seed 0: dev error {other['avg_dev_error']:.2f} against "
                          f"{base['avg_dev_error']:.2f}, for {other['wall_time_s'] / base['wall_time_s']:.1f} times "
@@ -453,7 +445,7 @@ def _tuning_section() -> list[str]:
 
 OTHER_FILES = [
     ("table2_reproduction.{json,md,png}", "an earlier one-seed reproduction of Table 2 with Keras' dense Adam "
-                                          "(`python -m experiments.reproduce`)"),
+                                          "(by `experiments/reproduce.py`, in git history)"),
     ("reproduce_{single,fs-mtl,sp-mtl,asp-mtl}.{json,md}", "the runs of that reproduction"),
     ("extend_asp-mtl_confusion_unlabeled.{json,md}", "ASP-MTL with the confusion objective and unlabelled rows, one "
                                                      "seed"),

@@ -1,7 +1,6 @@
 """Ensembles chosen on dev, one per seed, among the 16-task models that the tables and the main job trained.
 
     python -m experiments.select_ensembles             # what is missing: each seed's selection, export, serving cost
-    python -m experiments.select_ensembles --rebuild   # only the summary (experiments.tables rebuild also writes it)
     python -m experiments.select_ensembles --pool with-ngram   # the same with the n-gram model and the best LSTM
                                                                # configuration among the candidates
 
@@ -14,7 +13,8 @@ picks members and weights on dev alone and then reads test once
 is never rerun). Then each seed's ensemble is exported for one task
 (``BENCH_TASK``) and ``experiments.bench_serving`` times those exports side by
 side with the best configuration's single model and seed ensemble, in one
-run, so the cost ratios are measured under the same load.
+run, so the cost ratios are measured under the same load. ``python -m experiments.tables rebuild`` rewrites
+the summary from the result files alone.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from experiments.result_files import BEST, RESULTS as RESULT_FILES
 
 logger = logging.getLogger("experiments.select_ensembles")
 RESULTS = RESULT_FILES / "ensemble_selection"
-SUMMARY = RESULTS.with_suffix(".md")
 BENCH = RESULTS / "bench_serving.json"
 BENCH_TASK = "books"
 SEEDS = (0, 1, 2)
@@ -57,9 +56,10 @@ POOLS = {
         **POOL,
         "ASP-MTL, head+tail + confusion + 25 % unlabelled (the best LSTM configuration)":
             lambda s: f"runs/tables/s16_ht_conf_unl_seed{s}",
-        # experiments.ngram named FDU-MTL's classes "0"/"1" when these runs were trained (the LSTM runs name them
-        # "negative"/"positive"): a copy with the same weights and the LSTMs' names (prepare_renamed_ngram_model).
-        "the shared/private n-gram model": lambda s: f"runs/ngram/seed{s}/model/{RENAMED_NGRAM_MODEL}",
+        # The committed selections name model/model_fdu_class_names.keras: experiments.ngram named FDU-MTL's classes
+        # "0"/"1" when those runs were trained, so a one-off step (select_ensembles.py of 8b95512, in git history)
+        # copied each with the LSTMs' names, "negative"/"positive". experiments.ngram now names them so itself.
+        "the shared/private n-gram model": lambda s: f"runs/ngram/seed{s}",
     },
 }
 """Candidate pools: name -> configurations. ``with-ngram`` adds the two configurations trained since
@@ -71,33 +71,10 @@ BEST_RUNS = {"lstm": REPO_ROOT / "runs" / "best", "with-ngram": REPO_ROOT / "run
 """The best configuration's run folder each pool's serving cost is compared with."""
 
 
-RENAMED_NGRAM_MODEL = "model_fdu_class_names.keras"
-
-
 def candidates(seed: int, pool: str = "lstm") -> list[str]:
     """The ``.keras`` files of seed ``seed``'s candidates, one per configuration of the pool."""
     paths = [where(seed) for where in POOLS[pool].values()]
     return [p if p.endswith(".keras") else f"{p}/model/model.keras" for p in paths]
-
-
-def prepare_renamed_ngram_model(path: Path) -> None:
-    """Writes ``path`` (a :data:`RENAMED_NGRAM_MODEL`) from the ``model.keras`` beside it: the same n-gram model with
-    FDU-MTL's class names in the LSTM runs' spelling (label 0 negative, 1 positive); staged, then renamed."""
-    import keras
-
-    import tf_aspmtl
-    from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
-
-    if path.exists() or not (path.parent / "model.keras").exists():
-        return
-    model = keras.models.load_model(path.parent / "model.keras", compile=False)
-    if not isinstance(model, tf_aspmtl.SharedPrivateNgramClassifier):
-        raise SystemExit(f"{path.parent / 'model.keras'} is a {type(model).__name__}, not an n-gram model")
-    renamed = model.with_class_names([list(FDU_MTL_CLASS_NAMES)] * model.num_tasks)
-    staging = path.with_name(f".{path.name}.tmp.keras")
-    renamed.save(staging)
-    staging.rename(path)
-    logger.info("wrote %s: %s with classes %s", path, path.parent / "model.keras", list(FDU_MTL_CLASS_NAMES))
 
 
 def results_dir(pool: str = "lstm") -> Path:
@@ -117,9 +94,6 @@ def select(seed: int, max_steps: int, pool: str = "lstm") -> bool:
     if result_path(seed, pool).exists():
         logger.info("seed %d already done: %s", seed, result_path(seed, pool))
         return True
-    for c in candidates(seed, pool):
-        if c.endswith(RENAMED_NGRAM_MODEL):
-            prepare_renamed_ngram_model(REPO_ROOT / c)
     missing = [c for c in candidates(seed, pool) if not (REPO_ROOT / c).is_file()]
     if missing:
         logger.error("seed %d: candidate model(s) missing: %s", seed, ", ".join(missing))
@@ -232,16 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--max-steps", type=int, default=20, help="most picks per ensemble (default: %(default)s)")
-    p.add_argument("--rebuild", action="store_true", help="only write the summary from the result files")
     p.add_argument("--pool", choices=sorted(POOLS), default="lstm", help="the candidates (default: %(default)s)")
     args = p.parse_args(argv)
-    ok = True
     folder = results_dir(args.pool)
-    if not args.rebuild:
-        folder.mkdir(parents=True, exist_ok=True)
-        ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
-        if ok:
-            bench(args.seeds, args.pool)
+    folder.mkdir(parents=True, exist_ok=True)
+    ok = all([select(seed, args.max_steps, args.pool) for seed in args.seeds])
+    if ok:
+        bench(args.seeds, args.pool)
     text = summary(folder, BEST, args.pool)
     if text is not None:
         write_atomic(folder.with_suffix(".md"), f"# {TITLES[args.pool]}\n\n" + text)

@@ -43,6 +43,7 @@ from experiments.result_files import (
     TABLES as RESULTS,
     load_previous,
     load_runs,
+    mean_sd,
 )
 
 RUNS = RESULTS / "runs"
@@ -92,41 +93,39 @@ ABLATION_SETTINGS = {
 }
 SCREEN_TASKS = "books,electronics,dvd,kitchen_housewares"
 SCREEN = ("--tasks", SCREEN_TASKS, "--dev-only")
+ASP = ("--model", "asp-mtl")
+MAX_DROPOUT = (*ASP, "--encoder", "lstm-max", "--dropout", "0.3")
+"""Max pooling + dropout 0.3: the best of the 4-task screen's seed 0, on which later levers stack."""
 LEVER_SETTINGS = {
     # Issue "beat 11 %": each lever is the paper-scale ASP-MTL with settings changed, 4 tasks, dev only (test is
     # never read), paired with its baseline in LEVER_BASELINES (lever_base unless named). The queue runs seed 0 of
     # every lever first. Stacked levers (lever_max_*) add one more change on top of max pooling, the first lever
     # that passed its screen. The confusion objective and unlabelled rows in the adversary are screened by the
     # ablations on 16 tasks.
-    "lever_base": ("--model", "asp-mtl", *SCREEN),
-    "lever_lstm_max": ("--model", "asp-mtl", "--encoder", "lstm-max", *SCREEN),
-    "lever_max_dropout03": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3", *SCREEN),
-    # On top of max pooling + dropout 0.3 (the best of seed 0's screen):
-    "lever_maxdrop_w2v": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
-                          "--embedding", "glove+word2vec", "--embedding-dim", "150", *SCREEN),
-    "lever_bimaxdrop": ("--model", "asp-mtl", "--encoder", "bilstm-max", "--dropout", "0.3", *SCREEN),
+    "lever_base": (*ASP, *SCREEN),
+    "lever_lstm_max": (*ASP, "--encoder", "lstm-max", *SCREEN),
+    "lever_max_dropout03": (*MAX_DROPOUT, *SCREEN),
+    # On top of max pooling + dropout 0.3:
+    "lever_maxdrop_w2v": (*MAX_DROPOUT, "--embedding", "glove+word2vec", "--embedding-dim", "150", *SCREEN),
+    "lever_bimaxdrop": (*ASP, "--encoder", "bilstm-max", "--dropout", "0.3", *SCREEN),
     # The family under the same levers: FS-MTL (one shared encoder, half the LSTM work) beat ASP-MTL in Table 2.
-    "lever_fs_maxdrop": ("--model", "fs-mtl", "--encoder", "lstm-max", "--dropout", "0.3", *SCREEN),
+    "lever_fs_maxdrop": ("--model", "fs-mtl", *MAX_DROPOUT[2:], *SCREEN),
 }
 MORE_LEVER_SETTINGS = {
     # Screened after every seed of LEVER_SETTINGS: self-training (a teacher, then a student: twice the cost), single
     # changes that the stacked levers above supersede (their seed 0 ran first), then cheaper guesses.
-    "lever_maxdrop_self": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
-                           "--self-training-threshold", "0.9", *SCREEN),
-    "lever_maxdrop_at": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
-                         "--embedding-perturbation", "adversarial", *SCREEN),
-    "lever_maxdrop_vat": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
-                          "--embedding-perturbation", "virtual", "--unlabeled-fraction", "0.25", *SCREEN),
+    "lever_maxdrop_self": (*MAX_DROPOUT, "--self-training-threshold", "0.9", *SCREEN),
+    "lever_maxdrop_at": (*MAX_DROPOUT, "--embedding-perturbation", "adversarial", *SCREEN),
+    "lever_maxdrop_vat": (*MAX_DROPOUT, "--embedding-perturbation", "virtual", "--unlabeled-fraction", "0.25", *SCREEN),
     # LM pretraining costs twice a plain screen and lost 2.1 / gained 0.5 points at seeds 0 / 1: its seed 2 waits.
-    "lever_maxdrop_lm": ("--model", "asp-mtl", "--encoder", "lstm-max", "--dropout", "0.3",
-                         "--lm-pretrain-epochs", "3", *SCREEN),
-    "lever_bilstm_max": ("--model", "asp-mtl", "--encoder", "bilstm-max", *SCREEN),
-    "lever_dropout03": ("--model", "asp-mtl", "--dropout", "0.3", *SCREEN),
-    "lever_cnn": ("--model", "asp-mtl", "--encoder", "cnn", *SCREEN),
-    "lever_bilstm": ("--model", "asp-mtl", "--encoder", "bilstm", *SCREEN),
-    "lever_maxlen400": ("--model", "asp-mtl", "--max-length", "400", *SCREEN),
-    "lever_lr2e-3": ("--model", "asp-mtl", "--learning-rate", "2e-3", *SCREEN),
-    "lever_hidden200": ("--model", "asp-mtl", "--hidden-dim", "200", *SCREEN),
+    "lever_maxdrop_lm": (*MAX_DROPOUT, "--lm-pretrain-epochs", "3", *SCREEN),
+    "lever_bilstm_max": (*ASP, "--encoder", "bilstm-max", *SCREEN),
+    "lever_dropout03": (*ASP, "--dropout", "0.3", *SCREEN),
+    "lever_cnn": (*ASP, "--encoder", "cnn", *SCREEN),
+    "lever_bilstm": (*ASP, "--encoder", "bilstm", *SCREEN),
+    "lever_maxlen400": (*ASP, "--max-length", "400", *SCREEN),
+    "lever_lr2e-3": (*ASP, "--learning-rate", "2e-3", *SCREEN),
+    "lever_hidden200": (*ASP, "--hidden-dim", "200", *SCREEN),
 }
 LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v": "lever_max_dropout03",
                    "lever_maxdrop_lm": "lever_max_dropout03", "lever_bimaxdrop": "lever_max_dropout03",
@@ -136,27 +135,27 @@ LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v":
 LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
 """Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
 SCREEN16 = ("--dev-only",)
+HEAD_TAIL_CONF_UNL = (*ASP, "--truncation", "head+tail", "--adversarial-objective", "confusion",
+                      "--unlabeled-fraction", "0.25")
+"""The best LSTM configuration of the 16-task screen (s16_ht_conf_unl), on which its semi-supervised levers stack."""
 SCREEN16_SETTINGS = {
     # Issue "beat 11 %", second screen: the 4-task screen's winner (max pooling + dropout + word2vec) did not carry
     # over to 16 tasks (experiments/results/best.md: dev +0.25 / +0.19 worse than ASP-MTL), so levers are screened
     # on all 16 tasks, dev only (3200 dev rows per run), each the paper-scale ASP-MTL with one change, paired with
     # Table 2's ASP-MTL runs of the same seed (same data order; their dev errors). Seed 0 of every lever first.
-    "s16_tail": ("--model", "asp-mtl", "--truncation", "tail", *SCREEN16),
-    "s16_head_tail": ("--model", "asp-mtl", "--truncation", "head+tail", *SCREEN16),
-    "s16_maxlen400": ("--model", "asp-mtl", "--max-length", "400", *SCREEN16),
-    "s16_lstm_max": ("--model", "asp-mtl", "--encoder", "lstm-max", *SCREEN16),
-    "s16_cnn": ("--model", "asp-mtl", "--encoder", "cnn", *SCREEN16),
+    "s16_tail": (*ASP, "--truncation", "tail", *SCREEN16),
+    "s16_head_tail": (*ASP, "--truncation", "head+tail", *SCREEN16),
+    "s16_maxlen400": (*ASP, "--max-length", "400", *SCREEN16),
+    "s16_lstm_max": (*ASP, "--encoder", "lstm-max", *SCREEN16),
+    "s16_cnn": (*ASP, "--encoder", "cnn", *SCREEN16),
     # Stacked on the 16-task winner (head+tail): the two ablations that were better on dev over 3 seeds, the
     # confusion objective (+0.25 +- 0.41) and 25 % unlabelled rows in the adversary (+0.20 +- 0.30); dev decides.
-    "s16_ht_conf_unl": ("--model", "asp-mtl", "--truncation", "head+tail", "--adversarial-objective", "confusion",
-                        "--unlabeled-fraction", "0.25", *SCREEN16),
+    "s16_ht_conf_unl": (*HEAD_TAIL_CONF_UNL, *SCREEN16),
     # The unlabelled reviews (2000 a task, more than the train rows) through semi-supervised levers, stacked on the
     # best configuration (s16_ht_conf_unl, chosen on dev) so that dev says whether they improve what users get;
     # each costs two to three plain runs (a teacher then a student on about twice the rows; VAT's two extra passes).
-    "s16_best_self": ("--model", "asp-mtl", "--truncation", "head+tail", "--adversarial-objective", "confusion",
-                      "--unlabeled-fraction", "0.25", "--self-training-threshold", "0.9", *SCREEN16),
-    "s16_best_vat": ("--model", "asp-mtl", "--truncation", "head+tail", "--adversarial-objective", "confusion",
-                     "--unlabeled-fraction", "0.25", "--embedding-perturbation", "virtual", *SCREEN16),
+    "s16_best_self": (*HEAD_TAIL_CONF_UNL, "--self-training-threshold", "0.9", *SCREEN16),
+    "s16_best_vat": (*HEAD_TAIL_CONF_UNL, "--embedding-perturbation", "virtual", *SCREEN16),
 }
 SCREEN16_BASELINE = "asp_mtl"
 SCREEN16_BASELINES = {"s16_ht_conf_unl": "s16_head_tail", "s16_best_self": "s16_ht_conf_unl",
@@ -256,19 +255,13 @@ CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
-    return mean, sd
-
-
 def _pair(a: str, b: str, seeds: list[int], diffs: list[float], per_seed: list[float] | None,
           dev: list[float]) -> dict[str, Any]:
     """A paired comparison: the mean of the differences ``diffs`` with its 95 % t-interval, and who wins how often
     (``per_seed``: the mean over tasks per seed; None: the mean itself if one seed, else none)."""
     from scipy import stats
 
-    mean, sd = _mean_sd(diffs)
+    mean, sd = mean_sd(diffs)
     half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
     return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
             "per_seed_mean_over_tasks": per_seed if per_seed is not None else [mean] if len(seeds) == 1 else [],
@@ -314,7 +307,7 @@ def error_table(runs, settings, paper_columns: dict[str, str] | None):
                 values = [runs[setting][s]["avg_test_error"] for s in seeds]
             else:
                 values = [runs[setting][s]["per_task"][task]["test_error"] for s in seeds]
-            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
             # Held at the CSV's precision, so the markdown, the CSV and what reads the CSV (best.md) print alike.
             row[f"{setting}_mean"], row[f"{setting}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
             row[f"{setting}_seeds"] = len(values)
@@ -407,12 +400,9 @@ def plot(frame, settings, paper_columns, path: Path, title: str) -> None:
     tmp.replace(path)
 
 
-def _frame_csv(frame) -> str:
+def frame_csv(frame) -> str:
+    """A table's CSV text, its numbers to :data:`CSV_DECIMALS` decimals."""
     return frame.to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f")
-
-
-def write_frame(frame, path: Path) -> None:
-    write_atomic(path, _frame_csv(frame))
 
 
 def build(command: str, plots: bool = True) -> dict[Path, str]:
@@ -421,39 +411,38 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
     runs = load_runs(RUNS)
     out: dict[Path, str] = {}
     blocks: dict[str, str] = {}
+
+    def add(name: str, frame, md: str) -> None:
+        out[RESULTS / f"{name}.csv"], out[RESULTS / f"{name}.md"] = frame_csv(frame), md
+        blocks[name] = md
+
     table2 = error_table(runs, FAMILIES, PAPER_COLUMN)
     if table2 is not None:
         pairs = [paired(runs, a, b) for a, b in TABLE2_PAIRS]
         wall = sum(r["wall_time_s"] for f in FAMILIES for r in runs.get(f, {}).values())
         md = markdown_table(table2, FAMILIES, PAPER_COLUMN, "Table 2: the four families on the 16 FDU-MTL tasks",
                             pairs, command, wall_s=wall)
-        out[RESULTS / "table2.csv"], out[RESULTS / "table2.md"] = _frame_csv(table2), md
+        add("table2", table2, md)
         if plots:
             plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png",
                  "Test error per task: ours (mean ± sd over seeds) and the paper's")
-        blocks["table2"] = md
     ablation_settings = ("asp_mtl",) + tuple(ABLATION_SETTINGS)
     ablations = error_table(runs, ablation_settings, None)
     if ablations is not None and any(runs.get(s) for s in ABLATION_SETTINGS):
         pairs = [paired(runs, a, b) for a, b in ABLATION_PAIRS]
         md = markdown_table(ablations, ablation_settings, None, "Ablations of ASP-MTL on the 16 FDU-MTL tasks",
                             pairs, command)
-        out[RESULTS / "ablations.csv"], out[RESULTS / "ablations.md"] = _frame_csv(ablations), md
-        blocks["ablations"] = md
+        add("ablations", ablations, md)
     table3 = table3_frame(runs)
     if table3 is not None:
         pairs = [paired_transfer(runs, f"asp_mtl_{m}", f"sp_mtl_{m}") for m in ("sc", "bc")]
-        md = table3_markdown(table3, [p for p in pairs if p], command)
-        out[RESULTS / "table3.csv"], out[RESULTS / "table3.md"] = _frame_csv(table3), md
+        add("table3", table3, table3_markdown(table3, [p for p in pairs if p], command))
         if plots:
             plot(table3, TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
                  RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")
-        blocks["table3"] = md
     levers = levers_table(runs)
     if levers is not None:
-        md = levers_markdown(levers, command)
-        out[RESULTS / "levers.csv"], out[RESULTS / "levers.md"] = _frame_csv(levers), md
-        blocks["levers"] = md
+        add("levers", levers, levers_markdown(levers, command))
     best_seeds = sorted(int(p.stem[len("best_seed"):]) for p in best_script.RESULTS.glob("best_seed*.json")
                         if p.stem[len("best_seed"):].isdigit())
     if best_seeds:
@@ -516,7 +505,7 @@ def table3_frame(runs):
                           if len(complete) == len(paper.index) else [])
             else:
                 values = [r["avg_test_error"] for r in by_task.get(task, {}).values()]
-            mean, sd = _mean_sd(values) if values else (float("nan"), float("nan"))
+            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
             row[f"{column}_mean"], row[f"{column}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
             row[f"{column}_seeds"] = len(values)
             row[f"paper_{column}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
@@ -607,11 +596,11 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
     if not seeds:
         return None
     b, r = runs[base], runs[setting]
-    mean, sd = _mean_sd([b[s]["avg_dev_error"] - r[s]["avg_dev_error"] for s in seeds])
+    mean, sd = mean_sd([b[s]["avg_dev_error"] - r[s]["avg_dev_error"] for s in seeds])
     return {"lever": lever, "flags": flags, "screen": screen, "seeds": len(seeds),
             "dev_gain_mean": mean, "dev_gain_sd": sd,
-            "dev_error_base": _mean_sd([b[s]["avg_dev_error"] for s in seeds])[0],
-            "dev_error_lever": _mean_sd([r[s]["avg_dev_error"] for s in seeds])[0],
+            "dev_error_base": mean_sd([b[s]["avg_dev_error"] for s in seeds])[0],
+            "dev_error_lever": mean_sd([r[s]["avg_dev_error"] for s in seeds])[0],
             "commands": " ; ".join(r[s]["command"] for s in seeds)}
 
 
@@ -702,8 +691,8 @@ def choose_best(runs, command: str) -> dict[str, Any]:
             done = runs.get(name, {})
             if all(seed in done for seed in SEEDS):
                 found[name] = {
-                    "mean_dev_error": _mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
-                    "mean_wall_time_s": _mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
+                    "mean_dev_error": mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
+                    "mean_wall_time_s": mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
                 }
         return found
 

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import pandas as pd
 import tensorflow as tf
 
 from experiments.cli_types import non_negative_int, positive_float, positive_int, weight
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+from experiments.result_files import PAPER_COLUMN, paper_table
 from tf_aspmtl.data import FDU_MTL_TASKS
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.layers.encoders import ENCODERS
@@ -186,20 +186,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
-PAPER_COLUMNS = {"single": "lstm", "fs-mtl": "fs_mtl", "sp-mtl": "sp_mtl", "asp-mtl": "asp_mtl"}
-"""Table 2 column of each family (the single-task column is the paper's LSTM)."""
-PAPER_TABLE = Path(__file__).resolve().parents[1] / "experiments" / "results" / "paper" / "table2_error_rates.csv"
-
-
-def paper_table() -> pd.DataFrame | None:
-    """The paper's Table 2 (test error %) indexed by task, or None without the file."""
-    return pd.read_csv(PAPER_TABLE).set_index("task") if PAPER_TABLE.exists() else None
-
-
 def paper_errors(model: str) -> dict[str, float]:
-    """The paper's Table 2 test error % per task of a family (empty without the file)."""
-    table = paper_table()
-    return {} if table is None else table[PAPER_COLUMNS[model]].to_dict()
+    """The paper's Table 2 test error % per task of a family."""
+    return paper_table()[PAPER_COLUMN[model.replace("-", "_")]].to_dict()
 
 
 def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainConfig) -> str:

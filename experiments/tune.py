@@ -35,7 +35,6 @@ experiments.launch tune --workers 2 -- ARGS`` does it on one machine.
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import sys
@@ -44,28 +43,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from experiments.provenance import command_line, provenance
 from experiments.train import CACHE_DIR
 from tf_aspmtl.data import FDU_MTL_TASKS
-from tf_aspmtl.io_utils import write_bytes_atomic, write_json_atomic, write_text_atomic
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.training import TrainConfig
 from tf_aspmtl.training.train_config import EMBEDDINGS
-from tf_aspmtl.tuning import (
-    PAPER_LOSS_WEIGHTS,
-    TUNERS,
-    best_train_config,
-    default_values,
-    search_summary,
-    searched_hyperparameters,
-    trials_frame,
-)
+from tf_aspmtl.tuning import TUNERS, default_values, searched_hyperparameters
 from tf_aspmtl.tuning.fdu_mtl_search import search_fdu_mtl
-from tf_aspmtl.tuning.trial_report import json_ready
+from tf_aspmtl.tuning.search_files import SearchFiles, write_search_files
 
 logger = logging.getLogger("experiments.tune")
 
@@ -178,41 +166,21 @@ def main(argv: list[str] | None = None) -> int:
 def write_outputs(tuner, args, base: TrainConfig, settings, project_dir: Path, hypermodel, hyperparameters,
                   started: float, command: str) -> dict[str, Any]:
     """Writes trials.csv, trials.png, best_config.json and summary.json (and the ``--results`` copies)."""
-    searched = settings["searched"]
     reference = None if args.no_reference_trial else {
-        k: v for k, v in default_values(hypermodel, hyperparameters).items() if k in searched
+        k: v for k, v in default_values(hypermodel, hyperparameters).items() if k in settings["searched"]
     }
-    frame = trials_frame(tuner.oracle, reference)
-    best_trials = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
-    best_config = best_train_config(base, best_trials[0].hyperparameters.values) if best_trials else None
-    record = json_ready({
-        **search_summary(frame, settings, best_config),
-        "tuner": args.tuner,
-        "project_dir": str(project_dir),
-        "wall_time_s_this_invocation": time.time() - started,
-        **provenance(command),
-    })
-    title = (f"{args.tuner} search, {args.model} on {', '.join(settings['tasks'])}: "
-             f"{len(frame)} trials, {args.epochs} epoch(s) each, max length {args.max_length}")
-    targets = [(project_dir / "trials.csv", project_dir / "trials.png", project_dir / "best_config.json",
-                project_dir / "summary.json")]
+    targets = [SearchFiles(*(project_dir / name for name in ("trials.csv", "trials.png", "best_config.json",
+                                                              "summary.json")))]
     if args.results:
         prefix = Path(args.results)
-        name = prefix.name
-        targets.append(tuple(prefix.with_name(name + ext) for ext in (".csv", ".png", ".best.json", ".json")))
-    for csv_path, png_path, config_path, summary_path in targets:
-        write_text_atomic(csv_path, frame.to_csv(index=False))
-        plot_trials(frame, png_path, title)
-        if best_config is not None:
-            made_by = {"command": record["command"], "commit": record["commit"], "summary": str(summary_path)}
-            write_json_atomic(config_path, json_ready({**best_config, "provenance": made_by}))
-        write_json_atomic(summary_path, record)
-        logger.info("wrote %s, %s, %s, %s", csv_path, png_path, config_path, summary_path)
-    _print_outcome(record)
-    return record
-
-
-def _print_outcome(record: dict[str, Any]) -> None:
+        targets.append(SearchFiles(*(prefix.with_name(prefix.name + ext)
+                                     for ext in (".csv", ".png", ".best.json", ".json"))))
+    trials = len(tuner.oracle.trials)
+    title = (f"{args.tuner} search, {args.model} on {', '.join(settings['tasks'])}: "
+             f"{trials} trials, {args.epochs} epoch(s) each, max length {args.max_length}")
+    made_by = {"tuner": args.tuner, "project_dir": str(project_dir),
+               "wall_time_s_this_invocation": time.time() - started, **provenance(command)}
+    record = write_search_files(tuner, base, settings, reference, targets, title, made_by)
     best, ref = record.get("best"), record.get("reference")
     print(f"trials: {record['trials']}")
     if best:
@@ -221,79 +189,7 @@ def _print_outcome(record: dict[str, Any]) -> None:
     if ref:
         print(f"paper's point: trial {ref['trial_id']}, mean dev accuracy {100 * ref['val_mean_task_accuracy']:.2f}% "
               f"(rank {ref['rank']} of {record['trials'].get('COMPLETED', 0)} completed)")
-
-
-WEIGHT_RANGE = (7e-4, 1.4)  # axis limits around the searched 1e-3 .. 1
-
-
-def plot_trials(frame: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
-    """A PNG of dev accuracy against lambda and gamma (log scales), written atomically.
-
-    Left: the (lambda, gamma) plane, colour = mean dev accuracy; the paper's
-    point is a star, the best trial is ringed. Middle and right: dev accuracy
-    against lambda and against gamma. Families without lambda and gamma get
-    dev accuracy against the trial number.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = frame[frame["status"] == "COMPLETED"].dropna(subset=["objective"])
-    has_weights = {"adversarial_weight", "difference_weight"} <= set(frame.columns)
-    if has_weights:
-        fig, axes = plt.subplots(1, 3, figsize=(15, 5), constrained_layout=True)
-        plane, by_lambda, by_gamma = axes
-        acc = 100.0 * done["objective"].astype(float)
-        sc = plane.scatter(done["adversarial_weight"], done["difference_weight"], c=acc, cmap="viridis", s=60,
-                           edgecolors="k", linewidths=0.4)
-        fig.colorbar(sc, ax=plane, label="mean dev accuracy (%)")
-        plane.scatter([PAPER_LOSS_WEIGHTS["adversarial_weight"]], [PAPER_LOSS_WEIGHTS["difference_weight"]],
-                      marker="*", s=320, facecolors="none", edgecolors="red", linewidths=1.5,
-                      label="paper: lambda 0.05, gamma 0.01")
-        if len(done):
-            best = done.loc[done["objective"].astype(float).idxmax()]
-            plane.scatter([best["adversarial_weight"]], [best["difference_weight"]], s=260, facecolors="none",
-                          edgecolors="orange", linewidths=2, label=f"best: trial {best['trial_id']}")
-        plane.set(xscale="log", yscale="log", xlabel="lambda (adversarial_weight)", xlim=WEIGHT_RANGE,
-                  ylim=WEIGHT_RANGE, ylabel="gamma (difference_weight)", title="trials in the (lambda, gamma) plane")
-        _decades(plane.xaxis)
-        _decades(plane.yaxis)
-        plane.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
-        for ax, column, name, paper in (
-            (by_lambda, "adversarial_weight", "lambda", PAPER_LOSS_WEIGHTS["adversarial_weight"]),
-            (by_gamma, "difference_weight", "gamma", PAPER_LOSS_WEIGHTS["difference_weight"]),
-        ):
-            ref = done[done.get("is_reference", False) == True]  # noqa: E712
-            ax.scatter(done[column], acc, s=40, edgecolors="k", linewidths=0.4)
-            if len(ref):
-                ax.scatter(ref[column], 100.0 * ref["objective"].astype(float), marker="*", s=300, color="red",
-                           label="paper's point")
-                ax.legend(loc="best", fontsize=8)
-            ax.axvline(paper, color="red", lw=0.8, ls=":")
-            ax.set(xscale="log", xlabel=f"{name} ({column})", ylabel="mean dev accuracy (%)", xlim=WEIGHT_RANGE,
-                   title=f"dev accuracy against {name}")
-            _decades(ax.xaxis)
-    else:
-        fig, ax = plt.subplots(figsize=(7, 4.6), constrained_layout=True)
-        ax.plot(range(len(done)), 100.0 * done["objective"].astype(float), "o")
-        ax.set(xlabel="trial", ylabel="mean dev accuracy (%)", title="dev accuracy by trial")
-        ax.set_xticks(range(len(done)), done["trial_id"], rotation=90)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(path, buffer.getvalue())
-    plt.close(fig)
-
-
-def _decades(axis) -> None:
-    from matplotlib.ticker import LogLocator, NullFormatter
-
-    axis.set_major_locator(LogLocator(base=10))
-    axis.set_minor_formatter(NullFormatter())
+    return record
 
 
 if __name__ == "__main__":

@@ -197,9 +197,9 @@ def test_occlusion_moves_each_feature_by_one_distance_per_kept_word(pairs):
     assert empty[0] == [] and len(empty[1]) == len(empty[2]) == 0
 
 
-def test_older_model_form_is_one_pair_and_seeds_must_differ(capsys):
-    _, given = analysis.parse_args(["--model", "sp-mtl=a.keras", "--model", "asp-mtl=b.keras"])
-    assert given == [(None, "a.keras", "b.keras")]
+def test_each_pair_needs_its_own_seed(capsys):
+    _, given = analysis.parse_args(["--pair", "0", "a.keras", "b.keras", "--pair", "1", "c", "d"])
+    assert given == [(0, "a.keras", "b.keras"), (1, "c", "d")]
     with pytest.raises(SystemExit):
         analysis.parse_args(["--pair", "0", "a", "b", "--pair", "0", "c", "d"])
     assert "each --pair needs its own seed; got seeds [0, 0]" in capsys.readouterr().err

@@ -58,29 +58,6 @@ def test_part_of_step_reads_the_name_scope():
     assert OP_EVENT.match("ExecutorState::Process") is None
 
 
-def test_summarize_runs_groups_seeds(tmp_path):
-    from experiments import summarize_runs
-
-    def results(name, seed, optimizer, dev, test):
-        path = tmp_path / f"{name}.json"
-        config = {"model": "asp-mtl", "tasks": ["books", "MR"], "seed": seed, "max_length": 200}
-        if optimizer:
-            config["optimizer"] = optimizer
-        path.write_text(json.dumps({"config": config, "avg_dev_error": dev, "avg_test_error": test,
-                                    "command": f"python -m experiments.train --seed {seed}", "wall_time_s": 10}))
-        return str(path)
-
-    files = [results("a0", 0, "lazy-adam", 12.0, 14.0), results("a1", 1, "lazy-adam", 14.0, 15.0),
-             results("old", 0, None, 13.0, 15.5)]  # a result from before --optimizer: Adam
-    out = tmp_path / "summary.md"
-    assert summarize_runs.main(files + ["--output", str(out)]) == 0
-    groups = json.loads(out.with_suffix(".json").read_text())["groups"]
-    lazy = next(g for g in groups if g["group"]["optimizer"] == "lazy-adam")
-    assert lazy["seeds"] == [0, 1] and lazy["dev_mean"] == 13.0 and abs(lazy["dev_sd"] - 2 ** 0.5) < 1e-9
-    assert next(g for g in groups if g["group"]["optimizer"] == "adam")["dev_sd"] is None
-    assert "| model=asp-mtl, optimizer=lazy-adam" in out.read_text()
-
-
 @pytest.mark.parametrize("argv, message", [
     (["--models", "asp"], "--models: unknown ['asp']"),
     (["--batch-sizes", "16,x"], "--batch-sizes must be comma-separated integers"),

@@ -133,7 +133,7 @@ def test_report_says_which_seeds_were_tested_after_a_dev_only_training(results):
     best.result_path(0).write_text(json.dumps({**_result({"books": 10.0}, 60.0),
                                                "test_read_after_dev_only_training": ["16 tasks"]}))
     best.result_path(1).write_text(json.dumps(_result({"books": 12.0}, 60.0)))
-    md = best.report([0, 1], "python -m experiments.best --rebuild")
+    md = best.report([0, 1], "python -m experiments.tables rebuild")
     assert "Seed(s) 0: trained by the 16-task screen (`--dev-only`" in md
 
 

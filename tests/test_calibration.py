@@ -95,3 +95,20 @@ def test_an_ensemble_of_calibrated_members_averages_their_raw_probabilities(mode
     np.testing.assert_allclose(ensemble.predict(X, verbose=0), expected, atol=1e-6)
     ensemble.calibrate(X, ROWS.label)  # the ensemble's own temperatures apply to its average
     assert np.array_equal(ensemble.predict(X, verbose=0).argmax(1), expected.argmax(1))
+
+
+def test_calibrate_and_score_fits_on_dev_and_reports_test_before_and_after(model, tmp_path):
+    from tf_aspmtl.training import calibrate_and_score, plot_reliability
+
+    # FDU-MTL's rows: label i is the task's class i.
+    rows = ROWS.assign(label=[list(model.preprocessor.classes(t)).index(y) for t, y in zip(ROWS.task, ROWS.label)])
+    try:
+        scores = calibrate_and_score(model, rows, rows)
+    finally:
+        model.set_temperatures(None)
+    assert set(scores["per_task"]) == {"books", "dvd"} and scores["labels_changed"] == 0
+    assert scores["test_rows"] == len(rows) and all(r["temperature"] > 0 for r in scores["per_task"].values())
+    assert scores["log_loss_after_mean"] <= scores["log_loss_before_mean"] + 1e-6
+    assert scores["ece_after_mean"] < scores["ece_before_mean"]
+    plot_reliability({"ngram": scores}, tmp_path / "reliability.png")
+    assert (tmp_path / "reliability.png").stat().st_size > 0

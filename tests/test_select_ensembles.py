@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from experiments import select_ensembles
 
 
@@ -70,27 +68,9 @@ def test_the_ngram_pool_adds_two_configurations_and_keeps_its_own_results():
     lstm, with_ngram = select_ensembles.candidates(1), select_ensembles.candidates(1, "with-ngram")
     assert with_ngram[: len(lstm)] == lstm
     assert with_ngram[len(lstm):] == ["runs/tables/s16_ht_conf_unl_seed1/model/model.keras",
-                                      "runs/ngram/seed1/model/model_fdu_class_names.keras"]
+                                      "runs/ngram/seed1/model/model.keras"]
     assert select_ensembles.result_path(1, "with-ngram").parent != select_ensembles.result_path(1).parent
     assert select_ensembles.export_dir(1, "with-ngram") != select_ensembles.export_dir(1)
-
-
-def test_an_ngram_model_with_class_ids_for_names_gets_a_renamed_copy(tmp_path):
-    import numpy as np
-
-    import tf_aspmtl
-
-    features = tf_aspmtl.NgramFeatures(max_features=20)
-    features.adapt(["good book", "bad book"])
-    model = tf_aspmtl.SharedPrivateNgramClassifier(tf_aspmtl.NgramPreprocessor(["books"], {"books": ["0", "1"]}, features))
-    model.bias.assign([[0.5, -0.5]])
-    model.save(tmp_path / "model.keras")
-    target = tmp_path / select_ensembles.RENAMED_NGRAM_MODEL
-    select_ensembles.prepare_renamed_ngram_model(target)
-    renamed = tf_aspmtl.MultiTaskEnsemble.load_member(target)
-    assert renamed.class_names == [["negative", "positive"]]
-    np.testing.assert_allclose(renamed.bias.numpy(), [[0.5, -0.5]])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", target.name]  # nothing staged is left
 
 
 def test_members_are_named_by_their_run_folder():

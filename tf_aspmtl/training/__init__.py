@@ -2,6 +2,7 @@
 exact resumption, a loud stop on divergence, one short line per epoch, language-model pretraining, self-training,
 ensemble selection on dev."""
 
+from tf_aspmtl.training.calibration_run import calibrate_and_score, plot_reliability, run_calibration
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.epoch_summary import EpochSummary, fit_output
@@ -35,6 +36,9 @@ from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, QUICK, TrainCon
 from tf_aspmtl.training.transfer_run import run_transfer
 
 __all__ = [
+    "calibrate_and_score",
+    "plot_reliability",
+    "run_calibration",
     "FDU_MTL_CLASS_NAMES",
     "QUICK",
     "TrainConfig",

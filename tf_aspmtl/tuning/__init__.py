@@ -14,7 +14,10 @@
   resumable, distributable search on FDU-MTL's train and dev splits;
 * :mod:`~tf_aspmtl.tuning.trial_report`: a finished search's trials as a
   table (:func:`trials_frame`), its best trial as a training config
-  (:func:`best_train_config`) and its outcome (:func:`search_summary`).
+  (:func:`best_train_config`) and its outcome (:func:`search_summary`);
+* :mod:`~tf_aspmtl.tuning.search_files`: those written to files
+  (:func:`write_search_files`), with a plot of dev accuracy against lambda and
+  gamma (:func:`plot_trials`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tf_aspmtl.tuning.reference_first_oracles import (
     ReferenceFirstHyperbandOracle,
     ReferenceFirstRandomSearchOracle,
 )
+from tf_aspmtl.tuning.search_files import SearchFiles, plot_trials, write_search_files
 from tf_aspmtl.tuning.search_tuners import HyperbandSearchTuner, SearchTuner
 from tf_aspmtl.tuning.trial_report import best_train_config, search_summary, trials_frame
 
@@ -52,13 +56,16 @@ __all__ = [
     "ReferenceFirstBayesianOptimizationOracle",
     "ReferenceFirstHyperbandOracle",
     "ReferenceFirstRandomSearchOracle",
+    "SearchFiles",
     "SearchTuner",
     "best_train_config",
     "build_tuner",
     "default_values",
+    "plot_trials",
     "distributed_role",
     "search_fdu_mtl",
     "search_summary",
     "searched_hyperparameters",
     "trials_frame",
+    "write_search_files",
 ]
