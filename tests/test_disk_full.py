@@ -11,12 +11,22 @@ import uuid
 
 import pytest
 
-from experiments import train
-from tf_aspmtl.training import dev_selection
+from tests.tiny_fdu import write_fdu_folder
+from tf_aspmtl.io_utils import DiskWriteError
+from tf_aspmtl.training import RunFolderError, TrainConfig, dev_selection, run
 
-ARGS = ["--quick", "--model", "fs-mtl", "--tasks", "MR", "--epochs", "2", "--patience", "3", "--hidden-dim", "4", "--max-length",
-        "8", "--encoder", "cnn", "--embedding", "random", "--embedding-dim", "4",
-        "--verbose", "0", "--dev-only"]
+CONFIG = TrainConfig(model="fs-mtl", tasks=("books",), epochs=2, patience=3, hidden_dim=4, max_length=8, encoder="cnn",
+                     embedding="random", embedding_dim=4, paper_scale=False)
+"""A run of seconds: FS-MTL (one encoder), a CNN, one task of the tiny corpus, two epochs."""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
+
+
+def _run(run_dir, data_dir):
+    return run(CONFIG, run_dir, data_dir, dev_only=True, verbose=0)
 
 
 @contextlib.contextmanager
@@ -43,7 +53,8 @@ def fill(folder):
     return filler
 
 
-def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, capsys,
+def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, data_dir,
+                                                                                               finished_run,
                                                                                                monkeypatch):
     with small_disk(tmp_path / "disk", 64 * 1024) as mounted:
         run_dir = tmp_path / "disk" / "run"
@@ -60,19 +71,18 @@ def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_
             return real_end(self, epoch, logs)
 
         monkeypatch.setattr(dev_selection.DevSelection, "on_epoch_end", full_at_epoch_2)
-        assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 1
-        error = capsys.readouterr().err
-        assert "could not write" in error and f"errno {errno.ENOSPC}" in error and "run the same command again" in error
-        assert str(run_dir / "model") in error
+        with pytest.raises(DiskWriteError) as failed:
+            _run(run_dir, data_dir)
+        error = str(failed.value)
+        assert "\n" not in error and "could not write" in error and f"errno {errno.ENOSPC}" in error
+        assert "run the same command again" in error and str(run_dir / "model") in error
         assert json.loads((run_dir / "model" / "state.json").read_text())["epochs_done"] == 1  # epoch 1 intact
         assert not list((run_dir / "model").glob(".*part*"))  # no half-written file left
         if filled[0] is not None:
             filled[0].unlink()
         monkeypatch.undo()
-        assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
-        resumed = json.loads((run_dir / "results.json").read_text())
-    assert train.main(ARGS + ["--output-dir", str(tmp_path / "straight")]) == 0
-    straight = json.loads((tmp_path / "straight" / "results.json").read_text())
+        resumed = _run(run_dir, data_dir)
+    straight, _ = finished_run
     assert resumed["per_task"] == straight["per_task"] and resumed["history"] == straight["history"]
 
 
@@ -83,35 +93,34 @@ def _enospc(model, path):
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, data_dir):
+    """A finished run's results and folder (tests copy it before they change anything)."""
     run_dir = tmp_path_factory.mktemp("finished") / "run"
-    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
-    return run_dir
+    return _run(run_dir, data_dir), run_dir
 
 
 @pytest.mark.parametrize("damaged", ["best.weights.h5", "state.json"])
-def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run, tmp_path, capsys, damaged):
+def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run, tmp_path, data_dir, damaged):
     run_dir = tmp_path / "run"
-    shutil.copytree(finished_run, run_dir)
+    shutil.copytree(finished_run[1], run_dir)
     (run_dir / "model" / "group_results.json").unlink()  # so the rerun reads the model folder again
     path = run_dir / "model" / damaged
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # cut short, as a failing disk or a bad copy leaves it
-    capsys.readouterr()
-    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 2
-    error = capsys.readouterr().err
+    with pytest.raises(RunFolderError) as failed:
+        _run(run_dir, data_dir)
+    error = str(failed.value)
     assert str(path) in error and "damaged" in error and f"remove {run_dir / 'model'}" in error
-    assert "Traceback" not in error
 
 
-def test_a_damaged_results_file_of_a_finished_group_is_rebuilt_from_the_trained_model(finished_run, tmp_path):
+def test_a_damaged_results_file_of_a_finished_group_is_rebuilt_from_the_trained_model(finished_run, tmp_path,
+                                                                                       data_dir):
+    first, finished_dir = finished_run
     run_dir = tmp_path / "run"
-    shutil.copytree(finished_run, run_dir)
+    shutil.copytree(finished_dir, run_dir)
     done = run_dir / "model" / "group_results.json"
     done.write_text(done.read_text()[:40])  # cut short
-    assert train.main(ARGS + ["--output-dir", str(run_dir)]) == 0
-    again = json.loads((run_dir / "results.json").read_text())
-    first = json.loads((finished_run / "results.json").read_text())
+    again = _run(run_dir, data_dir)
     assert again["per_task"] == first["per_task"] and json.loads(done.read_text())["per_task"] == first["per_task"]
 
 
@@ -122,7 +131,7 @@ def test_an_export_onto_a_full_disk_publishes_nothing_and_says_so_in_one_line(fi
         if not mounted:
             pytest.skip("cannot mount a size-limited tmpfs here (needs root); the checkpoint test injects ENOSPC")
         base = tmp_path / "disk" / "serving"
-        code = export_main(["--model", str(finished_run / "model" / "model.keras"), "--output", str(base)])
+        code = export_main(["--model", str(finished_run[1] / "model" / "model.keras"), "--output", str(base)])
         error = capsys.readouterr().err
         assert code == 2 and "could not write version 1" in error and "nothing of this export was published" in error
         assert "Traceback" not in error

@@ -7,31 +7,42 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
 
-from experiments import train
 from tests.tiny_fdu import write_fdu_folder
+from tf_aspmtl.training import TrainConfig, run
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--quick", "--tasks", "books,dvd", "--epochs", "3", "--patience", "3", "--hidden-dim", "8",
-         "--max-length", "16", "--batch-size", "4", "--embedding", "random", "--verbose", "0", "--seed", "0"]
-"""The tiny corpus's 10 train rows a task: 5 steps an epoch, so a kill in the middle of one (after step 3) is one."""
-VOLATILE = ("wall_time_s", "training_wall_time_s", "command", "commit", "processes", "resumed", "machine", "versions",
-            "load_average_1m")
+CONFIG = TrainConfig(tasks=("books", "dvd"), epochs=2, patience=2, hidden_dim=8, embedding_dim=8, max_length=16,
+                     batch_size=4, encoder="cnn", embedding="random", seed=0, paper_scale=False)
+"""ASP-MTL (every kind of state: shared and private encoders, the discriminator, the optimizer's; CNN encoders, the
+quickest to trace) on the tiny corpus's 10 train rows a task: 5 steps an epoch, so a kill in the middle of one (after
+step 3) is one."""
+VOLATILE = ("wall_time_s", "training_wall_time_s", "processes", "resumed")
+
+KILL_MID_EPOCH_2 = """
+import json, os, signal, sys
+import keras
+from tf_aspmtl.training import TrainConfig, run
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+run(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], verbose=0, callbacks=[Kill()])
+"""
+"""A process that runs the library's training and SIGKILLs itself in the middle of epoch 2 (nothing is cleaned up:
+no exception handler, no ``finally``, the lock file left behind)."""
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
-
-
-def _run(out: Path, data_dir: Path, fault: str | None = None, extra=()) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop(train.FAULT_ENV, None)
-    if fault:
-        env[train.FAULT_ENV] = fault
-    return subprocess.run([sys.executable, "-m", "experiments.train", *SMALL, *extra, "--data-dir", str(data_dir),
-                           "--output-dir", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _stable(results: dict) -> dict:
@@ -40,82 +51,84 @@ def _stable(results: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data_dir):
-    out = tmp_path_factory.mktemp("reference")
-    done = _run(out, data_dir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / "results.json").read_text())
+    return run(CONFIG, tmp_path_factory.mktemp("reference"), data_dir, verbose=0)
 
 
-def _kill_and_resume(tmp_path, data_dir, reference, fault):
-    out = tmp_path / "run"
-    killed = _run(out, data_dir, fault)
-    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
-    assert not (out / "results.json").exists()
-    resumed = _run(out, data_dir)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    results = json.loads((out / "results.json").read_text())
+def _check_resumed(results, reference):
     assert _stable(results) == _stable(reference)  # every error, epoch and logged loss, bit for bit
     history = results["history"]["books+dvd"]
     assert len(history["loss"]) == len(reference["history"]["books+dvd"]["loss"])  # no epoch twice
-    return results, resumed
 
 
-def test_kill_mid_epoch_resumes_to_the_same_numbers(tmp_path, data_dir, reference):
-    results, resumed = _kill_and_resume(tmp_path, data_dir, reference, "mid-epoch:2")
-    assert "resuming" in resumed.stderr and "1 epoch(s) finished" in resumed.stderr
+def test_a_process_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, data_dir, reference, caplog):
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_EPOCH_2, json.dumps(CONFIG.to_dict()), str(out),
+                             str(data_dir)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert json.loads((out / "model" / "state.json").read_text())["epochs_done"] == 1
+    assert not (out / "model" / "group_results.json").exists()
+    with caplog.at_level("INFO", logger="tf_aspmtl.training"):
+        results = run(CONFIG, out, data_dir, verbose=0)  # the dead process's lock is taken over
+    assert "resuming" in caplog.text and "1 epoch(s) finished" in caplog.text
+    _check_resumed(results, reference)
     assert results["processes"] == 2 and results["resumed"] == [{"group": "books+dvd", "from_epoch": 1}]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fault", ["epoch-end:1", "epoch-end:3", "after-training", "during-evaluation"])
-def test_kill_at_every_point_resumes_to_the_same_numbers(tmp_path, data_dir, reference, fault):
-    _kill_and_resume(tmp_path, data_dir, reference, fault)
+class Interrupted(BaseException):
+    """Stands for a kill: raised through ``fit`` and ``run`` (their state on disk is what a kill leaves)."""
+
+
+class InterruptAt(keras.callbacks.Callback):
+    def __init__(self, point):
+        super().__init__()
+        self.point = point
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.point == f"epoch-end:{epoch + 1}":  # after the epoch's checkpoint
+            raise Interrupted(self.point)
+
+    def hook(self, point):
+        if point == self.point:
+            raise Interrupted(point)
+
+
+@pytest.mark.slow  # three more interrupted runs (the kill above is the default suite's)
+@pytest.mark.parametrize("point", ["epoch-end:1", "epoch-end:2", "after-training", "during-evaluation"])
+def test_a_run_interrupted_at_every_point_resumes_to_the_same_numbers(tmp_path, data_dir, reference, point):
+    interrupt = InterruptAt(point)
+    with pytest.raises(Interrupted):
+        run(CONFIG, tmp_path, data_dir, verbose=0, callbacks=[interrupt], checkpoint_hook=interrupt.hook)
+    assert not (tmp_path / "model" / "group_results.json").exists()
+    _check_resumed(run(CONFIG, tmp_path, data_dir, verbose=0), reference)
 
 
 def test_diverging_run_fails_loudly_and_claims_nothing(tmp_path, data_dir):
-    from tf_aspmtl.training import NonFiniteLossError, TrainConfig, run
+    from tf_aspmtl.training import NonFiniteLossError
 
-    config = TrainConfig(tasks=("books", "dvd"), hidden_dim=8, max_length=16, batch_size=4, embedding="random",
-                         learning_rate=1e38, paper_scale=False)
+    config = TrainConfig(tasks=("books", "dvd"), hidden_dim=4, embedding_dim=4, max_length=8, batch_size=4,
+                         encoder="cnn", embedding="random", learning_rate=1e38, paper_scale=False)
     with pytest.raises(NonFiniteLossError, match=r"Training diverged in epoch 1, step .*non-finite loss term\(s\)"):
         run(config, tmp_path / "nan", data_dir, verbose=0)
     assert not (tmp_path / "nan" / "model" / "model.keras").exists()
     assert not (tmp_path / "nan" / "model" / "group_results.json").exists()
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--learning-rate", "nan"], "must be a finite number > 0"),
-    (["--learning-rate", "0"], "must be a finite number > 0"),
-    (["--adversarial-weight", "inf"], "must be a finite number >= 0"),
-    (["--difference-weight", "-1"], "must be a finite number >= 0"),
-    (["--epochs", "0"], "must be >= 1"),
-])
-def test_bad_numbers_are_refused_at_parse_time(flags, message, capsys):
-    with pytest.raises(SystemExit):
-        train.parse_args(flags)
-    assert message in capsys.readouterr().err
-
-
-def test_wrongly_typed_config_value_is_named(tmp_path, capsys):
+def test_bad_numbers_in_a_config_are_refused_by_name(tmp_path):
+    for field, value, message in (("learning_rate", float("nan"), "learning_rate must be finite"),
+                                  ("learning_rate", 0.0, "learning_rate must be > 0"),
+                                  ("adversarial_weight", float("inf"), "adversarial_weight must be finite"),
+                                  ("difference_weight", -1.0, "difference_weight must be >= 0"),
+                                  ("epochs", 0, "epochs must be >= 1")):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig.from_dict({field: value})
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"hidden_dim": "sixteen"}))
-    assert train.main(["--config", str(bad)]) == 2
-    assert "bad.json: TrainConfig.hidden_dim must be an int; got 'sixteen'" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_deterministic_runs_repeat_bit_for_bit(tmp_path, data_dir):
-    first, second = tmp_path / "a", tmp_path / "b"
-    for out in (first, second):
-        done = _run(out, data_dir, extra=["--deterministic"])
-        assert done.returncode == 0, done.stderr[-3000:]
-    a, b = (json.loads((out / "results.json").read_text()) for out in (first, second))
-    assert a["deterministic"] is True
-    assert _stable(a) == _stable(b)
+    with pytest.raises(ValueError, match="bad.json: TrainConfig.hidden_dim must be an int; got 'sixteen'"):
+        TrainConfig.from_json_file(bad)
 
 
 def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint_usable(tmp_path):
-    import keras
     import numpy as np
     import pandas as pd
 
@@ -157,7 +170,6 @@ def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint_usable(tmp_pat
 
 def _tiny_run(tmp_path, **model_args):
     """A 2-task SP-MTL of a few weights, its data, and a fit on ``tmp_path`` (for the run-identity tests)."""
-    import keras
     import pandas as pd
 
     import tf_aspmtl

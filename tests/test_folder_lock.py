@@ -24,15 +24,16 @@ def test_a_second_holder_is_refused_naming_the_first_and_a_dead_ones_lock_is_tak
         pass
 
 
-def test_two_trainings_on_one_output_dir_cannot_both_write_it(tmp_path, capsys):
-    from experiments import train
+def test_two_trainings_on_one_run_folder_cannot_both_write_it(tmp_path):
+    import os
+
+    from tf_aspmtl.training import TrainConfig, run
     from tf_aspmtl.training.fit_with_dev_selection import RUN_LOCK
+    from tf_aspmtl.training.run_folder import RUN_IDENTITY
 
     run_dir = tmp_path / "run"
+    config = TrainConfig(tasks=("books", "MR"), encoder="cnn", embedding="random", paper_scale=False)
     with folder_lock(run_dir, RUN_LOCK):  # another live process training in the folder
-        code = train.main(["--quick", "--tasks", "books,MR", "--encoder", "cnn", "--embedding", "random",
-                           "--output-dir", str(run_dir), "--verbose", "0"])
-    assert code == 2
-    error = capsys.readouterr().err
-    assert "is being written by process" in error and "--output-dir" in error
-    assert not (run_dir / "results.json").exists() and not (run_dir / "model").exists()
+        with pytest.raises(FolderBusyError, match=rf"is being written by process {os.getpid()} .*another run folder"):
+            run(config, run_dir, tmp_path / "no-data-is-read", verbose=0)
+    assert not (run_dir / "model").exists() and not (run_dir / RUN_IDENTITY).exists()

@@ -6,12 +6,12 @@ import pytest
 
 from experiments import train
 from tests.tiny_fdu import write_fdu_folder
-from tf_aspmtl.training import QUICK, TrainConfig, build_model, fdu_preprocessor, run
+from tf_aspmtl.training import QUICK, DevSelection, TrainConfig, build_model, fdu_preprocessor, run
 from tf_aspmtl.training import fdu_mtl_run as run_module
 from tf_aspmtl.training.run_folder import RUN_IDENTITY, claim_run_folder
 
 TINY = ["--quick", "--model", "fs-mtl", "--tasks", "books,dvd", "--epochs", "1", "--hidden-dim", "4", "--max-length",
-        "8", "--encoder", "cnn", "--embedding", "random", "--verbose", "0"]
+        "8", "--encoder", "cnn", "--embedding", "random", "--embedding-dim", "8", "--verbose", "0"]
 """A main job of seconds: FS-MTL (one encoder: the quickest graph to trace) on the tiny corpus."""
 
 
@@ -24,10 +24,12 @@ def _quick(**fields) -> TrainConfig:
     return TrainConfig.from_dict({**QUICK, "paper_scale": False, "tasks": ("books", "MR"), **fields})
 
 
-def test_train_writes_results_with_provenance_and_refuses_another_run_on_its_folder(tmp_path, data_dir):
-    out = tmp_path / "run"
+def test_train_writes_results_with_provenance_exports_and_refuses_another_run_on_its_folder(tmp_path, data_dir,
+                                                                                               capsys):
+    out, exports = tmp_path / "run", tmp_path / "exports"
     extra = tmp_path / "copy" / "asp.json"
-    argv = [*TINY, "--hidden-dim", "8", "--data-dir", str(data_dir), "--output-dir", str(out), "--results", str(extra)]
+    argv = [*TINY, "--data-dir", str(data_dir), "--output-dir", str(out), "--results", str(extra),
+            "--export", str(exports)]
     assert train.main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert json.loads(extra.read_text()) == results
@@ -38,17 +40,45 @@ def test_train_writes_results_with_provenance_and_refuses_another_run_on_its_fol
     assert results["avg_test_error"] == pytest.approx(mean_test)
     for key in ("config", "command", "commit", "versions", "wall_time_s", "avg_dev_error"):
         assert key in results
-    assert results["config"]["hidden_dim"] == 8 and results["short_run"] is True
+    assert results["config"]["hidden_dim"] == 4 and results["short_run"] is True
     assert "experiments.train" in results["command"] and "--tasks books,dvd" in results["command"]
     assert "| books |" in (out / "results.md").read_text()
     assert (out / "model" / "model.keras").exists()
     assert list((out / "model" / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
+    for task in ("books", "dvd"):
+        assert (exports / task / "1" / "saved_model.pb").exists()
+    assert (exports / "models.config").exists()
+    printed = capsys.readouterr().out
+    assert "To serve it with TensorFlow Serving" in printed and f"-v {exports}:/models" in printed
 
     # The folder now holds this run: another configuration on it is refused before anything is read or written.
     before = (out / "results.json").read_text()
-    changed = [a if a != "8" else "9" for a in argv]  # --hidden-dim 9
+    changed = argv[:]
+    changed[changed.index("--hidden-dim") + 1] = "5"
     assert train.main(changed) == 2
+    error = capsys.readouterr().err
+    assert "'hidden_dim': (4, 5)" in error and "--output-dir" in error
     assert (out / "results.json").read_text() == before and json.loads(extra.read_text()) == results
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--learning-rate", "nan"], "must be a finite number > 0"),
+    (["--learning-rate", "0"], "must be a finite number > 0"),
+    (["--adversarial-weight", "inf"], "must be a finite number >= 0"),
+    (["--difference-weight", "-1"], "must be a finite number >= 0"),
+    (["--epochs", "0"], "must be >= 1"),
+])
+def test_bad_numbers_are_refused_at_parse_time(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(flags)
+    assert message in capsys.readouterr().err
+
+
+def test_wrongly_typed_config_value_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hidden_dim": "sixteen"}))
+    assert train.main(["--config", str(bad)]) == 2
+    assert "bad.json: TrainConfig.hidden_dim must be an int; got 'sixteen'" in capsys.readouterr().err
 
 
 def test_a_run_folder_refuses_another_configuration(tmp_path, capsys):
@@ -79,14 +109,6 @@ def test_a_finished_folder_from_before_the_record_is_checked_against_its_results
     with pytest.raises(ValueError, match=r"'max_length': \(\d+, 400\)"):
         claim_run_folder(tmp_path / "other", longer, dev_only=False)
     assert not (tmp_path / "other" / RUN_IDENTITY).exists()
-
-
-def test_main_job_exports_and_says_how_to_serve(tmp_path, data_dir, capsys):
-    out, exports = tmp_path / "run", tmp_path / "exports"
-    assert train.main([*TINY, "--data-dir", str(data_dir), "--output-dir", str(out), "--export", str(exports)]) == 0
-    assert (exports / "books" / "1" / "saved_model.pb").exists() and (exports / "models.config").exists()
-    printed = capsys.readouterr().out
-    assert "To serve it with TensorFlow Serving" in printed and "tensorflow/serving" in printed
 
 
 def test_unknown_task_is_named():
@@ -158,11 +180,18 @@ def test_dev_only_never_reads_the_test_split(tmp_path, data_dir, monkeypatch):
 
     # The same configuration without --dev-only on that folder: no epoch is trained again, test is read once.
     asked.clear()
+    trained = []
+    real_end = DevSelection.on_epoch_end
+
+    def recorded_end(self, epoch, logs=None):
+        trained.append(epoch)
+        return real_end(self, epoch, logs)
+
+    monkeypatch.setattr(DevSelection, "on_epoch_end", recorded_end)
     tested = run(config, out, data_dir, verbose=0)
     assert any("test" in splits for splits in asked)
     assert tested["dev_only"] is False and tested["test_read_after_dev_only_training"] == ["books+dvd"]
-    assert tested["history"] == results["history"]  # the dev-only run's epochs, none added
-    assert tested["training_wall_time_s"] == pytest.approx(results["training_wall_time_s"], abs=5.0)  # no training
+    assert tested["history"] == results["history"] and trained == []  # the dev-only run's epochs, none trained
     assert all(0 <= r["test_error"] <= 100 for r in tested["per_task"].values())
     assert {t: r["dev_error"] for t, r in tested["per_task"].items()} == {
         t: r["dev_error"] for t, r in results["per_task"].items()}
@@ -187,3 +216,22 @@ def test_serving_instructions_mount_the_export_folder_as_given():
     config = TrainConfig(tasks=("books",))
     assert "-v /srv/exports:/models" in serving_instructions(Path("runs/x"), "/srv/exports", config)
     assert "-v $PWD/exports:/models" in serving_instructions(Path("runs/x"), None, config)
+
+
+@pytest.mark.slow  # two processes (TensorFlow's thread pools are fixed at start-up, so each run needs its own)
+def test_deterministic_runs_repeat_bit_for_bit(tmp_path, data_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    volatile = ("wall_time_s", "training_wall_time_s", "command", "load_average_1m")
+    runs = []
+    for name in ("a", "b"):
+        argv = [*TINY, "--deterministic", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / name)]
+        done = subprocess.run([sys.executable, "-m", "experiments.train", *argv], cwd=Path(__file__).parents[1],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results = json.loads((tmp_path / name / "results.json").read_text())
+        runs.append({k: v for k, v in results.items() if k not in volatile})
+    assert runs[0]["deterministic"] is True and runs[0]["threads"] == {"intra_op": 1, "inter_op": 2}
+    assert runs[0] == runs[1]

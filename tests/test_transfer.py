@@ -34,7 +34,8 @@ def source_model():
     train = pd.concat([_rows("books", 300, 1), _rows("dvd", 300, 2)], ignore_index=True)
     # The vocabulary covers every polar word, as a real vocabulary learnt from many tasks would.
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=12)
-    model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=8, hidden_dim=8, word_vectors="random")
+    model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=8, hidden_dim=8, encoder="cnn",
+                                                  word_vectors="random")
     model.compile(learning_rate=1e-2)
     model.fit(_x(train), train["label"], batch_size=16, epochs=6, verbose=0)
     return model
@@ -88,7 +89,8 @@ def test_transfer_beats_training_from_scratch_on_few_rows(source_model):
     scratch_pre = tf_aspmtl.MultiTaskPreprocessor(
         ["music"], {"music": ["neg", "pos"]}, text_vectorizer=source_model.preprocessor.text_vectorizer
     )
-    scratch = tf_aspmtl.SingleTaskClassifier(scratch_pre, embedding_dim=8, hidden_dim=8, word_vectors="random")
+    scratch = tf_aspmtl.SingleTaskClassifier(scratch_pre, embedding_dim=8, hidden_dim=8, encoder="cnn",
+                                             word_vectors="random")
     scratch.compile(learning_rate=1e-2)
     scratch.fit(_x(few), few["label"], batch_size=4, epochs=15, verbose=0)
     results["scratch"] = accuracy(scratch)
@@ -127,6 +129,8 @@ def test_transfer_refuses_bad_requests(source_model):
 
 
 def test_a_transfer_run_trains_a_held_out_task_and_refuses_a_seen_one(tmp_path, capsys):
+    import json
+
     from experiments import transfer
     from tests.tiny_fdu import texts, write_fdu_folder
     from tf_aspmtl.training import TrainConfig, run, run_transfer
@@ -136,18 +140,25 @@ def test_a_transfer_run_trains_a_held_out_task_and_refuses_a_seen_one(tmp_path, 
     for split, n in (("train", 210), ("test", 12)):  # a third task, the held-out one
         lines = [f"{i % 2}\t{t}" for i, t in enumerate(texts("music", n, 9))]
         (data / f"music.task.{split}").write_text("\n".join(lines))
-    source = TrainConfig(model="fs-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, max_length=8, encoder="cnn",
-                         embedding="random", paper_scale=False)
+    source = TrainConfig(model="fs-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, embedding_dim=4, max_length=8,
+                         encoder="cnn", embedding="random", paper_scale=False)
     run(source, tmp_path / "source", data, verbose=0)
     source_model = tmp_path / "source" / "model" / "model.keras"
-    results = run_transfer(source_model, "music", tmp_path / "music-bc", mode="bc", epochs=1, data_dir=data, verbose=0)
-    assert results["source_tasks"] == ["books", "dvd"] and set(results["per_task"]) == {"music"}
-    assert results["model"] == "transfer-bc" and results["source_class"] == "FullySharedMTL"
-    assert 0 <= results["avg_test_error"] <= 100 and (tmp_path / "music-bc" / "model" / "model.keras").exists()
-    assert results["config"]["mode"] == "bc" and results["config"]["source_model"] == str(source_model)
     with pytest.raises(ValueError, match="was trained on 'books'"):
         run_transfer(source_model, "books", tmp_path / "x", mode="sc", data_dir=data)
-    # The command line says so and exits 2.
+    assert not (tmp_path / "x").exists()
+
+    # The command line (over run_transfer): it runs and writes its results file, and says what is wrong and exits 2.
+    out = tmp_path / "music-bc"
+    assert transfer.main(["--source-model", str(source_model), "--task", "music", "--mode", "bc", "--epochs", "1",
+                          "--data-dir", str(data), "--output-dir", str(out), "--verbose", "0"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["source_tasks"] == ["books", "dvd"] and set(results["per_task"]) == {"music"}
+    assert results["model"] == "transfer-bc" and results["source_class"] == "FullySharedMTL"
+    assert 0 <= results["avg_test_error"] <= 100 and (out / "model" / "model.keras").exists()
+    assert results["config"]["mode"] == "bc" and results["config"]["source_model"] == str(source_model)
+    assert "experiments.transfer" in results["command"] and "| music |" in (out / "results.md").read_text()
+    capsys.readouterr()
     assert transfer.main(["--source-model", str(source_model), "--task", "books", "--mode", "sc", "--output-dir",
                           str(tmp_path / "x")]) == 2
     assert "has not seen" in capsys.readouterr().err

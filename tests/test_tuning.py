@@ -1,7 +1,8 @@
-"""The Keras Tuner hypermodel, the tuners built around it, a search's trial report, and experiments.tune end to end
-(slow)."""
+"""The Keras Tuner hypermodel, the tuners built around it, a search's trial report, the FDU-MTL search and its
+resumption, and experiments.tune end to end."""
 
 import json
+from dataclasses import replace
 
 import keras_tuner
 import numpy as np
@@ -176,18 +177,33 @@ def test_unknown_tuner_and_bad_fixed_values_are_named():
     assert tune.parse_fixed(["hidden_dim=50", "dropout=0.1"], "asp-mtl") == {"hidden_dim": 50, "dropout": 0.1}
 
 
-def _tune_args(tmp_path, tuner="random", trials=2, epochs=1, project="search"):
-    return [
-        "--tuner", tuner, "--trials", str(trials), "--tasks", ",".join(TASKS), "--epochs", str(epochs),
-        "--directory", str(tmp_path / "kt"), "--project-name", project, "--encoder", "cnn",
-        "--embedding", "random", "--max-length", "16", "--batch-size", "16", "--fix", "hidden_dim=8",
-        "--max-rows-per-task", "48", "--verbose", "0", "--results", str(tmp_path / "results" / "tune_test"),
-    ]
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from tests.tiny_fdu import write_fdu_folder
+
+    return write_fdu_folder(tmp_path_factory.mktemp("fdu"))
 
 
-@pytest.mark.slow  # 70 s: two tuner searches, one killed mid-trial; run with -m slow
-def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatch, capsys):
-    args = _tune_args(tmp_path)
+SEARCH = TrainConfig(tasks=("books", "dvd"), encoder="cnn", embedding="random", embedding_dim=4, max_length=8,
+                     batch_size=8, epochs=1)
+"""A search of seconds on the tiny corpus: ASP-MTL with CNN encoders, one epoch a trial."""
+
+
+def _search(tmp_path, data_dir, project, trials=2, config=SEARCH):
+    from tf_aspmtl.tuning.fdu_mtl_search import search_fdu_mtl
+
+    settings = {"model": config.model, "epochs": config.epochs, "trials": trials}
+    return search_fdu_mtl(config, "random", trials, tmp_path / "kt", project, settings, {"hidden_dim": 4},
+                          data_dir=data_dir, verbose=0)
+
+
+def _objectives(search):
+    trials = search.tuner.oracle.trials
+    return {trial_id: (trial.status, trial.score) for trial_id, trial in sorted(trials.items())}
+
+
+@pytest.mark.slow  # three searches, one interrupted mid-trial
+def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, data_dir, monkeypatch, capsys):
     real_fit = ASPMTLHyperModel.fit
     calls = []
 
@@ -198,48 +214,49 @@ def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, monkeypatc
         return real_fit(self, *a, **k)
 
     monkeypatch.setattr(ASPMTLHyperModel, "fit", interrupted_fit)
-    assert tune.main(args) == 130
-    first_run = capsys.readouterr().out
-    assert "[tuner0] trial 0 COMPLETED" in first_run and "run the same command again to resume" in first_run
+    with pytest.raises(KeyboardInterrupt):
+        _search(tmp_path, data_dir, "search")
+    assert "[tuner0] trial 0 COMPLETED" in capsys.readouterr().out
     project = tmp_path / "kt" / "search"
     trial0 = json.loads((project / "trial_0" / "trial.json").read_text())
-    assert not (project / "trials.csv").exists()
 
     monkeypatch.setattr(ASPMTLHyperModel, "fit", real_fit)
-    assert tune.main(args) == 0
+    resumed = _search(tmp_path, data_dir, "search")
     second_run = capsys.readouterr().out
-    assert "Reloading Tuner" in second_run
     assert "trial 0 started" not in second_run  # the finished trial is kept...
     assert "[tuner0] trial 1 started" in second_run  # ...the interrupted one runs again
     assert json.loads((project / "trial_0" / "trial.json").read_text())["score"] == trial0["score"]
-
-    frame = pd.read_csv(tmp_path / "results" / "tune_test.csv", dtype={"trial_id": str})
-    assert list(frame["trial_id"]) == ["0", "1"]
-    assert (frame["status"] == "COMPLETED").all() and frame["objective"].between(0, 1).all()
-    assert frame.loc[frame["is_reference"], "trial_id"].tolist() == ["0"]
-    assert {"adversarial_weight", "difference_weight", "learning_rate", "dropout", "val_acc_books"} <= set(frame)
-    assert (tmp_path / "results" / "tune_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    best_path = tmp_path / "results" / "tune_test.best.json"
-    config = TrainConfig.from_json_file(best_path)
-    best_row = frame.loc[frame["objective"].idxmax()]
-    assert config.adversarial_weight == pytest.approx(best_row["adversarial_weight"], rel=1e-5)
-    assert config.hidden_dim == 8 and config.tasks == tuple(TASKS) and config.max_length == 16
-    summary = json.loads((tmp_path / "results" / "tune_test.json").read_text())
-    assert summary["reference"]["trial_id"] == "0" and summary["best"]["rank"] == 1
-    assert summary["objective"]["direction"] == "max" and "experiments.tune" in summary["command"]
-    for key in ("commit", "versions", "best_minus_reference_dev_accuracy_points"):
-        assert key in summary
-
+    assert [status for status, _ in _objectives(resumed).values()] == ["COMPLETED", "COMPLETED"]
     with pytest.raises(ValueError, match=r"started with other settings \{'epochs': \(1, 2\)\}"):
-        tune.main(_tune_args(tmp_path, epochs=2))
+        _search(tmp_path, data_dir, "search", config=replace(SEARCH, epochs=2))
 
     # Every trial scores as in a search that was never interrupted (same seed, same data order per trial).
-    straight = _tune_args(tmp_path, project="straight")
-    straight[straight.index("--results") + 1] = str(tmp_path / "results" / "straight")
-    assert tune.main(straight) == 0
-    uninterrupted = pd.read_csv(tmp_path / "results" / "straight.csv", dtype={"trial_id": str})
-    assert uninterrupted["objective"].tolist() == frame["objective"].tolist()
+    assert _objectives(_search(tmp_path, data_dir, "straight")) == _objectives(resumed)
+
+
+def test_the_tune_command_line_writes_its_outputs_and_names_a_bad_option(tmp_path, data_dir, capsys):
+    results = tmp_path / "results" / "tune_test"
+    args = ["--tuner", "random", "--trials", "1", "--tasks", "books,dvd", "--epochs", "1", "--directory",
+            str(tmp_path / "kt"), "--project-name", "search", "--encoder", "cnn", "--embedding", "random",
+            "--embedding-dim", "4", "--max-length", "8", "--batch-size", "8", "--fix", "hidden_dim=4", "--verbose",
+            "0", "--data-dir", str(data_dir), "--results", str(results)]
+    assert tune.main(args) == 0
+    frame = pd.read_csv(results.with_suffix(".csv"), dtype={"trial_id": str})
+    assert list(frame["trial_id"]) == ["0"] and frame.loc[0, "status"] == "COMPLETED"
+    assert bool(frame.loc[0, "is_reference"]) and 0 <= frame.loc[0, "objective"] <= 1
+    assert results.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = TrainConfig.from_json_file(results.with_suffix(".best.json"))
+    assert config.hidden_dim == 4 and config.tasks == ("books", "dvd") and config.max_length == 8
+    assert config.adversarial_weight == pytest.approx(0.05)  # the one trial is the paper's point
+    summary = json.loads(results.with_suffix(".json").read_text())
+    assert summary["reference"]["trial_id"] == "0" and summary["best"]["rank"] == 1
+    assert "experiments.tune" in summary["command"] and "commit" in summary and "versions" in summary
+    for name in ("trials.csv", "trials.png", "best_config.json", "summary.json"):
+        assert (tmp_path / "kt" / "search" / name).exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        tune.main(args[:-2] + ["--tuner", "grid"])
+    assert "invalid choice: 'grid'" in capsys.readouterr().err
 
 
 def test_a_project_resumes_only_with_the_settings_it_was_started_with(tmp_path):
