@@ -4,6 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one of pytest-xdist's processes, one per core: one thread each
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
