@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,31 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
         model.save_weights(str(staged))
         data = staged.read_bytes()
     write_bytes_atomic(path, data)
+
+
+def copy_file_atomic(source: str | os.PathLike, path: str | os.PathLike) -> None:
+    """``path`` becomes a whole copy of the finished file ``source``, never a half-written one.
+
+    A hard link where the file system has them (no bytes written: the best
+    epoch's weights are the epoch's backup, which is never rewritten in
+    place, only replaced or deleted), else the bytes through
+    :func:`~tf_aspmtl.io_utils.write_bytes_atomic`.
+
+    Raises:
+        tf_aspmtl.io_utils.DiskWriteError: the copy cannot be written; ``path`` is untouched.
+    """
+    source, path = Path(source), Path(path)
+    staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
+    try:
+        os.link(source, staged)
+    except OSError:  # no hard links here (or another device): copy the bytes
+        write_bytes_atomic(path, source.read_bytes())
+        return
+    try:
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def remove_partial_files(folder: str | os.PathLike) -> list[Path]:

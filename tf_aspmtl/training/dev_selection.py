@@ -13,7 +13,7 @@ from typing import Any
 import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
-from tf_aspmtl.training.checkpoint_io import remove_partial_files, save_weights_atomic
+from tf_aspmtl.training.checkpoint_io import copy_file_atomic, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
 from tf_aspmtl.training.run_folder import RunFolderError
 
@@ -212,8 +212,8 @@ class DevSelection(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **logs})
         backup = f"epoch-{epoch + 1}.weights.h5"
         self._save_weights_atomic(self.run_dir / backup)
-        if self.best_epoch != before:
-            self._save_weights_atomic(self.best_weights_path)
+        if self.best_epoch != before:  # the same weights: the backup's file, not a second serialisation
+            copy_file_atomic(self.run_dir / backup, self.best_weights_path)
         if self.wait >= self.patience:
             self.stopped_early = True
             self.model.stop_training = True

@@ -1,0 +1,47 @@
+"""copy_file_atomic: the best epoch's weights file is a whole copy of its backup, linked or copied."""
+
+import os
+
+import pytest
+
+from tf_aspmtl.io_utils import DiskWriteError
+from tf_aspmtl.training.checkpoint_io import copy_file_atomic
+
+
+def test_the_copy_outlives_its_source_and_replaces_an_older_copy(tmp_path):
+    source, best = tmp_path / "epoch-3.weights.h5", tmp_path / "best.weights.h5"
+    best.write_bytes(b"epoch 1")
+    source.write_bytes(b"epoch 3")
+    copy_file_atomic(source, best)
+    source.unlink()  # the next epoch deletes its predecessor's backup
+    assert best.read_bytes() == b"epoch 3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5"]
+
+
+def test_without_hard_links_the_bytes_are_copied(tmp_path, monkeypatch):
+    def no_links(*args):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    source, best = tmp_path / "epoch-1.weights.h5", tmp_path / "best.weights.h5"
+    source.write_bytes(b"weights")
+    copy_file_atomic(source, best)
+    assert best.read_bytes() == b"weights" and os.stat(best).st_ino != os.stat(source).st_ino
+
+
+def test_a_failed_copy_leaves_the_older_copy_whole(tmp_path, monkeypatch):
+    def no_links(*args):
+        raise OSError(1, "Operation not permitted")
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(os, "replace", full)
+    source, best = tmp_path / "epoch-2.weights.h5", tmp_path / "best.weights.h5"
+    best.write_bytes(b"epoch 1")
+    source.write_bytes(b"epoch 2")
+    with pytest.raises(DiskWriteError, match="best.weights.h5"):
+        copy_file_atomic(source, best)
+    assert best.read_bytes() == b"epoch 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5", "epoch-2.weights.h5"]
