@@ -73,18 +73,19 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
 # ------------------------------------------------------------------------------------------------ sections
 def _refactor_section() -> list[str]:
     before = _load("experiments/results/tables/runs/asp_mtl_seed0.json")
-    after = _load("experiments/results/main_job.json")
+    after = _load("experiments/results/refactor_equality/main_job_after.json")  # the main job when it was done
     steps = _load("experiments/results/bench_refactor_steps.json")
     if not (before and after):
         return []
     same = compare(before, after)
     lines = ["### The same numbers before and after the refactor into the keras-hub shape", "",
-             f"The main job and the same settings run before that refactor "
+             f"The main job right after that refactor (`experiments/results/refactor_equality/main_job_after.json`, "
+             f"commit `{after['commit'][:7]}`) and the same settings run before it "
              f"(`experiments/results/tables/runs/asp_mtl_seed0.json`, commit `{before['commit'][:7]}`): tasks whose "
              f"dev error, test error or best epoch differ: {', '.join(same['tasks_differing']) or 'none'} (of {same['tasks']}); "
              f"largest difference over the {same['history_values_compared']} logged epoch values (every loss term "
              f"and metric of every epoch): {same['largest_history_difference']:g} (also `experiments/results/refactor_equality.md`). Their wall times were "
-             f"{before['wall_time_s']:.0f} s then and {after['wall_time_s']:.0f} s now."]
+             f"{before['wall_time_s']:.0f} s before and {after['wall_time_s']:.0f} s after."]
     if steps:
         by_api = {api: [r for r in steps["runs"] if r["api"] == api] for api in ("old", "new")}
         old, new = ([r["ms_per_step"] for r in by_api[api]] for api in ("old", "new"))
@@ -94,6 +95,15 @@ def _refactor_section() -> list[str]:
             f"history), took {_listed(old)} ms a step before (commit `{by_api['old'][0]['commit'][:7]}`) and "
             f"{_listed(new)} ms after (commit `{by_api['new'][0]['commit'][:7]}`)"
             + (": the wall-time gap is the shared machine, not the code." if max(new) <= min(old) else "."))
+    redesign = _load("experiments/results/redesign_equality.json")
+    if redesign:
+        pairs = redesign["pairs"]
+        lines += ["", "### The same numbers before and after the House redesign (one Task base, the run in the library)",
+                  "", f"`{redesign['command']}`: "
+                  + "; ".join(f"{name}, commits `{p['commits'][0][:7]}` and `{p['commits'][1][:7]}`: mean test error "
+                              f"{p['avg_test_error'][0]:.2f} and {p['avg_test_error'][1]:.2f} %, largest per-task "
+                              f"difference {p['largest_error_difference']:g}, largest epoch-log difference "
+                              f"{p['largest_history_difference']:g}" for name, p in pairs.items()) + "."]
     return lines + [""]
 
 
