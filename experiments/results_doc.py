@@ -70,6 +70,31 @@ def headline(command: str, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def speed_summary() -> str:
+    """README's speed lines, from ``experiments/results/bench_summary.json`` (``python -m experiments.bench_suite``)."""
+    bench = _load("experiments/results/bench_summary.json")
+    if not bench:
+        return "Not measured yet: `python -m experiments.bench_suite` writes `experiments/results/bench_summary.json`."
+    f = bench["figures"]
+    return (
+        f"Measured by `{bench['command']}` (commit `{bench['commit'][:7]}`, {bench['note'] or 'no note'}; every "
+        f"figure against its goal: [docs/RESULTS.md](docs/RESULTS.md#speed)): ASP-MTL trains at "
+        f"{f['asp_over_plain_b16']:.2f} x plain Keras' examples/s at batch 16, one 16-task epoch takes "
+        f"{f['asp_epoch_s']:.0f} s and the main job {f['main_job_s'] / 60:.1f} minutes; the n-gram model trains in "
+        f"{f['ngram_train_s']:.0f} s (dev {f['ngram_dev_error']:.2f} %) against scikit-learn's "
+        f"{f['sklearn_train_s']:.0f} s (dev {f['sklearn_dev_error']:.2f} %); a served LSTM answers one review in "
+        f"{f['serving_lstm_p50_ms']:.2f} ms (p50), the n-gram model in {f['serving_ngram_p50_ms']:.2f} ms.")
+
+
+def _speed_section() -> list[str]:
+    summary = RESULTS / "bench_summary.md"
+    if not summary.exists():
+        return []
+    return ["## Speed", "", "`python -m experiments.bench_suite`: issue 22's figures, each measured beside its anchor "
+            "in one run (`experiments/results/bench_summary.json` holds every worker's record).", "",
+            summary.read_text(encoding="utf-8").strip(), ""]
+
+
 # ------------------------------------------------------------------------------------------------ sections
 def _refactor_section() -> list[str]:
     before = _load("experiments/results/tables/runs/asp_mtl_seed0.json")
@@ -531,6 +556,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
                           "members and weights among trained models.", ""]
             lines += [intro, "", _body(blocks[f"ensemble-selection-{pool}"]), ""]
     lines += _length_and_optimiser() + _speed_section() + _serving_section() + _tuning_section()
+    lines += _speed_section()
     lines += ["## Other result files", "", "Under `experiments/results/`:", ""]
     lines += [f"- `{name}`: {what}." for name, what in OTHER_FILES]
     return "\n".join(lines).rstrip() + "\n"

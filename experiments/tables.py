@@ -460,7 +460,8 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
             out[folder.with_suffix(".md")] = f"# {title}\n\n" + selected
             blocks[f"ensemble-selection-{pool}"] = selected
     out[RESULTS_DOC] = results_doc.results_markdown(blocks, command)
-    out[README] = replace_blocks(README.read_text(encoding="utf-8"), {"headline": results_doc.headline(command, runs)})
+    out[README] = replace_blocks(README.read_text(encoding="utf-8"), {"headline": results_doc.headline(command, runs),
+                                                                     "speed": results_doc.speed_summary()})
     return out
 
 
