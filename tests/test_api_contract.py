@@ -60,7 +60,7 @@ def test_truncation_survives_save_load_and_export(frames, tmp_path):
     # Long reviews keep their first quarter and last three quarters of 8 tokens, in Python, .keras and SavedModel.
     train, _ = frames
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8, truncation="head+tail")
-    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, encoder="cnn", word_vectors="random")
+    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, encoder="lstm", word_vectors="random")
     texts = [" ".join(train.text[:3]), "the disc would not play"]
     x = {"text": texts, "task": ["dvd", "dvd"]}
     probs = model.predict(x, verbose=0)
