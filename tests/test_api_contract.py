@@ -23,8 +23,8 @@ def frames():
 
 def test_dataframe_to_served_model(frames, tmp_path):
     train, dev = frames
-    # The README's lines at the paper's sizes; a few batches of rows are enough to run each of them.
-    train, dev = train.groupby("task").head(40).reset_index(drop=True), dev.groupby("task").head(16)
+    # The README's lines at the paper's sizes; a batch of rows a task is enough to run each of them.
+    train, dev = train.groupby("task").head(16).reset_index(drop=True), dev.groupby("task").head(8)
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=200)
     model = tf_aspmtl.AdversarialSharedPrivateMTL(pre)
     assert (model.backbone.hidden_dim, model.objective.adversarial_weight, model.objective.difference_weight) == \
@@ -60,7 +60,7 @@ def test_truncation_survives_save_load_and_export(frames, tmp_path):
     # Long reviews keep their first quarter and last three quarters of 8 tokens, in Python, .keras and SavedModel.
     train, _ = frames
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8, truncation="head+tail")
-    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, encoder="cnn", word_vectors="random")
+    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, encoder="lstm", word_vectors="random")
     texts = [" ".join(train.text[:3]), "the disc would not play"]
     x = {"text": texts, "task": ["dvd", "dvd"]}
     probs = model.predict(x, verbose=0)

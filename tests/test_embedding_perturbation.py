@@ -46,11 +46,12 @@ def _row_norms(r):
 
 # ------------------------------------------------------------------ default
 def test_default_is_bit_identical_to_none_and_adds_nothing():
+    # Eager fits (a graph traces the same Python: the graph fits are test_fit_runs_and_logs_the_term's).
     runs = {}
     for name, extra in (("omitted", {}), ("none", {"embedding_perturbation": "none"})):
         keras.utils.set_random_seed(0)
         model = _asp(dropout=0.2, **extra)
-        history = _fit(model)
+        history = _fit(model, run_eagerly=True)
         runs[name] = (history, model.get_weights(), model.predict(X, verbose=0))
     (h0, w0, p0), (h1, w1, p1) = runs["omitted"], runs["none"]
     assert h0 == h1 and "perturbation_loss" not in h0
@@ -143,7 +144,8 @@ def test_fit_under_mixed_precision_with_the_scaled_loss(kind):
     keras.config.set_dtype_policy("mixed_float16")
     try:
         model = _asp(embedding_perturbation=kind)
-        model.compile()  # LazyAdam in a LossScaleOptimizer
+        # LazyAdam in a LossScaleOptimizer; eager (the graph fits of each kind are test_fit_runs_and_logs_the_term's)
+        model.compile(run_eagerly=True)
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         history = model.fit(_batches(), epochs=1, verbose=0).history
         assert np.all(np.isfinite(history["loss"])) and history["perturbation_loss"][0] > 0

@@ -22,7 +22,8 @@ MIXED = {  # rows of both tasks, with the inputs that break naive text pipelines
 
 
 def _member(family, vocabulary_seed: int, weight_seed: int, tasks=TASKS, labels=(0, 1), name=None):
-    """An untrained tiny CNN model whose random weights (scaled up, so probabilities spread) stand in for training.
+    """An untrained tiny LSTM model (quicker to trace than a CNN at this size) whose random weights (scaled up, so
+    probabilities spread) stand in for training.
 
     Its vocabulary comes from rows drawn with ``vocabulary_seed``, so members differ in vocabulary too.
     """
@@ -32,7 +33,7 @@ def _member(family, vocabulary_seed: int, weight_seed: int, tasks=TASKS, labels=
     )
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=12, max_tokens=100)
     keras.utils.set_random_seed(weight_seed)
-    model = family(pre, hidden_dim=4, embedding_dim=4, encoder="cnn", word_vectors="random", name=name)
+    model = family(pre, hidden_dim=4, embedding_dim=4, encoder="lstm", word_vectors="random", name=name)
     rng = np.random.default_rng(weight_seed)
     for variable in model.trainable_weights:
         variable.assign(rng.normal(0.0, 0.7, variable.shape).astype("float32"))

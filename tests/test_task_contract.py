@@ -25,7 +25,7 @@ PROBE = {"text": ["a good film", "zzz unseen", ""], "task": ["dvd", "books", "dv
 def _lstm_family(cls, **kwargs):
     def build():
         pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(ROWS, max_length=8)
-        return cls(pre, embedding_dim=4, hidden_dim=4, encoder="cnn", word_vectors="random", seed=0, **kwargs)
+        return cls(pre, embedding_dim=4, hidden_dim=4, encoder="lstm", word_vectors="random", seed=0, **kwargs)
     return build
 
 

@@ -34,7 +34,7 @@ def source_model():
     train = pd.concat([_rows("books", 300, 1), _rows("dvd", 300, 2)], ignore_index=True)
     # The vocabulary covers every polar word, as a real vocabulary learnt from many tasks would.
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=12)
-    model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=8, hidden_dim=8, encoder="cnn",
+    model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=8, hidden_dim=8, encoder="lstm",
                                                   word_vectors="random")
     model.compile(learning_rate=1e-2)
     model.fit(_x(train), train["label"], batch_size=16, epochs=6, verbose=0)
@@ -89,7 +89,7 @@ def test_transfer_beats_training_from_scratch_on_few_rows(source_model):
     scratch_pre = tf_aspmtl.MultiTaskPreprocessor(
         ["music"], {"music": ["neg", "pos"]}, text_vectorizer=source_model.preprocessor.text_vectorizer
     )
-    scratch = tf_aspmtl.SingleTaskClassifier(scratch_pre, embedding_dim=8, hidden_dim=8, encoder="cnn",
+    scratch = tf_aspmtl.SingleTaskClassifier(scratch_pre, embedding_dim=8, hidden_dim=8, encoder="lstm",
                                              word_vectors="random")
     scratch.compile(learning_rate=1e-2)
     scratch.fit(_x(few), few["label"], batch_size=4, epochs=15, verbose=0)
@@ -141,7 +141,7 @@ def test_a_transfer_run_trains_a_held_out_task_and_refuses_a_seen_one(tmp_path, 
         lines = [f"{i % 2}\t{t}" for i, t in enumerate(texts("music", n, 9))]
         (data / f"music.task.{split}").write_text("\n".join(lines))
     source = TrainConfig(model="fs-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, embedding_dim=4, max_length=8,
-                         encoder="cnn", embedding="random", paper_scale=False)
+                         encoder="lstm", embedding="random", paper_scale=False)
     run(source, tmp_path / "source", data, verbose=0)
     source_model = tmp_path / "source" / "model" / "model.keras"
     with pytest.raises(ValueError, match="was trained on 'books'"):
