@@ -86,7 +86,7 @@ def speed_summary() -> str:
         f"{f['serving_lstm_p50_ms']:.2f} ms (p50), the n-gram model in {f['serving_ngram_p50_ms']:.2f} ms.")
 
 
-def _speed_section() -> list[str]:
+def _bench_summary_section() -> list[str]:
     summary = RESULTS / "bench_summary.md"
     if not summary.exists():
         return []
@@ -556,7 +556,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
                           "members and weights among trained models.", ""]
             lines += [intro, "", _body(blocks[f"ensemble-selection-{pool}"]), ""]
     lines += _length_and_optimiser() + _speed_section() + _serving_section() + _tuning_section()
-    lines += _speed_section()
+    lines += _bench_summary_section()
     lines += ["## Other result files", "", "Under `experiments/results/`:", ""]
     lines += [f"- `{name}`: {what}." for name, what in OTHER_FILES]
     return "\n".join(lines).rstrip() + "\n"
