@@ -48,11 +48,10 @@ SERVED_TASK = "books"
 
 
 def run(cmd: list[str], what: str) -> str:
-    """Runs a command of this checkout; its stdout, or SystemExit naming ``what`` failed and its last output."""
+    """Runs ``["python", "-m", module, ...]`` in this checkout with this interpreter; its stdout, or SystemExit naming ``what`` failed and its last output."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
-    print(f"-- {what}: {' '.join(cmd[2:] if cmd[1] == '-m' else cmd)}", flush=True)
-    out = subprocess.run([sys.executable, *cmd[1:]] if cmd[0] == "python" else cmd, cwd=REPO_ROOT, env=env,
-                         capture_output=True, text=True)
+    print(f"-- {what}: {' '.join(cmd[2:])}", flush=True)
+    out = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"bench_suite: {what} failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
     return out.stdout

@@ -99,7 +99,7 @@ class NgramPreprocessor(TaskPreprocessor):
         texts = list(texts)
         if not texts:
             return tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.zeros([0], tf.float32), [0, self.vocabulary_size])
-        featurize = tf.function(self.features.call)
+        featurize = tf.function(self.features.call, input_signature=[tf.TensorSpec([None], tf.string)])  # one trace
         chunks = [featurize(tf.constant(texts[i:i + chunk_rows], tf.string)) for i in range(0, len(texts), chunk_rows)]
         return tf.sparse.concat(0, chunks)
 
