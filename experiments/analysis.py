@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ import keras
 import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
-from tf_aspmtl.analysis import feature_statistics, occlusion, plot_occlusion
+from tf_aspmtl.analysis import feature_statistics, occlusion, plot_occlusion, t_interval95
 from tf_aspmtl.data import load_fdu_mtl
 
 logger = logging.getLogger("experiments.analysis")
@@ -81,13 +80,8 @@ def spread(values) -> dict[str, Any]:
 
 def paired_interval(differences) -> dict[str, Any]:
     """Per-seed differences, their mean and sd, and the 95 % t-interval of the mean over seeds (None for n < 2)."""
-    from scipy import stats
-
     out = {"per_seed": [float(d) for d in differences], **spread(differences), "over": "seeds"}
-    out["ci95"] = None
-    if out["n"] > 1:
-        half = float(stats.t.ppf(0.975, out["n"] - 1)) * out["sd"] / math.sqrt(out["n"])
-        out["ci95"] = [out["mean"] - half, out["mean"] + half]
+    out["ci95"] = list(t_interval95(differences)) if out["n"] > 1 else None
     return out
 
 

@@ -7,13 +7,13 @@ Every queue and report of experiments/ finds results here, so none of them impor
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 from experiments.provenance import REPO_ROOT
+from tf_aspmtl.analysis.seed_comparison import mean_sd
 
 RESULTS = REPO_ROOT / "experiments" / "results"
 PAPER_DIR = RESULTS / "paper"
@@ -74,13 +74,6 @@ def paper_table(name: str = "table2_error_rates.csv"):
 def paper_average(column: str) -> float:
     """The paper's Table 2 average of one column (e.g. ``asp_mtl``): the mean over its 16 tasks."""
     return float(paper_table()[column].mean())
-
-
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    """The mean and the sample standard deviation (NaN for one value) of ``values``."""
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
-    return mean, sd
 
 
 def plus_minus(values: list[float], digits: int = 2) -> str:

@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,15 @@ from experiments.result_files import (
     FAMILIES,
     LABELS,
     PAPER_COLUMN,
-    PAPER_DIR,
     PREVIOUS_4TASK_WINNER,
     RESULTS as RESULT_FILES,
     TABLES as RESULTS,
     load_previous,
     load_runs,
-    mean_sd,
+    paper_table,
 )
+from tf_aspmtl.analysis.seed_comparison import compare_runs, mean_sd, summarize_differences
+from tf_aspmtl.analysis.seed_comparison import error_table as seed_error_table
 
 RUNS = RESULTS / "runs"
 SEEDS = (0, 1, 2)
@@ -79,100 +81,27 @@ class RunSpec:
         ]
 
 
-TABLE2_SETTINGS = {
-    "sp_mtl": ("--model", "sp-mtl"),
-    "fs_mtl": ("--model", "fs-mtl"),
-    "single": ("--model", "single"),
-    "asp_mtl": ("--model", "asp-mtl"),
-}
-ABLATION_SETTINGS = {
-    "asp_mtl_no_adv": ("--model", "asp-mtl", "--adversarial-weight", "0"),
-    "asp_mtl_no_diff": ("--model", "asp-mtl", "--difference-weight", "0"),
-    "asp_mtl_confusion": ("--model", "asp-mtl", "--adversarial-objective", "confusion"),
-    "asp_mtl_unlabeled": ("--model", "asp-mtl", "--unlabeled-fraction", "0.25"),
-}
-SCREEN_TASKS = "books,electronics,dvd,kitchen_housewares"
-SCREEN = ("--tasks", SCREEN_TASKS, "--dev-only")
-ASP = ("--model", "asp-mtl")
-MAX_DROPOUT = (*ASP, "--encoder", "lstm-max", "--dropout", "0.3")
-"""Max pooling + dropout 0.3: the best of the 4-task screen's seed 0, on which later levers stack."""
-LEVER_SETTINGS = {
-    # Issue "beat 11 %": each lever is the paper-scale ASP-MTL with settings changed, 4 tasks, dev only (test is
-    # never read), paired with its baseline in LEVER_BASELINES (lever_base unless named). The queue runs seed 0 of
-    # every lever first. Stacked levers (lever_max_*) add one more change on top of max pooling, the first lever
-    # that passed its screen. The confusion objective and unlabelled rows in the adversary are screened by the
-    # ablations on 16 tasks.
-    "lever_base": (*ASP, *SCREEN),
-    "lever_lstm_max": (*ASP, "--encoder", "lstm-max", *SCREEN),
-    "lever_max_dropout03": (*MAX_DROPOUT, *SCREEN),
-    # On top of max pooling + dropout 0.3:
-    "lever_maxdrop_w2v": (*MAX_DROPOUT, "--embedding", "glove+word2vec", "--embedding-dim", "150", *SCREEN),
-    "lever_bimaxdrop": (*ASP, "--encoder", "bilstm-max", "--dropout", "0.3", *SCREEN),
-    # The family under the same levers: FS-MTL (one shared encoder, half the LSTM work) beat ASP-MTL in Table 2.
-    "lever_fs_maxdrop": ("--model", "fs-mtl", *MAX_DROPOUT[2:], *SCREEN),
-}
-MORE_LEVER_SETTINGS = {
-    # Screened after every seed of LEVER_SETTINGS: self-training (a teacher, then a student: twice the cost), single
-    # changes that the stacked levers above supersede (their seed 0 ran first), then cheaper guesses.
-    "lever_maxdrop_self": (*MAX_DROPOUT, "--self-training-threshold", "0.9", *SCREEN),
-    "lever_maxdrop_at": (*MAX_DROPOUT, "--embedding-perturbation", "adversarial", *SCREEN),
-    "lever_maxdrop_vat": (*MAX_DROPOUT, "--embedding-perturbation", "virtual", "--unlabeled-fraction", "0.25", *SCREEN),
-    # LM pretraining costs twice a plain screen and lost 2.1 / gained 0.5 points at seeds 0 / 1: its seed 2 waits.
-    "lever_maxdrop_lm": (*MAX_DROPOUT, "--lm-pretrain-epochs", "3", *SCREEN),
-    "lever_bilstm_max": (*ASP, "--encoder", "bilstm-max", *SCREEN),
-    "lever_dropout03": (*ASP, "--dropout", "0.3", *SCREEN),
-    "lever_cnn": (*ASP, "--encoder", "cnn", *SCREEN),
-    "lever_bilstm": (*ASP, "--encoder", "bilstm", *SCREEN),
-    "lever_maxlen400": (*ASP, "--max-length", "400", *SCREEN),
-    "lever_lr2e-3": (*ASP, "--learning-rate", "2e-3", *SCREEN),
-    "lever_hidden200": (*ASP, "--hidden-dim", "200", *SCREEN),
-}
-LEVER_BASELINES = {"lever_max_dropout03": "lever_lstm_max", "lever_maxdrop_w2v": "lever_max_dropout03",
-                   "lever_maxdrop_lm": "lever_max_dropout03", "lever_bimaxdrop": "lever_max_dropout03",
-                   "lever_fs_maxdrop": "lever_max_dropout03", "lever_maxdrop_self": "lever_max_dropout03",
-                   "lever_maxdrop_at": "lever_max_dropout03", "lever_maxdrop_vat": "lever_max_dropout03"}
-"""The run each lever is paired with, when it is not ``lever_base``."""
+PLAN_FILE = REPO_ROOT / "experiments" / "configs" / "table_runs.toml"
+PLAN = tomllib.loads(PLAN_FILE.read_text(encoding="utf-8"))
+"""table -> ``settings`` (setting -> its own flags), ``append`` (flags every run of the table adds), ``baseline``
+and ``baselines`` (what each lever is paired with), ``skip_seeds``: :data:`PLAN_FILE`."""
+TABLES = {table: {name: (*flags, *plan.get("append", ())) for name, flags in plan["settings"].items()}
+          for table, plan in PLAN.items()}
+"""table -> setting -> every flag of its runs."""
+OWN_FLAGS = {name: tuple(flags) for plan in PLAN.values() for name, flags in plan["settings"].items()}
+"""setting -> the flags that make it what it is (without its table's ``append``: what tables show)."""
+TABLE2_SETTINGS, ABLATION_SETTINGS, SCREEN16_SETTINGS = TABLES["table2"], TABLES["ablations"], TABLES["screen16"]
+LEVER_SETTINGS = {**TABLES["levers"], **TABLES["more_levers"]}
+SCREEN_TASKS = PLAN["levers"]["append"][1]
+
+
+def baseline(table: str, setting: str) -> str:
+    """The setting a lever of ``table`` is paired with on dev."""
+    return PLAN[table].get("baselines", {}).get(setting, PLAN[table]["baseline"])
+
+
 LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
 """Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
-SCREEN16 = ("--dev-only",)
-HEAD_TAIL_CONF_UNL = (*ASP, "--truncation", "head+tail", "--adversarial-objective", "confusion",
-                      "--unlabeled-fraction", "0.25")
-"""The best LSTM configuration of the 16-task screen (s16_ht_conf_unl), on which its semi-supervised levers stack."""
-SCREEN16_SETTINGS = {
-    # Issue "beat 11 %", second screen: the 4-task screen's winner (max pooling + dropout + word2vec) did not carry
-    # over to 16 tasks (experiments/results/best.md: dev +0.25 / +0.19 worse than ASP-MTL), so levers are screened
-    # on all 16 tasks, dev only (3200 dev rows per run), each the paper-scale ASP-MTL with one change, paired with
-    # Table 2's ASP-MTL runs of the same seed (same data order; their dev errors). Seed 0 of every lever first.
-    "s16_tail": (*ASP, "--truncation", "tail", *SCREEN16),
-    "s16_head_tail": (*ASP, "--truncation", "head+tail", *SCREEN16),
-    "s16_maxlen400": (*ASP, "--max-length", "400", *SCREEN16),
-    "s16_lstm_max": (*ASP, "--encoder", "lstm-max", *SCREEN16),
-    "s16_cnn": (*ASP, "--encoder", "cnn", *SCREEN16),
-    # Stacked on the 16-task winner (head+tail): the two ablations that were better on dev over 3 seeds, the
-    # confusion objective (+0.25 +- 0.41) and 25 % unlabelled rows in the adversary (+0.20 +- 0.30); dev decides.
-    "s16_ht_conf_unl": (*HEAD_TAIL_CONF_UNL, *SCREEN16),
-    # The unlabelled reviews (2000 a task, more than the train rows) through semi-supervised levers, stacked on the
-    # best configuration (s16_ht_conf_unl, chosen on dev) so that dev says whether they improve what users get;
-    # each costs two to three plain runs (a teacher then a student on about twice the rows; VAT's two extra passes).
-    "s16_best_self": (*HEAD_TAIL_CONF_UNL, "--self-training-threshold", "0.9", *SCREEN16),
-    "s16_best_vat": (*HEAD_TAIL_CONF_UNL, "--embedding-perturbation", "virtual", *SCREEN16),
-}
-SCREEN16_BASELINE = "asp_mtl"
-SCREEN16_BASELINES = {"s16_ht_conf_unl": "s16_head_tail", "s16_best_self": "s16_ht_conf_unl",
-                      "s16_best_vat": "s16_ht_conf_unl"}
-"""Stacked 16-task levers and the setting they are paired with (Table 2's ASP-MTL unless named)."""
-RERUN_SETTINGS = {
-    # ASP-MTL seeds 1 and 2 and SP-MTL seed 0 of Table 2 were trained before the refactor of session 3, whose
-    # .keras files the current code cannot load; the feature analysis needs their models (ASP-MTL seed 0's is the
-    # main job's). Each rerun also checked that the refactored code gives the same numbers (rerun_equality_*.md).
-    "asp_mtl_rerun": ("--model", "asp-mtl"),
-    "sp_mtl_rerun": ("--model", "sp-mtl"),
-}
-TABLES = {"table2": TABLE2_SETTINGS, "ablations": ABLATION_SETTINGS, "levers": LEVER_SETTINGS,
-          "more_levers": MORE_LEVER_SETTINGS, "screen16": SCREEN16_SETTINGS, "reruns": RERUN_SETTINGS}
-TABLE_SEEDS = {"reruns": (0, 1, 2)}
-SKIPPED_RUNS = {"asp_mtl_rerun_seed0", "sp_mtl_rerun_seed1", "sp_mtl_rerun_seed2"}
-"""Planned by the seed loops but not needed: their models load already."""
 
 
 TABLE3_SEEDS = (0,)
@@ -209,9 +138,10 @@ def planned_runs(tables: list[str], seeds: list[int] | None = None,
         if table == "table3":
             specs += table3_runs()
             continue
-        for seed in TABLE_SEEDS.get(table, SEEDS):
+        skip = PLAN[table].get("skip_seeds", {})
+        for seed in SEEDS:
             for setting, flags in TABLES[table].items():
-                if f"{setting}_seed{seed}" not in SKIPPED_RUNS:
+                if seed not in skip.get(setting, ()):
                     specs.append(RunSpec(table, setting, seed, flags))
     if settings is not None:
         unknown = sorted(set(settings) - {spec.setting for spec in specs})
@@ -255,67 +185,21 @@ CSV_DECIMALS = 4
 """Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
 
 
-def _pair(a: str, b: str, seeds: list[int], diffs: list[float], per_seed: list[float] | None,
-          dev: list[float]) -> dict[str, Any]:
-    """A paired comparison: the mean of the differences ``diffs`` with its 95 % t-interval, and who wins how often
-    (``per_seed``: the mean over tasks per seed; None: the mean itself if one seed, else none)."""
-    from scipy import stats
-
-    mean, sd = mean_sd(diffs)
-    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
-    return {"a": a, "b": b, "seeds": seeds, "pairs": len(diffs), "mean": mean, "ci95": [mean - half, mean + half],
-            "per_seed_mean_over_tasks": per_seed if per_seed is not None else [mean] if len(seeds) == 1 else [],
-            "dev_per_seed": dev, "a_better_pairs": sum(d < 0 for d in diffs),
-            "b_better_pairs": sum(d > 0 for d in diffs)}
-
-
 def paired(runs, a: str, b: str) -> dict[str, Any] | None:
     """``a - b`` test error over the seeds both have, per (seed, task) and per seed (mean over tasks)."""
-    seeds = sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
-    if not seeds:
-        return None
-    diffs, per_seed = [], []
-    for seed in seeds:
-        ra, rb = runs[a][seed]["per_task"], runs[b][seed]["per_task"]
-        d = [ra[t]["test_error"] - rb[t]["test_error"] for t in ra]
-        diffs += d
-        per_seed.append(sum(d) / len(d))
-    dev = [runs[a][s]["avg_dev_error"] - runs[b][s]["avg_dev_error"] for s in seeds]
-    return _pair(a, b, seeds, diffs, per_seed, dev)
+    comparison = compare_runs(runs.get(a, {}), runs.get(b, {}))
+    return None if comparison is None else {"a": a, "b": b, **comparison}
 
 
 def error_table(runs, settings, paper_columns: dict[str, str] | None):
-    """A frame with a row per task and ``average``: mean, sd and seeds of each setting, and the paper's."""
-    import pandas as pd
-
-    paper = pd.read_csv(PAPER_DIR / "table2_error_rates.csv").set_index("task") if paper_columns else None
-    tasks = None
-    for setting in settings:
-        for r in runs.get(setting, {}).values():
-            tasks = list(r["per_task"])
-            break
-        if tasks:
-            break
-    if tasks is None:
-        return None
-    rows = []
-    for task in tasks + ["average"]:
-        row: dict[str, Any] = {"task": task}
-        for setting in settings:
-            seeds = sorted(runs.get(setting, {}))
-            if task == "average":
-                values = [runs[setting][s]["avg_test_error"] for s in seeds]
-            else:
-                values = [runs[setting][s]["per_task"][task]["test_error"] for s in seeds]
-            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
-            # Held at the CSV's precision, so the markdown, the CSV and what reads the CSV (best.md) print alike.
-            row[f"{setting}_mean"], row[f"{setting}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
-            row[f"{setting}_seeds"] = len(values)
-        if paper_columns:
-            for setting, column in paper_columns.items():
-                row[f"paper_{setting}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """:func:`tf_aspmtl.analysis.error_table` with the paper's column of each setting in ``paper_columns``."""
+    frame = seed_error_table(runs, settings, CSV_DECIMALS)
+    if frame is not None and paper_columns:
+        paper = paper_table()
+        for setting, column in paper_columns.items():
+            frame[f"paper_{setting}"] = [float(paper[column].mean() if task == "average" else paper.loc[task, column])
+                                         for task in frame["task"]]
+    return frame
 
 
 def _fmt(mean: float, sd: float, seeds: int) -> str:
@@ -493,7 +377,7 @@ def table3_frame(runs):
 
     if not any(_transfer_runs(runs, c) for c in TRANSFER_COLUMNS):
         return None
-    paper = pd.read_csv(PAPER_DIR / "table3_transfer_error_rates.csv").set_index("task")
+    paper = paper_table("table3_transfer_error_rates.csv")
     rows = []
     for task in list(paper.index) + ["average"]:
         row: dict[str, Any] = {"task": task}
@@ -527,7 +411,7 @@ def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
              for s in ra[t] if s in rb[t]]
     if not diffs:
         return None
-    return _pair(a, b, sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]}), diffs, None, [])
+    return {"a": a, "b": b, **summarize_differences(diffs, sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]}))}
 
 
 def table3_markdown(frame, pairs, command: str) -> str:
@@ -618,15 +502,15 @@ def levers_table(runs):
     import pandas as pd
 
     rows = []
-    for setting, flags in {**LEVER_SETTINGS, **MORE_LEVER_SETTINGS}.items():
-        if setting != "lever_base":
-            base = LEVER_BASELINES.get(setting, "lever_base")
-            rows.append(_lever_row(runs, base, setting, setting[len("lever_"):],
-                                   " ".join(f for f in flags if f not in SCREEN),
-                                   f"4 tasks, dev only, vs {base[len('lever_'):]}"))
-    for setting, flags in SCREEN16_SETTINGS.items():
-        base = SCREEN16_BASELINES.get(setting, SCREEN16_BASELINE)
-        rows.append(_lever_row(runs, base, setting, setting, " ".join(f for f in flags if f not in SCREEN16),
+    for table in ("levers", "more_levers"):
+        for setting in PLAN[table]["settings"]:
+            if setting != "lever_base":
+                base = baseline(table, setting)
+                rows.append(_lever_row(runs, base, setting, setting[len("lever_"):], " ".join(OWN_FLAGS[setting]),
+                                       f"4 tasks, dev only, vs {base[len('lever_'):]}"))
+    for setting in SCREEN16_SETTINGS:
+        base = baseline("screen16", setting)
+        rows.append(_lever_row(runs, base, setting, setting, " ".join(OWN_FLAGS[setting]),
                                f"16 tasks, dev only, vs {base}"))
     with_ngram = {**runs, **ngram.load_screen_runs()}
     for name, flags in ngram.SCREEN_SETTINGS.items():
@@ -635,7 +519,7 @@ def levers_table(runs):
         rows.append(_lever_row(with_ngram, base, ngram.screen_key(name), lever,
                                " ".join(["python -m experiments.ngram", *flags]), f"16 tasks, dev only, vs {base}"))
     for setting, lever in LEVERS_FROM_ABLATIONS.items():
-        rows.append(_lever_row(runs, "asp_mtl", setting, lever, " ".join(ABLATION_SETTINGS[setting]), "16 tasks (ablation)"))
+        rows.append(_lever_row(runs, "asp_mtl", setting, lever, " ".join(OWN_FLAGS[setting]), "16 tasks (ablation)"))
     best = load_previous(PREVIOUS_4TASK_WINNER)
     if best:
         rows.append(_lever_row({**runs, "best": best}, "asp_mtl", "best", "4-task winner on 16 tasks",
@@ -699,12 +583,12 @@ def choose_best(runs, command: str) -> dict[str, Any]:
 
     # The 16-task screen supersedes the 4-task one (whose winner did not carry over to 16 tasks); its candidates
     # include the paper's ASP-MTL itself (Table 2's runs, the screen's baseline): a lever must beat it on dev.
-    settings = {SCREEN16_BASELINE: TABLE2_SETTINGS[SCREEN16_BASELINE], **SCREEN16_SETTINGS}
-    screen, strip = "all 16 tasks", SCREEN16
+    base16 = PLAN["screen16"]["baseline"]
+    settings = {base16: TABLE2_SETTINGS[base16], **SCREEN16_SETTINGS}
+    screen = "all 16 tasks"
     candidates = finished(SCREEN16_SETTINGS) and finished(settings)
     if not candidates:
-        settings = {**LEVER_SETTINGS, **MORE_LEVER_SETTINGS}
-        screen, strip = SCREEN_TASKS, SCREEN
+        settings, screen = LEVER_SETTINGS, SCREEN_TASKS
         candidates = finished(settings)
     if not candidates:
         raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run "
@@ -727,7 +611,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
         config = ngram.identity(ngram.config_from_flags(flags))
         command_of_runs = "python -m experiments.ngram --dev-only"
     else:
-        flags = [f for f in settings[chosen] if f not in strip]
+        flags = list(OWN_FLAGS[chosen])
         config = resolve_config(parse_args(flags)).to_dict()
         command_of_runs = "python -m experiments.tables run screen16"
     config["command"], config["commit"] = command, git_commit()

@@ -1,0 +1,55 @@
+"""tf_aspmtl.analysis.seed_comparison: paired comparisons over seeds, checked against SciPy's and pandas' own."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tf_aspmtl.analysis import compare_runs, error_table, mean_sd, t_interval95
+
+
+def _run(errors: dict[str, float], dev: float) -> dict:
+    return {"per_task": {t: {"test_error": e} for t, e in errors.items()},
+            "avg_test_error": sum(errors.values()) / len(errors), "avg_dev_error": dev}
+
+
+A = {0: _run({"books": 10.0, "dvd": 14.0}, 12.0), 1: _run({"books": 11.0, "dvd": 13.5}, 12.5),
+     2: _run({"books": 9.0, "dvd": 15.0}, 11.0)}
+B = {0: _run({"books": 12.0, "dvd": 14.5}, 13.0), 1: _run({"books": 11.5, "dvd": 15.0}, 12.0),
+     3: _run({"books": 1.0, "dvd": 1.0}, 1.0)}
+
+
+def test_compare_runs_pairs_seed_and_task_and_matches_a_paired_t_test():
+    result = compare_runs(A, B)
+    assert result["seeds"] == [0, 1] and result["pairs"] == 4  # seed 2 and 3 have no partner
+    a = [10.0, 14.0, 11.0, 13.5]
+    b = [12.0, 14.5, 11.5, 15.0]
+    interval = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert result["ci95"] == pytest.approx([interval.low, interval.high])
+    assert result["mean"] == pytest.approx(np.mean(np.subtract(a, b)))
+    assert result["per_seed_mean_over_tasks"] == pytest.approx([-1.25, -1.0])
+    assert result["dev_per_seed"] == pytest.approx([-1.0, 0.5])
+    assert (result["a_better_pairs"], result["b_better_pairs"]) == (4, 0)
+
+
+def test_compare_runs_without_a_common_seed_or_with_missing_tasks():
+    assert compare_runs(A, {5: B[0]}) is None
+    with pytest.raises(ValueError, match=r"seed 0: .*\['dvd'\]"):
+        compare_runs(A, {0: _run({"books": 1.0}, 1.0)})
+
+
+def test_one_value_has_no_spread_and_no_interval():
+    assert mean_sd([3.0])[0] == 3.0 and math.isnan(mean_sd([3.0])[1])
+    assert all(math.isnan(x) for x in t_interval95([1.0]))
+    with pytest.raises(ValueError, match="at least one"):
+        mean_sd([])
+
+
+def test_error_table_mean_sd_and_seeds_per_task_and_average():
+    frame = error_table({"a": A, "b": B}, ["a", "b", "missing"]).set_index("task")
+    assert list(frame.index) == ["books", "dvd", "average"]
+    assert frame.loc["books", "a_mean"] == pytest.approx(10.0)
+    assert frame.loc["dvd", "a_sd"] == pytest.approx(round(float(np.std([14.0, 13.5, 15.0], ddof=1)), 4))
+    assert frame.loc["average", "b_seeds"] == 3 and frame.loc["average", "missing_seeds"] == 0
+    assert error_table({"a": A}, ["nothing"]) is None

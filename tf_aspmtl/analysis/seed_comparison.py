@@ -1,0 +1,111 @@
+"""Two configurations compared over seeds, paired: the way to tell a real gain from seed-to-seed noise.
+
+On FDU-MTL a 16-task mean moves by as much between seeds as between model families, so configurations are
+compared on runs of the same seed (same initial weights and data order), per (seed, task) pair. The functions
+here read the results files :func:`tf_aspmtl.training.run` writes (``per_task`` -> ``test_error``,
+``avg_dev_error``, ``avg_test_error``), given as ``{seed: results}`` per configuration.
+
+Example:
+
+```python
+import json, pathlib
+load = lambda name: {s: json.loads(pathlib.Path(f"{name}_seed{s}.json").read_text()) for s in (0, 1, 2)}
+comparison = compare_runs(load("asp_mtl"), load("sp_mtl"))
+comparison["mean"], comparison["ci95"]  # test error points (a - b) and its 95 % t-interval
+```
+
+The interval needs SciPy (``pip install "tf-aspmtl[analysis]"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Results = Mapping[int, Mapping[str, Any]]
+"""seed -> one run's results file."""
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the sample standard deviation (NaN for one value) of ``values``."""
+    if not values:
+        raise ValueError("mean_sd needs at least one value")
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
+    return mean, sd
+
+
+def t_interval95(values: Sequence[float]) -> tuple[float, float]:
+    """The 95 % Student-t interval of the mean of ``values`` (NaN, NaN for fewer than two)."""
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    from scipy import stats
+
+    mean, sd = mean_sd(values)
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
+    return mean - half, mean + half
+
+
+def summarize_differences(differences: Sequence[float], seeds: Sequence[int],
+                          per_seed: Sequence[float] | None = None,
+                          dev_per_seed: Sequence[float] = ()) -> dict[str, Any]:
+    """A paired comparison from its differences (a - b; negative: a has the lower error).
+
+    Args:
+        differences: one per pair (e.g. per seed and task).
+        seeds: the seeds the pairs come from.
+        per_seed: the mean difference of each seed; None: the mean itself for one seed, else none.
+        dev_per_seed: the dev-error difference of each seed, reported beside.
+
+    Returns:
+        ``seeds``, ``pairs``, ``mean``, ``ci95`` (over the pairs), ``per_seed_mean_over_tasks``,
+        ``dev_per_seed`` and how many pairs each side wins (``a_better_pairs``, ``b_better_pairs``).
+    """
+    mean, _ = mean_sd(differences)
+    low, high = t_interval95(differences)
+    return {"seeds": list(seeds), "pairs": len(differences), "mean": mean, "ci95": [low, high],
+            "per_seed_mean_over_tasks": list(per_seed) if per_seed is not None else [mean] if len(seeds) == 1 else [],
+            "dev_per_seed": list(dev_per_seed), "a_better_pairs": sum(d < 0 for d in differences),
+            "b_better_pairs": sum(d > 0 for d in differences)}
+
+
+def compare_runs(a: Results, b: Results) -> dict[str, Any] | None:
+    """``a - b`` test error per (seed, task) over the seeds both have (None if they share none); see
+    :func:`summarize_differences`."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    differences, per_seed = [], []
+    for seed in seeds:
+        tasks_a, tasks_b = a[seed]["per_task"], b[seed]["per_task"]
+        missing = sorted(set(tasks_a) - set(tasks_b))
+        if missing:
+            raise ValueError(f"seed {seed}: the second configuration has no results for tasks {missing}")
+        d = [tasks_a[t]["test_error"] - tasks_b[t]["test_error"] for t in tasks_a]
+        differences += d
+        per_seed.append(sum(d) / len(d))
+    dev = [a[s]["avg_dev_error"] - b[s]["avg_dev_error"] for s in seeds]
+    return summarize_differences(differences, seeds, per_seed, dev)
+
+
+def error_table(runs: Mapping[str, Results], settings: Sequence[str], decimals: int = 4):
+    """A pandas frame: a row per task and ``average``; for each setting its test error's mean, sd and number of
+    seeds (``<setting>_mean``, ``_sd``, ``_seeds``), rounded to ``decimals``. None if no setting has a run."""
+    import pandas as pd
+
+    tasks = next((list(r["per_task"]) for s in settings for r in runs.get(s, {}).values()), None)
+    if tasks is None:
+        return None
+    rows = []
+    for task in tasks + ["average"]:
+        row: dict[str, Any] = {"task": task}
+        for setting in settings:
+            done = runs.get(setting, {})
+            values = [done[s]["avg_test_error"] if task == "average" else done[s]["per_task"][task]["test_error"]
+                      for s in sorted(done)]
+            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
+            row[f"{setting}_mean"], row[f"{setting}_sd"] = round(mean, decimals), round(sd, decimals)
+            row[f"{setting}_seeds"] = len(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
