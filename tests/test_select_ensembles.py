@@ -1,35 +1,8 @@
-"""experiments.select_ensembles: the per-seed pool, skipping finished seeds, and the summary."""
+"""experiments.select_ensembles: the summary of the per-seed ensembles, from their result files alone."""
 
 import json
 
 from experiments import select_ensembles
-
-
-def test_each_seed_pools_one_model_of_every_configuration_and_no_other_seed():
-    for seed in select_ensembles.SEEDS:
-        paths = select_ensembles.candidates(seed)
-        assert len(paths) == len(select_ensembles.POOL) == len(set(paths))
-        assert all(p.endswith("/model/model.keras") for p in paths)
-        others = [s for s in select_ensembles.SEEDS if s != seed]
-        assert not [p for p in paths for s in others if f"seed{s}/" in p]
-    assert "runs/main-job/model/model.keras" in select_ensembles.candidates(0)
-
-
-def test_a_finished_seed_is_never_rerun_and_a_missing_candidate_stops_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(select_ensembles, "RESULTS", tmp_path)
-    monkeypatch.setattr(select_ensembles, "REPO_ROOT", tmp_path)
-    calls = []
-    monkeypatch.setattr(select_ensembles.subprocess, "call", lambda command, cwd: calls.append(command) or 0)
-    (tmp_path / "seed0.json").write_text("{}")
-    assert select_ensembles.select(0, max_steps=20) and calls == []
-    assert not select_ensembles.select(1, max_steps=20) and calls == []  # no candidate model under tmp_path
-    for path in select_ensembles.candidates(2):
-        (tmp_path / path).parent.mkdir(parents=True)
-        (tmp_path / path).write_text("")
-    select_ensembles.select(2, max_steps=5)
-    (command,) = calls
-    assert command[1:5] == ["-m", "experiments.ensemble", "--select-on-dev", "--max-steps"] and "5" in command
-    assert [command[i + 1] for i, a in enumerate(command) if a == "--candidate"] == select_ensembles.candidates(2)
 
 
 def test_summary_reports_each_seed_and_the_paired_difference(tmp_path):
@@ -62,15 +35,6 @@ def test_summary_names_every_configuration_of_the_pool(tmp_path):
                            {"path": "runs/tables/sp_mtl_rerun_seed0/model/model.keras", "weight": 0.5}]}))
     md = select_ensembles.summary(tmp_path, tmp_path / "nobest")
     assert all(name in md for name in select_ensembles.POOL) and "main-job (0.50)" in md and "| – | – |" in md
-
-
-def test_the_ngram_pool_adds_two_configurations_and_keeps_its_own_results():
-    lstm, with_ngram = select_ensembles.candidates(1), select_ensembles.candidates(1, "with-ngram")
-    assert with_ngram[: len(lstm)] == lstm
-    assert with_ngram[len(lstm):] == ["runs/tables/s16_ht_conf_unl_seed1/model/model.keras",
-                                      "runs/ngram/seed1/model/model.keras"]
-    assert select_ensembles.result_path(1, "with-ngram").parent != select_ensembles.result_path(1).parent
-    assert select_ensembles.export_dir(1, "with-ngram") != select_ensembles.export_dir(1)
 
 
 def test_members_are_named_by_their_run_folder():
