@@ -11,12 +11,13 @@ what they say. A placeholder sits on one line::
 
 Key paths are dotted: dict keys, or list indexes (``load_average_1_5_15.0``). A format is a Python format spec
 (``.2f``, ``,.0f``, ``g``, ``.7`` cuts a string to 7 characters, ``+.1f``) or one of ``join`` (a list, joined by
-", "), ``count`` (the length of a list) and ``upper``. Lines of their own:
+", "), ``count`` (the length of a list) and ``upper``. Conditions, and comments:
 
-    {# a comment: the line is dropped #}
-    {{ if: ensemble.json }} ... {{ end }}     the lines between appear only when the file exists (or, for
+    {{ if: ensemble.json }} ... {{ end }}     what is between (on lines of their own: the lines between; on one
+                                              line: the text between) appears only when the file exists (or, for
                                               ``{{ if: block: NAME [: key] }}``, when that value is truthy);
-    {{ if not: ... }} ... {{ end }}           only when it does not
+    {{ if not: ... }} ... {{ end }}           only when it does not; ifs on lines of their own can nest
+    {# a comment: the line is dropped #}
 
 Anything else missing (a file, a key, a block) is an error naming the template line and the placeholder: a page
 never silently loses a figure.
@@ -32,7 +33,8 @@ from typing import Any
 
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 COMMENT = re.compile(r"\{#.*#\}")
-DIRECTIVE = re.compile(r"\{\{\s*(?:(if|if not):(.*)|end)\s*\}\}")
+DIRECTIVE = re.compile(r"\{\{\s*(?:(if|if not):([^}]*)|end)\s*\}\}")
+INLINE_IF = re.compile(r"\{\{\s*(if|if not):(.*?)\}\}(.*?)\{\{\s*end\s*\}\}")
 SCALE = re.compile(r"(.*?)\s*([*/])\s*(\d+(?:\.\d+)?)")
 NAMED_FORMATS: dict[str, Callable[[Any], str]] = {
     "join": lambda v: ", ".join(map(str, v)), "count": lambda v: str(len(v)), "upper": lambda v: str(v).upper()}
@@ -117,11 +119,16 @@ def _fill(match: re.Match, source: _Source) -> str:
         raise _Missing(f"{match.group(0)}: {error.args[0]}") from error.__cause__
 
 
-def _condition(placeholder: str, source: _Source) -> bool:
-    name, key, spec = _parse(placeholder)
-    if spec:
-        raise _Missing("a condition takes no format")
-    return source.exists(name) and bool(_lookup(source.value(name), key, name))
+def _holds(match: re.Match, source: _Source) -> bool:
+    """Whether an ``{{ if: SOURCE [: KEY] }}`` (or ``if not``) keeps its text: the file exists / the value is true."""
+    try:
+        name, key, spec = _parse(match.group(2))
+        if spec:
+            raise _Missing("a condition takes no format")
+        found = source.exists(name) and bool(_lookup(source.value(name), key, name))
+    except _Missing as error:
+        raise _Missing(f"{match.group(0).strip()}: {error.args[0]}") from error.__cause__
+    return found != (match.group(1) == "if not")
 
 
 def render(template: Path, root: Path, blocks: Blocks | None = None) -> str:
@@ -142,13 +149,9 @@ def render(template: Path, root: Path, blocks: Blocks | None = None) -> str:
                     raise _Missing(f"{line.strip()}: an end without an if")
                 shown.pop()
             elif directive:
-                try:
-                    visible = all(v for _, v in shown) and (
-                        _condition(directive.group(2), source) != (directive.group(1) == "if not"))
-                except _Missing as error:
-                    raise _Missing(f"{line.strip()}: {error.args[0]}") from error.__cause__
-                shown.append((number, visible))
+                shown.append((number, all(v for _, v in shown) and _holds(directive, source)))
             elif all(v for _, v in shown):
+                line = INLINE_IF.sub(lambda m: m.group(3) if _holds(m, source) else "", line)
                 out.append(PLACEHOLDER.sub(lambda m: _fill(m, source), line))
         except _Missing as error:
             raise TemplateError(f"{template}:{number}: {error.args[0]}") from error.__cause__

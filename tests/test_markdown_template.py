@@ -80,9 +80,9 @@ def test_if_keeps_its_lines_only_when_the_file_exists_or_the_block_is_true(root)
         "{{ if not: runs/gone.json }}\nno gone\n{{ end }}\n"
         "{{ if: block: flags : no }}\nhidden\n{{ end }}\n"
         "{{ if: block: flags : yes }}\nshown\n{{ end }}\n"
-        "tail\n"))
+        "tail{{ if: block: flags : no }}, hidden{{ end }}{{ if not: block: flags : no }}, shown{{ end }}.\n"))
     blocks = {"flags": {"yes": [1], "no": []}, "yes": True}
-    assert render(template, root, blocks) == "head\nmain 7\nno gone\nshown\ntail\n"
+    assert render(template, root, blocks) == "head\nmain 7\nno gone\nshown\ntail, shown.\n"
     with pytest.raises(TemplateError, match=r"page.md:2: \{\{ if: block: flag \}\}: no block 'flag'"):
         render(_template(root, "a\n{{ if: block: flag }}\nb\n{{ end }}\n"), root, blocks)
     with pytest.raises(TemplateError, match=r"page.md:2: an if without an end"):
