@@ -75,7 +75,10 @@ class _Source:
                 if not path.is_file():
                     raise _Missing(f"no file {path}")
                 text = path.read_text(encoding="utf-8")
-                self.cache[name] = json.loads(text) if path.suffix == ".json" else text.strip()
+                try:
+                    self.cache[name] = json.loads(text) if path.suffix == ".json" else text.strip()
+                except json.JSONDecodeError as error:
+                    raise _Missing(f"{path} is not JSON: {error}") from None
         return self.cache[name]
 
 

@@ -52,7 +52,9 @@ def test_a_missing_file_key_or_block_names_the_template_line_and_the_placeholder
         "{{ runs/main.json : load.2 }}": "has no '2'",
         "{{ block: tabel }}": "no block 'tabel' (blocks: table)",
         "{{ runs/main.json : command : .2f }}": "cannot format 'python -m x' with '.2f'",
+        "{{ summary.json : x }}": "summary.json is not JSON: Expecting value: line 2 column 1",
     }
+    (root / "summary.json").write_text((root / "summary.md").read_text())
     for placeholder, reason in cases.items():
         template = _template(root, f"# Title\n\nfine {{{{ block: table }}}}, then {placeholder} here\n")
         with pytest.raises(TemplateError) as error:
