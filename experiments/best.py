@@ -34,6 +34,7 @@ from typing import Any
 
 from experiments import ngram
 from experiments.bench_serving import load_note, variant_lines
+from experiments.markdown_template import render
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
 from experiments.result_files import BEST as RESULTS
 from experiments.result_files import PREVIOUS_BEST_LSTM, TABLES, load_previous, plus_minus
@@ -44,6 +45,7 @@ from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, TrainConfig
 logger = logging.getLogger("experiments.best")
 CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
 REPORT = RESULTS.parent / "best.md"
+TEMPLATE = REPO_ROOT / "experiments" / "templates" / "best.md"
 TABLE2 = TABLES / "table2.csv"
 TABLE2_RUNS = TABLES / "runs"
 BENCH_TASK = "books"
@@ -213,15 +215,6 @@ def changed_fields(config: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in changed.items()) or "none"
 
 
-def _serving_line(path: Path, what: str) -> list[str]:
-    """A paragraph with the p50 latency and batch-64 throughput of ``path`` (an experiments.bench_serving file)."""
-    if not path.exists():
-        return []
-    b = json.loads(path.read_text())
-    return ["", f"Serving ({what}; `{b.get('command', '')}`): p50 {b['p50_ms']:.2f} ms for one review, "
-                f"{b['batch64_reviews_per_s']:.0f} reviews/s at batch 64."]
-
-
 def describe_config(run: dict[str, Any]) -> str:
     """The configuration of a run, in words: what it changes from its model's defaults."""
     if is_ngram(run):
@@ -249,50 +242,17 @@ def data_used(run: dict[str, Any]) -> str:
     return "the labelled train rows" + (", " + ", ".join(used) if used else " only")
 
 
-def _serving_comparison(path: Path) -> list[str]:
-    """The variants of an experiments.bench_serving run that timed this configuration's export beside an earlier
-    best configuration's, in turn, in one run (so their ratio is measured under the same load)."""
-    if not path.exists():
-        return []
-    b = json.loads(path.read_text())
-    return ["", f"Side by side with the configuration it replaced, measured in turn in one run (`{b.get('command', '')}`;"
-                f" load average before/after {load_note(b)}):", "", *variant_lines(b)]
+def _listed(seeds) -> str:
+    return ", ".join(map(str, seeds))
 
 
-def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str:
-    """best.md from the result files alone (``table2_csv``: Table 2's CSV text, instead of reading :data:`TABLE2`)."""
-    import io
-
-    import pandas as pd
-
-    runs = {s: json.loads(result_path(s).read_text()) for s in seeds if result_path(s).exists()}
-    if not runs:
-        raise SystemExit(f"no result file under {RESULTS}: run python -m experiments.best first")
-    first = next(iter(runs.values()))
-    tasks = list(first["per_task"])
-    if table2_csv is not None:
-        table2 = pd.read_csv(io.StringIO(table2_csv)).set_index("task")
-    else:
-        table2 = pd.read_csv(TABLE2).set_index("task") if TABLE2.exists() else None
-
+def _table(runs: dict[int, dict[str, Any]], lstm: dict[int, dict[str, Any]], table2) -> str:
+    """Per-task test error, mean ± sd over seeds, beside the best LSTM configuration's, the paper's and Table 2's."""
     families = [("fs_mtl", "FS-MTL"), ("sp_mtl", "SP-MTL"), ("asp_mtl", "ASP-MTL")]
-    previous = load_previous(PREVIOUS_BEST_LSTM) if is_ngram(first) else {}
-    lstm = {s: previous[s] for s in runs if s in previous}
-    header = ("| task | best config | " + ("best LSTM config | " if lstm else "") + "paper ASP-MTL | "
-              + " | ".join(f"our {label}" for _, label in families) + " |")
-    lines = [
-        "# The best configuration: test error % over seeds", "",
-        f"Made by `{command}` from `experiments/results/best/best_seed*.json` "
-        f"(config: {describe_config(first)}; seeds "
-        f"{', '.join(str(s) for s in runs)}). Epochs, levers and "
-        "hyperparameters were chosen on dev; test was read once per run. Mean ± sd over seeds; the other "
-        "columns are " + ("the best LSTM configuration before it (`experiments/results/best/previous_best_lstm.json`, "
-                          f"seeds {', '.join(map(str, lstm))}), " if lstm else "")
-        + "the paper's ASP-MTL and our Table 2 (`experiments/results/tables/table2.md`).", "",
-        f"It learns from {data_used(first)}.", "",
-        header, "|---|" + "---:|" * (2 + bool(lstm) + len(families)),
-    ]
-    for task in tasks + ["average"]:
+    lines = ["| task | best config | " + ("best LSTM config | " if lstm else "") + "paper ASP-MTL | "
+             + " | ".join(f"our {label}" for _, label in families) + " |",
+             "|---|" + "---:|" * (2 + bool(lstm) + len(families))]
+    for task in list(next(iter(runs.values()))["per_task"]) + ["average"]:
         digits = 2 if task == "average" else 1
         cells = [plus_minus([r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"]
                              for r in chosen.values()], digits) for chosen in ([runs, lstm] if lstm else [runs])]
@@ -302,59 +262,64 @@ def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str
             cells += [f"{row[f'{f}_mean']:.1f} ± {row[f'{f}_sd']:.1f}" for f, _ in families]
         else:
             cells += [""] * (1 + len(families))
-        name = f"**{task}**" if task == "average" else task
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    asp = {s: TABLE2_RUNS / f"asp_mtl_seed{s}.json" for s in runs}
-    pairs = {s: json.loads(path.read_text()) for s, path in asp.items() if path.exists()}
-    if pairs:
-        lines += ["", "Paired with Table 2's ASP-MTL of the same seed (best config − ASP-MTL, mean over the 16 tasks): "
-                  + "; ".join(f"seed {s}: dev {runs[s]['avg_dev_error'] - r['avg_dev_error']:+.2f}, test "
-                              f"{runs[s]['avg_test_error'] - r['avg_test_error']:+.2f}" for s, r in pairs.items()) + "."]
-    adopted = [s for s, r in runs.items() if r.get("test_read_after_dev_only_training")]
-    reused = [s for s, r in runs.items() if is_ngram(r) and not r.get("dev_only") and r.get("epochs_trained_here") == 0]
-    if reused:
-        lines += ["", f"Seed(s) {', '.join(map(str, reused))}: trained by an earlier process (the n-gram screen's "
-                      "run of the same settings and seed, copied here); the process that wrote the result trained no "
-                      "epoch: it loaded the dev-selected weights and read test."]
-        earlier = {s: json.loads(ngram.tested_result_path(s).read_text()) for s in reused
-                   if ngram.tested_result_path(s).exists() and result_settings(
-                       json.loads(ngram.tested_result_path(s).read_text())) == result_settings(runs[s])}
-        earlier = {s: r for s, r in earlier.items() if "avg_test_error" in r}
-        if earlier:
-            lines[-1] += (" The same weights had read test once before, by `experiments.ngram` itself after the "
-                          "screen (`experiments/results/ngram.md`): a second read, not a new choice; mean test error "
-                          "then and here: " + "; ".join(f"seed {s} {r['avg_test_error']:.2f} / "
-                                                       f"{runs[s]['avg_test_error']:.2f}" for s, r in earlier.items()) + ".")
-    if adopted:
-        lines += ["", f"Seed(s) {', '.join(map(str, adopted))}: trained by the 16-task screen (`--dev-only`, the same "
-                      "configuration and seed) and evaluated on test here, once; no epoch was trained again."]
+        lines.append(f"| {f'**{task}**' if task == 'average' else task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _earlier_test_reads(runs: dict[int, dict[str, Any]], reused: list[int]) -> str:
+    """The test errors that ``experiments.ngram`` read with the same weights after the screen, beside these."""
+    earlier = {s: json.loads(ngram.tested_result_path(s).read_text()) for s in reused
+               if ngram.tested_result_path(s).exists()}
+    return "; ".join(f"seed {s} {r['avg_test_error']:.2f} / {runs[s]['avg_test_error']:.2f}" for s, r in earlier.items()
+                     if "avg_test_error" in r and result_settings(r) == result_settings(runs[s]))
+
+
+def _wall_times(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Minutes per run: of every process that trained it (``training``: "" unless every run records it) and of the
+    process that wrote its result; their sums in hours; the load average at the end of each run."""
     training = [r.get("training_wall_time_s") for r in runs.values()]
-    wall = [r["wall_time_s"] for r in runs.values()]
-    loads = ["?" if r.get("load_average_1m") is None else f"{r['load_average_1m']:.1f}" for r in runs.values()]
-    if all(t is not None for t in training):
-        lines += ["", f"Training wall time per run, over every process that trained it: "
-                      f"{', '.join(f'{t / 60:.1f}' for t in training)} min (sum {sum(training) / 3600:.2f} h); the "
-                      f"process that wrote each result (its training, if any, loading, evaluation): "
-                      f"{', '.join(f'{w / 60:.1f}' for w in wall)} min; load average at the end of each run: "
-                      f"{', '.join(loads)}."]
+    process = [r["wall_time_s"] for r in runs.values()]
+    known = all(t is not None for t in training)
+    return {"training": ", ".join(f"{t / 60:.1f}" for t in training) if known else "",
+            "training_hours": sum(training) / 3600 if known else None,
+            "process": ", ".join(f"{w / 60:.1f}" for w in process), "process_hours": sum(process) / 3600,
+            "loads": ", ".join("?" if r.get("load_average_1m") is None else f"{r['load_average_1m']:.1f}"
+                               for r in runs.values())}
+
+
+def report(seeds: list[int], command: str, table2_csv: str | None = None) -> str:
+    """best.md from the result files alone (``table2_csv``: Table 2's CSV text, instead of reading :data:`TABLE2`);
+    its prose is ``experiments/templates/best.md``."""
+    import io
+
+    import pandas as pd
+
+    runs = {s: json.loads(result_path(s).read_text()) for s in seeds if result_path(s).exists()}
+    if not runs:
+        raise SystemExit(f"no result file under {RESULTS}: run python -m experiments.best first")
+    first = next(iter(runs.values()))
+    if table2_csv is not None:
+        table2 = pd.read_csv(io.StringIO(table2_csv)).set_index("task")
     else:
-        lines += ["", f"Wall time per run: {', '.join(f'{w / 60:.1f}' for w in wall)} min "
-                      f"(sum {sum(wall) / 3600:.2f} h; load average at the end of each run: "
-                      f"{', '.join(loads)})."]
-    lines += _serving_line(RESULTS / "bench_serving.json", f"{BENCH_TASK} SavedModel of seed {seeds[0]}")
-    lines += _serving_comparison(RESULTS / "bench_serving_vs_previous.json")
-    ensemble_file = RESULTS / "ensemble.json"
-    if ensemble_file.exists():
-        e = json.loads(ensemble_file.read_text())
-        lines += ["", "## The ensemble of the seeds (reported apart: one ensemble, not a mean over seeds)", "",
-                  f"`{e.get('command', '')}`: the mean of the {len(e.get('members', []))} models' class "
-                  f"probabilities (every seed's model, none chosen). Mean test error {e['avg_test_error']:.2f} % "
-                  f"(dev {e['avg_dev_error']:.2f} %); its members alone: test "
-                  f"{e['members_mean']['avg_test_error']:.2f} % on average. Per task: `experiments/results/best/"
-                  "ensemble.md`."]
-        lines += _serving_line(RESULTS / "bench_serving_ensemble.json",
-                               f"the ensemble: {BENCH_TASK}, one SavedModel running every member")
-    return "\n".join(lines) + "\n"
+        table2 = pd.read_csv(TABLE2).set_index("task") if TABLE2.exists() else None
+    previous = load_previous(PREVIOUS_BEST_LSTM) if is_ngram(first) else {}
+    lstm = {s: previous[s] for s in runs if s in previous}
+    asp = {s: json.loads(path.read_text()) for s in runs if (path := TABLE2_RUNS / f"asp_mtl_seed{s}.json").exists()}
+    reused = [s for s, r in runs.items() if is_ngram(r) and not r.get("dev_only") and r.get("epochs_trained_here") == 0]
+
+    def serving_vs_previous() -> dict[str, str]:
+        bench = json.loads((RESULTS / "bench_serving_vs_previous.json").read_text())
+        return {"load": load_note(bench), "variants": "\n".join(variant_lines(bench))}
+
+    return render(TEMPLATE, RESULTS, {
+        "command": command, "config": describe_config(first), "seeds": _listed(runs), "lstm_seeds": _listed(lstm),
+        "data_used": data_used(first), "table": _table(runs, lstm, table2),
+        "paired": "; ".join(f"seed {s}: dev {runs[s]['avg_dev_error'] - r['avg_dev_error']:+.2f}, test "
+                            f"{runs[s]['avg_test_error'] - r['avg_test_error']:+.2f}" for s, r in asp.items()),
+        "reused": _listed(reused), "earlier_read": lambda: _earlier_test_reads(runs, reused),
+        "adopted": _listed(s for s, r in runs.items() if r.get("test_read_after_dev_only_training")),
+        "wall": _wall_times(runs), "bench_task": BENCH_TASK, "first_seed": seeds[0],
+        "serving_vs_previous": serving_vs_previous})
 
 
 def main(argv: list[str] | None = None) -> int:

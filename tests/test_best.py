@@ -68,7 +68,8 @@ def test_report_gives_mean_and_spread_beside_table2(results):
     md = best.report([0, 1, 2], "cmd")
     assert "| books | 11.0 ± 1.4 | 16.0 | 14.0 ± 0.5 |" in md
     assert "| **average** | 13.00 ± 1.41 | 13.9 |" in md  # (12 + 14) / 2 over the two seeds that exist
-    assert "sum 0.32 h" in md
+    assert "Wall time per run: 10.0, 9.0 min (sum 0.32 h; load average at the end of each run: 1.0, 1.0)." in md
+    assert "Serving" not in md and "ensemble" not in md  # no serving or ensemble file: no such paragraph
     assert "settings but `encoder=lstm-max`;" in md  # only what differs from the defaults
     (results / "asp_mtl_seed0.json").write_text(json.dumps({"avg_dev_error": 9.0, "avg_test_error": 13.0}))
     md = best.report([0, 1], "cmd")

@@ -1,0 +1,39 @@
+"""experiments.results_doc: README's headline table from result files alone (docs/RESULTS.md as a whole is checked
+against the committed result files by tests/test_tables.py)."""
+
+import json
+
+import pytest
+
+from experiments import best, results_doc
+from experiments.markdown_template import TemplateError
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(results_doc, "RESULTS", tmp_path)
+    monkeypatch.setattr(best, "RESULTS", tmp_path / "best")
+    monkeypatch.setattr(results_doc, "PREVIOUS_BEST_LSTM", tmp_path / "best" / "previous_best_lstm.json")
+    (tmp_path / "best").mkdir()
+    return tmp_path
+
+
+def test_the_headline_gives_the_main_job_table2_means_and_the_best_configurations(results):
+    (results / "main_job.json").write_text(json.dumps({"wall_time_s": 600.0, "avg_test_error": 14.5}))
+    for seed, error in enumerate((10.7, 10.9)):
+        best.result_path(seed).write_text(json.dumps({"model": "sp-ngram", "avg_test_error": error}))
+    (results / "best" / "previous_best_lstm.json").write_text(json.dumps(
+        {"runs": {str(s): {"avg_test_error": e} for s, e in enumerate((13.0, 14.0, 15.0))}}))
+    runs = {"fs_mtl": {0: {"avg_test_error": 14.0}, 1: {"avg_test_error": 15.0}}, "single": {}}
+    lines = results_doc.headline("cmd", runs).splitlines()
+    assert lines[0].startswith("Made by `cmd`;")
+    assert lines[4:] == [
+        "| the main job: ASP-MTL, seed 0, 10.0 minutes on 2 CPU cores | 14.50 | 13.9 |",  # the paper's printed mean
+        "| Table 2, FS-MTL, 2 seeds | 14.50 ± 0.71 | 15.3 |",  # no single-task run: no row
+        "| the best configuration chosen on dev (the shared/private n-gram model), 2 seeds | **10.80 ± 0.14** | – |",
+        "| the best LSTM configuration chosen on dev (ASP-MTL, head+tail, confusion, unlabelled rows), 3 seeds | "
+        "14.00 ± 1.00 | – |"]
+    (results / "main_job.json").unlink()
+    with pytest.raises(TemplateError, match=r"readme_headline.md:7: \{\{ main_job.json : wall_time_s / 60 : .1f \}\}: "
+                                            r"no file .*main_job.json"):
+        results_doc.headline("cmd", runs)
