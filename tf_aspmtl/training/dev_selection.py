@@ -54,10 +54,16 @@ class DevSelection(keras.callbacks.Callback):
             ``state.json``, and :meth:`resume` refuses a folder that recorded
             another, naming the fields that differ: a folder of another
             model of the same weight shapes would otherwise load silently.
+        legacy_run_identity: optional dict of str to str: the same run's
+            identity as versions that hashed the layers' build configs
+            recorded it (``model_fingerprint(model, keep_build_configs=True)``).
+            A folder that recorded it resumes too (and records
+            ``run_identity`` from its next epoch on).
     """
 
     def __init__(self, run_dir: str | os.PathLike, monitor: str = "val_mean_task_accuracy", patience: int = 3,
-                 mode: str = "max", run_identity: dict[str, str] | None = None):
+                 mode: str = "max", run_identity: dict[str, str] | None = None,
+                 legacy_run_identity: dict[str, str] | None = None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min'; got {mode!r}")
@@ -68,6 +74,7 @@ class DevSelection(keras.callbacks.Callback):
         self.patience = int(patience)
         self.mode = mode
         self.run_identity = dict(run_identity) if run_identity is not None else None
+        self.legacy_run_identity = dict(legacy_run_identity) if legacy_run_identity is not None else None
         self.history: list[dict[str, float]] = []
         self.previous_wall_time_s = 0.0
         self.processes = 0
@@ -139,6 +146,11 @@ class DevSelection(keras.callbacks.Callback):
         recorded = state.get("run_identity")
         if self.run_identity is not None and recorded is not None:
             differing = fingerprint_differences(recorded, self.run_identity)
+            if differing and self.legacy_run_identity is not None and not fingerprint_differences(
+                    recorded, self.legacy_run_identity):
+                logger.info("%s recorded this run as earlier versions did (build configs hashed); resuming it",
+                            self.state_path)
+                differing = []
             if differing:
                 raise ValueError(
                     f"{self.state_path} records another run: {', '.join(differing)} differ(s) from this one's; "

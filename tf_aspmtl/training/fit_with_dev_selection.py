@@ -109,8 +109,11 @@ def fit_with_dev_selection(
 
 def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor, tensorboard, callbacks, verbose,
          strategy) -> SelectionResult:
-    run_identity = {**model_fingerprint(model), "steps_per_epoch": str(int(steps_per_epoch))}
-    selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity)
+    steps = {"steps_per_epoch": str(int(steps_per_epoch))}
+    run_identity = {**model_fingerprint(model), **steps}
+    legacy_run_identity = {**model_fingerprint(model, keep_build_configs=True), **steps}  # folders written before
+    selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity,
+                             legacy_run_identity=legacy_run_identity)
     done = selection.resume()
     if done:
         logger.info("resuming %s: %d epoch(s) finished by %d earlier process(es), %.0f s so far; best epoch %s",

@@ -26,12 +26,33 @@ def _strip_layer_names(value: Any) -> Any:
     return value
 
 
+def _strip_build_configs(value: Any) -> Any:
+    """``value`` without the ``build_config`` of any serialized object in it.
+
+    Keras records in a layer's ``build_config`` the input shape of the call
+    that built it, batch size included: a
+    :class:`~tf_aspmtl.preprocessing.TextVectorizer` first called on a task's
+    1,400 training rows has ``{"input_shape": [1400]}``. A vectorizer shared
+    by the models a process trains one after another (the single-task family's
+    groups) is built by the first of them, so the same model had another hash
+    in a process that started at a later group (a resumed run) and its folder
+    was refused. What the weights are is in ``weight_shapes``; a build
+    shape says nothing more about the model.
+    """
+    if isinstance(value, dict):
+        serialized = "class_name" in value and "config" in value
+        return {k: _strip_build_configs(v) for k, v in value.items() if not (serialized and k == "build_config")}
+    if isinstance(value, (list, tuple)):
+        return [_strip_build_configs(v) for v in value]
+    return value
+
+
 def _digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def model_fingerprint(model: keras.Model) -> dict[str, str]:
+def model_fingerprint(model: keras.Model, keep_build_configs: bool = False) -> dict[str, str]:
     """Short hashes of what defines ``model``: each field of its config, and its weight shapes.
 
     Two models built from the same arguments have the same fingerprint in any
@@ -43,10 +64,16 @@ def model_fingerprint(model: keras.Model) -> dict[str, str]:
 
     Args:
         model: a built Keras model (its weights exist).
+        keep_build_configs: bool. Hash the layers' ``build_config`` too, as
+            versions before build configs were left out did (they depend on
+            the batch that first called a layer): the record of a folder
+            such a version wrote, which
+            :class:`~tf_aspmtl.training.dev_selection.DevSelection` still accepts.
 
     Returns:
         dict from ``config.<field>`` (one per field of ``model.get_config()``,
-        layer names left out) and ``weight_shapes`` to a 16-hex-digit hash.
+        layer names and build configs left out) and ``weight_shapes`` to a
+        16-hex-digit hash.
     """
     fingerprint: dict[str, str] = {}
     try:
@@ -54,7 +81,8 @@ def model_fingerprint(model: keras.Model) -> dict[str, str]:
     except NotImplementedError:
         config = None
     if isinstance(config, dict):
-        for key, value in _strip_layer_names(config).items():
+        config = _strip_layer_names(config if keep_build_configs else _strip_build_configs(config))
+        for key, value in config.items():
             fingerprint[f"config.{key}"] = _digest(value)
     fingerprint["weight_shapes"] = _digest([list(v.shape) for v in model.weights])
     return fingerprint

@@ -1,0 +1,99 @@
+"""A run folder's record of its model (``model_fingerprint``): the same model has the same record in any process,
+whatever that process built or tokenised before it, so a killed run resumes."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.preprocessing import TextVectorizer
+from tf_aspmtl.training import TrainConfig, build_model, fit_with_dev_selection
+from tf_aspmtl.training.fdu_mtl_run import fdu_preprocessor
+from tf_aspmtl.training.model_fingerprint import model_fingerprint
+
+CONFIG = TrainConfig(model="single", tasks=("books", "dvd"), epochs=2, patience=2, hidden_dim=4, embedding_dim=4,
+                     max_length=8, batch_size=4, encoder="cnn", embedding="random", seed=0, paper_scale=False)
+TRAIN = pd.DataFrame({"text": ["good book", "bad book", "great read", "dull read", "fine story", "poor story",
+                               "good film", "bad film", "great plot", "awful plot"],
+                      "task": ["books"] * 6 + ["dvd"] * 4, "label": [1, 0] * 5})
+"""Two tasks with different numbers of training rows (6 and 4), as FDU-MTL's have (1,400 books, 1,315 software...)."""
+
+
+def _vectorizer(texts=tuple(TRAIN["text"])) -> TextVectorizer:
+    """The run's vocabulary, adapted on every task's train text and shared by the groups (as ``fdu_mtl_run`` does)."""
+    vectorizer = TextVectorizer(max_length=CONFIG.max_length, max_tokens=100, name="text_vectorizer")
+    vectorizer.adapt(list(texts))
+    return vectorizer
+
+
+def _group(vectorizer: TextVectorizer, task: str):
+    """One single-task group as ``fdu_mtl_run`` trains it: its datasets (which tokenise its rows), then its model."""
+    rows = TRAIN[TRAIN["task"] == task]
+    preprocessor = fdu_preprocessor(vectorizer, [task])
+    train, steps = make_training_dataset(rows, preprocessor.token_ids, [task], batch_size=CONFIG.batch_size,
+                                         max_length=CONFIG.max_length, seed=CONFIG.seed)
+    dev = make_eval_dataset(rows, preprocessor.token_ids, [task])
+    return build_model(CONFIG, fdu_preprocessor(vectorizer, [task])), train, steps, dev
+
+
+def _as_if_killed_after_epoch_1(run_dir) -> dict:
+    state = json.loads((run_dir / "state.json").read_text())
+    state["finished"] = False
+    (run_dir / "state.json").write_text(json.dumps(state))
+    return state
+
+
+def test_a_group_has_the_same_fingerprint_whichever_group_first_used_the_shared_vectorizer():
+    # The process that trains books, then dvd; and the rerun of a run killed in dvd, which skips books.
+    first = _vectorizer()
+    _group(first, "books")
+    model, *_ = _group(first, "dvd")
+    rerun, *_ = _group(_vectorizer(), "dvd")
+    assert model_fingerprint(rerun) == model_fingerprint(model)
+    # A build config held the first call's batch (books' 6 rows here): the earlier hashes differ, as the record of
+    # a folder written before said.
+    legacy = model_fingerprint(model, keep_build_configs=True)["config.preprocessor"]
+    assert legacy != model_fingerprint(rerun, keep_build_configs=True)["config.preprocessor"]
+
+
+def test_a_group_killed_after_an_earlier_group_resumes_in_a_process_that_starts_at_it(tmp_path):
+    first = _vectorizer()
+    _group(first, "books")
+    model, train, steps, dev = _group(first, "dvd")
+    fit_with_dev_selection(model, train, steps, dev, tmp_path, epochs=1, patience=2, tensorboard=False, verbose=0)
+    _as_if_killed_after_epoch_1(tmp_path)
+    rerun, train, steps, dev = _group(_vectorizer(), "dvd")
+    result = fit_with_dev_selection(rerun, train, steps, dev, tmp_path, epochs=2, patience=2, tensorboard=False,
+                                    verbose=0)
+    assert result.resumed_from_epoch == 1 and result.epochs_run == 2
+
+
+def test_another_vocabulary_is_still_told_apart():
+    model, *_ = _group(_vectorizer(), "dvd")
+    other, *_ = _group(_vectorizer(list(TRAIN["text"]) + ["good good good"]), "dvd")
+    assert model_fingerprint(other)["config.preprocessor"] != model_fingerprint(model)["config.preprocessor"]
+
+
+def test_a_folder_recorded_with_build_configs_hashed_resumes_and_is_recorded_anew(tmp_path, caplog):
+    model, train, steps, dev = _group(_vectorizer(), "dvd")
+    fit_with_dev_selection(model, train, steps, dev, tmp_path, epochs=1, patience=2, tensorboard=False, verbose=0)
+    state = _as_if_killed_after_epoch_1(tmp_path)
+    assert state["run_identity"] == {**model_fingerprint(model), "steps_per_epoch": str(steps)}
+    # As a version that hashed build configs recorded it.
+    state["run_identity"] = {**model_fingerprint(model, keep_build_configs=True), "steps_per_epoch": str(steps)}
+    assert state["run_identity"]["config.preprocessor"] != model_fingerprint(model)["config.preprocessor"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    rerun, train, steps, dev = _group(_vectorizer(), "dvd")
+    with caplog.at_level("INFO", logger="tf_aspmtl.training"):
+        result = fit_with_dev_selection(rerun, train, steps, dev, tmp_path, epochs=2, patience=2, tensorboard=False,
+                                        verbose=0)
+    assert result.resumed_from_epoch == 1 and "build configs hashed" in caplog.text
+    assert json.loads((tmp_path / "state.json").read_text())["run_identity"]["config.preprocessor"] == \
+        model_fingerprint(rerun)["config.preprocessor"]
+    # An old record of another model is still refused.
+    state["run_identity"]["config.seed"] = "0" * 16
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="config.seed differ"):
+        fit_with_dev_selection(_group(_vectorizer(), "dvd")[0], train, steps, dev, tmp_path, epochs=3, patience=2,
+                               tensorboard=False, verbose=0)
