@@ -112,3 +112,21 @@ def test_calibrate_and_score_fits_on_dev_and_reports_test_before_and_after(model
     assert scores["ece_after_mean"] < scores["ece_before_mean"]
     plot_reliability({"ngram": scores}, tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0
+
+
+def test_the_calibration_error_floor_is_sampling_noise_that_shrinks_with_rows():
+    from tf_aspmtl.calibration import calibration_error_floor
+
+    rng = np.random.default_rng(1)
+    confident = rng.uniform(0.5, 1.0, 20000)
+    p = np.stack([confident, 1 - confident], axis=1)
+    small, large = calibration_error_floor(p[:400], draws=100), calibration_error_floor(p, draws=20)
+    assert large < 1.0 < small  # a perfectly calibrated model still shows ECE on 400 rows, hardly on 20,000
+    assert 1.5 < small / large < 12  # ~ sqrt(50) = 7 in theory: noise, not bias
+    assert calibration_error_floor(np.array([[1.0, 0.0], [0.0, 1.0]])) == 0.0  # sure and right: no noise
+    # An overconfident model (true probabilities pulled to 0.5) measures well above the floor of its own claims.
+    truth = 0.5 + (confident - 0.5) * 0.5
+    labels = (rng.random(20000) > truth).astype(int)
+    assert expected_calibration_error(p, labels) > 5 * large
+    with pytest.raises(ValueError, match="rows, classes"):
+        calibration_error_floor(np.zeros(3))

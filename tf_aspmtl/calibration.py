@@ -87,6 +87,26 @@ def expected_calibration_error(probabilities: np.ndarray, labels: Sequence[int],
     return 100.0 * gap / len(p)
 
 
+def calibration_error_floor(probabilities: np.ndarray, bins: int = ECE_BINS, draws: int = 200,
+                            seed: int = 0) -> float:
+    """The ECE (%) a perfectly calibrated model would still show on these rows: its mean over ``draws`` label sets
+    drawn from ``probabilities`` themselves (so every stated probability is right by construction).
+
+    With a few hundred rows per task and 15 bins, :func:`expected_calibration_error` measures its own sampling
+    noise as well as miscalibration; this floor says how far below it no temperature can go on so few rows.
+    """
+    p = np.asarray(probabilities, np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"calibration_error_floor needs [rows, classes] probabilities; got shape {p.shape}")
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    floors = []
+    for _ in range(draws):
+        drawn = (rng.random((len(p), 1)) > cumulative).sum(axis=1)
+        floors.append(expected_calibration_error(p, np.minimum(drawn, p.shape[1] - 1), bins))
+    return float(np.mean(floors))
+
+
 def log_loss(probabilities: np.ndarray, labels: Sequence[int]) -> float:
     """Mean negative log probability of the true class (nats)."""
     p = np.asarray(probabilities, np.float64)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tf_aspmtl.calibration import expected_calibration_error, log_loss, reliability
+from tf_aspmtl.calibration import calibration_error_floor, expected_calibration_error, log_loss, reliability
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.models.task import Task
 
@@ -42,8 +42,10 @@ def calibrate_and_score(model: Task, dev: pd.DataFrame, test: pd.DataFrame) -> d
         dev, test: FDU-MTL rows (``text``, ``task``, ``label``: the task's class index).
 
     Returns:
-        Mean and per-task ECE (%) and log loss before and after, each task's temperature, the number of
-        predicted labels the temperatures changed (none may) and both reliability diagrams' bins.
+        Mean and per-task ECE (%) and log loss before and after, the ECE a perfectly calibrated model would
+        show on the same rows (``ece_floor_after``: :func:`~tf_aspmtl.calibration.calibration_error_floor`),
+        each task's temperature, the number of predicted labels the temperatures changed (none may) and both
+        reliability diagrams' bins.
     """
     model.calibrate(*_rows(model, dev))
     x, labels = _rows(model, test)
@@ -60,10 +62,12 @@ def calibrate_and_score(model: Task, dev: pd.DataFrame, test: pd.DataFrame) -> d
             "ece_after": expected_calibration_error(after[rows], y[rows]),
             "log_loss_before": log_loss(before[rows], y[rows]),
             "log_loss_after": log_loss(after[rows], y[rows]),
+            "ece_floor_after": calibration_error_floor(after[rows]),
         }
     mean = lambda key: float(np.mean([r[key] for r in per_task.values()]))  # noqa: E731
     return {
         "ece_before_mean": mean("ece_before"), "ece_after_mean": mean("ece_after"),
+        "ece_floor_after_mean": mean("ece_floor_after"),
         "log_loss_before_mean": mean("log_loss_before"), "log_loss_after_mean": mean("log_loss_after"),
         "labels_changed": int((before.argmax(1) != after.argmax(1)).sum()), "test_rows": int(len(y)),
         "per_task": per_task,
