@@ -11,6 +11,7 @@ from tests.layer_harness import check_config_round_trip
 from tf_aspmtl.initializers import UNIFORM_LIMIT, weight_initializer
 from tf_aspmtl.layers import BiLSTMEncoder, CNNEncoder, LSTMEncoder, TaskHeads, get_encoder
 from tf_aspmtl.models import AdversarialSharedPrivateMTL
+from tf_aspmtl.training.model_fingerprint import fingerprint_differences, model_fingerprint
 
 
 def _asp(initializer, encoder="lstm", seed=0):
@@ -70,10 +71,12 @@ def test_the_scheme_survives_config_and_keras_file(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_model_config_from_before_the_scheme_loads_with_the_default():
-    config = _asp("default").get_config()
-    del config["backbone"]["config"]["initializer"]
-    assert AdversarialSharedPrivateMTL.from_config(config).backbone.initializer == "default"
+def test_the_default_scheme_leaves_the_config_and_run_fingerprint_as_before_the_option():
+    default, uniform = _asp("default"), _asp("uniform")
+    assert "initializer" not in default.get_config()["backbone"]["config"]  # a run folder from before resumes
+    assert AdversarialSharedPrivateMTL.from_config(default.get_config()).backbone.initializer == "default"
+    # A run folder of one scheme refuses the other.
+    assert fingerprint_differences(model_fingerprint(default), model_fingerprint(uniform)) == ["config.backbone"]
 
 
 def test_layers_take_keras_initializers_and_keep_them_through_config():

@@ -233,7 +233,10 @@ class SharedPrivateBackbone(keras.layers.Layer):
                 "hidden_dim": self.hidden_dim,
                 "use_shared": self.use_shared,
                 "use_private": self.use_private,
-                "initializer": self.initializer,
             }
         )
+        # Left out at its default, so a model's config, and the fingerprint that a run folder made before the
+        # option records (tf_aspmtl.training.model_fingerprint), stay as they were and such a run resumes.
+        if self.initializer != "default":
+            config["initializer"] = self.initializer
         return config
