@@ -40,6 +40,7 @@ from experiments.provenance import REPO_ROOT, command_line, provenance, write_at
 from experiments.result_files import PAPER_COLUMN, paper_table
 from tf_aspmtl.data import FDU_MTL_TASKS
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
+from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
@@ -90,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embedding-dim", type=positive_int,
                    help="word vector size: 50 for glove; the word2vec size for word2vec; > 50 for glove+word2vec "
                         "(50 GloVe dims + the rest word2vec, e.g. 150)")
+    p.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
+                   help="keep the pretrained word vectors (--embedding glove, word2vec or glove+word2vec) fixed "
+                        "during training; --no-freeze-embeddings (the default) fine-tunes them")
     p.add_argument("--hidden-dim", type=positive_int)
     p.add_argument("--max-length", type=positive_int, help="tokens kept per text (the rest is cut)")
     p.add_argument("--truncation", choices=TRUNCATIONS,
@@ -100,7 +104,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--patience", type=positive_int, help="epochs without dev improvement before stopping")
     p.add_argument("--learning-rate", type=positive_float)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
-                   help="lazy-adam (default): Adam that updates only the embedding rows a batch used; adam: Keras' Adam")
+                   help="lazy-adam (default): Adam that updates only the embedding rows a batch used; adam: Keras' "
+                        "Adam; adagrad: Keras' Adagrad (the paper's predecessor's; its grid had learning rates "
+                        "0.1 and 0.01)")
+    p.add_argument("--initializer", choices=WEIGHT_INITIALIZERS,
+                   help="how the weights start: default (Keras' defaults: Glorot kernels, orthogonal recurrent "
+                        "kernels, random word vectors U(-0.05, 0.05)) or uniform (the paper's: every kernel and "
+                        "random word vectors U(-0.1, 0.1)); biases keep their zeros (forget gate: 1) either way")
     p.add_argument("--intra-op-threads", type=positive_int,
                    help=f"TensorFlow intra-op threads (default {DEFAULT_THREADS[0]}; with {DEFAULT_THREADS[1]} inter-op "
                         "threads the shared and private LSTMs run one per core, the fastest on 2 cores)")

@@ -104,6 +104,20 @@ def test_a_run_interrupted_at_every_point_resumes_to_the_same_numbers(tmp_path, 
     _check_resumed(run(CONFIG, tmp_path, data_dir, verbose=0), reference)
 
 
+def test_an_adagrad_run_of_uniform_weights_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir):
+    """Adagrad's accumulators are saved and restored with the epoch's checkpoint (they start at 0.1, not 0)."""
+    config = TrainConfig.from_dict({**CONFIG.to_dict(), "optimizer": "adagrad", "learning_rate": 0.1,
+                                    "initializer": "uniform"})
+    reference = run(config, tmp_path / "reference", data_dir, verbose=0)
+    interrupt = InterruptAt("epoch-end:1")
+    with pytest.raises(Interrupted):
+        run(config, tmp_path / "run", data_dir, verbose=0, callbacks=[interrupt])
+    results = run(config, tmp_path / "run", data_dir, verbose=0)
+    assert results["resumed"] == [{"group": "books+dvd", "from_epoch": 1}]
+    _check_resumed(results, reference)
+    assert results["config"]["optimizer"] == "adagrad" and results["config"]["initializer"] == "uniform"
+
+
 def test_diverging_run_fails_loudly_and_claims_nothing(tmp_path, data_dir):
     from tf_aspmtl.training import NonFiniteLossError
 

@@ -112,5 +112,7 @@ def test_get_optimizer_by_name():
 
     assert isinstance(get_optimizer("lazy-adam", 0.01), LazyAdam)
     assert type(get_optimizer("adam", 0.01)) is keras.optimizers.Adam
-    with pytest.raises(ValueError, match="lazy-adam"):
+    adagrad = get_optimizer("adagrad", 0.1)
+    assert type(adagrad) is keras.optimizers.Adagrad and float(adagrad.learning_rate) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="adagrad.*lazy-adam"):
         get_optimizer("sgd", 0.01)

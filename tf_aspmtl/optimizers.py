@@ -102,8 +102,13 @@ class LazyAdam(keras.optimizers.Adam):
         return config
 
 
-OPTIMIZERS = {"lazy-adam": LazyAdam, "adam": keras.optimizers.Adam}
-"""Optimisers by the names the experiment scripts and the tuner take."""
+OPTIMIZERS = {"lazy-adam": LazyAdam, "adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad}
+"""Optimisers by the names the experiment scripts and the tuner take.
+
+``"adagrad"`` is Keras' Adagrad with its defaults (initial accumulator 0.1, epsilon 1e-7), the optimiser of the
+paper's predecessor (Liu et al. 2016). It needs no lazy variant: a zero gradient changes neither a row nor its
+accumulator, so the embedding rows a batch did not use stay as they are (Keras computes the update densely, which
+costs a little more time than LazyAdam's row updates)."""
 
 
 def get_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.initializers import initializer_identifier
 from tf_aspmtl.layers.encoder_utils import check_pooling, lengths_from_mask, pool_states
 from tf_aspmtl.layers.fused_lstm import FusedLSTM
 from tf_aspmtl.layers.sentence_encoder import SentenceEncoder
@@ -21,6 +22,8 @@ class BiLSTMEncoder(SentenceEncoder):
     Args:
         units: int. Hidden size of each direction; the output has ``2 * units``.
         pooling: str. ``"last"`` (default), ``"max"`` or ``"mean"``.
+        kernel_initializer: Keras initializer of the LSTM's input kernel.
+        recurrent_initializer: Keras initializer of its recurrent kernel.
 
     Example:
     >>> enc = BiLSTMEncoder(units=8)
@@ -28,12 +31,19 @@ class BiLSTMEncoder(SentenceEncoder):
     TensorShape([2, 16])
     """
 
-    def __init__(self, units: int = 100, pooling: str = "last", **kwargs):
+    default_initializers = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}
+
+    def __init__(self, units: int = 100, pooling: str = "last", kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
         self.pooling = check_pooling(pooling)
-        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm", dtype=self.dtype_policy)
-        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm", dtype=self.dtype_policy)
+        self.kernel_initializer = initializer_identifier(kernel_initializer)
+        self.recurrent_initializer = initializer_identifier(recurrent_initializer)
+        initializers = {"kernel_initializer": self.kernel_initializer,
+                        "recurrent_initializer": self.recurrent_initializer}
+        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm", dtype=self.dtype_policy, **initializers)
+        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm", dtype=self.dtype_policy, **initializers)
 
     @property
     def output_dim(self) -> int:
@@ -60,5 +70,6 @@ class BiLSTMEncoder(SentenceEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "pooling": self.pooling})
+        config.update({"units": self.units, "pooling": self.pooling, "kernel_initializer": self.kernel_initializer,
+                       "recurrent_initializer": self.recurrent_initializer})
         return config

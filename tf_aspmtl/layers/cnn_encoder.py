@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.initializers import initializer_identifier
 from tf_aspmtl.layers.sentence_encoder import SentenceEncoder
 
 
@@ -18,6 +19,7 @@ class CNNEncoder(SentenceEncoder):
         filters: int. Filters per kernel width.
         kernel_sizes: sequence of int. Kernel widths; the output has
             ``filters * len(kernel_sizes)`` features.
+        kernel_initializer: Keras initializer of every convolution's kernel.
 
     Example:
     >>> enc = CNNEncoder(filters=4, kernel_sizes=(2, 3))
@@ -25,15 +27,20 @@ class CNNEncoder(SentenceEncoder):
     TensorShape([2, 8])
     """
 
-    def __init__(self, filters: int = 100, kernel_sizes: Sequence[int] = (3, 4, 5), **kwargs):
+    default_initializers = {"kernel_initializer": "glorot_uniform"}
+
+    def __init__(self, filters: int = 100, kernel_sizes: Sequence[int] = (3, 4, 5),
+                 kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
+        self.kernel_initializer = initializer_identifier(kernel_initializer)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         if not self.kernel_sizes:
             raise ValueError("CNNEncoder needs at least one kernel size; got kernel_sizes=().")
         self.convs = [
             keras.layers.Conv1D(
-                self.filters, k, padding="same", activation="relu", name=f"conv{k}", dtype=self.dtype_policy
+                self.filters, k, padding="same", activation="relu", kernel_initializer=self.kernel_initializer,
+                name=f"conv{k}", dtype=self.dtype_policy,
             )
             for k in self.kernel_sizes
         ]
@@ -63,5 +70,6 @@ class CNNEncoder(SentenceEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"filters": self.filters, "kernel_sizes": list(self.kernel_sizes)})
+        config.update({"filters": self.filters, "kernel_sizes": list(self.kernel_sizes),
+                       "kernel_initializer": self.kernel_initializer})
         return config

@@ -18,6 +18,7 @@ mixed-precision throughout.
 
 from __future__ import annotations
 
+from tf_aspmtl.initializers import weight_initializer
 from tf_aspmtl.layers.bilstm_encoder import BiLSTMEncoder
 from tf_aspmtl.layers.cnn_encoder import CNNEncoder
 from tf_aspmtl.layers.encoder_utils import POOLINGS
@@ -47,20 +48,25 @@ ENCODERS: dict[str, tuple[type[SentenceEncoder], dict]] = {
 """Encoder names: the class and the arguments each name adds."""
 
 
-def get_encoder(kind: str, units: int, **kwargs) -> SentenceEncoder:
+def get_encoder(kind: str, units: int, initializer: str = "default", **kwargs) -> SentenceEncoder:
     """Builds the encoder registered under ``kind`` with ``units`` features per direction/filter.
 
     Args:
         kind: str. One of :data:`ENCODERS`.
         units: int. Hidden size (LSTM, BiLSTM per direction) or filters per width (CNN).
+        initializer: str. The scheme of its kernels, one of
+            :data:`~tf_aspmtl.initializers.WEIGHT_INITIALIZERS` ("default": Keras' defaults;
+            "uniform": U(-0.1, 0.1)).
         **kwargs: passed to the layer (for example ``name``).
 
     Raises:
-        ValueError: for an unknown name.
+        ValueError: for an unknown name or scheme.
     """
     if kind not in ENCODERS:
         raise ValueError(f"Unknown encoder {kind!r}; expected one of {sorted(ENCODERS)}")
     cls, options = ENCODERS[kind]
+    kwargs = {**{arg: weight_initializer(initializer, default) for arg, default in cls.default_initializers.items()},
+              **kwargs}
     if cls is CNNEncoder:
         return cls(filters=units, **options, **kwargs)
     return cls(units=units, **options, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.initializers import initializer_identifier
 from tf_aspmtl.layers.encoder_utils import lengths_from_mask
 
 # The dtypes TensorFlow's BlockLSTM op accepts (its attr T), on CPU and GPU alike.
@@ -22,7 +23,7 @@ class FusedLSTM(keras.layers.Layer):
     (``experiments/bench_lstm.py`` in git history, ``ce5b5f2``, timed the two). The
     cell is the standard one without peepholes: gates in the order
     input, cell, forget, output; Keras' default initialisers (Glorot kernel,
-    orthogonal recurrent kernel, forget-gate bias 1).
+    orthogonal recurrent kernel, forget-gate bias 1) unless others are given.
 
     Padding must be on the right. Steps after a row's last real token are
     computed but never read, so they change nothing.
@@ -36,6 +37,8 @@ class FusedLSTM(keras.layers.Layer):
 
     Args:
         units: int. Hidden size.
+        kernel_initializer: Keras initializer (name, config or instance) of the input kernel.
+        recurrent_initializer: Keras initializer of the recurrent kernel.
 
     Example:
     >>> lstm = FusedLSTM(units=8)
@@ -43,15 +46,19 @@ class FusedLSTM(keras.layers.Layer):
     TensorShape([2, 8])
     """
 
-    def __init__(self, units: int = 100, **kwargs):
+    def __init__(self, units: int = 100, kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.units = int(units)
+        self.kernel_initializer = initializer_identifier(kernel_initializer)
+        self.recurrent_initializer = initializer_identifier(recurrent_initializer)
 
     def build(self, input_shape):
         dim, h = int(input_shape[-1]), self.units
-        self.kernel = self.add_weight(shape=(dim, 4 * h), initializer="glorot_uniform", name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(h, 4 * h), initializer="orthogonal", name="recurrent_kernel")
+        self.kernel = self.add_weight(shape=(dim, 4 * h), initializer=self.kernel_initializer, name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(h, 4 * h), initializer=self.recurrent_initializer,
+                                                name="recurrent_kernel")
         self.bias = self.add_weight(shape=(4 * h,), initializer=self._bias_initializer, name="bias")
         super().build(input_shape)
 
@@ -99,5 +106,6 @@ class FusedLSTM(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units})
+        config.update({"units": self.units, "kernel_initializer": self.kernel_initializer,
+                       "recurrent_initializer": self.recurrent_initializer})
         return config

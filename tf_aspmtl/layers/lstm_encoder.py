@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.initializers import initializer_identifier
 from tf_aspmtl.layers.encoder_utils import check_pooling, lengths_from_mask, pool_states
 from tf_aspmtl.layers.fused_lstm import FusedLSTM
 from tf_aspmtl.layers.sentence_encoder import SentenceEncoder
@@ -21,6 +22,8 @@ class LSTMEncoder(SentenceEncoder):
     Args:
         units: int. Hidden size, which is also the output size.
         pooling: str. ``"last"`` (default), ``"max"`` or ``"mean"``.
+        kernel_initializer: Keras initializer of the LSTM's input kernel.
+        recurrent_initializer: Keras initializer of its recurrent kernel.
 
     Example:
     >>> enc = LSTMEncoder(units=8)
@@ -28,11 +31,18 @@ class LSTMEncoder(SentenceEncoder):
     TensorShape([2, 8])
     """
 
-    def __init__(self, units: int = 100, pooling: str = "last", **kwargs):
+    default_initializers = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}
+
+    def __init__(self, units: int = 100, pooling: str = "last", kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
         self.pooling = check_pooling(pooling)
-        self.lstm = FusedLSTM(self.units, name="lstm", dtype=self.dtype_policy)
+        self.kernel_initializer = initializer_identifier(kernel_initializer)
+        self.recurrent_initializer = initializer_identifier(recurrent_initializer)
+        initializers = {"kernel_initializer": self.kernel_initializer,
+                        "recurrent_initializer": self.recurrent_initializer}
+        self.lstm = FusedLSTM(self.units, name="lstm", dtype=self.dtype_policy, **initializers)
 
     @property
     def output_dim(self) -> int:
@@ -50,5 +60,6 @@ class LSTMEncoder(SentenceEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "pooling": self.pooling})
+        config.update({"units": self.units, "pooling": self.pooling, "kernel_initializer": self.kernel_initializer,
+                       "recurrent_initializer": self.recurrent_initializer})
         return config

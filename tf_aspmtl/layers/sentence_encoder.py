@@ -9,8 +9,12 @@ class SentenceEncoder(keras.layers.Layer):
     """Base of the encoders: ``[batch, length, dim]`` + mask in, ``[batch, output_dim]`` out.
 
     The mask is consumed (the feature has no time axis), so none is passed on.
-    Subclasses define ``output_dim``, ``build`` and ``call``.
+    Subclasses define ``output_dim``, ``build`` and ``call``, and list in
+    ``default_initializers`` their initializer arguments with their defaults
+    (:func:`~tf_aspmtl.layers.encoders.get_encoder` sets them by scheme).
     """
+
+    default_initializers: dict[str, str] = {}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -7,6 +7,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.initializers import initializer_identifier
+
 _MASKED_LOGIT = -1e9
 # -1e9 is -inf in float16 (whose range is +-65504); keras.layers.Softmax masks with -3e4 there too.
 _MASKED_LOGIT_FLOAT16 = -3e4
@@ -26,6 +28,7 @@ class TaskHeads(keras.layers.Layer):
 
     Args:
         num_classes: sequence of int. Classes of each task.
+        kernel_initializer: Keras initializer (name, config or instance) of the kernel.
 
     Example:
     >>> heads = TaskHeads([2, 3])
@@ -33,9 +36,10 @@ class TaskHeads(keras.layers.Layer):
     TensorShape([2, 3])
     """
 
-    def __init__(self, num_classes: Sequence[int], **kwargs):
+    def __init__(self, num_classes: Sequence[int], kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.num_classes = [int(c) for c in num_classes]
+        self.kernel_initializer = initializer_identifier(kernel_initializer)
         if not self.num_classes or min(self.num_classes) < 2:
             raise ValueError(f"Every task needs at least 2 classes; got num_classes={self.num_classes}")
         self.max_classes = max(self.num_classes)
@@ -44,7 +48,7 @@ class TaskHeads(keras.layers.Layer):
     def build(self, features_shape, task_ids_shape=None):
         k, dim = len(self.num_classes), int(features_shape[-1])
         self.kernel = self.add_weight(
-            shape=(k, dim, self.max_classes), initializer="glorot_uniform", name="kernel"
+            shape=(k, dim, self.max_classes), initializer=self.kernel_initializer, name="kernel"
         )
         self.bias = self.add_weight(shape=(k, self.max_classes), initializer="zeros", name="bias")
         super().build(features_shape)
@@ -74,5 +78,5 @@ class TaskHeads(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_classes": self.num_classes})
+        config.update({"num_classes": self.num_classes, "kernel_initializer": self.kernel_initializer})
         return config

@@ -70,6 +70,9 @@ class _Family(MultiTaskClassifier):
         word_vectors: ``"glove"`` (GloVe 6B 50-d for the preprocessor's
             vocabulary; the default with an adapted preprocessor and
             ``embedding_dim`` 50), ``"random"``, or a matrix [vocabulary_size, embedding_dim].
+        initializer: str. How the weights start: ``"default"`` (Keras' defaults) or
+            ``"uniform"`` (every kernel, and random word vectors, U(-0.1, 0.1), as in the paper);
+            see :mod:`tf_aspmtl.initializers`.
         **kwargs: the objective's settings (:data:`OBJECTIVE_SETTINGS`:
             ``adversarial_weight``, ``difference_weight``, ...) and
             :class:`MultiTaskClassifier`'s (``dropout``, ``frozen``, ``seed``, name...).
@@ -80,7 +83,8 @@ class _Family(MultiTaskClassifier):
     def __init__(self, preprocessor=None, backbone: SharedPrivateBackbone | None = None,
                  objective: MultiTaskObjective | None = None, vocabulary_size: int | None = None,
                  embedding_dim: int = 50, encoder: str = "lstm", hidden_dim: int = 100,
-                 word_vectors: str | np.ndarray | None = None, task_names: Sequence[str] | None = None,
+                 word_vectors: str | np.ndarray | None = None, initializer: str = "default",
+                 task_names: Sequence[str] | None = None,
                  num_classes: int | Sequence[int] | None = None, class_names: Sequence[Sequence[str]] | None = None,
                  text_vectorizer: TextVectorizer | None = None, **kwargs):
         for key in ("use_shared", "use_private"):
@@ -105,7 +109,7 @@ class _Family(MultiTaskClassifier):
                 vocabulary_size = preprocessor.vocabulary_size if adapted else 30000
             backbone = SharedPrivateBackbone(
                 preprocessor.num_tasks, vocabulary_size, embedding_dim, encoder, hidden_dim,
-                use_shared=True, use_private=self.use_private_encoders, name="backbone",
+                use_shared=True, use_private=self.use_private_encoders, initializer=initializer, name="backbone",
             )
         super().__init__(backbone, preprocessor, objective, **kwargs)
         if not rebuilt:

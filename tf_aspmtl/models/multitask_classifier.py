@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.initializers import weight_initializer
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.metrics import PerTaskAccuracy
@@ -62,7 +63,8 @@ class MultiTaskClassifier(Task):
     which feeds only the adversarial, difference and VAT terms.
 
     Args:
-        backbone: :class:`SharedPrivateBackbone` with one private encoder per task (if any).
+        backbone: :class:`SharedPrivateBackbone` with one private encoder per task (if any); its
+            ``initializer`` scheme also sets how the heads' and the discriminator's kernels start.
         preprocessor: :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor` of the same tasks.
         objective: optional :class:`~tf_aspmtl.objective.MultiTaskObjective` (task loss alone by default).
         dropout: float. Dropout on the features the heads read.
@@ -126,13 +128,16 @@ class MultiTaskClassifier(Task):
         self.frozen = [str(f) for f in frozen]
         self.seed = None if seed is None else int(seed)
 
-        # Creation order (backbone, dropout, heads, discriminator) fixes the initial weights.
+        # Creation order (backbone, dropout, heads, discriminator) fixes the initial weights; the kernels start
+        # as the backbone's initializer scheme says.
+        kernel_initializer = weight_initializer(backbone.initializer, "glorot_uniform")
         self.feature_dropout = keras.layers.Dropout(self.dropout, name="feature_dropout")
-        self.heads = TaskHeads(self.num_classes, name="task_heads")
+        self.heads = TaskHeads(self.num_classes, kernel_initializer=kernel_initializer, name="task_heads")
         self.discriminator = None
         if objective.has_adversary:
             self.gradient_reversal = GradientReversal(objective.gradient_reversal_scale, name="gradient_reversal")
-            self.discriminator = keras.layers.Dense(self.num_tasks, name="task_discriminator")
+            self.discriminator = keras.layers.Dense(self.num_tasks, kernel_initializer=kernel_initializer,
+                                                    name="task_discriminator")
         # One Mean per term of the objective, named as the term (``task_loss`` ...), kept as ``<term>_tracker``.
         for name in objective.term_names:
             setattr(self, f"{name}_tracker", keras.metrics.Mean(name=name))

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.initializers import check_weight_initializer, weight_initializer
 from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import ENCODERS, get_encoder
 
@@ -33,6 +34,10 @@ class SharedPrivateBackbone(keras.layers.Layer):
         hidden_dim: int. Encoder size (LSTM units per direction, CNN filters per width).
         use_shared: bool. Build the shared encoder.
         use_private: bool. Build one private encoder per task.
+        initializer: str. How the embedding and the encoders' kernels start
+            (:data:`~tf_aspmtl.initializers.WEIGHT_INITIALIZERS`): ``"default"``,
+            Keras' defaults, or ``"uniform"``, U(-0.1, 0.1) as in the paper.
+            Word vectors set later (:meth:`set_word_vectors`) replace the embedding's.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -51,6 +56,7 @@ class SharedPrivateBackbone(keras.layers.Layer):
         hidden_dim: int = 100,
         use_shared: bool = True,
         use_private: bool = False,
+        initializer: str = "default",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,16 +78,19 @@ class SharedPrivateBackbone(keras.layers.Layer):
         self.hidden_dim = int(hidden_dim)
         self.use_shared = bool(use_shared)
         self.use_private = bool(use_private)
+        self.initializer = check_weight_initializer(initializer)
         self.embedding = SparseReadEmbedding(
-            self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding", dtype=self.dtype_policy
+            self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding", dtype=self.dtype_policy,
+            embeddings_initializer=weight_initializer(self.initializer, "uniform"),  # Keras' default: U(-0.05, 0.05)
         )
         self.shared_encoder = (
-            get_encoder(encoder, self.hidden_dim, name="shared_encoder", dtype=self.dtype_policy)
+            get_encoder(encoder, self.hidden_dim, self.initializer, name="shared_encoder", dtype=self.dtype_policy)
             if use_shared else None
         )
         self.private_encoders = (
             [
-                get_encoder(encoder, self.hidden_dim, name=f"private_encoder_{i}", dtype=self.dtype_policy)
+                get_encoder(encoder, self.hidden_dim, self.initializer, name=f"private_encoder_{i}",
+                            dtype=self.dtype_policy)
                 for i in range(self.num_tasks)
             ]
             if use_private
@@ -226,4 +235,8 @@ class SharedPrivateBackbone(keras.layers.Layer):
                 "use_private": self.use_private,
             }
         )
+        # Left out at its default, so a model's config, and the fingerprint that a run folder made before the
+        # option records (tf_aspmtl.training.model_fingerprint), stay as they were and such a run resumes.
+        if self.initializer != "default":
+            config["initializer"] = self.initializer
         return config

@@ -40,6 +40,6 @@ def transfer_backbone(
                                              name="preprocessor")
     backbone = SharedPrivateBackbone(
         1, source.vocabulary_size, source.embedding_dim, source.encoder, source.hidden_dim,
-        use_shared=True, use_private=mode == "bc", name="backbone",
+        use_shared=True, use_private=mode == "bc", initializer=source.initializer, name="backbone",
     )
     return backbone, new_preprocessor

@@ -15,6 +15,7 @@ from tf_aspmtl.data.pipeline import SAMPLING
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS
 from tf_aspmtl.embedding_perturbation import EMBEDDING_PERTURBATIONS
+from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
 from tf_aspmtl.models.families import MODEL_FAMILIES, get_model_family
 from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
 from tf_aspmtl.objective import ADVERSARIAL_OBJECTIVES
@@ -70,6 +71,7 @@ class TrainConfig:
     encoder: str = "lstm"
     embedding: str = "glove"  # or "random", "word2vec", "glove+word2vec" (see EMBEDDINGS)
     embedding_dim: int = 50
+    freeze_embeddings: bool = False  # keep the pretrained word vectors fixed during training (not with "random")
     hidden_dim: int = 100
     max_length: int = 200
     truncation: str = "head"  # tokens a longer text keeps: "head", "tail" or "head+tail" (see TextVectorizer)
@@ -78,7 +80,8 @@ class TrainConfig:
     epochs: int = 15
     patience: int = 3
     learning_rate: float = 1e-3
-    optimizer: str = "lazy-adam"  # or "adam" (dense updates of the whole embedding every step)
+    optimizer: str = "lazy-adam"  # or "adam" (dense updates of the whole embedding every step), "adagrad"
+    initializer: str = "default"  # or "uniform": kernels and random word vectors U(-0.1, 0.1), as in the paper
     adversarial_weight: float = 0.05
     difference_weight: float = 0.01
     difference_normalization: str = "normalized"
@@ -121,7 +124,8 @@ class TrainConfig:
         choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
                    "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
                    "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
-                   "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS}
+                   "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS,
+                   "initializer": WEIGHT_INITIALIZERS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {sorted(allowed)}; got {getattr(self, name)!r}")
@@ -160,6 +164,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.perturbation_weight must be >= 0; got {self.perturbation_weight!r}")
         if self.perturbation_norm <= 0:
             raise ValueError(f"TrainConfig.perturbation_norm must be > 0; got {self.perturbation_norm!r}")
+        if self.freeze_embeddings and self.embedding == "random" and self.lm_pretrain_epochs == 0:
+            raise ValueError("TrainConfig.freeze_embeddings keeps pretrained word vectors fixed; with "
+                             "embedding='random' and no language-model pretraining (lm_pretrain_epochs=0) the "
+                             "words would keep their random vectors: choose embedding='glove', 'word2vec' or "
+                             "'glove+word2vec'")
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
         if self.embedding == "glove+word2vec" and self.embedding_dim <= GLOVE_DIM:
@@ -224,6 +233,8 @@ def build_model(
         dropout=config.dropout,
         per_task_metrics=True,
         word_vectors="random" if word_vectors is None else word_vectors,
+        initializer=config.initializer,
+        frozen=("embedding",) if config.freeze_embeddings else (),
         seed=config.seed,
         embedding_perturbation=config.embedding_perturbation,
         perturbation_weight=config.perturbation_weight,

@@ -80,7 +80,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         encoder: str. ``"lstm"``, ``"bilstm"`` or ``"cnn"``.
         difference_normalization: str. See ``tf_aspmtl.losses.difference_loss``.
         adversarial_objective: str. ``"reversal"`` (the paper) or ``"confusion"``.
-        optimizer: str. A key of ``tf_aspmtl.optimizers.OPTIMIZERS``: ``"lazy-adam"`` or ``"adam"``.
+        optimizer: str. A key of ``tf_aspmtl.optimizers.OPTIMIZERS``: ``"lazy-adam"``, ``"adam"`` or ``"adagrad"``.
         seed: optional int. Reseeds Keras before each build, so that every
             trial starts from the same random state and differs only by its
             hyperparameters.
