@@ -5,14 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf_aspmtl.initializers import initializer_identifier
-from tf_aspmtl.layers.encoder_utils import check_pooling, lengths_from_mask, pool_states
-from tf_aspmtl.layers.fused_lstm import FusedLSTM
-from tf_aspmtl.layers.sentence_encoder import SentenceEncoder
+from tf_aspmtl.layers.encoder_utils import lengths_from_mask, pool_states
+from tf_aspmtl.layers.recurrent_sentence_encoder import RecurrentSentenceEncoder
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
-class BiLSTMEncoder(SentenceEncoder):
+class BiLSTMEncoder(RecurrentSentenceEncoder):
     """Bidirectional LSTM: forward state at the last real token, backward state at the first.
 
     With ``pooling="max"`` or ``"mean"`` (registered as ``"bilstm-max"``),
@@ -21,9 +19,8 @@ class BiLSTMEncoder(SentenceEncoder):
 
     Args:
         units: int. Hidden size of each direction; the output has ``2 * units``.
-        pooling: str. ``"last"`` (default), ``"max"`` or ``"mean"``.
-        kernel_initializer: Keras initializer of the LSTM's input kernel.
-        recurrent_initializer: Keras initializer of its recurrent kernel.
+        pooling, kernel_initializer, recurrent_initializer: as for
+            :class:`~tf_aspmtl.layers.recurrent_sentence_encoder.RecurrentSentenceEncoder`.
 
     Example:
     >>> enc = BiLSTMEncoder(units=8)
@@ -31,19 +28,10 @@ class BiLSTMEncoder(SentenceEncoder):
     TensorShape([2, 16])
     """
 
-    default_initializers = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal"}
-
-    def __init__(self, units: int = 100, pooling: str = "last", kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.pooling = check_pooling(pooling)
-        self.kernel_initializer = initializer_identifier(kernel_initializer)
-        self.recurrent_initializer = initializer_identifier(recurrent_initializer)
-        initializers = {"kernel_initializer": self.kernel_initializer,
-                        "recurrent_initializer": self.recurrent_initializer}
-        self.forward_lstm = FusedLSTM(self.units, name="forward_lstm", dtype=self.dtype_policy, **initializers)
-        self.backward_lstm = FusedLSTM(self.units, name="backward_lstm", dtype=self.dtype_policy, **initializers)
+    def __init__(self, units: int = 100, pooling: str = "last", **kwargs):
+        super().__init__(units=units, pooling=pooling, **kwargs)
+        self.forward_lstm = self.make_lstm("forward_lstm")
+        self.backward_lstm = self.make_lstm("backward_lstm")
 
     @property
     def output_dim(self) -> int:
@@ -67,9 +55,3 @@ class BiLSTMEncoder(SentenceEncoder):
             forward = pool_states(self.forward_lstm.states(embedded), lengths, self.pooling)
             backward = pool_states(self.backward_lstm.states(reversed_rows), lengths, self.pooling)
         return tf.concat([forward, backward], axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"units": self.units, "pooling": self.pooling, "kernel_initializer": self.kernel_initializer,
-                       "recurrent_initializer": self.recurrent_initializer})
-        return config

@@ -32,17 +32,9 @@ def _cache_key(
     return digest.hexdigest()
 
 
-def pretrain_language_model_cached(
-    texts: Sequence[str],
-    vectorizer: TextVectorizer,
-    word_vectors: np.ndarray | None,
-    units: int,
-    *,
-    cache_root: str | os.PathLike,
-    embedding: str,
-    verbose: int | str = "auto",
-    **options: Any,
-) -> Path:
+def pretrain_language_model_cached(texts: Sequence[str], vectorizer: TextVectorizer, word_vectors: np.ndarray | None,
+                                   units: int, *, cache_root: str | os.PathLike, embedding: str,
+                                   verbose: int | str = "auto", **options: Any) -> Path:
     """:func:`~tf_aspmtl.training.pretrain_language_model` in ``<cache_root>/<key>``; returns its ``.npz``.
 
     The folder's key is the first 16 hex digits of a SHA-256 of the corpus
