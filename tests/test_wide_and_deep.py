@@ -109,22 +109,22 @@ def test_config_and_keras_file_round_trip_keep_the_wide_settings_and_the_outputs
     np.testing.assert_allclose(loaded.predict(PROBE, verbose=0), model.predict(PROBE, verbose=0), atol=1e-6)
 
 
-def test_calibration_keeps_every_label_and_reaches_the_export(tmp_path):
-    keras.utils.set_random_seed(1)
-    model = _model()
-    model.compile(learning_rate=0.1)
-    model.fit(X, ROWS.label, batch_size=4, epochs=6, verbose=0)  # far too sure of itself on these rows
+def test_calibration_keeps_every_label_and_reaches_the_export(trained, tmp_path):
+    model, _ = trained
     raw = model.predict(X, verbose=0)
     temperatures = model.calibrate(X, ROWS.label)
-    calibrated = model.predict(X, verbose=0)
-    assert np.array_equal(calibrated.argmax(1), raw.argmax(1)) and not np.allclose(calibrated, raw)
-    exported = model.export(str(tmp_path / "serving"), verbose=False, warmup_requests=False)
-    books = tf.saved_model.load(exported[0].path).signatures["serving_default"]
-    texts = ["a good book", "awful plot"]
-    np.testing.assert_allclose(books(text=tf.constant(texts))["probabilities"].numpy(),
-                               model.predict({"text": texts, "task": ["books"] * 2}, verbose=0), atol=1e-5)
-    model.save(tmp_path / "calibrated.keras")
-    assert tf_aspmtl.Task.load(tmp_path / "calibrated.keras").temperatures == pytest.approx(temperatures)
+    try:
+        calibrated = model.predict(X, verbose=0)
+        assert np.array_equal(calibrated.argmax(1), raw.argmax(1)) and not np.allclose(calibrated, raw)
+        exported = model.export(str(tmp_path / "serving"), tasks=["books"], verbose=False, warmup_requests=False)
+        books = tf.saved_model.load(exported[0].path).signatures["serving_default"]
+        texts = ["a good book", "awful plot"]
+        np.testing.assert_allclose(books(text=tf.constant(texts))["probabilities"].numpy(),
+                                   model.predict({"text": texts, "task": ["books"] * 2}, verbose=0), atol=1e-5)
+        model.save(tmp_path / "calibrated.keras")
+        assert tf_aspmtl.Task.load(tmp_path / "calibrated.keras").temperatures == pytest.approx(temperatures)
+    finally:
+        model.set_temperatures(None)  # the other tests read the model uncalibrated
 
 
 def test_the_multiplier_scales_the_wide_paths_first_adam_step():
@@ -172,6 +172,8 @@ def test_the_preprocessor_joins_two_preprocessors_of_the_same_tasks_only():
         tf_aspmtl.WideAndDeepPreprocessor.from_preprocessors(tokens, other)
     with pytest.raises(ValueError, match="needs a WideAndDeepPreprocessor"):
         tf_aspmtl.WideAndDeepMTL(tokens, **SIZES)
+    with pytest.raises(ValueError, match="wide_learning_rate_multiplier must be a finite number > 0"):
+        tf_aspmtl.WideAndDeepMTL(joined, wide_learning_rate_multiplier=float("nan"), **SIZES)
 
 
 def test_its_evaluation_batches_hold_the_n_gram_features_of_their_own_rows():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tf_aspmtl.layers.shared_private_sparse_linear import SharedPrivateSparseLinear
@@ -74,7 +75,11 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
         if not isinstance(preprocessor, WideAndDeepPreprocessor):
             raise ValueError(f"{type(self).__name__} needs a WideAndDeepPreprocessor (token ids and n-gram "
                              f"features); got {type(preprocessor).__name__}")
-        self._wide_learning_rate_multiplier = wide_learning_rate_multiplier  # build() reads it
+        if isinstance(wide_learning_rate_multiplier, bool) or not np.isfinite(float(wide_learning_rate_multiplier)) \
+                or float(wide_learning_rate_multiplier) <= 0:
+            raise ValueError(f"wide_learning_rate_multiplier must be a finite number > 0; got "
+                             f"{wide_learning_rate_multiplier!r}")
+        self._wide_learning_rate_multiplier = float(wide_learning_rate_multiplier)  # build() reads it
         super().__init__(preprocessor, **kwargs)  # builds the model, the wide path last (build)
 
     def build(self, input_shape=None):
