@@ -4,6 +4,7 @@
     python -m experiments.train --export exports     # ... then write TF Serving models of it
     python -m experiments.train --quick              # a one-minute smoke test of the pipeline
     python -m experiments.train --model sp-mtl --seed 1
+    python -m experiments.train --model wide-deep    # ASP-MTL plus the n-gram linear path, one set of heads
 
 A command line over :func:`tf_aspmtl.training.run`, which does the work:
 model selection (the best epoch) on the development split only (the last
@@ -152,6 +153,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--perturbation-norm", type=positive_float,
                    help="epsilon: L2 norm of each text's perturbation over all its real tokens' word vectors "
                         "(default 1; GloVe 50-d vectors have norms of about 4-6 per word)")
+    p.add_argument("--ngram-max-features", type=positive_int,
+                   help="wide-deep: most word n-grams of the wide path, learnt from the train split (default 200000)")
+    p.add_argument("--ngrams", type=positive_int, help="wide-deep: longest n-gram of the wide path, in words (default 2)")
+    p.add_argument("--wide-learning-rate-multiplier", type=positive_float,
+                   help="wide-deep: the wide path's learning rate relative to --learning-rate (default 1)")
     p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
     p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")
@@ -197,8 +203,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def paper_errors(model: str) -> dict[str, float]:
-    """The paper's Table 2 test error % per task of a family."""
-    return paper_table()[PAPER_COLUMN[model.replace("-", "_")]].to_dict()
+    """The paper's Table 2 test error % per task of a family (none for a model the paper does not have)."""
+    column = PAPER_COLUMN.get(model.replace("-", "_"))
+    return {} if column is None else paper_table()[column].to_dict()
 
 
 def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainConfig) -> str:

@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=3, help="epochs per trial (hyperband: the most per model)")
     p.add_argument("--directory", default="runs/tuning", help="keras-tuner's directory")
     p.add_argument("--project-name", help="project folder inside --directory (default <model>-<tuner>)")
-    p.add_argument("--model", choices=sorted(MODEL_FAMILIES), default="asp-mtl")
+    p.add_argument("--model", choices=sorted(set(MODEL_FAMILIES) - {"wide-deep"}), default="asp-mtl")
     p.add_argument("--encoder", choices=sorted(ENCODERS), default="lstm")
     p.add_argument("--embedding", choices=EMBEDDINGS, default="glove",
                    help="initial word vectors, as in experiments.train: glove (50-d), word2vec (trained on the tasks' "

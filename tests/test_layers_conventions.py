@@ -18,6 +18,7 @@ from tf_aspmtl.layers import (  # importing tf_aspmtl.layers registers its layer
     GradientReversal,
     LSTMEncoder,
     SparseLinearHead,
+    SharedPrivateSparseLinear,
     SparseReadEmbedding,
     TaskHeads,
     get_encoder,
@@ -37,6 +38,13 @@ def _embedded():
 def _token_ids():
     ids = np.random.default_rng(1).integers(1, VOCAB, size=(len(LENGTHS), 5))
     return tf.constant(np.where(np.arange(5) < np.array(LENGTHS)[:, None], ids, 0), tf.int32)  # 0 is padding
+
+
+def _with_random_weights(layer):
+    """The layer with normal random weights (its own start at zero), so that its outputs say something."""
+    rng = np.random.default_rng(4)
+    layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
+    return layer
 
 
 # name -> (layer factory, inputs factory, run_layer_test options)
@@ -63,6 +71,13 @@ LAYER_CASES = {
         # The last row has no feature: it gets the bias alone.
         lambda: tf.SparseTensor([[0, 1], [0, 7], [1, 7], [1, 49]], [0.6, 0.8, 1.0, -0.5], [3, VOCAB]),
         {"mixed_precision": False},
+    ),
+    "SharedPrivateSparseLinear": (
+        lambda: _with_random_weights(SharedPrivateSparseLinear(VOCAB, [2, 3], learning_rate_multiplier=0.5)),
+        # The last row has no feature: zero logits.
+        lambda: {"features": tf.SparseTensor([[0, 1], [0, 7], [1, 7], [1, 49]], [0.6, 0.8, 1.0, -0.5], [3, VOCAB]),
+                 "task_ids": tf.constant([0, 1, 1], tf.int32)},
+        {},
     ),
 }
 

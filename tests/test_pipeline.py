@@ -75,3 +75,22 @@ def test_unknown_task_and_missing_column_are_named(fdu_subset, small_vectorizer)
         make_training_dataset(train, small_vectorizer, ["MR", "camera_photo"])
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['label'\]"):
         make_eval_dataset(train.drop(columns="label"), small_vectorizer, SUBSET_TASKS)
+
+
+def test_kept_texts_stay_with_their_rows_and_change_no_batch(fdu_subset, small_vectorizer):
+    train, _ = fdu_subset
+    unlabeled = pd.DataFrame({"task": ["books"] * 20, "text": [f"an unlabelled review number {i}" for i in range(20)]})
+    options = dict(batch_size=8, unlabeled=unlabeled, unlabeled_fraction=0.3, max_length=32, seed=2)
+    plain, _ = make_training_dataset(train, small_vectorizer, SUBSET_TASKS, **options)
+    with_text, _ = make_training_dataset(train, small_vectorizer, SUBSET_TASKS, keep_text=True, **options)
+    label_of = {**dict(zip(train["text"], train["label"])), **{t: -1 for t in unlabeled["text"]}}
+    for (x, y), (xt, yt) in zip(plain.take(30), with_text.take(30)):
+        np.testing.assert_array_equal(xt["token_ids"].numpy(), x["token_ids"].numpy())
+        np.testing.assert_array_equal(yt.numpy(), y.numpy())
+        texts = [t.decode() for t in xt["text"].numpy()]
+        ids = small_vectorizer(tf.constant(texts)).numpy()[:, :x["token_ids"].shape[1]]
+        np.testing.assert_array_equal(ids, x["token_ids"].numpy())  # each text is its row's
+        assert [label_of[t] for t in texts] == y.numpy().tolist()
+    evaluation = make_eval_dataset(train, small_vectorizer, SUBSET_TASKS, keep_text=True)
+    texts = [t.decode() for x, _ in evaluation for t in x["text"].numpy()]
+    assert texts == eval_order(train, SUBSET_TASKS)["text"].tolist()

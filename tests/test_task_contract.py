@@ -33,6 +33,11 @@ def _ngram():
     return tf_aspmtl.SharedPrivateNgramClassifier.from_frame(ROWS, max_features=40)
 
 
+def _wide_deep():
+    pre = tf_aspmtl.WideAndDeepPreprocessor.from_frame(ROWS, max_length=8, max_features=40)
+    return tf_aspmtl.WideAndDeepMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random", seed=0)
+
+
 def _ensemble():
     return tf_aspmtl.MultiTaskEnsemble([_lstm_family(tf_aspmtl.SharedPrivateMTL)(), _ngram()], member_weights=[1, 2])
 
@@ -42,6 +47,7 @@ KINDS = {
     "asp-mtl": _lstm_family(tf_aspmtl.AdversarialSharedPrivateMTL),
     "ngram": _ngram,
     "ensemble": _ensemble,
+    "wide-deep": _wide_deep,
 }
 
 

@@ -27,6 +27,7 @@ from tf_aspmtl.models import (
     SharedPrivateNgramClassifier,
     SingleTaskClassifier,
     Task,
+    WideAndDeepMTL,
     get_model_family,
 )
 from tf_aspmtl.objective import MultiTaskObjective
@@ -37,6 +38,7 @@ from tf_aspmtl.preprocessing import (
     NgramPreprocessor,
     TaskPreprocessor,
     TextVectorizer,
+    WideAndDeepPreprocessor,
 )
 
 __all__ = [
@@ -58,5 +60,7 @@ __all__ = [
     "Task",
     "TaskPreprocessor",
     "TextVectorizer",
+    "WideAndDeepMTL",
+    "WideAndDeepPreprocessor",
     "get_model_family",
 ]

@@ -5,7 +5,8 @@ model run only that task's private encoder), and each element is::
 
     ({"token_ids": int32 [batch, length], "task_id": int32 [batch]}, label int32 [batch])
 
-with label -1 on unlabelled rows. Texts are tokenised once, up front, by the
+with label -1 on unlabelled rows (and, with ``keep_text=True``, each row's raw
+``"text"`` tf.string [batch] too, for models that read more than the token ids). Texts are tokenised once, up front, by the
 ``tokenizer`` you pass (any callable from a tf.string vector to padded int
 ids, for example a :class:`tf_aspmtl.preprocessing.TextVectorizer`), so the
 pipeline knows nothing of models. Training batches are grouped by length
@@ -57,14 +58,19 @@ def tokenize_texts(texts: Sequence[str], tokenizer: Tokenizer, chunk_size: int =
     return tf.concat(rows, axis=0)
 
 
-def _examples(ids: tf.RaggedTensor, labels: np.ndarray, task_id: int) -> tf.data.Dataset:
-    return tf.data.Dataset.from_tensor_slices((ids, tf.constant(labels, tf.int32))).map(
-        lambda x, y: (x, y, tf.constant(task_id, tf.int32))
+def _examples(ids: tf.RaggedTensor, labels: np.ndarray, task_id: int, texts: list | None = None) -> tf.data.Dataset:
+    """(ids, label, task id[, text]) per row: the text only when ``texts`` is given."""
+    columns = (ids, tf.constant(labels, tf.int32)) + (() if texts is None else (tf.constant(texts, tf.string),))
+    return tf.data.Dataset.from_tensor_slices(columns).map(
+        lambda x, y, *text: (x, y, tf.constant(task_id, tf.int32), *text)
     )
 
 
-def _to_model_inputs(ids, labels, task_ids):
-    return {"token_ids": ids, "task_id": task_ids}, labels
+def _to_model_inputs(ids, labels, task_ids, *text):
+    inputs = {"token_ids": ids, "task_id": task_ids}
+    if text:
+        inputs["text"] = text[0]
+    return inputs, labels
 
 
 def default_bucket_boundaries(max_length: int, width: int = 8) -> list[int]:
@@ -87,6 +93,7 @@ def make_training_dataset(
     bucket_boundaries: Sequence[int] | None = None,
     max_length: int = 200,
     seed: int = 0,
+    keep_text: bool = False,
 ) -> tuple[tf.data.Dataset, int]:
     """An endless, shuffled stream of one-task batches, and the steps that make one epoch.
 
@@ -107,6 +114,7 @@ def make_training_dataset(
             :func:`default_bucket_boundaries` of ``max_length``.
         max_length: int. Only used for the default buckets (the tokenizer truncates).
         seed: int. Shuffling and task sampling seed.
+        keep_text: bool. Also give each row's raw text (``"text"``); the batches are the same rows either way.
 
     Returns:
         ``(dataset, steps_per_epoch)``; one epoch sees about as many labelled
@@ -129,18 +137,20 @@ def make_training_dataset(
         if rows.empty:
             continue
         ids = tokenize_texts(rows["text"].tolist(), tokenizer)
-        stream = _examples(ids, rows["label"].to_numpy(), task_id).cache()
+        texts = rows["text"].tolist() if keep_text else None
+        stream = _examples(ids, rows["label"].to_numpy(), task_id, texts).cache()
         stream = stream.shuffle(len(rows), seed=seed + task_id, reshuffle_each_iteration=True).repeat()
         extra = unlabeled[unlabeled["task"] == task] if unlabeled is not None else None
         if extra is not None and len(extra) and unlabeled_fraction > 0:
             u_ids = tokenize_texts(extra["text"].tolist(), tokenizer)
-            u_stream = _examples(u_ids, np.full(len(extra), -1), task_id).cache()
+            u_texts = extra["text"].tolist() if keep_text else None
+            u_stream = _examples(u_ids, np.full(len(extra), -1), task_id, u_texts).cache()
             u_stream = u_stream.shuffle(len(extra), seed=seed + 7919 + task_id).repeat()
             stream = tf.data.Dataset.sample_from_datasets(
                 [stream, u_stream], [1.0 - unlabeled_fraction, unlabeled_fraction], seed=seed + task_id
             )
         stream = stream.bucket_by_sequence_length(
-            lambda x, y, t: tf.shape(x)[0],
+            lambda x, *_: tf.shape(x)[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             pad_to_bucket_boundary=False,
@@ -163,6 +173,7 @@ def make_eval_dataset(
     tokenizer: Tokenizer,
     task_names: Sequence[str],
     batch_size: int = 64,
+    keep_text: bool = False,
 ) -> tf.data.Dataset:
     """A finite dataset of one-task batches, in the frame's row order within each task.
 
@@ -174,6 +185,7 @@ def make_eval_dataset(
         tokenizer: callable, tf.string [n] -> int ids [n, length].
         task_names: sequence of str.
         batch_size: int.
+        keep_text: bool. Also give each row's raw text (``"text"``).
     """
     _check_frame(frame, task_names)
     parts = []
@@ -182,7 +194,8 @@ def make_eval_dataset(
         if rows.empty:
             continue
         ids = tokenize_texts(rows["text"].tolist(), tokenizer)
-        part = _examples(ids, rows["label"].to_numpy(), task_id).padded_batch(batch_size)
+        texts = rows["text"].tolist() if keep_text else None
+        part = _examples(ids, rows["label"].to_numpy(), task_id, texts).padded_batch(batch_size)
         parts.append(part)
     if not parts:
         raise ValueError("The evaluation frame has no rows for any of the tasks.")

@@ -4,6 +4,7 @@ from tf_aspmtl.layers.embedding import SparseReadEmbedding
 
 from tf_aspmtl.layers.encoders import ENCODERS, BiLSTMEncoder, CNNEncoder, LSTMEncoder, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradient
+from tf_aspmtl.layers.shared_private_sparse_linear import SharedPrivateSparseLinear
 from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
 from tf_aspmtl.layers.task_heads import TaskHeads
 
@@ -13,6 +14,7 @@ __all__ = [
     "CNNEncoder",
     "GradientReversal",
     "LSTMEncoder",
+    "SharedPrivateSparseLinear",
     "SparseLinearHead",
     "SparseReadEmbedding",
     "TaskHeads",

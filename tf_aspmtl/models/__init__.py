@@ -7,6 +7,7 @@ from tf_aspmtl.models.families import (
     FullySharedMTL,
     SharedPrivateMTL,
     SingleTaskClassifier,
+    WideAndDeepMTL,
     get_model_family,
 )
 from tf_aspmtl.models.encoder_language_model import EncoderLanguageModel
@@ -29,5 +30,6 @@ __all__ = [
     "SharedPrivateNgramClassifier",
     "SingleTaskClassifier",
     "Task",
+    "WideAndDeepMTL",
     "get_model_family",
 ]

@@ -1,4 +1,5 @@
-"""The paper's four model families, each a :class:`MultiTaskClassifier` with its encoders fixed.
+"""The paper's four model families, each a :class:`MultiTaskClassifier` with its encoders fixed, and ASP-MTL with a
+wide path (``wide_and_deep_mtl``, which takes a WideAndDeepPreprocessor).
 
 Each family is a class in its own module (``single_task_classifier``,
 ``fully_shared_mtl``, ``shared_private_mtl``, ``adversarial_shared_private_mtl``;
@@ -14,6 +15,7 @@ from tf_aspmtl.models.fully_shared_mtl import FullySharedMTL
 from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
 from tf_aspmtl.models.shared_private_mtl import SharedPrivateMTL
 from tf_aspmtl.models.single_task_classifier import SingleTaskClassifier
+from tf_aspmtl.models.wide_and_deep_mtl import WideAndDeepMTL
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -21,6 +23,7 @@ __all__ = [
     "FullySharedMTL",
     "SharedPrivateMTL",
     "SingleTaskClassifier",
+    "WideAndDeepMTL",
     "get_model_family",
 ]
 
@@ -30,6 +33,7 @@ MODEL_FAMILIES: dict[str, type[MultiTaskClassifier]] = {
     "fs-mtl": FullySharedMTL,
     "sp-mtl": SharedPrivateMTL,
     "asp-mtl": AdversarialSharedPrivateMTL,
+    "wide-deep": WideAndDeepMTL,  # ASP-MTL plus the n-gram linear path; needs a WideAndDeepPreprocessor
 }
 
 

@@ -260,11 +260,15 @@ class MultiTaskClassifier(Task):
         optimizer = getattr(self, "optimizer", None)
 
         def logits_at(vectors):
-            return self.logits_from_embedded(vectors, mask, task_ids, training=training,
-                                             single_task_batch=bool(training))
+            return self.perturbed_logits(vectors, mask, task_ids, y_pred, training)
 
         return self.objective.perturbation_loss(y, y_pred[LOGITS], task_ids, embedded, mask, logits_at,
                                                 None if optimizer is None else optimizer.scale_loss, sample_weight)
+
+    def perturbed_logits(self, embedded, mask, task_ids, y_pred, training=None) -> tf.Tensor:
+        """The logits the perturbation term reads at (perturbed) word vectors: :meth:`logits_from_embedded`; a
+        model with a path the word vectors do not reach adds that path's logits of the batch, from ``y_pred``."""
+        return self.logits_from_embedded(embedded, mask, task_ids, training=training, single_task_batch=bool(training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective's weighted sum (see :class:`~tf_aspmtl.objective.MultiTaskObjective`); updates the trackers."""
@@ -303,20 +307,21 @@ class MultiTaskClassifier(Task):
         return super().training_dataset(x, y, batch_size, seed=seed, **options)
 
     # ----------------------------------------------------------- serving
-    def serving_probabilities(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None = None) -> tf.Tensor:
-        """Probabilities [batch, num_classes(task)] of raw texts of one task: only that task's encoders and head.
+    def serving_logits(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None = None) -> tf.Tensor:
+        """Logits [batch, num_classes(task)] of raw texts of one task: only that task's encoders and head.
 
         With ``chunk_rows``, rows are sorted by length and run in chunks, each only as far as its longest text
-        (:func:`length_sorted_map`); each row's probabilities are the same either way.
+        (:func:`length_sorted_map`); each row's logits are the same either way.
         """
         k = self.task_id(task_index)
         ids = self.preprocessor.token_ids(tf.reshape(texts, [-1]))
         if chunk_rows is None:
-            logits = self.task_logits(ids, k)
-        else:
-            logits = length_sorted_map(lambda chunk: self.task_logits(chunk, k), ids, chunk_rows,
-                                       self.num_classes[k])
-        return tf.nn.softmax(logits)
+            return self.task_logits(ids, k)
+        return length_sorted_map(lambda chunk: self.task_logits(chunk, k), ids, chunk_rows, self.num_classes[k])
+
+    def serving_probabilities(self, texts: tf.Tensor, task_index: int, chunk_rows: int | None = None) -> tf.Tensor:
+        """Probabilities [batch, num_classes(task)] of raw texts of one task: the softmax of :meth:`serving_logits`."""
+        return tf.nn.softmax(self.serving_logits(texts, task_index, chunk_rows))
 
     def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
         """:meth:`serving_probabilities` of one task, reading the vectorizer, embedding, heads, shared encoder and

@@ -5,6 +5,7 @@ from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor
+from tf_aspmtl.preprocessing.wide_and_deep_preprocessor import WideAndDeepPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import TOKENIZATION_RULES, standardize
 from tf_aspmtl.preprocessing.tokenizer import tokenize
 from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS
@@ -24,6 +25,7 @@ __all__ = [
     "TOKENIZATION_RULES",
     "TaskPreprocessor",
     "TextVectorizer",
+    "WideAndDeepPreprocessor",
     "build_embedding_matrix",
     "embedding_matrix",
     "glove_embedding_matrix",

@@ -156,24 +156,24 @@ class MultiTaskPreprocessor(TaskPreprocessor):
 
     def training_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray, batch_size: int = 16,
                          seed: int = 0, sampling: str = "proportional", unlabeled: tuple | None = None,
-                         unlabeled_fraction: float = 0.0) -> tuple[tf.data.Dataset, int]:
+                         unlabeled_fraction: float = 0.0, keep_text: bool = False) -> tuple[tf.data.Dataset, int]:
         """An endless shuffled stream of one-task, length-bucketed batches of token ids, and its steps per epoch.
 
         See :func:`tf_aspmtl.data.make_training_dataset`; ``unlabeled`` is ``(texts, task_ids)`` of rows
-        without labels, mixed in for the adversarial and difference terms.
+        without labels, mixed in for the adversarial and difference terms; ``keep_text`` also gives each row's text.
         """
         extra = None if unlabeled is None else self._frame(*unlabeled)
         return make_training_dataset(
             self._frame(texts, task_ids, labels), self.token_ids, self.task_names, batch_size=batch_size,
             sampling=sampling, unlabeled=extra, unlabeled_fraction=unlabeled_fraction,
-            max_length=self.max_length, seed=seed,
+            max_length=self.max_length, seed=seed, keep_text=keep_text,
         )
 
     def evaluation_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray,
-                           batch_size: int = 64) -> tf.data.Dataset:
+                           batch_size: int = 64, keep_text: bool = False) -> tf.data.Dataset:
         """One-task batches of token ids, tasks in id order (:func:`tf_aspmtl.data.make_eval_dataset`)."""
         return make_eval_dataset(self._frame(texts, task_ids, labels), self.token_ids, self.task_names,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, keep_text=keep_text)
 
     # --------------------------------------------------------------- config
     def get_config(self):

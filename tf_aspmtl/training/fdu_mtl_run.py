@@ -17,10 +17,15 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
-from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
 from tf_aspmtl.io_utils import folder_lock, write_json_atomic
 from tf_aspmtl.models import MultiTaskClassifier
-from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
+from tf_aspmtl.preprocessing import (
+    MultiTaskPreprocessor,
+    NgramFeatures,
+    TextVectorizer,
+    WideAndDeepPreprocessor,
+    embedding_matrix,
+)
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
 from tf_aspmtl.training.epoch_summary import fit_output
 from tf_aspmtl.training.fit_with_dev_selection import RUN_LOCK, fit_with_dev_selection
@@ -30,7 +35,7 @@ from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_
 from tf_aspmtl.training.run_folder import claim_run_folder
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS, teacher_pseudo_labels
-from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, TrainConfig, build_model
+from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, WIDE_DEEP, TrainConfig, build_model
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +45,20 @@ GROUP_RESULTS = "group_results.json"
 """A trained and evaluated group's results, in its model folder: a rerun reuses them."""
 
 
-def fdu_preprocessor(vectorizer: TextVectorizer, tasks: Sequence[str]) -> MultiTaskPreprocessor:
-    """The preprocessor of FDU-MTL tasks: label 0 is negative, 1 positive."""
-    return MultiTaskPreprocessor(list(tasks), {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
-                                 text_vectorizer=vectorizer, name="preprocessor")
+def fdu_preprocessor(vectorizer: TextVectorizer, tasks: Sequence[str],
+                     ngram_features: NgramFeatures | None = None) -> MultiTaskPreprocessor:
+    """The preprocessor of FDU-MTL tasks: label 0 is negative, 1 positive (with ``ngram_features``, a
+    :class:`WideAndDeepPreprocessor`, which also gives them)."""
+    classes = {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}
+    if ngram_features is not None:
+        return WideAndDeepPreprocessor(list(tasks), classes, text_vectorizer=vectorizer, ngram_features=ngram_features,
+                                       name="preprocessor")
+    return MultiTaskPreprocessor(list(tasks), classes, text_vectorizer=vectorizer, name="preprocessor")
+
+
+def _rows(preprocessor: MultiTaskPreprocessor, frame: pd.DataFrame) -> tuple[list, Any]:
+    """A frame's texts and task ids."""
+    return frame["text"].tolist(), preprocessor.task_ids(frame["task"].tolist())
 
 
 def _word_vectors(config: TrainConfig, data: pd.DataFrame, vectorizer: TextVectorizer, cache_dir: Path):
@@ -216,6 +231,10 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
     word_vectors, word_vector_info = _word_vectors(config, data, vectorizer, cache_dir)
     logger.info("vocabulary %d words; %s word vectors (%d-d), coverage %s", vectorizer.vocabulary_size,
                 config.embedding, config.embedding_dim, word_vector_info.get("coverage"))
+    ngram_features = None
+    if config.model == WIDE_DEEP:  # the wide path's n-grams and idf, from the train split alone
+        ngram_features = NgramFeatures(max_features=config.ngram_max_features, ngrams=config.ngrams)
+        ngram_features.adapt(train["text"].tolist())
     lm_path, lm_info, this_process_lm_s = None, None, 0.0
     if config.lm_pretrain_epochs > 0:
         lm_path, lm_info, this_process_lm_s = _pretrain(config, data, vectorizer, word_vectors, cache_dir, verbose)
@@ -249,25 +268,28 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
             continue
         logger.info("training %s on %s", config.model, label)
         sub = lambda df: df[df["task"].isin(group)]  # noqa: E731
-        preprocessor = fdu_preprocessor(vectorizer, group)
+        preprocessor = fdu_preprocessor(vectorizer, group, ngram_features)
 
         def group_dataset(frame: pd.DataFrame) -> tuple[tf.data.Dataset, int]:
-            return make_training_dataset(
-                frame, preprocessor.token_ids, group, batch_size=config.batch_size, sampling=config.sampling,
-                unlabeled=None if unlabeled is None else sub(unlabeled),
-                unlabeled_fraction=config.unlabeled_fraction, max_length=config.max_length, seed=config.seed,
+            return preprocessor.training_dataset(
+                *_rows(preprocessor, frame), frame["label"].to_numpy(), config.batch_size, seed=config.seed,
+                sampling=config.sampling, unlabeled=None if unlabeled is None else _rows(preprocessor, sub(unlabeled)),
+                unlabeled_fraction=config.unlabeled_fraction,
             )
+
+        def evaluation_dataset(frame: pd.DataFrame) -> tf.data.Dataset:
+            return preprocessor.evaluation_dataset(*_rows(preprocessor, frame), frame["label"].to_numpy())
 
         def group_model() -> MultiTaskClassifier:
             with strategy.scope() if strategy else contextlib.nullcontext():
-                model = build_model(config, fdu_preprocessor(vectorizer, group), word_vectors)
+                model = build_model(config, fdu_preprocessor(vectorizer, group, ngram_features), word_vectors)
                 if lm_path is not None:  # before fit: a resumed fit then loads its checkpoint over these weights
                     lm_info["applied"][label] = apply_pretrained_encoders(model, lm_path, encoders=config.lm_init)
             return model
 
         train_ds, steps = group_dataset(sub(train))
-        dev_ds = make_eval_dataset(sub(dev), preprocessor.token_ids, group)
-        test_ds = None if dev_only else make_eval_dataset(sub(test), preprocessor.token_ids, group)
+        dev_ds = evaluation_dataset(sub(dev))
+        test_ds = None if dev_only else evaluation_dataset(sub(test))
         group_self_training = None
         if self_training:
             pseudo, teacher, teacher_s = teacher_pseudo_labels(

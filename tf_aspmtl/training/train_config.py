@@ -34,6 +34,10 @@ CONFIG_FILE_METADATA = ("provenance", "command", "commit")
 """Keys of a config file that say where it came from; :meth:`TrainConfig.from_json_file` ignores them."""
 QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
 """The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
+WIDE_DEEP = "wide-deep"
+"""``TrainConfig.model`` of :class:`~tf_aspmtl.models.WideAndDeepMTL` (ASP-MTL with the n-gram linear path)."""
+WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier")
+"""The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
 
 
 def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
@@ -100,6 +104,11 @@ class TrainConfig:
     embedding_perturbation: str = "none"
     perturbation_weight: float = 1.0  # weight of its loss term
     perturbation_norm: float = 1.0  # epsilon: L2 norm of each text's perturbation (all its real tokens)
+    # The wide path of model "wide-deep" (WideAndDeepMTL): n-gram tf-idf learnt from the train split, and its
+    # learning rate relative to learning_rate. Other models leave these at their defaults.
+    ngram_max_features: int = 200_000
+    ngrams: int = 2
+    wide_learning_rate_multiplier: float = 1.0
 
     def __post_init__(self):
         types = {f.name: f.type for f in fields(self)}
@@ -169,6 +178,15 @@ class TrainConfig:
                              "embedding='random' and no language-model pretraining (lm_pretrain_epochs=0) the "
                              "words would keep their random vectors: choose embedding='glove', 'word2vec' or "
                              "'glove+word2vec'")
+        if self.ngram_max_features < 2 or self.ngrams < 1 or self.wide_learning_rate_multiplier <= 0:
+            raise ValueError(f"TrainConfig.ngram_max_features must be >= 2, ngrams >= 1 and "
+                             f"wide_learning_rate_multiplier > 0; got {self.ngram_max_features!r}, {self.ngrams!r}, "
+                             f"{self.wide_learning_rate_multiplier!r}")
+        defaults = {f.name: f.default for f in fields(self)}
+        wide = [name for name in WIDE_SETTINGS if getattr(self, name) != defaults[name]]
+        if wide and self.model != WIDE_DEEP:
+            raise ValueError(f"TrainConfig fields {wide} set the wide path of model={WIDE_DEEP!r}; "
+                             f"model is {self.model!r}")
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
         if self.embedding == "glove+word2vec" and self.embedding_dim <= GLOVE_DIM:
@@ -215,7 +233,7 @@ def build_model(
     Args:
         config: TrainConfig.
         preprocessor: MultiTaskPreprocessor of the model's tasks (or their
-            names, for a model of prepared inputs).
+            names, for a model of prepared inputs); a WideAndDeepPreprocessor for ``"wide-deep"``.
         word_vectors: optional [vocabulary_size, embedding_dim] matrix
             (``config.embedding`` other than "random", from
             ``tf_aspmtl.preprocessing.embedding_matrix``); random vectors otherwise.
@@ -243,7 +261,9 @@ def build_model(
     if isinstance(preprocessor, MultiTaskPreprocessor) and preprocessor.vocabulary_size > 2:
         model_kwargs = {}  # tasks, classes and vocabulary come from the (adapted) preprocessor
     kwargs.update({k: v for k, v in model_kwargs.items() if v is not None})
-    if config.model == "asp-mtl":
+    if config.model == WIDE_DEEP:
+        kwargs["wide_learning_rate_multiplier"] = config.wide_learning_rate_multiplier
+    if config.model in ("asp-mtl", WIDE_DEEP):
         kwargs.update(
             adversarial_weight=config.adversarial_weight,
             difference_weight=config.difference_weight,

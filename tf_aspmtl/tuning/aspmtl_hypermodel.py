@@ -40,7 +40,7 @@ from tf_aspmtl.models.family import preprocessor_for
 from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.optimizers import OPTIMIZERS
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
-from tf_aspmtl.training.train_config import TrainConfig, build_model
+from tf_aspmtl.training.train_config import WIDE_DEEP, TrainConfig, build_model
 
 OBJECTIVE_NAME = "val_mean_task_accuracy"
 OBJECTIVE = keras_tuner.Objective(OBJECTIVE_NAME, direction="max")
@@ -128,8 +128,9 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
             if vocabulary_size is None:
                 raise ValueError("A hypermodel of task names (prepared inputs) needs vocabulary_size.")
         self.task_names = list(preprocessor.task_names)
-        if family not in MODEL_FAMILIES:
-            raise ValueError(f"Unknown model family {family!r}; expected one of {sorted(MODEL_FAMILIES)}")
+        if family not in MODEL_FAMILIES or family == WIDE_DEEP:
+            raise ValueError(f"Unknown model family {family!r}; expected one of "
+                             f"{sorted(set(MODEL_FAMILIES) - {WIDE_DEEP})} (the tuner builds the LSTM families)")
         if family == "single" and len(self.task_names) != 1:
             raise ValueError(f"family 'single' takes exactly one task; got {self.task_names}")
         if family == "asp-mtl" and len(self.task_names) < 2:
