@@ -6,6 +6,15 @@ Each family is a class in its own module (``single_task_classifier``,
 their base is in ``family``). :data:`MODEL_FAMILIES` maps the command-line
 names to the classes, and this module re-exports them, so adding a family is
 one class and one line here.
+
+==============  ======  =======  ===========  ==========
+family          shared  private  adversarial  difference
+==============  ======  =======  ===========  ==========
+single-task     yes     no       no           no
+FS-MTL          yes     no       no           no
+SP-MTL          yes     yes      no           no
+ASP-MTL         yes     yes      lambda       gamma
+==============  ======  =======  ===========  ==========
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """The shared-private multi-task text classifier: a backbone, per-task heads, the adversary, and an objective.
 
-The paper's families (:mod:`tf_aspmtl.models.families`) build the backbone
-and the objective from a few settings:
-
-==============  ======  =======  ===========  ==========
-family          shared  private  adversarial  difference
-==============  ======  =======  ===========  ==========
-single-task     yes     no       no           no
-FS-MTL          yes     no       no           no
-SP-MTL          yes     yes      no           no
-ASP-MTL         yes     yes      lambda       gamma
-==============  ======  =======  ===========  ==========
+The paper's families (single-task, FS-, SP- and ASP-MTL: :mod:`tf_aspmtl.models.families`) and the wide-and-deep
+model build the backbone and the objective from a few settings.
 """
 
 from __future__ import annotations
