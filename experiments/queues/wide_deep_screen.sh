@@ -9,7 +9,7 @@
 # Run from a checkout (or a worktree at a fixed commit):  nohup bash experiments/queues/wide_deep_screen.sh > runs/wide_deep_screen.log 2>&1 &
 # Each run writes experiments/results/wide_deep_screen/<name>_seed<S>.json when it finishes; a finished run is
 # skipped and a killed one resumes from its run folder (runs/wide_deep_screen/<name>_seed<S>), so the same command
-# continues the queue in a later session. One run at a time (2 cores). At the end it prints each setting's dev error
+# continues the queue in a later session. One run at a time (2 cores); SEEDS="0" runs only those seeds. At the end it prints each setting's dev error
 # beside the n-gram model's, paired by seed (also with: bash experiments/queues/wide_deep_screen.sh --summary).
 set -u
 cd "$(dirname "$0")/../.."
@@ -44,7 +44,7 @@ EOF
 }
 
 if [ "${1:-}" = "--summary" ]; then summary; exit 0; fi
-for seed in 0 1 2; do
+for seed in ${SEEDS:-0 1 2}; do
   for name in "${ORDER[@]}"; do
     out="experiments/results/wide_deep_screen/${name}_seed${seed}.json"
     [ -f "$out" ] && continue
