@@ -29,28 +29,24 @@ import os
 import signal
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from experiments.cli_types import non_negative_int, positive_float, positive_int, weight
+from experiments.cli_types import positive_int
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 from experiments.result_files import PAPER_COLUMN, paper_table
 from tf_aspmtl.data import FDU_MTL_TASKS
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
-from tf_aspmtl.layers.encoders import ENCODERS
-from tf_aspmtl.models import MODEL_FAMILIES
-from tf_aspmtl.optimizers import OPTIMIZERS
-from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.runtime import DEFAULT_THREADS, configure_threads
 from tf_aspmtl.training import QUICK, TrainConfig, results_markdown, run
 from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError
+from tf_aspmtl.training.config_arguments import add_config_arguments, config_from_arguments
 from tf_aspmtl.training.run_folder import RunFolderError
-from tf_aspmtl.training.train_config import EMBEDDINGS
+from tf_aspmtl.training.train_config import TRAIN_CONFIG_CHOICES, TRAIN_CONFIG_HELP
 
 logger = logging.getLogger("experiments.train")
 CACHE_DIR = REPO_ROOT / "runs" / "cache"
@@ -82,36 +78,9 @@ class _FaultInjection(keras.callbacks.Callback):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     p.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (the 16 FDU-MTL tasks)")
-    p.add_argument("--encoder", choices=sorted(ENCODERS))
-    p.add_argument("--embedding", choices=EMBEDDINGS,
-                   help="initial word vectors: glove (50-d, the default), word2vec (trained on the tasks' train and "
-                        "unlabelled text, never dev or test; cached under runs/cache/word_vectors), glove+word2vec "
-                        "(both, concatenated) or random")
-    p.add_argument("--embedding-dim", type=positive_int,
-                   help="word vector size: 50 for glove; the word2vec size for word2vec; > 50 for glove+word2vec "
-                        "(50 GloVe dims + the rest word2vec, e.g. 150)")
-    p.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
-                   help="keep the pretrained word vectors (--embedding glove, word2vec or glove+word2vec) fixed "
-                        "during training; --no-freeze-embeddings (the default) fine-tunes them")
-    p.add_argument("--hidden-dim", type=positive_int)
-    p.add_argument("--max-length", type=positive_int, help="tokens kept per text (the rest is cut)")
-    p.add_argument("--truncation", choices=TRUNCATIONS,
-                   help="which tokens a longer text keeps: head (the first --max-length, the default), tail (the "
-                        "last) or head+tail (the first quarter and the last three quarters)")
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--patience", type=positive_int, help="epochs without dev improvement before stopping")
-    p.add_argument("--learning-rate", type=positive_float)
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
-                   help="lazy-adam (default): Adam that updates only the embedding rows a batch used; adam: Keras' "
-                        "Adam; adagrad: Keras' Adagrad (the paper's predecessor's; its grid had learning rates "
-                        "0.1 and 0.01)")
-    p.add_argument("--initializer", choices=WEIGHT_INITIALIZERS,
-                   help="how the weights start: default (Keras' defaults: Glorot kernels, orthogonal recurrent "
-                        "kernels, random word vectors U(-0.05, 0.05)) or uniform (the paper's: every kernel and "
-                        "random word vectors U(-0.1, 0.1)); biases keep their zeros (forget gate: 1) either way")
+    fields = p.add_argument_group("training settings (TrainConfig's fields; unset: the paper's, or --config's)")
+    add_config_arguments(fields, TrainConfig, TRAIN_CONFIG_HELP, TRAIN_CONFIG_CHOICES, skip=("tasks", "paper_scale"))
     p.add_argument("--intra-op-threads", type=positive_int,
                    help=f"TensorFlow intra-op threads (default {DEFAULT_THREADS[0]}; with {DEFAULT_THREADS[1]} inter-op "
                         "threads the shared and private LSTMs run one per core, the fastest on 2 cores)")
@@ -119,45 +88,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--deterministic", action="store_true",
                    help="TensorFlow op determinism on top of the fixed thread settings: the same command gives "
                         "bit-identical results files (apart from times)")
-    p.add_argument("--adversarial-weight", type=weight, help="lambda (asp-mtl)")
-    p.add_argument("--difference-weight", type=weight, help="gamma (asp-mtl)")
-    p.add_argument("--difference-normalization", choices=["normalized", "sum"])
-    p.add_argument("--adversarial-objective", choices=["reversal", "confusion"],
-                   help="reversal: the paper's gradient reversal; confusion: encoder pushes D toward uniform")
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--sampling", choices=["proportional", "uniform"])
-    p.add_argument("--unlabeled-fraction", type=float,
-                   help="share of unlabelled rows per batch (they feed the adversary, the difference term and "
-                        "--embedding-perturbation virtual, never the task loss)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--lm-pretrain-epochs", type=non_negative_int,
-                   help="first pretrain the LSTM encoders as a language model for this many epochs on the tasks' "
-                        "train and unlabelled text (never dev or test; cached under runs/cache/pretrain); 0: off (default)")
-    p.add_argument("--lm-init", choices=["all", "shared"],
-                   help="encoders the pretrained language model initialises: all (shared and private, the default) "
-                        "or shared")
-    p.add_argument("--self-training-threshold", type=weight,
-                   help="self-training: train a teacher as usual (model*/teacher), label the tasks' unlabelled rows "
-                        "it is this sure of (in (0.5, 1]; never dev or test rows; as many of each class per task), "
-                        "then train the reported model on train + those rows; 0: off (default)")
-    p.add_argument("--self-training-max-per-task", type=non_negative_int,
-                   help="most pseudo-labelled rows per task, the most confident (0: no cap, the default)")
-    p.add_argument("--embedding-perturbation", choices=["none", "adversarial", "virtual"],
-                   help="perturbed word vectors (Miyato et al. 2017) and their loss term: adversarial (AT: the task "
-                        "loss of the labelled rows at the worst-case perturbation) or virtual (VAT: the KL between "
-                        "the clean and perturbed predictions on every row, so it also uses the batch's unlabelled "
-                        "rows when --unlabeled-fraction > 0); none (default). Either makes a paper-scale training "
-                        "step 2.1-2.5 times slower: two more passes through the encoders "
-                        "(experiments/results/bench_perturbation.json)")
-    p.add_argument("--perturbation-weight", type=weight, help="weight of the perturbation's loss term (default 1)")
-    p.add_argument("--perturbation-norm", type=positive_float,
-                   help="epsilon: L2 norm of each text's perturbation over all its real tokens' word vectors "
-                        "(default 1; GloVe 50-d vectors have norms of about 4-6 per word)")
-    p.add_argument("--ngram-max-features", type=positive_int,
-                   help="wide-deep: most word n-grams of the wide path, learnt from the train split (default 200000)")
-    p.add_argument("--ngrams", type=positive_int, help="wide-deep: longest n-gram of the wide path, in words (default 2)")
-    p.add_argument("--wide-learning-rate-multiplier", type=positive_float,
-                   help="wide-deep: the wide path's learning rate relative to --learning-rate (default 1)")
     p.add_argument("--quick", action="store_true", help=f"a smoke test, not the paper's numbers: {QUICK}")
     p.add_argument("--paper-scale", action="store_true", help="the paper's sizes (the default; kept for old commands)")
     p.add_argument("--config", help="JSON file of TrainConfig fields (e.g. written by experiments.tune)")
@@ -180,22 +110,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """The paper's defaults, then ``--quick``, then ``--config``, then explicit flags; checked."""
-    values: dict[str, Any] = {}
-    if args.quick:
-        values.update(QUICK, paper_scale=False)
-    overrides: dict[str, Any] = {}
-    for f in fields(TrainConfig):
-        flag = getattr(args, f.name, None)
-        if flag is not None and f.name not in ("tasks", "paper_scale"):
-            overrides[f.name] = flag
-    if args.tasks != "all":
-        overrides["tasks"] = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    """The paper's defaults, then ``--quick``, then ``--config``, then explicit flags; checked (the message names
+    the flag of a refused value)."""
+    values: dict[str, Any] = {**QUICK, "paper_scale": False} if args.quick else {}
     if args.config:
-        config = TrainConfig.from_json_file(args.config, **values)
-        config = TrainConfig.from_dict({**config.to_dict(), **overrides}, where="command line")
-    else:
-        config = TrainConfig.from_dict({**values, **overrides}, where="command line")
+        values = TrainConfig.from_json_file(args.config, **values).to_dict()
+    tasks = {} if args.tasks == "all" else {"tasks": tuple(t.strip() for t in args.tasks.split(",") if t.strip())}
+    config = config_from_arguments(args, TrainConfig, values, **tasks)
     unknown_tasks = sorted(set(config.tasks) - set(FDU_MTL_TASKS))
     if unknown_tasks:
         raise ValueError(f"Unknown task(s) {unknown_tasks}; expected some of {list(FDU_MTL_TASKS)}")

@@ -115,4 +115,30 @@ def test_flags_reach_the_config(tmp_path, capsys):
         train.parse_args(["--initializer", "glorot"])
     assert "invalid choice: 'glorot'" in capsys.readouterr().err
     assert train.main(["--freeze-embeddings", "--embedding", "random", "--tasks", "books"]) == 2
-    assert "freeze_embeddings keeps pretrained word vectors fixed" in capsys.readouterr().err
+    assert "freeze_embeddings (--freeze-embeddings) keeps pretrained word vectors fixed" in capsys.readouterr().err
+
+
+
+def test_every_train_config_field_has_a_flag_with_its_help_and_the_config_checks_it():
+    import argparse
+    from dataclasses import fields
+
+    from tf_aspmtl.training import TrainConfig
+    from tf_aspmtl.training.config_arguments import add_config_arguments, config_from_arguments
+    from tf_aspmtl.training.train_config import TRAIN_CONFIG_CHOICES, TRAIN_CONFIG_HELP
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, TrainConfig, TRAIN_CONFIG_HELP, TRAIN_CONFIG_CHOICES, skip=("tasks", "paper_scale"))
+    by_flag = {a.option_strings[0]: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    for f in fields(TrainConfig):
+        if f.name in ("tasks", "paper_scale"):
+            continue
+        action = by_flag.pop("--" + f.name.replace("_", "-"))
+        assert TRAIN_CONFIG_HELP[f.name] in action.help and str(f.default) in action.help
+        assert action.choices is None or set(action.choices) == set(TRAIN_CONFIG_CHOICES[f.name])
+    assert not by_flag  # no flag without a field
+    config = config_from_arguments(parser.parse_args(["--hidden-dim", "7", "--no-freeze-embeddings"]), TrainConfig,
+                                   {"hidden_dim": 3, "dropout": 0.25})
+    assert (config.hidden_dim, config.dropout, config.freeze_embeddings, config.epochs) == (7, 0.25, False, 15)
+    with pytest.raises(ValueError, match=r"TrainConfig.dropout \(--dropout\) must be in \[0, 1\)"):
+        config_from_arguments(parser.parse_args(["--dropout", "1.5"]), TrainConfig)

@@ -62,15 +62,14 @@ def test_train_writes_results_with_provenance_exports_and_refuses_another_run_on
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--learning-rate", "nan"], "must be a finite number > 0"),
-    (["--learning-rate", "0"], "must be a finite number > 0"),
-    (["--adversarial-weight", "inf"], "must be a finite number >= 0"),
-    (["--difference-weight", "-1"], "must be a finite number >= 0"),
-    (["--epochs", "0"], "must be >= 1"),
+    (["--learning-rate", "nan"], "TrainConfig.learning_rate (--learning-rate) must be finite"),
+    (["--learning-rate", "0"], "TrainConfig.learning_rate (--learning-rate) must be > 0"),
+    (["--adversarial-weight", "inf"], "TrainConfig.adversarial_weight (--adversarial-weight) must be finite"),
+    (["--difference-weight", "-1"], "TrainConfig.difference_weight (--difference-weight) must be >= 0"),
+    (["--epochs", "0"], "TrainConfig.epochs (--epochs) must be >= 1"),
 ])
-def test_bad_numbers_are_refused_at_parse_time(flags, message, capsys):
-    with pytest.raises(SystemExit):
-        train.parse_args(flags)
+def test_bad_numbers_are_refused_naming_the_flag(flags, message, capsys):
+    assert train.main(flags) == 2
     assert message in capsys.readouterr().err
 
 

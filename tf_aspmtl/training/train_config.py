@@ -61,6 +61,62 @@ def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
     return {k: v for k, v in loaded.items() if k not in CONFIG_FILE_METADATA}
 
 
+TRAIN_CONFIG_CHOICES = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
+                        "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
+                        "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
+                        "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS,
+                        "initializer": WEIGHT_INITIALIZERS, "lm_init": ENCODER_INITS}
+"""The allowed values of :class:`TrainConfig`'s fields that name a choice."""
+TRAIN_CONFIG_HELP = {
+    "model": "the model family (asp-mtl: the paper's; wide-deep: ASP-MTL plus an n-gram linear path)",
+    "encoder": "the sentence encoder of every shared and private space",
+    "embedding": "initial word vectors: glove (50-d), word2vec (trained on the tasks' train and unlabelled text, "
+                 "never dev or test; cached), glove+word2vec (both, concatenated) or random",
+    "embedding_dim": "word vector size: 50 for glove; the word2vec size for word2vec; > 50 for glove+word2vec "
+                     "(50 GloVe dims + the rest word2vec, e.g. 150)",
+    "freeze_embeddings": "keep the pretrained word vectors fixed during training",
+    "hidden_dim": "hidden size of each encoder",
+    "max_length": "tokens kept per text (the rest is cut)",
+    "truncation": "which tokens a longer text keeps: head (the first max_length), tail (the last) or head+tail "
+                  "(the first quarter and the last three quarters)",
+    "max_tokens": "vocabulary size cap",
+    "batch_size": "rows per step (each batch holds one task's rows)",
+    "epochs": "most epochs",
+    "patience": "epochs without dev improvement before stopping",
+    "learning_rate": "the optimizer's learning rate",
+    "optimizer": "lazy-adam: Adam that updates only the embedding rows a batch used; adam: Keras' Adam; "
+                 "adagrad: Keras' Adagrad (the paper's lineage)",
+    "initializer": "default: Keras' initialisers; uniform: every kernel and random word vector U(-0.1, 0.1), "
+                   "as the paper states",
+    "adversarial_weight": "lambda, the adversarial term's weight (asp-mtl)",
+    "difference_weight": "gamma, the difference (orthogonality) term's weight (asp-mtl)",
+    "difference_normalization": "the difference term over unit-norm features (normalized) or raw ones (sum)",
+    "adversarial_objective": "reversal: the paper's gradient reversal; confusion: the encoder pushes the "
+                             "discriminator toward uniform",
+    "dropout": "dropout on the features, in [0, 1)",
+    "sampling": "which task a batch comes from: in proportion to its rows, or uniform",
+    "unlabeled_fraction": "share of unlabelled rows per batch, in [0, 1) (they feed the adversary, the difference "
+                          "term and virtual perturbations, never the task loss)",
+    "seed": "initial weights and data order",
+    "lm_pretrain_epochs": "first pretrain the LSTM encoders as a language model for this many epochs on the "
+                          "tasks' train and unlabelled text (never dev or test; cached); 0: off",
+    "lm_init": "encoders the pretrained language model initialises: all (shared and private) or shared",
+    "self_training_threshold": "self-training: train a teacher, label the unlabelled rows it is this sure of "
+                               "(in (0.5, 1]; as many of each class per task), then train the reported model on "
+                               "train + those rows; 0: off",
+    "self_training_max_per_task": "most pseudo-labelled rows per task, the most confident (0: no cap)",
+    "embedding_perturbation": "perturbed word vectors (Miyato et al. 2017): adversarial (AT, the labelled rows' "
+                              "task loss at the worst-case perturbation) or virtual (VAT, the KL between clean and "
+                              "perturbed predictions on every row); each makes a step about 2-2.5 times slower",
+    "perturbation_weight": "weight of the perturbation's loss term",
+    "perturbation_norm": "epsilon: L2 norm of each text's perturbation over all its real tokens' word vectors",
+    "ngram_max_features": "wide-deep: most n-grams of the wide path",
+    "ngrams": "wide-deep: longest n-gram of the wide path, in words",
+    "wide_learning_rate_multiplier": "wide-deep: the wide path's learning rate relative to learning_rate",
+}
+"""What each :class:`TrainConfig` field means, in a sentence (the command lines' help)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run; the defaults are the paper's ASP-MTL on the 16 FDU-MTL tasks.
@@ -130,12 +186,7 @@ class TrainConfig:
         if isinstance(self.tasks, str) or not all(isinstance(t, str) for t in self.tasks) or not self.tasks:
             raise ValueError(f"TrainConfig.tasks must be a non-empty list of task names; got {self.tasks!r}")
         object.__setattr__(self, "tasks", tuple(self.tasks))
-        choices = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding": EMBEDDINGS,
-                   "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
-                   "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
-                   "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS,
-                   "initializer": WEIGHT_INITIALIZERS}
-        for name, allowed in choices.items():
+        for name, allowed in TRAIN_CONFIG_CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {sorted(allowed)}; got {getattr(self, name)!r}")
         positive = ("embedding_dim", "hidden_dim", "max_length", "batch_size", "epochs", "patience")
@@ -156,8 +207,6 @@ class TrainConfig:
         if self.lm_pretrain_epochs < 0:
             raise ValueError(f"TrainConfig.lm_pretrain_epochs must be >= 0 (0 = no pretraining); got "
                              f"{self.lm_pretrain_epochs!r}")
-        if self.lm_init not in ENCODER_INITS:
-            raise ValueError(f"TrainConfig.lm_init must be one of {list(ENCODER_INITS)}; got {self.lm_init!r}")
         if self.lm_pretrain_epochs > 0:
             try:
                 directions_for_encoder(self.encoder)
