@@ -260,6 +260,25 @@ def _tuning_seeds_table() -> str:
     return "\n".join(lines)
 
 
+SINGLE_PROTOCOL_FACTORS = {"w2v200": "in-domain word2vec, 200-d (train + unlabelled text)", "long": "30 epochs, patience 5",
+                           "lr1e-2": "learning rate 1e-2", "adam": "Keras Adam instead of LazyAdam",
+                           "dropout05": "dropout 0.5"}
+
+
+def _single_protocol_rows() -> str:
+    """Issue 23's first screen: each factor's dev error per seed and its paired gain over ``base``."""
+    folder = RESULTS / "single_protocol"
+    runs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*_seed*.json")}
+    rows = []
+    for name, what in [("base", "today's single-task protocol (base)"), *SINGLE_PROTOCOL_FACTORS.items()]:
+        dev = [runs[f"{name}_seed{s}"]["avg_dev_error"] for s in (0, 1, 2) if f"{name}_seed{s}" in runs]
+        gains = [runs[f"base_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
+                 for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"base_seed{s}" in runs]
+        gain = "–" if name == "base" else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)"
+        rows.append(f"| {what} | {' / '.join(f'{d:.2f}' for d in dev)} | {plus_minus(dev)} | {gain} |")
+    return "\n".join(rows)
+
+
 def results_markdown(blocks: dict[str, str], command: str) -> str:
     """The whole of docs/RESULTS.md (``blocks``: the generated tables and reports, by name)."""
     reports = {name: (lambda text=text: _body(text)) for name, text in blocks.items()}
@@ -274,4 +293,5 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
             m["name"]: m["padding_ratio"] for m in _json("bench_train.json")["models"] if m["batch_size"] == 16},
         "profile_rows": _profile_rows, "serving_rows": _serving_rows, "serving_goals": _serving_goals,
         "chunk_gain": _chunk_gain, "chunk_sizes": _chunk_sizes, "tuning": _tuning,
-        "tuning_seeds_table": _tuning_seeds_table})
+        "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": _single_protocol_rows,
+        "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8"))})
