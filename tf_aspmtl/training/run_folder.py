@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tf_aspmtl.io_utils import write_json_atomic
 from tf_aspmtl.training.ngram_config import NGRAM_SETTINGS, NgramConfig
@@ -13,6 +14,28 @@ from tf_aspmtl.training.train_config import TrainConfig
 
 class RunFolderError(ValueError):
     """A run folder holds another run, or a record of its run that cannot be read."""
+
+
+RUN_FOLDER_FORMAT = 2
+"""The layout of the run folders this version writes, recorded in ``run_config.json`` and each ``state.json``.
+
+1 (no ``format`` recorded): one epoch backup, no checksums; 2: the SHA-256 of each weights file, two epoch backups.
+A version reads the formats up to its own and refuses a folder of a newer one (:func:`check_format`).
+"""
+
+
+def check_format(found: Any, path: Path, folder: Path) -> None:
+    """Refuses a record of a run folder written by a newer version of the library (``found`` is its ``format``,
+    None for the first format, which recorded none).
+
+    Raises:
+        RunFolderError: ``found`` is a newer format than :data:`RUN_FOLDER_FORMAT`; the message names the file,
+            both formats and the way out.
+    """
+    if isinstance(found, int) and not isinstance(found, bool) and found > RUN_FOLDER_FORMAT:
+        raise RunFolderError(f"{path} was written by a newer version of tf_aspmtl (run folder format {found}; this "
+                             f"version reads formats 1 to {RUN_FOLDER_FORMAT}): resume the run with that version, or "
+                             f"remove {folder} (or choose another folder) to train it again with this one")
 
 
 RUN_IDENTITY = "run_config.json"
@@ -26,12 +49,18 @@ def _held(record: Path | None, run_dir: Path, identity: dict, path: Path) -> dic
     ``path``). Raises RunFolderError naming a record that cannot be read."""
     if record is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, identity)
+        write_json_atomic(path, {**identity, "format": RUN_FOLDER_FORMAT})
         return None
     try:
-        return json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err})") from None
+        held = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err}); it is damaged: remove "
+                             f"{run_dir} (or choose another folder) to train this run again") from None
+    if not isinstance(held, dict):
+        raise RunFolderError(f"{record}: not a record of the run this folder holds (not a JSON object); it is "
+                             f"damaged: remove {run_dir} (or choose another folder) to train this run again")
+    check_format(held.get("format"), record, run_dir)
+    return {k: v for k, v in held.items() if k != "format"}
 
 
 def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: bool) -> None:
@@ -72,7 +101,7 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
                               and not dev_only):
         # The same run; or a dev-only one of the same configuration, whose test split this run reads.
         if theirs != identity or not path.exists():
-            write_json_atomic(path, identity)
+            write_json_atomic(path, {**identity, "format": RUN_FOLDER_FORMAT})
         return
     ours = {**identity["config"], "dev_only": identity["dev_only"]}
     old = {**theirs["config"], "dev_only": theirs["dev_only"]}
