@@ -141,3 +141,49 @@ def test_an_export_onto_a_full_disk_publishes_nothing_and_says_so_in_one_line(fi
         assert "Traceback" not in error
         assert not [p for p in base.rglob("*") if p.is_dir() and p.name.isdigit()]  # no version published
         assert not [p for p in base.rglob(".tmp-*")]  # and no staging folder left
+
+
+def test_a_full_disk_under_the_tensorboard_logs_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(
+        tmp_path, data_dir, finished_run, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    class Interrupted(BaseException):
+        pass
+
+    class InterruptAfterEpoch1(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted
+
+    run_dir = tmp_path / "run"
+    logs = run_dir / "model" / "logs"
+    with small_disk(logs, 64) as mounted:  # the logs on a disk of their own: only their writes find it full
+        with pytest.raises(Interrupted):  # epoch 1 done and checkpointed, its events logged
+            run(CONFIG, run_dir, data_dir, dev_only=True, verbose=0, callbacks=[InterruptAfterEpoch1()])
+        filled = []
+
+        def full_disk(self, logs_=None):  # before TensorBoard opens this process's events files
+            filled.append(fill(logs))
+
+        def no_space(self, logs_=None):  # no tmpfs here: the error TensorFlow's summary writer gives
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{logs}/train/events.out.tfevents.1.host.1.0.v2; No space left on device\n\tFailed "
+                            "to flush 1 events")
+
+        if mounted:
+            monkeypatch.setattr(dev_selection.DevSelection, "on_train_begin", full_disk, raising=False)
+        else:
+            monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_begin", no_space)
+        with pytest.raises(DiskWriteError) as failed:
+            _run(run_dir, data_dir)
+        error = str(failed.value)
+        assert "\n" not in error and f"could not write {logs / 'train'}/events.out.tfevents." in error
+        assert f"errno {errno.ENOSPC}, No space left on device" in error and "run the same command again" in error
+        assert json.loads((run_dir / "model" / "state.json").read_text())["epochs_done"] == 1  # epoch 1 intact
+        for filler in filled:
+            filler.unlink()
+        monkeypatch.undo()
+        resumed = _run(run_dir, data_dir)
+        assert not [p for p in logs.rglob("events.out.tfevents.*") if p.stat().st_size == 0]  # the failed one removed
+    straight, _ = finished_run
+    assert resumed["per_task"] == straight["per_task"] and resumed["history"] == straight["history"]

@@ -15,7 +15,7 @@ from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.model_fingerprint import model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
-from tf_aspmtl.training.tensorboard_logs import TensorBoardLogs
+from tf_aspmtl.training.tensorboard_logs import TensorBoardLogs, remove_empty_event_files
 
 logger = logging.getLogger("tf_aspmtl.training")
 MONITOR = "val_mean_task_accuracy"
@@ -132,6 +132,7 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
             train, dev = distribute_training_dataset(strategy, train), distribute_eval_dataset(strategy, dev)
         all_callbacks = [StopOnNonFiniteLoss(), selection]
         if tensorboard:
+            remove_empty_event_files(run_dir / "logs")  # left by a process that found the disk full
             all_callbacks.append(TensorBoardLogs(str(run_dir / "logs"), write_graph=False))
         all_callbacks += list(callbacks)
         model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs), initial_epoch=done,

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import keras
@@ -30,6 +31,17 @@ def summary_disk_error(error: tf.errors.OpError, log_dir: str) -> DiskWriteError
             named = re.search(r"(\S+); " + re.escape(reason), message)
             return disk_write_error(named.group(1) if named else log_dir, OSError(code, reason))
     return None
+
+
+def remove_empty_event_files(log_dir: str | os.PathLike) -> list[Path]:
+    """Deletes the empty events files under ``log_dir`` (a writer that found the disk full at its first write
+    leaves one; it holds no event); returns them. Call it while no other process writes the logs."""
+    removed = []
+    for path in sorted(Path(log_dir).rglob("events.out.tfevents.*")):
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 class TensorBoardLogs(keras.callbacks.TensorBoard):
