@@ -79,12 +79,14 @@ def _same_numbers(results, reference):
 def test_two_backups_are_kept_and_the_best_weights_are_a_link_not_a_copy(straight):
     model_dir = straight[1] / "model"
     state = json.loads((model_dir / "state.json").read_text())
-    assert sorted(p.name for p in model_dir.glob("epoch-*.weights.h5")) == ["epoch-2.weights.h5", "epoch-3.weights.h5"]
+    backups = sorted(p.name for p in model_dir.glob("epoch-*.weights.h5"))
+    assert backups == ["epoch-2.weights.h5", "epoch-3.weights.h5"]
     assert [b["epoch"] for b in state["backups"]] == [3, 2] and state["format"] == 2
     best = state["best"]
     assert best["epoch"] == state["best_epoch"]
     if best["epoch"] >= 2:  # still a kept backup: the same file under two names
-        assert os.stat(model_dir / "best.weights.h5").st_ino == os.stat(model_dir / f"epoch-{best['epoch']}.weights.h5").st_ino
+        backup = model_dir / f"epoch-{best['epoch']}.weights.h5"
+        assert os.stat(model_dir / "best.weights.h5").st_ino == os.stat(backup).st_ino
 
 
 def test_a_flipped_bit_in_the_last_backup_resumes_from_the_one_before_and_ends_as_if_never_damaged(
@@ -139,7 +141,8 @@ def test_a_damaged_state_gives_way_to_the_state_before_it(interrupted, straight,
         path.write_text(json.dumps(state))
     with caplog.at_level("WARNING", logger="tf_aspmtl.training"):
         resumed = _run(run_dir, data_dir)
-    assert f"{path} is damaged" in caplog.text and "state.previous.json, the state before it (1 epoch(s) done)" in caplog.text
+    assert f"{path} is damaged" in caplog.text
+    assert "state.previous.json, the state before it (1 epoch(s) done)" in caplog.text
     _same_numbers(resumed, straight[0])
 
 

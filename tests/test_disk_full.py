@@ -1,16 +1,14 @@
 """A full disk while a run writes: one line naming the file and what to do, nothing complete damaged, and the rerun
 after space is freed ends with the numbers of a run that never failed."""
 
-import contextlib
 import errno
 import json
 import os
 import shutil
-import subprocess
-import uuid
 
 import pytest
 
+from tests.full_disk import fill, small_disk
 from tests.tiny_fdu import write_fdu_folder
 from tf_aspmtl.io_utils import DiskWriteError
 from tf_aspmtl.training import RunFolderError, TrainConfig, dev_selection, run
@@ -28,30 +26,6 @@ def data_dir(tmp_path_factory):
 
 def _run(run_dir, data_dir):
     return run(CONFIG, run_dir, data_dir, dev_only=True, verbose=0)
-
-
-@contextlib.contextmanager
-def small_disk(path, kilobytes):
-    """A size-limited tmpfs at ``path`` when this process may mount one; else ``path`` as it is (None mounted)."""
-    path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(path)],
-                             capture_output=True).returncode == 0
-    try:
-        yield mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def fill(folder):
-    """Fills the disk of ``folder`` (a real ENOSPC at the next write); returns the filler file."""
-    filler = folder / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb") as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * (1 << 16))
-                handle.flush()
-    return filler
 
 
 def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, data_dir,

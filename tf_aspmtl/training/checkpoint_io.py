@@ -63,6 +63,16 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def file_damage(path: Path, sha256: str | None) -> str | None:
+    """What is wrong with a weights file, or None: missing, or (``sha256`` given) not the bytes written."""
+    if not path.is_file():
+        return "it is missing"
+    if sha256 is not None and file_sha256(path) != sha256:
+        return ("its SHA-256 is not the one recorded when it was written: its bytes changed since (a failing disk or "
+                "a bad copy)")
+    return None
+
+
 def copy_file_atomic(source: str | os.PathLike, path: str | os.PathLike) -> None:
     """``path`` becomes a whole copy of the finished file ``source``, never a half-written one.
 

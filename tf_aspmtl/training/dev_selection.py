@@ -13,10 +13,10 @@ from typing import Any
 import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
-from tf_aspmtl.training.checkpoint_io import copy_file_atomic, remove_partial_files, save_weights_atomic
+from tf_aspmtl.training.checkpoint_io import copy_file_atomic, file_damage, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
 from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT, RunFolderError
-from tf_aspmtl.training.run_state import DamagedRunFileError, file_damage, read_training_state
+from tf_aspmtl.training.run_state import DamagedRunFileError, read_training_state
 
 logger = logging.getLogger("tf_aspmtl.training")
 

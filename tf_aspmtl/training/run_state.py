@@ -1,5 +1,6 @@
-"""The training state of a run folder (``state.json``): read, checked against what a state must hold, and the
-weights files it names checked against the SHA-256 recorded when they were written."""
+"""The training state of a run folder (``state.json``): read, and checked against what a state must hold (the
+weights files it names are checked against their SHA-256 by
+:func:`tf_aspmtl.training.checkpoint_io.file_damage`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tf_aspmtl.training.checkpoint_io import file_sha256
 from tf_aspmtl.training.run_folder import RunFolderError, check_format
 
 STATE_ROLE = "the training state: epochs done, best epoch, history"
@@ -28,15 +28,6 @@ class DamagedRunFileError(RunFolderError):
     def __init__(self, message: str, path: Path, problem: str):
         super().__init__(message)
         self.path, self.problem = path, problem
-
-
-def file_damage(path: Path, sha256: str | None) -> str | None:
-    """What is wrong with a weights file, or None: missing, or (``sha256`` given) not the bytes written."""
-    if not path.is_file():
-        return "it is missing"
-    if sha256 is not None and file_sha256(path) != sha256:
-        return "its SHA-256 is not the one recorded when it was written: its bytes changed since (a failing disk or a bad copy)"
-    return None
 
 
 def _file_record_problem(record: Any, what: str, epochs_done: int) -> str | None:
