@@ -18,18 +18,19 @@ _DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 """The errors of a disk, not of the program, that TensorFlow's file writers report only as text."""
 
 
-def summary_disk_error(error: tf.errors.OpError, log_dir: str) -> DiskWriteError | None:
-    """The :class:`DiskWriteError` of a TensorFlow summary writer's ``error``, or None if it is not a disk's.
+def tensorflow_disk_error(error: tf.errors.OpError, path: str) -> DiskWriteError | None:
+    """The :class:`DiskWriteError` of a TensorFlow file writer's ``error`` (a summary writer, ``tf.io.gfile``), or
+    None if it is not a disk's.
 
     TensorFlow names the file and the system's message (``<file>; No space left on device``) but gives no
-    errno; the file is ``log_dir`` when the message names none.
+    errno; the file is ``path`` when the message names none.
     """
     message = str(error.message if hasattr(error, "message") else error)
     for code in _DISK_ERRNOS:
         reason = os.strerror(code)
         if reason in message:
             named = re.search(r"(\S+); " + re.escape(reason), message)
-            return disk_write_error(named.group(1) if named else log_dir, OSError(code, reason))
+            return disk_write_error(named.group(1) if named else path, OSError(code, reason))
     return None
 
 
@@ -59,7 +60,7 @@ class TensorBoardLogs(keras.callbacks.TensorBoard):
         try:
             yield
         except tf.errors.OpError as error:
-            disk = summary_disk_error(error, str(self.log_dir))
+            disk = tensorflow_disk_error(error, str(self.log_dir))
             if disk is None:
                 raise
             raise disk from None
