@@ -9,7 +9,6 @@ import fcntl
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from experiments import launch, tune
 from tests.full_disk import fill, small_disk
 from tests.tiny_fdu import write_fdu_folder
-from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError, disk_write_error, folder_lock
+from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError, disk_write_error
 from tf_aspmtl.training import TrainConfig
 from tf_aspmtl.tuning import tuner_files
 from tf_aspmtl.tuning.fdu_mtl_search import project_lock, search_fdu_mtl

@@ -15,7 +15,7 @@ import keras
 from tf_aspmtl.io_utils import write_text_atomic
 from tf_aspmtl.training.checkpoint_io import copy_file_atomic, file_damage, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
-from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT, RunFolderError
+from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT
 from tf_aspmtl.training.run_state import DamagedRunFileError, read_training_state
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -88,6 +88,7 @@ class DevSelection(keras.callbacks.Callback):
         self._started = time.time()
         self._backups: list[dict[str, Any]] = []  # newest first: {"file", "epoch", "sha256" (None: not recorded)}
         self._best: dict[str, Any] | None = None  # the best weights file: {"file", "epoch", "sha256"}
+        self._state_damaged = False  # state.json was damaged: it never replaces state.previous.json
         self.stopped_early = False
 
     # ------------------------------------------------------------- state
@@ -191,6 +192,7 @@ class DevSelection(keras.callbacks.Callback):
                 raise damaged from None
             logger.warning("%s is damaged (%s); resuming from %s, the state before it (%d epoch(s) done)",
                            self.state_path, damaged.problem, previous, len(state["history"]))
+            self._state_damaged = True
             return state
 
     def restore_weights(self, model: keras.Model) -> None:
@@ -272,9 +274,10 @@ class DevSelection(keras.callbacks.Callback):
             "processes": self.processes + 1,
             "history": self.history,
         }
-        if self.state_path.exists():  # the state it replaces stays, as a hard link (no bytes written)
+        if self.state_path.exists() and not self._state_damaged:  # the state it replaces stays, as a hard link
             copy_file_atomic(self.state_path, self.run_dir / PREVIOUS_STATE_FILE)
         write_text_atomic(self.state_path, json.dumps(state, indent=1) + "\n")
+        self._state_damaged = False
 
     # --------------------------------------------------------- callbacks
     def on_epoch_end(self, epoch, logs=None):
