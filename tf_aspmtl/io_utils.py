@@ -8,7 +8,7 @@ import logging
 import os
 import pathlib
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, Callable, Iterator
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise disk_write_error(path, error) from error
     try:
         with os.fdopen(fd, "wb") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # a fresh file: nobody else holds it
+            with suppress(OSError):  # a file system without locks: written all the same, just never cleaned
+                fcntl.flock(handle, fcntl.LOCK_EX)  # a fresh file: nobody else holds it
             write(handle)
             handle.flush()
             umask = os.umask(0)
@@ -103,8 +104,8 @@ def remove_stale_partial_files(folder: str | os.PathLike) -> list[pathlib.Path]:
                 if os.path.samestat(os.fstat(handle.fileno()), os.stat(candidate)):  # not renamed meanwhile
                     candidate.unlink()
                     removed.append(candidate)
-        except (BlockingIOError, FileNotFoundError, IsADirectoryError):
-            continue  # being written, renamed in the meantime, or not a file
+        except OSError:
+            continue  # being written (locked), renamed in the meantime, not a file, or no locks on this disk
     return removed
 
 

@@ -17,7 +17,8 @@ class RunFolderError(ValueError):
 
 
 RUN_FOLDER_FORMAT = 2
-"""The layout of the run folders this version writes, recorded in ``run_config.json`` and each ``state.json``.
+"""The layout of the run folders this version writes, recorded in ``run_config.json`` and each ``state.json``
+(an n-gram run's ``run_args.json`` records none: its readers take its fields as an NgramConfig).
 
 1 (no ``format`` recorded): one epoch backup, no checksums; 2: the SHA-256 of each weights file, two epoch backups.
 A version reads the formats up to its own and refuses a folder of a newer one (:func:`check_format`).
@@ -44,12 +45,13 @@ NGRAM_RUN_IDENTITY = "run_args.json"
 """What an n-gram run's folder holds: its tasks (comma-separated), seed and settings."""
 
 
-def _held(record: Path | None, run_dir: Path, identity: dict, path: Path) -> dict | None:
-    """The run a folder's ``record`` says it holds; None after claiming a fresh folder (``identity`` written to
-    ``path``). Raises RunFolderError naming a record that cannot be read."""
+def _held(record: Path | None, run_dir: Path, identity: dict, path: Path, stamp: dict | None = None) -> dict | None:
+    """The run a folder's ``record`` says it holds (its ``format`` checked and left out); None after claiming a
+    fresh folder (``identity``, and ``stamp`` if given, written to ``path``). Raises RunFolderError naming a
+    record that cannot be read or was written by a newer version."""
     if record is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, {**identity, "format": RUN_FOLDER_FORMAT})
+        write_json_atomic(path, {**identity, **(stamp or {})})
         return None
     try:
         held = json.loads(record.read_text(encoding="utf-8"))
@@ -86,7 +88,7 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
     path = run_dir / RUN_IDENTITY
     finished = run_dir / "results.json"  # a finished run from before the record says what it was
     record = path if path.exists() else finished if finished.exists() else None
-    theirs = _held(record, run_dir, identity, path)
+    theirs = _held(record, run_dir, identity, path, {"format": RUN_FOLDER_FORMAT})
     if theirs is None:
         return
     try:  # through TrainConfig: fields added since the folder was written take their defaults
