@@ -117,7 +117,7 @@ def test_with_both_backups_damaged_the_error_names_the_last_and_the_way_out(inte
 
 
 def test_a_flipped_bit_in_the_best_weights_is_named_with_its_role(straight, tmp_path, data_dir):
-    run_dir, model_dir = _copy(straight[1], tmp_path)
+    run_dir, model_dir = _copy(straight[1], tmp_path)  # the best weights a hard link to their epoch's backup
     (model_dir / "group_results.json").unlink()  # so the rerun loads the best weights again
     best = model_dir / "best.weights.h5"
     flip_a_bit(best)
@@ -127,6 +127,22 @@ def test_a_flipped_bit_in_the_best_weights_is_named_with_its_role(straight, tmp_
     epoch = json.loads((model_dir / "state.json").read_text())["best_epoch"]
     assert f"{best} (the weights of the best epoch, {epoch}) is damaged" in error and "SHA-256" in error
     assert f"remove {model_dir}" in error
+
+
+def test_damaged_best_weights_give_way_to_their_epochs_own_backup(straight, tmp_path, data_dir, caplog):
+    run_dir, model_dir = _copy(straight[1], tmp_path)
+    epoch = json.loads((model_dir / "state.json").read_text())["best_epoch"]
+    assert epoch >= 2  # a kept backup (the last two epochs')
+    best = model_dir / "best.weights.h5"
+    shutil.copyfile(best, tmp_path / "copy")
+    os.replace(tmp_path / "copy", best)  # a file of its own, as where the disk has no hard links
+    (model_dir / "group_results.json").unlink()
+    flip_a_bit(best)
+    with caplog.at_level("WARNING", logger="tf_aspmtl.training"):
+        again = _run(run_dir, data_dir)
+    assert f"{best} (the weights of the best epoch, {epoch}) is damaged" in caplog.text
+    assert f"loaded {model_dir / f'epoch-{epoch}.weights.h5'}, the backup of that epoch" in caplog.text
+    _same_numbers(again, straight[0])
 
 
 @pytest.mark.parametrize("damage", ["cut", "schema"])

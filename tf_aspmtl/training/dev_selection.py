@@ -243,7 +243,8 @@ class DevSelection(keras.callbacks.Callback):
         return None
 
     def load_best_weights(self, model: keras.Model) -> None:
-        """Loads the best epoch's weights into ``model``, after checking they are the bytes written.
+        """Loads the best epoch's weights into ``model``, after checking they are the bytes written (if they are
+        not, the epoch's backup, when it is kept whole as a file of its own, and said).
 
         Raises:
             RunFolderError: the file is damaged or missing; the message names it, its role and the way out.
@@ -251,10 +252,18 @@ class DevSelection(keras.callbacks.Callback):
         path, epoch = self.best_weights_path, self.best_epoch
         sha256 = self._best.get("sha256") if self._best and self._best.get("epoch") == epoch else None
         problem = file_damage(path, sha256) or self._load_problem(model, path)
-        if problem is not None:
-            raise DamagedRunFileError(
-                f"{path} (the weights of the best epoch, {epoch}) is damaged: {problem}; the run keeps no other copy "
-                f"of them: remove {self.run_dir} (or choose another folder) to train this run again", path, problem)
+        if problem is None:
+            return
+        for backup in self._backups:  # the epoch's own backup, if kept and a file of its own (no hard links)
+            copy = self.run_dir / backup["file"]
+            if (sha256 is not None and backup["epoch"] == epoch and backup.get("sha256") == sha256
+                    and not file_damage(copy, sha256) and not self._load_problem(model, copy)):
+                logger.warning("%s (the weights of the best epoch, %d) is damaged: %s; loaded %s, the backup of "
+                               "that epoch, which holds the same weights", path, epoch, problem, copy)
+                return
+        raise DamagedRunFileError(
+            f"{path} (the weights of the best epoch, {epoch}) is damaged: {problem}; the run keeps no other copy "
+            f"of them: remove {self.run_dir} (or choose another folder) to train this run again", path, problem)
 
     def _write_state(self) -> None:
         state = {
