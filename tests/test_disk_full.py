@@ -80,11 +80,15 @@ def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run,
     shutil.copytree(finished_run[1], run_dir)
     (run_dir / "model" / "group_results.json").unlink()  # so the rerun reads the model folder again
     path = run_dir / "model" / damaged
-    # cut short, as a failing disk or a bad copy leaves it (a damaged state.json alone is replaced by the one before
-    # it, state.previous.json: tests/test_damaged_files.py)
-    for cut in [path] + ([run_dir / "model" / "state.previous.json"] if damaged == "state.json" else []):
-        data = cut.read_bytes()
-        cut.write_bytes(data[: len(data) // 2])
+    # cut short, as a failing disk or a bad copy leaves it, with the copies a run would otherwise fall back on
+    # (tests/test_damaged_files.py): the state before it, or the best epoch's backup (in a run folder the same file,
+    # a hard link; copytree made it a copy)
+    state = json.loads((run_dir / "model" / "state.json").read_text())
+    others = {"state.json": ["state.previous.json"], "best.weights.h5": [f"epoch-{state['best_epoch']}.weights.h5"]}
+    for cut in [path] + [run_dir / "model" / name for name in others[damaged]]:
+        if cut.exists():
+            data = cut.read_bytes()
+            cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(RunFolderError) as failed:
         _run(run_dir, data_dir)
     error = str(failed.value)

@@ -19,7 +19,7 @@ from tests.full_disk import fill, small_disk
 from tests.tiny_fdu import write_fdu_folder
 from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError, disk_write_error
 from tf_aspmtl.training import TrainConfig
-from tf_aspmtl.tuning import tuner_files
+from tf_aspmtl.tuning import best_epoch_weights
 from tf_aspmtl.tuning.fdu_mtl_search import project_lock, search_fdu_mtl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,16 +44,16 @@ def test_a_full_disk_in_a_trial_stops_the_search_in_one_line_and_the_same_search
         data_dir, tmp_path, monkeypatch):
     directory = tmp_path / "disk"
     with small_disk(directory, 4096) as mounted:
-        real_end = tuner_files._BestEpochWeights.on_epoch_end
+        real_end = best_epoch_weights.BestEpochWeights.on_epoch_end
 
         def full_before_the_checkpoint(self, epoch, logs=None):
             if mounted:
                 fill(directory)
             else:  # no tmpfs here: the checkpoint's write gets the errno of a full disk
-                monkeypatch.setattr(tuner_files, "save_weights_atomic", _weights_on_a_full_disk)
+                monkeypatch.setattr(best_epoch_weights, "save_weights_atomic", _weights_on_a_full_disk)
             return real_end(self, epoch, logs)
 
-        monkeypatch.setattr(tuner_files._BestEpochWeights, "on_epoch_end", full_before_the_checkpoint)
+        monkeypatch.setattr(best_epoch_weights.BestEpochWeights, "on_epoch_end", full_before_the_checkpoint)
         with pytest.raises(DiskWriteError) as failed:
             _search(directory, data_dir)
         message = str(failed.value)

@@ -8,9 +8,10 @@
   default (paper) point;
 * :mod:`~tf_aspmtl.tuning.search_tuners`: :class:`SearchTuner` and
   :class:`HyperbandSearchTuner`, which print a line per trial;
-* :mod:`~tf_aspmtl.tuning.oracle_files` and :mod:`~tf_aspmtl.tuning.tuner_files`:
-  the oracle's and tuner's files (``oracle.json``, ``trial.json``, each trial's
-  checkpoint) written whole, a full disk ending the search in one line;
+* :mod:`~tf_aspmtl.tuning.oracle_files`, :mod:`~tf_aspmtl.tuning.tuner_files`
+  and :mod:`~tf_aspmtl.tuning.best_epoch_weights`: the oracle's and tuner's
+  files (``oracle.json``, ``trial.json``, each trial's checkpoint) written
+  whole, a full disk ending the search in one line;
 * :mod:`~tf_aspmtl.tuning.build_tuner`: :func:`build_tuner`, a tuner of
   one of :data:`TUNERS` around a hypermodel;
 * :mod:`~tf_aspmtl.tuning.fdu_mtl_search`: :func:`search_fdu_mtl`, a

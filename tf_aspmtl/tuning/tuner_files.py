@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import keras
 import keras_tuner
 import tensorflow as tf
 
@@ -13,34 +12,14 @@ import tensorflow as tf
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from tf_aspmtl.io_utils import DiskWriteError, write_text_atomic
-from tf_aspmtl.training.checkpoint_io import save_weights_atomic
 from tf_aspmtl.training.tensorboard_logs import tensorflow_disk_error
+from tf_aspmtl.tuning.best_epoch_weights import BestEpochWeights
 
 
 class TrialDiskWriteError(DiskWriteError, keras_tuner.errors.FatalError):
     """A :class:`~tf_aspmtl.io_utils.DiskWriteError` during a trial: keras-tuner ends the search on it (rather
     than marking the trial failed and starting the next one on the same full disk). The trial stays recorded as
     running, so the same search run again once space is freed runs it again."""
-
-
-class _BestEpochWeights(keras.callbacks.Callback):
-    """keras-tuner's best-epoch checkpoint (its ``SaveBestEpoch``, whose state it shares), written whole: the
-    weights through a scratch file in memory and a rename (HDF5's own handling of a full disk can crash the
-    process, and an in-place write leaves a cut file where a whole one was)."""
-
-    def __init__(self, keras_tuner_checkpoint: SaveBestEpoch):
-        super().__init__()
-        self.inner = keras_tuner_checkpoint
-
-    def on_epoch_end(self, epoch, logs=None):
-        objective = self.inner.objective
-        if not objective.has_value(logs):
-            save_weights_atomic(self.model, self.inner.filepath)
-            return
-        value = objective.get_value(logs)
-        if objective.better_than(value, self.inner.best_value):
-            self.inner.best_value = value  # the best over all of the trial's executions, as keras-tuner keeps it
-            save_weights_atomic(self.model, self.inner.filepath)
 
 
 class AtomicTunerFiles:
@@ -57,7 +36,7 @@ class AtomicTunerFiles:
         write_text_atomic(self._get_tuner_fname(), json.dumps(self.get_state()))
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
-        kwargs["callbacks"] = [_BestEpochWeights(c) if isinstance(c, SaveBestEpoch) else c
+        kwargs["callbacks"] = [BestEpochWeights(c) if isinstance(c, SaveBestEpoch) else c
                                for c in kwargs.get("callbacks", [])]
         try:
             return super()._build_and_fit_model(trial, *args, **kwargs)
