@@ -28,7 +28,12 @@ Outputs (in ``DIR/P``, and under ``--results PREFIX`` as ``PREFIX.csv``,
 Distributed: run this same command on every machine with
 ``KERASTUNER_TUNER_ID`` (``chief`` on one, ``tuner0``, ``tuner1``, ... on the
 others), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` (the chief's
-address); the chief runs the oracle and writes the outputs. ``python -m
+address); the chief runs the oracle and writes the outputs. The chief (or a
+search without ``KERASTUNER_*``) holds ``DIR/.P.lock`` while it runs: a second
+one on the same project is refused with the first's pid named (exit 2); the
+tuners take no lock. A full disk stops the search with one line naming the
+file (exit 1); the same command, once space is freed, runs the stopped trial
+again. ``python -m
 experiments.launch tune --workers 2 -- ARGS`` does it on one machine.
 """
 
@@ -46,6 +51,7 @@ from typing import Any
 from experiments.provenance import command_line, provenance
 from experiments.train import CACHE_DIR
 from tf_aspmtl.data import FDU_MTL_TASKS
+from tf_aspmtl.io_utils import DiskWriteError, FolderBusyError
 from tf_aspmtl.layers.encoders import ENCODERS
 from tf_aspmtl.models import MODEL_FAMILIES
 from tf_aspmtl.optimizers import OPTIMIZERS
@@ -151,15 +157,21 @@ def main(argv: list[str] | None = None) -> int:
                                 initial_points=args.initial_points, hyperband_factor=args.hyperband_factor,
                                 data_dir=args.data_dir, max_rows_per_task=args.max_rows_per_task,
                                 cache_dir=CACHE_DIR, verbose=args.verbose)
+        if search.role == "worker":
+            logger.info("%s: no trials left", os.environ["KERASTUNER_TUNER_ID"])
+            return 0
+        command = command_line("experiments.tune", argv)
+        write_outputs(search.tuner, args, base, settings, project_dir, search.hypermodel, search.hyperparameters,
+                      started, command)
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume the search in {project_dir}", flush=True)
         return 130
-    if search.role == "worker":
-        logger.info("%s: no trials left", os.environ["KERASTUNER_TUNER_ID"])
-        return 0
-    command = command_line("experiments.tune", argv)
-    write_outputs(search.tuner, args, base, settings, project_dir, search.hypermodel, search.hyperparameters, started,
-                  command)
+    except FolderBusyError as err:  # another chief (or single search) on the project
+        print(f"experiments.tune: error: {err}", file=sys.stderr)
+        return 2
+    except DiskWriteError as err:  # a full disk: the same command runs the trial it stopped again
+        print(f"experiments.tune: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -45,3 +45,36 @@ def test_a_failed_copy_leaves_the_older_copy_whole(tmp_path, monkeypatch):
         copy_file_atomic(source, best)
     assert best.read_bytes() == b"epoch 1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5", "epoch-2.weights.h5"]
+
+
+def test_only_the_partial_files_of_dead_writers_are_removed(tmp_path):
+    import fcntl
+    import subprocess
+    import sys
+
+    from tf_aspmtl.io_utils import write_atomic
+    from tf_aspmtl.training.checkpoint_io import remove_partial_files
+
+    seen = []
+
+    def write(handle):  # mid-write, the writer's own temporary file is live: a cleaner leaves it
+        seen.append(remove_partial_files(tmp_path))
+        handle.write(b"whole")
+
+    write_atomic(tmp_path / "state.json", write)
+    assert seen == [[]] and (tmp_path / "state.json").read_bytes() == b"whole"
+    dead = tmp_path / ".state.json.abc123.part"  # left by a killed writer: nobody holds its lock
+    dead.write_bytes(b"half")
+    live = tmp_path / ".results.json.def456.part"
+    holder = open(live, "wb")
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a writer in another process holds it (flock locks differ per open file)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    legacy_dead = tmp_path / f".epoch-1.weights.h5.{gone.pid}.part.weights.h5"  # earlier versions' HDF5 staging
+    legacy_live = tmp_path / f".epoch-2.weights.h5.{os.getpid()}.part.weights.h5"
+    for path in (legacy_dead, legacy_live):
+        path.write_bytes(b"half")
+    assert sorted(remove_partial_files(tmp_path)) == sorted([dead, legacy_dead])
+    assert live.exists() and legacy_live.exists()
+    holder.close()
+    assert remove_partial_files(tmp_path) == [live]

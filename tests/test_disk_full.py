@@ -1,16 +1,14 @@
 """A full disk while a run writes: one line naming the file and what to do, nothing complete damaged, and the rerun
 after space is freed ends with the numbers of a run that never failed."""
 
-import contextlib
 import errno
 import json
 import os
 import shutil
-import subprocess
-import uuid
 
 import pytest
 
+from tests.full_disk import fill, small_disk
 from tests.tiny_fdu import write_fdu_folder
 from tf_aspmtl.io_utils import DiskWriteError
 from tf_aspmtl.training import RunFolderError, TrainConfig, dev_selection, run
@@ -28,30 +26,6 @@ def data_dir(tmp_path_factory):
 
 def _run(run_dir, data_dir):
     return run(CONFIG, run_dir, data_dir, dev_only=True, verbose=0)
-
-
-@contextlib.contextmanager
-def small_disk(path, kilobytes):
-    """A size-limited tmpfs at ``path`` when this process may mount one; else ``path`` as it is (None mounted)."""
-    path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(path)],
-                             capture_output=True).returncode == 0
-    try:
-        yield mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def fill(folder):
-    """Fills the disk of ``folder`` (a real ENOSPC at the next write); returns the filler file."""
-    filler = folder / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb") as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * (1 << 16))
-                handle.flush()
-    return filler
 
 
 def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(tmp_path, data_dir,
@@ -106,8 +80,15 @@ def test_a_damaged_run_file_is_named_with_its_role_and_the_way_out(finished_run,
     shutil.copytree(finished_run[1], run_dir)
     (run_dir / "model" / "group_results.json").unlink()  # so the rerun reads the model folder again
     path = run_dir / "model" / damaged
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])  # cut short, as a failing disk or a bad copy leaves it
+    # cut short, as a failing disk or a bad copy leaves it, with the copies a run would otherwise fall back on
+    # (tests/test_damaged_files.py): the state before it, or the best epoch's backup (in a run folder the same file,
+    # a hard link; copytree made it a copy)
+    state = json.loads((run_dir / "model" / "state.json").read_text())
+    others = {"state.json": ["state.previous.json"], "best.weights.h5": [f"epoch-{state['best_epoch']}.weights.h5"]}
+    for cut in [path] + [run_dir / "model" / name for name in others[damaged]]:
+        if cut.exists():
+            data = cut.read_bytes()
+            cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(RunFolderError) as failed:
         _run(run_dir, data_dir)
     error = str(failed.value)
@@ -138,3 +119,49 @@ def test_an_export_onto_a_full_disk_publishes_nothing_and_says_so_in_one_line(fi
         assert "Traceback" not in error
         assert not [p for p in base.rglob("*") if p.is_dir() and p.name.isdigit()]  # no version published
         assert not [p for p in base.rglob(".tmp-*")]  # and no staging folder left
+
+
+def test_a_full_disk_under_the_tensorboard_logs_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(
+        tmp_path, data_dir, finished_run, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    class Interrupted(BaseException):
+        pass
+
+    class InterruptAfterEpoch1(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted
+
+    run_dir = tmp_path / "run"
+    logs = run_dir / "model" / "logs"
+    with small_disk(logs, 64) as mounted:  # the logs on a disk of their own: only their writes find it full
+        with pytest.raises(Interrupted):  # epoch 1 done and checkpointed, its events logged
+            run(CONFIG, run_dir, data_dir, dev_only=True, verbose=0, callbacks=[InterruptAfterEpoch1()])
+        filled = []
+
+        def full_disk(self, logs_=None):  # before TensorBoard opens this process's events files
+            filled.append(fill(logs))
+
+        def no_space(self, logs_=None):  # no tmpfs here: the error TensorFlow's summary writer gives
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{logs}/train/events.out.tfevents.1.host.1.0.v2; No space left on device\n\tFailed "
+                            "to flush 1 events")
+
+        if mounted:
+            monkeypatch.setattr(dev_selection.DevSelection, "on_train_begin", full_disk, raising=False)
+        else:
+            monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_begin", no_space)
+        with pytest.raises(DiskWriteError) as failed:
+            _run(run_dir, data_dir)
+        error = str(failed.value)
+        assert "\n" not in error and f"could not write {logs / 'train'}/events.out.tfevents." in error
+        assert f"errno {errno.ENOSPC}, No space left on device" in error and "run the same command again" in error
+        assert json.loads((run_dir / "model" / "state.json").read_text())["epochs_done"] == 1  # epoch 1 intact
+        for filler in filled:
+            filler.unlink()
+        monkeypatch.undo()
+        resumed = _run(run_dir, data_dir)
+        assert not [p for p in logs.rglob("events.out.tfevents.*") if p.stat().st_size == 0]  # the failed one removed
+    straight, _ = finished_run
+    assert resumed["per_task"] == straight["per_task"] and resumed["history"] == straight["history"]

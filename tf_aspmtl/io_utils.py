@@ -8,8 +8,8 @@ import logging
 import os
 import pathlib
 import tempfile
-from contextlib import contextmanager
-from typing import Any, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, BinaryIO, Callable, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -29,33 +29,84 @@ def disk_write_error(path: str | os.PathLike, error: OSError) -> DiskWriteError:
                                        "then run the same command again to resume")
 
 
-def write_bytes_atomic(path: pathlib.Path, data: bytes) -> None:
-    """Writes `data` to a temporary file beside `path`, then renames it.
+PART_SUFFIX = ".part"
+"""Suffix of the temporary files of :func:`write_atomic` (``.<name>.<random>.part``, beside the final file)."""
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Calls ``write(handle)`` on a temporary file beside ``path``, then renames it to ``path``.
+
+    The file is complete or absent, never half written. While ``write`` runs,
+    the temporary file is held with an exclusive ``flock``, so
+    :func:`remove_stale_partial_files` can tell the file of a live writer
+    (locked) from one a killed or failed writer left behind (unlocked).
 
     Args:
-        path: pathlib.Path. Final file.
-        data: bytes. Content.
+        path: the final file.
+        write: writes the content to the binary handle it is given (only Python I/O on it: a C library that
+            writes to a full disk may crash the process).
 
     Raises:
         DiskWriteError: the disk is full or the file cannot be written (the temporary file is removed).
     """
     path = pathlib.Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
     except OSError as error:
         raise disk_write_error(path, error) from error
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal file's mode
-        os.replace(tmp, path)
+            with suppress(OSError):  # a file system without locks: written all the same, just never cleaned
+                fcntl.flock(handle, fcntl.LOCK_EX)  # a fresh file: nobody else holds it
+            write(handle)
+            handle.flush()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal file's mode
+            os.replace(tmp, path)
     except BaseException as error:
         pathlib.Path(tmp).unlink(missing_ok=True)
         if isinstance(error, OSError) and not isinstance(error, DiskWriteError):
             raise disk_write_error(path, error) from error
         raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file and a rename (:func:`write_atomic`).
+
+    Raises:
+        DiskWriteError: the disk is full or the file cannot be written (the temporary file is removed).
+    """
+    write_atomic(path, lambda handle: handle.write(data))
+
+
+def remove_stale_partial_files(folder: str | os.PathLike) -> list[pathlib.Path]:
+    """Deletes the temporary files of :func:`write_atomic` that no live process is writing; returns them.
+
+    A writer holds its temporary file's ``flock`` until the rename, and the
+    kernel drops the lock when the writer dies, so the files of live writers
+    (in this or another process) are left alone: safe to call on a folder
+    that others are writing, such as a shared cache.
+
+    Args:
+        folder: the folder (its files only, not its sub-folders); a missing folder has none.
+    """
+    removed = []
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        return removed
+    for candidate in sorted(folder.glob(".*")):
+        if not candidate.name.endswith(PART_SUFFIX):
+            continue
+        try:
+            with open(candidate, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.path.samestat(os.fstat(handle.fileno()), os.stat(candidate)):  # not renamed meanwhile
+                    candidate.unlink()
+                    removed.append(candidate)
+        except OSError:
+            continue  # being written (locked), renamed in the meantime, not a file, or no locks on this disk
+    return removed
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -19,7 +19,6 @@ import inspect
 import json
 import logging
 import os
-import tempfile
 import time
 import zipfile
 import zlib
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_aspmtl.io_utils import remove_stale_partial_files, write_atomic
 from tf_aspmtl.preprocessing.pretrained_matrix import build_embedding_matrix, check_int
 
 logger = logging.getLogger(__name__)
@@ -137,28 +137,31 @@ def _read_cache(path: str, key: str):
 
 
 def _write_cache(path: str, words: list[str], vectors: np.ndarray, info: dict) -> None:
-    """Writes the cache file atomically: a temp file in the same folder, then `os.replace`."""
+    """Writes the cache file atomically (:func:`~tf_aspmtl.io_utils.write_atomic`: a temporary file in the same
+    folder, then a rename), after removing the temporary files of writers that died there.
+
+    Raises:
+        tf_aspmtl.io_utils.DiskWriteError: the disk is full (or the folder not writable); the message names the
+            file, and no cache file is left (the vectors are trained again next time).
+    """
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".word2vec-", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0o600 would hide the cache from other users.
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                # One UTF-8 blob: tokens hold no whitespace, and a fixed-width
-                # str array would pad every word to the longest one.
-                words=np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8),
-                vectors=vectors,
-                info=np.array(json.dumps(info, sort_keys=True)),
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    for stale in remove_stale_partial_files(folder):
+        logger.warning("removed %s, a cache file left half written by a process that died", stale)
+
+    def write(handle) -> None:
+        np.savez(
+            handle,
+            # One UTF-8 blob: tokens hold no whitespace, and a fixed-width
+            # str array would pad every word to the longest one.
+            words=np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8),
+            vectors=vectors,
+            info=np.array(json.dumps(info, sort_keys=True)),
+        )
+        handle.flush()
+        os.fsync(handle.fileno())
+
+    write_atomic(path, write)
 
 
 _W2V_MINIMUM = {"dim": 1, "window": 1, "min_count": 1, "epochs": 1, "seed": 0, "workers": 1, "sg": 0}

@@ -1,18 +1,21 @@
-"""Weights files that a full disk cannot corrupt: written in memory first, then moved into place whole."""
+"""Weights files that a full disk cannot corrupt: written in memory first, then moved into place whole, with the
+SHA-256 of what was written, so a file damaged later (a flipped bit, a cut) is told from a whole one."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
 
 import keras
 
-from tf_aspmtl.io_utils import write_bytes_atomic
+from tf_aspmtl.io_utils import PART_SUFFIX, remove_stale_partial_files, write_bytes_atomic
 
-PART_SUFFIX = ".part"
-"""Suffix of the temporary files of :func:`tf_aspmtl.io_utils.write_bytes_atomic` (``.<name>.<random>.part``)."""
+_LEGACY_PART = re.compile(r"\.(\d+)\.part\.weights\.h5$")
+"""Staging files of earlier versions: ``.<name>.<pid>.part.weights.h5``, written by HDF5 in place."""
 
 
 def _scratch_dir() -> str | None:
@@ -20,23 +23,54 @@ def _scratch_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
-def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
-    """``model.save_weights(path)``, with the file complete or absent, never half written.
+def weights_bytes(model: keras.Model) -> bytes:
+    """The bytes of ``model.save_weights`` (an ``.weights.h5`` file), written to a scratch file in memory.
 
-    The weights go to a scratch file in memory first (HDF5's own handling of a
-    full disk can crash the process), then their bytes to a temporary file
-    beside ``path``, renamed into place when whole.
+    HDF5's own handling of a full disk can crash the process, so it never writes where the disk may fill.
+    """
+    with tempfile.TemporaryDirectory(dir=_scratch_dir(), prefix="tf_aspmtl-weights-") as scratch:
+        staged = Path(scratch) / "staged.weights.h5"
+        model.save_weights(str(staged))
+        return staged.read_bytes()
+
+
+def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> str:
+    """``model.save_weights(path)``, with the file complete or absent, never half written; returns its SHA-256.
+
+    The weights go to a scratch file in memory first (:func:`weights_bytes`),
+    then their bytes to a temporary file beside ``path``, renamed into place
+    when whole.
+
+    Returns:
+        The hex SHA-256 of the file written: record it, and :func:`file_sha256` tells later whether the file
+        is still what was written.
 
     Raises:
         tf_aspmtl.io_utils.DiskWriteError: the disk is full (or the file cannot be written); ``path`` is named and
             the file it replaces, if any, is untouched.
     """
-    path = Path(path)
-    with tempfile.TemporaryDirectory(dir=_scratch_dir(), prefix="tf_aspmtl-weights-") as scratch:
-        staged = Path(scratch) / "staged.weights.h5"
-        model.save_weights(str(staged))
-        data = staged.read_bytes()
-    write_bytes_atomic(path, data)
+    data = weights_bytes(model)
+    write_bytes_atomic(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_damage(path: Path, sha256: str | None) -> str | None:
+    """What is wrong with a weights file, or None: missing, or (``sha256`` given) not the bytes written."""
+    if not path.is_file():
+        return "it is missing"
+    if sha256 is not None and file_sha256(path) != sha256:
+        return ("its SHA-256 is not the one recorded when it was written: its bytes changed since (a failing disk or "
+                "a bad copy)")
+    return None
 
 
 def copy_file_atomic(source: str | os.PathLike, path: str | os.PathLike) -> None:
@@ -64,13 +98,28 @@ def copy_file_atomic(source: str | os.PathLike, path: str | os.PathLike) -> None
         raise
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def remove_partial_files(folder: str | os.PathLike) -> list[Path]:
-    """Deletes the temporary files a killed or failed writer left in ``folder`` (``.*.part`` and the weights
-    staging files of earlier versions, ``.*.part.weights.h5``); returns them. Call it only while holding the
-    folder's lock, when no other writer can be mid-write."""
-    removed = []
-    for candidate in sorted(Path(folder).glob(".*")):
-        if candidate.is_file() and (candidate.name.endswith(PART_SUFFIX) or candidate.name.endswith(".part.weights.h5")):
+    """Deletes the temporary files that killed or failed writers left in ``folder``; returns them.
+
+    The ``.*.part`` files of :func:`~tf_aspmtl.io_utils.write_atomic` that no
+    live process holds (:func:`~tf_aspmtl.io_utils.remove_stale_partial_files`),
+    and the HDF5 staging files of earlier versions (``.*.<pid>.part.weights.h5``)
+    whose process is gone.
+    """
+    removed = remove_stale_partial_files(folder)
+    for candidate in sorted(Path(folder).glob(".*.part.weights.h5")):
+        match = _LEGACY_PART.search(candidate.name)
+        if candidate.is_file() and not (match and _pid_alive(int(match.group(1)))):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed

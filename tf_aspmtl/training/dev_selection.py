@@ -13,14 +13,20 @@ from typing import Any
 import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
-from tf_aspmtl.training.checkpoint_io import copy_file_atomic, remove_partial_files, save_weights_atomic
+from tf_aspmtl.training.checkpoint_io import copy_file_atomic, file_damage, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
-from tf_aspmtl.training.run_folder import RunFolderError
+from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT
+from tf_aspmtl.training.run_state import DamagedRunFileError, read_training_state
 
 logger = logging.getLogger("tf_aspmtl.training")
 
 STATE_FILE = "state.json"
+PREVIOUS_STATE_FILE = "state.previous.json"
+"""The state one epoch (or one ``mark_finished``) earlier: a hard link to the replaced ``state.json``, read when
+that one is damaged."""
 BEST_WEIGHTS = "best.weights.h5"
+KEPT_BACKUPS = 2
+"""Epoch backups kept: the last finished epoch's and the one before, to resume from if the last is damaged."""
 
 
 def _finite(value: Any) -> float | None:
@@ -34,14 +40,21 @@ class DevSelection(keras.callbacks.Callback):
     At the end of every epoch it writes, in this order and each atomically
     (temporary file, then rename): the model's and optimizer's weights
     (``epoch-N.weights.h5``), the best weights if the epoch improved
-    ``monitor`` (``best.weights.h5``), then ``state.json``: every finished
-    epoch's logs, the best epoch, and the wall time spent so far. A process
-    killed at any point leaves a state that names a complete backup. A new
-    :class:`DevSelection` on the same folder (see :meth:`resume`) restores
-    that backup, the epoch count, the history and the patience counter, so
-    the resumed run takes the same decisions as one never killed; its caller
-    must also give the data stream from the same position
-    (:func:`tf_aspmtl.training.fit_with_dev_selection` does).
+    ``monitor`` (``best.weights.h5``, a hard link to the backup), then
+    ``state.json``: every finished epoch's logs, the best epoch, the wall
+    time spent so far, and the SHA-256 of each weights file it names (the
+    state it replaces is kept as ``state.previous.json``). The backups of the
+    last two epochs are kept. A process killed at any point leaves a state
+    that names a complete backup. A new :class:`DevSelection` on the same
+    folder (see :meth:`resume`) restores that backup, the epoch count, the
+    history and the patience counter, so the resumed run takes the same
+    decisions as one never killed; its caller must also give the data stream
+    from the same position (:func:`tf_aspmtl.training.fit_with_dev_selection`
+    does). A weights file whose bytes are not the ones recorded is damaged:
+    a damaged last backup is replaced by the one before (the epoch is
+    trained again, to the same numbers), and said; a damaged best weights
+    file, or no complete backup left, is an error naming the file, its role
+    and the way out.
 
     Args:
         run_dir: str or path. Folder of this training run.
@@ -80,7 +93,9 @@ class DevSelection(keras.callbacks.Callback):
         self.processes = 0
         self.finished = False
         self._started = time.time()
-        self._backup: str | None = None
+        self._backups: list[dict[str, Any]] = []  # newest first: {"file", "epoch", "sha256" (None: not recorded)}
+        self._best: dict[str, Any] | None = None  # the best weights file: {"file", "epoch", "sha256"}
+        self._state_damaged = False  # state.json was damaged: it never replaces state.previous.json
         self.stopped_early = False
 
     # ------------------------------------------------------------- state
@@ -128,19 +143,19 @@ class DevSelection(keras.callbacks.Callback):
 
         The weights of the last finished epoch are loaded into the model by
         :meth:`restore_weights` (needs the model and its optimizer). Temporary
-        files that an interrupted write left behind are removed first (the
-        caller holds the folder's lock, so no live writer owns them).
+        files that an interrupted write left behind are removed first. A
+        damaged ``state.json`` (not JSON, or not what a state holds) is
+        replaced by ``state.previous.json`` if that one is whole, and said.
+
+        Raises:
+            RunFolderError: the state is damaged (and no earlier one is whole), records another run, or was
+                written by a newer version of the library; the message names the file and the way out.
         """
         for stale in remove_partial_files(self.run_dir):
             logger.warning("removed %s, a file left half written by an interrupted run", stale)
         if not self.state_path.exists():
             return 0
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise RunFolderError(f"{self.state_path} (the training state: epochs done, best epoch, history) cannot "
-                                 f"be read ({err}); it is damaged; remove {self.run_dir} (or choose another folder) "
-                                 "to train this run again") from None
+        state = self._read_state()
         if state.get("monitor") != self.monitor:
             raise ValueError(f"{self.state_path} selects on {state.get('monitor')!r}, not {self.monitor!r}")
         recorded = state.get("run_identity")
@@ -167,32 +182,104 @@ class DevSelection(keras.callbacks.Callback):
         self.processes = int(state.get("processes", 1))
         self.finished = bool(state.get("finished", False))
         self.stopped_early = bool(state.get("stopped_early", False))
-        self._backup = state.get("backup")
+        if state.get("format") is None:  # the first format: one backup, the best file, no checksums
+            backup, best = state.get("backup"), self.best_epoch
+            self._backups = [{"file": backup, "epoch": self.epochs_done, "sha256": None}] if backup else []
+            self._best = None if best is None else {"file": BEST_WEIGHTS, "epoch": best, "sha256": None}
+        else:
+            self._backups, self._best = list(state["backups"]), state.get("best")
         return self.epochs_done
 
+    def _read_state(self) -> dict[str, Any]:
+        """``state.json``, checked; ``state.previous.json`` if that one is damaged and the previous one whole."""
+        try:
+            return read_training_state(self.state_path, self.run_dir)
+        except DamagedRunFileError as damaged:
+            previous = self.run_dir / PREVIOUS_STATE_FILE
+            try:
+                state = read_training_state(previous, self.run_dir) if previous.exists() else None
+            except DamagedRunFileError:
+                state = None
+            if state is None:
+                raise damaged from None
+            logger.warning("%s is damaged (%s); resuming from %s, the state before it (%d epoch(s) done)",
+                           self.state_path, damaged.problem, previous, len(state["history"]))
+            self._state_damaged = True
+            return state
+
     def restore_weights(self, model: keras.Model) -> None:
-        """Loads the backup of the last finished epoch (model and optimizer) into ``model``."""
-        backup = self._backup
-        if not backup:
+        """Loads the backup of the last finished epoch (model and optimizer) into ``model``.
+
+        If that backup is damaged (missing, unreadable, or not the bytes
+        recorded) and the one before is whole, that one is loaded instead, the
+        epochs after it are dropped from the history (training repeats them,
+        to the same numbers) and a warning says so; :attr:`epochs_done` is
+        then the earlier epoch.
+
+        Raises:
+            RunFolderError: no whole backup is left; the message names the last backup, what is wrong with
+                it and the way out.
+        """
+        if not self._backups:
             return
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        self.load_weights_file(model, self.run_dir / backup, f"the backup of epoch {self.epochs_done}")
+        newest, problems = self._backups[0], []
+        for backup in self._backups:
+            path = self.run_dir / backup["file"]
+            problem = file_damage(path, backup.get("sha256")) or self._load_problem(model, path)
+            if problem is None:
+                if backup is not newest:
+                    logger.warning(
+                        "%s (the backup of epoch %d) is damaged: %s; resuming from %s, the backup of epoch %d "
+                        "(epochs %d to %d are trained again, to the same numbers)", self.run_dir / newest["file"],
+                        newest["epoch"], problems[0], path, backup["epoch"], backup["epoch"] + 1, newest["epoch"])
+                    del self.history[backup["epoch"]:]
+                    self._backups = [backup]
+                return
+            problems.append(problem)
+        earlier = (f"; the backup of the epoch before cannot be used either ({problems[1]})" if len(problems) > 1
+                   else "; the run keeps no earlier backup")
+        raise DamagedRunFileError(
+            f"{self.run_dir / newest['file']} (the backup of epoch {newest['epoch']}, to resume the run from) is "
+            f"damaged: {problems[0]}{earlier}; remove {self.run_dir} (or choose another folder) to train this run "
+            "again", self.run_dir / newest["file"], problems[0])
 
-    def load_weights_file(self, model: keras.Model, path: Path, role: str) -> None:
-        """``model.load_weights(path)``; a damaged or missing file raises :class:`RunFolderError` naming the file,
-        its role and how to recover."""
+    @staticmethod
+    def _load_problem(model: keras.Model, path: Path) -> str | None:
+        """What keeps ``path`` from loading into ``model`` (a cut file...), or None once it is loaded."""
         try:
             model.load_weights(str(path))
         except (OSError, ValueError, KeyError) as err:
-            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise RunFolderError(
-                f"{path} ({role}) cannot be read: {detail}. The file is damaged (cut short by a failing disk or a "
-                f"bad copy) or missing, and the run keeps no other copy of it; remove {self.run_dir} (or choose "
-                "another folder) to train this run again") from None
+            return f"it cannot be read ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+        return None
 
-    def _write_state(self, backup: str | None) -> None:
+    def load_best_weights(self, model: keras.Model) -> None:
+        """Loads the best epoch's weights into ``model``, after checking they are the bytes written (if they are
+        not, the epoch's backup, when it is kept whole as a file of its own, and said).
+
+        Raises:
+            RunFolderError: the file is damaged or missing; the message names it, its role and the way out.
+        """
+        path, epoch = self.best_weights_path, self.best_epoch
+        sha256 = self._best.get("sha256") if self._best and self._best.get("epoch") == epoch else None
+        problem = file_damage(path, sha256) or self._load_problem(model, path)
+        if problem is None:
+            return
+        for backup in self._backups:  # the epoch's own backup, if kept and a file of its own (no hard links)
+            copy = self.run_dir / backup["file"]
+            if (sha256 is not None and backup["epoch"] == epoch and backup.get("sha256") == sha256
+                    and not file_damage(copy, sha256) and not self._load_problem(model, copy)):
+                logger.warning("%s (the weights of the best epoch, %d) is damaged: %s; loaded %s, the backup of "
+                               "that epoch, which holds the same weights", path, epoch, problem, copy)
+                return
+        raise DamagedRunFileError(
+            f"{path} (the weights of the best epoch, {epoch}) is damaged: {problem}; the run keeps no other copy "
+            f"of them: remove {self.run_dir} (or choose another folder) to train this run again", path, problem)
+
+    def _write_state(self) -> None:
         state = {
+            "format": RUN_FOLDER_FORMAT,
             "monitor": self.monitor,
             "mode": self.mode,
             "patience": self.patience,
@@ -200,16 +287,18 @@ class DevSelection(keras.callbacks.Callback):
             "best_epoch": self.best_epoch,
             "finished": self.finished,
             "stopped_early": self.stopped_early,
-            "backup": backup,
+            "backup": self._backups[0]["file"] if self._backups else None,
+            "backups": self._backups,
+            "best": self._best,
             "run_identity": self.run_identity,
             "wall_time_s": self.wall_time_s(),
             "processes": self.processes + 1,
             "history": self.history,
         }
+        if self.state_path.exists() and not self._state_damaged:  # the state it replaces stays, as a hard link
+            copy_file_atomic(self.state_path, self.run_dir / PREVIOUS_STATE_FILE)
         write_text_atomic(self.state_path, json.dumps(state, indent=1) + "\n")
-
-    def _save_weights_atomic(self, path: Path) -> None:
-        save_weights_atomic(self.model, path)
+        self._state_damaged = False
 
     # --------------------------------------------------------- callbacks
     def on_epoch_end(self, epoch, logs=None):
@@ -222,20 +311,22 @@ class DevSelection(keras.callbacks.Callback):
         before = self.best_epoch
         del self.history[epoch:]  # an epoch rerun after a kill replaces its row
         self.history.append({"epoch": epoch + 1, **logs})
-        backup = f"epoch-{epoch + 1}.weights.h5"
-        self._save_weights_atomic(self.run_dir / backup)
+        backup = {"file": f"epoch-{epoch + 1}.weights.h5", "epoch": epoch + 1}
+        backup["sha256"] = save_weights_atomic(self.model, self.run_dir / backup["file"])
         if self.best_epoch != before:  # the same weights: the backup's file, not a second serialisation
-            copy_file_atomic(self.run_dir / backup, self.best_weights_path)
+            copy_file_atomic(self.run_dir / backup["file"], self.best_weights_path)
+            self._best = {"file": BEST_WEIGHTS, "epoch": epoch + 1, "sha256": backup["sha256"]}
         if self.wait >= self.patience:
             self.stopped_early = True
             self.model.stop_training = True
-        self._backup = backup
-        self._write_state(backup)
+        self._backups = [backup] + [b for b in self._backups if b["epoch"] < backup["epoch"]][: KEPT_BACKUPS - 1]
+        self._write_state()
+        kept = {b["file"] for b in self._backups}
         for old in self.run_dir.glob("epoch-*.weights.h5"):
-            if old.name != backup:
+            if old.name not in kept:
                 old.unlink(missing_ok=True)
 
     def mark_finished(self) -> None:
         """Records that training is over (a rerun then skips ``fit``)."""
         self.finished = True
-        self._write_state(self._backup)
+        self._write_state()

@@ -15,6 +15,7 @@ from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.model_fingerprint import model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
+from tf_aspmtl.training.tensorboard_logs import TensorBoardLogs, remove_empty_event_files
 
 logger = logging.getLogger("tf_aspmtl.training")
 MONITOR = "val_mean_task_accuracy"
@@ -75,12 +76,16 @@ def fit_with_dev_selection(
     that differ named, even when its weights would fit this model. A NaN or infinite loss raises
     :class:`~tf_aspmtl.training.NonFiniteLossError`.
 
-    Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time),
-    ``best.weights.h5``, the last epoch's backup, ``history.csv``, the lock
+    Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time, the
+    SHA-256 of each weights file; the one before as ``state.previous.json``),
+    ``best.weights.h5``, the last two epochs' backups (a damaged last one is
+    replaced by the one before, and said), ``history.csv``, the lock
     ``.lock`` (a second process on the folder while this one runs is refused
     with its pid named; a dead one's lock is taken over) and, with
     ``tensorboard``, TensorBoard logs under ``logs/`` (every loss term, the
-    discriminator's accuracy, each task's dev accuracy).
+    discriminator's accuracy, each task's dev accuracy). A full disk raises a
+    one-line :class:`~tf_aspmtl.io_utils.DiskWriteError` naming the file;
+    what was complete stays so, and the same call resumes once space is freed.
 
     Args:
         model: a compiled model.
@@ -121,6 +126,7 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
     finished = selection.finished or done >= epochs or selection.stopped_early
     if not finished:
         selection.restore_weights(model)
+        done = selection.epochs_done  # an earlier epoch if the last one's backup was damaged
         if done:
             train = train.skip(done * int(steps_per_epoch))
         if strategy is not None:
@@ -129,7 +135,8 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
             train, dev = distribute_training_dataset(strategy, train), distribute_eval_dataset(strategy, dev)
         all_callbacks = [StopOnNonFiniteLoss(), selection]
         if tensorboard:
-            all_callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False))
+            remove_empty_event_files(run_dir / "logs")  # left by a process that found the disk full
+            all_callbacks.append(TensorBoardLogs(str(run_dir / "logs"), write_graph=False))
         all_callbacks += list(callbacks)
         model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs), initial_epoch=done,
                   validation_data=dev, callbacks=all_callbacks, verbose=verbose)
@@ -138,7 +145,7 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
         logger.info("%s: training had finished (%d epochs); loading the best weights", run_dir, done)
     if selection.best_epoch is None:
         raise ValueError(f"{run_dir}: no epoch logged a finite {monitor!r}")
-    selection.load_weights_file(model, selection.best_weights_path, f"the weights of the best epoch, {selection.best_epoch}")
+    selection.load_best_weights(model)
     history = _columns(selection.history)
     _write_csv(run_dir / "history.csv", selection.history)
     return SelectionResult(

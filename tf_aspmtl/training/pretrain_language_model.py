@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,10 +32,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_aspmtl.data.pipeline import tokenize_texts
-from tf_aspmtl.io_utils import write_bytes_atomic, write_text_atomic
+from tf_aspmtl.io_utils import folder_lock, write_bytes_atomic, write_text_atomic
 from tf_aspmtl.models.encoder_language_model import EncoderLanguageModel, parse_directions
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+from tf_aspmtl.training.checkpoint_io import file_damage, remove_partial_files, save_weights_atomic
 
 logger = logging.getLogger("tf_aspmtl.training")
 LANGUAGE_MODEL_FILE = "language_model.npz"
@@ -110,7 +112,7 @@ def load_pretrained_language_model(path: str | os.PathLike) -> dict[str, Any]:
             lstm = {d: [data[f"{d}_{w}"] for w in LSTM_WEIGHTS] for d in metadata["directions"]}
             return {"vocabulary": [str(w) for w in data["vocabulary"]], "embedding": data["embedding"],
                     "lstm": lstm, "softmax": [data["softmax_kernel"], data["softmax_bias"]], "metadata": metadata}
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a pretrained language model file ({type(err).__name__}: {err})") from None
 
 
@@ -131,7 +133,8 @@ def _save_language_model(path: Path, model: EncoderLanguageModel, vocabulary: li
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
-    """At each epoch end: model and optimizer weights to ``epoch-N.weights.h5``, then ``state.json``, each atomically."""
+    """At each epoch end: model and optimizer weights to ``epoch-N.weights.h5`` (its SHA-256 recorded), then
+    ``state.json``, each atomically."""
 
     def __init__(self, run_dir: Path, state: dict[str, Any], epochs: int, started: float):
         super().__init__()
@@ -142,12 +145,10 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         backup = f"epoch-{epoch + 1}.weights.h5"
-        tmp = self.run_dir / f".{backup}.{os.getpid()}.part.weights.h5"
-        self.model.save_weights(str(tmp), overwrite=True)
-        os.replace(tmp, self.run_dir / backup)
+        sha256 = save_weights_atomic(self.model, self.run_dir / backup)  # never HDF5 onto a disk that may fill
         del self.state["history"][epoch:]
         self.state["history"].append({"epoch": epoch + 1, **logs})
-        self.state.update(epochs_done=epoch + 1, backup=backup,
+        self.state.update(epochs_done=epoch + 1, backup=backup, backup_sha256=sha256,
                           wall_time_s=self._previous_s + time.time() - self._started)
         write_text_atomic(self.run_dir / STATE_FILE, json.dumps(self.state, indent=1) + "\n")
         for old in self.run_dir.glob("epoch-*.weights.h5"):
@@ -156,6 +157,37 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         logger.info("language model epoch %d/%d: loss %.4f, held-out perplexity %.2f (%.0f s so far)", epoch + 1,
                     self.epochs, logs.get("loss", math.nan), logs.get("val_perplexity", math.nan),
                     self.state["wall_time_s"])
+
+
+def _read_state(run_dir: Path, fingerprint: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The pretraining state of ``run_dir``; a fresh one if there is none, or if it (or the backup it names) is
+    damaged: a cache is used whole or not at all, so a damaged one is said and trained again.
+
+    Raises:
+        ValueError: the folder holds a pretraining of other texts, vocabulary, word vectors or settings.
+    """
+    fresh = {"fingerprint": fingerprint, "settings": settings, "epochs_done": 0, "backup": None,
+             "history": [], "wall_time_s": 0.0, "processes": 0}
+    if not (run_dir / STATE_FILE).exists():
+        return fresh
+    try:
+        state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
+        done, backup = int(state["epochs_done"]), state.get("backup")
+        if not isinstance(state["history"], list) or len(state["history"]) != done or (done and not backup):
+            raise ValueError("its history is not its epochs")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as err:  # JSONDecodeError is a ValueError
+        logger.warning("%s (the pretraining state) is damaged (%s); pretraining again from the start",
+                       run_dir / STATE_FILE, err)
+        return fresh
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(f"{run_dir} holds a pretraining of other texts, vocabulary, word vectors or "
+                         f"settings ({state.get('settings')}); use another run_dir (asked: {settings})")
+    problem = done and file_damage(run_dir / backup, state.get("backup_sha256"))
+    if problem:
+        logger.warning("%s (the pretraining's backup of epoch %d) is damaged: %s; pretraining again from the start",
+                       run_dir / backup, done, problem)
+        return fresh
+    return state
 
 
 PRETRAIN_OPTIONS = {"directions": ("forward",), "epochs": 1, "batch_size": 64, "learning_rate": 1e-3, "seed": 0,
@@ -262,62 +294,59 @@ def pretrain_language_model(
                                word_vectors if word_vectors is not None else b"random")
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LANGUAGE_MODEL_FILE
-    state = {"fingerprint": fingerprint, "settings": settings, "epochs_done": 0, "backup": None,
-             "history": [], "wall_time_s": 0.0, "processes": 0}
-    if (run_dir / STATE_FILE).exists():
-        try:
-            state = json.loads((run_dir / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{run_dir / STATE_FILE}: cannot read the pretraining state ({err}); remove "
-                             f"{run_dir} to start afresh") from None
-        if state.get("fingerprint") != fingerprint:
-            raise ValueError(f"{run_dir} holds a pretraining of other texts, vocabulary, word vectors or "
-                             f"settings ({state.get('settings')}); use another run_dir (asked: {settings})")
-    done = int(state["epochs_done"])
-    if done > epochs:
-        raise ValueError(f"{run_dir} already holds {done} epochs of pretraining; asked for {epochs}")
-    if done == epochs and path.exists() and load_pretrained_language_model(path)["metadata"]["epochs"] == epochs:
-        logger.info("%s: language model already pretrained for %d epoch(s)", path, epochs)
-        return path
+    # Runs that share a pretraining wait for the one training it, then find it finished.
+    with folder_lock(run_dir, ".lock", wait=True, what="language-model pretraining"):
+        for stale in remove_partial_files(run_dir):
+            logger.warning("removed %s, a file left half written by an interrupted pretraining", stale)
+        path = run_dir / LANGUAGE_MODEL_FILE
+        state = _read_state(run_dir, fingerprint, settings)
+        done = int(state["epochs_done"])
+        if done > epochs:
+            raise ValueError(f"{run_dir} already holds {done} epochs of pretraining; asked for {epochs}")
+        if done == epochs and path.exists():
+            try:
+                if load_pretrained_language_model(path)["metadata"]["epochs"] == epochs:
+                    logger.info("%s: language model already pretrained for %d epoch(s)", path, epochs)
+                    return path
+            except ValueError as err:  # written whole, damaged since: written again from the last backup
+                logger.warning("%s is damaged (%s); writing it again from the backup of epoch %d", path, err, done)
 
-    keras.utils.set_random_seed(seed)
-    model = EncoderLanguageModel(len(vocabulary), embedding_dim, units, direction=directions,
-                                 num_sampled=num_sampled, predict_unknown=predict_unknown,
-                                 word_vectors=word_vectors, seed=seed, name="encoder_language_model")
-    model.compile(optimizer=LazyAdam(learning_rate))
-    train_tokens = tf.gather(ids, train_rows).flat_values.numpy()
-    model.set_unigram_bias(np.bincount(train_tokens, minlength=len(vocabulary))[: len(vocabulary)])
-    if done:
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(str(run_dir / state["backup"]))
-        logger.info("resuming the language model of %s after epoch %d (%.0f s so far)", run_dir, done,
-                    state["wall_time_s"])
-    if done < epochs:
-        previous_s = float(state["wall_time_s"])
-        train_ids, train_lengths = tf.gather(ids, train_rows), lengths[train_rows]
-        plans = [_epoch_batches(train_lengths, batch_size, np.random.default_rng([seed, e])) for e in range(epochs)]
-        eval_rows = max(1, min(batch_size, EVAL_LOGITS // (len(vocabulary) * vectorizer.max_length)))
-        heldout_ids = tf.gather(ids, heldout_rows)
-        by_length = np.argsort(-lengths[heldout_rows], kind="stable")
-        logger.info("pretraining a %s language model (%d units) on %d texts (%d held out), %d epoch(s) of %d steps",
-                    "+".join(directions), units, len(train_rows), held, epochs, len(plans[0]))
-        model.fit(
-            _dataset(train_ids, np.concatenate(plans[done:])), epochs=epochs, initial_epoch=done,
-            steps_per_epoch=len(plans[0]), verbose=verbose, shuffle=False,  # the batches are shuffled already
-            validation_data=_dataset(heldout_ids, _ragged_split(by_length, eval_rows)),
-            callbacks=[_EpochCheckpoint(run_dir, state, epochs, started)],
-        )
-        state["processes"] = int(state.get("processes", 0)) + 1
-        state["wall_time_s"] = previous_s + time.time() - started  # this process's whole time, fit's teardown too
-        write_text_atomic(run_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
-    history = state["history"]
-    metadata = {"epochs": epochs, "units": int(units), "embedding_dim": int(embedding_dim),
-                "directions": list(directions), "vocabulary_size": len(vocabulary), "settings": settings,
-                "fingerprint": fingerprint, "texts": int(len(train_rows)), "heldout_texts": int(held),
-                "history": history, "heldout_perplexity": [row.get("val_perplexity") for row in history],
-                "wall_time_s": state["wall_time_s"], "processes": state["processes"]}
-    _save_language_model(path, model, vocabulary, metadata)
-    logger.info("wrote %s (held-out perplexity %s)", path, metadata["heldout_perplexity"][-1:])
-    return path
+        keras.utils.set_random_seed(seed)
+        model = EncoderLanguageModel(len(vocabulary), embedding_dim, units, direction=directions,
+                                     num_sampled=num_sampled, predict_unknown=predict_unknown,
+                                     word_vectors=word_vectors, seed=seed, name="encoder_language_model")
+        model.compile(optimizer=LazyAdam(learning_rate))
+        train_tokens = tf.gather(ids, train_rows).flat_values.numpy()
+        model.set_unigram_bias(np.bincount(train_tokens, minlength=len(vocabulary))[: len(vocabulary)])
+        if done:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(str(run_dir / state["backup"]))  # checked whole by _read_state
+            logger.info("resuming the language model of %s after epoch %d (%.0f s so far)", run_dir, done,
+                        state["wall_time_s"])
+        if done < epochs:
+            previous_s = float(state["wall_time_s"])
+            train_ids, train_lengths = tf.gather(ids, train_rows), lengths[train_rows]
+            plans = [_epoch_batches(train_lengths, batch_size, np.random.default_rng([seed, e])) for e in range(epochs)]
+            eval_rows = max(1, min(batch_size, EVAL_LOGITS // (len(vocabulary) * vectorizer.max_length)))
+            heldout_ids = tf.gather(ids, heldout_rows)
+            by_length = np.argsort(-lengths[heldout_rows], kind="stable")
+            logger.info("pretraining a %s language model (%d units) on %d texts (%d held out), %d epoch(s) of %d steps",
+                        "+".join(directions), units, len(train_rows), held, epochs, len(plans[0]))
+            model.fit(
+                _dataset(train_ids, np.concatenate(plans[done:])), epochs=epochs, initial_epoch=done,
+                steps_per_epoch=len(plans[0]), verbose=verbose, shuffle=False,  # the batches are shuffled already
+                validation_data=_dataset(heldout_ids, _ragged_split(by_length, eval_rows)),
+                callbacks=[_EpochCheckpoint(run_dir, state, epochs, started)],
+            )
+            state["processes"] = int(state.get("processes", 0)) + 1
+            state["wall_time_s"] = previous_s + time.time() - started  # this process's whole time, fit's teardown too
+            write_text_atomic(run_dir / STATE_FILE, json.dumps(state, indent=1) + "\n")
+        history = state["history"]
+        metadata = {"epochs": epochs, "units": int(units), "embedding_dim": int(embedding_dim),
+                    "directions": list(directions), "vocabulary_size": len(vocabulary), "settings": settings,
+                    "fingerprint": fingerprint, "texts": int(len(train_rows)), "heldout_texts": int(held),
+                    "history": history, "heldout_perplexity": [row.get("val_perplexity") for row in history],
+                    "wall_time_s": state["wall_time_s"], "processes": state["processes"]}
+        _save_language_model(path, model, vocabulary, metadata)
+        logger.info("wrote %s (held-out perplexity %s)", path, metadata["heldout_perplexity"][-1:])
+        return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tf_aspmtl.io_utils import write_json_atomic
 from tf_aspmtl.training.ngram_config import NGRAM_SETTINGS, NgramConfig
@@ -15,23 +16,53 @@ class RunFolderError(ValueError):
     """A run folder holds another run, or a record of its run that cannot be read."""
 
 
+RUN_FOLDER_FORMAT = 2
+"""The layout of the run folders this version writes, recorded in ``run_config.json`` and each ``state.json``
+(an n-gram run's ``run_args.json`` records none: its readers take its fields as an NgramConfig).
+
+1 (no ``format`` recorded): one epoch backup, no checksums; 2: the SHA-256 of each weights file, two epoch backups.
+A version reads the formats up to its own and refuses a folder of a newer one (:func:`check_format`).
+"""
+
+
+def check_format(found: Any, path: Path, folder: Path) -> None:
+    """Refuses a record of a run folder written by a newer version of the library (``found`` is its ``format``,
+    None for the first format, which recorded none).
+
+    Raises:
+        RunFolderError: ``found`` is a newer format than :data:`RUN_FOLDER_FORMAT`; the message names the file,
+            both formats and the way out.
+    """
+    if isinstance(found, int) and not isinstance(found, bool) and found > RUN_FOLDER_FORMAT:
+        raise RunFolderError(f"{path} was written by a newer version of tf_aspmtl (run folder format {found}; this "
+                             f"version reads formats 1 to {RUN_FOLDER_FORMAT}): resume the run with that version, or "
+                             f"remove {folder} (or choose another folder) to train it again with this one")
+
+
 RUN_IDENTITY = "run_config.json"
 """What a run folder holds: its TrainConfig and whether test is read. A rerun on the folder must match it."""
 NGRAM_RUN_IDENTITY = "run_args.json"
 """What an n-gram run's folder holds: its tasks (comma-separated), seed and settings."""
 
 
-def _held(record: Path | None, run_dir: Path, identity: dict, path: Path) -> dict | None:
-    """The run a folder's ``record`` says it holds; None after claiming a fresh folder (``identity`` written to
-    ``path``). Raises RunFolderError naming a record that cannot be read."""
+def _held(record: Path | None, run_dir: Path, identity: dict, path: Path, stamp: dict | None = None) -> dict | None:
+    """The run a folder's ``record`` says it holds (its ``format`` checked and left out); None after claiming a
+    fresh folder (``identity``, and ``stamp`` if given, written to ``path``). Raises RunFolderError naming a
+    record that cannot be read or was written by a newer version."""
     if record is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, identity)
+        write_json_atomic(path, {**identity, **(stamp or {})})
         return None
     try:
-        return json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err})") from None
+        held = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{record}: cannot read which run this folder holds ({err}); it is damaged: remove "
+                             f"{run_dir} (or choose another folder) to train this run again") from None
+    if not isinstance(held, dict):
+        raise RunFolderError(f"{record}: not a record of the run this folder holds (not a JSON object); it is "
+                             f"damaged: remove {run_dir} (or choose another folder) to train this run again")
+    check_format(held.get("format"), record, run_dir)
+    return {k: v for k, v in held.items() if k != "format"}
 
 
 def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: bool) -> None:
@@ -57,7 +88,7 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
     path = run_dir / RUN_IDENTITY
     finished = run_dir / "results.json"  # a finished run from before the record says what it was
     record = path if path.exists() else finished if finished.exists() else None
-    theirs = _held(record, run_dir, identity, path)
+    theirs = _held(record, run_dir, identity, path, {"format": RUN_FOLDER_FORMAT})
     if theirs is None:
         return
     try:  # through TrainConfig: fields added since the folder was written take their defaults
@@ -72,7 +103,7 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
                               and not dev_only):
         # The same run; or a dev-only one of the same configuration, whose test split this run reads.
         if theirs != identity or not path.exists():
-            write_json_atomic(path, identity)
+            write_json_atomic(path, {**identity, "format": RUN_FOLDER_FORMAT})
         return
     ours = {**identity["config"], "dev_only": identity["dev_only"]}
     old = {**theirs["config"], "dev_only": theirs["dev_only"]}

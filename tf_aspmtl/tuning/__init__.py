@@ -8,10 +8,15 @@
   default (paper) point;
 * :mod:`~tf_aspmtl.tuning.search_tuners`: :class:`SearchTuner` and
   :class:`HyperbandSearchTuner`, which print a line per trial;
+* :mod:`~tf_aspmtl.tuning.oracle_files`, :mod:`~tf_aspmtl.tuning.tuner_files`
+  and :mod:`~tf_aspmtl.tuning.best_epoch_weights`: the oracle's and tuner's
+  files (``oracle.json``, ``trial.json``, each trial's checkpoint) written
+  whole, a full disk ending the search in one line;
 * :mod:`~tf_aspmtl.tuning.build_tuner`: :func:`build_tuner`, a tuner of
   one of :data:`TUNERS` around a hypermodel;
 * :mod:`~tf_aspmtl.tuning.fdu_mtl_search`: :func:`search_fdu_mtl`, a
-  resumable, distributable search on FDU-MTL's train and dev splits;
+  resumable, distributable search on FDU-MTL's train and dev splits (its
+  chief holds the project's lock: a second one is refused);
 * :mod:`~tf_aspmtl.tuning.trial_report`: a finished search's trials as a
   table (:func:`trials_frame`), its best trial as a training config
   (:func:`best_train_config`) and its outcome (:func:`search_summary`);

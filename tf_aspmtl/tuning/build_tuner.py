@@ -59,19 +59,14 @@ def build_tuner(
         raise ValueError(f"Unknown tuner {kind!r}; expected one of {list(TUNERS)}")
     if max_trials < 1:
         raise ValueError(f"max_trials must be >= 1; got {max_trials}")
-    common = dict(objective=OBJECTIVE, hyperparameters=hyperparameters, seed=seed)
+    common = dict(objective=OBJECTIVE, hyperparameters=hyperparameters, seed=seed, reference_first=reference_first)
     if kind == "random":
-        oracle_cls = ReferenceFirstRandomSearchOracle if reference_first else keras_tuner.oracles.RandomSearchOracle
-        oracle = oracle_cls(max_trials=max_trials, **common)
+        oracle = ReferenceFirstRandomSearchOracle(max_trials=max_trials, **common)
     elif kind == "bayesian":
-        oracle_cls = (
-            ReferenceFirstBayesianOptimizationOracle if reference_first
-            else keras_tuner.oracles.BayesianOptimizationOracle
-        )
-        oracle = oracle_cls(max_trials=max_trials, num_initial_points=num_initial_points, **common)
+        oracle = ReferenceFirstBayesianOptimizationOracle(max_trials=max_trials, num_initial_points=num_initial_points,
+                                                          **common)
     else:
-        oracle_cls = ReferenceFirstHyperbandOracle if reference_first else keras_tuner.oracles.HyperbandOracle
-        oracle = oracle_cls(max_epochs=max_epochs, factor=hyperband_factor, **common)
+        oracle = ReferenceFirstHyperbandOracle(max_epochs=max_epochs, factor=hyperband_factor, **common)
         oracle.max_trials = max_trials  # the oracle stops creating trials past this many
     tuner_cls = HyperbandSearchTuner if kind == "hyperband" else SearchTuner
     return tuner_cls(

@@ -7,8 +7,9 @@ import functools
 import json
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import keras
 import keras_tuner
@@ -16,7 +17,7 @@ import pandas as pd
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
-from tf_aspmtl.io_utils import write_json_atomic
+from tf_aspmtl.io_utils import folder_lock, remove_stale_partial_files, write_json_atomic
 from tf_aspmtl.preprocessing import MultiTaskPreprocessor, TextVectorizer, embedding_matrix
 from tf_aspmtl.training.fit_with_dev_selection import MONITOR
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, TrainConfig
@@ -61,6 +62,27 @@ def distributed_role() -> str:
     if missing:
         raise ValueError(f"KERASTUNER_ORACLE_IP is set but {missing} are not; set all three on every machine")
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+@contextmanager
+def project_lock(directory: str | os.PathLike, project_name: str, role: str) -> Iterator[None]:
+    """Holds the lock of the tuner project ``directory/project_name`` for a single search or a distributed
+    search's chief; a worker takes none.
+
+    Only the chief (or a single search) writes the oracle's files, so two of them on one project would write
+    over each other's trials; the workers write their own tuner file and the checkpoints of the trials the chief
+    gives them, and run while the chief holds the lock. The lock file, ``.<project_name>.lock``, is beside the
+    project folder, not in it: keras-tuner's ``overwrite`` deletes that folder.
+
+    Raises:
+        tf_aspmtl.io_utils.FolderBusyError: another live chief or single search holds the project (its pid
+            named); the lock of a dead one is taken over.
+    """
+    if role == "worker":
+        yield
+        return
+    with folder_lock(directory, f".{project_name}.lock", what="tuner project (--project-name)"):
+        yield
 
 
 def check_resumable(project_dir: str | os.PathLike, settings: Mapping[str, Any], role: str = "single") -> None:
@@ -152,55 +174,61 @@ def search_fdu_mtl(config: TrainConfig, tuner: str, trials: int, directory: str 
                          f"expected some of {list(allowed)}")
     role = distributed_role()
     project_dir = Path(directory) / project_name
-    if not overwrite:
-        check_resumable(project_dir, settings, role)
-    keras.utils.set_random_seed(config.seed)
-    tasks = list(config.tasks)
-    train, dev, corpus = search_data(config, data_dir, max_rows_per_task)
-    logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev), len(tasks))
-    vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
-    vectorizer.adapt(train["text"].tolist())
-    preprocessor = MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
-                                         text_vectorizer=vectorizer, name="preprocessor")
-    word_vectors = None
-    if config.embedding != "random":
-        texts = None if corpus is None else corpus["text"].tolist()
-        word_vectors, stats = embedding_matrix(config.embedding, vectorizer, texts, dim=config.embedding_dim,
-                                               seed=config.seed,
-                                               cache_dir=Path(cache_dir or "runs/cache") / "word_vectors")
-        logger.info("%s word vectors (%d-d) cover %.1f%% of the vocabulary", config.embedding, config.embedding_dim,
-                    100.0 * stats["coverage"])
-    hypermodel = ASPMTLHyperModel(
-        preprocessor, family=config.model, word_vectors=word_vectors, embedding_dim=config.embedding_dim,
-        encoder=config.encoder, difference_normalization=config.difference_normalization,
-        adversarial_objective=config.adversarial_objective, optimizer=config.optimizer, seed=config.seed,
-    )
-    hyperparameters = keras_tuner.HyperParameters()
-    for name, value in (fixed or {}).items():
-        hyperparameters.Fixed(name, value)
-    found = build_tuner(
-        tuner, hypermodel, max_trials=trials, directory=str(directory), project_name=project_name,
-        max_epochs=config.epochs, hyperparameters=hyperparameters, seed=config.seed,
-        reference_first=reference_first, overwrite=overwrite and role != "worker",
-        num_initial_points=initial_points or min(trials, max(3, trials // 3)), hyperband_factor=hyperband_factor,
-    )
-    if overwrite and role != "worker":
-        write_json_atomic(project_dir / SEARCH_SETTINGS, dict(settings))
-    if role == "single":
-        done = sum(t.status in ("COMPLETED", "FAILED") for t in found.oracle.trials.values())
-        logger.info("search %s: %d of %d trials already done", project_dir, done, trials)
-    if role == "chief":
-        logger.info("chief: serving the oracle on %s:%s; the tuners run the trials",
-                    os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"])
-        found.search(verbose=verbose)
-    else:
-        # A fresh seeded stream for every trial (see ASPMTLHyperModel.fit): the same data order in every trial,
-        # whether or not the search was interrupted.
-        train_data = functools.partial(
-            make_training_dataset, train, preprocessor.token_ids, tasks, batch_size=config.batch_size,
-            sampling=config.sampling, max_length=config.max_length, seed=config.seed,
+    with project_lock(directory, project_name, role):  # a second chief (or single search) is refused by name
+        if role != "worker":
+            for folder in [project_dir, *sorted(project_dir.glob("trial_*"))]:
+                for stale in remove_stale_partial_files(folder):
+                    logger.warning("removed %s, a file left half written by a process that died", stale)
+        if not overwrite:
+            check_resumable(project_dir, settings, role)
+        keras.utils.set_random_seed(config.seed)
+        tasks = list(config.tasks)
+        train, dev, corpus = search_data(config, data_dir, max_rows_per_task)
+        logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev),
+                    len(tasks))
+        vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
+        vectorizer.adapt(train["text"].tolist())
+        preprocessor = MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
+                                             text_vectorizer=vectorizer, name="preprocessor")
+        word_vectors = None
+        if config.embedding != "random":
+            texts = None if corpus is None else corpus["text"].tolist()
+            word_vectors, stats = embedding_matrix(config.embedding, vectorizer, texts, dim=config.embedding_dim,
+                                                   seed=config.seed,
+                                                   cache_dir=Path(cache_dir or "runs/cache") / "word_vectors")
+            logger.info("%s word vectors (%d-d) cover %.1f%% of the vocabulary", config.embedding, config.embedding_dim,
+                        100.0 * stats["coverage"])
+        hypermodel = ASPMTLHyperModel(
+            preprocessor, family=config.model, word_vectors=word_vectors, embedding_dim=config.embedding_dim,
+            encoder=config.encoder, difference_normalization=config.difference_normalization,
+            adversarial_objective=config.adversarial_objective, optimizer=config.optimizer, seed=config.seed,
         )
-        dev_ds = make_eval_dataset(dev, preprocessor.token_ids, tasks)
-        stop = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience)
-        found.search(train_data, epochs=config.epochs, validation_data=dev_ds, callbacks=[stop], verbose=verbose)
+        hyperparameters = keras_tuner.HyperParameters()
+        for name, value in (fixed or {}).items():
+            hyperparameters.Fixed(name, value)
+        found = build_tuner(
+            tuner, hypermodel, max_trials=trials, directory=str(directory), project_name=project_name,
+            max_epochs=config.epochs, hyperparameters=hyperparameters, seed=config.seed,
+            reference_first=reference_first, overwrite=overwrite and role != "worker",
+            num_initial_points=initial_points or min(trials, max(3, trials // 3)), hyperband_factor=hyperband_factor,
+        )
+        if overwrite and role != "worker":
+            write_json_atomic(project_dir / SEARCH_SETTINGS, dict(settings))
+        if role == "single":
+            done = sum(t.status in ("COMPLETED", "FAILED") for t in found.oracle.trials.values())
+            logger.info("search %s: %d of %d trials already done", project_dir, done, trials)
+        if role == "chief":
+            logger.info("chief: serving the oracle on %s:%s; the tuners run the trials",
+                        os.environ["KERASTUNER_ORACLE_IP"], os.environ["KERASTUNER_ORACLE_PORT"])
+            found.search(verbose=verbose)
+        else:
+            # A fresh seeded stream for every trial (see ASPMTLHyperModel.fit): the same data order in every trial,
+            # whether or not the search was interrupted.
+            train_data = functools.partial(
+                make_training_dataset, train, preprocessor.token_ids, tasks, batch_size=config.batch_size,
+                sampling=config.sampling, max_length=config.max_length, seed=config.seed,
+            )
+            dev_ds = make_eval_dataset(dev, preprocessor.token_ids, tasks)
+            stop = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience)
+            found.search(train_data, epochs=config.epochs, validation_data=dev_ds, callbacks=[stop], verbose=verbose)
     return FduMtlSearch(found, hypermodel, hyperparameters, role, project_dir)

@@ -1,4 +1,5 @@
-"""Tuners that print one line per trial start and end: :class:`SearchTuner` and :class:`HyperbandSearchTuner`."""
+"""Tuners that print one line per trial start and end and write their files whole (a full disk ends the search
+with one line naming the file): :class:`SearchTuner` and :class:`HyperbandSearchTuner`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, Mapping
 import keras_tuner
 
 from tf_aspmtl.tuning.aspmtl_hypermodel import OBJECTIVE_NAME
+from tf_aspmtl.tuning.tuner_files import AtomicTunerFiles
 
 
 class _Progress:
@@ -28,12 +30,12 @@ def _short(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
-class SearchTuner(_Progress, keras_tuner.Tuner):
-    """keras-tuner's ``Tuner`` (random search, Bayesian optimisation) with progress lines."""
+class SearchTuner(_Progress, AtomicTunerFiles, keras_tuner.Tuner):
+    """keras-tuner's ``Tuner`` (random search, Bayesian optimisation) with progress lines and whole files."""
 
 
-class HyperbandSearchTuner(_Progress, keras_tuner.Hyperband):
-    """keras-tuner's ``Hyperband`` tuner, built around an oracle passed in."""
+class HyperbandSearchTuner(_Progress, AtomicTunerFiles, keras_tuner.Hyperband):
+    """keras-tuner's ``Hyperband`` tuner, built around an oracle passed in, with progress lines and whole files."""
 
     def __init__(self, oracle, hypermodel, **kwargs):
         # keras_tuner.Hyperband.__init__ only creates a HyperbandOracle and calls Tuner.__init__.
