@@ -132,12 +132,7 @@ def make_training_dataset(
     boundaries = list(bucket_boundaries or default_bucket_boundaries(max_length))
 
     streams, sizes = [], []
-    for task_id, task in enumerate(task_names):
-        rows = frame[frame["task"] == task]
-        if rows.empty:
-            continue
-        ids = tokenize_texts(rows["text"].tolist(), tokenizer)
-        texts = rows["text"].tolist() if keep_text else None
+    for task_id, task, rows, ids, texts in _tokenized_tasks(frame, task_names, tokenizer, keep_text):
         stream = _examples(ids, rows["label"].to_numpy(), task_id, texts).cache()
         stream = stream.shuffle(len(rows), seed=seed + task_id, reshuffle_each_iteration=True).repeat()
         extra = unlabeled[unlabeled["task"] == task] if unlabeled is not None else None
@@ -168,6 +163,16 @@ def make_training_dataset(
     return dataset, steps
 
 
+def _tokenized_tasks(frame: pd.DataFrame, task_names: Sequence[str], tokenizer: Tokenizer, keep_text: bool):
+    """For each task of ``task_names`` with rows in ``frame``: its id, name, rows, token ids and (``keep_text``)
+    raw texts."""
+    for task_id, task in enumerate(task_names):
+        rows = frame[frame["task"] == task]
+        if not rows.empty:
+            texts = rows["text"].tolist()
+            yield task_id, task, rows, tokenize_texts(texts, tokenizer), texts if keep_text else None
+
+
 def make_eval_dataset(
     frame: pd.DataFrame,
     tokenizer: Tokenizer,
@@ -189,12 +194,7 @@ def make_eval_dataset(
     """
     _check_frame(frame, task_names)
     parts = []
-    for task_id, task in enumerate(task_names):
-        rows = frame[frame["task"] == task]
-        if rows.empty:
-            continue
-        ids = tokenize_texts(rows["text"].tolist(), tokenizer)
-        texts = rows["text"].tolist() if keep_text else None
+    for task_id, _, rows, ids, texts in _tokenized_tasks(frame, task_names, tokenizer, keep_text):
         part = _examples(ids, rows["label"].to_numpy(), task_id, texts).padded_batch(batch_size)
         parts.append(part)
     if not parts:
