@@ -1,6 +1,7 @@
 """Exact resumption where runs draw random numbers: the single-task family's groups (each built from the run's seed,
-whatever groups the process trained before it)."""
+whatever groups the process trained before it) and dropout (its seed generators' states are in the checkpoint)."""
 
+import json
 from dataclasses import replace
 
 import h5py
@@ -108,6 +109,23 @@ def test_a_single_task_run_interrupted_after_its_first_group_resumes_to_the_same
     assert _stable(resumed) == _stable(reference)  # each task's dev and test error, every epoch's logs, bit for bit
     for task in SINGLE.tasks:
         _assert_same_weights(tmp_path / f"model-{task}", reference_dir / f"model-{task}")
+
+
+@pytest.mark.parametrize("interrupt", [InterruptFit(1, epoch_end=1), InterruptFit(1, mid_epoch=2)],
+                         ids=["after-epoch-1", "mid-epoch-2"])
+def test_a_run_with_dropout_interrupted_mid_run_resumes_to_the_same_numbers(tmp_path, data_dir, multi_reference,
+                                                                           interrupt):
+    reference, reference_dir = multi_reference
+    with pytest.raises(Interrupted):
+        run(MULTI, tmp_path, data_dir, verbose=0, callbacks=[interrupt])
+    state = json.loads((tmp_path / "model" / "state.json").read_text())
+    assert state["epochs_done"] == 1
+    [[_, draws]] = state["random_state"]  # the feature dropout's seed generator: one draw per training step
+    assert draws == 5
+    resumed = run(MULTI, tmp_path, data_dir, verbose=0)
+    assert resumed["resumed"] == [{"group": "books+dvd", "from_epoch": 1}]
+    assert _stable(resumed) == _stable(reference)
+    _assert_same_weights(tmp_path / "model", reference_dir / "model")
 
 
 def test_the_seed_reset_before_a_group_leaves_a_one_group_run_as_it_was(tmp_path, data_dir, multi_reference,

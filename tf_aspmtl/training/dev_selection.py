@@ -15,6 +15,7 @@ import keras
 from tf_aspmtl.io_utils import write_text_atomic
 from tf_aspmtl.training.checkpoint_io import copy_file_atomic, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
+from tf_aspmtl.training.random_state import random_state, random_state_variables, set_random_state
 from tf_aspmtl.training.run_folder import RunFolderError
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -35,13 +36,16 @@ class DevSelection(keras.callbacks.Callback):
     (temporary file, then rename): the model's and optimizer's weights
     (``epoch-N.weights.h5``), the best weights if the epoch improved
     ``monitor`` (``best.weights.h5``), then ``state.json``: every finished
-    epoch's logs, the best epoch, and the wall time spent so far. A process
-    killed at any point leaves a state that names a complete backup. A new
-    :class:`DevSelection` on the same folder (see :meth:`resume`) restores
-    that backup, the epoch count, the history and the patience counter, so
-    the resumed run takes the same decisions as one never killed; its caller
-    must also give the data stream from the same position
-    (:func:`tf_aspmtl.training.fit_with_dev_selection` does).
+    epoch's logs, the best epoch, the wall time spent so far, and the
+    model's random state (every ``SeedGenerator``'s, which the weights file
+    does not hold: dropout masks, VAT directions; see
+    :mod:`tf_aspmtl.training.random_state`). A process killed at any point
+    leaves a state that names a complete backup. A new :class:`DevSelection`
+    on the same folder (see :meth:`resume`) restores that backup, the random
+    state, the epoch count, the history and the patience counter, so the
+    resumed run draws the same random numbers and takes the same decisions
+    as one never killed; its caller must also give the data stream from the
+    same position (:func:`tf_aspmtl.training.fit_with_dev_selection` does).
 
     Args:
         run_dir: str or path. Folder of this training run.
@@ -81,6 +85,7 @@ class DevSelection(keras.callbacks.Callback):
         self.finished = False
         self._started = time.time()
         self._backup: str | None = None
+        self._random_state: list[list[int]] | None = None  # the seed generators' states at the backup
         self.stopped_early = False
 
     # ------------------------------------------------------------- state
@@ -168,16 +173,28 @@ class DevSelection(keras.callbacks.Callback):
         self.finished = bool(state.get("finished", False))
         self.stopped_early = bool(state.get("stopped_early", False))
         self._backup = state.get("backup")
+        self._random_state = state.get("random_state")
         return self.epochs_done
 
     def restore_weights(self, model: keras.Model) -> None:
-        """Loads the backup of the last finished epoch (model and optimizer) into ``model``."""
+        """Loads the backup of the last finished epoch (model and optimizer) and its random state into ``model``."""
         backup = self._backup
         if not backup:
             return
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         self.load_weights_file(model, self.run_dir / backup, f"the backup of epoch {self.epochs_done}")
+        if self._random_state is None:
+            if random_state_variables(model):
+                logger.warning("%s was written before checkpoints kept the random state: the resumed epochs draw "
+                               "other random numbers (dropout masks, VAT directions) than a run never stopped, if "
+                               "the model draws any", self.state_path)
+            return
+        try:
+            set_random_state(model, self._random_state)
+        except ValueError as err:
+            raise RunFolderError(f"{self.state_path}: {err}; it was written for another model; give this run its "
+                                 "own folder (or remove that one to start afresh)") from None
 
     def load_weights_file(self, model: keras.Model, path: Path, role: str) -> None:
         """``model.load_weights(path)``; a damaged or missing file raises :class:`RunFolderError` naming the file,
@@ -201,6 +218,7 @@ class DevSelection(keras.callbacks.Callback):
             "finished": self.finished,
             "stopped_early": self.stopped_early,
             "backup": backup,
+            "random_state": self._random_state,
             "run_identity": self.run_identity,
             "wall_time_s": self.wall_time_s(),
             "processes": self.processes + 1,
@@ -224,12 +242,13 @@ class DevSelection(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **logs})
         backup = f"epoch-{epoch + 1}.weights.h5"
         self._save_weights_atomic(self.run_dir / backup)
+        random_numbers = random_state(self.model)  # where the next epoch's draws start, as of the backup
         if self.best_epoch != before:  # the same weights: the backup's file, not a second serialisation
             copy_file_atomic(self.run_dir / backup, self.best_weights_path)
         if self.wait >= self.patience:
             self.stopped_early = True
             self.model.stop_training = True
-        self._backup = backup
+        self._backup, self._random_state = backup, random_numbers
         self._write_state(backup)
         for old in self.run_dir.glob("epoch-*.weights.h5"):
             if old.name != backup:
