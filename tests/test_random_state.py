@@ -75,13 +75,15 @@ FRAME = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful plo
                       "task": ["books"] * 8 + ["dvd"] * 8, "label": [1, 0] * 8})
 
 
-def _tiny_fit(run_dir, epochs):
-    """A 2-task SP-MTL with dropout 0.5 fitted with dev selection on ``run_dir`` (4 steps an epoch)."""
+def _tiny_fit(run_dir, epochs, **model_args):
+    """A 2-task SP-MTL (dropout 0.5 unless ``model_args`` say otherwise) fitted with dev selection on ``run_dir``
+    (4 steps an epoch)."""
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(FRAME, max_length=6)
     train, steps = make_training_dataset(FRAME, pre.text_vectorizer, pre.task_names, batch_size=4, max_length=6)
     dev = make_eval_dataset(FRAME, pre.text_vectorizer, pre.task_names)
     keras.utils.set_random_seed(0)
-    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random", dropout=0.5)
+    model = tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random",
+                                   **{"dropout": 0.5, **model_args})
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     return fit_with_dev_selection(model, train, steps, dev, run_dir, epochs=epochs, patience=5, tensorboard=False,
                                   verbose=0)
@@ -94,12 +96,18 @@ def _as_if_killed(run_dir, **changes) -> dict:
     return state
 
 
-def test_the_checkpoint_holds_the_random_state_and_a_resumed_fit_draws_as_one_never_stopped(tmp_path):
-    reference = _tiny_fit(tmp_path / "reference", epochs=3)
-    _tiny_fit(tmp_path / "resumed", epochs=1)
-    [[_, draws]] = _as_if_killed(tmp_path / "resumed")["random_state"]  # the feature dropout's: a draw a step
-    assert draws == 4
-    resumed = _tiny_fit(tmp_path / "resumed", epochs=3)
+@pytest.mark.parametrize("model_args, draws", [
+    ({}, [4]),  # the feature dropout's seed generator: a draw a training step
+    # VAT's directions: a draw a training step (4) and a dev batch (2: the dev loss has the term too); a Dropout of
+    # rate 0 has no seed generator
+    ({"dropout": 0.0, "embedding_perturbation": "virtual"}, [6]),
+], ids=["dropout", "vat"])
+def test_the_checkpoint_holds_the_random_state_and_a_resumed_fit_draws_as_one_never_stopped(tmp_path, model_args,
+                                                                                           draws):
+    reference = _tiny_fit(tmp_path / "reference", epochs=3, **model_args)
+    _tiny_fit(tmp_path / "resumed", epochs=1, **model_args)
+    assert [counter for _, counter in _as_if_killed(tmp_path / "resumed")["random_state"]] == draws
+    resumed = _tiny_fit(tmp_path / "resumed", epochs=3, **model_args)
     assert resumed.resumed_from_epoch == 1 and resumed.history == reference.history
 
 

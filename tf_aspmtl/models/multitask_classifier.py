@@ -164,6 +164,9 @@ class MultiTaskClassifier(Task):
         self.heads.build((None, self.backbone.feature_dim))
         if self.discriminator is not None:
             self.discriminator.build((None, self.backbone.encoder_dim))
+        # VAT's directions' seed generator: checkpoints keep its state (random_state); made last, not to move weights.
+        self.perturbation_seed = (keras.random.SeedGenerator(name="perturbation_seed")
+                                  if self.objective.embedding_perturbation == "virtual" else None)
         super().build(input_shape)
 
     def set_word_vectors(self, matrix: np.ndarray) -> None:
@@ -259,7 +262,8 @@ class MultiTaskClassifier(Task):
                                              single_task_batch=bool(training))
 
         return self.objective.perturbation_loss(y, y_pred[LOGITS], task_ids, embedded, mask, logits_at,
-                                                None if optimizer is None else optimizer.scale_loss, sample_weight)
+                                                None if optimizer is None else optimizer.scale_loss, sample_weight,
+                                                seed=self.perturbation_seed)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective's weighted sum (see :class:`~tf_aspmtl.objective.MultiTaskObjective`); updates the trackers."""
