@@ -10,6 +10,7 @@ import tensorflow as tf
 from tf_aspmtl.embedding_perturbation import adversarial_perturbation, kl_divergence, scale_to_norm
 from tf_aspmtl.losses import task_loss
 from tf_aspmtl.models import AdversarialSharedPrivateMTL, FullySharedMTL, MultiTaskClassifier, SharedPrivateMTL
+from tf_aspmtl.training.random_state import random_state, random_state_variables, set_random_state
 from tf_aspmtl.training.train_config import TrainConfig, build_model
 
 TASKS = ["a", "b"]
@@ -124,6 +125,23 @@ def test_virtual_term_trains_on_unlabelled_rows():
     assert float(terms["perturbation_loss"]) > 0
     grads = tape.gradient(terms["loss"], model.shared_encoder.trainable_variables)
     assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+
+def test_virtual_directions_come_from_a_seed_generator_of_the_model_made_after_every_weight():
+    # Its state is part of the model's random state, which epoch checkpoints keep (tests/test_random_state.py).
+    keras.utils.set_random_seed(0)
+    plain = _asp(dropout=0.2)
+    keras.utils.set_random_seed(0)
+    model = _asp(dropout=0.2, embedding_perturbation="virtual")
+    assert plain.perturbation_seed is None
+    assert all(np.array_equal(a, b) for a, b in zip(plain.get_weights(), model.get_weights()))  # no weight moved
+    assert any(v is model.perturbation_seed.state for v in random_state_variables(model))
+    start = random_state(model)
+    y_pred = model(X, training=False)
+    terms = [float(model.loss_terms(Y, y_pred, x=X)["perturbation_loss"]) for _ in range(2)]
+    assert int(model.perturbation_seed.state.numpy()[1]) == 2 and terms[0] != terms[1]  # a direction per call
+    set_random_state(model, start)
+    assert float(model.loss_terms(Y, y_pred, x=X)["perturbation_loss"]) == terms[0]  # the same state, the same one
 
 
 # ------------------------------------------------------------------ fit

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import keras
 import tensorflow as tf
 
 EMBEDDING_PERTURBATIONS = ("none", "adversarial", "virtual")
@@ -126,11 +127,16 @@ def virtual_adversarial_perturbation(
     norm: float,
     xi: float,
     scale_loss: LossScaler | None = None,
+    seed: keras.random.SeedGenerator | None = None,
 ) -> tf.Tensor:
     """VAT's ``r_vadv`` by one power iteration: ``eps g / ||g||``, ``g = grad_r KL(p(s) || p(s + r))`` at ``r = xi d``.
 
-    ``d`` is a random normal direction of norm 1 per row on the real tokens
-    (``tf.random.normal``: reproducible under ``keras.utils.set_random_seed``).
+    ``d`` is a random normal direction of norm 1 per row on the real tokens,
+    drawn from ``seed`` (a :class:`MultiTaskClassifier` passes its own seed
+    generator, whose state its epoch checkpoints keep, so a resumed run draws
+    the directions an uninterrupted one draws), else from TensorFlow's global
+    random state (``tf.random.normal``: reproducible under
+    ``keras.utils.set_random_seed`` in one process, but no checkpoint holds it).
 
     Args:
         logits_fn: word vectors [batch, length, dim] -> logits [batch, classes].
@@ -147,11 +153,15 @@ def virtual_adversarial_perturbation(
             ``1e-3``); Miyato et al.'s code uses 0.1. Under ``mixed_float16``
             (float16 word vectors, ~3 significant digits) it must be larger still.
         scale_loss: optional loss scaler applied to the KL before the gradient.
+        seed: optional :class:`keras.random.SeedGenerator` of ``d``.
 
     Returns:
         ``r_vadv``, like ``embedded`` (its dtype), with no gradient.
     """
-    d = scale_to_norm(tf.random.normal(tf.shape(embedded), dtype=tf.float32), mask, 1.0)
+    shape = tf.shape(embedded)
+    noise = (tf.random.normal(shape, dtype=tf.float32) if seed is None
+             else keras.random.normal(shape, dtype="float32", seed=seed))
+    d = scale_to_norm(noise, mask, 1.0)
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         step = float(xi) * d
         tape.watch(step)

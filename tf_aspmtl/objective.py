@@ -185,7 +185,7 @@ class MultiTaskObjective:
 
     def perturbation_loss(self, y, clean_logits, task_ids, embedded, mask,
                           logits_at: Callable[[tf.Tensor], tf.Tensor], scale_loss: LossScaler | None = None,
-                          sample_weight=None) -> tf.Tensor:
+                          sample_weight=None, seed: keras.random.SeedGenerator | None = None) -> tf.Tensor:
         """AT's task loss at ``x + r_adv`` or VAT's ``KL(p(x) || p(x + r_vadv))``.
 
         Args:
@@ -197,6 +197,8 @@ class MultiTaskObjective:
             logits_at: word vectors -> logits, through the model's own encoders, dropout and heads.
             scale_loss: the optimizer's loss scaling (mixed precision), or None.
             sample_weight: optional float [batch] (AT only).
+            seed: optional seed generator of VAT's random direction (see
+                :func:`~tf_aspmtl.embedding_perturbation.virtual_adversarial_perturbation`).
         """
         if self.embedding_perturbation == "adversarial":
             def loss_at(vectors):
@@ -205,7 +207,7 @@ class MultiTaskObjective:
             r_adv = adversarial_perturbation(loss_at, embedded, mask, self.perturbation_norm, scale_loss)
             return loss_at(embedded + r_adv)
         r_vadv = virtual_adversarial_perturbation(
-            logits_at, clean_logits, embedded, mask, self.perturbation_norm, self.vat_xi, scale_loss
+            logits_at, clean_logits, embedded, mask, self.perturbation_norm, self.vat_xi, scale_loss, seed
         )
         return kl_divergence(clean_logits, logits_at(embedded + r_vadv))
 

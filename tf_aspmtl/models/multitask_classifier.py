@@ -31,14 +31,11 @@ FREEZABLE = ("embedding", "shared_encoder")
 class MultiTaskClassifier(Task):
     """A :class:`SharedPrivateBackbone`, one softmax head per task, an optional task discriminator.
 
-    It receives its backbone and its preprocessor, as keras-hub's tasks do;
-    the families (``AdversarialSharedPrivateMTL(preprocessor)`` etc.) build
-    both from a few settings. ``fit``, ``evaluate`` and ``predict`` take raw
-    rows (:class:`Task`); ``fit`` on raw rows serves an endless shuffled
-    stream of one-task, length-bucketed batches (the keywords ``sampling``,
-    ``unlabeled``, ``unlabeled_fraction`` and ``seed`` shape it, see
-    :meth:`MultiTaskPreprocessor.training_dataset`). Prepared inputs work too:
-    ``{"token_ids": int [batch, length], "task_id": int [batch]}``.
+    It receives its backbone and its preprocessor, as keras-hub's tasks do; the families
+    (``AdversarialSharedPrivateMTL(preprocessor)`` etc.) build both from a few settings. ``fit``, ``evaluate``
+    and ``predict`` take raw rows (:class:`Task`); ``fit`` on raw rows serves an endless shuffled stream of
+    one-task, length-bucketed batches (``sampling``, ``unlabeled``, ``unlabeled_fraction`` and ``seed`` shape it:
+    :meth:`MultiTaskPreprocessor.training_dataset`). Prepared inputs work too: ``{"token_ids", "task_id"}``.
 
     ``call`` returns ``probabilities`` [batch, max_classes], ``logits``,
     ``task_id``, the ``shared`` and ``private`` features when those encoders
@@ -160,6 +157,9 @@ class MultiTaskClassifier(Task):
         self.heads.build((None, self.backbone.feature_dim))
         if self.discriminator is not None:
             self.discriminator.build((None, self.backbone.encoder_dim))
+        # VAT's directions' seed generator: checkpoints keep its state (random_state); made last, not to move weights.
+        self.perturbation_seed = (keras.random.SeedGenerator(name="perturbation_seed")
+                                  if self.objective.embedding_perturbation == "virtual" else None)
         super().build(input_shape)
 
     def set_word_vectors(self, matrix: np.ndarray) -> None:
@@ -254,7 +254,8 @@ class MultiTaskClassifier(Task):
             return self.perturbed_logits(vectors, mask, task_ids, y_pred, training)
 
         return self.objective.perturbation_loss(y, y_pred[LOGITS], task_ids, embedded, mask, logits_at,
-                                                None if optimizer is None else optimizer.scale_loss, sample_weight)
+                                                None if optimizer is None else optimizer.scale_loss, sample_weight,
+                                                seed=self.perturbation_seed)
 
     def perturbed_logits(self, embedded, mask, task_ids, y_pred, training=None) -> tf.Tensor:
         """The logits the perturbation term reads at (perturbed) word vectors: :meth:`logits_from_embedded`; a

@@ -15,7 +15,8 @@ import keras
 from tf_aspmtl.io_utils import write_text_atomic
 from tf_aspmtl.training.checkpoint_io import copy_file_atomic, file_damage, remove_partial_files, save_weights_atomic
 from tf_aspmtl.training.model_fingerprint import fingerprint_differences
-from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT
+from tf_aspmtl.training.random_state import random_state, random_state_variables, set_random_state
+from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT, RunFolderError
 from tf_aspmtl.training.run_state import DamagedRunFileError, read_training_state
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -42,13 +43,17 @@ class DevSelection(keras.callbacks.Callback):
     (``epoch-N.weights.h5``), the best weights if the epoch improved
     ``monitor`` (``best.weights.h5``, a hard link to the backup), then
     ``state.json``: every finished epoch's logs, the best epoch, the wall
-    time spent so far, and the SHA-256 of each weights file it names (the
-    state it replaces is kept as ``state.previous.json``). The backups of the
+    time spent so far, the SHA-256 of each weights file it names (the
+    state it replaces is kept as ``state.previous.json``) and, with each
+    backup, the model's random state (every ``SeedGenerator``'s, which the
+    weights file does not hold: dropout masks, VAT directions; see
+    :mod:`tf_aspmtl.training.random_state`). The backups of the
     last two epochs are kept. A process killed at any point leaves a state
     that names a complete backup. A new :class:`DevSelection` on the same
-    folder (see :meth:`resume`) restores that backup, the epoch count, the
-    history and the patience counter, so the resumed run takes the same
-    decisions as one never killed; its caller must also give the data stream
+    folder (see :meth:`resume`) restores that backup, its random state, the
+    epoch count, the history and the patience counter, so the resumed run
+    draws the same random numbers and takes the same decisions as one never
+    killed; its caller must also give the data stream
     from the same position (:func:`tf_aspmtl.training.fit_with_dev_selection`
     does). A weights file whose bytes are not the ones recorded is damaged:
     a damaged last backup is replaced by the one before (the epoch is
@@ -229,6 +234,7 @@ class DevSelection(keras.callbacks.Callback):
             path = self.run_dir / backup["file"]
             problem = file_damage(path, backup.get("sha256")) or self._load_problem(model, path)
             if problem is None:
+                self._restore_random_state(model, backup)
                 if backup is not newest:
                     logger.warning(
                         "%s (the backup of epoch %d) is damaged: %s; resuming from %s, the backup of epoch %d "
@@ -277,6 +283,22 @@ class DevSelection(keras.callbacks.Callback):
             f"{path} (the weights of the best epoch, {epoch}) is damaged: {problem}; the run keeps no other copy "
             f"of them: remove {self.run_dir} (or choose another folder) to train this run again", path, problem)
 
+    def _restore_random_state(self, model: keras.Model, backup: dict[str, Any]) -> None:
+        """Sets the seed generators of ``model`` to the state recorded with ``backup`` (a folder written before
+        states were recorded: a warning, if the model draws random numbers)."""
+        recorded = backup.get("random_state")
+        if recorded is None:
+            if random_state_variables(model):
+                logger.warning("%s was written before checkpoints kept the random state: the resumed epochs draw "
+                               "other random numbers (dropout masks, VAT directions) than a run never stopped",
+                               self.state_path)
+            return
+        try:
+            set_random_state(model, recorded)
+        except ValueError as err:
+            raise RunFolderError(f"{self.state_path}: {err}; it was written for another model; give this run its "
+                                 "own folder (or remove that one to start afresh)") from None
+
     def _write_state(self) -> None:
         state = {
             "format": RUN_FOLDER_FORMAT,
@@ -313,6 +335,7 @@ class DevSelection(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **logs})
         backup = {"file": f"epoch-{epoch + 1}.weights.h5", "epoch": epoch + 1}
         backup["sha256"] = save_weights_atomic(self.model, self.run_dir / backup["file"])
+        backup["random_state"] = random_state(self.model)  # where the next epoch's draws start, as of the backup
         if self.best_epoch != before:  # the same weights: the backup's file, not a second serialisation
             copy_file_atomic(self.run_dir / backup["file"], self.best_weights_path)
             self._best = {"file": BEST_WEIGHTS, "epoch": epoch + 1, "sha256": backup["sha256"]}

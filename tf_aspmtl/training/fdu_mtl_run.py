@@ -169,7 +169,12 @@ def run(
     call on the same folder resumes a killed run and ends with the numbers of
     one that was never killed; a folder of another configuration is refused
     by name (:func:`claim_run_folder`). A group that finished keeps its
-    results (``group_results.json``).
+    results (``group_results.json``). Every group starts from the run's seed
+    (``keras.utils.set_random_seed(config.seed)`` right before it), whatever
+    groups the process trained before it, so a rerun that skips the finished
+    ones trains the rest as the first process did; the single-task family's
+    models therefore all start from the same initial weights (same seed,
+    same vocabulary), each then trained on its own task's data.
 
     Self-training (``config.self_training_threshold > 0``): each group first
     trains a teacher, the model a run without it trains, in
@@ -267,6 +272,10 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
                 training_s += finished["self_training"]["teacher"]["training_wall_time_s"]
             continue
         logger.info("training %s on %s", config.model, label)
+        # Each group starts from the run's seed, not from where the groups this process trained before it left the
+        # random state: a rerun skips the finished groups, so the group it trains next must not depend on them.
+        # For the first group (a multi-task run's only one) it is the state set above: nothing in between draws.
+        keras.utils.set_random_seed(config.seed)
         sub = lambda df: df[df["task"].isin(group)]  # noqa: E731
         preprocessor = fdu_preprocessor(vectorizer, group, ngram_features)
 

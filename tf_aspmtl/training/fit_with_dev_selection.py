@@ -67,7 +67,8 @@ def fit_with_dev_selection(
     :func:`tf_aspmtl.data.make_training_dataset` with a seed): a resumed run
     skips the ``epochs_done * steps_per_epoch`` batches the earlier processes
     consumed, restores the weights and optimizer state of the last finished
-    epoch, the history and the patience counter, and so ends with the numbers
+    epoch, the model's random state (its seed generators': dropout masks, VAT
+    directions), the history and the patience counter, and so ends with the numbers
     of a run that was never interrupted (same seed and thread settings). A
     run whose training had finished is not trained again: the best weights
     are loaded. The folder records what run it holds (the model's
