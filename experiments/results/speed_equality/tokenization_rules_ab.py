@@ -1,21 +1,25 @@
 """The before/after check of tokenization_rules_merged.md: byte equality on every FDU-MTL line, then time.
 
     git show ce5b5f2:tf_aspmtl/preprocessing/tokenizer.py > /tmp/tokenizer_old.py
-    PYTHONPATH=.:/tmp python experiments/results/speed_equality/tokenization_rules_ab.py
+    PYTHONPATH=. python experiments/results/speed_equality/tokenization_rules_ab.py /tmp/tokenizer_old.py
 """
 
 import glob
+import importlib.util
 import os
+import sys
 import time
 
 import numpy as np
 import tensorflow as tf
-import tokenizer_old as old_module
 
 from tf_aspmtl.data import load_fdu_mtl, resolve_fdu_mtl_dir
 from tf_aspmtl.preprocessing import tokenizer as new_module
 
 SPEC = [tf.TensorSpec([None], tf.string)]
+_spec = importlib.util.spec_from_file_location("tokenizer_old", sys.argv[1])  # the module as it was, from git
+old_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(old_module)
 lines = []
 for path in sorted(glob.glob(os.path.join(resolve_fdu_mtl_dir(None), "*.task.*"))):
     with open(path, "rb") as f:
