@@ -279,6 +279,26 @@ def _single_protocol_rows() -> str:
     return "\n".join(rows)
 
 
+WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
+                      "wd_wide3": "wide path at 3 x that rate"}
+
+
+def _wide_deep_rows() -> str:
+    """Issue 24's wide-and-deep screen: dev error per seed beside the n-gram model's dev-only run of the same seed."""
+    rows = []
+    for name, what in WIDE_DEEP_SETTINGS.items():
+        cells, diffs = [], []
+        for seed in (0, 1, 2):
+            ours, ngram = RESULTS / "wide_deep_screen" / f"{name}_seed{seed}.json", RESULTS / "ngram" / f"sp_ngram_dev_seed{seed}.json"
+            if ours.exists() and ngram.exists():
+                a, b = (json.loads(f.read_text(encoding="utf-8"))["avg_dev_error"] for f in (ours, ngram))
+                cells.append(f"seed {seed}: {a:.2f} (n-gram {b:.2f}, {a - b:+.2f})")
+                diffs.append(a - b)
+        if cells:
+            rows.append(f"| {name} | {what} | {'; '.join(cells)} | {plus_minus(diffs)} |")
+    return "\n".join(rows) or "| – | no run has finished yet | – | – |"
+
+
 def results_markdown(blocks: dict[str, str], command: str) -> str:
     """The whole of docs/RESULTS.md (``blocks``: the generated tables and reports, by name)."""
     reports = {name: (lambda text=text: _body(text)) for name, text in blocks.items()}
@@ -293,5 +313,5 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
             m["name"]: m["padding_ratio"] for m in _json("bench_train.json")["models"] if m["batch_size"] == 16},
         "profile_rows": _profile_rows, "serving_rows": _serving_rows, "serving_goals": _serving_goals,
         "chunk_gain": _chunk_gain, "chunk_sizes": _chunk_sizes, "tuning": _tuning,
-        "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": _single_protocol_rows,
+        "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": _single_protocol_rows, "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8"))})
