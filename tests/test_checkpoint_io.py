@@ -78,3 +78,28 @@ def test_only_the_partial_files_of_dead_writers_are_removed(tmp_path):
     assert live.exists() and legacy_live.exists()
     holder.close()
     assert remove_partial_files(tmp_path) == [live]
+
+
+def test_weights_made_in_memory_load_back_with_the_optimizer_state(tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+    import tempfile
+
+    from tf_aspmtl.training.checkpoint_io import save_weights_atomic
+
+    def no_scratch_files(*args, **kwargs):
+        raise AssertionError("weights_bytes made a scratch file")
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_scratch_files)
+    monkeypatch.setattr(tempfile, "mkdtemp", no_scratch_files)
+    digest = save_weights_atomic(model, tmp_path / "m.weights.h5")
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.compile(optimizer="adam", loss="mse")
+    other.fit(np.zeros((4, 3)), np.ones((4, 2)), verbose=0)
+    other.load_weights(tmp_path / "m.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), other.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(model.optimizer.variables, other.optimizer.variables))
+    assert len(digest) == 64

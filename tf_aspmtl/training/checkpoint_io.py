@@ -4,13 +4,14 @@ SHA-256 of what was written, so a file damaged later (a flipped bit, a cut) is t
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
 import keras
+from keras.src.saving import saving_lib  # H5IOStore and _save_state: save_weights into a buffer
 
 from tf_aspmtl.io_utils import PART_SUFFIX, remove_stale_partial_files, write_bytes_atomic
 
@@ -18,20 +19,22 @@ _LEGACY_PART = re.compile(r"\.(\d+)\.part\.weights\.h5$")
 """Staging files of earlier versions: ``.<name>.<pid>.part.weights.h5``, written by HDF5 in place."""
 
 
-def _scratch_dir() -> str | None:
-    """A memory-backed folder for scratch files when the machine has one (``/dev/shm``), else the temp folder."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
-
 def weights_bytes(model: keras.Model) -> bytes:
-    """The bytes of ``model.save_weights`` (an ``.weights.h5`` file), written to a scratch file in memory.
+    """The bytes of ``model.save_weights`` (an ``.weights.h5`` file), made in memory: no file system is written.
 
-    HDF5's own handling of a full disk can crash the process, so it never writes where the disk may fill.
+    HDF5's own handling of a full disk can crash the process, so it never writes to a disk (not even a memory-backed
+    one, which can fill too). Keras' weights writer takes an ``io.BytesIO`` (``H5IOStore``); this is
+    ``keras.Model.save_weights`` with that buffer instead of a path.
     """
-    with tempfile.TemporaryDirectory(dir=_scratch_dir(), prefix="tf_aspmtl-weights-") as scratch:
-        staged = Path(scratch) / "staged.weights.h5"
-        model.save_weights(str(staged))
-        return staged.read_bytes()
+    if not model.built:
+        raise ValueError("Cannot save the weights of a model that is not built yet.")
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    finally:
+        store.close()
+    return buffer.getvalue()
 
 
 def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> str:
