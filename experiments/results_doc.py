@@ -280,7 +280,7 @@ def _single_protocol_rows() -> str:
 
 
 WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
-                      "wd_wide3": "wide path at 3 x that rate"}
+                      "wd_wide3": "wide path at 3 x that rate", "wd_wide10": "wide path at 10 x that rate"}
 
 
 def _wide_deep_rows() -> str:
