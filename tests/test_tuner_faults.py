@@ -157,3 +157,24 @@ def _held(lock: Path) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
+
+
+def test_a_full_disk_in_the_distributed_chiefs_server_thread_ends_the_chief_in_one_line(tmp_path, monkeypatch,
+                                                                                        capsys):
+    import threading
+
+    from tf_aspmtl.tuning import oracle_files
+
+    exits = []
+    monkeypatch.setattr(oracle_files, "write_text_atomic",
+                        lambda path, text: (_ for _ in ()).throw(disk_write_error(path, OSError(errno.ENOSPC, "full"))))
+    monkeypatch.setattr(oracle_files.os, "_exit", exits.append)
+    # keras-tuner's chief saves from its gRPC server thread: there the error ends the process (code 1) in one line
+    worker = threading.Thread(target=oracle_files._write_whole, args=(str(tmp_path / "oracle.json"), "{}"))
+    worker.start()
+    worker.join()
+    assert exits == [1]
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "oracle.json" in err and "errno 28" in err
+    with pytest.raises(DiskWriteError):  # in the main thread (a single search) it is raised, as everywhere
+        oracle_files._write_whole(str(tmp_path / "oracle.json"), "{}")

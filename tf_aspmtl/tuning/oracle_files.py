@@ -5,8 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 
-from tf_aspmtl.io_utils import write_text_atomic
+from tf_aspmtl.io_utils import DiskWriteError, write_text_atomic
+
+
+def _write_whole(path: str, text: str) -> None:
+    """``write_text_atomic``; in a thread other than the main one (keras-tuner's distributed chief writes from its
+    gRPC server thread, where an exception would fail one request and leave the chief serving), a full disk ends
+    the process with the one-line error instead, exit code 1: every file is whole, and the same command resumes."""
+    try:
+        write_text_atomic(path, text)
+    except DiskWriteError as err:
+        if threading.current_thread() is threading.main_thread():
+            raise
+        print(f"keras-tuner chief: error: {err}", file=sys.stderr, flush=True)
+        os._exit(1)
 
 
 class AtomicOracleFiles:
@@ -17,17 +32,17 @@ class AtomicOracleFiles:
     one was, and the project no longer reloads. Here each file is complete
     (the old or the new one) or, on a full disk,
     :class:`~tf_aspmtl.io_utils.DiskWriteError` names it and changes nothing.
-    On reload, a trial recorded as running that the oracle's own file does
+    A distributed chief, which writes from its server thread, exits with that
+    one line (code 1) instead. On reload, a trial recorded as running that the oracle's own file does
     not list (the oracle's write failed after the trial's) is run again, as
     an interrupted trial is.
     """
 
     def save(self):
-        write_text_atomic(self._get_oracle_fname(), json.dumps(self.get_state()))
+        _write_whole(self._get_oracle_fname(), json.dumps(self.get_state()))
 
     def _save_trial(self, trial):
-        write_text_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
-                          json.dumps(trial.get_state()))
+        _write_whole(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), json.dumps(trial.get_state()))
 
     def reload(self):
         super().reload()  # the trials the oracle's file lists as running are queued to run again
