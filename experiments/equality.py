@@ -31,16 +31,23 @@ def _history(results: dict) -> dict[str, list[float]]:
 
 
 def compare(before: dict, after: dict) -> dict[str, Any]:
-    """How two results files of the same command differ: tasks, per-task errors, every logged epoch value."""
+    """How two results files of the same command differ: tasks, per-task errors, every logged epoch value.
+
+    A figure one side lacks (a dev-only run's test error) is left out of the comparison, not counted as a
+    difference; a task one side lacks is one."""
     tasks = sorted(set(before["per_task"]) | set(after["per_task"]))
     errors = 0.0
     differing = []
     for task in tasks:
-        a, b = before["per_task"].get(task, {}), after["per_task"].get(task, {})
-        if a != b:
+        a, b = before["per_task"].get(task), after["per_task"].get(task)
+        if a is None or b is None:
+            differing.append(task)
+            continue
+        shared = [k for k in sorted(set(a) & set(b)) if a[k] is not None and b[k] is not None]
+        if any(a[k] != b[k] for k in shared):
             differing.append(task)
         for key in ("dev_error", "test_error"):
-            if key in a and key in b:
+            if key in shared:
                 errors = max(errors, abs(a[key] - b[key]))
     a_history, b_history = _history(before), _history(after)
     largest, values = 0.0, 0
@@ -67,9 +74,9 @@ def markdown(result: dict) -> str:
              "largest per-task error difference | largest epoch-log difference (values) | same |",
              "|---|---|---|---|---|---:|---:|---|"]
     for name, pair in result["pairs"].items():
-        dev, test = pair["avg_dev_error"], pair["avg_test_error"]
+        dev, test = ([("–" if v is None else f"{v:.4f}") for v in pair[key]] for key in ("avg_dev_error", "avg_test_error"))
         lines.append(f"| {name} | `{str(pair['commits'][0])[:12]}` | `{str(pair['commits'][1])[:12]}` | "
-                     f"{dev[0]:.4f} / {dev[1]:.4f} | {test[0]:.4f} / {test[1]:.4f} | "
+                     f"{dev[0]} / {dev[1]} | {test[0]} / {test[1]} | "
                      f"{pair['largest_error_difference']} | {pair['largest_history_difference']} "
                      f"({pair['history_values_compared']}) | {'yes' if pair['same'] else '**no**'} |")
     return "\n".join(lines) + "\n"
