@@ -226,7 +226,13 @@ def describe_config(run: dict[str, Any]) -> str:
 def data_used(run: dict[str, Any]) -> str:
     """What a run learnt from beyond the labelled train rows, so nobody compares it unfairly with the paper's."""
     if is_ngram(run):
-        return ("the labelled train rows only (n-gram vocabulary and idf from the train split): no unlabelled text, "
+        settings = run.get("settings", {})
+        learnt = "n-gram vocabulary, idf and NB ratios" if settings.get("feature_weighting") == "nb" else \
+            "n-gram vocabulary and idf"
+        if settings.get("self_training_threshold", 0) > 0:
+            return (f"the labelled train rows ({learnt} from the train split) and pseudo-labelled unlabelled "
+                    "reviews: no word vectors, no pretraining")
+        return (f"the labelled train rows only ({learnt} from the train split): no unlabelled text, "
                 "no word vectors, no pretraining")
     config, used = run["config"], []
     if "glove" in str(config.get("embedding", "")):
