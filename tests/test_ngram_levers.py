@@ -265,6 +265,7 @@ def test_self_training_labels_only_unlabelled_rows_balanced_above_the_threshold(
     assert st["teacher_dev_error"] == teacher["dev_error"] and st["teacher_best_epoch"] == teacher["best_epoch"]
     assert results["training_wall_time_s"] > st["teacher_training_wall_time_s"] > 0
     assert results["settings"]["self_training_threshold"] == 0.6 and results["dev_only"]
+    assert not (out / "model" / TEACHER_DIR / "logs").exists()  # as the run without self-training: no TensorBoard
 
 
 def test_a_self_training_run_resumes_its_teacher_and_student_exactly(folder, self_run, tmp_path, monkeypatch):

@@ -84,6 +84,7 @@ def ngram_self_training(
     pseudo, teacher, _ = teacher_pseudo_labels(
         model_dir, new_model, train_ds, steps, dev_ds, to_label[["text", "task"]], epochs=epochs,
         patience=patience, threshold=threshold, max_per_task=None, verbose=verbose, callbacks=callbacks,
+        tensorboard=False,  # as the run without self-training, whose model the teacher is
     )
     pseudo = pseudo[~held_out_duplicates(pseudo, held_out)]  # rows saved before test was loaded
     unknown = sorted(set(pseudo["task"]) - set(tasks))
