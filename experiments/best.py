@@ -128,6 +128,9 @@ def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: in
     if not finished.exists() or not (source / NGRAM_RUN_IDENTITY).exists():
         return False
     held = json.loads((source / NGRAM_RUN_IDENTITY).read_text())
+    if "dev_only" in held:  # a self-training run's record: its dev-only student is never promoted to read test
+        logger.info("seed %d: %s is a dev-only self-training run; training afresh", seed, source)
+        return False
     held = NgramConfig.from_dict({**held, "tasks": held.get("tasks", "").split(",")}, where=str(source))
     if held.seed != seed or ngram.identity(held) != config_settings(wanted):
         logger.info("seed %d: %s holds other settings; training afresh", seed, source)
