@@ -128,6 +128,9 @@ def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: in
     if not finished.exists() or not (source / NGRAM_RUN_IDENTITY).exists():
         return False
     held = json.loads((source / NGRAM_RUN_IDENTITY).read_text())
+    if "dev_only" in held:  # a self-training run's record: its dev-only student is never promoted to read test
+        logger.info("seed %d: %s is a dev-only self-training run; training afresh", seed, source)
+        return False
     held = NgramConfig.from_dict({**held, "tasks": held.get("tasks", "").split(",")}, where=str(source))
     if held.seed != seed or ngram.identity(held) != config_settings(wanted):
         logger.info("seed %d: %s holds other settings; training afresh", seed, source)
@@ -226,7 +229,13 @@ def describe_config(run: dict[str, Any]) -> str:
 def data_used(run: dict[str, Any]) -> str:
     """What a run learnt from beyond the labelled train rows, so nobody compares it unfairly with the paper's."""
     if is_ngram(run):
-        return ("the labelled train rows only (n-gram vocabulary and idf from the train split): no unlabelled text, "
+        settings = run.get("settings", {})
+        learnt = "n-gram vocabulary, idf and NB ratios" if settings.get("feature_weighting") == "nb" else \
+            "n-gram vocabulary and idf"
+        if settings.get("self_training_threshold", 0) > 0:
+            return (f"the labelled train rows ({learnt} from the train split) and pseudo-labelled unlabelled "
+                    "reviews: no word vectors, no pretraining")
+        return (f"the labelled train rows only ({learnt} from the train split): no unlabelled text, "
                 "no word vectors, no pretraining")
     config, used = run["config"], []
     if "glove" in str(config.get("embedding", "")):

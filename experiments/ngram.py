@@ -13,8 +13,11 @@ work (see there: n-grams learnt from the train split only, the epoch chosen
 on dev, a killed run resumed from its run folder). ``--dev-only`` never
 reads the test split (for screens). ``--config`` takes a JSON file with
 ``"model": "sp-ngram"`` and any :class:`tf_aspmtl.training.NgramConfig`
-fields; flags given beside it win. ``--export DIR`` then writes a TF Serving
-SavedModel per task. The results file records per-task dev (and test) error,
+fields; flags given beside it win. Two levers, off by default:
+``--feature-weighting nb`` (NBSVM-style naive-Bayes-scaled features) and
+``--self-training-threshold T`` (a teacher pseudo-labels the unlabelled
+reviews; the results record the rows kept per task and class).
+``--export DIR`` then writes a TF Serving SavedModel per task. The results file records per-task dev (and test) error,
 the command, commit, versions, seed, wall time and every epoch's logs.
 """
 
@@ -32,7 +35,7 @@ import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 from experiments.result_files import load_previous
-from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
+from tf_aspmtl.training.ngram_config import FEATURE_WEIGHTINGS, NGRAM_MODEL, NgramConfig
 from tf_aspmtl.training.ngram_run import run_ngram
 from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.training.run_folder import RunFolderError
@@ -106,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
                              ("--learning-rate", float, "LazyAdam's"), ("--batch-size", int, "rows per step"),
                              ("--epochs", int, "most epochs"), ("--patience", int, "epochs without dev gain")):
         p.add_argument(flag, type=kind, help=f"{what} (default {getattr(default, flag[2:].replace('-', '_'))})")
+    p.add_argument("--feature-weighting", choices=FEATURE_WEIGHTINGS,
+                   help="tfidf, or nb: each n-gram's tf-idf scaled by its naive-Bayes log-count ratio, learnt from "
+                        f"the train split's labels (default {default.feature_weighting})")
+    p.add_argument("--self-training-threshold", type=float, metavar="T",
+                   help="0 (off) or in (0.5, 1]: a teacher labels the unlabelled reviews it is this sure of (as many "
+                        "of each class per task), then the reported model trains on train + those "
+                        f"(default {default.self_training_threshold})")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

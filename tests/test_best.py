@@ -226,3 +226,22 @@ def test_the_ngram_command_reads_the_config_file_and_its_flags_win(tmp_path, cap
     with pytest.raises(SystemExit):
         ngram.parse_args(["--output-dir", "x", "--epochs", "0"])
     assert "command line: NgramConfig.epochs must be >= 1; got 0" in capsys.readouterr().err
+
+
+def test_a_dev_only_self_training_ngram_screen_run_is_not_adopted(results, monkeypatch):
+    """Its student may have learnt from unlabelled repeats of test texts: the tested run trains afresh."""
+    from experiments import ngram
+    from tf_aspmtl.training import claim_ngram_run_folder
+
+    monkeypatch.setattr(ngram, "SCREEN_RESULTS", results / "ngram")
+    monkeypatch.setattr(ngram, "SCREEN_RUNS", results / "screen_runs")
+    monkeypatch.setattr(ngram, "SCREEN_SETTINGS", {"self09": ["--self-training-threshold", "0.9"]})
+    config = _ngram_config(results / "best.json", self_training_threshold=0.9)
+    config["provenance"]["chosen"] = "s16_ngram_self09"
+    (results / "best.json").write_text(json.dumps(config))
+    folder = ngram.screen_run_dir("self09", 0)
+    claim_ngram_run_folder(folder, ngram.config_from_flags(ngram.SCREEN_SETTINGS["self09"]), dev_only=True)
+    ngram.screen_result_path("self09", 0).parent.mkdir(parents=True, exist_ok=True)
+    ngram.screen_result_path("self09", 0).write_text("{}")
+    assert not best.adopt_screen_run(results / "best.json", 0, results / "runs", results / "unused")
+    assert not (results / "runs" / "seed0").exists()

@@ -174,7 +174,8 @@ class SharedPrivateNgramClassifier(Task):
         return ServingFunction(probabilities, (features, head))
 
     def serving_info(self, is_multitask: bool) -> dict[str, Any]:
-        return {**super().serving_info(is_multitask), "features": "word n-gram tf-idf",
+        weighting = " scaled by NB log-count ratios" if self.features.weighting == "nb" else ""
+        return {**super().serving_info(is_multitask), "features": f"word n-gram tf-idf{weighting}",
                 "ngrams": self.features.ngrams, "vocabulary_size": self.features.vocabulary_size,
                 "heads_in_graph": self.num_tasks if is_multitask else 1, "encoders_run_per_review": 0}
 

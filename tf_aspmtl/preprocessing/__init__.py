@@ -2,7 +2,7 @@
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
-from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor
 from tf_aspmtl.preprocessing.wide_and_deep_preprocessor import WideAndDeepPreprocessor
@@ -21,6 +21,7 @@ __all__ = [
     "EMBEDDING_KINDS",
     "MultiTaskPreprocessor",
     "NgramFeatures",
+    "nb_log_count_ratios",
     "NgramPreprocessor",
     "TOKENIZATION_RULES",
     "TaskPreprocessor",

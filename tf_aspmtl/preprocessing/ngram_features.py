@@ -1,4 +1,4 @@
-"""Raw text to L2-normalised, sublinear tf-idf vectors of word n-grams, in the TensorFlow graph."""
+"""Raw text to L2-normalised, sublinear tf-idf vectors of word n-grams (optionally NB-scaled), in the TensorFlow graph."""
 
 from __future__ import annotations
 
@@ -13,6 +13,33 @@ import tensorflow as tf
 from tf_aspmtl.preprocessing.tokenizer import standardize
 
 logger = logging.getLogger(__name__)
+
+WEIGHTINGS = ("tfidf", "nb")
+""":class:`NgramFeatures`' ``weighting``: tf-idf alone, or tf-idf scaled by naive-Bayes log-count ratios."""
+
+
+def nb_log_count_ratios(positive: np.ndarray, negative: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratios ``r = log((p + a) / |p + a|_1) - log((q + a) / |q + a|_1)`` (Wang & Manning, 2012).
+
+    Args:
+        positive: float array [features]. ``p``: each feature's count summed over the positive rows.
+        negative: float array [features]. ``q``: the same over the negative rows.
+        smoothing: float > 0. ``a``, added to every count.
+
+    Returns:
+        float64 array [features]: > 0 for a feature more frequent in positive rows, < 0 in negative ones.
+
+    Example:
+    >>> nb_log_count_ratios(np.array([3.0, 0.0, 1.0]), np.array([0.0, 3.0, 1.0])).round(3).tolist()
+    [1.386, -1.386, 0.0]
+    """
+    if not (np.isfinite(smoothing) and smoothing > 0):
+        raise ValueError(f"smoothing must be a finite number > 0; got {smoothing!r}")
+    p = np.asarray(positive, np.float64) + smoothing
+    q = np.asarray(negative, np.float64) + smoothing
+    if p.shape != q.shape or p.ndim != 1:
+        raise ValueError(f"positive and negative must be 1-d counts of the same features; got {p.shape}, {q.shape}")
+    return np.log(p / p.sum()) - np.log(q / q.sum())
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -30,11 +57,25 @@ class NgramFeatures(keras.layers.Layer):
     ``[batch, vocabulary_size]``, the input of a linear model such as
     :class:`tf_aspmtl.models.SharedPrivateNgramClassifier`.
 
+    With ``weighting="nb"`` (NBSVM's features, Wang & Manning 2012) each
+    column is then scaled by its naive-Bayes log-count ratio ``r_f``
+    (:func:`nb_log_count_ratios`, smoothing 1), learnt by :meth:`adapt` from
+    the training rows' 0/1 labels: ``p_f`` and ``q_f`` count the positive and
+    negative rows that hold n-gram ``f`` (binarised counts: document
+    frequencies, the counts NBSVM uses, on the scale the smoothing of 1 is
+    meant for; the unknown column is left out and gets ``r = 0``). The rows
+    are not normalised again: a review of n-grams that say nothing of its
+    class (``r`` near 0) keeps features near 0 rather than having them blown
+    up to unit norm. ``r`` is a non-trainable weight of the layer, so a saved
+    or served model computes the same features from raw text.
+
     Args:
         max_features: int. Most n-grams kept (the rest count as unknown).
         ngrams: int. Longest n-gram, in words (2: words and word pairs).
         vocabulary_size: int or None. Set by :meth:`adapt` (and by a saved
             config); None before.
+        weighting: str. ``"tfidf"`` (the default) or ``"nb"`` (tf-idf times
+            each n-gram's NB log-count ratio; :meth:`adapt` then needs labels).
 
     Example:
     >>> features = NgramFeatures(max_features=20)
@@ -45,8 +86,10 @@ class NgramFeatures(keras.layers.Layer):
     """
 
     def __init__(self, max_features: int = 200_000, ngrams: int = 2, vocabulary_size: int | None = None,
-                 **kwargs):
+                 weighting: str = "tfidf", **kwargs):
         super().__init__(**kwargs)
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"Unknown weighting {weighting!r}; expected one of {list(WEIGHTINGS)}")
         if int(max_features) < 2:
             raise ValueError(f"max_features must be >= 2; got {max_features!r}")
         if int(ngrams) < 1:
@@ -54,47 +97,83 @@ class NgramFeatures(keras.layers.Layer):
         self.max_features = int(max_features)
         self.ngrams = int(ngrams)
         self.vocabulary_size = None if vocabulary_size is None else int(vocabulary_size)
+        self.weighting = weighting
         self.counter = keras.layers.TextVectorization(
             max_tokens=self.max_features, standardize=None, split="whitespace", ngrams=self.ngrams or None,
             output_mode="count", sparse=True, name="ngram_counts",
         )
-        self.idf = None
+        self.idf = self.nb_ratio = None
         if self.vocabulary_size is not None:
-            self._make_idf()
+            self._make_weights()
 
-    def _make_idf(self) -> None:
+    def _make_weights(self) -> None:
         self.idf = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", trainable=False, name="idf")
+        if self.weighting == "nb":  # only then: a tf-idf layer keeps the weights (and the run folders) it had
+            self.nb_ratio = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", trainable=False,
+                                            name="nb_ratio")
 
     @property
     def adapted(self) -> bool:
         return self.idf is not None
 
-    def adapt(self, texts: Sequence[str] | np.ndarray, batch_size: int = 512) -> None:
-        """Learns the vocabulary and the inverse document frequencies from ``texts`` (training text only).
+    def adapt(self, texts: Sequence[str] | np.ndarray, labels: Sequence[int] | np.ndarray | None = None,
+              batch_size: int = 512) -> None:
+        """Learns the vocabulary and the inverse document frequencies (and, with ``weighting="nb"``, the NB
+        log-count ratios) from ``texts``: training rows only, never dev or test.
+
+        Args:
+            texts: the training texts.
+            labels: with ``weighting="nb"`` only: each text's class, 1 positive, 0 negative.
+            batch_size: texts counted at a time.
 
         Raises:
-            ValueError: no text, or the layer was adapted already.
+            ValueError: no text, the layer was adapted already, or labels missing (``"nb"``), given (``"tfidf"``),
+                of another length or not all 0/1 with both classes present.
         """
         if self.adapted:
             raise ValueError(f"{self.name} is adapted already; make a new NgramFeatures to learn other text")
         texts = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
         if not texts:
             raise ValueError("NgramFeatures.adapt needs at least one text")
+        positive = self._check_labels(labels, len(texts))
         started = time.monotonic()
         batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size).map(standardize)
         self.counter.adapt(batches)
         self.vocabulary_size = int(self.counter.vocabulary_size())
         document_frequency = np.zeros(self.vocabulary_size, np.int64)
-        for batch in batches:
+        positive_frequency = np.zeros(self.vocabulary_size, np.int64)  # the same over the positive rows ("nb")
+        for start, batch in zip(range(0, len(texts), batch_size), batches):
             counts = self.counter(batch)
-            document_frequency += np.bincount(counts.indices[:, 1].numpy(), minlength=self.vocabulary_size)
+            rows, columns = counts.indices[:, 0].numpy(), counts.indices[:, 1].numpy()
+            document_frequency += np.bincount(columns, minlength=self.vocabulary_size)
+            if positive is not None:
+                in_positive = positive[start + rows]
+                positive_frequency += np.bincount(columns[in_positive], minlength=self.vocabulary_size)
         idf = np.log((1.0 + len(texts)) / (1.0 + document_frequency)) + 1.0
         idf[0] = 0.0  # the n-grams outside the vocabulary carry no weight
-        self._make_idf()
+        self._make_weights()
         self.idf.assign(idf.astype("float32"))
+        if positive is not None:  # p, q: rows of each class holding the n-gram; the unknown column left out
+            ratio = np.zeros(self.vocabulary_size)
+            ratio[1:] = nb_log_count_ratios(positive_frequency[1:], (document_frequency - positive_frequency)[1:])
+            self.nb_ratio.assign(ratio.astype("float32"))
         self.built = True
         logger.info("NgramFeatures: %d n-grams (1-%d words) from %d texts in %.1f s", self.vocabulary_size,
                     self.ngrams, len(texts), time.monotonic() - started)
+
+    def _check_labels(self, labels, rows: int) -> np.ndarray | None:
+        """``labels`` as a bool array (True: positive) for ``"nb"``; None for ``"tfidf"``. Raises ValueError."""
+        if self.weighting != "nb":
+            if labels is not None:
+                raise ValueError(f"{self.name} has weighting {self.weighting!r}: labels are for 'nb' only")
+            return None
+        if labels is None:
+            raise ValueError(f"{self.name} has weighting 'nb': adapt needs the training rows' 0/1 labels")
+        labels = np.asarray(labels)
+        if labels.shape != (rows,) or not np.isin(labels, (0, 1)).all() or len(np.unique(labels)) < 2:
+            raise ValueError(f"weighting 'nb' needs one label per text ({rows}), each 0 (negative) or 1 (positive), "
+                             f"both present; got shape {labels.shape}, values {np.unique(labels)[:5].tolist()}")
+        return labels == 1
 
     def build(self, input_shape=None):
         self.built = True
@@ -113,8 +192,10 @@ class NgramFeatures(keras.layers.Layer):
                                                                                   tf.float64)
         rows = counts.indices[:, 0]
         norms = tf.math.unsorted_segment_sum(tf.square(values), rows, tf.cast(counts.dense_shape[0], tf.int32))
-        values = tf.cast(values / tf.sqrt(tf.maximum(tf.gather(norms, rows), 1e-24)), tf.float32)
-        return tf.SparseTensor(counts.indices, values, counts.dense_shape)
+        values = values / tf.sqrt(tf.maximum(tf.gather(norms, rows), 1e-24))
+        if self.nb_ratio is not None:  # after the norm, in float64 too: still one rounding, batch-independent
+            values = values * tf.cast(tf.gather(self.nb_ratio, columns), tf.float64)
+        return tf.SparseTensor(counts.indices, tf.cast(values, tf.float32), counts.dense_shape)
 
     def compute_output_spec(self, texts):
         return keras.KerasTensor((texts.shape[0], self.vocabulary_size), dtype="float32", sparse=True)
@@ -123,4 +204,6 @@ class NgramFeatures(keras.layers.Layer):
         config = super().get_config()
         config.update({"max_features": self.max_features, "ngrams": self.ngrams,
                        "vocabulary_size": self.vocabulary_size})
+        if self.weighting != "tfidf":  # a tf-idf layer's config stays the one earlier versions saved (run folders)
+            config["weighting"] = self.weighting
         return config

@@ -15,8 +15,9 @@ from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
 from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label
 from tf_aspmtl.training.fdu_mtl_run import fdu_preprocessor, run
-from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NGRAM_SETTINGS, NgramConfig
+from tf_aspmtl.training.ngram_config import NGRAM_LEVERS, NGRAM_MODEL, NGRAM_SETTINGS, NgramConfig
 from tf_aspmtl.training.ngram_run import ngram_rows_dataset, run_ngram
+from tf_aspmtl.training.ngram_self_training import ngram_self_training
 from tf_aspmtl.training.run_folder import (
     NGRAM_RUN_IDENTITY,
     RUN_IDENTITY,
@@ -74,9 +75,11 @@ __all__ = [
     "fdu_preprocessor",
     "NGRAM_MODEL",
     "NGRAM_SETTINGS",
+    "NGRAM_LEVERS",
     "NgramConfig",
     "ngram_rows_dataset",
     "run_ngram",
+    "ngram_self_training",
     "NGRAM_RUN_IDENTITY",
     "RUN_IDENTITY",
     "claim_ngram_run_folder",

@@ -13,7 +13,13 @@ from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, read_config_fi
 NGRAM_MODEL = "sp-ngram"
 """The ``model`` field of the n-gram model's config and results files (the LSTM families have their own names)."""
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
-"""The model's and training's settings: an :class:`NgramConfig` is these, the tasks and the seed."""
+"""The model's and training's settings recorded in every run's results and run folder."""
+NGRAM_LEVERS = ("feature_weighting", "self_training_threshold")
+"""Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
+results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
+:data:`NGRAM_SETTINGS` and these."""
+FEATURE_WEIGHTINGS = ("tfidf", "nb")
+"""``NgramConfig.feature_weighting``'s values (:class:`~tf_aspmtl.NgramFeatures`' ``weighting``)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,11 @@ class NgramConfig:
         batch_size: rows per training step.
         epochs: most epochs.
         patience: epochs without a better dev accuracy before stopping.
+        feature_weighting: ``"tfidf"`` (the default), or ``"nb"``: each n-gram's tf-idf scaled by its naive-Bayes
+            log-count ratio, learnt from the train split's labels (:class:`~tf_aspmtl.NgramFeatures`).
+        self_training_threshold: 0 (off), or in (0.5, 1]: train a teacher as a run without it does, label the
+            unlabelled reviews it is this sure of (as many of each class per task), then train the reported model
+            on train + those rows (:func:`~tf_aspmtl.training.ngram_self_training`).
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -43,6 +54,8 @@ class NgramConfig:
     batch_size: int = 64
     epochs: int = 20
     patience: int = 3
+    feature_weighting: str = "tfidf"
+    self_training_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -61,10 +74,27 @@ class NgramConfig:
                 raise ValueError(f"NgramConfig.{name} must be a finite number {'>' if strict else '>='} 0; "
                                  f"got {value!r}")
             object.__setattr__(self, name, float(value))
+        if self.feature_weighting not in FEATURE_WEIGHTINGS:
+            raise ValueError(f"NgramConfig.feature_weighting must be one of {list(FEATURE_WEIGHTINGS)}; got "
+                             f"{self.feature_weighting!r}")
+        threshold = self.self_training_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) \
+                or not (threshold == 0 or 0.5 < threshold <= 1):
+            raise ValueError(f"NgramConfig.self_training_threshold must be 0 (off) or a number in (0.5, 1] (above "
+                             f"0.5, so a kept row's class is unambiguous); got {threshold!r}")
+        object.__setattr__(self, "self_training_threshold", float(threshold))
+
+    @property
+    def self_training(self) -> bool:
+        """Whether the run self-trains (``self_training_threshold > 0``)."""
+        return self.self_training_threshold > 0
 
     def settings(self) -> dict[str, Any]:
-        """The :data:`NGRAM_SETTINGS` fields, in that order (a results file's ``settings``)."""
-        return {name: getattr(self, name) for name in NGRAM_SETTINGS}
+        """The :data:`NGRAM_SETTINGS` fields, in that order, then the :data:`NGRAM_LEVERS` that are not at their
+        defaults (a results file's ``settings``, a run folder's record)."""
+        default = NgramConfig.__dataclass_fields__
+        return {**{name: getattr(self, name) for name in NGRAM_SETTINGS},
+                **{name: getattr(self, name) for name in NGRAM_LEVERS if getattr(self, name) != default[name].default}}
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, ``tasks`` as a list: what :meth:`from_dict` reads back."""

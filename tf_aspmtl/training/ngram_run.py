@@ -21,6 +21,7 @@ from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.training.epoch_summary import fit_output
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
 from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
+from tf_aspmtl.training.ngram_self_training import ngram_self_training
 from tf_aspmtl.training.run_folder import claim_ngram_run_folder
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
@@ -54,53 +55,95 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     one that was never killed; the selected model is saved as ``run_dir/model/model.keras``. Classes are FDU-MTL's
     names (label 0 ``negative``, 1 ``positive``), as the LSTM runs name them, so both kinds of model ensemble.
 
+    ``config.feature_weighting == "nb"`` scales each n-gram's column by its naive-Bayes log-count ratio, learnt
+    from the train split's labels (label 1 positive) with the vocabulary (:class:`NgramFeatures`): one ratio per
+    n-gram over all tasks' train rows, stored in the features layer, so the saved and exported model compute the
+    same features from raw text. ``config.self_training_threshold > 0``: the model above is first trained as the
+    teacher, in ``run_dir/model/teacher``; it labels the tasks' unlabelled reviews (never dev or test texts),
+    keeping the confident ones balanced per class and task (:func:`ngram_self_training`), and the reported model,
+    the student, a fresh one of the same features and seed, trains on train + those rows, its epoch chosen on
+    dev. Teacher, pseudo labels and student each resume from the folder.
+
     Args:
         config: the run's :class:`NgramConfig`.
         run_dir: the run folder; a folder of another run is refused (:func:`claim_ngram_run_folder`).
         data_dir: FDU-MTL folder (else ``$TF_ASPMTL_FDU_MTL``, else ``../shared/data/fdu-mtl``).
-        dev_only: never read the test split (screens); a later run on the folder without it reads test once.
+        dev_only: never read the test split (screens); a later run on the folder without it reads test once
+            (not with self-training: see :func:`claim_ngram_run_folder`).
         verbose: 0 silent, 1 Keras' progress bar, 2 one short line per epoch.
 
     Returns:
         ``{"model", "seed", "tasks", "dev_only", "settings", "vocabulary_size", "best_epoch", "epochs_run",
         "training_wall_time_s", "epochs_trained_here", "processes", "history", "per_task": {task: {"dev_error"
-        [, "test_error"]}}, "avg_dev_error" [, "avg_test_error"], "wall_time_s"}``.
+        [, "test_error"]}}, "avg_dev_error" [, "avg_test_error"], "wall_time_s"}``, with ``"nb_weighting"``
+        (rows and positive rows the ratios were learnt from, their range) and ``"self_training"``
+        (:func:`ngram_self_training`'s record; ``training_wall_time_s`` then counts the teacher's too) when on.
 
     Raises:
         RunFolderError: ``run_dir`` holds another run.
     """
     started = time.monotonic()
     run_dir = Path(run_dir)
-    claim_ngram_run_folder(run_dir, config)
+    claim_ngram_run_folder(run_dir, config, dev_only)
     tasks = list(config.tasks)
-    data = load_fdu_mtl(data_dir, tasks=tasks, splits=("train", "dev") if dev_only else ("train", "dev", "test"))
+    splits = ("train", "dev") if dev_only else ("train", "dev", "test")
+    data = load_fdu_mtl(data_dir, tasks=tasks, splits=splits + (("unlabeled",) if config.self_training else ()))
     train, dev = data[data["split"] == "train"], data[data["split"] == "dev"]
     keras.utils.set_random_seed(config.seed)
-    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams)
-    features.adapt(train["text"].astype(str).tolist())
+    nb = config.feature_weighting == "nb"
+    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams,
+                             weighting=config.feature_weighting)
+    features.adapt(train["text"].astype(str).tolist(), labels=train["label"].to_numpy() if nb else None)
     preprocessor = NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features,
                                      name="preprocessor")
-    model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
-    model.compile(optimizer=LazyAdam(config.learning_rate))
+
+    def new_model() -> SharedPrivateNgramClassifier:
+        model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
+        model.compile(optimizer=LazyAdam(config.learning_rate))
+        return model
+
+    model = new_model()
     fit_verbose, epoch_lines = fit_output(verbose)
+    train_ds, steps = ngram_rows_dataset(model, train, config.batch_size, seed=config.seed), \
+        math.ceil(len(train) / config.batch_size)
+    dev_ds = ngram_rows_dataset(model, dev, config.batch_size)
+    self_training = None
+    if config.self_training:
+        rows, self_training = ngram_self_training(
+            run_dir / "model", new_model, train_ds, steps, dev_ds, train, data[data["split"].isin(("dev", "test"))],
+            data[data["split"] == "unlabeled"], threshold=config.self_training_threshold, epochs=config.epochs,
+            patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines,
+        )
+        # The student: a fresh model from the run's seed; its rows are the saved ones, so a rerun resumes it exactly.
+        keras.utils.set_random_seed(config.seed)
+        model = new_model()
+        train_ds = ngram_rows_dataset(model, rows, config.batch_size, seed=config.seed)
+        steps = math.ceil(len(rows) / config.batch_size)
     selection = fit_with_dev_selection(
-        model, ngram_rows_dataset(model, train, config.batch_size, seed=config.seed),
-        math.ceil(len(train) / config.batch_size), ngram_rows_dataset(model, dev, config.batch_size),
-        run_dir / "model", epochs=config.epochs, patience=config.patience, tensorboard=False, verbose=fit_verbose,
-        callbacks=epoch_lines,
+        model, train_ds, steps, dev_ds, run_dir / "model", epochs=config.epochs, patience=config.patience,
+        tensorboard=False, verbose=fit_verbose, callbacks=epoch_lines,
     )
     model.save(run_dir / "model" / "model.keras")
     dev_errors = task_errors(model, ngram_rows_dataset(model, dev, config.batch_size))
+    teacher_s = self_training["teacher_training_wall_time_s"] if self_training else 0.0
     results: dict[str, Any] = {
         "model": NGRAM_MODEL, "seed": config.seed, "tasks": tasks, "dev_only": dev_only,
         "settings": config.settings(), "vocabulary_size": features.vocabulary_size,
         "best_epoch": selection.best_epoch, "epochs_run": selection.epochs_run,
-        "training_wall_time_s": selection.wall_time_s,
+        "training_wall_time_s": selection.wall_time_s + teacher_s,
         "epochs_trained_here": selection.epochs_run - selection.resumed_from_epoch,
         "processes": selection.processes, "history": selection.history,
         "per_task": {t: {"dev_error": dev_errors[t]} for t in tasks},
         "avg_dev_error": float(np.mean(list(dev_errors.values()))),
     }
+    if nb:
+        ratio = features.nb_ratio.numpy()[1:]
+        results["nb_weighting"] = {"rows": len(train), "positive_rows": int((train["label"] == 1).sum()),
+                                   "counts": "binarised (rows holding the n-gram)", "smoothing": 1.0,
+                                   "ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
+                                   "ratio_mean_abs": float(np.abs(ratio).mean())}
+    if self_training:
+        results["self_training"] = self_training
     if not dev_only:
         test = data[data["split"] == "test"]
         test_errors = task_errors(model, ngram_rows_dataset(model, test, config.batch_size))

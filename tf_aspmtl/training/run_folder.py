@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tf_aspmtl.io_utils import write_json_atomic
-from tf_aspmtl.training.ngram_config import NGRAM_SETTINGS, NgramConfig
+from tf_aspmtl.training.ngram_config import NgramConfig
 from tf_aspmtl.training.train_config import TrainConfig
 
 
@@ -112,26 +112,33 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
                      "give this run another output folder, or remove the folder to start afresh")
 
 
-def claim_ngram_run_folder(run_dir: str | os.PathLike, config: NgramConfig) -> None:
+def claim_ngram_run_folder(run_dir: str | os.PathLike, config: NgramConfig, dev_only: bool = False) -> None:
     """Records which n-gram run ``run_dir`` holds (``run_args.json``), or refuses a folder of another one.
 
     Whether test is read is no part of the record: a dev-only run's folder is continued by the same run
-    reading test, which trains nothing more.
+    reading test, which trains nothing more. Not with self-training: a dev-only run's student may have learnt
+    from unlabelled repeats of test texts (dropped only when test is loaded), so its record holds ``dev_only``
+    and a run that reads test is refused its folder (as :func:`claim_run_folder` refuses the LSTM runs').
 
     Args:
         run_dir: the run folder (created if missing).
-        config: the run's :class:`NgramConfig`; its tasks, seed and settings are the record.
+        config: the run's :class:`NgramConfig`; its tasks, seed and settings (:meth:`NgramConfig.settings`) are
+            the record.
+        dev_only: whether the run never reads test (recorded with self-training only).
 
     Raises:
         RunFolderError: (a ValueError) the folder holds another run; the message names the fields that differ.
     """
     run_dir = Path(run_dir)
-    wanted = {"tasks": ",".join(config.tasks), "seed": config.seed, **{k: getattr(config, k) for k in NGRAM_SETTINGS}}
+    wanted = {"tasks": ",".join(config.tasks), "seed": config.seed, **config.settings(),
+              **({"dev_only": bool(dev_only)} if config.self_training else {})}
     record = run_dir / NGRAM_RUN_IDENTITY
     held = _held(record if record.exists() else None, run_dir, wanted, record)
     if held is None:
         return
     differing = sorted(k for k in set(held) | set(wanted) if held.get(k) != wanted.get(k))
     if differing:
-        raise RunFolderError(f"{run_dir} holds another run ({', '.join(differing)} differ); give this run its own "
-                             "folder, or remove the folder to start afresh")
+        why = (" (a self-training run's dev-only student may have learnt from unlabelled repeats of test texts: "
+               "train the run that reads test in its own folder)" if differing == ["dev_only"] else "")
+        raise RunFolderError(f"{run_dir} holds another run ({', '.join(differing)} differ){why}; give this run its "
+                             "own folder, or remove the folder to start afresh")

@@ -60,6 +60,7 @@ def teacher_pseudo_labels(
     verbose: int | str = 2,
     strategy: tf.distribute.Strategy | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    tensorboard: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any], float]:
     """Self-training's first stage for one model: trains the teacher, then pseudo-labels ``unlabeled`` with it.
 
@@ -88,6 +89,8 @@ def teacher_pseudo_labels(
         verbose: Keras ``fit`` verbosity.
         strategy: optional ``tf.distribute`` strategy (as for ``fit_with_dev_selection``).
         callbacks: more Keras callbacks of the teacher's ``fit`` (for example an :class:`EpochSummary`).
+        tensorboard: bool. Write the teacher's TensorBoard logs (as ``fit_with_dev_selection``; the n-gram
+            runs write none).
 
     Returns:
         ``(pseudo-labelled rows, teacher record, seconds this process spent training the teacher)``;
@@ -110,7 +113,7 @@ def teacher_pseudo_labels(
         model = new_model()
         return model, fit_with_dev_selection(
             model, train_ds, steps, dev_ds, teacher_dir, epochs=epochs, patience=patience,
-            verbose=verbose, strategy=strategy, callbacks=callbacks,
+            verbose=verbose, strategy=strategy, callbacks=callbacks, tensorboard=tensorboard,
         )
 
     if marker.exists():
