@@ -23,22 +23,11 @@ STUDENT_COLUMNS = ["task", "text", "label"]
 """The columns of the student's training rows (:func:`ngram_self_training`'s frame)."""
 
 
-def ngram_self_training(
-    model_dir: str | os.PathLike,
-    new_model: Callable[[], SharedPrivateNgramClassifier],
-    train_ds: tf.data.Dataset,
-    steps: int,
-    dev_ds: tf.data.Dataset,
-    train: pd.DataFrame,
-    held_out: pd.DataFrame,
-    unlabeled: pd.DataFrame,
-    *,
-    threshold: float,
-    epochs: int,
-    patience: int,
-    verbose: int | str = 2,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], SharedPrivateNgramClassifier],
+                        train_ds: tf.data.Dataset, steps: int, dev_ds: tf.data.Dataset, train: pd.DataFrame,
+                        held_out: pd.DataFrame, unlabeled: pd.DataFrame, *, threshold: float, epochs: int,
+                        patience: int, verbose: int | str = 2, callbacks: Sequence[keras.callbacks.Callback] = ()
+                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Trains (or reuses) the teacher and its pseudo labels; returns the student's training rows and the record.
 
     The LSTM family's first stage (:func:`~tf_aspmtl.training.teacher_pseudo_labels`), for the n-gram model:
