@@ -265,18 +265,26 @@ SINGLE_PROTOCOL_FACTORS = {"w2v200": "in-domain word2vec, 200-d (train + unlabel
                            "dropout05": "dropout 0.5"}
 
 
-def _single_protocol_rows() -> str:
-    """Issue 23's first screen: each factor's dev error per seed and its paired gain over ``base``."""
-    folder = RESULTS / "single_protocol"
+SINGLE_PROTOCOL_2_FACTORS = {"adagrad": "Adagrad, learning rate 0.1", "adagrad_lr1e-2": "Adagrad, learning rate 0.01",
+                             "uniform": "uniform [-0.1, 0.1] initialisation", "frozen": "frozen GloVe vectors",
+                             "w2v200_frozen": "frozen in-domain word2vec, 200-d"}
+
+
+def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
+    """A single-task protocol screen: each factor's dev error per seed and its paired gain over the screen's
+    ``base`` runs (rows only for runs that exist)."""
+    folder = RESULTS / folder_name
     runs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*_seed*.json")}
     rows = []
-    for name, what in [("base", "today's single-task protocol (base)"), *SINGLE_PROTOCOL_FACTORS.items()]:
+    for name, what in [("base", "today's single-task protocol (base)"), *factors.items()]:
         dev = [runs[f"{name}_seed{s}"]["avg_dev_error"] for s in (0, 1, 2) if f"{name}_seed{s}" in runs]
+        if not dev:
+            continue
         gains = [runs[f"base_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
                  for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"base_seed{s}" in runs]
         gain = "–" if name == "base" else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)"
         rows.append(f"| {what} | {' / '.join(f'{d:.2f}' for d in dev)} | {plus_minus(dev)} | {gain} |")
-    return "\n".join(rows)
+    return "\n".join(rows) or "| – | no run has finished yet | – | – |"
 
 
 WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
@@ -313,5 +321,6 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
             m["name"]: m["padding_ratio"] for m in _json("bench_train.json")["models"] if m["batch_size"] == 16},
         "profile_rows": _profile_rows, "serving_rows": _serving_rows, "serving_goals": _serving_goals,
         "chunk_gain": _chunk_gain, "chunk_sizes": _chunk_sizes, "tuning": _tuning,
-        "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": _single_protocol_rows, "wide_deep_rows": _wide_deep_rows,
+        "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": lambda: _protocol_rows("single_protocol", SINGLE_PROTOCOL_FACTORS),
+        "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS), "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8"))})
