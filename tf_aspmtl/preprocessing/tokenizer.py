@@ -154,10 +154,13 @@ def standardize(texts: tf.Tensor) -> tf.Tensor:
     ascii_rows = tf.strings.regex_full_match(flat, "[\\x00-\\x7f]*")
 
     def mixed() -> tf.Tensor:
-        route = tf.cast(ascii_rows, tf.int32)  # 0: the Unicode route, 1: the ASCII one
-        rows = tf.dynamic_partition(tf.range(tf.size(flat)), route, 2)
-        parts = tf.dynamic_partition(flat, route, 2)
-        return tf.dynamic_stitch(rows, [_standardize_unicode(parts[0]), _standardize_ascii(parts[1])])
+        unicode_rows = tf.reshape(tf.where(tf.logical_not(ascii_rows)), [-1])
+        ascii_only = tf.reshape(tf.where(ascii_rows), [-1])
+        done = tf.concat([_standardize_unicode(tf.gather(flat, unicode_rows)),
+                          _standardize_ascii(tf.gather(flat, ascii_only))], axis=0)
+        # Back to the rows' own order: row i is at position inverse[i] of ``done``.
+        inverse = tf.math.invert_permutation(tf.concat([unicode_rows, ascii_only], axis=0))
+        return tf.gather(done, inverse)
 
     out = tf.cond(tf.reduce_all(ascii_rows), lambda: _standardize_ascii(flat), mixed)
     return tf.reshape(out, tf.shape(texts))
