@@ -96,7 +96,7 @@ def _interrupt_then_rerun(config, folder, data_dir, interrupt) -> dict:
     return run(config, folder, data_dir, verbose=0)
 
 
-@pytest.mark.parametrize("interrupt", [InterruptFit(2), InterruptFit(2, epoch_end=1)],
+@pytest.mark.parametrize("interrupt", [InterruptFit(2), pytest.param(InterruptFit(2, epoch_end=1), marks=pytest.mark.slow)],
                          ids=["after-the-first-group", "in-the-second-group"])
 def test_a_single_task_run_interrupted_after_its_first_group_resumes_to_the_same_numbers(
         tmp_path, data_dir, single_reference, interrupt):
@@ -111,7 +111,9 @@ def test_a_single_task_run_interrupted_after_its_first_group_resumes_to_the_same
         _assert_same_weights(tmp_path / f"model-{task}", reference_dir / f"model-{task}")
 
 
-@pytest.mark.parametrize("interrupt", [InterruptFit(1, epoch_end=1), InterruptFit(1, mid_epoch=2)],
+# Mid-epoch with dropout is also the real kill of tests/test_faults.py (dropout 0.5): slow here.
+@pytest.mark.parametrize("interrupt", [InterruptFit(1, epoch_end=1), pytest.param(InterruptFit(1, mid_epoch=2),
+                                                                                 marks=pytest.mark.slow)],
                          ids=["after-epoch-1", "mid-epoch-2"])
 def test_a_run_with_dropout_interrupted_mid_run_resumes_to_the_same_numbers(tmp_path, data_dir, multi_reference,
                                                                            interrupt):

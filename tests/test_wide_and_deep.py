@@ -195,6 +195,7 @@ def test_wide_settings_belong_to_the_wide_deep_model_only():
     assert TrainConfig(model="wide-deep", ngrams=3).ngrams == 3
 
 
+@pytest.mark.slow  # experiments.train's own end-to-end test runs by default; this one adds the wide path
 def test_the_main_job_trains_and_exports_a_wide_deep_model(tmp_path):
     (tmp_path / "fdu").mkdir()
     data_dir = write_fdu_folder(tmp_path / "fdu")
