@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
+from tests.tiny_fdu import TASKS, write_folder_with_planted_dev_copies
 from tf_aspmtl.data import load_fdu_mtl
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, nb_log_count_ratios
@@ -190,11 +190,7 @@ def test_bad_lever_values_name_the_field(capsys):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """The tiny corpus plus unlabelled files holding two of books' dev texts, re-cased and re-spaced."""
-    root = write_fdu_folder(tmp_path_factory.mktemp("fdu"))
-    dev = load_fdu_mtl(root, tasks=TASKS, splits=("dev",))
-    planted = [t.upper().replace(" ", "  ") + " !" for t in dev[dev["task"] == "books"]["text"].iloc[[3, 150]]]
-    return write_unlabeled_files(root, n=40, extra={"books": planted})
+    return write_folder_with_planted_dev_copies(tmp_path_factory.mktemp("fdu"))
 
 
 def test_an_nb_run_learns_its_ratios_from_the_train_split_alone(folder, tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tf_aspmtl.training import fdu_mtl_run as run_module
-from tests.tiny_fdu import TASKS, write_fdu_folder, write_unlabeled_files
+from tests.tiny_fdu import TASKS, write_folder_with_planted_dev_copies, write_unlabeled_files
 from tf_aspmtl.data import load_fdu_mtl
 from tf_aspmtl.training import (
     PSEUDO_LABEL_COLUMNS,
@@ -296,11 +296,7 @@ SMALL = TrainConfig(tasks=tuple(TASKS), encoder="cnn", embedding="random", hidde
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """The tiny corpus plus unlabelled files holding two dev texts of books, re-cased and re-spaced."""
-    root = write_fdu_folder(tmp_path_factory.mktemp("fdu"))
-    dev = load_fdu_mtl(root, tasks=TASKS, splits=("dev",))
-    planted = [t.upper().replace(" ", "  ") + " !" for t in dev[dev["task"] == "books"]["text"].iloc[[3, 150]]]
-    return write_unlabeled_files(root, n=40, extra={"books": planted})
+    return write_folder_with_planted_dev_copies(tmp_path_factory.mktemp("fdu"))
 
 
 def _keys(frame: pd.DataFrame) -> set[str]:

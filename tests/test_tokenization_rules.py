@@ -83,6 +83,3 @@ def test_any_shape_and_an_empty_batch():
     assert standardize(tf.constant([["A", "“B”"]])).shape == (1, 2)
     assert standardize(tf.constant([], tf.string)).shape == (0,)
 
-
-def test_the_merge_removed_passes():
-    assert len(TOKENIZATION_RULES) == len(SEQUENTIAL) - 4

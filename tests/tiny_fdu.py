@@ -31,3 +31,14 @@ def write_unlabeled_files(folder: Path, n: int = 40, extra: dict[str, list[str]]
         lines = texts(task, n, 100 * k + 7) + list((extra or {}).get(task, []))
         (folder / f"{task}.task.unlabel").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def write_folder_with_planted_dev_copies(root: Path) -> Path:
+    """The tiny corpus plus unlabelled files holding two dev texts of books, re-cased and re-spaced (copies a
+    self-training run must not pseudo-label)."""
+    from tf_aspmtl.data import load_fdu_mtl
+
+    write_fdu_folder(root)
+    dev = load_fdu_mtl(root, tasks=TASKS, splits=("dev",))
+    planted = [t.upper().replace(" ", "  ") + " !" for t in dev[dev["task"] == "books"]["text"].iloc[[3, 150]]]
+    return write_unlabeled_files(root, n=40, extra={"books": planted})
