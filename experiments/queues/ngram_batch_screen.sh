@@ -8,6 +8,7 @@
 # bash experiments/queues/ngram_batch_screen.sh --summary  prints the paired table (experiments/results/ngram_batch/summary.md).
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
 if [ "${1:-}" = "--summary" ]; then
   python - <<'EOF'
 import json
@@ -47,14 +48,4 @@ declare -A FLAGS=(
   [b1024_lr1e-2]="--batch-size 1024 --learning-rate 0.01"
 )
 ORDER=(b64_lr1e-3 b256_lr4e-3 b256_lr2e-3 b1024_lr1e-2)
-for seed in 0 1 2; do
-  for name in "${ORDER[@]}"; do
-    out="experiments/results/ngram_batch/${name}_seed${seed}.json"
-    [ -f "$out" ] && continue
-    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
-    # shellcheck disable=SC2086
-    python -m experiments.ngram --config experiments/configs/best.json --dev-only --seed "$seed" ${FLAGS[$name]} \
-      --output-dir "runs/ngram_batch/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
-  done
-done
-echo "== $(date -u +%FT%TZ) queue finished"
+run_screen ngram_batch "experiments.ngram --config experiments/configs/best.json --dev-only"

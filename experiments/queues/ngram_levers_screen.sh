@@ -16,6 +16,7 @@
 # experiments/results/ngram_levers/summary.md).
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
 if [ "${1:-}" = "--summary" ]; then
   python - <<'EOF'
 import json
@@ -68,14 +69,4 @@ declare -A FLAGS=(
   [nb_self09]="--feature-weighting nb --self-training-threshold 0.9"
 )
 ORDER=(nb self09 nb_self09)
-for seed in ${SEEDS:-0 1 2}; do
-  for name in "${ORDER[@]}"; do
-    out="experiments/results/ngram_levers/${name}_seed${seed}.json"
-    [ -f "$out" ] && continue
-    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
-    # shellcheck disable=SC2086
-    python -m experiments.ngram --config experiments/configs/best.json --dev-only --seed "$seed" ${FLAGS[$name]} \
-      --output-dir "runs/ngram_levers/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
-  done
-done
-echo "== $(date -u +%FT%TZ) queue finished"
+run_screen ngram_levers "experiments.ngram --config experiments/configs/best.json --dev-only"

@@ -6,6 +6,7 @@
 # continues the queue in a later session. One run at a time (2 cores).
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
 declare -A FLAGS=(
   [base]=""
   [w2v200]="--embedding word2vec --embedding-dim 200"
@@ -15,14 +16,4 @@ declare -A FLAGS=(
   [adam]="--optimizer adam"
 )
 ORDER=(base w2v200 lr1e-2 dropout05 long adam)
-for seed in 0 1 2; do
-  for name in "${ORDER[@]}"; do
-    out="experiments/results/single_protocol/${name}_seed${seed}.json"
-    [ -f "$out" ] && continue
-    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
-    # shellcheck disable=SC2086
-    python -m experiments.train --model single --dev-only --seed "$seed" ${FLAGS[$name]} \
-      --output-dir "runs/single_protocol/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
-  done
-done
-echo "== $(date -u +%FT%TZ) queue finished"
+run_screen single_protocol "experiments.train --model single --dev-only"

@@ -11,6 +11,7 @@
 # continues the queue in a later session. One run at a time (2 cores). SEEDS="0" runs only those seeds.
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
 declare -A FLAGS=(
   [base]=""
   [adagrad]="--optimizer adagrad --learning-rate 0.1"
@@ -20,14 +21,4 @@ declare -A FLAGS=(
   [w2v200_frozen]="--embedding word2vec --embedding-dim 200 --freeze-embeddings"
 )
 ORDER=(base adagrad adagrad_lr1e-2 uniform frozen w2v200_frozen)
-for seed in ${SEEDS:-0 1 2}; do
-  for name in "${ORDER[@]}"; do
-    out="experiments/results/single_protocol_2/${name}_seed${seed}.json"
-    [ -f "$out" ] && continue
-    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
-    # shellcheck disable=SC2086
-    python -m experiments.train --model single --dev-only --seed "$seed" ${FLAGS[$name]} \
-      --output-dir "runs/single_protocol_2/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
-  done
-done
-echo "== $(date -u +%FT%TZ) queue finished"
+run_screen single_protocol_2 "experiments.train --model single --dev-only"

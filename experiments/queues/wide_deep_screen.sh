@@ -14,6 +14,7 @@
 # beside the n-gram model's, paired by seed (also with: bash experiments/queues/wide_deep_screen.sh --summary).
 set -u
 cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
 DEEP="--model wide-deep --truncation head+tail --adversarial-objective confusion --unlabeled-fraction 0.25"
 declare -A FLAGS=(
   [wd]=""
@@ -46,15 +47,5 @@ EOF
 }
 
 if [ "${1:-}" = "--summary" ]; then summary; exit 0; fi
-for seed in ${SEEDS:-0 1 2}; do
-  for name in "${ORDER[@]}"; do
-    out="experiments/results/wide_deep_screen/${name}_seed${seed}.json"
-    [ -f "$out" ] && continue
-    echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
-    # shellcheck disable=SC2086
-    python -m experiments.train --dev-only --seed "$seed" $DEEP ${FLAGS[$name]} \
-      --output-dir "runs/wide_deep_screen/${name}_seed${seed}" --results "$out" --verbose 2 || exit 1
-  done
-done
-echo "== $(date -u +%FT%TZ) queue finished"
+run_screen wide_deep_screen "experiments.train --dev-only $DEEP"
 summary
