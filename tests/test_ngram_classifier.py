@@ -1,7 +1,9 @@
 """The shared/private n-gram linear model: features, forward pass, sparse updates, training, saving, bad input."""
 
 import json
+import zipfile
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -92,21 +94,50 @@ def test_logits_are_shared_plus_the_rows_own_task_weights():
     out = model({"text": texts, "task": tf.constant(["books", "dvd"])})
     x = tf.sparse.to_dense(tf.sparse.reorder(model.features(texts))).numpy()
     shared = x @ model.shared_kernel.numpy()
-    private = (x @ model.private_kernel.numpy()).reshape(2, 2, 2)
+    private = (x @ model.private_kernel.numpy().reshape(x.shape[1], 2 * 2)).reshape(2, 2, 2)
     expected = shared + private[[0, 1], [0, 1]] + model.bias.numpy()[[0, 1]]
     np.testing.assert_allclose(out["logits"].numpy(), expected, rtol=1e-5, atol=1e-5)
     by_id = model({"text": texts, "task_id": tf.constant([0, 1])})
     np.testing.assert_allclose(by_id["probabilities"].numpy(), out["probabilities"].numpy())
 
 
-def test_a_step_changes_only_the_ngrams_of_the_batch():
+def test_a_step_changes_only_the_ngrams_and_the_task_of_the_batch():
     model = _model()
     model.compile(optimizer=LazyAdam(0.1))
-    before = model.private_kernel.numpy().copy()
+    model.fit(_rows(["good film"], [1], [0]), epochs=1, verbose=0)  # dvd's weights and optimizer state move
+    before = [v.numpy().copy() for v in (model.private_kernel, *model.optimizer.variables)]
     model.fit(_rows(["a good book"], [0], [1]), epochs=1, verbose=0)
-    changed = np.flatnonzero(np.abs(model.private_kernel.numpy() - before).sum(axis=1))
+    changed = np.flatnonzero(np.abs(model.private_kernel.numpy() - before[0]).sum(axis=1))
     vocabulary = model.features.counter.get_vocabulary()
-    assert sorted(vocabulary[i] for i in changed) == sorted(["a", "good", "book", "a good", "good book"])
+    assert sorted(vocabulary[i] for i in changed // 2) == sorted(["a", "good", "book", "a good", "good book"])
+    assert set(changed % 2) == {0}  # books' rows only
+    dvd_rows = np.arange(1, model.private_kernel.shape[0], 2)
+    for old, new in zip(before, (model.private_kernel, *model.optimizer.variables)):
+        if tuple(new.shape) == tuple(model.private_kernel.shape):  # the kernel and its Adam moments
+            np.testing.assert_array_equal(new.numpy()[dvd_rows], old[dvd_rows])
+
+
+def test_a_model_saved_with_the_earlier_private_kernel_layout_loads(tmp_path):
+    import keras
+
+    model = _random_model()
+    path = tmp_path / "ngram.keras"
+    model.save(path)
+    old_layout = tmp_path / "old.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old_layout, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "model.weights.h5":
+                weights = tmp_path / "w.h5"
+                weights.write_bytes(data)
+                with h5py.File(weights, "r+") as h5:
+                    kernel = h5["vars/1"][...]
+                    del h5["vars/1"]
+                    h5["vars/1"] = kernel.reshape(model.features.vocabulary_size, -1)  # [width, tasks * classes]
+                data = weights.read_bytes()
+            dst.writestr(item, data)
+    loaded = keras.models.load_model(old_layout)
+    np.testing.assert_array_equal(loaded.private_kernel.numpy(), model.private_kernel.numpy())
 
 
 def test_it_learns_the_training_rows_and_survives_save_and_load(tmp_path):

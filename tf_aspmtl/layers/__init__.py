@@ -5,7 +5,7 @@ from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import ENCODERS, BiLSTMEncoder, CNNEncoder, LSTMEncoder, get_encoder
 from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradient
 from tf_aspmtl.layers.shared_private_sparse_linear import SharedPrivateSparseLinear
-from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
+from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul, task_sparse_matmul
 from tf_aspmtl.layers.task_heads import TaskHeads
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "get_encoder",
     "reverse_gradient",
     "sparse_matmul",
+    "task_sparse_matmul",
 ]

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
+from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interleaved_task_kernels, sparse_matmul,
+                                                 task_kernel_slice, task_sparse_matmul)
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -19,8 +20,9 @@ class SharedPrivateSparseLinear(keras.layers.Layer):
     only task ``k`` trains ``V_private[k]`` (the split of
     :class:`~tf_aspmtl.models.SharedPrivateNgramClassifier`, without a
     bias: the deep heads have theirs). The weights start at zero and their
-    gradient touches only the features of the batch (:func:`sparse_matmul`),
-    so LazyAdam updates those rows alone.
+    gradient touches only the features of the batch, and of ``V_private`` only
+    the batch's tasks' rows (:func:`task_sparse_matmul`), so LazyAdam updates
+    those rows alone: an absent task's weights and optimizer state stay as they are.
 
     ``c`` (``learning_rate_multiplier``) is the path's learning rate relative to
     the optimizer's: the weights are ``c * V`` and the optimizer moves ``V``.
@@ -59,7 +61,8 @@ class SharedPrivateSparseLinear(keras.layers.Layer):
         self.num_tasks, self.max_classes = len(self.num_classes), max(self.num_classes)
         self.shared_kernel = self.add_weight(shape=(self.width, self.max_classes), initializer="zeros",
                                              name="shared_kernel", autocast=False)
-        self.private_kernel = self.add_weight(shape=(self.width, self.num_tasks * self.max_classes),
+        # Row i * num_tasks + k is task k's row i (task_sparse_matmul): a step reads and updates its tasks' rows only.
+        self.private_kernel = self.add_weight(shape=(self.width * self.num_tasks, self.max_classes),
                                               initializer="zeros", name="private_kernel", autocast=False)
         self.built = True
 
@@ -71,14 +74,13 @@ class SharedPrivateSparseLinear(keras.layers.Layer):
                                           features.dense_shape)
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         shared = sparse_matmul(features, self.shared_kernel)
-        private = tf.reshape(sparse_matmul(features, self.private_kernel), [-1, self.num_tasks, self.max_classes])
-        private = tf.gather(private, task_ids, axis=1, batch_dims=1)
+        private = task_sparse_matmul(features, self.private_kernel, task_ids, self.num_tasks)
         return tf.cast(self.learning_rate_multiplier * (shared + private), self.compute_dtype)
 
     def task_kernel(self, task: int) -> tf.Tensor:
         """Task ``task``'s weights ``c * (V_shared + V_private[task])`` [width, num_classes[task]]."""
-        classes, start = self.num_classes[task], task * self.max_classes
-        kernel = self.shared_kernel[:, :classes] + self.private_kernel[:, start:start + classes]
+        classes = self.num_classes[task]
+        kernel = self.shared_kernel[:, :classes] + task_kernel_slice(self.private_kernel, task, self.num_tasks, classes)
         return self.learning_rate_multiplier * kernel
 
     def task_head(self, task: int, name: str | None = None) -> SparseLinearHead:
@@ -86,6 +88,10 @@ class SharedPrivateSparseLinear(keras.layers.Layer):
         ``width x classes`` matrix rather than every task's."""
         return SparseLinearHead(self.width, self.num_classes[task], kernel=self.task_kernel(task),
                                 name=name or f"{self.name}_task_{task}")
+
+    def load_own_variables(self, store):
+        super().load_own_variables(load_interleaved_task_kernels(
+            store, self._trainable_variables + self._non_trainable_variables, self.private_kernel))
 
     def compute_output_spec(self, features, task_ids):
         return keras.KerasTensor((features.shape[0], self.max_classes), dtype=self.compute_dtype)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul
+from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interleaved_task_kernels, sparse_matmul,
+                                                 task_kernel_slice, task_sparse_matmul)
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
@@ -23,7 +24,9 @@ class SharedPrivateNgramClassifier(Task):
     A row of task ``k`` gets the logits ``x W_shared + x W_private[k] + b[k]``,
     where ``x`` is the :class:`~tf_aspmtl.preprocessing.NgramPreprocessor`'s
     features of its text. Every task trains ``W_shared``; only task ``k``
-    trains ``W_private[k]``. Early stopping on dev (and an optional L2
+    trains ``W_private[k]``, and a step reads and updates only the rows of
+    its batch's n-grams and tasks (:func:`~tf_aspmtl.layers.task_sparse_matmul`:
+    an absent task's weights and optimizer state stay as they are). Early stopping on dev (and an optional L2
     penalty) decides how much each task leans on the shared weights: the
     split ASP-MTL makes with LSTMs, made here by "frustratingly easy" feature
     augmentation (Daumé III, 2007). It trains in seconds per epoch on a CPU,
@@ -68,7 +71,8 @@ class SharedPrivateNgramClassifier(Task):
         self.max_classes = max(self.num_classes)
         width, tasks, classes = preprocessor.vocabulary_size, self.num_tasks, self.max_classes
         self.shared_kernel = self.add_weight(shape=(width, classes), initializer="zeros", name="shared_kernel")
-        self.private_kernel = self.add_weight(shape=(width, tasks * classes), initializer="zeros",
+        # Row i * tasks + k is W_private[k]'s row i (task_sparse_matmul); the same memory as [width, tasks * classes].
+        self.private_kernel = self.add_weight(shape=(width * tasks, classes), initializer="zeros",
                                               name="private_kernel")
         self.bias = self.add_weight(shape=(tasks, classes), initializer="zeros", name="bias")
         self._class_mask = tf.constant([[j < n for j in range(classes)] for n in self.num_classes], dtype=tf.bool)
@@ -120,11 +124,14 @@ class SharedPrivateNgramClassifier(Task):
             inputs = self.preprocessor(inputs)  # raw {"text", "task"}; the datasets hold the features already
         x, task_ids = inputs[NGRAM_FEATURES], inputs[TASK_ID]
         shared = sparse_matmul(x, self.shared_kernel)
-        private = tf.reshape(sparse_matmul(x, self.private_kernel), [-1, self.num_tasks, self.max_classes])
-        private = tf.gather(private, task_ids, axis=1, batch_dims=1)
+        private = task_sparse_matmul(x, self.private_kernel, task_ids, self.num_tasks)
         logits = shared + private + tf.gather(self.bias, task_ids)
         logits = tf.where(tf.gather(self._class_mask, task_ids), logits, tf.fill(tf.shape(logits), -1e9))
         return {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
+
+    def load_own_variables(self, store):
+        super().load_own_variables(load_interleaved_task_kernels(
+            store, self._trainable_variables + self._non_trainable_variables, self.private_kernel))
 
     # ----------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -155,8 +162,7 @@ class SharedPrivateNgramClassifier(Task):
         (its classes only) and the task's bias; ``head(features(texts))`` are that task's logits."""
         k = self.task_id(task)
         classes = self.num_classes[k]
-        start = k * self.max_classes
-        kernel = self.shared_kernel[:, :classes] + self.private_kernel[:, start:start + classes]
+        kernel = self.shared_kernel[:, :classes] + task_kernel_slice(self.private_kernel, k, self.num_tasks, classes)
         return SparseLinearHead(self.preprocessor.vocabulary_size, classes, kernel=kernel,
                                 bias=self.bias[k, :classes], name=f"{self.name}_{self.task_names[k]}_head")
 

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Issue 22: the n-gram model after its private kernel became per-(n-gram, task) rows (task_sparse_matmul: a step
+# reads and updates only its batch's tasks' rows; before, it updated every task's columns of the batch's n-grams,
+# moving absent tasks' weights by Adam's momentum). Dev only, 16 tasks, paired by seed with the runs of the code
+# before: tfidf against experiments/results/ngram_batch/b64_lr1e-3_seed<S>.json, nb against
+# experiments/results/ngram_levers/nb_seed<S>.json.
+#   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
+#   bash experiments/queues/ngram_task_rows.sh --summary   # the paired table (experiments/results/ngram_task_rows/summary.md)
+set -u
+cd "$(dirname "$0")/../.."
+source experiments/queues/screen_lib.sh
+if [ "${1:-}" = "--summary" ]; then
+  python - <<'PY'
+import json
+from pathlib import Path
+
+from tf_aspmtl.analysis import mean_sd
+
+HERE = Path("experiments/results/ngram_task_rows")
+BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
+          "nb": "experiments/results/ngram_levers/nb_seed{}.json"}
+print("# The n-gram model with per-task private rows, against the code before (issue 22)\n")
+print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `experiments/results/ngram_task_rows/*.json` "
+      "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
+      "difference = after - before, negative = better. Training seconds are each run's `training_wall_time_s` "
+      "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
+      "speed figure is `experiments.bench_suite`'s).\n")
+print("| features | seed | dev before | dev after | difference | best epoch before / after | training s before / after |")
+print("|---|---|---:|---:|---:|---|---|")
+for name, before in BEFORE.items():
+    diffs = []
+    for seed in (0, 1, 2):
+        after_path, before_path = HERE / f"{name}_seed{seed}.json", Path(before.format(seed))
+        if not (after_path.exists() and before_path.exists()):
+            continue
+        a, b = (json.loads(p.read_text()) for p in (after_path, before_path))
+        diffs.append(a["avg_dev_error"] - b["avg_dev_error"])
+        print(f"| {name} | {seed} | {b['avg_dev_error']:.2f} | {a['avg_dev_error']:.2f} | {diffs[-1]:+.2f} | "
+              f"{b['best_epoch']} / {a['best_epoch']} | {b['training_wall_time_s']:.0f} / {a['training_wall_time_s']:.0f} |")
+    if diffs:
+        mean, sd = mean_sd(diffs)
+        print(f"| {name} | mean of {len(diffs)} | | | {mean:+.2f}" + (f" ± {sd:.2f}" if len(diffs) > 1 else "") + " | | |")
+PY
+  exit 0
+fi
+declare -A FLAGS=(
+  [tfidf]=""
+  [nb]="--feature-weighting nb"
+)
+ORDER=(tfidf nb)
+run_screen ngram_task_rows "experiments.ngram --config experiments/configs/best.json --dev-only"
