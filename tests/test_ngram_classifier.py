@@ -195,6 +195,14 @@ def test_each_task_exports_to_a_saved_model_with_only_its_own_weights(tmp_path):
     assert info["model"]["class"] == "SharedPrivateNgramClassifier" and info["model"]["heads_in_graph"] == 1
 
 
+def test_a_served_batch_computed_in_slices_gives_the_probabilities_of_one_batch():
+    model = _random_model()
+    texts = tf.constant([TEXTS[i % len(TEXTS)] + " plot" * (i % 7) for i in range(37)])  # >= 2 slices of 16 rows
+    served = model.serving_function(model.task_id("dvd")).probabilities(texts).numpy()
+    whole = tf.nn.softmax(model.task_head("dvd")(model.features(texts))).numpy()
+    np.testing.assert_array_equal(served, whole)
+
+
 def test_the_export_command_takes_a_saved_ngram_model(tmp_path, capsys):
     from export.__main__ import main as export_main
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interleaved_task_kernels, sparse_matmul,
                                                  task_kernel_slice, task_sparse_matmul)
 from tf_aspmtl.metrics import PerTaskAccuracy
+from tf_aspmtl.models.parallel_rows import parallel_row_slices
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
 from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT
@@ -168,14 +169,15 @@ class SharedPrivateNgramClassifier(Task):
 
     def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
         """The n-gram features and this task's folded :meth:`task_head` (built from the current weights);
-        ``chunk_rows`` is ignored: nothing here runs over a text's length."""
+        ``chunk_rows`` is ignored: nothing here runs over a text's length. A batch's features are computed in
+        :func:`~tf_aspmtl.models.parallel_rows.parallel_row_slices` (the same features, on two cores)."""
         head = self.task_head(task_index)
         features = self.preprocessor.features
         if not features.built:  # a loaded model that was never called: one call builds it
             features(tf.constant([""]))
 
         def probabilities(texts: tf.Tensor) -> tf.Tensor:
-            return tf.nn.softmax(head(features(tf.reshape(texts, [-1]))))
+            return tf.nn.softmax(head(parallel_row_slices(features, tf.reshape(texts, [-1]))))
 
         return ServingFunction(probabilities, (features, head))
 
