@@ -46,9 +46,19 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     "sp_ngram": [],
     "long": ["--epochs", "40", "--patience", "5"],
     "trigram": ["--ngrams", "3", "--max-features", "500000", "--epochs", "40", "--patience", "5"],
+    # experiments/queues/ngram_task_rows.sh: the model after its private kernel became per-task rows (2922dae)
+    "rows_tfidf": [],
+    "rows_tfidf_lr2": ["--learning-rate", "2e-3"],
+    "rows_tfidf_lr3": ["--learning-rate", "3e-3"],
+    "rows_nb": ["--feature-weighting", "nb"],
+    "rows_nb_lr2": ["--feature-weighting", "nb", "--learning-rate", "2e-3"],
+    "rows_nb_lr3": ["--feature-weighting", "nb", "--learning-rate", "3e-3"],
 }
-"""The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none)."""
-SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long"}
+"""The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
+``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
+SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngram", "rows_tfidf_lr2": "rows_tfidf",
+                    "rows_tfidf_lr3": "rows_tfidf", "rows_nb": "rows_tfidf", "rows_nb_lr2": "rows_tfidf_lr2",
+                    "rows_nb_lr3": "rows_tfidf_lr3"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -56,8 +66,14 @@ SCREEN_RUNS = REPO_ROOT / "runs"
 """Where the screens' run folders are (not committed)."""
 
 
+TASK_ROWS_SCREEN = "ngram_task_rows"
+"""Folder (under the results' and the runs' folders) of the ``rows_`` screens, named without the prefix."""
+
+
 def screen_result_path(name: str, seed: int) -> Path:
     """The results file of a dev-only screen run."""
+    if name.startswith("rows_"):
+        return SCREEN_RESULTS.parent / TASK_ROWS_SCREEN / f"{name[len('rows_'):]}_seed{seed}.json"
     if name == "sp_ngram":
         return SCREEN_RESULTS / f"sp_ngram_dev_seed{seed}.json"
     return SCREEN_RESULTS / "screen" / f"{name}_seed{seed}.json"
@@ -65,6 +81,8 @@ def screen_result_path(name: str, seed: int) -> Path:
 
 def screen_run_dir(name: str, seed: int) -> Path:
     """The run folder of a dev-only screen run."""
+    if name.startswith("rows_"):
+        return SCREEN_RUNS / TASK_ROWS_SCREEN / f"{name[len('rows_'):]}_seed{seed}"
     if name == "sp_ngram":
         return SCREEN_RUNS / "ngram" / f"seed{seed}"
     return SCREEN_RUNS / "ngram_screen" / f"{name}_seed{seed}"
