@@ -25,6 +25,7 @@ says which screening each lever passed); test is read once per run, here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import subprocess
@@ -212,7 +213,7 @@ def ensemble(seeds: list[int], runs: Path) -> Path | None:
 
 def changed_fields(config: dict[str, Any]) -> str:
     """The fields of a run's config that differ from TrainConfig's defaults (seed aside)."""
-    default = TrainConfig().to_dict()
+    default = dataclasses.asdict(TrainConfig())  # every field (to_dict leaves some out at their defaults)
     changed = {k: v for k, v in config.items() if k != "seed" and k in default
                and (list(v) if isinstance(v, (list, tuple)) else v) != (list(default[k]) if isinstance(default[k], tuple) else default[k])}
     return ", ".join(f"{k}={v}" for k, v in changed.items()) or "none"

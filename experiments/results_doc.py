@@ -288,7 +288,8 @@ def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
 
 
 WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
-                      "wd_wide3": "wide path at 3 x that rate", "wd_wide10": "wide path at 10 x that rate"}
+                      "wd_wide3": "wide path at 3 x that rate", "wd_wide10": "wide path at 10 x that rate",
+                      "wd_wide10_nb": "wide path at 10 x that rate, NB-scaled n-grams"}
 
 
 def _wide_deep_rows() -> str:

@@ -7,6 +7,8 @@
 #   wd_wide03  the wide path at 0.3 times it (the deep path learns more before the wide one fits the train rows)
 #   wd_wide3   the wide path at 3 times it
 #   wd_wide10  at 10 times it (added after seed 0 of the others: dev error fell as the wide rate rose)
+#   wd_wide10_nb  at 10 times it, its n-gram tf-idf scaled by naive-Bayes log-count ratios learnt from the train
+#              split's labels (--wide-feature-weighting nb: the n-gram model's setting that beat tf-idf on dev)
 # Run from a checkout (or a worktree at a fixed commit):  nohup bash experiments/queues/wide_deep_screen.sh > runs/wide_deep_screen.log 2>&1 &
 # Each run writes experiments/results/wide_deep_screen/<name>_seed<S>.json when it finishes; a finished run is
 # skipped and a killed one resumes from its run folder (runs/wide_deep_screen/<name>_seed<S>), so the same command
@@ -21,8 +23,9 @@ declare -A FLAGS=(
   [wd_wide03]="--wide-learning-rate-multiplier 0.3"
   [wd_wide3]="--wide-learning-rate-multiplier 3"
   [wd_wide10]="--wide-learning-rate-multiplier 10"
+  [wd_wide10_nb]="--wide-learning-rate-multiplier 10 --wide-feature-weighting nb"
 )
-ORDER=(wd wd_wide03 wd_wide3 wd_wide10)
+ORDER=(wd wd_wide03 wd_wide3 wd_wide10 wd_wide10_nb)
 
 summary() {
   python - "${ORDER[@]}" <<'EOF'

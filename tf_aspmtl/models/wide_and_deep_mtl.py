@@ -31,7 +31,12 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
     a :class:`~tf_aspmtl.layers.SharedPrivateSparseLinear` of the text's
     n-gram tf-idf ``x(t)`` (the split of
     :class:`~tf_aspmtl.models.SharedPrivateNgramClassifier`, its weights
-    starting at zero). ``fit`` minimises the ASP-MTL objective
+    starting at zero). ``x(t)`` is what the preprocessor's
+    :class:`~tf_aspmtl.preprocessing.NgramFeatures` gives: tf-idf, or, with
+    ``weighting="nb"``, tf-idf scaled by each n-gram's naive-Bayes log-count
+    ratio learnt from the train rows' labels (``--wide-feature-weighting nb``
+    of the main job); the ratios are a weight of that layer, so a saved or
+    exported model computes the same features from raw text. ``fit`` minimises the ASP-MTL objective
     (:class:`~tf_aspmtl.objective.MultiTaskObjective`) with the task loss
     of the summed logits; the adversarial and difference terms act on the
     deep path's features, the only ones they have. A word-vector
@@ -148,7 +153,8 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
 
     def serving_info(self, is_multitask: bool) -> dict[str, Any]:
         features = self.preprocessor.ngram_features
-        return {**super().serving_info(is_multitask), "features": "token ids and word n-gram tf-idf",
+        weighting = " scaled by NB log-count ratios" if features.weighting == "nb" else ""
+        return {**super().serving_info(is_multitask), "features": f"token ids and word n-gram tf-idf{weighting}",
                 "ngrams": features.ngrams, "ngram_vocabulary_size": features.vocabulary_size}
 
     # ------------------------------------------------------------ config

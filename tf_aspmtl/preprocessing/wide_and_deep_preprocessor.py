@@ -24,7 +24,9 @@ class WideAndDeepPreprocessor(MultiTaskPreprocessor):
     It composes the library's two text routes rather than adding a third:
     the token ids are the :class:`MultiTaskPreprocessor`'s (its
     :class:`TextVectorizer`), the n-gram tf-idf the
-    :class:`NgramPreprocessor`'s (an adapted :class:`NgramFeatures`);
+    :class:`NgramPreprocessor`'s (an adapted :class:`NgramFeatures`, tf-idf
+    or, made with ``weighting="nb"`` and adapted with the train rows' 0/1
+    labels, tf-idf times naive-Bayes log-count ratios);
     :meth:`from_preprocessors` joins two such preprocessors of the same tasks.
     Calling it maps ``{"text": tf.string [batch], "task": names or ids}`` to
     ``{"token_ids": int32 [batch, length], "ngram_features": tf.SparseTensor
@@ -39,7 +41,7 @@ class WideAndDeepPreprocessor(MultiTaskPreprocessor):
         task_names: sequence of str. The tasks, in id order.
         classes: mapping from task name to the sequence of its label values.
         text_vectorizer: optional :class:`TextVectorizer` (see :class:`MultiTaskPreprocessor`).
-        ngram_features: an adapted :class:`NgramFeatures`.
+        ngram_features: an adapted :class:`NgramFeatures` (either weighting).
         **kwargs: :class:`MultiTaskPreprocessor`'s other arguments (``max_length``...) and standard
             `keras.layers.Layer` arguments.
 

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -54,6 +53,17 @@ def fdu_preprocessor(vectorizer: TextVectorizer, tasks: Sequence[str],
         return WideAndDeepPreprocessor(list(tasks), classes, text_vectorizer=vectorizer, ngram_features=ngram_features,
                                        name="preprocessor")
     return MultiTaskPreprocessor(list(tasks), classes, text_vectorizer=vectorizer, name="preprocessor")
+
+
+def wide_ngram_features(config: TrainConfig, train: pd.DataFrame) -> NgramFeatures:
+    """The wide path's :class:`NgramFeatures` (``config.ngram_max_features``, ``ngrams``,
+    ``wide_feature_weighting``), adapted on ``train``'s rows: pass the train split alone, never dev, test or
+    unlabelled rows. With ``"nb"`` its NB log-count ratios are learnt from their labels (FDU-MTL: 1 positive)."""
+    nb = config.wide_feature_weighting == "nb"
+    features = NgramFeatures(max_features=config.ngram_max_features, ngrams=config.ngrams,
+                             weighting=config.wide_feature_weighting)
+    features.adapt(train["text"].tolist(), labels=train["label"].to_numpy() if nb else None)
+    return features
 
 
 def _rows(preprocessor: MultiTaskPreprocessor, frame: pd.DataFrame) -> tuple[list, Any]:
@@ -203,7 +213,8 @@ def run(
 
     Returns:
         ``{"model", "per_task": {task: {"dev_error", "test_error", "best_epoch"}}, "avg_dev_error",
-        "avg_test_error", "config", "history", "training_wall_time_s", "wall_time_s", ...}``.
+        "avg_test_error", "config", "history", "training_wall_time_s", "wall_time_s", ...}``; with
+        ``config.wide_feature_weighting == "nb"``, ``"wide_nb_weighting"``: the train rows its NB ratios came from.
     """
     run_dir = Path(run_dir)
     with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live process on the folder is refused
@@ -236,10 +247,11 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
     word_vectors, word_vector_info = _word_vectors(config, data, vectorizer, cache_dir)
     logger.info("vocabulary %d words; %s word vectors (%d-d), coverage %s", vectorizer.vocabulary_size,
                 config.embedding, config.embedding_dim, word_vector_info.get("coverage"))
-    ngram_features = None
-    if config.model == WIDE_DEEP:  # the wide path's n-grams and idf, from the train split alone
-        ngram_features = NgramFeatures(max_features=config.ngram_max_features, ngrams=config.ngrams)
-        ngram_features.adapt(train["text"].tolist())
+    ngram_features, wide_nb = None, None
+    if config.model == WIDE_DEEP:  # the wide path's n-grams, idf (and NB ratios), from the train split alone
+        ngram_features = wide_ngram_features(config, train)
+        if config.wide_feature_weighting == "nb":
+            wide_nb = {"rows": len(train), "positive_rows": int((train["label"] == 1).sum())}
     lm_path, lm_info, this_process_lm_s = None, None, 0.0
     if config.lm_pretrain_epochs > 0:
         lm_path, lm_info, this_process_lm_s = _pretrain(config, data, vectorizer, word_vectors, cache_dir, verbose)
@@ -369,7 +381,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         "per_task": per_task,
         "avg_dev_error": avg("dev_error"),
         "avg_test_error": avg("test_error"),
-        "config": asdict(config),
+        "config": config.to_dict(),  # the fields of RECORDED_WHEN_SET only when set
         "glove_coverage": word_vector_info.get("glove"),  # GloVe's coverage (None without GloVe)
         "word_vectors": word_vector_info,  # kind, dims, word2vec corpus rows and parameters, coverage per source
         "history": histories,
@@ -383,4 +395,5 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         "test_read_after_dev_only_training": evaluated_later,
         "lm_pretraining": lm_info,
         "self_training": self_training_info,
+        **({"wide_nb_weighting": wide_nb} if wide_nb else {}),  # only then: other runs' results are as before
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,9 @@ def claim_run_folder(run_dir: str | os.PathLike, config: TrainConfig, dev_only: 
         if theirs != identity or not path.exists():
             write_json_atomic(path, {**identity, "format": RUN_FOLDER_FORMAT})
         return
-    ours = {**identity["config"], "dev_only": identity["dev_only"]}
-    old = {**theirs["config"], "dev_only": theirs["dev_only"]}
+    filled = {f.name: f.default for f in fields(TrainConfig)}  # what to_dict leaves out at its default, named
+    ours = {**filled, **identity["config"], "dev_only": identity["dev_only"]}
+    old = {**filled, **theirs["config"], "dev_only": theirs["dev_only"]}
     diff = {k: (old.get(k), ours.get(k)) for k in sorted(set(ours) | set(old)) if old.get(k) != ours.get(k)}
     raise RunFolderError(f"{run_dir} holds a run of another configuration (field: (that run, this one) {diff}); "
                      "give this run another output folder, or remove the folder to start afresh")

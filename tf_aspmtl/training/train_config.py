@@ -21,6 +21,7 @@ from tf_aspmtl.models.multitask_classifier import MultiTaskClassifier
 from tf_aspmtl.objective import ADVERSARIAL_OBJECTIVES
 from tf_aspmtl.optimizers import OPTIMIZERS, get_optimizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.ngram_features import WEIGHTINGS
 from tf_aspmtl.preprocessing.text_vectorizer import TRUNCATIONS
 from tf_aspmtl.training.apply_pretrained_encoders import ENCODER_INITS, directions_for_encoder
 from tf_aspmtl.preprocessing.word_vectors import EMBEDDING_KINDS, GLOVE_DIM
@@ -36,8 +37,12 @@ QUICK = {"hidden_dim": 64, "max_length": 64, "epochs": 1, "patience": 3}
 """The smoke-test sizes of ``--quick`` (a minute or so; not the paper's numbers)."""
 WIDE_DEEP = "wide-deep"
 """``TrainConfig.model`` of :class:`~tf_aspmtl.models.WideAndDeepMTL` (ASP-MTL with the n-gram linear path)."""
-WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier")
+WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier", "wide_feature_weighting")
 """The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
+RECORDED_WHEN_SET = ("wide_feature_weighting",)
+"""TrainConfig fields left out of :meth:`TrainConfig.to_dict` at their defaults: fields added after run folders
+(``run_config.json``) and results files (``config``) recorded every field, so a run that leaves them at their
+defaults records what it recorded before they existed; readers fill them in (:meth:`TrainConfig.from_dict`)."""
 
 
 def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
@@ -65,7 +70,8 @@ TRAIN_CONFIG_CHOICES = {"model": MODEL_FAMILIES, "encoder": ENCODERS, "embedding
                         "optimizer": OPTIMIZERS, "difference_normalization": DIFFERENCE_NORMALIZATIONS,
                         "adversarial_objective": ADVERSARIAL_OBJECTIVES, "sampling": SAMPLING,
                         "embedding_perturbation": EMBEDDING_PERTURBATIONS, "truncation": TRUNCATIONS,
-                        "initializer": WEIGHT_INITIALIZERS, "lm_init": ENCODER_INITS}
+                        "initializer": WEIGHT_INITIALIZERS, "lm_init": ENCODER_INITS,
+                        "wide_feature_weighting": WEIGHTINGS}
 """The allowed values of :class:`TrainConfig`'s fields that name a choice."""
 TRAIN_CONFIG_HELP = {
     "model": "the model family (asp-mtl: the paper's; wide-deep: ASP-MTL plus an n-gram linear path)",
@@ -113,6 +119,9 @@ TRAIN_CONFIG_HELP = {
     "ngram_max_features": "wide-deep: most n-grams of the wide path",
     "ngrams": "wide-deep: longest n-gram of the wide path, in words",
     "wide_learning_rate_multiplier": "wide-deep: the wide path's learning rate relative to learning_rate",
+    "wide_feature_weighting": "wide-deep: the wide path's n-gram features: tfidf, or nb (tf-idf scaled by each "
+                              "n-gram's naive-Bayes log-count ratio, learnt from the train split's labels, as "
+                              "experiments.ngram's --feature-weighting nb)",
 }
 """What each :class:`TrainConfig` field means, in a sentence (the command lines' help)."""
 
@@ -160,11 +169,13 @@ class TrainConfig:
     embedding_perturbation: str = "none"
     perturbation_weight: float = 1.0  # weight of its loss term
     perturbation_norm: float = 1.0  # epsilon: L2 norm of each text's perturbation (all its real tokens)
-    # The wide path of model "wide-deep" (WideAndDeepMTL): n-gram tf-idf learnt from the train split, and its
-    # learning rate relative to learning_rate. Other models leave these at their defaults.
+    # The wide path of model "wide-deep" (WideAndDeepMTL): n-gram tf-idf learnt from the train split, its
+    # learning rate relative to learning_rate, and its weighting: "tfidf" or "nb" (tf-idf times naive-Bayes
+    # log-count ratios learnt from the train split's labels). Other models leave these at their defaults.
     ngram_max_features: int = 200_000
     ngrams: int = 2
     wide_learning_rate_multiplier: float = 1.0
+    wide_feature_weighting: str = "tfidf"  # recorded only when "nb" (RECORDED_WHEN_SET)
 
     def __post_init__(self):
         types = {f.name: f.type for f in fields(self)}
@@ -234,7 +245,8 @@ class TrainConfig:
         defaults = {f.name: f.default for f in fields(self)}
         wide = [name for name in WIDE_SETTINGS if getattr(self, name) != defaults[name]]
         if wide and self.model != WIDE_DEEP:
-            raise ValueError(f"TrainConfig fields {wide} set the wide path of model={WIDE_DEEP!r}; "
+            named = ", ".join(f"TrainConfig.{name}" for name in wide)  # the command line adds each one's flag
+            raise ValueError(f"{named} set{'s' if len(wide) == 1 else ''} the wide path of model={WIDE_DEEP!r}; "
                              f"model is {self.model!r}")
         if self.embedding == "glove" and self.embedding_dim != 50:
             raise ValueError(f"embedding='glove' ships 50-d vectors; got embedding_dim={self.embedding_dim}")
@@ -267,7 +279,10 @@ class TrainConfig:
             raise ValueError(f"{where}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, but those of :data:`RECORDED_WHEN_SET` at their defaults (what run folders and results
+        files record; :meth:`from_dict` of it gives this config back)."""
+        default = {f.name: f.default for f in fields(self)}
+        return {k: v for k, v in asdict(self).items() if k not in RECORDED_WHEN_SET or v != default[k]}
 
 
 def build_model(
