@@ -63,9 +63,9 @@ def is_ngram(config: dict[str, Any]) -> bool:
 
 def train_command(config: Path, seed: int, runs: Path, export: bool) -> list[str]:
     script = "experiments.ngram" if is_ngram(json.loads(Path(config).read_text())) else "experiments.train"
-    command = [sys.executable, "-m", script, "--config", str(config), "--seed", str(seed),
-               "--output-dir", str(runs / f"seed{seed}"), "--results", str(result_path(seed)), "--verbose", "2"]
-    return command + (["--export", str(runs / "export")] if export else [])
+    command = [sys.executable, "-m", script, "--config", _arg(config), "--seed", str(seed),
+               "--output-dir", _arg(runs / f"seed{seed}"), "--results", _arg(result_path(seed)), "--verbose", "2"]
+    return command + (["--export", _arg(runs / "export")] if export else [])
 
 
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +82,13 @@ def config_settings(config: dict[str, Any]) -> dict[str, Any]:
 def result_settings(result: dict[str, Any]) -> dict[str, Any]:
     """The same, of a run's results file."""
     return ngram.identity(NgramConfig.from_results(result)) if is_ngram(result) else _settings(result["config"])
+
+
+def _arg(path: Path | str) -> str:
+    """A path as a command-line argument: relative to the checkout when inside it (the commands run there), so
+    the files they write name no folder of this machine."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def check_results_match(config: Path, seeds: list[int]) -> None:
@@ -186,8 +193,8 @@ def bench(runs: Path, export: str = "export", output: Path | None = None) -> Pat
     if not versions:
         logger.warning("no export of %s under %s: serving cost not measured", BENCH_TASK, runs / export)
         return None
-    command = [sys.executable, "-m", "experiments.bench_serving", "--export-dir", str(versions[-1]),
-               "--output", str(out)]
+    command = [sys.executable, "-m", "experiments.bench_serving", "--export-dir", _arg(versions[-1]),
+               "--output", _arg(out)]
     logger.info("measuring serving: %s", " ".join(command[1:]))
     return out if subprocess.call(command, cwd=REPO_ROOT) == 0 and out.exists() else None
 
@@ -200,10 +207,10 @@ def ensemble(seeds: list[int], runs: Path) -> Path | None:
         if len(seeds) < 2 or not all(result_path(s).exists() and m.exists() for s, m in zip(seeds, members)):
             logger.warning("ensemble skipped: it needs every seed's result and model (%s)", ", ".join(map(str, members)))
             return None
-        command = [sys.executable, "-m", "experiments.ensemble", "--results", str(out),
-                   "--export", str(runs / "export-ensemble")]
+        command = [sys.executable, "-m", "experiments.ensemble", "--results", _arg(out),
+                   "--export", _arg(runs / "export-ensemble")]
         for m in members:
-            command += ["--member", str(m)]
+            command += ["--member", _arg(m)]
         logger.info("scoring the ensemble: %s", " ".join(command[1:]))
         if subprocess.call(command, cwd=REPO_ROOT) != 0 or not out.exists():
             return None
