@@ -5,7 +5,8 @@
 # before: tfidf against experiments/results/ngram_batch/b64_lr1e-3_seed<S>.json, nb against
 # experiments/results/ngram_levers/nb_seed<S>.json. The earlier layout moved an absent task's private weights of the
 # batch's n-grams by Adam's momentum at every step, which acts like a larger private learning rate; the _lr2 and _lr3
-# settings (learning rate 2e-3, 3e-3) ask whether the new layout wants a larger one (chosen on dev).
+# settings (learning rate 2e-3, 3e-3) ask whether the new layout wants a larger one (chosen on dev). nb_lr3_self09:
+# the chosen configuration with self-training at 0.9 (issue 24), paired with nb_lr3.
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
 #   bash experiments/queues/ngram_task_rows.sh --summary   # the paired table (experiments/results/ngram_task_rows/summary.md)
 set -u
@@ -29,8 +30,8 @@ print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `expe
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| features | seed | dev before | dev after | difference | best epoch before / after | training s before / after |")
 print("|---|---|---:|---:|---:|---|---|")
-for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3"):
-    before = BEFORE[name.split("_")[0]]
+for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09"):
+    before = BEFORE[name.split("_")[0]] if name != "nb_lr3_self09" else str(HERE / "nb_lr3_seed{}.json")
     diffs = []
     for seed in (0, 1, 2):
         after_path, before_path = HERE / f"{name}_seed{seed}.json", Path(before.format(seed))
@@ -53,6 +54,7 @@ declare -A FLAGS=(
   [nb_lr2]="--feature-weighting nb --learning-rate 2e-3"
   [tfidf_lr3]="--learning-rate 3e-3"
   [nb_lr3]="--feature-weighting nb --learning-rate 3e-3"
+  [nb_lr3_self09]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9"
 )
-ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2)
+ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09)
 run_screen ngram_task_rows "experiments.ngram --config experiments/configs/best.json --dev-only"
