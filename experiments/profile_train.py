@@ -2,6 +2,7 @@
 
     python -m experiments.profile_train                           # ASP-MTL, 16 tasks, batch 16
     python -m experiments.profile_train --optimizer adam --output experiments/results/profile_asp_mtl_adam.json
+    python -m experiments.profile_train --model sp-ngram --batch-size 64   # the n-gram model, best.json's features
 
 Trains the model for ``--warmup`` steps (tracing), then records ``--steps``
 steps with ``tf.profiler.experimental`` (the trace TensorBoard's Profile tab
@@ -29,6 +30,8 @@ from typing import Any
 
 from experiments import bench
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+
+NGRAM_MODEL = "sp-ngram"
 
 OP_EVENT = re.compile(r"^(?P<name>[^:]+):(?P<type>[A-Za-z0-9_]+)$")
 """An op event in the trace is named ``<op name>:<op type>``; executor and tf.data events are not."""
@@ -102,9 +105,24 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ngram_model_and_batches(args) -> tuple[list[str], Any, Any]:
+    """The n-gram model of ``experiments/configs/best.json`` (its features and learning rate) on the train split of
+    ``--tasks`` and its seeded stream of ``--batch-size`` batches, the features computed once."""
+    from experiments.ngram import config_from_flags
+    from tf_aspmtl.data import load_fdu_mtl
+    from tf_aspmtl.training.ngram_run import compiled_ngram_model, ngram_preprocessor, ngram_rows_dataset
+
+    flags = ["--config", str(REPO_ROOT / "experiments" / "configs" / "best.json")]
+    config = config_from_flags(flags + ([] if args.tasks == "all" else ["--tasks", args.tasks]))
+    train = load_fdu_mtl(tasks=list(config.tasks), splits=("train",))
+    model = compiled_ngram_model(config, ngram_preprocessor(config, train))
+    return list(config.tasks), model, ngram_rows_dataset(model, train, args.batch_size, seed=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="asp-mtl", help="model family: single, fs-mtl, sp-mtl, asp-mtl")
+    p.add_argument("--model", default="asp-mtl", help="model family: single, fs-mtl, sp-mtl, asp-mtl; or sp-ngram, "
+                   "the shared/private n-gram model with experiments/configs/best.json's features and learning rate")
     p.add_argument("--tasks", default="all")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steps", type=int, default=50, help="profiled steps")
@@ -122,9 +140,12 @@ def main(argv: list[str] | None = None) -> int:
 
     made_by = provenance(command_line("experiments.profile_train", argv))
     keras.utils.set_random_seed(0)
-    tasks, vectorizer, ds, _ = bench.datasets(args)
-    model = bench.build_model(args.model, tasks, vectorizer, args)
-    batches = bench.adapt_batches(args.model, ds, args.max_length)
+    if args.model == NGRAM_MODEL:
+        tasks, model, batches = ngram_model_and_batches(args)
+    else:
+        tasks, vectorizer, ds, _ = bench.datasets(args)
+        model = bench.build_model(args.model, tasks, vectorizer, args)
+        batches = bench.adapt_batches(args.model, ds, args.max_length)
     model.fit(batches, steps_per_epoch=args.warmup, epochs=1, verbose=0)
     logdir = Path(args.logdir or tempfile.mkdtemp(prefix="tf_aspmtl_profile_"))
     print(f"profiling {args.steps} steps into {logdir}", flush=True)

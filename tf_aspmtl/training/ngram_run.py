@@ -45,6 +45,24 @@ def ngram_rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame,
     return model.training_dataset(x, labels, batch_size, seed=seed)[0]
 
 
+def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreprocessor:
+    """The n-gram features of ``config`` learnt from FDU-MTL train rows (``text``, ``task``, integer ``label``; the
+    labels for ``feature_weighting="nb"`` only), in a preprocessor of ``config.tasks`` with FDU-MTL's class names."""
+    tasks = list(config.tasks)
+    nb = config.feature_weighting == "nb"
+    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams,
+                             weighting=config.feature_weighting)
+    features.adapt(train["text"].astype(str).tolist(), labels=train["label"].to_numpy() if nb else None)
+    return NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features, name="preprocessor")
+
+
+def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor) -> SharedPrivateNgramClassifier:
+    """A fresh model of ``config`` (weights at zero) on ``preprocessor``'s features, compiled with LazyAdam."""
+    model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
+    model.compile(optimizer=LazyAdam(config.learning_rate))
+    return model
+
+
 def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
               dev_only: bool = False, verbose: int = 2) -> dict[str, Any]:
     """Trains the n-gram model of ``config``, selects its epoch on dev, reads test once; returns the results record.
@@ -91,16 +109,11 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     train, dev = data[data["split"] == "train"], data[data["split"] == "dev"]
     keras.utils.set_random_seed(config.seed)
     nb = config.feature_weighting == "nb"
-    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams,
-                             weighting=config.feature_weighting)
-    features.adapt(train["text"].astype(str).tolist(), labels=train["label"].to_numpy() if nb else None)
-    preprocessor = NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features,
-                                     name="preprocessor")
+    preprocessor = ngram_preprocessor(config, train)
+    features = preprocessor.features
 
     def new_model() -> SharedPrivateNgramClassifier:
-        model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
-        model.compile(optimizer=LazyAdam(config.learning_rate))
-        return model
+        return compiled_ngram_model(config, preprocessor)
 
     model = new_model()
     fit_verbose, epoch_lines = fit_output(verbose)
