@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, Mapping
 
 import keras_tuner
@@ -68,7 +68,7 @@ def best_train_config(base: TrainConfig, values: Mapping[str, Any]) -> dict[str,
         ValueError: a value names no TrainConfig field.
     """
     known = {f.name for f in fields(TrainConfig)}
-    config = asdict(base)
+    config = base.to_dict()  # what a run records: fields recorded only when set are left out at their default
     for name, value in values.items():
         if name in HYPERBAND_KEYS:
             if name == "tuner/epochs":
