@@ -169,15 +169,15 @@ class SharedPrivateNgramClassifier(Task):
 
     def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
         """The n-gram features and this task's folded :meth:`task_head` (built from the current weights);
-        ``chunk_rows`` is ignored: nothing here runs over a text's length. A batch's features are computed in
-        :func:`~tf_aspmtl.models.parallel_rows.parallel_row_slices` (the same features, on two cores)."""
+        ``chunk_rows`` is ignored: nothing here runs over a text's length. A batch's logits are computed in
+        :func:`~tf_aspmtl.models.parallel_rows.parallel_row_slices` (the same logits, on two cores)."""
         head = self.task_head(task_index)
         features = self.preprocessor.features
         if not features.built:  # a loaded model that was never called: one call builds it
             features(tf.constant([""]))
 
         def probabilities(texts: tf.Tensor) -> tf.Tensor:
-            return tf.nn.softmax(head(parallel_row_slices(features, tf.reshape(texts, [-1]))))
+            return tf.nn.softmax(parallel_row_slices(lambda rows: head(features(rows)), tf.reshape(texts, [-1])))
 
         return ServingFunction(probabilities, (features, head))
 
