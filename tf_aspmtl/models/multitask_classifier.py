@@ -17,7 +17,6 @@ from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.length_sorted_chunks import length_sorted_map
-from tf_aspmtl.models.parallel_rows import parallel_row_slices
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
@@ -304,11 +303,10 @@ class MultiTaskClassifier(Task):
         """Logits [batch, num_classes(task)] of raw texts of one task: only that task's encoders and head.
 
         With ``chunk_rows``, rows are sorted by length and run in chunks, each only as far as its longest text
-        (:func:`length_sorted_map`), tokenised in slices on two cores (:func:`parallel_row_slices`): each row's
-        logits are the same either way.
+        (:func:`length_sorted_map`); each row's logits are the same either way.
         """
         k = self.task_id(task_index)
-        ids = parallel_row_slices(self.preprocessor.token_ids, tf.reshape(texts, [-1]))
+        ids = self.preprocessor.token_ids(tf.reshape(texts, [-1]))
         if chunk_rows is None:
             return self.task_logits(ids, k)
         return length_sorted_map(lambda chunk: self.task_logits(chunk, k), ids, chunk_rows, self.num_classes[k])
