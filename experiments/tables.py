@@ -18,275 +18,46 @@ of ``rebuild`` rely on.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import math
 import re
-import subprocess
 import sys
-import time
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from experiments import best as best_script
 from experiments import ngram, results_doc, select_ensembles
-from experiments.train import parse_args, resolve_config
-from experiments.provenance import REPO_ROOT, command_line, git_commit, write_atomic
+from experiments.choose_best import WIDE_DEEP_PREFIX, choose_best, wide_deep_screen_runs
+from experiments.provenance import REPO_ROOT, command_line, write_atomic
 from experiments.result_files import (
     FAMILIES,
-    LABELS,
     PAPER_COLUMN,
     PREVIOUS_4TASK_WINNER,
     RESULTS as RESULT_FILES,
     TABLES as RESULTS,
     load_previous,
     load_runs,
-    paper_table,
 )
-from tf_aspmtl.analysis.seed_comparison import compare_runs, mean_sd, summarize_differences
-from tf_aspmtl.analysis.seed_comparison import error_table as seed_error_table
+from experiments.table3 import TRANSFER_COLUMNS, paired_transfer, table3_frame, table3_markdown
+from experiments.table_format import error_table, frame_csv, markdown_table, paired, plot
+from experiments.table_plan import (
+    ABLATION_SETTINGS,
+    LEVERS_FROM_ABLATIONS,
+    OWN_FLAGS,
+    PLAN,
+    RUNS,
+    SCREEN16_SETTINGS,
+    SCREEN_TASKS,
+    TABLES,
+    baseline,
+    run_queue,
+    status,
+)
+from tf_aspmtl.analysis.seed_comparison import mean_sd
 
-RUNS = RESULTS / "runs"
-SEEDS = (0, 1, 2)
-COMMON = ("--paper-scale", "--optimizer", "lazy-adam", "--intra-op-threads", "1", "--inter-op-threads", "2")
-logger = logging.getLogger("experiments.tables")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of a table: a setting and a seed."""
-
-    table: str
-    setting: str
-    seed: int
-    flags: tuple[str, ...]
-    module: str = "experiments.train"
-
-    @property
-    def name(self) -> str:
-        return f"{self.setting}_seed{self.seed}"
-
-    @property
-    def result_path(self) -> Path:
-        return RUNS / f"{self.name}.json"
-
-    def command(self, runs_dir: Path) -> list[str]:
-        common = COMMON if self.module == "experiments.train" else ()
-        flags = [f.format(runs=runs_dir) for f in self.flags]
-        return [
-            sys.executable, "-m", self.module, *common, *flags, "--seed", str(self.seed),
-            "--output-dir", str(runs_dir / self.name), "--results", str(self.result_path), "--verbose", "2",
-        ]
-
-
-PLAN_FILE = REPO_ROOT / "experiments" / "configs" / "table_runs.toml"
-PLAN = tomllib.loads(PLAN_FILE.read_text(encoding="utf-8"))
-"""table -> ``settings`` (setting -> its own flags), ``append`` (flags every run of the table adds), ``baseline``
-and ``baselines`` (what each lever is paired with), ``skip_seeds``: :data:`PLAN_FILE`."""
-TABLES = {table: {name: (*flags, *plan.get("append", ())) for name, flags in plan["settings"].items()}
-          for table, plan in PLAN.items()}
-"""table -> setting -> every flag of its runs."""
-OWN_FLAGS = {name: tuple(flags) for plan in PLAN.values() for name, flags in plan["settings"].items()}
-"""setting -> the flags that make it what it is (without its table's ``append``: what tables show)."""
-TABLE2_SETTINGS, ABLATION_SETTINGS, SCREEN16_SETTINGS = TABLES["table2"], TABLES["ablations"], TABLES["screen16"]
-LEVER_SETTINGS = {**TABLES["levers"], **TABLES["more_levers"]}
-SCREEN_TASKS = PLAN["levers"]["append"][1]
-
-
-def baseline(table: str, setting: str) -> str:
-    """The setting a lever of ``table`` is paired with on dev."""
-    return PLAN[table].get("baselines", {}).get(setting, PLAN[table]["baseline"])
-
-
-LEVERS_FROM_ABLATIONS = {"asp_mtl_confusion": "confusion", "asp_mtl_unlabeled": "unlabeled"}
-"""Ablation runs (16 tasks, paired with ASP-MTL) that double as lever screens."""
-
-
-TABLE3_SEEDS = (0,)
-TRANSFER_FAMILIES = {"sp_mtl": "sp-mtl", "asp_mtl": "asp-mtl"}
-
-
-def table3_runs(seeds=TABLE3_SEEDS) -> list[RunSpec]:
-    """For every task: SP-MTL and ASP-MTL trained on the other 15, then SC and BC on the held-out task."""
-    from tf_aspmtl.data.paths import FDU_MTL_TASKS
-
-    specs = []
-    for seed in seeds:
-        for task in FDU_MTL_TASKS:
-            others = ",".join(t for t in FDU_MTL_TASKS if t != task)
-            for family, model in TRANSFER_FAMILIES.items():
-                source = RunSpec("table3", f"t3src_{family}_no_{task}", seed, ("--model", model, "--tasks", others))
-                specs.append(source)
-                for mode in ("sc", "bc"):
-                    specs.append(RunSpec(
-                        "table3", f"t3_{family}_{mode}_{task}", seed,
-                        ("--source-model", "{runs}/" + source.name + "/model/model.keras", "--task", task,
-                         "--mode", mode),
-                        module="experiments.transfer",
-                    ))
-    return specs
-
-
-def planned_runs(tables: list[str], seeds: list[int] | None = None,
-                 settings: list[str] | None = None) -> list[RunSpec]:
-    """Every run of ``tables`` (only ``seeds`` and ``settings`` if given), seed-major so that early seeds complete
-    whole comparisons first."""
-    specs = []
-    for table in tables:
-        if table == "table3":
-            specs += table3_runs()
-            continue
-        skip = PLAN[table].get("skip_seeds", {})
-        for seed in SEEDS:
-            for setting, flags in TABLES[table].items():
-                if seed not in skip.get(setting, ()):
-                    specs.append(RunSpec(table, setting, seed, flags))
-    if settings is not None:
-        unknown = sorted(set(settings) - {spec.setting for spec in specs})
-        if unknown:
-            raise SystemExit(f"unknown setting(s) {unknown} for tables {tables}")
-    return [spec for spec in specs if (seeds is None or spec.seed in seeds)
-            and (settings is None or spec.setting in settings)]
-
-
-def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None,
-              settings: list[str] | None = None) -> int:
-    """Runs every missing run of ``tables`` (of ``seeds`` and ``settings`` if given), one process at a time; returns
-    the number of failures."""
-    failures = 0
-    for spec in planned_runs(tables, seeds, settings):
-        if spec.result_path.exists():
-            continue
-        command = spec.command(runs_dir)
-        logger.info("starting %s: %s", spec.name, " ".join(command[1:]))
-        started = time.time()
-        code = subprocess.call(command, cwd=REPO_ROOT)
-        logger.info("%s ended with exit code %d after %.0f s", spec.name, code, time.time() - started)
-        if code != 0 or not spec.result_path.exists():
-            failures += 1
-    return failures
-
-
-def status(tables: list[str], seeds: list[int] | None = None, settings: list[str] | None = None) -> str:
-    lines = []
-    for spec in planned_runs(tables, seeds, settings):
-        lines.append(f"{'done   ' if spec.result_path.exists() else 'missing'} {spec.table:9s} {spec.name}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- rebuild
 TABLE2_PAIRS = (("asp_mtl", "sp_mtl"), ("sp_mtl", "fs_mtl"), ("fs_mtl", "single"))
 ABLATION_PAIRS = tuple((a, "asp_mtl") for a in ABLATION_SETTINGS)
 README = REPO_ROOT / "README.md"
 RESULTS_DOC = REPO_ROOT / "docs" / "RESULTS.md"
-CSV_DECIMALS = 4
-"""Decimals of the result CSVs; the frames hold their means and sds at that precision, so every table prints alike."""
-
-
-def paired(runs, a: str, b: str) -> dict[str, Any] | None:
-    """``a - b`` test error over the seeds both have, per (seed, task) and per seed (mean over tasks)."""
-    comparison = compare_runs(runs.get(a, {}), runs.get(b, {}))
-    return None if comparison is None else {"a": a, "b": b, **comparison}
-
-
-def error_table(runs, settings, paper_columns: dict[str, str] | None):
-    """:func:`tf_aspmtl.analysis.error_table` with the paper's column of each setting in ``paper_columns``."""
-    frame = seed_error_table(runs, settings, CSV_DECIMALS)
-    if frame is not None and paper_columns:
-        paper = paper_table()
-        for setting, column in paper_columns.items():
-            frame[f"paper_{setting}"] = [float(paper[column].mean() if task == "average" else paper.loc[task, column])
-                                         for task in frame["task"]]
-    return frame
-
-
-def _fmt(mean: float, sd: float, seeds: int) -> str:
-    if seeds == 0:
-        return "–"
-    return f"{mean:.1f}" if seeds == 1 else f"{mean:.1f} ± {sd:.1f}"
-
-
-def pair_line(p: dict[str, Any]) -> str:
-    seeds = ", ".join(str(s) for s in p["seeds"])
-    per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
-    low, high = p["ci95"]
-    interval = "–" if math.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"  # one pair: no interval
-    verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
-               else "no difference shown" if interval != "–" else "one pair: nothing shown")
-    if len(p["seeds"]) < 2:  # the interval spans tasks only: seed-to-seed variation is not in it
-        verdict += " (one seed: not settled)"
-    return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
-            f"{interval} | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
-
-
-PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | 95 % interval | "
-               "per seed (mean over tasks) | pairs where the first / second is better | 95 % interval says |"
-               "\n|---|---|---:|---:|---|---|---|---|")
-
-
-def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[str, Any]], command: str,
-                   wall_s: float | None = None) -> str:
-    head = "| task | " + " | ".join(
-        f"{LABELS[s]}" + (" | paper" if paper_columns and s in paper_columns else "") for s in settings) + " |"
-    cols = sum(2 if paper_columns and s in paper_columns else 1 for s in settings)
-    lines = [f"# {title}", "", f"Made by `{command}` from `experiments/results/tables/runs/*.json`. Test error %, "
-             "mean ± sd over seeds (the epoch of each run chosen on dev); the paper's column beside ours.", "",
-             head, "|---|" + "---:|" * cols]
-    for _, row in frame.iterrows():
-        cells = []
-        for s in settings:
-            cells.append(_fmt(row[f"{s}_mean"], row[f"{s}_sd"], int(row[f"{s}_seeds"])))
-            if paper_columns and s in paper_columns:
-                cells.append(f"{row[f'paper_{s}']:.1f}")
-        name = "**average**" if row["task"] == "average" else row["task"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    seeds = ", ".join(f"{LABELS[s]}: {int(frame[f'{s}_seeds'].iloc[-1])}" for s in settings)
-    lines += ["", f"Seeds per setting: {seeds}.", ""]
-    if wall_s is not None:
-        lines += [f"Wall time of these runs, summed: {wall_s / 3600:.2f} h on this 2-core machine (each run's "
-                  "`wall_time_s`; one run at a time, some while tests or other work shared the cores).", ""]
-    lines += [ "Paired differences (same seed: same initial weights "
-              "and data order; negative = the first has lower error):", "", PAIR_HEADER]
-    lines += [pair_line(p) for p in pairs if p]
-    return "\n".join(lines) + "\n"
-
-
-def plot(frame, settings, paper_columns, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    x = np.arange(len(frame))
-    width = 0.8 / (len(settings) * (2 if paper_columns else 1))
-    fig, ax = plt.subplots(figsize=(16, 5))
-    k = 0
-    for i, s in enumerate(settings):
-        color = plt.cm.tab10(i)
-        ax.bar(x + k * width, frame[f"{s}_mean"], width, yerr=frame[f"{s}_sd"].fillna(0), color=color,
-               label=f"{LABELS[s]} (ours)", capsize=2)
-        k += 1
-        if paper_columns and s in paper_columns:
-            ax.bar(x + k * width, frame[f"paper_{s}"], width, color=color, alpha=0.35, hatch="//",
-                   label=f"{LABELS[s]} (paper)")
-            k += 1
-    ax.set_xticks(x + width * (k - 1) / 2, frame["task"], rotation=45, ha="right")
-    ax.set_ylabel("test error %")
-    ax.set_title(title)
-    ax.legend(ncol=4, fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
-
-
-def frame_csv(frame) -> str:
-    """A table's CSV text, its numbers to :data:`CSV_DECIMALS` decimals."""
-    return frame.to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f")
 
 
 def build(command: str, plots: bool = True) -> dict[Path, str]:
@@ -360,121 +131,6 @@ def rebuild(command: str) -> list[Path]:
     return changed
 
 
-TRANSFER_COLUMNS = ("sp_mtl_sc", "sp_mtl_bc", "asp_mtl_sc", "asp_mtl_bc")
-
-
-def _transfer_runs(runs, column: str) -> dict[str, dict[int, dict[str, Any]]]:
-    """task -> seed -> results of the transfer runs of ``column`` (e.g. ``asp_mtl_bc``)."""
-    found: dict[str, dict[int, dict[str, Any]]] = {}
-    for setting, by_seed in runs.items():
-        if setting.startswith(f"t3_{column}_"):
-            found[setting[len(f"t3_{column}_"):]] = by_seed
-    return found
-
-
-def table3_frame(runs):
-    import pandas as pd
-
-    if not any(_transfer_runs(runs, c) for c in TRANSFER_COLUMNS):
-        return None
-    paper = paper_table("table3_transfer_error_rates.csv")
-    rows = []
-    for task in list(paper.index) + ["average"]:
-        row: dict[str, Any] = {"task": task}
-        for column in TRANSFER_COLUMNS:
-            by_task = _transfer_runs(runs, column)
-            if task == "average":
-                complete = [t for t in paper.index if t in by_task]
-                values = ([sum(by_task[t][s]["avg_test_error"] for t in complete) / len(complete)
-                           for s in set.intersection(*(set(by_task[t]) for t in complete))]
-                          if len(complete) == len(paper.index) else [])
-            else:
-                values = [r["avg_test_error"] for r in by_task.get(task, {}).values()]
-            mean, sd = mean_sd(values) if values else (float("nan"), float("nan"))
-            row[f"{column}_mean"], row[f"{column}_sd"] = round(mean, CSV_DECIMALS), round(sd, CSV_DECIMALS)
-            row[f"{column}_seeds"] = len(values)
-            row[f"paper_{column}"] = float(paper[column].mean() if task == "average" else paper.loc[task, column])
-        singles = runs.get("single", {})
-        if singles:
-            values = [r["avg_test_error"] if task == "average" else r["per_task"][task]["test_error"]
-                      for r in singles.values()]
-            row["single_mean"] = sum(values) / len(values)
-        row["paper_single_avg"] = float(paper["single_avg"].mean() if task == "average" else paper.loc[task, "single_avg"])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
-    """``a - b`` test error over the (task, seed) pairs both have."""
-    ra, rb = _transfer_runs(runs, a), _transfer_runs(runs, b)
-    diffs = [ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"] for t in ra if t in rb
-             for s in ra[t] if s in rb[t]]
-    if not diffs:
-        return None
-    return {"a": a, "b": b, **summarize_differences(diffs, sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]}))}
-
-
-def table3_markdown(frame, pairs, command: str) -> str:
-    lines = ["# Table 3: transfer to a held-out task", "",
-             f"Made by `{command}`. For each task, SP-MTL and ASP-MTL trained on the other 15 tasks; then SC "
-             "(frozen shared encoder + new output layer) or BC (+ a new private encoder) trained on the held-out "
-             "task's train split, epoch chosen on its dev split. Test error %, mean ± sd over seeds; the paper's "
-             "column beside ours; `single` is our single-task LSTM from Table 2.", "",
-             "| task | single (ours) | single (paper) | " + " | ".join(f"{LABELS[c]} | paper" for c in TRANSFER_COLUMNS)
-             + " |", "|---|" + "---:|" * (2 + 2 * len(TRANSFER_COLUMNS))]
-    for _, row in frame.iterrows():
-        single = f"{row['single_mean']:.1f}" if "single_mean" in row and row["single_mean"] == row["single_mean"] else "–"
-        cells = [single, f"{row['paper_single_avg']:.1f}"]
-        for c in TRANSFER_COLUMNS:
-            cells += [_fmt(row[f"{c}_mean"], row[f"{c}_sd"], int(row[f"{c}_seeds"])), f"{row[f'paper_{c}']:.1f}"]
-        name = "**average**" if row["task"] == "average" else row["task"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "The average is given once every task has a run."]
-    tasks = frame[frame["task"] != "average"]
-    for c in TRANSFER_COLUMNS:
-        done = tasks[tasks[f"{c}_seeds"] > 0]
-        if 0 < len(done) < len(tasks):
-            lines.append(f"- {LABELS[c]} so far, {len(done)} of {len(tasks)} tasks ({', '.join(done['task'])}): "
-                         f"mean of the per-task means {done[f'{c}_mean'].mean():.2f}, the paper's on the same tasks "
-                         f"{done[f'paper_{c}'].mean():.2f}.")
-    lines += ["", "Paired differences (same held-out task and seed):", "", PAIR_HEADER] + [pair_line(p) for p in pairs]
-    lines += table3_targets(frame, pairs)
-    return "\n".join(lines) + "\n"
-
-
-TABLE3_BC_TARGET = 14.3
-"""The issue's transfer target: ASP-MTL-BC mean test error at most the paper's."""
-
-
-def table3_targets(frame, pairs) -> list[str]:
-    """The targets, met or missed, from the table's own numbers (empty until every task has a run)."""
-    average = frame[frame["task"] == "average"].iloc[0]
-    ours = average.get("asp_mtl_bc_mean", float("nan"))
-    if ours != ours:
-        return []
-    lines = ["", "## Targets", "",
-             f"- ASP-MTL-BC mean test error <= {TABLE3_BC_TARGET}: ours {ours:.2f} "
-             f"({int(average['asp_mtl_bc_seeds'])} seed(s)): **{'met' if ours <= TABLE3_BC_TARGET else 'missed'}**."]
-    for p in pairs:
-        if p["a"].startswith("asp_mtl") and p["b"].startswith("sp_mtl"):
-            low, high = p["ci95"]
-            verdict = ("ASP better, paired" if high < 0 else "SP better, paired" if low > 0
-                       else "not shown either way")
-            lines.append(f"- {LABELS[p['a']]} better than {LABELS[p['b']]}: mean difference {p['mean']:+.2f} "
-                         f"[{low:+.2f}, {high:+.2f}] over {p['pairs']} pairs: **{verdict}**.")
-    single, paper_single = average.get("single_mean", float("nan")), average["paper_single_avg"]
-    if single == single:
-        columns = [c for c in TRANSFER_COLUMNS if average[f"{c}_mean"] == average[f"{c}_mean"]]
-        gaps = [average[f"{c}_mean"] - average[f"paper_{c}"] for c in columns]
-        lines.append(
-            f"- What the evidence says: our transfer columns are {min(gaps):+.2f} to {max(gaps):+.2f} points from the "
-            f"paper's, while our single-task baseline is {single - paper_single:+.2f} from the paper's ({single:.1f} "
-            f"vs {paper_single:.1f}, Table 2's protocol and data): the same code and data give a much weaker "
-            "single-task model than the paper reports, and transfer closes most of that gap. With one seed the "
-            "columns' order is not settled: Table 2's sd over seeds shows how far a seed moves a 16-task average."
-        )
-    return lines
-
 
 def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: str) -> dict[str, Any] | None:
     seeds = sorted(set(runs.get(base, {})) & set(runs.get(setting, {})))
@@ -491,6 +147,9 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
 
 NGRAM_BASELINE = "s16_ht_conf_unl"
 """What the shared/private n-gram model was screened against: the best LSTM configuration at the time."""
+WIDE_DEEP_BASELINES = {"wd_wide03": "wd", "wd_wide3": "wd", "wd_wide10": "wd", "wd_wide10_nb": "wd_wide10"}
+"""The wide-and-deep setting each one changes one thing of (``wd``: the LSTM configuration whose deep path it is,
+:data:`NGRAM_BASELINE`)."""
 
 
 def levers_table(runs):
@@ -518,6 +177,13 @@ def levers_table(runs):
         lever = "the n-gram model instead of the LSTMs" if name == "sp_ngram" else f"n-gram model: {name}"
         rows.append(_lever_row(with_ngram, base, ngram.screen_key(name), lever,
                                " ".join(["python -m experiments.ngram", *flags]), f"16 tasks, dev only, vs {base}"))
+    wide_deep = wide_deep_screen_runs()
+    for key, by_seed in wide_deep.items():
+        name = key[len(WIDE_DEEP_PREFIX):]
+        base = WIDE_DEEP_PREFIX + WIDE_DEEP_BASELINES[name] if name in WIDE_DEEP_BASELINES else NGRAM_BASELINE
+        flags = " ".join(["python -m experiments.train", *next(iter(by_seed.values()))["flags"]])
+        rows.append(_lever_row({**runs, **wide_deep}, base, key, f"wide-and-deep: {name}", flags,
+                               f"16 tasks, dev only, vs {base}"))
     for setting, lever in LEVERS_FROM_ABLATIONS.items():
         rows.append(_lever_row(runs, "asp_mtl", setting, lever, " ".join(OWN_FLAGS[setting]), "16 tasks (ablation)"))
     best = load_previous(PREVIOUS_4TASK_WINNER)
@@ -550,80 +216,6 @@ def levers_markdown(frame, command: str) -> str:
                      f"{r['dev_error_lever']:.2f} | {r['dev_gain_mean']:+.2f}{sd} |")
     return "\n".join(lines) + "\n"
 
-
-BEST_CONFIG = REPO_ROOT / "experiments" / "configs" / "best.json"
-
-
-def choose_best(runs, command: str) -> dict[str, Any]:
-    """The screened setting with the lowest mean dev error over every seed, as a 16-task TrainConfig file.
-
-    Candidates are the 16-task screen's settings that finished all of
-    :data:`SEEDS`, with Table 2's ASP-MTL (their baseline) and the n-gram
-    model's 16-task screens (:data:`experiments.ngram.SCREEN_SETTINGS`; then
-    the file is an ``experiments.ngram --config``); only when none
-    has, the 4-task screen's settings (and its baseline). So every candidate
-    saw the same tasks, seeds and data order. Mean dev errors are compared to
-    3 decimals (whole rows: float noise is no gain); a tie keeps the current
-    ``best.json`` choice, then goes to the cheaper (mean wall time). Only
-    dev errors are read (the screens never read test). Writes
-    ``experiments/configs/best.json``; the reason goes in its ``provenance``
-    field, which :meth:`TrainConfig.from_json_file` ignores.
-    """
-
-    def finished(settings: dict[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
-        found = {}
-        for name in settings:
-            done = runs.get(name, {})
-            if all(seed in done for seed in SEEDS):
-                found[name] = {
-                    "mean_dev_error": mean_sd([done[s]["avg_dev_error"] for s in SEEDS])[0],
-                    "mean_wall_time_s": mean_sd([done[s]["wall_time_s"] for s in SEEDS])[0],
-                }
-        return found
-
-    # The 16-task screen supersedes the 4-task one (whose winner did not carry over to 16 tasks); its candidates
-    # include the paper's ASP-MTL itself (Table 2's runs, the screen's baseline): a lever must beat it on dev.
-    base16 = PLAN["screen16"]["baseline"]
-    settings = {base16: TABLE2_SETTINGS[base16], **SCREEN16_SETTINGS}
-    screen = "all 16 tasks"
-    candidates = finished(SCREEN16_SETTINGS) and finished(settings)
-    if not candidates:
-        settings, screen = LEVER_SETTINGS, SCREEN_TASKS
-        candidates = finished(settings)
-    if not candidates:
-        raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run "
-                         "screen16 (or levers)")
-    ngram_names = {}
-    if screen == "all 16 tasks":  # the n-gram model's 16-task screens compete with the LSTM settings
-        runs = {**runs, **ngram.load_screen_runs()}
-        ngram_names = {ngram.screen_key(name): flags for name, flags in ngram.SCREEN_SETTINGS.items()}
-        candidates.update(finished(ngram_names))
-    # Dev errors are whole rows (a 16-task mean moves in steps of 1/32 point): compare them to 3 decimals, so float
-    # noise cannot break a tie. A tie keeps the current choice (a candidate must beat it to replace it), then goes
-    # to the cheaper.
-    incumbent = None
-    if BEST_CONFIG.exists():
-        incumbent = json.loads(BEST_CONFIG.read_text(encoding="utf-8")).get("provenance", {}).get("chosen")
-    chosen = min(candidates, key=lambda n: (round(candidates[n]["mean_dev_error"], 3), n != incumbent,
-                                            candidates[n]["mean_wall_time_s"]))
-    if chosen in ngram_names:
-        flags = list(ngram_names[chosen])
-        config = ngram.identity(ngram.config_from_flags(flags))
-        command_of_runs = "python -m experiments.ngram --dev-only"
-    else:
-        flags = list(OWN_FLAGS[chosen])
-        config = resolve_config(parse_args(flags)).to_dict()
-        command_of_runs = "python -m experiments.tables run screen16"
-    config["command"], config["commit"] = command, git_commit()
-    config["provenance"] = {
-        "chosen_by": command, "chosen": chosen, "flags": " ".join(flags), "screen_tasks": screen,
-        "seeds": list(SEEDS), "rule": "lowest mean dev error over the seeds on the screening tasks (the LSTM "
-        "settings and the n-gram model's screens alike), to 3 decimals; ties: the current choice, then the cheaper", "screen_command": command_of_runs,
-        "candidates": candidates,
-    }
-    BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(BEST_CONFIG, json.dumps(config, indent=2) + "\n")
-    return config
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from experiments import tables
+from experiments import choose_best as choose
+from experiments import table3, table_format, table_plan, tables
 
 
 def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
@@ -17,6 +18,8 @@ def _run(errors: dict[str, float], dev: float = 10.0) -> dict:
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(table_plan, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(choose, "WIDE_DEEP_SCREEN", tmp_path / "wide_deep_screen")
     monkeypatch.setattr(tables, "PREVIOUS_4TASK_WINNER", tmp_path / "previous_best_4task_winner.json")
     from experiments import ngram
 
@@ -30,17 +33,17 @@ def test_paired_difference_uses_only_shared_seeds_and_brackets_the_truth(runs_di
         (runs_dir / f"sp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 10.0 + shift, "b": 20.0})))
         (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 9.0 + shift, "b": 19.0})))
     (runs_dir / "asp_mtl_seed7.json").write_text(json.dumps(_run({"a": 50.0, "b": 50.0})))  # no SP-MTL partner
-    result = tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl")
+    result = table_format.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl")
     assert result["seeds"] == [0, 1, 2] and result["pairs"] == 6
     assert result["mean"] == pytest.approx(-1.0)
     assert result["a_better_pairs"] == 6 and result["b_better_pairs"] == 0
-    assert tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "fs_mtl") is None
+    assert table_format.paired(tables.load_runs(tables.RUNS), "asp_mtl", "fs_mtl") is None
 
 
 def test_error_table_reports_seeds_and_spread(runs_dir):
     for seed, err in ((0, 10.0), (1, 12.0)):
         (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err, "b": err})))
-    frame = tables.error_table(tables.load_runs(tables.RUNS), ("fs_mtl", "sp_mtl"), None)
+    frame = table_format.error_table(tables.load_runs(tables.RUNS), ("fs_mtl", "sp_mtl"), None)
     average = frame[frame["task"] == "average"].iloc[0]
     assert average["fs_mtl_mean"] == pytest.approx(11.0) and average["fs_mtl_sd"] == pytest.approx(2 ** 0.5, abs=1e-4)
     assert average["fs_mtl_seeds"] == 2 and average["sp_mtl_seeds"] == 0
@@ -51,37 +54,37 @@ def test_a_mean_on_a_rounding_tie_prints_the_same_from_the_frame_and_from_its_cs
     # 12.74999976...: the markdown printed 12.7, and best.md, reading the CSV's 12.7500, printed 12.8.
     for seed, err in enumerate((11.750000715255737, 12.999999523162842, 13.499999046325684)):
         (runs_dir / f"fs_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": err})))
-    frame = tables.error_table(tables.load_runs(tables.RUNS), ("fs_mtl",), None)
-    from_csv = pd.read_csv(io.StringIO(tables.frame_csv(frame))).set_index("task").loc["a", "fs_mtl_mean"]
+    frame = table_format.error_table(tables.load_runs(tables.RUNS), ("fs_mtl",), None)
+    from_csv = pd.read_csv(io.StringIO(table_format.frame_csv(frame))).set_index("task").loc["a", "fs_mtl_mean"]
     in_frame = frame.set_index("task").loc["a", "fs_mtl_mean"]
     assert f"{in_frame:.1f}" == f"{from_csv:.1f}" == "12.8"
 
 
 def test_queue_skips_finished_runs(runs_dir, monkeypatch):
     started = []
-    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    monkeypatch.setattr(table_plan.subprocess, "call", lambda command, cwd: started.append(command) or 0)
     (runs_dir / "sp_mtl_seed0.json").write_text("{}")
-    tables.run_queue(["table2"], runs_dir.parent / "work")
+    table_plan.run_queue(["table2"], runs_dir.parent / "work")
     names = [c[c.index("--results") + 1].rsplit("/", 1)[-1] for c in started]
-    assert "sp_mtl_seed0.json" not in names and len(names) == 4 * len(tables.SEEDS) - 1
+    assert "sp_mtl_seed0.json" not in names and len(names) == 4 * len(table_plan.SEEDS) - 1
 
 
 def test_queue_runs_only_the_seeds_asked_for(runs_dir, monkeypatch):
     started = []
-    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
-    tables.run_queue(["screen16", "ablations"], runs_dir.parent / "work", seeds=[0])
+    monkeypatch.setattr(table_plan.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    table_plan.run_queue(["screen16", "ablations"], runs_dir.parent / "work", seeds=[0])
     seeds = {c[c.index("--seed") + 1] for c in started}
-    assert seeds == {"0"} and len(started) == len(tables.SCREEN16_SETTINGS) + len(tables.ABLATION_SETTINGS)
+    assert seeds == {"0"} and len(started) == len(table_plan.SCREEN16_SETTINGS) + len(table_plan.ABLATION_SETTINGS)
 
 
 def test_queue_runs_only_the_settings_asked_for(runs_dir, monkeypatch):
     started = []
-    monkeypatch.setattr(tables.subprocess, "call", lambda command, cwd: started.append(command) or 0)
-    tables.run_queue(["screen16"], runs_dir.parent / "work", seeds=[1, 2], settings=["s16_head_tail"])
+    monkeypatch.setattr(table_plan.subprocess, "call", lambda command, cwd: started.append(command) or 0)
+    table_plan.run_queue(["screen16"], runs_dir.parent / "work", seeds=[1, 2], settings=["s16_head_tail"])
     names = [c[c.index("--results") + 1].rsplit("/", 1)[-1] for c in started]
     assert names == ["s16_head_tail_seed1.json", "s16_head_tail_seed2.json"]
     with pytest.raises(SystemExit, match="s16_nothing"):
-        tables.planned_runs(["screen16"], settings=["s16_nothing"])
+        table_plan.planned_runs(["screen16"], settings=["s16_nothing"])
 
 
 def test_lever_gain_is_paired_by_seed(runs_dir):
@@ -136,13 +139,13 @@ def test_a_stacked_sixteen_task_lever_pairs_with_the_lever_it_stacks_on(runs_dir
 def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_path, monkeypatch):
     from tf_aspmtl.training import TrainConfig
 
-    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
     devs = {"lever_base": (20.0, 19.0, 21.0), "lever_lstm_max": (16.0, 15.0, 17.0), "lever_cnn": (14.0, 13.0)}
     for name, values in devs.items():  # lever_cnn is lower but lacks seed 2: not a candidate
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
                                                                           "wall_time_s": 1.0}))
-    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    config = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
     assert config["provenance"]["chosen"] == "lever_lstm_max"
     assert set(config["provenance"]["candidates"]) == {"lever_base", "lever_lstm_max"}
     loaded = TrainConfig.from_json_file(tmp_path / "best.json")
@@ -152,7 +155,7 @@ def test_best_config_is_the_lowest_mean_dev_error_over_every_seed(runs_dir, tmp_
 def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs_dir, tmp_path, monkeypatch):
     from tf_aspmtl.training import TrainConfig
 
-    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
     devs = {"lever_lstm_max": (10.0, 10.0, 10.0),  # 4 tasks: lowest, but not comparable with 16-task runs
             "asp_mtl": (13.0, 13.0, 13.5), "s16_head_tail": (12.5, 12.9, 12.0), "s16_cnn": (14.0, 14.0, 14.0),
             "s16_tail": (11.0, 11.0)}  # lacks seed 2: not a candidate
@@ -160,7 +163,7 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
                                                                           "wall_time_s": 1.0}))
-    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    config = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
     why = config["provenance"]
     assert why["chosen"] == "s16_head_tail" and why["screen_tasks"] == "all 16 tasks"
     assert set(why["candidates"]) == {"asp_mtl", "s16_head_tail", "s16_cnn"}
@@ -171,13 +174,13 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
     for seed in range(3):
         (runs_dir / f"s16_head_tail_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=13.4),
                                                                              "wall_time_s": 1.0}))
-    assert tables.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "asp_mtl"
+    assert choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "asp_mtl"
 
 
 def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_dir, tmp_path, monkeypatch):
     from experiments import best, ngram
 
-    monkeypatch.setattr(tables, "BEST_CONFIG", tmp_path / "best.json")
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
     for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
@@ -188,7 +191,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
             path = ngram.screen_result_path(name, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": f"ng {name}"}))
-    config = tables.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    config = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
     assert config["provenance"]["chosen"] == "s16_ngram"
     assert set(config["provenance"]["candidates"]) == {"asp_mtl", "s16_ht_conf_unl", "s16_ngram"}
     assert config["model"] == "sp-ngram" and config["epochs"] == 20 and len(config["tasks"]) == 16
@@ -198,7 +201,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
     for seed, dev in enumerate((10.4999994, 10.3999996, 10.5999993)):
         path = ngram.screen_result_path("long", seed)
         path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 0.5, "command": "ng long"}))
-    assert tables.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "s16_ngram"
+    assert choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "s16_ngram"
     levers = tables.levers_table(tables.load_runs(tables.RUNS)).set_index("lever")
     row = levers.loc["the n-gram model instead of the LSTMs"]
     assert row["screen"] == "16 tasks, dev only, vs s16_ht_conf_unl" and row["seeds"] == 3
@@ -208,10 +211,43 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
     assert long["flags"] == "python -m experiments.ngram --epochs 40 --patience 5"
 
 
+def test_the_wide_and_deep_screen_competes_in_choose_best_with_its_own_flags(runs_dir, tmp_path, monkeypatch):
+    from tf_aspmtl.training import TrainConfig
+
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
+    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0, "command": "c"}))
+    screen = tmp_path / "wide_deep_screen"
+    screen.mkdir()
+    own = "--model wide-deep --wide-learning-rate-multiplier 10 --wide-feature-weighting nb"
+    for name, devs in {"wd_wide10_nb": (9.5, 9.6, 9.4), "wd": (9.0, 9.0)}.items():  # wd lacks seed 2
+        for seed, dev in enumerate(devs):
+            command = (f"python -m experiments.train --dev-only {own if name != 'wd' else '--model wide-deep'} "
+                       f"--seed {seed} --output-dir runs/x --results=r.json --verbose 2")
+            (screen / f"{name}_seed{seed}.json").write_text(json.dumps(
+                {**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": command}))
+    config = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    why = config["provenance"]
+    assert why["chosen"] == "s16_wd_wide10_nb" and set(why["candidates"]) == {"asp_mtl", "s16_ht_conf_unl", "s16_wd_wide10_nb"}
+    assert why["flags"] == own
+    loaded = TrainConfig.from_json_file(tmp_path / "best.json")
+    assert loaded.model == "wide-deep" and loaded.wide_feature_weighting == "nb" and len(loaded.tasks) == 16
+    assert loaded.wide_learning_rate_multiplier == 10
+    # A setting whose seeds ran different flags is no setting: a clear error names the file.
+    (screen / "wd_wide10_nb_seed2.json").write_text(json.dumps({**_run({"a": 0.0}, dev=9.4), "wall_time_s": 1.0,
+                                                                 "command": "python -m experiments.train --seed 2"}))
+    with pytest.raises(ValueError, match="wd_wide10_nb_seed2.json"):
+        choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    with pytest.raises(ValueError, match="not an experiments.train command"):
+        choose.configuration_flags("python -m experiments.ngram --seed 0")
+
+
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
-    line = tables.pair_line(tables.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl"))
+    line = table_format.pair_line(table_format.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl"))
     assert line.endswith("| ASP-MTL better (one seed: not settled) |")
 
 
@@ -225,13 +261,13 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
             if error is not None:
                 (runs_dir / f"t3_{column}_{task}_seed{seed}.json").write_text(json.dumps(_run({task: error})))
     runs = tables.load_runs(tables.RUNS)
-    frame = tables.table3_frame(runs).set_index("task")
+    frame = table3.table3_frame(runs).set_index("task")
     assert frame.loc["books", "asp_mtl_bc_mean"] == pytest.approx(13.0) and frame.loc["books", "asp_mtl_bc_seeds"] == 2
     assert frame.loc["MR", "asp_mtl_bc_seeds"] == 1 and frame.loc["dvd", "asp_mtl_bc_seeds"] == 0
     assert math.isnan(frame.loc["average", "asp_mtl_bc_mean"])  # not every task has a run yet
-    pair = tables.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
+    pair = table3.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
     assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-4 / 3) and pair["a_better_pairs"] == 3
-    md = tables.table3_markdown(frame.reset_index(), [pair], "cmd")
+    md = table3.table3_markdown(frame.reset_index(), [pair], "cmd")
     paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
     assert f"ASP-MTL-BC so far, 2 of 16 tasks (books, MR): mean of the per-task means 16.50, the paper's on the " \
            f"same tasks {paper:.2f}." in md
@@ -240,14 +276,14 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
     for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
-    line = tables.pair_line(tables.paired_transfer(tables.load_runs(tables.RUNS), "asp_mtl_bc", "sp_mtl_bc"))
+    line = table_format.pair_line(table3.paired_transfer(tables.load_runs(tables.RUNS), "asp_mtl_bc", "sp_mtl_bc"))
     assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
 
 
 def test_table3_targets_say_met_or_missed_from_the_numbers():
     import pandas as pd
 
-    from experiments.tables import TRANSFER_COLUMNS, table3_targets
+    from experiments.table3 import TRANSFER_COLUMNS, table3_targets
 
     row = {"task": "average", "single_mean": 22.0, "paper_single_avg": 18.0}
     for c, (ours, paper) in zip(TRANSFER_COLUMNS, [(15.0, 15.5), (15.0, 15.2), (15.5, 14.7), (14.2, 14.3)]):
