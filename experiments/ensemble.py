@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+from experiments.provenance import REPO_ROOT, command_line, provenance, repo_relative, write_atomic, write_json
 from tf_aspmtl.training.ensemble_run import run_ensemble
 
 logger = logging.getLogger("experiments.ensemble")
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         logger.info("exporting %d tasks to %s", ensemble.num_tasks, args.export)
         exported = ensemble.export(args.export, verbose=False)
-        report["export"] = [{"name": e.name, "version": e.version, "path": e.path} for e in exported]
+        report["export"] = [{"name": e.name, "version": e.version, "path": repo_relative(str(e.path))}
+                            for e in exported]
         write_results(out, report)
         logger.info("exported %d SavedModels in %.0f s", len(exported), time.monotonic() - started)
     return 0

@@ -54,12 +54,20 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     "rows_nb_lr2": ["--feature-weighting", "nb", "--learning-rate", "2e-3"],
     "rows_nb_lr3": ["--feature-weighting", "nb", "--learning-rate", "3e-3"],
     "rows_nb_lr3_self09": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.9"],
+    "rows_nb_lr3_self08": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.8"],
+    "rows_nb_lr3_self095": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.95"],
+    "rows_nb_lr3_self09_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.9",
+                               "--ngrams", "3", "--max-features", "500000"],
+    "rows_nb_lr3_self09_400k": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold",
+                                "0.9", "--max-features", "400000"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
 SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngram", "rows_tfidf_lr2": "rows_tfidf",
                     "rows_tfidf_lr3": "rows_tfidf", "rows_nb": "rows_tfidf", "rows_nb_lr2": "rows_tfidf_lr2",
-                    "rows_nb_lr3": "rows_tfidf_lr3", "rows_nb_lr3_self09": "rows_nb_lr3"}
+                    "rows_nb_lr3": "rows_tfidf_lr3", "rows_nb_lr3_self09": "rows_nb_lr3",
+                    **{name: "rows_nb_lr3_self09" for name in ("rows_nb_lr3_self08", "rows_nb_lr3_self095",
+                                                               "rows_nb_lr3_self09_tri", "rows_nb_lr3_self09_400k")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""

@@ -6,7 +6,11 @@
 # experiments/results/ngram_levers/nb_seed<S>.json. The earlier layout moved an absent task's private weights of the
 # batch's n-grams by Adam's momentum at every step, which acts like a larger private learning rate; the _lr2 and _lr3
 # settings (learning rate 2e-3, 3e-3) ask whether the new layout wants a larger one (chosen on dev). nb_lr3_self09:
-# the chosen configuration with self-training at 0.9 (issue 24), paired with nb_lr3.
+# the chosen configuration with self-training at 0.9 (issue 24), paired with nb_lr3. Then, paired with nb_lr3_self09
+# (chosen on dev after it): self08 and self095 (the teacher's threshold 0.8, 0.95), tri (n-grams of up to 3 words,
+# 500,000 kept) and 400k (400,000 n-grams of up to 2 words).
+# Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
+# changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
 #   bash experiments/queues/ngram_task_rows.sh --summary   # the paired table (experiments/results/ngram_task_rows/summary.md)
 set -u
@@ -30,8 +34,10 @@ print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `expe
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| features | seed | dev before | dev after | difference | best epoch before / after | training s before / after |")
 print("|---|---|---:|---:|---:|---|---|")
-for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09"):
-    before = BEFORE[name.split("_")[0]] if name != "nb_lr3_self09" else str(HERE / "nb_lr3_seed{}.json")
+PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")}}
+for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09", *list(PAIRED_WITH)[1:]):
+    partner = PAIRED_WITH.get(name)
+    before = str(HERE / f"{partner}_seed{{}}.json") if partner else BEFORE[name.split("_")[0]]
     diffs = []
     for seed in (0, 1, 2):
         after_path, before_path = HERE / f"{name}_seed{seed}.json", Path(before.format(seed))
@@ -55,6 +61,10 @@ declare -A FLAGS=(
   [tfidf_lr3]="--learning-rate 3e-3"
   [nb_lr3]="--feature-weighting nb --learning-rate 3e-3"
   [nb_lr3_self09]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9"
+  [nb_lr3_self08]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.8"
+  [nb_lr3_self095]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.95"
+  [nb_lr3_self09_tri]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --ngrams 3 --max-features 500000"
+  [nb_lr3_self09_400k]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --max-features 400000"
 )
-ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09)
-run_screen ngram_task_rows "experiments.ngram --config experiments/configs/best.json --dev-only"
+ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb_lr3_self095 nb_lr3_self09_tri nb_lr3_self09_400k)
+run_screen ngram_task_rows "experiments.ngram --dev-only"
