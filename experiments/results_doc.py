@@ -325,4 +325,5 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": lambda: _protocol_rows("single_protocol", SINGLE_PROTOCOL_FACTORS),
         "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS), "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
-        "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8"))})
+        "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),
+        "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))})
