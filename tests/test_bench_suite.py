@@ -37,3 +37,13 @@ def test_a_quick_run_writes_every_figure(tmp_path):
     assert set(KEYS) <= set(result["figures"]) and result["quick"] is True
     assert all(result["figures"][k] is not None for k in KEYS if k != "asp_epoch_s")
     assert "| `main_job_s` |" in out.with_suffix(".md").read_text()
+
+
+def test_the_fast_ngram_run_trains_to_the_first_epoch_at_or_below_the_anchor():
+    # Two tasks, three epochs: mean dev errors 25, 12.5 and 10 %.
+    history = {"val_acc_a": [0.7, 0.9, 0.9], "val_acc_b": [0.8, 0.85, 0.9], "accuracy": [0.0, 0.0, 0.0]}
+    assert bench_suite.first_epoch_at_or_below(history, 12.5) == 2
+    assert bench_suite.first_epoch_at_or_below(history, 30.0) == 1
+    assert bench_suite.first_epoch_at_or_below(history, 9.0) is None
+    with pytest.raises(ValueError, match="val_acc_"):
+        bench_suite.first_epoch_at_or_below({"accuracy": [0.5]}, 10.0)
