@@ -132,7 +132,8 @@ def _self_training_rows(data: pd.DataFrame, held_out: pd.DataFrame, config: Trai
         "dropped_repeats_of_dev_or_test": {t: int((candidates["task"] == t)[repeats].sum()) for t in tasks},
         "teacher_dev_error": {}, "pseudo_labels": {}, "teachers": {},
     }
-    logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a dev or test text)",
+    logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a held-out text: of dev, and of "
+                "test when the run reads it)",
                 len(to_label), int(repeats.sum()))
     return to_label, info
 

@@ -68,7 +68,8 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
     tasks = list(dict.fromkeys(train["task"]))
     repeats = held_out_duplicates(unlabeled, held_out)
     to_label = unlabeled[~repeats]
-    logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a dev or test text)",
+    logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a held-out text: of dev, and of "
+                "test when the run reads it)",
                 len(to_label), int(repeats.sum()))
     pseudo, teacher, _ = teacher_pseudo_labels(
         model_dir, new_model, train_ds, steps, dev_ds, to_label[["text", "task"]], epochs=epochs,
