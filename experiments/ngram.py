@@ -60,6 +60,10 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                "--ngrams", "3", "--max-features", "500000"],
     "rows_nb_lr3_self09_400k": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold",
                                 "0.9", "--max-features", "400000"],
+    "rows_nb_lr3_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--ngrams", "3", "--max-features",
+                        "500000"],
+    "rows_nb_lr3_self08_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold",
+                               "0.8", "--ngrams", "3", "--max-features", "500000"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -67,7 +71,8 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_tfidf_lr3": "rows_tfidf", "rows_nb": "rows_tfidf", "rows_nb_lr2": "rows_tfidf_lr2",
                     "rows_nb_lr3": "rows_tfidf_lr3", "rows_nb_lr3_self09": "rows_nb_lr3",
                     **{name: "rows_nb_lr3_self09" for name in ("rows_nb_lr3_self08", "rows_nb_lr3_self095",
-                                                               "rows_nb_lr3_self09_tri", "rows_nb_lr3_self09_400k")}}
+                                                               "rows_nb_lr3_self09_tri", "rows_nb_lr3_self09_400k")},
+                    "rows_nb_lr3_tri": "rows_nb_lr3", "rows_nb_lr3_self08_tri": "rows_nb_lr3_self09_tri"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""

@@ -8,7 +8,8 @@
 # settings (learning rate 2e-3, 3e-3) ask whether the new layout wants a larger one (chosen on dev). nb_lr3_self09:
 # the chosen configuration with self-training at 0.9 (issue 24), paired with nb_lr3. Then, paired with nb_lr3_self09
 # (chosen on dev after it): self08 and self095 (the teacher's threshold 0.8, 0.95), tri (n-grams of up to 3 words,
-# 500,000 kept) and 400k (400,000 n-grams of up to 2 words).
+# 500,000 kept) and 400k (400,000 n-grams of up to 2 words). Then tri (trigrams without self-training, paired
+# with nb_lr3) and self08_tri (both levers that won on dev, paired with self09_tri).
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -34,7 +35,8 @@ print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `expe
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| features | seed | dev before | dev after | difference | best epoch before / after | training s before / after |")
 print("|---|---|---:|---:|---:|---|---|")
-PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")}}
+PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")},
+               "nb_lr3_tri": "nb_lr3", "nb_lr3_self08_tri": "nb_lr3_self09_tri"}
 for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09", *list(PAIRED_WITH)[1:]):
     partner = PAIRED_WITH.get(name)
     before = str(HERE / f"{partner}_seed{{}}.json") if partner else BEFORE[name.split("_")[0]]
@@ -65,6 +67,8 @@ declare -A FLAGS=(
   [nb_lr3_self095]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.95"
   [nb_lr3_self09_tri]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --ngrams 3 --max-features 500000"
   [nb_lr3_self09_400k]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --max-features 400000"
+  [nb_lr3_tri]="--feature-weighting nb --learning-rate 3e-3 --ngrams 3 --max-features 500000"
+  [nb_lr3_self08_tri]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.8 --ngrams 3 --max-features 500000"
 )
-ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb_lr3_self095 nb_lr3_self09_tri nb_lr3_self09_400k)
+ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb_lr3_self095 nb_lr3_self09_tri nb_lr3_self09_400k nb_lr3_tri nb_lr3_self08_tri)
 run_screen ngram_task_rows "experiments.ngram --dev-only"
