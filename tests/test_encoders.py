@@ -123,3 +123,19 @@ def test_empty_text_gives_the_zero_state():
     out = enc(tf.ones((2, 4, 2)), mask=tf.sequence_mask([0, 2], 4)).numpy()
     np.testing.assert_array_equal(out[0], 0.0)
     assert np.abs(out[1]).sum() > 0
+
+
+def test_frozen_lstm_weights_give_the_same_states_and_end_with_the_context():
+    from tf_aspmtl.layers.fused_lstm import FusedLSTM, frozen_lstm_weights
+
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, FusedLSTM(units=4)(inputs))
+    x = tf.random.stateless_normal((2, 5, 3), seed=(1, 2))
+    before = model(x).numpy()
+    (lstm,) = [layer for layer in model.layers if isinstance(layer, FusedLSTM)]
+    with frozen_lstm_weights(model):
+        within = model(x).numpy()
+        lstm.kernel.assign(lstm.kernel + 1.0)  # a change of the variables is not seen inside: the constant is read
+        assert np.array_equal(model(x).numpy(), within)
+    np.testing.assert_array_equal(within, before)
+    assert not np.allclose(model(x).numpy(), before)  # after the context, the variables are read again

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from tf_aspmtl import serving
+from tf_aspmtl.layers.fused_lstm import frozen_lstm_weights
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT)
 TASK_SPEC = tf.TensorSpec([None], tf.string, name=serving.TASK_INPUT)
@@ -46,8 +47,9 @@ def write_task_saved_model(
     archive = keras.export.ExportArchive()
     for layer in serve.layers:
         archive.track(layer)
-    archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC])
-    archive.write_out(os.fspath(path), verbose=False)
+    with frozen_lstm_weights(model):  # traced (and saved) with the LSTMs' weights as constants
+        archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC])
+        archive.write_out(os.fspath(path), verbose=False)
 
 
 def write_multitask_saved_model(
@@ -64,5 +66,6 @@ def write_multitask_saved_model(
     archive = keras.export.ExportArchive()
     for layer in serve.layers:
         archive.track(layer)
-    archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC, TASK_SPEC])
-    archive.write_out(os.fspath(path), verbose=False)
+    with frozen_lstm_weights(model):  # traced (and saved) with the LSTMs' weights as constants
+        archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC, TASK_SPEC])
+        archive.write_out(os.fspath(path), verbose=False)
