@@ -27,13 +27,13 @@ from tf_aspmtl.analysis import mean_sd
 HERE = Path("experiments/results/ngram_task_rows")
 BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
           "nb": "experiments/results/ngram_levers/nb_seed{}.json"}
-print("# The n-gram model with per-task private rows, against the code before (issue 22)\n")
+print("# The n-gram model with per-task private rows: against the code before (issue 22), then its levers (issue 24)\n")
 print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `experiments/results/ngram_task_rows/*.json` "
       "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
-      "difference = after - before, negative = better. Training seconds are each run's `training_wall_time_s` "
+      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri). Training seconds are each run's `training_wall_time_s` "
       "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
       "speed figure is `experiments.bench_suite`'s).\n")
-print("| features | seed | dev before | dev after | difference | best epoch before / after | training s before / after |")
+print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this |")
 print("|---|---|---:|---:|---:|---|---|")
 PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")},
                "nb_lr3_tri": "nb_lr3", "nb_lr3_self08_tri": "nb_lr3_self09_tri"}
