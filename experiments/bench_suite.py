@@ -209,19 +209,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures["main_job_s"] = time.perf_counter() - started
     main_job = json.loads((work / "main_job.json").read_text(encoding="utf-8"))
     ngram_flags = ["--tasks", two, "--epochs", "2"] if args.quick else []
-    run(["python", "-m", "experiments.ngram", "--config", "experiments/configs/best.json", *ngram_flags, "--seed", "0",
-         "--output-dir", str(work / "ngram"), "--results", str(work / "ngram.json"),
-         "--export", str(work / "ngram_export")], "n-gram model")
-    ngram = json.loads((work / "ngram.json").read_text(encoding="utf-8"))
+
+    def ngram_run(name: str, flags: list[str], what: str) -> dict[str, Any]:
+        """The best configuration's n-gram model, seed 0, with ``flags`` beside it; its results."""
+        run(["python", "-m", "experiments.ngram", "--config", "experiments/configs/best.json", *ngram_flags, *flags,
+             "--seed", "0", "--output-dir", str(work / name), "--results", str(work / f"{name}.json")], what)
+        return json.loads((work / f"{name}.json").read_text(encoding="utf-8"))
+
+    ngram = ngram_run("ngram", ["--export", str(work / "ngram_export")], "n-gram model")
     figures["ngram_train_s"], figures["ngram_dev_error"] = ngram["training_wall_time_s"], ngram["avg_dev_error"]
     # scikit-learn learns from the train rows alone: beside a best configuration that self-trains on the unlabelled
     # reviews, the same model without self-training is the like-for-like anchor pair.
     supervised = None
     if ngram["settings"].get("self_training_threshold"):
-        run(["python", "-m", "experiments.ngram", "--config", "experiments/configs/best.json", *ngram_flags,
-             "--self-training-threshold", "0", "--seed", "0", "--output-dir", str(work / "ngram_supervised"),
-             "--results", str(work / "ngram_supervised.json")], "n-gram model without self-training")
-        supervised = json.loads((work / "ngram_supervised.json").read_text(encoding="utf-8"))
+        supervised = ngram_run("ngram_supervised", ["--self-training-threshold", "0"],
+                               "n-gram model without self-training")
         figures["ngram_supervised_train_s"] = supervised["training_wall_time_s"]
         figures["ngram_supervised_dev_error"] = supervised["avg_dev_error"]
     print("-- scikit-learn anchor", flush=True)
@@ -232,11 +234,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base, base_flags = (supervised, ["--self-training-threshold", "0"]) if supervised else (ngram, [])
     fast = first_epoch_at_or_below(base["history"], anchor["dev_error"])
     if fast is not None and fast < base["epochs_run"]:
-        run(["python", "-m", "experiments.ngram", "--config", "experiments/configs/best.json", *ngram_flags,
-             *base_flags, "--epochs", str(fast), "--patience", str(fast), "--seed", "0",
-             "--output-dir", str(work / "ngram_fast"), "--results", str(work / "ngram_fast.json")],
-            f"n-gram model, {fast} epoch(s)")
-        fast_run = json.loads((work / "ngram_fast.json").read_text(encoding="utf-8"))
+        fast_run = ngram_run("ngram_fast", [*base_flags, "--epochs", str(fast), "--patience", str(fast)],
+                             f"n-gram model, {fast} epoch(s)")
         figures["ngram_fast_epochs"] = fast
         figures["ngram_fast_train_s"], figures["ngram_fast_dev_error"] = (fast_run["training_wall_time_s"],
                                                                         fast_run["avg_dev_error"])

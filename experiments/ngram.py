@@ -42,6 +42,8 @@ from tf_aspmtl.training.run_folder import RunFolderError
 
 logger = logging.getLogger("experiments.ngram")
 
+_NB_LR3 = ["--feature-weighting", "nb", "--learning-rate", "3e-3"]
+_TRIGRAMS = ["--ngrams", "3", "--max-features", "500000"]
 SCREEN_SETTINGS: dict[str, list[str]] = {
     "sp_ngram": [],
     "long": ["--epochs", "40", "--patience", "5"],
@@ -52,18 +54,14 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     "rows_tfidf_lr3": ["--learning-rate", "3e-3"],
     "rows_nb": ["--feature-weighting", "nb"],
     "rows_nb_lr2": ["--feature-weighting", "nb", "--learning-rate", "2e-3"],
-    "rows_nb_lr3": ["--feature-weighting", "nb", "--learning-rate", "3e-3"],
-    "rows_nb_lr3_self09": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.9"],
-    "rows_nb_lr3_self08": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.8"],
-    "rows_nb_lr3_self095": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.95"],
-    "rows_nb_lr3_self09_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold", "0.9",
-                               "--ngrams", "3", "--max-features", "500000"],
-    "rows_nb_lr3_self09_400k": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold",
-                                "0.9", "--max-features", "400000"],
-    "rows_nb_lr3_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--ngrams", "3", "--max-features",
-                        "500000"],
-    "rows_nb_lr3_self08_tri": ["--feature-weighting", "nb", "--learning-rate", "3e-3", "--self-training-threshold",
-                               "0.8", "--ngrams", "3", "--max-features", "500000"],
+    "rows_nb_lr3": _NB_LR3,
+    "rows_nb_lr3_self09": [*_NB_LR3, "--self-training-threshold", "0.9"],
+    "rows_nb_lr3_self08": [*_NB_LR3, "--self-training-threshold", "0.8"],
+    "rows_nb_lr3_self095": [*_NB_LR3, "--self-training-threshold", "0.95"],
+    "rows_nb_lr3_self09_tri": [*_NB_LR3, "--self-training-threshold", "0.9", *_TRIGRAMS],
+    "rows_nb_lr3_self09_400k": [*_NB_LR3, "--self-training-threshold", "0.9", "--max-features", "400000"],
+    "rows_nb_lr3_tri": [*_NB_LR3, *_TRIGRAMS],
+    "rows_nb_lr3_self08_tri": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""

@@ -55,20 +55,13 @@ for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr
 PY
   exit 0
 fi
-declare -A FLAGS=(
-  [tfidf]=""
-  [nb]="--feature-weighting nb"
-  [tfidf_lr2]="--learning-rate 2e-3"
-  [nb_lr2]="--feature-weighting nb --learning-rate 2e-3"
-  [tfidf_lr3]="--learning-rate 3e-3"
-  [nb_lr3]="--feature-weighting nb --learning-rate 3e-3"
-  [nb_lr3_self09]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9"
-  [nb_lr3_self08]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.8"
-  [nb_lr3_self095]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.95"
-  [nb_lr3_self09_tri]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --ngrams 3 --max-features 500000"
-  [nb_lr3_self09_400k]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.9 --max-features 400000"
-  [nb_lr3_tri]="--feature-weighting nb --learning-rate 3e-3 --ngrams 3 --max-features 500000"
-  [nb_lr3_self08_tri]="--feature-weighting nb --learning-rate 3e-3 --self-training-threshold 0.8 --ngrams 3 --max-features 500000"
-)
+# Each setting's flags: experiments.ngram.SCREEN_SETTINGS["rows_<setting>"] (written once, there; choose-best reads it).
+declare -A FLAGS
+while IFS=$'\t' read -r name flags; do FLAGS[$name]=$flags; done < <(python -c '
+from experiments.ngram import SCREEN_SETTINGS
+for name, flags in SCREEN_SETTINGS.items():
+    if name.startswith("rows_"):
+        print(name[len("rows_"):], " ".join(flags), sep="\t")' 2>/dev/null)
+[ ${#FLAGS[@]} -gt 0 ] || { echo "ngram_task_rows.sh: could not read the settings from experiments.ngram"; exit 2; }
 ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb_lr3_self095 nb_lr3_self09_tri nb_lr3_self09_400k nb_lr3_tri nb_lr3_self08_tri)
 run_screen ngram_task_rows "experiments.ngram --dev-only"

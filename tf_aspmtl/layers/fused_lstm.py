@@ -125,7 +125,7 @@ def frozen_lstm_weights(model: keras.layers.Layer) -> Iterator[None]:
     variables themselves are untouched and read again once the context ends.
     """
     layers = [layer for layer in model._flatten_layers() if isinstance(layer, FusedLSTM)]
-    for layer in layers:
+    for layer in layers:  # object.__setattr__: a plain tensor, not layer state for Keras to track or save
         object.__setattr__(layer, "_frozen_weight",
                            tf.constant(tf.concat([layer.kernel, layer.recurrent_kernel], axis=0)))
     try:
