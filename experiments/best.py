@@ -241,7 +241,9 @@ def data_used(run: dict[str, Any]) -> str:
         learnt = "n-gram vocabulary, idf and NB ratios" if settings.get("feature_weighting") == "nb" else \
             "n-gram vocabulary and idf"
         if settings.get("self_training_threshold", 0) > 0:
-            return (f"the labelled train rows ({learnt} from the train split) and pseudo-labelled unlabelled "
+            where = "the train split and the pseudo-labelled rows" \
+                if settings.get("student_features", "train") == "train+pseudo" else "the train split"
+            return (f"the labelled train rows ({learnt} from {where}) and pseudo-labelled unlabelled "
                     "reviews: no word vectors, no pretraining")
         return (f"the labelled train rows only ({learnt} from the train split): no unlabelled text, "
                 "no word vectors, no pretraining")

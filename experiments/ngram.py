@@ -35,7 +35,7 @@ import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 from experiments.result_files import load_previous
-from tf_aspmtl.training.ngram_config import FEATURE_WEIGHTINGS, NGRAM_MODEL, NgramConfig
+from tf_aspmtl.training.ngram_config import FEATURE_WEIGHTINGS, NGRAM_MODEL, STUDENT_FEATURES, NgramConfig
 from tf_aspmtl.training.ngram_run import run_ngram
 from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.training.run_folder import RunFolderError
@@ -62,6 +62,13 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     "rows_nb_lr3_self09_400k": [*_NB_LR3, "--self-training-threshold", "0.9", "--max-features", "400000"],
     "rows_nb_lr3_tri": [*_NB_LR3, *_TRIGRAMS],
     "rows_nb_lr3_self08_tri": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS],
+    # the best configuration (self08_tri) with one thing changed
+    "rows_nb_lr3_self07_tri": [*_NB_LR3, "--self-training-threshold", "0.7", *_TRIGRAMS],
+    "rows_nb_lr3_self06_tri": [*_NB_LR3, "--self-training-threshold", "0.6", *_TRIGRAMS],
+    "rows_nb_lr3_self08_tri1m": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                 "--max-features", "1000000"],
+    "rows_nb_lr3_self08_tri_pseudofeat": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
+                                          "--student-features", "train+pseudo"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -70,7 +77,10 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3": "rows_tfidf_lr3", "rows_nb_lr3_self09": "rows_nb_lr3",
                     **{name: "rows_nb_lr3_self09" for name in ("rows_nb_lr3_self08", "rows_nb_lr3_self095",
                                                                "rows_nb_lr3_self09_tri", "rows_nb_lr3_self09_400k")},
-                    "rows_nb_lr3_tri": "rows_nb_lr3", "rows_nb_lr3_self08_tri": "rows_nb_lr3_self09_tri"}
+                    "rows_nb_lr3_tri": "rows_nb_lr3", "rows_nb_lr3_self08_tri": "rows_nb_lr3_self09_tri",
+                    **{name: "rows_nb_lr3_self08_tri" for name in (
+                        "rows_nb_lr3_self07_tri", "rows_nb_lr3_self06_tri", "rows_nb_lr3_self08_tri1m",
+                        "rows_nb_lr3_self08_tri_pseudofeat")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -146,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="0 (off) or in (0.5, 1]: a teacher labels the unlabelled reviews it is this sure of (as many "
                         "of each class per task), then the reported model trains on train + those "
                         f"(default {default.self_training_threshold})")
+    p.add_argument("--student-features", choices=STUDENT_FEATURES,
+                   help="with self-training: the rows the student's n-gram vocabulary, idf and NB ratios are learnt "
+                        "from: train, or train+pseudo (train and the pseudo-labelled unlabelled reviews) "
+                        f"(default {default.student_features})")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

@@ -4,6 +4,7 @@ import hashlib
 import importlib
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -186,6 +187,10 @@ def test_bad_lever_values_name_the_field(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--output-dir", "x", "--self-training-threshold", "0.2"])
     assert "NgramConfig.self_training_threshold must be 0 (off)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"NgramConfig.student_features must be one of \['train', 'train\+pseudo'\]"):
+        NgramConfig(self_training_threshold=0.9, student_features="pseudo")
+    with pytest.raises(ValueError, match="student_features 'train\\+pseudo' needs self-training"):
+        NgramConfig(student_features="train+pseudo")
 
 
 # ----------------------------------------------------------------------- runs
@@ -304,6 +309,26 @@ def test_a_self_training_run_resumes_its_teacher_and_student_exactly(folder, sel
         run_ngram(SELF, rerun, folder, verbose=0)
 
 
+def test_a_student_with_pseudo_features_learns_them_from_train_and_its_pseudo_labelled_rows(folder, self_run,
+                                                                                           tmp_path):
+    import keras
+
+    out, results = self_run
+    config = replace(SELF, feature_weighting="nb", student_features="train+pseudo")
+    again = run_ngram(config, tmp_path / "run", folder, dev_only=True, verbose=0)
+    pseudo = pd.read_parquet(tmp_path / "run" / "model" / PSEUDO_LABELS)
+    train = load_fdu_mtl(folder, tasks=TASKS, splits=("train",))
+    rows = pd.concat([train[["text", "label"]], pseudo[["text", "label"]]], ignore_index=True)
+    expected = NgramFeatures(max_features=config.max_features, weighting="nb")
+    expected.adapt(rows["text"].tolist(), labels=rows["label"].to_numpy())
+    student = keras.models.load_model(tmp_path / "run" / "model" / "model.keras", compile=False)
+    assert student.features.vocabulary_size == expected.vocabulary_size > \
+        keras.models.load_model(out / "model" / "model.keras", compile=False).features.vocabulary_size
+    np.testing.assert_array_equal(student.features.nb_ratio.numpy(), expected.nb_ratio.numpy())
+    assert again["nb_weighting"]["rows"] == again["self_training"]["student_train_rows"] == len(rows) > len(train)
+    assert again["settings"]["student_features"] == "train+pseudo" and "student_features" not in results["settings"]
+
+
 def test_the_best_models_report_says_what_data_the_levers_used():
     from experiments.best import data_used
 
@@ -314,3 +339,5 @@ def test_the_best_models_report_says_what_data_the_levers_used():
                                 "unlabelled text, no word vectors, no pretraining")
     assert "vocabulary, idf and NB ratios from the train split): no unlabelled" in data_used(run(feature_weighting="nb"))
     assert "and pseudo-labelled unlabelled reviews" in data_used(run(self_training_threshold=0.9))
+    assert "NB ratios from the train split and the pseudo-labelled rows" in data_used(
+        run(self_training_threshold=0.9, feature_weighting="nb", student_features="train+pseudo"))

@@ -14,12 +14,14 @@ NGRAM_MODEL = "sp-ngram"
 """The ``model`` field of the n-gram model's config and results files (the LSTM families have their own names)."""
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
-NGRAM_LEVERS = ("feature_weighting", "self_training_threshold")
+NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
 FEATURE_WEIGHTINGS = ("tfidf", "nb")
 """``NgramConfig.feature_weighting``'s values (:class:`~tf_aspmtl.NgramFeatures`' ``weighting``)."""
+STUDENT_FEATURES = ("train", "train+pseudo")
+"""``NgramConfig.student_features``' values: the rows the self-trained student's features are learnt from."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class NgramConfig:
         self_training_threshold: 0 (off), or in (0.5, 1]: train a teacher as a run without it does, label the
             unlabelled reviews it is this sure of (as many of each class per task), then train the reported model
             on train + those rows (:func:`~tf_aspmtl.training.ngram_self_training`).
+        student_features: with self-training only: the rows the student's n-gram vocabulary, idf (and NB ratios)
+            are learnt from: ``"train"`` (the default: the teacher's features, from the train split) or
+            ``"train+pseudo"`` (the train rows and the pseudo-labelled unlabelled ones, with their pseudo labels
+            for the NB ratios: n-grams that only unlabelled reviews hold get a column). Never dev or test text.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -56,6 +62,7 @@ class NgramConfig:
     patience: int = 3
     feature_weighting: str = "tfidf"
     self_training_threshold: float = 0.0
+    student_features: str = "train"
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -83,6 +90,12 @@ class NgramConfig:
             raise ValueError(f"NgramConfig.self_training_threshold must be 0 (off) or a number in (0.5, 1] (above "
                              f"0.5, so a kept row's class is unambiguous); got {threshold!r}")
         object.__setattr__(self, "self_training_threshold", float(threshold))
+        if self.student_features not in STUDENT_FEATURES:
+            raise ValueError(f"NgramConfig.student_features must be one of {list(STUDENT_FEATURES)}; got "
+                             f"{self.student_features!r}")
+        if self.student_features != "train" and not self.self_training:
+            raise ValueError(f"NgramConfig.student_features {self.student_features!r} needs self-training "
+                             "(self_training_threshold > 0): without it there are no pseudo-labelled rows")
 
     @property
     def self_training(self) -> bool:

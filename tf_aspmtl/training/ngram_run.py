@@ -80,7 +80,9 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     teacher, in ``run_dir/model/teacher``; it labels the tasks' unlabelled reviews (never dev or test texts),
     keeping the confident ones balanced per class and task (:func:`ngram_self_training`), and the reported model,
     the student, a fresh one of the same features and seed, trains on train + those rows, its epoch chosen on
-    dev. Teacher, pseudo labels and student each resume from the folder.
+    dev. Teacher, pseudo labels and student each resume from the folder. With ``config.student_features ==
+    "train+pseudo"`` the student's features (vocabulary, idf, NB ratios) are learnt again from its rows, train +
+    pseudo-labelled (``nb_weighting``'s ``rows`` then counts both).
 
     Args:
         config: the run's :class:`NgramConfig`.
@@ -110,7 +112,7 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     keras.utils.set_random_seed(config.seed)
     nb = config.feature_weighting == "nb"
     preprocessor = ngram_preprocessor(config, train)
-    features = preprocessor.features
+    features, features_rows = preprocessor.features, train
 
     def new_model() -> SharedPrivateNgramClassifier:
         return compiled_ngram_model(config, preprocessor)
@@ -129,6 +131,10 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         )
         # The student: a fresh model from the run's seed; its rows are the saved ones, so a rerun resumes it exactly.
         keras.utils.set_random_seed(config.seed)
+        if config.student_features == "train+pseudo":  # learnt again, from train + the pseudo-labelled rows
+            features_rows = rows
+            preprocessor = ngram_preprocessor(config, rows)  # new_model() reads this name when it is called
+            features = preprocessor.features
         model = new_model()
         train_ds = ngram_rows_dataset(model, rows, config.batch_size, seed=config.seed)
         steps = math.ceil(len(rows) / config.batch_size)
@@ -151,7 +157,8 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     }
     if nb:
         ratio = features.nb_ratio.numpy()[1:]
-        results["nb_weighting"] = {"rows": len(train), "positive_rows": int((train["label"] == 1).sum()),
+        results["nb_weighting"] = {"rows": len(features_rows),
+                                   "positive_rows": int((features_rows["label"] == 1).sum()),
                                    "counts": "binarised (rows holding the n-gram)", "smoothing": 1.0,
                                    "ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
                                    "ratio_mean_abs": float(np.abs(ratio).mean())}
