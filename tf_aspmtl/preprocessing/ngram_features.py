@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.preprocessing.integer_ngram_tables import IntegerNgramTables
 from tf_aspmtl.preprocessing.tokenizer import standardize
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class NgramFeatures(keras.layers.Layer):
             output_mode="count", sparse=True, name="ngram_counts",
         )
         self.idf = self.nb_ratio = None
+        self._tables = None  # IntegerNgramTables, made on first use (:meth:`count`)
         if self.vocabulary_size is not None:
             self._make_weights()
 
@@ -178,11 +180,39 @@ class NgramFeatures(keras.layers.Layer):
     def build(self, input_shape=None):
         self.built = True
 
+    def _integer_tables(self) -> IntegerNgramTables | None:
+        """The vocabulary as :class:`IntegerNgramTables` (made once, eagerly, also when first called in a traced
+        function), or None when its n-grams' integer keys would not fit in int64 (then the counter's strings)."""
+        if self._tables is None or self._tables.vocabulary_size != self.vocabulary_size:
+            with tf.init_scope():
+                tables = IntegerNgramTables.from_vocabulary(self.counter.get_vocabulary(), self.ngrams)
+            if tables is None:
+                logger.info("NgramFeatures %s: %d-word n-gram keys do not fit in int64; counting n-gram strings",
+                            self.name, self.ngrams)
+                return None
+            self._tables = tables
+        return self._tables
+
+    def count(self, texts: tf.Tensor) -> tf.SparseTensor:
+        """Each text's count of every vocabulary n-gram: int64 ``[batch, vocabulary_size]``, rows in order.
+
+        Columns 1 and up hold the counts the layer's ``TextVectorization`` (``counter``) gives; column 0 (idf 0:
+        no weight) holds other counts (:meth:`IntegerNgramTables.count`). Computed from integer ids
+        (:class:`IntegerNgramTables`): no n-gram string is made or hashed; with the counter's strings when the
+        n-grams' integer keys would not fit in int64.
+
+        Args:
+            texts: tf.string ``[batch]``, already standardised (:func:`standardize`).
+        """
+        tables = self._integer_tables()
+        if tables is None:
+            return tf.sparse.reorder(self.counter(texts))
+        return tables.count(tf.strings.split(texts))
+
     def call(self, texts):
         if not self.adapted:
             raise ValueError(f"{self.name} has no vocabulary yet: call adapt(train_texts) first")
-        counts = self.counter(standardize(tf.reshape(texts, [-1])))
-        counts = tf.sparse.reorder(counts)
+        counts = self.count(standardize(tf.reshape(texts, [-1])))
         columns = counts.indices[:, 1]
         # Computed in float64 and rounded once at the end, a row's features are the same float32 values
         # whatever else is in its batch (float32's vectorised log and its parallel sums round an array's tail

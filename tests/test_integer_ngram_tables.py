@@ -1,0 +1,76 @@
+"""IntegerNgramTables counts a vocabulary's n-grams as TextVectorization does, from word ids."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_aspmtl.preprocessing.integer_ngram_tables import IntegerNgramTables
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
+
+WORDS = ["good", "bad", "book", "the", "not", "a", ".", "very", "it", "'s"]
+
+
+def _texts(rng, rows):
+    """Texts of 0 to 12 words from a small pool, so n-grams repeat within and across rows; some rows empty or of
+    one or two words (shorter than the longest n-gram)."""
+    return [" ".join(rng.choice(WORDS, size=rng.integers(0, 13))) for _ in range(rows)]
+
+
+def _counted(counts: tf.SparseTensor):
+    """{(row, column): count} of the columns >= 1."""
+    return {(int(r), int(c)): int(v) for (r, c), v in zip(counts.indices.numpy(), counts.values.numpy()) if c > 0}
+
+
+@pytest.mark.parametrize("ngrams, max_tokens", [(1, 6), (2, 30), (3, 60), (3, 100_000)])
+def test_the_counts_are_text_vectorizations_on_the_vocabulary_columns(ngrams, max_tokens):
+    rng = np.random.default_rng(ngrams * 1000 + max_tokens)
+    counter = keras.layers.TextVectorization(max_tokens=max_tokens, standardize=None, split="whitespace",
+                                             ngrams=ngrams, output_mode="count", sparse=True)
+    counter.adapt(_texts(rng, 200))
+    tables = IntegerNgramTables.from_vocabulary(counter.get_vocabulary(), ngrams)
+    texts = _texts(rng, 300) + ["", "unseen words only here", "good unseen good", "good"]
+    counts = tables.count(tf.strings.split(tf.constant(texts)))
+    assert counts.dense_shape.numpy().tolist() == [len(texts), counter.vocabulary_size()]
+    assert _counted(counts) == _counted(counter(tf.constant(texts)))
+    order = counts.indices.numpy()
+    assert (np.lexsort((order[:, 1], order[:, 0])) == np.arange(len(order))).all(), "row-major order"
+    for few in ([""], ["", ""], ["good"], ["good", ""], ["good bad"]):  # no n-gram, or shorter ones only
+        counts = tables.count(tf.strings.split(tf.constant(few)))
+        assert counts.dense_shape.numpy()[0] == len(few)
+        assert _counted(counts) == _counted(counter(tf.constant(few)))
+
+
+def test_an_ngram_with_an_unknown_word_is_never_a_shorter_known_one():
+    tables = IntegerNgramTables.from_vocabulary(["[UNK]", "good", "book", "good book"], ngrams=3)
+    counts = tables.count(tf.strings.split(tf.constant(["zzz good book", "good zzz book", "good book zzz"])))
+    assert _counted(counts) == {(0, 1): 1, (0, 2): 1, (0, 3): 1, (1, 1): 1, (1, 2): 1,
+                                (2, 1): 1, (2, 2): 1, (2, 3): 1}
+
+
+def test_bad_vocabularies_are_named_and_keys_too_large_for_int64_give_none():
+    with pytest.raises(ValueError, match="starts with '\\[UNK\\]'"):
+        IntegerNgramTables.from_vocabulary(["good", "bad"], ngrams=1)
+    with pytest.raises(ValueError, match="entry 2 'a b c' has more than 2 words"):
+        IntegerNgramTables.from_vocabulary(["[UNK]", "a", "a b c"], ngrams=2)
+    assert IntegerNgramTables.from_vocabulary(["[UNK]", *(f"w{i}" for i in range(100))], ngrams=10) is None
+
+
+def test_features_from_the_tables_are_the_floats_of_the_string_counts(monkeypatch):
+    rng = np.random.default_rng(7)
+    train = _texts(rng, 200)
+    features = NgramFeatures(max_features=50, ngrams=3, weighting="nb")
+    features.adapt(train, labels=rng.integers(0, 2, len(train)))
+    texts = tf.constant(_texts(rng, 100) + ["It's a VERY good book!", ""])
+    from_tables = features(texts)
+    assert features._tables is not None
+    monkeypatch.setattr(NgramFeatures, "_integer_tables", lambda self: None)  # the counter's n-gram strings
+    from_strings = features(texts)
+    for x in (from_tables, from_strings):  # column 0 (idf 0) holds zeros
+        assert (x.values.numpy()[x.indices.numpy()[:, 1] == 0] == 0).all()
+    assert _weights(from_tables) == _weights(from_strings)
+
+
+def _weights(x: tf.SparseTensor):
+    """{(row, column): float} of the columns >= 1."""
+    return {(int(r), int(c)): v for (r, c), v in zip(x.indices.numpy(), x.values.numpy()) if c > 0}
