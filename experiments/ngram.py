@@ -69,6 +69,9 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                  "--max-features", "1000000"],
     "rows_nb_lr3_self08_tri_pseudofeat": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
                                           "--student-features", "train+pseudo"],
+    # every n-gram of the train split (2,547,328 of up to 3 words; 529,892 are in two train rows or more)
+    "rows_nb_lr3_self08_tri_all": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                   "--max-features", "3000000"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -80,7 +83,7 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_tri": "rows_nb_lr3", "rows_nb_lr3_self08_tri": "rows_nb_lr3_self09_tri",
                     **{name: "rows_nb_lr3_self08_tri" for name in (
                         "rows_nb_lr3_self07_tri", "rows_nb_lr3_self06_tri", "rows_nb_lr3_self08_tri1m",
-                        "rows_nb_lr3_self08_tri_pseudofeat")}}
+                        "rows_nb_lr3_self08_tri_pseudofeat", "rows_nb_lr3_self08_tri_all")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
