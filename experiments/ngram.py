@@ -72,6 +72,10 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     # every n-gram of the train split (2,547,328 of up to 3 words; 529,892 are in two train rows or more)
     "rows_nb_lr3_self08_tri_all": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
                                    "--max-features", "3000000"],
+    "rows_nb_lr3_self08_tri_drop03": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
+                                      "--feature-dropout", "0.3"],
+    "rows_nb_lr3_self08_tri_drop05": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
+                                      "--feature-dropout", "0.5"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -83,7 +87,8 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_tri": "rows_nb_lr3", "rows_nb_lr3_self08_tri": "rows_nb_lr3_self09_tri",
                     **{name: "rows_nb_lr3_self08_tri" for name in (
                         "rows_nb_lr3_self07_tri", "rows_nb_lr3_self06_tri", "rows_nb_lr3_self08_tri1m",
-                        "rows_nb_lr3_self08_tri_pseudofeat", "rows_nb_lr3_self08_tri_all")}}
+                        "rows_nb_lr3_self08_tri_pseudofeat", "rows_nb_lr3_self08_tri_all",
+                        "rows_nb_lr3_self08_tri_drop03", "rows_nb_lr3_self08_tri_drop05")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -163,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with self-training: the rows the student's n-gram vocabulary, idf and NB ratios are learnt "
                         "from: train, or train+pseudo (train and the pseudo-labelled unlabelled reviews) "
                         f"(default {default.student_features})")
+    p.add_argument("--feature-dropout", type=float, metavar="P",
+                   help="in [0, 1): share of a training row's n-grams each step leaves out, the rest scaled up "
+                        f"(default {default.feature_dropout}: off)")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

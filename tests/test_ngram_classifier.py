@@ -117,6 +117,41 @@ def test_a_step_changes_only_the_ngrams_and_the_task_of_the_batch():
             np.testing.assert_array_equal(new.numpy()[dvd_rows], old[dvd_rows])
 
 
+def test_feature_dropout_leaves_out_a_share_of_ngrams_in_training_only_drawn_from_seed_and_step():
+    model = _model(feature_dropout=0.5, feature_dropout_seed=3)
+    x = model.features(tf.constant(["good read , great plot a good book bad film , awful"] * 40))
+    dropped = model._dropped_features(x)
+    kept = {tuple(i): v for i, v in zip(dropped.indices.numpy(), dropped.values.numpy())}
+    full = {tuple(i): v for i, v in zip(x.indices.numpy(), x.values.numpy())}
+    assert set(kept) < set(full) and 0.4 < len(kept) / len(full) < 0.6
+    assert all(np.isclose(v, 2 * full[i]) for i, v in kept.items())  # the rest scaled by 1 / (1 - p)
+    again = model._dropped_features(x)
+    np.testing.assert_array_equal(again.indices.numpy(), dropped.indices.numpy())
+    model.compile(optimizer=LazyAdam(0.1))
+    model.optimizer.iterations.assign(1)
+    assert not np.array_equal(model._dropped_features(x).indices.numpy(), dropped.indices.numpy())
+    # Not at inference, and off by default (the config then is the one written before the option).
+    rows = {"text": tf.constant(["a good book"]), "task_id": tf.constant([0])}
+    np.testing.assert_array_equal(model(rows)["logits"].numpy(), model(rows, training=False)["logits"].numpy())
+    assert "feature_dropout" not in _model().get_config()
+    assert model.get_config()["feature_dropout"] == 0.5 and model.get_config()["feature_dropout_seed"] == 3
+    for bad in (1.0, -0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="feature_dropout must be a number in \\[0, 1\\)"):
+            _model(feature_dropout=bad)
+
+
+def test_a_step_with_feature_dropout_touches_only_the_ngrams_it_kept():
+    model = _model(feature_dropout=0.6, feature_dropout_seed=1)
+    model.compile(optimizer=LazyAdam(0.1))
+    texts = ["good read , great plot a good book"]
+    x = model.features(tf.constant(texts))
+    kept = model._dropped_features(x)  # the draws of step 0, the step fit makes
+    model.fit(_rows(texts, [0], [1]), epochs=1, verbose=0)
+    changed = np.flatnonzero(np.abs(model.shared_kernel.numpy()).sum(axis=1))
+    weighted = kept.indices.numpy()[:, 1]
+    assert sorted(changed) == sorted(weighted[weighted > 0]) and len(changed) < len(x.values) - 1
+
+
 def test_a_model_saved_with_the_earlier_private_kernel_layout_loads(tmp_path):
     import keras
 

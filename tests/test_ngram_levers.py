@@ -193,6 +193,10 @@ def test_bad_lever_values_name_the_field(capsys):
     assert "NgramConfig.self_training_threshold must be 0 (off)" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"NgramConfig.student_features must be one of \['train', 'train\+pseudo'\]"):
         NgramConfig(self_training_threshold=0.9, student_features="pseudo")
+    with pytest.raises(ValueError, match=r"NgramConfig.feature_dropout must be a number in \[0, 1\); got 1"):
+        NgramConfig(feature_dropout=1)
+    assert "feature_dropout" not in NgramConfig().settings()
+    assert NgramConfig(feature_dropout=0.5).settings()["feature_dropout"] == 0.5
     with pytest.raises(ValueError, match="student_features 'train\\+pseudo' needs self-training"):
         NgramConfig(student_features="train+pseudo")
 

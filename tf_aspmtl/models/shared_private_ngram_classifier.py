@@ -49,6 +49,12 @@ class SharedPrivateNgramClassifier(Task):
             regularisation to early stopping on dev and keeps every update
             sparse (only the batch's n-grams change, with LazyAdam).
         per_task_metrics: bool. Also log each task's accuracy.
+        feature_dropout: float in [0, 1). In training, each n-gram of a row is left out with this probability and
+            the rest scaled by ``1 / (1 - p)`` (dropout on the features: Wager, Wang & Liang, 2013, an adaptive
+            regulariser of bag-of-words models); 0 (the default): off. A left-out n-gram's weights are not touched
+            by the step. Which n-grams a step leaves out follows from ``feature_dropout_seed`` and the optimizer's
+            step count alone, so a resumed run leaves out the same ones.
+        feature_dropout_seed: int. The seed of those draws.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -61,13 +67,18 @@ class SharedPrivateNgramClassifier(Task):
     (1, 2)
     """
 
-    def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True, **kwargs):
+    def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
+                 feature_dropout: float = 0.0, feature_dropout_seed: int = 0, **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(preprocessor, NgramPreprocessor):
             raise ValueError(f"preprocessor must be an NgramPreprocessor; got {type(preprocessor).__name__}")
         if not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0; got {l2!r}")
+        if isinstance(feature_dropout, bool) or not np.isfinite(feature_dropout) or not 0 <= feature_dropout < 1:
+            raise ValueError(f"feature_dropout must be a number in [0, 1); got {feature_dropout!r}")
         self.l2 = float(l2)
+        self.feature_dropout = float(feature_dropout)
+        self.feature_dropout_seed = int(feature_dropout_seed)
         self.per_task_metrics = bool(per_task_metrics)
         self.max_classes = max(self.num_classes)
         width, tasks, classes = preprocessor.vocabulary_size, self.num_tasks, self.max_classes
@@ -105,7 +116,9 @@ class SharedPrivateNgramClassifier(Task):
                              f"{[len(c) for c in class_names]}")
         preprocessor = NgramPreprocessor(self.task_names, dict(zip(self.task_names, class_names)),
                                          self.preprocessor.features, name=self.preprocessor.name)
-        copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics, name=self.name)
+        copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics,
+                          feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
+                          name=self.name)
         copy.set_weights(self.get_weights())
         return copy
 
@@ -124,11 +137,23 @@ class SharedPrivateNgramClassifier(Task):
         if not (isinstance(inputs, dict) and NGRAM_FEATURES in inputs and TASK_ID in inputs):
             inputs = self.preprocessor(inputs)  # raw {"text", "task"}; the datasets hold the features already
         x, task_ids = inputs[NGRAM_FEATURES], inputs[TASK_ID]
+        if training and self.feature_dropout > 0:
+            x = self._dropped_features(x)
         shared = sparse_matmul(x, self.shared_kernel)
         private = task_sparse_matmul(x, self.private_kernel, task_ids, self.num_tasks)
         logits = shared + private + tf.gather(self.bias, task_ids)
         logits = tf.where(tf.gather(self._class_mask, task_ids), logits, tf.fill(tf.shape(logits), -1e9))
         return {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
+
+    def _dropped_features(self, x: tf.SparseTensor) -> tf.SparseTensor:
+        """``x`` without a random ``feature_dropout`` share of its entries, the rest scaled by ``1 / (1 - p)``; the
+        draws are a function of ``feature_dropout_seed`` and the optimizer's step (0 without an optimizer)."""
+        optimizer = getattr(self, "optimizer", None)  # not compiled: no attribute
+        step = optimizer.iterations if optimizer is not None else 0
+        seed = tf.stack([tf.constant(self.feature_dropout_seed, tf.int64), tf.cast(step, tf.int64)])
+        kept = tf.random.stateless_uniform(tf.shape(x.values), seed=seed) >= self.feature_dropout
+        x = tf.sparse.retain(x, kept)
+        return tf.SparseTensor(x.indices, x.values * (1.0 / (1.0 - self.feature_dropout)), x.dense_shape)
 
     def load_own_variables(self, store):
         super().load_own_variables(load_interleaved_task_kernels(
@@ -190,4 +215,6 @@ class SharedPrivateNgramClassifier(Task):
     def get_config(self):
         config = super().get_config()
         config.update({"l2": self.l2, "per_task_metrics": self.per_task_metrics})
+        if self.feature_dropout > 0:  # left out when off: configs (and run folders' fingerprints) stay as they were
+            config.update({"feature_dropout": self.feature_dropout, "feature_dropout_seed": self.feature_dropout_seed})
         return config

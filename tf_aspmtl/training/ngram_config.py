@@ -14,7 +14,7 @@ NGRAM_MODEL = "sp-ngram"
 """The ``model`` field of the n-gram model's config and results files (the LSTM families have their own names)."""
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
-NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features")
+NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -49,6 +49,8 @@ class NgramConfig:
             are learnt from: ``"train"`` (the default: the teacher's features, from the train split) or
             ``"train+pseudo"`` (the train rows and the pseudo-labelled unlabelled ones, with their pseudo labels
             for the NB ratios: n-grams that only unlabelled reviews hold get a column). Never dev or test text.
+        feature_dropout: in [0, 1): the share of a training row's n-grams each step leaves out (the rest scaled
+            up; :class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``feature_dropout``, seeded by ``seed``); 0: off.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -63,6 +65,7 @@ class NgramConfig:
     feature_weighting: str = "tfidf"
     self_training_threshold: float = 0.0
     student_features: str = "train"
+    feature_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -90,6 +93,11 @@ class NgramConfig:
             raise ValueError(f"NgramConfig.self_training_threshold must be 0 (off) or a number in (0.5, 1] (above "
                              f"0.5, so a kept row's class is unambiguous); got {threshold!r}")
         object.__setattr__(self, "self_training_threshold", float(threshold))
+        dropout = self.feature_dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not math.isfinite(dropout) \
+                or not 0 <= dropout < 1:
+            raise ValueError(f"NgramConfig.feature_dropout must be a number in [0, 1); got {dropout!r}")
+        object.__setattr__(self, "feature_dropout", float(dropout))
         if self.student_features not in STUDENT_FEATURES:
             raise ValueError(f"NgramConfig.student_features must be one of {list(STUDENT_FEATURES)}; got "
                              f"{self.student_features!r}")

@@ -58,7 +58,8 @@ def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreproc
 
 def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor) -> SharedPrivateNgramClassifier:
     """A fresh model of ``config`` (weights at zero) on ``preprocessor``'s features, compiled with LazyAdam."""
-    model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, name="sp_ngram")
+    model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, feature_dropout=config.feature_dropout,
+                                         feature_dropout_seed=config.seed, name="sp_ngram")
     model.compile(optimizer=LazyAdam(config.learning_rate))
     return model
 
