@@ -270,11 +270,19 @@ SINGLE_PROTOCOL_2_FACTORS = {"adagrad": "Adagrad, learning rate 0.1", "adagrad_l
                              "w2v200_frozen": "frozen in-domain word2vec, 200-d"}
 
 
-def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
-    """A single-task protocol screen: each factor's dev error per seed and its paired gain over the screen's
-    ``base`` runs (rows only for runs that exist)."""
+SINGLE_PROTOCOL_3_FACTORS = {
+    "combo": "the four that helped together: word2vec 200-d, 30 epochs / patience 5, learning rate 1e-2, Adam",
+    "combo_drop": "the same and dropout 0.5"}
+
+
+def _protocol_rows(folder_name: str, factors: dict[str, str], base_folder: str | None = None) -> str:
+    """A single-task protocol screen: each factor's dev error per seed and its paired gain over the ``base`` runs of
+    the screen (or of ``base_folder``'s screen, run by the same code), rows only for runs that exist."""
     folder = RESULTS / folder_name
     runs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*_seed*.json")}
+    if base_folder is not None:
+        runs.update({p.stem: json.loads(p.read_text(encoding="utf-8"))
+                     for p in (RESULTS / base_folder).glob("base_seed*.json")})
     rows = []
     for name, what in [("base", "today's single-task protocol (base)"), *factors.items()]:
         dev = [runs[f"{name}_seed{s}"]["avg_dev_error"] for s in (0, 1, 2) if f"{name}_seed{s}" in runs]
@@ -323,7 +331,9 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "profile_rows": _profile_rows, "serving_rows": _serving_rows, "serving_goals": _serving_goals,
         "chunk_gain": _chunk_gain, "chunk_sizes": _chunk_sizes, "tuning": _tuning,
         "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": lambda: _protocol_rows("single_protocol", SINGLE_PROTOCOL_FACTORS),
-        "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS), "wide_deep_rows": _wide_deep_rows,
+        "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS),
+        "single_protocol_3_rows": lambda: _protocol_rows("single_protocol_3", SINGLE_PROTOCOL_3_FACTORS,
+                                                         base_folder="single_protocol_2"), "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
         "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),
         "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))})
