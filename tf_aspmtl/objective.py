@@ -57,6 +57,15 @@ class MultiTaskObjective:
         gradient_reversal_scale: float. Factor of the reversed gradient the
             shared encoder gets from the discriminator (1: the paper's
             min-max; -1: no reversal, the encoder helps the discriminator).
+            The discriminator learns at weight lambda, the encoder at
+            ``gradient_reversal_scale * lambda``.
+        reversal_warmup_epochs: int >= 0. Warm the reversal up over this
+            many epochs, as domain-adversarial training does (Ganin et al.
+            2016): the factor at epoch e is ``gradient_reversal_scale *
+            (2 / (1 + exp(-10 p)) - 1)``, ``p = min(1, e / reversal_warmup_epochs)``
+            (:func:`~tf_aspmtl.layers.gradient_reversal.reversal_warmup_factor`);
+            0 (default): none. Needs ``adversarial_objective="reversal"``.
+            Recorded in the config only when > 0.
         embedding_perturbation: str. ``"none"``, ``"adversarial"`` (AT) or
             ``"virtual"`` (VAT); see :mod:`tf_aspmtl.embedding_perturbation`.
         perturbation_weight: float >= 0. beta.
@@ -77,6 +86,7 @@ class MultiTaskObjective:
         difference_normalization: str = "normalized",
         adversarial_objective: str = "reversal",
         gradient_reversal_scale: float = 1.0,
+        reversal_warmup_epochs: int = 0,
         embedding_perturbation: str = "none",
         perturbation_weight: float = 1.0,
         perturbation_norm: float = 1.0,
@@ -96,6 +106,14 @@ class MultiTaskObjective:
         if embedding_perturbation not in EMBEDDING_PERTURBATIONS:
             raise ValueError(f"Unknown embedding_perturbation {embedding_perturbation!r}; "
                              f"expected one of {list(EMBEDDING_PERTURBATIONS)}")
+        if (isinstance(reversal_warmup_epochs, bool) or not isinstance(reversal_warmup_epochs, (int, np.integer))
+                or reversal_warmup_epochs < 0):
+            raise ValueError(f"reversal_warmup_epochs must be an int >= 0 (0: no warm-up); "
+                             f"got {reversal_warmup_epochs!r}")
+        if reversal_warmup_epochs and adversarial_objective != "reversal":
+            raise ValueError(f"reversal_warmup_epochs={reversal_warmup_epochs} warms up the gradient reversal; "
+                             f"adversarial_objective is {adversarial_objective!r}, which has none: use 'reversal'")
+        self.reversal_warmup_epochs = int(reversal_warmup_epochs)
         self.task_weights = None if task_weights is None else [float(w) for w in task_weights]
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
@@ -213,7 +231,9 @@ class MultiTaskObjective:
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict:
-        return {
+        """Every setting; ``reversal_warmup_epochs`` only when > 0, so an objective without a warm-up has the
+        config (and a model of it the fingerprint) it had before the option existed."""
+        config = {
             "adversarial_weight": self.adversarial_weight,
             "difference_weight": self.difference_weight,
             "task_weights": self.task_weights,
@@ -225,11 +245,15 @@ class MultiTaskObjective:
             "perturbation_norm": self.perturbation_norm,
             "vat_xi": self.vat_xi,
         }
+        if self.reversal_warmup_epochs:
+            config["reversal_warmup_epochs"] = self.reversal_warmup_epochs
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> MultiTaskObjective:
         return cls(**config)
 
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_config().items() if v != MultiTaskObjective().get_config()[k]}
+        default = MultiTaskObjective().get_config()
+        changed = {k: v for k, v in self.get_config().items() if k not in default or v != default[k]}
         return f"MultiTaskObjective({', '.join(f'{k}={v!r}' for k, v in changed.items())})"

@@ -17,6 +17,7 @@ from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.length_sorted_chunks import length_sorted_map
+from tf_aspmtl.models.reversal_warmup import with_reversal_warmup
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
@@ -77,17 +78,9 @@ class MultiTaskClassifier(Task):
     default_batch_size = 16
     training_dataset_options = ("seed", "sampling", "unlabeled", "unlabeled_fraction")
 
-    def __init__(
-        self,
-        backbone: SharedPrivateBackbone,
-        preprocessor: MultiTaskPreprocessor,
-        objective: MultiTaskObjective | None = None,
-        dropout: float = 0.0,
-        per_task_metrics: bool = True,
-        frozen: Sequence[str] = (),
-        seed: int | None = None,
-        **kwargs,
-    ):
+    def __init__(self, backbone: SharedPrivateBackbone, preprocessor: MultiTaskPreprocessor,
+                 objective: MultiTaskObjective | None = None, dropout: float = 0.0, per_task_metrics: bool = True,
+                 frozen: Sequence[str] = (), seed: int | None = None, **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(backbone, SharedPrivateBackbone):
             raise ValueError(f"backbone must be a SharedPrivateBackbone; got {type(backbone).__name__}")
@@ -123,7 +116,8 @@ class MultiTaskClassifier(Task):
         self.heads = TaskHeads(self.num_classes, kernel_initializer=kernel_initializer, name="task_heads")
         self.discriminator = None
         if objective.has_adversary:
-            self.gradient_reversal = GradientReversal(objective.gradient_reversal_scale, name="gradient_reversal")
+            self.gradient_reversal = GradientReversal(objective.gradient_reversal_scale,
+                                                      objective.reversal_warmup_epochs, name="gradient_reversal")
             self.discriminator = keras.layers.Dense(self.num_tasks, kernel_initializer=kernel_initializer,
                                                     name="task_discriminator")
         # One Mean per term of the objective, named as the term (``task_loss`` ...), kept as ``<term>_tracker``.
@@ -289,6 +283,10 @@ class MultiTaskClassifier(Task):
         return self.get_metrics_result()
 
     # ---------------------------------------------------------- raw rows
+    def fit(self, *args, callbacks=None, **kwargs):
+        """:meth:`Task.fit`; a reversal with a warm-up gets its callback (:func:`with_reversal_warmup`)."""
+        return super().fit(*args, callbacks=with_reversal_warmup(self, callbacks), **kwargs)
+
     def training_dataset(self, x, y, batch_size: int | None = None, seed: int | None = None,
                          unlabeled=None, **options) -> tuple[tf.data.Dataset, int]:
         """One-task, length-bucketed batches of token ids (``unlabeled``: raw ``{"text", "task"}`` rows mixed in)."""

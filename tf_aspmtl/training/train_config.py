@@ -39,10 +39,13 @@ WIDE_DEEP = "wide-deep"
 """``TrainConfig.model`` of :class:`~tf_aspmtl.models.WideAndDeepMTL` (ASP-MTL with the n-gram linear path)."""
 WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier", "wide_feature_weighting")
 """The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
-RECORDED_WHEN_SET = ("wide_feature_weighting",)
+RECORDED_WHEN_SET = ("wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs")
 """TrainConfig fields left out of :meth:`TrainConfig.to_dict` at their defaults: fields added after run folders
 (``run_config.json``) and results files (``config``) recorded every field, so a run that leaves them at their
 defaults records what it recorded before they existed; readers fill them in (:meth:`TrainConfig.from_dict`)."""
+REVERSAL_SETTINGS = ("gradient_reversal_scale", "reversal_warmup_epochs")
+"""The TrainConfig fields of the gradient reversal between the shared encoder and the discriminator (models with an
+adversary whose objective is "reversal"; other runs leave them at their defaults)."""
 
 
 def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
@@ -99,6 +102,12 @@ TRAIN_CONFIG_HELP = {
     "difference_normalization": "the difference term over unit-norm features (normalized) or raw ones (sum)",
     "adversarial_objective": "reversal: the paper's gradient reversal; confusion: the encoder pushes the "
                              "discriminator toward uniform",
+    "gradient_reversal_scale": "factor of the reversed gradient the shared encoder gets from the discriminator "
+                               "(adversarial objective reversal): the discriminator learns at weight lambda, the "
+                               "encoder at this times lambda",
+    "reversal_warmup_epochs": "warm the reversal up as domain-adversarial training does (Ganin et al. 2016): in "
+                              "epoch e (from 0) its factor is gradient_reversal_scale * (2 / (1 + exp(-10 p)) - 1), "
+                              "p = min(1, e / this); 0: off",
     "dropout": "dropout on the features, in [0, 1)",
     "sampling": "which task a batch comes from: in proportion to its rows, or uniform",
     "unlabeled_fraction": "share of unlabelled rows per batch, in [0, 1) (they feed the adversary, the difference "
@@ -155,6 +164,10 @@ class TrainConfig:
     difference_weight: float = 0.01
     difference_normalization: str = "normalized"
     adversarial_objective: str = "reversal"
+    # The reversal (adversarial_objective "reversal"): the encoder's factor of the reversed gradient, and a warm-up
+    # of it over epochs (0 = off). Recorded only when set (RECORDED_WHEN_SET).
+    gradient_reversal_scale: float = 1.0
+    reversal_warmup_epochs: int = 0
     dropout: float = 0.0
     sampling: str = "proportional"
     unlabeled_fraction: float = 0.0
@@ -215,6 +228,17 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dropout must be in [0, 1); got {self.dropout!r}")
         if not 0.0 <= self.unlabeled_fraction < 1.0:
             raise ValueError(f"TrainConfig.unlabeled_fraction must be in [0, 1); got {self.unlabeled_fraction!r}")
+        if self.reversal_warmup_epochs < 0:
+            raise ValueError(f"TrainConfig.reversal_warmup_epochs must be >= 0 (0 = no warm-up); got "
+                             f"{self.reversal_warmup_epochs!r}")
+        reversal = [name for name in REVERSAL_SETTINGS if getattr(self, name) != _DEFAULTS[name]]
+        if reversal and not (self.model in ("asp-mtl", WIDE_DEEP) and self.adversarial_weight > 0
+                             and self.adversarial_objective == "reversal"):
+            named = ", ".join(f"TrainConfig.{name}" for name in reversal)  # the command line adds each one's flag
+            raise ValueError(f"{named} set{'s' if len(reversal) == 1 else ''} the gradient reversal of a model with an "
+                             f"adversary: model 'asp-mtl' or {WIDE_DEEP!r} with adversarial_weight > 0 and "
+                             f"adversarial_objective 'reversal'; got model={self.model!r}, adversarial_weight="
+                             f"{self.adversarial_weight!r}, adversarial_objective={self.adversarial_objective!r}")
         if self.lm_pretrain_epochs < 0:
             raise ValueError(f"TrainConfig.lm_pretrain_epochs must be >= 0 (0 = no pretraining); got "
                              f"{self.lm_pretrain_epochs!r}")
@@ -242,8 +266,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.ngram_max_features must be >= 2, ngrams >= 1 and "
                              f"wide_learning_rate_multiplier > 0; got {self.ngram_max_features!r}, {self.ngrams!r}, "
                              f"{self.wide_learning_rate_multiplier!r}")
-        defaults = {f.name: f.default for f in fields(self)}
-        wide = [name for name in WIDE_SETTINGS if getattr(self, name) != defaults[name]]
+        wide = [name for name in WIDE_SETTINGS if getattr(self, name) != _DEFAULTS[name]]
         if wide and self.model != WIDE_DEEP:
             named = ", ".join(f"TrainConfig.{name}" for name in wide)  # the command line adds each one's flag
             raise ValueError(f"{named} set{'s' if len(wide) == 1 else ''} the wide path of model={WIDE_DEEP!r}; "
@@ -281,8 +304,10 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Every field, but those of :data:`RECORDED_WHEN_SET` at their defaults (what run folders and results
         files record; :meth:`from_dict` of it gives this config back)."""
-        default = {f.name: f.default for f in fields(self)}
-        return {k: v for k, v in asdict(self).items() if k not in RECORDED_WHEN_SET or v != default[k]}
+        return {k: v for k, v in asdict(self).items() if k not in RECORDED_WHEN_SET or v != _DEFAULTS[k]}
+
+
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 def build_model(
@@ -333,6 +358,8 @@ def build_model(
             difference_weight=config.difference_weight,
             difference_normalization=config.difference_normalization,
             adversarial_objective=config.adversarial_objective,
+            gradient_reversal_scale=config.gradient_reversal_scale,
+            reversal_warmup_epochs=config.reversal_warmup_epochs,
         )
     model = get_model_family(config.model)(preprocessor, name=config.model.replace("-", "_"), **kwargs)
     model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))
