@@ -76,6 +76,11 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                       "--feature-dropout", "0.3"],
     "rows_nb_lr3_self08_tri_drop05": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
                                       "--feature-dropout", "0.5"],
+    "rows_nb_lr3_self08_tri_drop02": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
+                                      "--feature-dropout", "0.2"],
+    # both levers that won on seed 0 (paired with self08_tri1m: the dropout is the one change)
+    "rows_nb_lr3_self08_tri1m_drop03": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                        "--max-features", "1000000", "--feature-dropout", "0.3"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -88,7 +93,9 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     **{name: "rows_nb_lr3_self08_tri" for name in (
                         "rows_nb_lr3_self07_tri", "rows_nb_lr3_self06_tri", "rows_nb_lr3_self08_tri1m",
                         "rows_nb_lr3_self08_tri_pseudofeat", "rows_nb_lr3_self08_tri_all",
-                        "rows_nb_lr3_self08_tri_drop03", "rows_nb_lr3_self08_tri_drop05")}}
+                        "rows_nb_lr3_self08_tri_drop03", "rows_nb_lr3_self08_tri_drop05",
+                        "rows_nb_lr3_self08_tri_drop02")},
+                    "rows_nb_lr3_self08_tri1m_drop03": "rows_nb_lr3_self08_tri1m"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
