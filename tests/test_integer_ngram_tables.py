@@ -48,6 +48,19 @@ def test_an_ngram_with_an_unknown_word_is_never_a_shorter_known_one():
                                 (2, 1): 1, (2, 2): 1, (2, 3): 1}
 
 
+def test_keys_too_large_for_int64_are_found_once_and_the_strings_counted(monkeypatch):
+    features = NgramFeatures(max_features=50, ngrams=2)
+    features.adapt(_texts(np.random.default_rng(3), 50))
+    expected = tf.sparse.reorder(features.counter(tf.constant(["good book", "bad"])))
+    made = []
+    monkeypatch.setattr(IntegerNgramTables, "from_vocabulary", lambda *a: made.append(1))  # returns None
+    for _ in range(3):
+        counts = features.count(tf.constant(["good book", "bad"]))
+    assert made == [1]
+    np.testing.assert_array_equal(counts.indices.numpy(), expected.indices.numpy())
+    np.testing.assert_array_equal(counts.values.numpy(), expected.values.numpy())
+
+
 def test_bad_vocabularies_are_named_and_keys_too_large_for_int64_give_none():
     with pytest.raises(ValueError, match="starts with '\\[UNK\\]'"):
         IntegerNgramTables.from_vocabulary(["good", "bad"], ngrams=1)
@@ -63,7 +76,7 @@ def test_features_from_the_tables_are_the_floats_of_the_string_counts(monkeypatc
     features.adapt(train, labels=rng.integers(0, 2, len(train)))
     texts = tf.constant(_texts(rng, 100) + ["It's a VERY good book!", ""])
     from_tables = features(texts)
-    assert features._tables is not None
+    assert isinstance(features._tables, IntegerNgramTables)
     monkeypatch.setattr(NgramFeatures, "_integer_tables", lambda self: None)  # the counter's n-gram strings
     from_strings = features(texts)
     for x in (from_tables, from_strings):  # column 0 (idf 0) holds zeros

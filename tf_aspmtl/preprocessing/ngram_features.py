@@ -15,6 +15,8 @@ from tf_aspmtl.preprocessing.tokenizer import standardize
 
 logger = logging.getLogger(__name__)
 
+_NOT_MADE = object()
+"""``NgramFeatures._tables`` before :meth:`NgramFeatures._integer_tables` first runs."""
 WEIGHTINGS = ("tfidf", "nb")
 """:class:`NgramFeatures`' ``weighting``: tf-idf alone, or tf-idf scaled by naive-Bayes log-count ratios."""
 
@@ -104,7 +106,7 @@ class NgramFeatures(keras.layers.Layer):
             output_mode="count", sparse=True, name="ngram_counts",
         )
         self.idf = self.nb_ratio = None
-        self._tables = None  # IntegerNgramTables, made on first use (:meth:`count`)
+        self._tables = _NOT_MADE  # IntegerNgramTables, or None (keys too large), made on first use (:meth:`count`)
         if self.vocabulary_size is not None:
             self._make_weights()
 
@@ -183,14 +185,12 @@ class NgramFeatures(keras.layers.Layer):
     def _integer_tables(self) -> IntegerNgramTables | None:
         """The vocabulary as :class:`IntegerNgramTables` (made once, eagerly, also when first called in a traced
         function), or None when its n-grams' integer keys would not fit in int64 (then the counter's strings)."""
-        if self._tables is None or self._tables.vocabulary_size != self.vocabulary_size:
+        if self._tables is _NOT_MADE:  # once: the vocabulary never changes after adapt (a second adapt is refused)
             with tf.init_scope():
-                tables = IntegerNgramTables.from_vocabulary(self.counter.get_vocabulary(), self.ngrams)
-            if tables is None:
+                self._tables = IntegerNgramTables.from_vocabulary(self.counter.get_vocabulary(), self.ngrams)
+            if self._tables is None:
                 logger.info("NgramFeatures %s: %d-word n-gram keys do not fit in int64; counting n-gram strings",
                             self.name, self.ngrams)
-                return None
-            self._tables = tables
         return self._tables
 
     def count(self, texts: tf.Tensor) -> tf.SparseTensor:
