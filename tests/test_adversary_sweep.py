@@ -237,6 +237,7 @@ def tiny_runs(tmp_path_factory):
     return data_dir, results_dir, runs_dir, results
 
 
+@pytest.mark.slow  # 7 s: two more tiny runs
 def test_a_warm_run_killed_after_an_epoch_resumes_to_the_numbers_of_one_never_killed(tmp_path, tiny_runs):
     data_dir, _, runs_dir, reference = tiny_runs
     with pytest.raises(Interrupted):

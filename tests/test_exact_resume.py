@@ -111,7 +111,9 @@ def test_a_single_task_run_interrupted_after_its_first_group_resumes_to_the_same
         _assert_same_weights(tmp_path / f"model-{task}", reference_dir / f"model-{task}")
 
 
-# Mid-epoch with dropout is also the real kill of tests/test_faults.py (dropout 0.5): slow here.
+# Dropout's random state across a resumed run is the real kill of tests/test_faults.py (dropout 0.5) and, for fit,
+# tests/test_random_state.py: slow here (11 s).
+@pytest.mark.slow
 @pytest.mark.parametrize("interrupt", [InterruptFit(1, epoch_end=1), pytest.param(InterruptFit(1, mid_epoch=2),
                                                                                  marks=pytest.mark.slow)],
                          ids=["after-epoch-1", "mid-epoch-2"])

@@ -104,6 +104,7 @@ def test_a_run_interrupted_at_every_point_resumes_to_the_same_numbers(tmp_path, 
     _check_resumed(run(CONFIG, tmp_path, data_dir, verbose=0), reference)
 
 
+@pytest.mark.slow  # 8 s; the optimizer state across a resume (Adam's) is the default suite's in the kill above
 def test_an_adagrad_run_of_uniform_weights_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir):
     """Adagrad's accumulators are saved and restored with the epoch's checkpoint (they start at 0.1, not 0)."""
     config = TrainConfig.from_dict({**CONFIG.to_dict(), "optimizer": "adagrad", "learning_rate": 0.1,

@@ -104,7 +104,7 @@ def _as_if_killed(run_dir, **changes) -> dict:
     ({}, [4]),  # the feature dropout's seed generator: a draw a training step
     # VAT's directions: a draw a training step (4) and a dev batch (2: the dev loss has the term too); a Dropout of
     # rate 0 has no seed generator
-    ({"dropout": 0.0, "embedding_perturbation": "virtual"}, [6]),
+    pytest.param({"dropout": 0.0, "embedding_perturbation": "virtual"}, [6], marks=pytest.mark.slow),  # 10 s
 ], ids=["dropout", "vat"])
 def test_the_checkpoint_holds_the_random_state_and_a_resumed_fit_draws_as_one_never_stopped(tmp_path, model_args,
                                                                                            draws):
