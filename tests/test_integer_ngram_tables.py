@@ -87,3 +87,15 @@ def test_features_from_the_tables_are_the_floats_of_the_string_counts(monkeypatc
 def _weights(x: tf.SparseTensor):
     """{(row, column): float} of the columns >= 1."""
     return {(int(r), int(c)): v for (r, c), v in zip(x.indices.numpy(), x.values.numpy()) if c > 0}
+
+
+def test_words_beyond_ascii_and_a_first_use_inside_a_traced_function_count_as_the_strings_do():
+    rng = np.random.default_rng(11)
+    pool = ["café", "naïve", "über", "good", "书", "😀", "a"]
+    texts = [" ".join(rng.choice(pool, size=rng.integers(0, 9))) for _ in range(150)]
+    features = NgramFeatures(max_features=200, ngrams=3)
+    features.adapt(texts)
+    expected = tf.sparse.reorder(features.counter(tf.constant(texts)))
+    counts = tf.function(features.count, input_signature=[tf.TensorSpec([None], tf.string)])(tf.constant(texts))
+    assert isinstance(features._tables, IntegerNgramTables), "the tables are made (eagerly) during the trace"
+    assert _counted(counts) == _counted(expected)
