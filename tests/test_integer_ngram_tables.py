@@ -49,11 +49,11 @@ def test_an_ngram_with_an_unknown_word_is_never_a_shorter_known_one():
 
 
 def test_keys_too_large_for_int64_are_found_once_and_the_strings_counted(monkeypatch):
-    features = NgramFeatures(max_features=50, ngrams=2)
-    features.adapt(_texts(np.random.default_rng(3), 50))
-    expected = tf.sparse.reorder(features.counter(tf.constant(["good book", "bad"])))
     made = []
     monkeypatch.setattr(IntegerNgramTables, "from_vocabulary", lambda *a: made.append(1))  # returns None
+    features = NgramFeatures(max_features=50, ngrams=2)
+    features.adapt(_texts(np.random.default_rng(3), 50))  # the tables are made here, for the idf's counts
+    expected = tf.sparse.reorder(features.counter(tf.constant(["good book", "bad"])))
     for _ in range(3):
         counts = features.count(tf.constant(["good book", "bad"]))
     assert made == [1]

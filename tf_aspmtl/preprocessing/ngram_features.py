@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_aspmtl.preprocessing.integer_ngram_tables import IntegerNgramTables
+from tf_aspmtl.preprocessing.ngram_vocabulary import most_frequent_ngrams
 from tf_aspmtl.preprocessing.tokenizer import standardize
 
 logger = logging.getLogger(__name__)
@@ -141,13 +142,22 @@ class NgramFeatures(keras.layers.Layer):
             raise ValueError("NgramFeatures.adapt needs at least one text")
         positive = self._check_labels(labels, len(texts))
         started = time.monotonic()
-        batches = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size).map(standardize)
-        self.counter.adapt(batches)
+        batches = (tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
+                   .map(standardize).cache())  # standardised once, read twice
+        vocabulary = most_frequent_ngrams((tf.strings.split(batch) for batch in batches), self.ngrams,
+                                          self.max_features)
+        if vocabulary is None:
+            logger.info("NgramFeatures %s: too many distinct words to count n-grams as integers; "
+                        "TextVectorization.adapt counts them as strings (the same vocabulary, slower)", self.name)
+            self.counter.adapt(batches)
+        else:  # TextVectorization.adapt's vocabulary, counted as integers (most_frequent_ngrams)
+            self.counter.set_vocabulary(vocabulary)
+            self._tables = IntegerNgramTables.from_vocabulary(vocabulary, self.ngrams)
         self.vocabulary_size = int(self.counter.vocabulary_size())
         document_frequency = np.zeros(self.vocabulary_size, np.int64)
         positive_frequency = np.zeros(self.vocabulary_size, np.int64)  # the same over the positive rows ("nb")
         for start, batch in zip(range(0, len(texts), batch_size), batches):
-            counts = self.counter(batch)
+            counts = self.count(batch)  # column 0 differs from the counter's; its idf and NB ratio are 0 anyway
             rows, columns = counts.indices[:, 0].numpy(), counts.indices[:, 1].numpy()
             document_frequency += np.bincount(columns, minlength=self.vocabulary_size)
             if positive is not None:
