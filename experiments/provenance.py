@@ -49,8 +49,21 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, Any]:
-    """A short description of the machine."""
-    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count()}
+    """A short description of the machine: the same seed gives other numbers on another CPU model (float
+    arithmetic follows the vector instructions it has), so results say which CPU made them."""
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
+            **cpu_model()}
+
+
+def cpu_model() -> dict[str, Any]:
+    """``{"cpu_model", "avx512"}`` from ``/proc/cpuinfo`` (Linux); empty elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return {"cpu_model": fields.get("model name", "unknown"), "avx512": "avx512f" in fields.get("flags", "").split()}
 
 
 def repo_relative(text: str) -> str:
