@@ -275,14 +275,11 @@ SINGLE_PROTOCOL_3_FACTORS = {
     "combo_drop": "the same and dropout 0.5"}
 
 
-def _protocol_rows(folder_name: str, factors: dict[str, str], base_folder: str | None = None) -> str:
-    """A single-task protocol screen: each factor's dev error per seed and its paired gain over the ``base`` runs of
-    the screen (or of ``base_folder``'s screen, run by the same code), rows only for runs that exist."""
+def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
+    """A single-task protocol screen: each factor's dev error per seed and its paired gain over the screen's own
+    ``base`` runs (same seed, same machine), rows only for runs that exist."""
     folder = RESULTS / folder_name
     runs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*_seed*.json")}
-    if base_folder is not None:
-        runs.update({p.stem: json.loads(p.read_text(encoding="utf-8"))
-                     for p in (RESULTS / base_folder).glob("base_seed*.json")})
     rows = []
     for name, what in [("base", "today's single-task protocol (base)"), *factors.items()]:
         dev = [runs[f"{name}_seed{s}"]["avg_dev_error"] for s in (0, 1, 2) if f"{name}_seed{s}" in runs]
@@ -290,7 +287,8 @@ def _protocol_rows(folder_name: str, factors: dict[str, str], base_folder: str |
             continue
         gains = [runs[f"base_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
                  for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"base_seed{s}" in runs]
-        gain = "–" if name == "base" else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)"
+        gain = ("–" if name == "base" else "no base run of its seeds yet" if not gains
+                else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)")
         rows.append(f"| {what} | {' / '.join(f'{d:.2f}' for d in dev)} | {plus_minus(dev)} | {gain} |")
     return "\n".join(rows) or "| – | no run has finished yet | – | – |"
 
@@ -332,8 +330,8 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "chunk_gain": _chunk_gain, "chunk_sizes": _chunk_sizes, "tuning": _tuning,
         "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": lambda: _protocol_rows("single_protocol", SINGLE_PROTOCOL_FACTORS),
         "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS),
-        "single_protocol_3_rows": lambda: _protocol_rows("single_protocol_3", SINGLE_PROTOCOL_3_FACTORS,
-                                                         base_folder="single_protocol_2"), "wide_deep_rows": _wide_deep_rows,
+        "single_protocol_3_rows": lambda: _protocol_rows("single_protocol_3", SINGLE_PROTOCOL_3_FACTORS),
+        "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
         "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),
         "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))})
