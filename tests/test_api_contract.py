@@ -103,6 +103,7 @@ def test_raw_labels_unknown_to_a_task_are_named(frames):
         model.predict({"text": ["a"], "task": ["cars"]}, verbose=0)
 
 
+@pytest.mark.slow  # a fresh Python process with TensorFlow imported anew (multi-process)
 def test_import_alone_registers_every_class_for_safe_loading(tmp_path):
     import subprocess
     import sys

@@ -46,6 +46,8 @@ def test_mixed_precision_policy_gives_its_compute_dtype():
     assert {w.dtype for w in layer.weights} == {"float32"}
 
 
+# the loss scaling through the optimizer is the default suite's (above); this is the mixed-precision policy's
+@pytest.mark.slow
 def test_model_trains_under_mixed_precision_with_a_scaled_loss():
     frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful", "fine", "poor"] * 4,
                           "task": ["books"] * 12 + ["dvd"] * 12, "label": ["pos", "neg"] * 12})

@@ -119,6 +119,8 @@ def _full_at_epoch_2(monkeypatch, folder, mounted):
     return fillers
 
 
+# a full disk at a training checkpoint is the default suite's (tests/test_disk_full.py); this is the pretraining's
+@pytest.mark.slow
 def test_a_pretraining_on_a_full_disk_fails_in_one_line_and_resumes_to_the_same_model(corpus, tmp_path, monkeypatch,
                                                                                         caplog):
     texts, vectorizer = corpus
@@ -147,6 +149,8 @@ def test_a_pretraining_on_a_full_disk_fails_in_one_line_and_resumes_to_the_same_
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+# a damaged training checkpoint is the default suite's (tests/test_damaged_files.py); this is the pretraining's
+@pytest.mark.slow
 def test_a_damaged_pretraining_is_said_and_never_trusted(corpus, tmp_path, caplog):
     texts, vectorizer = corpus
     path = pretrain_language_model_cached(texts, vectorizer, None, cache_root=tmp_path, epochs=1, **TINY_LM)

@@ -121,6 +121,7 @@ def test_an_export_onto_a_full_disk_publishes_nothing_and_says_so_in_one_line(fi
         assert not [p for p in base.rglob(".tmp-*")]  # and no staging folder left
 
 
+@pytest.mark.slow  # a full disk at a checkpoint is the default suite's (above); this is the TensorBoard writer's
 def test_a_full_disk_under_the_tensorboard_logs_fails_in_one_line_and_the_rerun_ends_as_if_it_never_had(
         tmp_path, data_dir, finished_run, monkeypatch):
     import keras

@@ -132,6 +132,7 @@ def test_a_run_with_dropout_interrupted_mid_run_resumes_to_the_same_numbers(tmp_
     _assert_same_weights(tmp_path / "model", reference_dir / "model")
 
 
+@pytest.mark.slow  # a check that the seed reset left earlier runs' numbers as they were
 def test_the_seed_reset_before_a_group_leaves_a_one_group_run_as_it_was(tmp_path, data_dir, multi_reference,
                                                                         monkeypatch):
     reference, reference_dir = multi_reference  # with the reset before its group

@@ -61,6 +61,9 @@ def _check_resumed(results, reference):
     assert len(history["loss"]) == len(reference["history"]["books+dvd"]["loss"])  # no epoch twice
 
 
+# a real process killed mid-epoch (multi-process); the default suite resumes in-process runs interrupted at the same
+# points (tests/test_exact_resume.py, tests/test_random_state.py)
+@pytest.mark.slow
 def test_a_process_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path, data_dir, reference, caplog):
     out = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
@@ -94,8 +97,8 @@ class InterruptAt(keras.callbacks.Callback):
             raise Interrupted(point)
 
 
-@pytest.mark.slow  # three more interrupted runs (the kill above is the default suite's)
-@pytest.mark.parametrize("point", ["epoch-end:1", "epoch-end:2", "after-training", "during-evaluation"])
+@pytest.mark.parametrize("point", ["epoch-end:1"] + [pytest.param(point, marks=pytest.mark.slow) for point in (
+    "epoch-end:2", "after-training", "during-evaluation")])  # the first point in the default suite (the kill is slow)
 def test_a_run_interrupted_at_every_point_resumes_to_the_same_numbers(tmp_path, data_dir, reference, point):
     interrupt = InterruptAt(point)
     with pytest.raises(Interrupted):
@@ -104,7 +107,8 @@ def test_a_run_interrupted_at_every_point_resumes_to_the_same_numbers(tmp_path, 
     _check_resumed(run(CONFIG, tmp_path, data_dir, verbose=0), reference)
 
 
-@pytest.mark.slow  # 8 s; the optimizer state across a resume (Adam's) is the default suite's in the kill above
+@pytest.mark.slow  # 8 s; the optimizer state across a resume (Adam's) is the default suite's in
+# tests/test_random_state.py (a resumed fit ends where one never stopped does)
 def test_an_adagrad_run_of_uniform_weights_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir):
     """Adagrad's accumulators are saved and restored with the epoch's checkpoint (they start at 0.1, not 0)."""
     config = TrainConfig.from_dict({**CONFIG.to_dict(), "optimizer": "adagrad", "learning_rate": 0.1,
@@ -244,6 +248,7 @@ def test_a_run_folder_of_another_model_of_the_same_shapes_is_refused_by_name(tmp
     assert result.resumed_from_epoch == 1 and result.epochs_run == 2
 
 
+@pytest.mark.slow  # run folders written before the record (an earlier version's folders)
 def test_a_run_folder_from_before_the_record_resumes_with_a_warning_and_is_recorded_from_then_on(tmp_path, caplog):
     _, fit = _tiny_run(tmp_path, seed=1)
     fit(epochs=1)

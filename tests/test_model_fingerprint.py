@@ -57,6 +57,8 @@ def test_a_group_has_the_same_fingerprint_whichever_group_first_used_the_shared_
     assert legacy != model_fingerprint(rerun, keep_build_configs=True)["config.preprocessor"]
 
 
+# a single-task run interrupted after its first group resumes in the default suite (tests/test_exact_resume.py)
+@pytest.mark.slow
 def test_a_group_killed_after_an_earlier_group_resumes_in_a_process_that_starts_at_it(tmp_path):
     first = _vectorizer()
     _group(first, "books")
@@ -75,6 +77,7 @@ def test_another_vocabulary_is_still_told_apart():
     assert model_fingerprint(other)["config.preprocessor"] != model_fingerprint(model)["config.preprocessor"]
 
 
+@pytest.mark.slow  # run folders recorded by an earlier version's fingerprint
 def test_a_folder_recorded_with_build_configs_hashed_resumes_and_is_recorded_anew(tmp_path, caplog):
     model, train, steps, dev = _group(_vectorizer(), "dvd")
     fit_with_dev_selection(model, train, steps, dev, tmp_path, epochs=1, patience=2, tensorboard=False, verbose=0)

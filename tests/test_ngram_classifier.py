@@ -238,6 +238,8 @@ def test_a_served_batch_computed_in_slices_gives_the_probabilities_of_one_batch(
     np.testing.assert_array_equal(served, whole)
 
 
+# the export command on a .keras file is the default suite's in tests/test_export.py; this is its n-gram twin
+@pytest.mark.slow
 def test_the_export_command_takes_a_saved_ngram_model(tmp_path, capsys):
     from export.__main__ import main as export_main
 

@@ -279,6 +279,8 @@ def test_self_training_labels_only_unlabelled_rows_balanced_above_the_threshold(
     assert not (out / "model" / TEACHER_DIR / "logs").exists()  # as the run without self-training: no TensorBoard
 
 
+# exact resume is the default suite's for training runs (tests/test_exact_resume.py); this is self-training's
+@pytest.mark.slow
 def test_a_self_training_run_resumes_its_teacher_and_student_exactly(folder, self_run, tmp_path, monkeypatch):
     import keras
 

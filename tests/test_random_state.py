@@ -115,6 +115,7 @@ def test_the_checkpoint_holds_the_random_state_and_a_resumed_fit_draws_as_one_ne
     assert resumed.resumed_from_epoch == 1 and resumed.history == reference.history
 
 
+@pytest.mark.slow  # run folders written before the random state was recorded (an earlier version's folders)
 def test_a_checkpoint_without_random_state_resumes_with_a_warning(tmp_path, caplog):
     _tiny_fit(tmp_path, epochs=1)
     _as_if_killed(tmp_path, random_state=None)  # as folders written before the random state was kept

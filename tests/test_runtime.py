@@ -9,6 +9,7 @@ import tensorflow as tf
 from tf_aspmtl.runtime import configure_cpu_threads
 
 
+@pytest.mark.slow  # a fresh Python process with TensorFlow imported anew (multi-process)
 def test_sets_pools_in_a_fresh_process():
     code = (
         "import tensorflow as tf\n"

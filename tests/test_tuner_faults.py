@@ -40,6 +40,8 @@ def _search(directory, data_dir, project="search", trials=1):
                           data_dir=data_dir, verbose=0)
 
 
+# a full disk at a training checkpoint is the default suite's (tests/test_disk_full.py); this is a tuner trial's
+@pytest.mark.slow
 def test_a_full_disk_in_a_trial_stops_the_search_in_one_line_and_the_same_search_then_runs_the_trial_again(
         data_dir, tmp_path, monkeypatch):
     directory = tmp_path / "disk"

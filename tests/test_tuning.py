@@ -235,6 +235,7 @@ def test_interrupted_search_resumes_with_the_same_arguments(tmp_path, data_dir, 
     assert _objectives(_search(tmp_path, data_dir, "straight")) == _objectives(resumed)
 
 
+@pytest.mark.slow  # the search itself is the default suite's (above); this runs it again through the command line
 def test_the_tune_command_line_writes_its_outputs_and_names_a_bad_option(tmp_path, data_dir, capsys):
     results = tmp_path / "results" / "tune_test"
     args = ["--tuner", "random", "--trials", "1", "--tasks", "books,dvd", "--epochs", "1", "--directory",

@@ -109,6 +109,8 @@ def test_config_and_keras_file_round_trip_keep_the_wide_settings_and_the_outputs
     np.testing.assert_allclose(loaded.predict(PROBE, verbose=0), model.predict(PROBE, verbose=0), atol=1e-6)
 
 
+# calibration into every export is the default suite's in tests/test_calibration.py; this is the wide-and-deep twin
+@pytest.mark.slow
 def test_calibration_keeps_every_label_and_reaches_the_export(trained, tmp_path):
     model, _ = trained
     raw = model.predict(X, verbose=0)

@@ -81,6 +81,9 @@ def test_a_default_run_records_what_it_did_before_the_field_existed(tmp_path):
         claim_run_folder(folder, nb, dev_only=True)
 
 
+# NB ratios from the train split alone are the default suite's for the n-gram run (tests/test_ngram_levers.py); this
+# is the wide-and-deep twin
+@pytest.mark.slow
 def test_the_run_learns_the_wide_nb_ratios_from_the_train_rows_and_labels_alone(tmp_path):
     (tmp_path / "fdu").mkdir()
     data_dir = write_unlabeled_files(write_fdu_folder(tmp_path / "fdu"))
@@ -108,6 +111,9 @@ def test_the_run_learns_the_wide_nb_ratios_from_the_train_rows_and_labels_alone(
     assert recorded["wide_feature_weighting"] == "nb"
 
 
+# NB ratios through save, load and export are the default suite's for the n-gram model (tests/test_ngram_levers.py);
+# this is the wide-and-deep twin
+@pytest.mark.slow
 def test_a_saved_loaded_and_exported_model_keeps_the_nb_ratios(tmp_path):
     config = TrainConfig.from_dict({**SMALL, "ngram_max_features": 60, "wide_feature_weighting": "nb"})
     features = wide_ngram_features(config, FRAME)
