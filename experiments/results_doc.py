@@ -272,7 +272,8 @@ SINGLE_PROTOCOL_2_FACTORS = {"adagrad": "Adagrad, learning rate 0.1", "adagrad_l
 
 SINGLE_PROTOCOL_3_FACTORS = {
     "combo": "the four that helped together: word2vec 200-d, 30 epochs / patience 5, learning rate 1e-2, Adam",
-    "combo_drop": "the same and dropout 0.5"}
+    "combo_drop": "the same and dropout 0.5",
+    "w2v_long": "word2vec 200-d, 30 epochs / patience 5 (today's LazyAdam at 1e-3)"}
 
 
 def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
