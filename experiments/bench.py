@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Any
 
+from experiments.cli_types import fdu_mtl_tasks
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 OPTIMIZER_NAMES = ("lazy-adam", "adam")  # keys of tf_aspmtl.optimizers.OPTIMIZERS (not imported: no TF here)
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--batch-sizes", default="16,64")
-    p.add_argument("--tasks", default="all")
+    p.add_argument("--tasks", type=fdu_mtl_tasks, default="all", help="comma-separated task names, or 'all'")
     p.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (tracing)")
     p.add_argument("--repeats", type=int, default=2, help="rounds over all models; the best round is reported")

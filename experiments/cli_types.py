@@ -36,6 +36,23 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def fdu_mtl_tasks(text: str) -> str:
+    """``all`` or comma-separated FDU-MTL task names, each known and listed once; returned as given."""
+    from tf_aspmtl.data.paths import FDU_MTL_TASKS
+
+    if text == "all":
+        return text
+    names = text.split(",")
+    unknown = [name for name in names if name not in FDU_MTL_TASKS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown task(s) {unknown}; give 'all' or comma-separated names among "
+                                         f"{','.join(FDU_MTL_TASKS)}")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"task(s) listed twice: {twice}")
+    return text
+
+
 positive_float = finite(0.0, strict=True)
 weight = finite(0.0, strict=False)
 positive_int = int_at_least(1)

@@ -62,12 +62,27 @@ def test_part_of_step_reads_the_name_scope():
     (["--models", "asp"], "--models: unknown ['asp']"),
     (["--batch-sizes", "16,x"], "--batch-sizes must be comma-separated integers"),
     (["--warmup", "0"], "--warmup must be >= 1"),
+    (["--tasks", "2"], "argument --tasks: unknown task(s) ['2']"),
+    (["--tasks", "books,books"], "argument --tasks: task(s) listed twice: ['books']"),
 ])
 def test_bad_benchmark_options_are_named_not_a_traceback(argv, message, capsys):
     from experiments import bench
 
     with pytest.raises(SystemExit):
         bench.main(argv)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tasks", "2"], "argument --tasks: unknown task(s) ['2']"),
+    (["--steps", "0"], "argument --steps: must be >= 1; got 0"),
+    (["--batch-size", "x"], "argument --batch-size: 'x' is not an integer"),
+])
+def test_bad_profile_options_are_named_not_a_traceback(argv, message, capsys):
+    from experiments import profile_train
+
+    with pytest.raises(SystemExit):
+        profile_train.main(argv)
     assert message in capsys.readouterr().err
 
 
