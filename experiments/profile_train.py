@@ -3,6 +3,7 @@
     python -m experiments.profile_train                           # ASP-MTL, 16 tasks, batch 16
     python -m experiments.profile_train --optimizer adam --output experiments/results/profile_asp_mtl_adam.json
     python -m experiments.profile_train --model sp-ngram --batch-size 64   # the n-gram model, best.json's features
+    python -m experiments.profile_train --tasks books,dvd --model-tasks 16   # 16 tasks, batches of 2 of them
 
 Trains the model for ``--warmup`` steps (tracing), then records ``--steps``
 steps with ``tf.profiler.experimental`` (the trace TensorBoard's Profile tab
