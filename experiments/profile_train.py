@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.model_tasks and args.model == NGRAM_MODEL:
         p.error(f"--model-tasks is for the LSTM models; {NGRAM_MODEL} has the tasks of --tasks")
+    batch_tasks = 16 if args.tasks == "all" else len(args.tasks.split(","))
+    if 0 < args.model_tasks < batch_tasks:
+        p.error(f"--model-tasks {args.model_tasks} is fewer than the {batch_tasks} tasks of --tasks")
 
     from tf_aspmtl.runtime import configure_cpu_threads
 

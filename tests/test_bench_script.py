@@ -77,6 +77,8 @@ def test_bad_benchmark_options_are_named_not_a_traceback(argv, message, capsys):
     (["--tasks", "2"], "argument --tasks: unknown task(s) ['2']"),
     (["--steps", "0"], "argument --steps: must be >= 1; got 0"),
     (["--batch-size", "x"], "argument --batch-size: 'x' is not an integer"),
+    (["--tasks", "books,dvd,MR", "--model-tasks", "2"], "--model-tasks 2 is fewer than the 3 tasks of --tasks"),
+    (["--model", "sp-ngram", "--model-tasks", "16"], "--model-tasks is for the LSTM models"),
 ])
 def test_bad_profile_options_are_named_not_a_traceback(argv, message, capsys):
     from experiments import profile_train
