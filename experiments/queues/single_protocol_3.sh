@@ -4,9 +4,10 @@
 # average (in-domain word2vec 200-d, 30 epochs with patience 5, learning rate 1e-2, Keras Adam), together
 # ("combo"), and with dropout 0.5 too ("combo_drop"). "combo" was 2 points worse than base on seed 0, so
 # "w2v_long" keeps the two factors that change what is learnt from and for how long (word2vec 200-d, 30 epochs with
-# patience 5) at today's optimiser (LazyAdam, 1e-3): is it the learning rate and Adam together that hurt? Dev only; paired by seed with this screen's own "base" runs
-# (today's baseline): a seed's numbers depend on the CPU model (its vector instructions), and this screen runs on
-# another CPU than the second one (whose base runs are experiments/results/single_protocol_2/base_seed<S>.json).
+# patience 5) at today's optimiser (LazyAdam, 1e-3): is it the learning rate and Adam together that hurt? Dev only;
+# paired by seed with this screen's own "base" runs (today's baseline): a seed's numbers depend on the CPU model
+# (its vector instructions), and this screen runs on another CPU than the second one (whose base runs are
+# experiments/results/single_protocol_2/base_seed<S>.json). ONLY="base w2v_long" runs only those settings.
 # Run from a checkout (or a worktree at a fixed commit):  nohup bash experiments/queues/single_protocol_3.sh > runs/single_protocol_3.log 2>&1 &
 # Each run writes experiments/results/single_protocol_3/<name>_seed<S>.json when it finishes; a finished run is
 # skipped and a killed one resumes from its run folder (runs/single_protocol_3/<name>_seed<S>), so the same command
