@@ -33,9 +33,16 @@ FAMILIES = ("single", "fs_mtl", "sp_mtl", "asp_mtl")
 """Table 2's settings, in the paper's order."""
 PAPER_COLUMN = {"single": "lstm", "fs_mtl": "fs_mtl", "sp_mtl": "sp_mtl", "asp_mtl": "asp_mtl"}
 """The paper's Table 2 column of each family (the single-task column is its LSTM)."""
+PROTOCOL_FAMILIES = tuple(f"{family}_w2v" for family in FAMILIES)
+"""Table 2's families under the single-task screens' dev-chosen protocol (``table2_protocol`` of
+``experiments/configs/table_runs.toml``), in the order of :data:`FAMILIES`."""
+PROTOCOL_PAPER_COLUMN = {f"{family}_w2v": column for family, column in PAPER_COLUMN.items()}
+"""The paper's Table 2 column of each family under that protocol."""
 LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", "asp_mtl": "ASP-MTL",
           "asp_mtl_no_adv": "ASP-MTL without L_adv", "asp_mtl_no_diff": "ASP-MTL without L_diff",
           "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows",
+          "single_w2v": "single-task LSTM (w2v)", "fs_mtl_w2v": "FS-MTL (w2v)", "sp_mtl_w2v": "SP-MTL (w2v)",
+          "asp_mtl_w2v": "ASP-MTL (w2v)",
           "sp_mtl_sc": "SP-MTL-SC", "sp_mtl_bc": "SP-MTL-BC", "asp_mtl_sc": "ASP-MTL-SC", "asp_mtl_bc": "ASP-MTL-BC"}
 """How the tables name a setting (Table 2's families, the ablations, Table 3's transfer columns)."""
 

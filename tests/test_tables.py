@@ -244,6 +244,20 @@ def test_the_wide_and_deep_screen_competes_in_choose_best_with_its_own_flags(run
         choose.configuration_flags("python -m experiments.ngram --seed 0")
 
 
+def test_the_protocol_table_pairs_its_families_in_the_papers_order_and_each_with_its_table2_run(runs_dir):
+    for seed in (0, 1):
+        for setting, error in (("single", 20.0), ("single_w2v", 18.0 + seed), ("fs_mtl_w2v", 15.0)):
+            (runs_dir / f"{setting}_seed{seed}.json").write_text(json.dumps(
+                {**_run({"books": error, "dvd": error}), "wall_time_s": 60.0}))
+    frame, md = tables.table2_protocol(tables.load_runs(tables.RUNS), "cmd")
+    average = frame.set_index("task").loc["average"]
+    assert average["single_w2v_mean"] == pytest.approx(18.5) and average["asp_mtl_w2v_seeds"] == 0
+    assert "| FS-MTL (w2v) − single-task LSTM (w2v) | 0, 1 | 4 | **-3.50** |" in md
+    assert "| single-task LSTM (w2v) − single-task LSTM | 0, 1 | 4 | **-1.50** |" in md
+    assert "ASP-MTL (w2v) −" not in md  # no run yet: no comparison
+    assert tables.table2_protocol({}, "cmd") is None
+
+
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
