@@ -94,3 +94,19 @@ def test_a_table_without_the_plain_keras_anchor_shows_no_ratio():
     record = {"name": "asp-mtl", "batch_size": 16, "examples_per_s": 500.0, "tokens_per_s": 9e4,
               "ratio_to_plain_keras": None, "peak_rss_mb": 900.0, "padding_ratio": 1.1}
     assert "| asp-mtl | 16 | 500 | 90000 | – |" in bench.table({"models": [record]})
+
+
+def test_adam_layout_bench_times_both_layouts_of_the_same_variables(tmp_path, capsys):
+    from experiments import bench_adam_layout
+
+    two, three = bench_adam_layout.dense_variable_shapes(2), bench_adam_layout.dense_variable_shapes(3)
+    assert len(three) > len(two) and (1000, 50) not in three  # per-task variables; not the embedding
+    out = tmp_path / "layout.json"
+    assert bench_adam_layout.main(["--model-tasks", "2,3", "--steps", "2", "--repeats", "1", "--output", str(out)]) == 0
+    result = json.loads(out.read_text())["results"]
+    assert result["3"]["variables"] == len(three)
+    assert result["3"]["elements"] == sum(math.prod(s) for s in three)
+    assert all(len(t) == 1 and t[0] > 0 for r in result.values() for t in r["ms_per_step"].values())
+    with pytest.raises(SystemExit):
+        bench_adam_layout.main(["--model-tasks", "16,1"])
+    assert "--model-tasks: must be >= 2; got 1" in capsys.readouterr().err
