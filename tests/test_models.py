@@ -154,6 +154,33 @@ def test_fit_inside_a_distribution_strategy(fdu_subset, small_vectorizer):
     assert np.isfinite(history["loss"][0])
 
 
+def test_fit_builds_the_optimizer_before_tracing_as_the_first_step_would(fdu_subset, small_vectorizer):
+    # Keras builds the optimizer inside the first trace of the training step when no strategy is set, and a
+    # tf.function whose first trace creates variables is traced twice; fit builds it before, to the same state.
+    train, _ = fdu_subset
+    built_at_start = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            built_at_start.append(self.model.optimizer.built)
+
+    models = []
+    for fit in (MultiTaskClassifier.fit, keras.Model.fit):  # ours, then Keras' own (the optimizer built lazily)
+        keras.utils.set_random_seed(0)
+        model = _model(AdversarialSharedPrivateMTL, small_vectorizer, name="asp")  # the same variable paths
+        ds, _ = make_training_dataset(train, small_vectorizer, SUBSET_TASKS, batch_size=8, seed=0)
+        fit(model, ds, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False, callbacks=[Probe()])
+        models.append(model)
+    assert built_at_start == [True, False]
+    ours, keras_own = models
+    def slots(model):  # the optimizer's own name ("adam", "adam_1") left out
+        return [v.path.split("/", 1)[1] for v in model.optimizer.variables]
+
+    assert slots(ours) == slots(keras_own)
+    for a, b in zip(ours.optimizer.variables + ours.weights, keras_own.optimizer.variables + keras_own.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_config_round_trip_and_bad_arguments(small_vectorizer):
     model = _model(AdversarialSharedPrivateMTL, small_vectorizer, adversarial_weight=0.3)
     clone = AdversarialSharedPrivateMTL.from_config(model.get_config())

@@ -138,3 +138,19 @@ def compile_from_saved_config(model, config) -> None:
     model.compile(**config)
     if model.built:
         model.optimizer.build(model.trainable_variables)
+
+
+def build_optimizer_before_tracing(model: keras.Model) -> None:
+    """Creates ``model``'s optimizer slots now, as its first training step would (same variables, same order).
+
+    Without a ``tf.distribute`` strategy Keras builds the optimizer inside the first trace of the training step, and
+    a ``tf.function`` whose first trace creates variables is traced a second time: a ``fit``'s first step costs
+    twice the tracing (7-9 s more for the paper-scale 16-task ASP-MTL,
+    ``experiments/results/speed_equality/first_fit_step.txt``). Under a strategy Keras builds it before tracing,
+    in the strategy's scope, so this leaves it to Keras, as it does for a model not built yet (its variables are
+    not all there) or an optimizer already built.
+    """
+    if (not model.built or model.optimizer is None or model.optimizer.built
+            or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()):
+        return
+    model.optimizer.build(model.trainable_variables)

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_aspmtl.calibration import fit_temperature, scale_probabilities
-from tf_aspmtl.optimizers import compile_from_saved_config, resolve_optimizer
+from tf_aspmtl.optimizers import build_optimizer_before_tracing, compile_from_saved_config, resolve_optimizer
 from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor, is_raw_rows
 from tf_aspmtl.serialization import deserialize_fields
 
@@ -183,6 +183,7 @@ class Task(keras.Model):
             validation_data = self.evaluation_dataset(*validation_data[:2], where="validation_data")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset is shuffled by its maker; Keras would only warn
+        build_optimizer_before_tracing(self)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):

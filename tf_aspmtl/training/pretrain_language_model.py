@@ -34,7 +34,7 @@ import tensorflow as tf
 from tf_aspmtl.data.pipeline import tokenize_texts
 from tf_aspmtl.io_utils import folder_lock, write_bytes_atomic, write_text_atomic
 from tf_aspmtl.models.encoder_language_model import EncoderLanguageModel, parse_directions
-from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.optimizers import LazyAdam, build_optimizer_before_tracing
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.training.checkpoint_io import file_damage, remove_partial_files, save_weights_atomic
 
@@ -318,8 +318,8 @@ def pretrain_language_model(
         model.compile(optimizer=LazyAdam(learning_rate))
         train_tokens = tf.gather(ids, train_rows).flat_values.numpy()
         model.set_unigram_bias(np.bincount(train_tokens, minlength=len(vocabulary))[: len(vocabulary)])
+        build_optimizer_before_tracing(model)  # before load_weights, which restores its slots too
         if done:
-            model.optimizer.build(model.trainable_variables)
             model.load_weights(str(run_dir / state["backup"]))  # checked whole by _read_state
             logger.info("resuming the language model of %s after epoch %d (%.0f s so far)", run_dir, done,
                         state["wall_time_s"])
