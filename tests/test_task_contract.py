@@ -70,6 +70,15 @@ def test_every_kind_is_a_task_with_the_preprocessors_tasks_and_classes(trained):
     assert probabilities.shape == (3, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_predict_is_traced_once_whatever_the_batch_sizes(trained):
+    _, model = trained
+    model.predict_function = None  # Keras makes a new one
+    first = model.predict(X, batch_size=5, verbose=0)  # four batches of five and a last one of four
+    np.testing.assert_allclose(model.predict(X, batch_size=24, verbose=0), first, rtol=1e-5, atol=1e-6)  # one batch
+    model.predict(PROBE, verbose=0)
+    assert model.predict_function.experimental_get_tracing_count() == 1
+
+
 def test_raw_row_predict_equals_the_call_on_the_same_rows(trained):
     _, model = trained
     got = model.predict(PROBE, batch_size=2, verbose=0)
