@@ -200,30 +200,30 @@ class Task(keras.Model):
         """
         if is_raw_rows(x):
             x, batch_size = self.inference_dataset(x, batch_size), None
-        if isinstance(x, tf.data.Dataset):
-            self._trace_predict_for_every_batch_size(x.element_spec)
         if calibrated or self.temperatures is None:  # nothing to turn off: the traced function serves as it is
+            self._trace_predict_for_every_batch_size(x)
             return super().predict(x, batch_size=batch_size, **kwargs)
         self.calibrated_predict, self.predict_function = False, None  # traced again without the temperatures
         try:
+            self._trace_predict_for_every_batch_size(x)
             return super().predict(x, batch_size=batch_size, **kwargs)
         finally:
             self.calibrated_predict, self.predict_function = True, None
 
-    def _trace_predict_for_every_batch_size(self, element_spec) -> None:
-        """Traces Keras' predict function once for batches of the dataset's spec (its batch size unknown).
+    def _trace_predict_for_every_batch_size(self, x) -> None:
+        """Traces Keras' predict function once for batches of dataset ``x``'s spec (its batch size unknown).
 
         Keras calls it with each batch's own tensors: it is traced first for a full batch, then again for the
         last, shorter one (seconds each for an LSTM model). Traced first for the spec, every batch runs the one
         graph. Left to Keras under a ``tf.distribute`` strategy (its batches are per-replica values) and with
         ``steps_per_execution`` above 1 (its function takes several batches).
         """
-        if (self.run_eagerly or self.steps_per_execution != 1 or tf.distribute.has_strategy()
-                or self._distribute_strategy is not None):
+        if (not isinstance(x, tf.data.Dataset) or self.run_eagerly or self.steps_per_execution != 1
+                or tf.distribute.has_strategy() or self._distribute_strategy is not None):
             return
         self.make_predict_function()
         if self.predict_function.experimental_get_tracing_count() == 0:
-            self.predict_function.get_concrete_function([element_spec])
+            self.predict_function.get_concrete_function([x.element_spec])
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
