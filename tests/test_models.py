@@ -173,6 +173,7 @@ def test_fit_builds_the_optimizer_before_tracing_as_the_first_step_would(fdu_sub
         models.append(model)
     assert built_at_start == [True, False]
     ours, keras_own = models
+
     def slots(model):  # the optimizer's own name ("adam", "adam_1") left out
         return [v.path.split("/", 1)[1] for v in model.optimizer.variables]
 
