@@ -86,11 +86,11 @@ def summarise(xplane_path: Path) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     """The summary as a markdown report."""
     s, cfg = result["summary"], result["config"]
+    batch_tasks = result.get("batch_tasks", result["tasks"])  # files written before --model-tasks lack it
     steps = cfg["steps"]
     lines = [
         f"# Where the time goes: {cfg['model']} training, {result['tasks']} tasks, batch {cfg['batch_size']}"
-        + (f" (batches of {result['batch_tasks']} of them)" if result.get("batch_tasks", result["tasks"]) != result["tasks"]
-           else ""),
+        + (f" (batches of {batch_tasks} of them)" if batch_tasks != result["tasks"] else ""),
         "",
         f"Command: `{result['command']}` (commit {result['commit'][:12]}).",
         f"Optimiser {cfg['optimizer']}; threads intra-op {cfg['intra_op_threads'] or 'TF default'}, "
@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.model_tasks and args.model == NGRAM_MODEL:
         p.error(f"--model-tasks is for the LSTM models; {NGRAM_MODEL} has the tasks of --tasks")
-    batch_tasks = 16 if args.tasks == "all" else len(args.tasks.split(","))
+    from tf_aspmtl.data.paths import FDU_MTL_TASKS
+
+    batch_tasks = len(FDU_MTL_TASKS) if args.tasks == "all" else len(args.tasks.split(","))
     if 0 < args.model_tasks < batch_tasks:
         p.error(f"--model-tasks {args.model_tasks} is fewer than the {batch_tasks} tasks of --tasks")
 
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if not traces:
         raise RuntimeError(f"the profiler wrote no trace under {logdir}")
     result = {**made_by, "config": {k: v for k, v in vars(args).items() if k != "output"},
-              "tasks": len(getattr(model, "task_names", tasks)), "batch_tasks": len(tasks), "wall_s": wall, "trace": str(traces[-1]), "summary": summarise(traces[-1])}
+              "tasks": len(getattr(model, "task_names", tasks)), "batch_tasks": len(tasks), "wall_s": wall,
+              "trace": str(traces[-1]), "summary": summarise(traces[-1])}
     output = Path(args.output or REPO_ROOT / "experiments" / "results" / f"profile_{args.model.replace('-', '_')}.json")
     write_json(output, result)
     report = markdown(result)

@@ -41,10 +41,10 @@ PROTOCOL_PAPER_COLUMN = {f"{family}_w2v": column for family, column in PAPER_COL
 LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", "asp_mtl": "ASP-MTL",
           "asp_mtl_no_adv": "ASP-MTL without L_adv", "asp_mtl_no_diff": "ASP-MTL without L_diff",
           "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows",
-          "single_w2v": "single-task LSTM (w2v)", "fs_mtl_w2v": "FS-MTL (w2v)", "sp_mtl_w2v": "SP-MTL (w2v)",
-          "asp_mtl_w2v": "ASP-MTL (w2v)",
           "sp_mtl_sc": "SP-MTL-SC", "sp_mtl_bc": "SP-MTL-BC", "asp_mtl_sc": "ASP-MTL-SC", "asp_mtl_bc": "ASP-MTL-BC"}
-"""How the tables name a setting (Table 2's families, the ablations, Table 3's transfer columns)."""
+LABELS.update({f"{family}_w2v": f"{LABELS[family]} (w2v)" for family in FAMILIES})
+"""How the tables name a setting (Table 2's families, under today's and the dev-chosen protocol; the ablations;
+Table 3's transfer columns)."""
 
 
 def load(relative: str) -> dict[str, Any] | None:
