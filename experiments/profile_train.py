@@ -39,9 +39,13 @@ OP_EVENT = re.compile(r"^(?P<name>[^:]+):(?P<type>[A-Za-z0-9_]+)$")
 """An op event in the trace is named ``<op name>:<op type>``; executor and tf.data events are not."""
 
 
+OPTIMIZER_SCOPE = re.compile(r"(^|/)(lazy_)?adam(_\d+)?/")
+"""The optimizer's name scope: Keras names a process's optimizers "adam", "adam_1", ... in the order they are made."""
+
+
 def part_of_step(op_name: str) -> str:
     """Which part of a training step an op belongs to, from its name scope."""
-    if "/adam/" in op_name or "/lazy_adam/" in op_name or op_name.startswith(("adam/", "lazy_adam/")):
+    if OPTIMIZER_SCOPE.search(op_name):
         return "optimizer"
     if "gradient_tape/" in op_name:
         return "backward"

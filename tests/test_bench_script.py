@@ -52,6 +52,10 @@ def test_part_of_step_reads_the_name_scope():
 
     assert part_of_step("StatefulPartitionedCall/adam/Sqrt_1") == "optimizer"
     assert part_of_step("StatefulPartitionedCall/lazy_adam/Sub") == "optimizer"
+    # a process's later optimizers are "adam_1", ... (the profile of a test that ran after others' optimizers)
+    assert part_of_step("StatefulPartitionedCall/adam_3/Sqrt_1") == "optimizer"
+    assert part_of_step("StatefulPartitionedCall/lazy_adam_12/Sub") == "optimizer"
+    assert part_of_step("StatefulPartitionedCall/asp/padam_1/MatMul") == "forward"
     assert part_of_step("StatefulPartitionedCall/gradient_tape/asp/shared/BlockLSTMGrad") == "backward"
     assert part_of_step("StatefulPartitionedCall/asp/shared/BlockLSTM") == "forward"
     assert OP_EVENT.match("a/b/BlockLSTM:BlockLSTM")["type"] == "BlockLSTM"
