@@ -315,6 +315,14 @@ def _wide_deep_rows() -> str:
     return "\n".join(rows) or "| – | no run has finished yet | – | – |"
 
 
+def _adversary_sweep() -> str:
+    """Issue 23's adversary sweep: its table (``python -m experiments.adversary_sweep``), once a run has finished."""
+    table = RESULTS / "adversary_sweep" / "table.md"
+    if not table.exists():
+        return "No run of the sweep has been probed yet."
+    return _body(table.read_text(encoding="utf-8"))
+
+
 def results_markdown(blocks: dict[str, str], command: str) -> str:
     """The whole of docs/RESULTS.md (``blocks``: the generated tables and reports, by name)."""
     reports = {name: (lambda text=text: _body(text)) for name, text in blocks.items()}
@@ -323,6 +331,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "refactor_steps": _refactor_steps, "redesign_pairs": _redesign_pairs, "deterministic": _deterministic,
         "perturbation_cost": _perturbation_cost,
         "analysis": lambda: _body((RESULTS / "analysis.md").read_text(encoding="utf-8")),
+        "adversary_sweep": _adversary_sweep,
         "best_is_ngram": lambda: best.is_ngram(json.loads(best.result_path(0).read_text(encoding="utf-8"))),
         "optimiser_rows": _optimiser_rows, "lazy_vs_adam": _lazy_vs_adam, "cap_time_ratio": _cap_time_ratio,
         "train_speed_rows": _train_speed_rows, "train_speed_goals": _train_speed_goals, "padding_at_16": lambda: {
