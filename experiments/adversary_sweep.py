@@ -6,7 +6,9 @@
 With lambda 0.05 and gradient reversal, a fresh linear probe reads the task from ASP-MTL's shared features better
 than from SP-MTL's: the adversary does not make the shared space task-invariant. The sweep (:data:`SETTINGS`) gives
 it a fair chance: larger lambda, the confusion objective, a discriminator that learns at full weight with a gentle
-reversal (``--gradient-reversal-scale``), and the reversal warmed up over epochs (``--reversal-warmup-epochs``).
+reversal (``--gradient-reversal-scale``), the reversal warmed up over epochs (``--reversal-warmup-epochs``), and a
+discriminator that also learns every step from recent shared rows of all tasks (``--discriminator-memory``: a
+training batch holds one task, so the discriminator alone sees one target a step).
 Each run is ``experiments.train`` on the 16 FDU-MTL tasks, its epoch chosen on dev, test read once; results in
 ``experiments/results/adversary_sweep/<setting>_seed<S>.json``, run folders in
 ``runs/adversary_sweep/<setting>_seed<S>``.
@@ -53,6 +55,11 @@ SETTINGS: dict[str, list[str]] = {
     # a discriminator that learns at full weight, a gentle encoder (0.1 * lambda)
     "asp_l1_s01": ["--model", "asp-mtl", "--adversarial-weight", "1", "--gradient-reversal-scale", "0.1"],
     "asp_l1_warm": ["--model", "asp-mtl", "--adversarial-weight", "1", "--reversal-warmup-epochs", "5"],
+    # the discriminator also learns from 256 recent shared rows of every task (one task a batch otherwise)
+    "asp_mem": ["--model", "asp-mtl", "--discriminator-memory", "256"],
+    "asp_l03_mem": ["--model", "asp-mtl", "--adversarial-weight", "0.3", "--discriminator-memory", "256"],
+    "conf_l03_mem": ["--model", "asp-mtl", "--adversarial-weight", "0.3", "--adversarial-objective", "confusion",
+                     "--discriminator-memory", "256"],
 }
 """Each setting's flags of ``experiments.train`` (beside ``--seed``, ``--output-dir`` and ``--results``), in the
 queue's order; ``experiments/queues/adversary_sweep.sh`` reads them from here (``--print-settings``)."""

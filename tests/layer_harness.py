@@ -43,7 +43,12 @@ def call_layer(layer, inputs):
 
 
 def assert_same_outputs(actual, expected, atol=1e-6, rtol=1e-6, what=""):
-    """Same dtype and shape; floats equal within the tolerance, anything else exactly."""
+    """Same dtype and shape; floats equal within the tolerance, anything else exactly (each of a tuple's outputs)."""
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(actual, (tuple, list)) and len(actual) == len(expected), f"{what}: {len(expected)} outputs"
+        for k, (a, e) in enumerate(zip(actual, expected)):
+            assert_same_outputs(a, e, atol, rtol, f"{what} [output {k}]")
+        return
     actual = tf.convert_to_tensor(actual)
     expected = tf.convert_to_tensor(expected)
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype.name} != {expected.dtype.name}"

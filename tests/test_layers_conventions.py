@@ -15,6 +15,7 @@ from tf_aspmtl.layers import (  # importing tf_aspmtl.layers registers its layer
     ENCODERS,
     BiLSTMEncoder,
     CNNEncoder,
+    FeatureMemory,
     GradientReversal,
     LSTMEncoder,
     SparseLinearHead,
@@ -47,6 +48,13 @@ def _with_random_weights(layer):
     return layer
 
 
+def _filled_memory(memory):
+    """A FeatureMemory holding random rows of tasks 0-2 and one empty slot."""
+    memory.features.assign(np.random.default_rng(6).normal(size=memory.features.shape))
+    memory.task_ids.assign([0, 1, -1, 2, 0])
+    return memory
+
+
 # name -> (layer factory, inputs factory, run_layer_test options)
 LAYER_CASES = {
     "FusedLSTM": (lambda: FusedLSTM(units=UNITS), _embedded, {}),
@@ -62,6 +70,14 @@ LAYER_CASES = {
         },
         # Padding classes are -1e9 in float32, -3e4 in float16: compare probabilities.
         {"mixed_output_fn": tf.nn.softmax},
+    ),
+    # Its output is its rows (random here, as after training), whatever the batch: no row of the batch to compare;
+    # its int32 task ids and cursor take no float policy (mixed precision: tests/test_feature_memory.py).
+    "FeatureMemory": (
+        lambda: _filled_memory(FeatureMemory(rows=5, dim=DIM)),
+        lambda: {"features": tf.constant(np.random.default_rng(5).normal(size=(3, DIM)), tf.float32),
+                 "task_ids": tf.constant([0, 1, 1], tf.int32)},
+        {"batch_consistent": False, "mixed_precision": False},
     ),
     "SparseReadEmbedding": (lambda: SparseReadEmbedding(VOCAB, DIM, mask_zero=True), _token_ids, {}),
     # Its weights are copies of a float32 model's for serving: no dtype policy applies.

@@ -63,6 +63,22 @@ def adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
     return tf.reduce_mean(ce)
 
 
+def memory_adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
+    """The discriminator's cross entropy on the rows of a :class:`~tf_aspmtl.layers.FeatureMemory`.
+
+    Args:
+        task_ids: int tensor [rows]. The stored rows' tasks; -1 marks an empty slot, left out.
+        discriminator_logits: float tensor [rows, num_tasks].
+
+    Returns:
+        The mean cross entropy of the filled rows (0 while the memory is empty), a scalar float tensor.
+    """
+    task_ids = tf.cast(task_ids, tf.int32)
+    filled = tf.cast(task_ids >= 0, discriminator_logits.dtype)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(task_ids, 0), logits=discriminator_logits)
+    return tf.math.divide_no_nan(tf.reduce_sum(ce * filled), tf.reduce_sum(filled))
+
+
 def confusion_loss(discriminator_logits) -> tf.Tensor:
     """Cross entropy between the uniform distribution over tasks and ``D(s)``.
 

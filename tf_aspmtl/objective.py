@@ -22,7 +22,14 @@ from tf_aspmtl.embedding_perturbation import (
     kl_divergence,
     virtual_adversarial_perturbation,
 )
-from tf_aspmtl.losses import DIFFERENCE_NORMALIZATIONS, adversarial_loss, confusion_loss, difference_loss, task_loss
+from tf_aspmtl.losses import (
+    DIFFERENCE_NORMALIZATIONS,
+    adversarial_loss,
+    confusion_loss,
+    difference_loss,
+    memory_adversarial_loss,
+    task_loss,
+)
 
 ADVERSARIAL_OBJECTIVES = ("reversal", "confusion")
 LOGITS = "logits"
@@ -31,6 +38,8 @@ SHARED = "shared"
 PRIVATE = "private"
 DISCRIMINATOR_LOGITS = "discriminator_logits"
 CONFUSION_LOGITS = "confusion_logits"
+MEMORY_LOGITS = "memory_discriminator_logits"
+MEMORY_TASK_ID = "memory_task_id"
 
 
 def _check_number(name: str, value, strict: bool = False) -> float:
@@ -65,6 +74,11 @@ class MultiTaskObjective:
             (2 / (1 + exp(-10 p)) - 1)``, ``p = min(1, e / reversal_warmup_epochs)``
             (:func:`~tf_aspmtl.layers.gradient_reversal.reversal_warmup_factor`);
             0 (default): none. Needs ``adversarial_objective="reversal"``.
+        discriminator_memory: int >= 0. Rows of recent shared features (of
+            every task, held constant) the discriminator also learns from at
+            each step (:class:`~tf_aspmtl.layers.FeatureMemory`), at weight
+            lambda: a training batch holds one task, so without them the
+            discriminator sees one target a step. 0 (default): none.
             Recorded in the config only when > 0.
         embedding_perturbation: str. ``"none"``, ``"adversarial"`` (AT) or
             ``"virtual"`` (VAT); see :mod:`tf_aspmtl.embedding_perturbation`.
@@ -87,6 +101,7 @@ class MultiTaskObjective:
         adversarial_objective: str = "reversal",
         gradient_reversal_scale: float = 1.0,
         reversal_warmup_epochs: int = 0,
+        discriminator_memory: int = 0,
         embedding_perturbation: str = "none",
         perturbation_weight: float = 1.0,
         perturbation_norm: float = 1.0,
@@ -114,6 +129,13 @@ class MultiTaskObjective:
             raise ValueError(f"reversal_warmup_epochs={reversal_warmup_epochs} warms up the gradient reversal; "
                              f"adversarial_objective is {adversarial_objective!r}, which has none: use 'reversal'")
         self.reversal_warmup_epochs = int(reversal_warmup_epochs)
+        if (isinstance(discriminator_memory, bool) or not isinstance(discriminator_memory, (int, np.integer))
+                or discriminator_memory < 0):
+            raise ValueError(f"discriminator_memory must be an int >= 0 (0: none); got {discriminator_memory!r}")
+        if discriminator_memory and not self.adversarial_weight > 0:
+            raise ValueError(f"discriminator_memory={discriminator_memory} feeds the task discriminator, which needs "
+                             f"adversarial_weight > 0; got {adversarial_weight!r}")
+        self.discriminator_memory = int(discriminator_memory)
         self.task_weights = None if task_weights is None else [float(w) for w in task_weights]
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
@@ -144,6 +166,8 @@ class MultiTaskObjective:
             names.append("adv_loss")
             if self.adversarial_objective == "confusion":
                 names.append("confusion_loss")
+            if self.discriminator_memory:
+                names.append("memory_adv_loss")
         if self.has_difference:
             names.append("diff_loss")
         if self.has_perturbation:
@@ -189,6 +213,10 @@ class MultiTaskObjective:
             if CONFUSION_LOGITS in y_pred:
                 terms["confusion_loss"] = confusion_loss(tf.cast(y_pred[CONFUSION_LOGITS], tf.float32))
                 total += self.adversarial_weight * terms["confusion_loss"]
+            if MEMORY_LOGITS in y_pred:
+                terms["memory_adv_loss"] = memory_adversarial_loss(
+                    y_pred[MEMORY_TASK_ID], tf.cast(y_pred[MEMORY_LOGITS], tf.float32))
+                total += self.adversarial_weight * terms["memory_adv_loss"]
         if self.has_difference:
             terms["diff_loss"] = difference_loss(
                 tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids,
@@ -231,8 +259,8 @@ class MultiTaskObjective:
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """Every setting; ``reversal_warmup_epochs`` only when > 0, so an objective without a warm-up has the
-        config (and a model of it the fingerprint) it had before the option existed."""
+        """Every setting; ``reversal_warmup_epochs`` and ``discriminator_memory`` only when > 0, so an objective
+        without them has the config (and a model of it the fingerprint) it had before the options existed."""
         config = {
             "adversarial_weight": self.adversarial_weight,
             "difference_weight": self.difference_weight,
@@ -247,6 +275,8 @@ class MultiTaskObjective:
         }
         if self.reversal_warmup_epochs:
             config["reversal_warmup_epochs"] = self.reversal_warmup_epochs
+        if self.discriminator_memory:
+            config["discriminator_memory"] = self.discriminator_memory
         return config
 
     @classmethod

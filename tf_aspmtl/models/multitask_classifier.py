@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_aspmtl.initializers import weight_initializer
+from tf_aspmtl.layers.feature_memory import FeatureMemory
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
 from tf_aspmtl.layers.task_heads import TaskHeads
 from tf_aspmtl.metrics import PerTaskAccuracy
@@ -21,7 +22,8 @@ from tf_aspmtl.models.reversal_warmup import with_reversal_warmup
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
-from tf_aspmtl.objective import CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MultiTaskObjective
+from tf_aspmtl.objective import (CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MEMORY_LOGITS, MEMORY_TASK_ID,
+                                 MultiTaskObjective)
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
 from tf_aspmtl.serialization import deserialize_fields
 
@@ -38,18 +40,15 @@ class MultiTaskClassifier(Task):
     one-task, length-bucketed batches (``sampling``, ``unlabeled``, ``unlabeled_fraction`` and ``seed`` shape it:
     :meth:`MultiTaskPreprocessor.training_dataset`). Prepared inputs work too: ``{"token_ids", "task_id"}``.
 
-    ``call`` returns ``probabilities`` [batch, max_classes], ``logits``,
-    ``task_id``, the ``shared`` and ``private`` features when those encoders
-    exist, and the discriminator's logits when the objective has an adversary.
+    ``call`` returns ``probabilities`` [batch, max_classes], ``logits``, ``task_id``, the ``shared`` and
+    ``private`` features when those encoders exist, and the discriminator's logits when the objective has an
+    adversary (and of its :class:`~tf_aspmtl.layers.FeatureMemory`'s rows with a ``discriminator_memory``).
 
-    The objective (:class:`~tf_aspmtl.objective.MultiTaskObjective`) is
-    ``sum_k alpha_k L_task_k + lambda L_adv + gamma L_diff (+ beta L_perturbation)``,
-    computed in :meth:`compute_loss`; training is Keras' own ``train_step``
-    (``compute_loss``, then ``optimizer.scale_loss``), so mixed precision and
-    ``loss_scale_factor`` work. The min-max of the adversarial term is one
-    minimisation through a gradient-reversal layer between the shared feature
-    and the discriminator. Labels are class ids; -1 marks an unlabelled row,
-    which feeds only the adversarial, difference and VAT terms.
+    The objective (:class:`~tf_aspmtl.objective.MultiTaskObjective`) is ``sum_k alpha_k L_task_k + lambda L_adv
+    + gamma L_diff (+ beta L_perturbation)``, computed in :meth:`compute_loss`; training is Keras' own
+    ``train_step`` (``compute_loss``, then ``optimizer.scale_loss``), so mixed precision and ``loss_scale_factor``
+    work. The adversarial min-max is one minimisation through a gradient-reversal layer between the shared feature
+    and the discriminator. Labels are class ids; -1 marks an unlabelled row (adversarial, difference, VAT terms only).
 
     Args:
         backbone: :class:`SharedPrivateBackbone` with one private encoder per task (if any); its
@@ -114,12 +113,15 @@ class MultiTaskClassifier(Task):
         kernel_initializer = weight_initializer(backbone.initializer, "glorot_uniform")
         self.feature_dropout = keras.layers.Dropout(self.dropout, name="feature_dropout")
         self.heads = TaskHeads(self.num_classes, kernel_initializer=kernel_initializer, name="task_heads")
-        self.discriminator = None
+        self.discriminator = self.discriminator_memory = None
         if objective.has_adversary:
             self.gradient_reversal = GradientReversal(objective.gradient_reversal_scale,
                                                       objective.reversal_warmup_epochs, name="gradient_reversal")
             self.discriminator = keras.layers.Dense(self.num_tasks, kernel_initializer=kernel_initializer,
                                                     name="task_discriminator")
+            if objective.discriminator_memory:  # no random draws: the other weights start as without it
+                self.discriminator_memory = FeatureMemory(objective.discriminator_memory, backbone.encoder_dim,
+                                                          name="discriminator_memory")
         # One Mean per term of the objective, named as the term (``task_loss`` ...), kept as ``<term>_tracker``.
         for name in objective.term_names:
             setattr(self, f"{name}_tracker", keras.metrics.Mean(name=name))
@@ -207,6 +209,9 @@ class MultiTaskClassifier(Task):
                 outputs[CONFUSION_LOGITS] = tf.matmul(
                     shared, tf.stop_gradient(self.discriminator.kernel)
                 ) + tf.stop_gradient(self.discriminator.bias)
+            if self.discriminator_memory is not None:  # recent rows of every task, for the discriminator alone
+                stored, outputs[MEMORY_TASK_ID] = self.discriminator_memory(shared, task_ids, training=training)
+                outputs[MEMORY_LOGITS] = self.discriminator(stored)
         return outputs
 
     def _head_logits(self, features, task_ids, training):

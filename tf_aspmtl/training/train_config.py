@@ -39,7 +39,8 @@ WIDE_DEEP = "wide-deep"
 """``TrainConfig.model`` of :class:`~tf_aspmtl.models.WideAndDeepMTL` (ASP-MTL with the n-gram linear path)."""
 WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier", "wide_feature_weighting")
 """The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
-RECORDED_WHEN_SET = ("wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs")
+RECORDED_WHEN_SET = ("wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs",
+                     "discriminator_memory")
 """TrainConfig fields left out of :meth:`TrainConfig.to_dict` at their defaults: fields added after run folders
 (``run_config.json``) and results files (``config``) recorded every field, so a run that leaves them at their
 defaults records what it recorded before they existed; readers fill them in (:meth:`TrainConfig.from_dict`)."""
@@ -108,6 +109,9 @@ TRAIN_CONFIG_HELP = {
     "reversal_warmup_epochs": "warm the reversal up as domain-adversarial training does (Ganin et al. 2016): in "
                               "epoch e (from 0) its factor is gradient_reversal_scale * (2 / (1 + exp(-10 p)) - 1), "
                               "p = min(1, e / this); 0: off",
+    "discriminator_memory": "rows of recent shared features of every task the discriminator also learns from at "
+                            "each step (batches hold one task each, so without them it sees one target a step); "
+                            "0: none",
     "dropout": "dropout on the features, in [0, 1)",
     "sampling": "which task a batch comes from: in proportion to its rows, or uniform",
     "unlabeled_fraction": "share of unlabelled rows per batch, in [0, 1) (they feed the adversary, the difference "
@@ -168,6 +172,7 @@ class TrainConfig:
     # of it over epochs (0 = off). Recorded only when set (RECORDED_WHEN_SET).
     gradient_reversal_scale: float = 1.0
     reversal_warmup_epochs: int = 0
+    discriminator_memory: int = 0  # recorded only when set (RECORDED_WHEN_SET)
     dropout: float = 0.0
     sampling: str = "proportional"
     unlabeled_fraction: float = 0.0
@@ -231,6 +236,13 @@ class TrainConfig:
         if self.reversal_warmup_epochs < 0:
             raise ValueError(f"TrainConfig.reversal_warmup_epochs must be >= 0 (0 = no warm-up); got "
                              f"{self.reversal_warmup_epochs!r}")
+        if self.discriminator_memory < 0:
+            raise ValueError(f"TrainConfig.discriminator_memory must be >= 0 (0 = none); got "
+                             f"{self.discriminator_memory!r}")
+        if self.discriminator_memory and not (self.model in ("asp-mtl", WIDE_DEEP) and self.adversarial_weight > 0):
+            raise ValueError(f"TrainConfig.discriminator_memory feeds the task discriminator of a model with an "
+                             f"adversary: model 'asp-mtl' or {WIDE_DEEP!r} with adversarial_weight > 0; got model="
+                             f"{self.model!r}, adversarial_weight={self.adversarial_weight!r}")
         reversal = [name for name in REVERSAL_SETTINGS if getattr(self, name) != _DEFAULTS[name]]
         if reversal and not (self.model in ("asp-mtl", WIDE_DEEP) and self.adversarial_weight > 0
                              and self.adversarial_objective == "reversal"):
@@ -360,6 +372,7 @@ def build_model(
             adversarial_objective=config.adversarial_objective,
             gradient_reversal_scale=config.gradient_reversal_scale,
             reversal_warmup_epochs=config.reversal_warmup_epochs,
+            discriminator_memory=config.discriminator_memory,
         )
     model = get_model_family(config.model)(preprocessor, name=config.model.replace("-", "_"), **kwargs)
     model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))

@@ -1,0 +1,139 @@
+"""The discriminator's feature memory (issue 23): recent shared rows of every task, for the discriminator alone.
+
+- ``FeatureMemory`` returns its rows as they were before the call and writes a training batch over the oldest
+  ones (wrapping; a batch wider than the memory keeps its last rows); inference never writes.
+- The memory term is the cross entropy of the filled slots, reaches the discriminator and never the encoder.
+- ``discriminator_memory`` is a setting of the objective, the config and the command line: refused by name when it
+  cannot apply, recorded only when set, kept by save / load with the memory's rows.
+"""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from experiments import train
+from tf_aspmtl.layers import FeatureMemory
+from tf_aspmtl.losses import memory_adversarial_loss
+from tf_aspmtl.models import AdversarialSharedPrivateMTL
+from tf_aspmtl.objective import MEMORY_LOGITS, MEMORY_TASK_ID, MultiTaskObjective
+from tf_aspmtl.training import TrainConfig
+
+
+def _rows(values, width=2):
+    return tf.constant([[float(v)] * width for v in values])
+
+
+def test_the_memory_returns_what_it_held_and_writes_over_the_oldest_rows():
+    memory = FeatureMemory(rows=4, dim=2)
+    stored, ids = memory(_rows([1, 2, 3]), tf.constant([0, 1, 2]), training=True)
+    assert ids.numpy().tolist() == [-1] * 4 and not stored.numpy().any()
+    stored, ids = memory(_rows([4, 5]), tf.constant([3, 3]), training=True)  # wraps: slots 3 and 0
+    assert ids.numpy().tolist() == [0, 1, 2, -1]
+    assert stored.numpy()[:, 0].tolist() == [1, 2, 3, 0]
+    assert memory.task_ids.numpy().tolist() == [3, 1, 2, 3] and memory.features.numpy()[:, 0].tolist() == [5, 2, 3, 4]
+    memory(_rows([9]), tf.constant([1]), training=False)  # inference reads only
+    assert memory.task_ids.numpy().tolist() == [3, 1, 2, 3] and int(memory.cursor.numpy()) == 1
+    memory(_rows(range(10, 16)), tf.constant([0, 1, 2, 0, 1, 2]), training=True)  # wider than the memory
+    assert sorted(memory.features.numpy()[:, 0].tolist()) == [12, 13, 14, 15]
+
+
+def test_the_memory_works_inside_a_traced_function_and_refuses_bad_sizes():
+    memory = FeatureMemory(rows=3, dim=1)
+    step = tf.function(lambda x, t: memory(x, t, training=True)[1])
+    seen = [step(tf.constant([[float(k)]]), tf.constant([k])).numpy().tolist() for k in range(4)]
+    assert seen == [[-1, -1, -1], [0, -1, -1], [0, 1, -1], [0, 1, 2]]
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="FeatureMemory rows must be an int >= 1"):
+            FeatureMemory(rows=bad, dim=1)
+
+
+def test_the_memory_term_counts_filled_slots_only():
+    logits = tf.constant([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+    expected = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 0], logits=logits[:2]).numpy().mean()
+    assert memory_adversarial_loss(tf.constant([0, 0, -1]), logits).numpy() == pytest.approx(expected)
+    assert memory_adversarial_loss(tf.constant([-1, -1, -1]), logits).numpy() == 0.0
+
+
+def _model(memory=8, objective="reversal"):
+    keras.utils.set_random_seed(0)
+    model = AdversarialSharedPrivateMTL(["a", "b"], vocabulary_size=20, embedding_dim=4, hidden_dim=3, encoder="cnn",
+                                        adversarial_weight=0.5, adversarial_objective=objective,
+                                        discriminator_memory=memory)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    return model
+
+
+def _inputs(task, rows=4):
+    ids = np.random.default_rng(task).integers(1, 20, size=(rows, 6)).astype("int32")
+    return {"token_ids": ids, "task_id": np.full(rows, task, "int32")}
+
+
+@pytest.mark.parametrize("objective", ["reversal", "confusion"])
+def test_the_memory_term_trains_the_discriminator_and_never_the_encoder(objective):
+    model = _model(objective=objective)
+    model(_inputs(0), training=True)  # fills 4 slots with task 0's shared rows
+    x = _inputs(1)
+    with tf.GradientTape() as tape:
+        out = model(x, training=True)
+        assert out[MEMORY_TASK_ID].numpy().tolist() == [0] * 4 + [-1] * 4
+        term = model.objective.terms(tf.constant([0, 1, 0, 1]), out)["memory_adv_loss"]
+    weights = [model.discriminator.kernel, *model.shared_encoder.trainable_weights, *model.embedding.trainable_weights]
+    grads = tape.gradient(term, weights)
+    assert grads[0] is not None and float(tf.reduce_max(tf.abs(grads[0]))) > 0
+    assert all(g is None for g in grads[1:])
+    assert MEMORY_LOGITS in out and out[MEMORY_LOGITS].shape == (8, 2)
+
+
+def test_fit_fills_the_memory_and_save_load_keeps_it(tmp_path):
+    model = _model(memory=6)
+    x = {k: np.concatenate([_inputs(0)[k], _inputs(1)[k]]) for k in ("token_ids", "task_id")}
+    data = tf.data.Dataset.from_tensor_slices((x, np.array([0, 1] * 4))).batch(4)
+    history = model.fit(data, epochs=2, verbose=0)
+    assert "memory_adv_loss" in history.history and history.history["memory_adv_loss"][-1] > 0
+    assert sorted(set(model.discriminator_memory.task_ids.numpy().tolist())) == [0, 1]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.objective.discriminator_memory == 6
+    np.testing.assert_array_equal(loaded.discriminator_memory.features.numpy(),
+                                  model.discriminator_memory.features.numpy())
+
+
+def test_without_the_memory_the_objective_config_is_as_before():
+    assert "discriminator_memory" not in MultiTaskObjective(adversarial_weight=0.05).get_config()
+    assert MultiTaskObjective(adversarial_weight=0.05, discriminator_memory=4).get_config()["discriminator_memory"] == 4
+    assert _model(memory=0).discriminator_memory is None
+    with pytest.raises(ValueError, match=r"discriminator_memory=4 feeds the task discriminator.*adversarial_weight"):
+        MultiTaskObjective(discriminator_memory=4)
+    with pytest.raises(ValueError, match="discriminator_memory must be an int >= 0"):
+        MultiTaskObjective(adversarial_weight=0.05, discriminator_memory=-2)
+
+
+def test_the_training_option_is_recorded_only_when_set_and_refused_by_name():
+    assert "discriminator_memory" not in TrainConfig().to_dict()
+    config = train.resolve_config(train.parse_args(["--discriminator-memory", "256"]))
+    assert config.discriminator_memory == 256
+    record = json.loads(json.dumps(config.to_dict()))
+    assert record["discriminator_memory"] == 256 and TrainConfig.from_dict(record) == config
+    with pytest.raises(ValueError, match=r"TrainConfig.discriminator_memory feeds .* got model='sp-mtl'"):
+        dataclasses.replace(TrainConfig(), model="sp-mtl", discriminator_memory=8)
+    with pytest.raises(ValueError, match=r"TrainConfig.discriminator_memory must be >= 0"):
+        TrainConfig(discriminator_memory=-1)
+
+
+def test_a_mixed_precision_model_keeps_float32_rows_and_trains():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = _model(memory=6)
+        model(_inputs(1), training=True)
+        out = model(_inputs(0), training=True)
+        assert model.discriminator_memory.features.dtype == "float32"
+        assert out[MEMORY_LOGITS].dtype == tf.float16 and out[MEMORY_TASK_ID].numpy().tolist() == [1] * 4 + [-1] * 2
+        shared = tf.cast(model(_inputs(1))["shared"], tf.float32).numpy()
+        np.testing.assert_allclose(model.discriminator_memory.features.numpy()[2:4], shared[2:4], atol=1e-3)
+    finally:
+        keras.config.set_dtype_policy(previous)
