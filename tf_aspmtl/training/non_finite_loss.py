@@ -6,7 +6,7 @@ import math
 
 import keras
 
-LOSS_TERMS = ("task_loss", "adv_loss", "confusion_loss", "diff_loss", "loss")
+from tf_aspmtl.training.epoch_summary import LOSS_TERMS
 
 
 class NonFiniteLossError(RuntimeError):
@@ -18,8 +18,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Keras' ``TerminateOnNaN`` only sets ``stop_training``: ``fit`` returns
     normally and a script goes on to report the diverged model. This raises
-    instead, naming the epoch, the step and every term (task, adversarial,
-    difference, total) that went non-finite, so a run fails with a non-zero
+    instead, naming the epoch, the step and every loss term (:data:`LOSS_TERMS`)
+    that went non-finite, so a run fails with a non-zero
     exit and nothing after ``fit`` claims a number. Checkpoints written at the
     end of earlier epochs are untouched.
 
