@@ -8,7 +8,8 @@ than from SP-MTL's: the adversary does not make the shared space task-invariant.
 it a fair chance: larger lambda, the confusion objective, a discriminator that learns at full weight with a gentle
 reversal (``--gradient-reversal-scale``), the reversal warmed up over epochs (``--reversal-warmup-epochs``), and a
 discriminator that also learns every step from recent shared rows of all tasks (``--discriminator-memory``: a
-training batch holds one task, so the discriminator alone sees one target a step).
+training batch holds one task, so the discriminator alone sees one target a step), and a term that pulls each
+task's mean shared feature to the other tasks' (``--mean-matching-weight``: what a linear probe reads first).
 Each run is ``experiments.train`` on the 16 FDU-MTL tasks, its epoch chosen on dev, test read once; results in
 ``experiments/results/adversary_sweep/<setting>_seed<S>.json``, run folders in
 ``runs/adversary_sweep/<setting>_seed<S>``.
@@ -60,6 +61,10 @@ SETTINGS: dict[str, list[str]] = {
     "asp_l03_mem": ["--model", "asp-mtl", "--adversarial-weight", "0.3", "--discriminator-memory", "256"],
     "conf_l03_mem": ["--model", "asp-mtl", "--adversarial-weight", "0.3", "--adversarial-objective", "confusion",
                      "--discriminator-memory", "256"],
+    # each task's mean shared feature pulled to the other tasks' (their rows in the memory): what a linear probe
+    # reads first, removed without a discriminator's help
+    "asp_mm1": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "1"],
+    "asp_mm10": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "10"],
 }
 """Each setting's flags of ``experiments.train`` (beside ``--seed``, ``--output-dir`` and ``--results``), in the
 queue's order; ``experiments/queues/adversary_sweep.sh`` reads them from here (``--print-settings``)."""

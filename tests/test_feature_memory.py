@@ -137,3 +137,52 @@ def test_a_mixed_precision_model_keeps_float32_rows_and_trains():
         np.testing.assert_allclose(model.discriminator_memory.features.numpy()[2:4], shared[2:4], atol=1e-3)
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+# ------------------------------------------------------------------ mean matching
+def test_mean_matching_compares_each_tasks_batch_mean_with_the_other_tasks_stored_mean():
+    from tf_aspmtl.losses import task_mean_matching_loss
+
+    rng = np.random.default_rng(7)
+    shared, stored = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
+    task_ids, stored_ids = np.array([0, 0, 2, 2, 2]), np.array([0, 1, 1, 2, -1, 0])
+    want, rows = 0.0, 0
+    for k in (0, 2):  # the batch's tasks; the other tasks' stored rows, empty slot left out
+        others = stored[(stored_ids >= 0) & (stored_ids != k)]
+        gap = shared[task_ids == k].mean(0) - others.mean(0)
+        want += (task_ids == k).sum() * (gap ** 2).sum()
+        rows += (task_ids == k).sum()
+    got = task_mean_matching_loss(tf.constant(shared, tf.float32), tf.constant(task_ids), tf.constant(stored, tf.float32),
+                                  tf.constant(stored_ids), 3)
+    assert got.numpy() == pytest.approx(want / rows, rel=1e-5)
+    # Equal means: nothing to pull; no stored row of another task: nothing to compare with.
+    same = tf.constant(np.tile(stored[:1], (5, 1)), tf.float32)
+    assert task_mean_matching_loss(same, tf.constant(task_ids), same[:3], tf.constant([1, 1, 0]), 3).numpy() < 1e-12
+    assert task_mean_matching_loss(tf.constant(shared, tf.float32), tf.zeros(5, tf.int32), tf.constant(stored, tf.float32),
+                                   tf.constant([0, 0, -1, -1, 0, 0]), 3).numpy() == 0.0
+
+
+def test_mean_matching_trains_the_encoder_through_the_batch_and_is_logged():
+    keras.utils.set_random_seed(0)
+    model = AdversarialSharedPrivateMTL(["a", "b"], vocabulary_size=20, embedding_dim=4, hidden_dim=3, encoder="cnn",
+                                        adversarial_weight=0.5, discriminator_memory=8, mean_matching_weight=2.0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    model(_inputs(0), training=True)
+    with tf.GradientTape() as tape:
+        out = model(_inputs(1), training=True)
+        term = model.objective.terms(tf.constant([0, 1, 0, 1]), out)["mean_match_loss"]
+    grads = tape.gradient(term, [*model.shared_encoder.trainable_weights, model.discriminator.kernel])
+    assert float(term) > 0 and any(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads[:-1]) and grads[-1] is None
+    x = {k: np.concatenate([_inputs(0)[k], _inputs(1)[k]]) for k in ("token_ids", "task_id")}
+    history = model.fit(tf.data.Dataset.from_tensor_slices((x, np.array([0, 1] * 4))).batch(4), epochs=1, verbose=0)
+    assert "mean_match_loss" in history.history
+
+
+def test_mean_matching_needs_the_memory_and_is_recorded_only_when_set():
+    with pytest.raises(ValueError, match="mean_matching_weight=1.0 compares .* set discriminator_memory > 0"):
+        MultiTaskObjective(adversarial_weight=0.05, mean_matching_weight=1.0)
+    assert "mean_matching_weight" not in MultiTaskObjective(adversarial_weight=0.05, discriminator_memory=4).get_config()
+    with pytest.raises(ValueError, match="TrainConfig.mean_matching_weight compares .* set discriminator_memory > 0"):
+        TrainConfig(mean_matching_weight=1.0)
+    config = train.resolve_config(train.parse_args(["--discriminator-memory", "256", "--mean-matching-weight", "3"]))
+    assert config.to_dict()["mean_matching_weight"] == 3.0 and "mean_matching_weight" not in TrainConfig().to_dict()

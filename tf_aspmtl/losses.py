@@ -79,6 +79,39 @@ def memory_adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.reduce_sum(ce * filled), tf.reduce_sum(filled))
 
 
+def task_mean_matching_loss(shared, task_ids, stored, stored_task_ids, num_tasks) -> tf.Tensor:
+    """How far each task's mean shared feature is from the other tasks' mean: a linear probe's signal, removed.
+
+    For each task k of the batch: ``||mean of the batch's rows of k - mean of the stored rows of the other tasks||^2``
+    (stored: a :class:`~tf_aspmtl.layers.FeatureMemory`'s rows, constants), averaged over the batch's rows. With
+    every task's mean feature equal, a linear function of the feature has the same mean in every task: what a linear
+    probe of the task reads first is gone. The gradient reaches the batch's features only.
+
+    Args:
+        shared: float [batch, dim]. The batch's shared features.
+        task_ids: int [batch].
+        stored: float [rows, dim]. The memory's rows.
+        stored_task_ids: int [rows]; -1 marks an empty slot.
+        num_tasks: int or scalar int tensor.
+
+    Returns:
+        A scalar float tensor; 0 for a task with no stored row of another task.
+    """
+    task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+    stored_task_ids = tf.cast(stored_task_ids, tf.int32)
+    filled = tf.cast(stored_task_ids >= 0, shared.dtype)
+    stored_slot = tf.maximum(stored_task_ids, 0)
+    batch_sum = tf.math.unsorted_segment_sum(shared, task_ids, num_tasks)
+    batch_rows = tf.math.unsorted_segment_sum(tf.ones_like(task_ids, shared.dtype), task_ids, num_tasks)
+    stored_sum = tf.math.unsorted_segment_sum(stored * filled[:, None], stored_slot, num_tasks)
+    stored_rows = tf.math.unsorted_segment_sum(filled, stored_slot, num_tasks)
+    other_sum = tf.reduce_sum(stored_sum, 0, keepdims=True) - stored_sum
+    other_rows = tf.reduce_sum(stored_rows) - stored_rows
+    gap = tf.math.divide_no_nan(batch_sum, batch_rows[:, None]) - tf.math.divide_no_nan(other_sum, other_rows[:, None])
+    weight = batch_rows * tf.cast(other_rows > 0, shared.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(weight * tf.reduce_sum(tf.square(gap), -1)), tf.reduce_sum(weight))
+
+
 def confusion_loss(discriminator_logits) -> tf.Tensor:
     """Cross entropy between the uniform distribution over tasks and ``D(s)``.
 

@@ -28,6 +28,7 @@ from tf_aspmtl.losses import (
     confusion_loss,
     difference_loss,
     memory_adversarial_loss,
+    task_mean_matching_loss,
     task_loss,
 )
 
@@ -40,6 +41,7 @@ DISCRIMINATOR_LOGITS = "discriminator_logits"
 CONFUSION_LOGITS = "confusion_logits"
 MEMORY_LOGITS = "memory_discriminator_logits"
 MEMORY_TASK_ID = "memory_task_id"
+MEMORY_FEATURES = "memory_features"
 
 
 def _check_number(name: str, value, strict: bool = False) -> float:
@@ -79,6 +81,11 @@ class MultiTaskObjective:
             each step (:class:`~tf_aspmtl.layers.FeatureMemory`), at weight
             lambda: a training batch holds one task, so without them the
             discriminator sees one target a step. 0 (default): none.
+        mean_matching_weight: float >= 0. Weight of the term that pulls each
+            task's mean shared feature to the other tasks' mean (their rows
+            in the memory): what a linear probe of the task reads first
+            (:func:`~tf_aspmtl.losses.task_mean_matching_loss`). Needs
+            ``discriminator_memory``. 0 (default): none.
             Recorded in the config only when > 0.
         embedding_perturbation: str. ``"none"``, ``"adversarial"`` (AT) or
             ``"virtual"`` (VAT); see :mod:`tf_aspmtl.embedding_perturbation`.
@@ -102,6 +109,7 @@ class MultiTaskObjective:
         gradient_reversal_scale: float = 1.0,
         reversal_warmup_epochs: int = 0,
         discriminator_memory: int = 0,
+        mean_matching_weight: float = 0.0,
         embedding_perturbation: str = "none",
         perturbation_weight: float = 1.0,
         perturbation_norm: float = 1.0,
@@ -136,6 +144,10 @@ class MultiTaskObjective:
             raise ValueError(f"discriminator_memory={discriminator_memory} feeds the task discriminator, which needs "
                              f"adversarial_weight > 0; got {adversarial_weight!r}")
         self.discriminator_memory = int(discriminator_memory)
+        self.mean_matching_weight = _check_number("mean_matching_weight", mean_matching_weight)
+        if self.mean_matching_weight and not self.discriminator_memory:
+            raise ValueError(f"mean_matching_weight={mean_matching_weight} compares a batch with the memory's rows of "
+                             "the other tasks: set discriminator_memory > 0")
         self.task_weights = None if task_weights is None else [float(w) for w in task_weights]
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
@@ -168,6 +180,8 @@ class MultiTaskObjective:
                 names.append("confusion_loss")
             if self.discriminator_memory:
                 names.append("memory_adv_loss")
+            if self.mean_matching_weight:
+                names.append("mean_match_loss")
         if self.has_difference:
             names.append("diff_loss")
         if self.has_perturbation:
@@ -217,6 +231,11 @@ class MultiTaskObjective:
                 terms["memory_adv_loss"] = memory_adversarial_loss(
                     y_pred[MEMORY_TASK_ID], tf.cast(y_pred[MEMORY_LOGITS], tf.float32))
                 total += self.adversarial_weight * terms["memory_adv_loss"]
+            if self.mean_matching_weight:
+                terms["mean_match_loss"] = task_mean_matching_loss(
+                    tf.cast(y_pred[SHARED], tf.float32), task_ids, tf.cast(y_pred[MEMORY_FEATURES], tf.float32),
+                    y_pred[MEMORY_TASK_ID], tf.shape(y_pred[MEMORY_LOGITS])[-1])
+                total += self.mean_matching_weight * terms["mean_match_loss"]
         if self.has_difference:
             terms["diff_loss"] = difference_loss(
                 tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids,
@@ -259,8 +278,8 @@ class MultiTaskObjective:
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """Every setting; ``reversal_warmup_epochs`` and ``discriminator_memory`` only when > 0, so an objective
-        without them has the config (and a model of it the fingerprint) it had before the options existed."""
+        """Every setting; ``reversal_warmup_epochs``, ``discriminator_memory`` and ``mean_matching_weight`` only when
+        > 0, so an objective without them has the config (and a model of it the fingerprint) it had before the options existed."""
         config = {
             "adversarial_weight": self.adversarial_weight,
             "difference_weight": self.difference_weight,
@@ -277,6 +296,8 @@ class MultiTaskObjective:
             config["reversal_warmup_epochs"] = self.reversal_warmup_epochs
         if self.discriminator_memory:
             config["discriminator_memory"] = self.discriminator_memory
+        if self.mean_matching_weight:
+            config["mean_matching_weight"] = self.mean_matching_weight
         return config
 
     @classmethod

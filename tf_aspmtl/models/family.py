@@ -15,7 +15,7 @@ from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 WORD_VECTORS = ("glove", "random")
 OBJECTIVE_SETTINGS = ("adversarial_weight", "difference_weight", "task_weights", "difference_normalization",
                       "adversarial_objective", "gradient_reversal_scale", "reversal_warmup_epochs",
-                      "discriminator_memory", "embedding_perturbation", "perturbation_weight", "perturbation_norm",
+                      "discriminator_memory", "mean_matching_weight", "embedding_perturbation", "perturbation_weight", "perturbation_norm",
                       "vat_xi")
 """Constructor arguments of a family that go to its :class:`~tf_aspmtl.objective.MultiTaskObjective`."""
 

@@ -22,8 +22,8 @@ from tf_aspmtl.models.reversal_warmup import with_reversal_warmup
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
-from tf_aspmtl.objective import (CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MEMORY_LOGITS, MEMORY_TASK_ID,
-                                 MultiTaskObjective)
+from tf_aspmtl.objective import (CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MEMORY_FEATURES, MEMORY_LOGITS,
+                                 MEMORY_TASK_ID, MultiTaskObjective)
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
 from tf_aspmtl.serialization import deserialize_fields
 
@@ -211,7 +211,7 @@ class MultiTaskClassifier(Task):
                 ) + tf.stop_gradient(self.discriminator.bias)
             if self.discriminator_memory is not None:  # recent rows of every task, for the discriminator alone
                 stored, outputs[MEMORY_TASK_ID] = self.discriminator_memory(shared, task_ids, training=training)
-                outputs[MEMORY_LOGITS] = self.discriminator(stored)
+                outputs[MEMORY_LOGITS], outputs[MEMORY_FEATURES] = self.discriminator(stored), stored
         return outputs
 
     def _head_logits(self, features, task_ids, training):

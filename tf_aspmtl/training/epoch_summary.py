@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import keras
 
-LOSS_TERMS = ("loss", "task_loss", "adv_loss", "memory_adv_loss", "diff_loss", "confusion_loss", "perturbation_loss",
+LOSS_TERMS = ("loss", "task_loss", "adv_loss", "memory_adv_loss", "mean_match_loss", "diff_loss", "confusion_loss", "perturbation_loss",
               "l2_loss")
 """Training logs the line shows, in this order, when present (and that :class:`StopOnNonFiniteLoss` checks)."""
 DEV_ACCURACY = "val_mean_task_accuracy"

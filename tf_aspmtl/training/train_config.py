@@ -40,7 +40,7 @@ WIDE_DEEP = "wide-deep"
 WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier", "wide_feature_weighting")
 """The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
 RECORDED_WHEN_SET = ("wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs",
-                     "discriminator_memory")
+                     "discriminator_memory", "mean_matching_weight")
 """TrainConfig fields left out of :meth:`TrainConfig.to_dict` at their defaults: fields added after run folders
 (``run_config.json``) and results files (``config``) recorded every field, so a run that leaves them at their
 defaults records what it recorded before they existed; readers fill them in (:meth:`TrainConfig.from_dict`)."""
@@ -112,6 +112,9 @@ TRAIN_CONFIG_HELP = {
     "discriminator_memory": "rows of recent shared features of every task the discriminator also learns from at "
                             "each step (batches hold one task each, so without them it sees one target a step); "
                             "0: none",
+    "mean_matching_weight": "weight of the term that pulls each task's mean shared feature to the other tasks' "
+                            "mean (their rows in the discriminator memory; needs discriminator_memory): what a "
+                            "linear probe of the task reads first; 0: none",
     "dropout": "dropout on the features, in [0, 1)",
     "sampling": "which task a batch comes from: in proportion to its rows, or uniform",
     "unlabeled_fraction": "share of unlabelled rows per batch, in [0, 1) (they feed the adversary, the difference "
@@ -172,7 +175,8 @@ class TrainConfig:
     # of it over epochs (0 = off). Recorded only when set (RECORDED_WHEN_SET).
     gradient_reversal_scale: float = 1.0
     reversal_warmup_epochs: int = 0
-    discriminator_memory: int = 0  # recorded only when set (RECORDED_WHEN_SET)
+    discriminator_memory: int = 0  # recorded only when set (RECORDED_WHEN_SET), as the next one
+    mean_matching_weight: float = 0.0
     dropout: float = 0.0
     sampling: str = "proportional"
     unlabeled_fraction: float = 0.0
@@ -243,6 +247,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.discriminator_memory feeds the task discriminator of a model with an "
                              f"adversary: model 'asp-mtl' or {WIDE_DEEP!r} with adversarial_weight > 0; got model="
                              f"{self.model!r}, adversarial_weight={self.adversarial_weight!r}")
+        if self.mean_matching_weight < 0:
+            raise ValueError(f"TrainConfig.mean_matching_weight must be >= 0; got {self.mean_matching_weight!r}")
+        if self.mean_matching_weight and not self.discriminator_memory:
+            raise ValueError("TrainConfig.mean_matching_weight compares a batch with the discriminator memory's rows "
+                             "of the other tasks: set discriminator_memory > 0")
         reversal = [name for name in REVERSAL_SETTINGS if getattr(self, name) != _DEFAULTS[name]]
         if reversal and not (self.model in ("asp-mtl", WIDE_DEEP) and self.adversarial_weight > 0
                              and self.adversarial_objective == "reversal"):
@@ -373,6 +382,7 @@ def build_model(
             gradient_reversal_scale=config.gradient_reversal_scale,
             reversal_warmup_epochs=config.reversal_warmup_epochs,
             discriminator_memory=config.discriminator_memory,
+            mean_matching_weight=config.mean_matching_weight,
         )
     model = get_model_family(config.model)(preprocessor, name=config.model.replace("-", "_"), **kwargs)
     model.compile(optimizer=get_optimizer(config.optimizer, config.learning_rate))
