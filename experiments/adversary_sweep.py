@@ -63,8 +63,8 @@ SETTINGS: dict[str, list[str]] = {
                      "--discriminator-memory", "256"],
     # each task's mean shared feature pulled to the other tasks' (their rows in the memory): what a linear probe
     # reads first, removed without a discriminator's help
-    "asp_mm1": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "1"],
     "asp_mm10": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "10"],
+    "asp_mm100": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "100"],
 }
 """Each setting's flags of ``experiments.train`` (beside ``--seed``, ``--output-dir`` and ``--results``), in the
 queue's order; ``experiments/queues/adversary_sweep.sh`` reads them from here (``--print-settings``)."""

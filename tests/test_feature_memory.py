@@ -147,17 +147,30 @@ def test_mean_matching_compares_each_tasks_batch_mean_with_the_other_tasks_store
     shared, stored = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
     task_ids, stored_ids = np.array([0, 0, 2, 2, 2]), np.array([0, 1, 1, 2, -1, 0])
     want, rows = 0.0, 0
+    filled = stored[stored_ids >= 0]
+    center, scale = filled.mean(0), np.sqrt(filled.var(0) + 1e-6)  # standardised by the stored rows, as a probe
     for k in (0, 2):  # the batch's tasks; the other tasks' stored rows, empty slot left out
         others = stored[(stored_ids >= 0) & (stored_ids != k)]
-        gap = shared[task_ids == k].mean(0) - others.mean(0)
-        want += (task_ids == k).sum() * (gap ** 2).sum()
+        rows_k = shared[task_ids == k] / scale
+        gap = rows_k.mean(0) - (others / scale).mean(0)
+        noise = rows_k.var(0, ddof=1).mean() / len(rows_k)  # the batch mean's own sampling variance
+        want += len(rows_k) * ((gap ** 2).mean() - noise)
         rows += (task_ids == k).sum()
     got = task_mean_matching_loss(tf.constant(shared, tf.float32), tf.constant(task_ids), tf.constant(stored, tf.float32),
                                   tf.constant(stored_ids), 3)
     assert got.numpy() == pytest.approx(want / rows, rel=1e-5)
-    # Equal means: nothing to pull; no stored row of another task: nothing to compare with.
+    # Scaled features: the same term. Equal means: nothing to pull; no stored row of another task: nothing to compare.
+    scaled = task_mean_matching_loss(tf.constant(shared * 0.1, tf.float32), tf.constant(task_ids),
+                                     tf.constant(stored * 0.1, tf.float32), tf.constant(stored_ids), 3)
+    assert scaled.numpy() == pytest.approx(want / rows, rel=1e-3)
     same = tf.constant(np.tile(stored[:1], (5, 1)), tf.float32)
-    assert task_mean_matching_loss(same, tf.constant(task_ids), same[:3], tf.constant([1, 1, 0]), 3).numpy() < 1e-12
+    assert abs(task_mean_matching_loss(same, tf.constant(task_ids), same[:3], tf.constant([1, 1, 0]), 3).numpy()) < 1e-9
+    # Unbiased: rows drawn around the other tasks' mean give 0 on average, however few a batch.
+    draws = [task_mean_matching_loss(tf.constant(rng.normal(size=(4, 3)), tf.float32), tf.zeros(4, tf.int32),
+                                     tf.constant(rng.normal(size=(400, 3)), tf.float32),
+                                     tf.constant(np.r_[np.zeros(200), np.ones(200)], tf.int32), 2).numpy()
+             for _ in range(300)]
+    assert abs(np.mean(draws)) < 0.02 < np.std(draws)
     assert task_mean_matching_loss(tf.constant(shared, tf.float32), tf.zeros(5, tf.int32), tf.constant(stored, tf.float32),
                                    tf.constant([0, 0, -1, -1, 0, 0]), 3).numpy() == 0.0
 

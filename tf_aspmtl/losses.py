@@ -82,10 +82,15 @@ def memory_adversarial_loss(task_ids, discriminator_logits) -> tf.Tensor:
 def task_mean_matching_loss(shared, task_ids, stored, stored_task_ids, num_tasks) -> tf.Tensor:
     """How far each task's mean shared feature is from the other tasks' mean: a linear probe's signal, removed.
 
-    For each task k of the batch: ``||mean of the batch's rows of k - mean of the stored rows of the other tasks||^2``
-    (stored: a :class:`~tf_aspmtl.layers.FeatureMemory`'s rows, constants), averaged over the batch's rows. With
-    every task's mean feature equal, a linear function of the feature has the same mean in every task: what a linear
-    probe of the task reads first is gone. The gradient reaches the batch's features only.
+    Each dimension is first standardised by the stored rows' mean and standard deviation, as a probe standardises
+    its inputs (so shrinking the features does not lower the term). For each task k of the batch: the mean over
+    dimensions of ``(mean of the batch's rows of k - mean of the stored rows of the other tasks)^2`` (stored: a
+:class:`~tf_aspmtl.layers.FeatureMemory`'s rows, constants), less the batch mean's own sampling variance (the
+    sample variance of k's rows over their count): an unbiased estimate of the squared gap between the task's mean
+    and the others', which may fall below 0. Without that correction the term would mostly shrink each task's spread
+    (with 16 rows a batch, the noise is several times the gap), which makes tasks easier to tell apart, not harder.
+    Averaged over the batch's rows. With every task's mean feature equal, a linear function of the feature has the same mean in every task: what a linear probe of
+    the task reads first is gone. The gradient reaches the batch's features only.
 
     Args:
         shared: float [batch, dim]. The batch's shared features.
@@ -101,15 +106,23 @@ def task_mean_matching_loss(shared, task_ids, stored, stored_task_ids, num_tasks
     stored_task_ids = tf.cast(stored_task_ids, tf.int32)
     filled = tf.cast(stored_task_ids >= 0, shared.dtype)
     stored_slot = tf.maximum(stored_task_ids, 0)
+    count = tf.maximum(tf.reduce_sum(filled), 1.0)
+    center = tf.reduce_sum(stored * filled[:, None], 0) / count
+    scale = tf.sqrt(tf.reduce_sum(tf.square(stored - center) * filled[:, None], 0) / count + 1e-6)
+    shared, stored = (shared - center) / scale, (stored - center) / scale
     batch_sum = tf.math.unsorted_segment_sum(shared, task_ids, num_tasks)
     batch_rows = tf.math.unsorted_segment_sum(tf.ones_like(task_ids, shared.dtype), task_ids, num_tasks)
     stored_sum = tf.math.unsorted_segment_sum(stored * filled[:, None], stored_slot, num_tasks)
     stored_rows = tf.math.unsorted_segment_sum(filled, stored_slot, num_tasks)
     other_sum = tf.reduce_sum(stored_sum, 0, keepdims=True) - stored_sum
     other_rows = tf.reduce_sum(stored_rows) - stored_rows
-    gap = tf.math.divide_no_nan(batch_sum, batch_rows[:, None]) - tf.math.divide_no_nan(other_sum, other_rows[:, None])
+    batch_mean = tf.math.divide_no_nan(batch_sum, batch_rows[:, None])
+    gap = batch_mean - tf.math.divide_no_nan(other_sum, other_rows[:, None])
+    spread = tf.math.unsorted_segment_sum(tf.square(shared), task_ids, num_tasks) - batch_rows[:, None] * tf.square(batch_mean)
+    noise = tf.math.divide_no_nan(tf.reduce_mean(spread, -1), batch_rows * (batch_rows - 1.0))
     weight = batch_rows * tf.cast(other_rows > 0, shared.dtype)
-    return tf.math.divide_no_nan(tf.reduce_sum(weight * tf.reduce_sum(tf.square(gap), -1)), tf.reduce_sum(weight))
+    per_task = tf.reduce_mean(tf.square(gap), -1) - noise
+    return tf.math.divide_no_nan(tf.reduce_sum(weight * per_task), tf.reduce_sum(weight))
 
 
 def confusion_loss(discriminator_logits) -> tf.Tensor:

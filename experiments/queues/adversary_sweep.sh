@@ -16,9 +16,9 @@
 #                                                               rows of every task (a batch holds one task)
 #   asp_l03_mem  ... --adversarial-weight 0.3 --discriminator-memory 256
 #   conf_l03_mem ... --adversarial-weight 0.3 --adversarial-objective confusion --discriminator-memory 256
-#   asp_mm1      --model asp-mtl --discriminator-memory 256 --mean-matching-weight 1    each task's mean shared
+#   asp_mm10     --model asp-mtl --discriminator-memory 256 --mean-matching-weight 10   each task's mean shared
 #                                                               feature pulled to the other tasks' (memory rows)
-#   asp_mm10     ... --mean-matching-weight 10
+#   asp_mm100    ... --mean-matching-weight 100
 # All 16 tasks, the epoch chosen on dev, test read once at the end (not --dev-only: the question is test error).
 # Run from a checkout (or a worktree at a fixed commit):
 #   nohup bash experiments/queues/adversary_sweep.sh > runs/adversary_sweep.log 2>&1 &
