@@ -29,7 +29,6 @@ line on whether settings the probe reads at <= ``--threshold`` % have lower test
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import io
 import json
@@ -39,13 +38,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from experiments.adversary_sweep_report import COLUMNS, PROBE_CACHE, REFERENCE, markdown, write_csv
 from experiments.provenance import REPO_ROOT, command_line, provenance, repo_relative, write_atomic, write_json
 
 logger = logging.getLogger("experiments.adversary_sweep")
 SWEEP = "adversary_sweep"
 RESULTS_DIR = REPO_ROOT / "experiments" / "results" / SWEEP
 RUNS_DIR = REPO_ROOT / "runs" / SWEEP
-REFERENCE = "sp"
 SETTINGS: dict[str, list[str]] = {
     "sp": ["--model", "sp-mtl"],
     "asp": ["--model", "asp-mtl"],  # lambda 0.05, the paper's reversal
@@ -68,13 +67,10 @@ SETTINGS: dict[str, list[str]] = {
 }
 """Each setting's flags of ``experiments.train`` (beside ``--seed``, ``--output-dir`` and ``--results``), in the
 queue's order; ``experiments/queues/adversary_sweep.sh`` reads them from here (``--print-settings``)."""
-PROBE_CACHE = ".probe.json"
 FIGURES = ("probe_task_accuracy_shared", "discriminator_accuracy", "test_error", "probe_task_accuracy_private",
            "mean_abs_cosine_shared_private")
 """What :func:`run_figures` keeps of :func:`~tf_aspmtl.analysis.feature_statistics` (``test_error``: recomputed from
 the features, a check on the results file's ``avg_test_error``)."""
-COLUMNS = {"probe": "probe on shared: task accuracy %", "discriminator": "discriminator accuracy %",
-           "test_error": "test error %"}
 
 
 def run_paths(name: str, seed: int, results_dir: Path, runs_dir: Path) -> dict[str, Path]:
@@ -258,104 +254,6 @@ def table_rows(figures: dict[str, dict[int, dict[str, float]]]) -> list[dict[str
             for name in summary]
 
 
-def _cell(spread: dict[str, Any] | None, fmt: str) -> str:
-    if spread is None:
-        return "–"
-    sd = "" if spread["sd"] is None else " ± " + format(spread["sd"], fmt.lstrip("+"))
-    return format(spread["mean"], fmt) + sd
-
-
-def verdict(rows: list[dict[str, Any]], threshold: float, chance: float) -> str:
-    """One sentence, read off the rows: do settings the probe reads at <= ``threshold`` % have lower test error?"""
-    rated = [r for r in rows if r["probe"] is not None]
-    low = [r for r in rated if r["probe"]["mean"] <= threshold]
-    high = [r for r in rated if r["probe"]["mean"] > threshold]
-    if not low:
-        lowest = min(rated, key=lambda r: r["probe"]["mean"])
-        return (f"No setting reached a probe accuracy <= {threshold:g} % (the lowest: {lowest['setting']}, "
-                f"{lowest['probe']['mean']:.1f} %; chance {chance:.2f} %): the sweep cannot tell whether a shared "
-                f"space the probe cannot read gives lower test error.")
-    if not high:
-        return (f"Every setting's probe accuracy is <= {threshold:g} %: no setting above it to compare with.")
-
-    def group(rs):
-        names = ", ".join(f"{r['setting']}: {r['probe']['mean']:.1f} %" for r in rs)
-        error = sum(r["test_error"]["mean"] for r in rs) / len(rs)
-        diffs = [r["paired"]["mean"] if r.get("paired") else 0.0 if r["setting"] == REFERENCE else None for r in rs]
-        paired = None if None in diffs else sum(diffs) / len(diffs)
-        return names, error, paired
-
-    (low_names, low_error, low_paired), (high_names, high_error, high_paired) = group(low), group(high)
-    gap = low_error - high_error
-    word = "lower" if gap < 0 else "higher" if gap > 0 else "the same"
-    every = max(r["test_error"]["mean"] for r in low) < min(r["test_error"]["mean"] for r in high)
-    text = (f"Settings whose shared space the probe reads at <= {threshold:g} % ({low_names}) have {word} test error "
-            f"than those above ({high_names}): {low_error:.2f} % against {high_error:.2f} % (means over settings, "
-            f"{gap:+.2f} points)")
-    if low_paired is not None and high_paired is not None:
-        text += f"; paired with SP-MTL by seed, {low_paired:+.2f} against {high_paired:+.2f} points"
-    sds = [r["paired"]["sd"] for r in rows if r.get("paired") and r["paired"]["sd"] is not None]
-    noise = f"; the paired differences' sd over seeds is up to {max(sds):.2f} points" if sds else ""
-    return (text + f"; every setting at or below {threshold:g} % {'has' if every else 'does not have'} a lower mean "
-            f"test error than every setting above{noise}.")
-
-
-def markdown(rows: list[dict[str, Any]], made: dict[str, Any]) -> str:
-    """``table.md``: where it comes from, the table, each run's figures, and the :func:`verdict`."""
-    chance = 100.0 / len(made["tasks"])
-    results, runs = made["results_dir"], made["runs_dir"]
-    lines = ["# A fair chance for the adversary: does an unreadable shared space lower test error? (issue 23)", "",
-             f"Made by `{made['command']}` at commit `{made['commit']}`, from `{results}/<setting>_seed<S>.json` "
-             f"(test error: the run's `avg_test_error`, {len(made['tasks'])} FDU-MTL tasks, epoch chosen on dev) and "
-             f"`{results}/<setting>_seed<S>{PROBE_CACHE}` (computed from `{runs}/<setting>_seed<S>/model/model.keras`"
-             f" on the test reviews). Probe: logistic regression from the frozen shared feature to the task, fitted "
-             f"on the first {made['probe_rows']} training reviews of each task (probe seed {made['probe_seed']}); "
-             f"chance {chance:.2f} %. Discriminator: the model's own (SP-MTL has none). Mean ± sd over seeds; the "
-             f"difference is setting − {REFERENCE} of the same seed (negative: lower test error than SP-MTL), with "
-             f"the number of seeds paired.", "",
-             "| setting | flags | seeds | " + " | ".join(COLUMNS.values())
-             + f" | test error − {REFERENCE} (points) |",
-             "|---|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        d = r.get("paired")
-        diff = "(reference)" if r["setting"] == REFERENCE else "–" if not d else f"{_cell(d, '+.2f')} (n = {d['n']})"
-        lines.append(f"| {r['setting']} | `{r['flags']}` | {', '.join(map(str, r['seeds']))} (n = {len(r['seeds'])})"
-                     f" | {_cell(r['probe'], '.1f')} | {_cell(r['discriminator'], '.1f')} | "
-                     f"{_cell(r['test_error'], '.2f')} | {diff} |")
-    lines += ["", verdict(rows, made["threshold"], chance), "", "Each run:", "",
-              "| setting | seed | " + " | ".join(COLUMNS.values()) + f" | test error − {REFERENCE} |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        for seed, f in sorted(r["runs"].items()):
-            d = (r.get("paired") or {}).get("per_seed", {}).get(seed)
-            disc = "–" if "discriminator" not in f else f"{f['discriminator']:.1f}"
-            lines.append(f"| {r['setting']} | {seed} | {f['probe']:.1f} | {disc} | {f['test_error']:.2f} | "
-                         + ("–" if d is None else f"{d:+.2f}") + " |")
-    missing = [name for name in SETTINGS if name not in {r["setting"] for r in rows}]
-    if missing:
-        lines += ["", f"Not run yet: {', '.join(missing)}."]
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(rows: list[dict[str, Any]], out) -> None:
-    """``table.csv``: one row per setting, each column's mean and sd, and the paired test-error difference."""
-    writer = csv.writer(out, lineterminator="\n")
-    names = {"probe": "probe_task_accuracy_pct", "discriminator": "discriminator_accuracy_pct",
-             "test_error": "test_error_pct"}
-    writer.writerow(["setting", "flags", "seeds", "n_seeds"] + [f"{names[k]}_{x}" for k in COLUMNS
-                                                                 for x in ("mean", "sd")]
-                    + [f"test_error_minus_{REFERENCE}_mean", f"test_error_minus_{REFERENCE}_sd", "n_paired"])
-
-    def num(value):
-        return "" if value is None else f"{value:.4f}"
-
-    for r in rows:
-        d = r.get("paired") or {}
-        writer.writerow([r["setting"], r["flags"], " ".join(map(str, r["seeds"])), len(r["seeds"])]
-                        + [num((r[k] or {}).get(x)) for k in COLUMNS for x in ("mean", "sd")]
-                        + [num(d.get("mean")), num(d.get("sd")), d.get("n", "")])
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -391,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     made = {**provenance(command), "probe_rows": args.probe_rows, "probe_seed": args.probe_seed,
             "threshold": args.threshold, "tasks": tasks, "results_dir": repo_relative(str(results_dir)),
             "runs_dir": repo_relative(str(Path(args.runs_dir)))}
-    text = markdown(rows, made)
+    text = markdown(rows, made, list(SETTINGS))
     write_atomic(results_dir / "table.md", text)
     buffer = io.StringIO()
     write_csv(rows, buffer)

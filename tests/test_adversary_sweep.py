@@ -390,3 +390,20 @@ def test_a_results_file_without_its_model_or_of_other_settings_is_a_clear_error(
     assert "asp_seed0.json is not a run of setting 'asp' seed 0 (field: (the run's, the setting's) " \
            "{'adversarial_weight': (1.0, 0.05), 'adversarial_objective': ('confusion', 'reversal')}" \
            in capsys.readouterr().err
+
+
+def test_the_settings_are_compared_with_sp_mtls_own_readability():
+    from experiments.adversary_sweep_report import against_reference
+
+    def row(name, probe, paired):
+        return {"setting": name, "probe": {"mean": probe}, "paired": None if paired is None else {"mean": paired}}
+
+    rows = [row("sp", 20.0, None), row("a", 12.0, 4.0), row("b", 18.0, 1.0), row("c", 30.0, 2.0), row("d", 20.0, -1.0)]
+    text = against_reference(rows)
+    assert text.startswith("Against sp's own shared space (probe 20.0 %;")
+    assert "the 2 setting(s) the probe reads less well than sp (a 12.0 % / +4.00, b 18.0 % / +1.00) have a test " \
+           "error +2.50 points" in text
+    assert "the 2 setting(s) the probe reads as well as or better than sp (c 30.0 % / +2.00, d 20.0 % / -1.00) " \
+           "have a test error +0.50 points" in text
+    assert text.endswith("the least readable, a (12.0 %), +4.00.")
+    assert against_reference(rows[1:]) == "" and against_reference(rows[:1]) == ""
