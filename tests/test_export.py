@@ -169,3 +169,28 @@ def test_tasks_with_fewer_classes_than_the_largest_get_their_own_slice(small_vec
     assert [x.decode() for x in mixed["label"].numpy()] == [
         (["neg", "pos"], ["bad", "meh", "good"])[t][i] for t, i in zip([1, 0, 1], expected.argmax(axis=1))
     ]
+
+
+def test_an_export_traces_its_serving_function_once(trained_model, tmp_path, monkeypatch):
+    # keras.export.ExportArchive traced it twice (again inside tf.saved_model.save): a second or more a task.
+    traces = []
+    task_serving_fn = serving.task_serving_fn
+
+    def counted_serving_fn(*args, **kwargs):
+        serve = task_serving_fn(*args, **kwargs)
+
+        def counted(text):
+            traces.append(serve.__name__)
+            return serve(text)
+
+        counted.layers = serve.layers
+        return counted
+
+    monkeypatch.setattr(serving, "task_serving_fn", counted_serving_fn)
+    exported = exporter.export_model(trained_model, tmp_path / "serving", tasks=["books"], check=False,
+                                     warmup_requests=False)
+    assert traces == ["serve_books"]
+    loaded = tf.saved_model.load(exported[0].path)
+    probabilities = loaded.signatures[serving.SIGNATURE_NAME](text=tf.constant(["a good book"]))["probabilities"]
+    expected = trained_model.predict({"text": ["a good book"], "task": ["books"]}, verbose=0)[:, :2]
+    np.testing.assert_allclose(probabilities.numpy(), expected, atol=1e-5)

@@ -1,22 +1,27 @@
-"""Writes one SavedModel (per task, or multi-task) with ``keras.export.ExportArchive``.
+"""Writes one SavedModel (per task, or multi-task): one traced signature, the variables and tables it reads.
 
-``ExportArchive`` rather than ``tf.saved_model.save`` of a ``tf.Module``: the
-latter loaded through the TF2 API but failed in ``saved_model_cli run`` (the
-TF1 session loader, TF Serving's path) with "Could not find variable".
+The serving function is traced once, and the SavedModel's root holds only
+what that trace reads: its captured variables and the lookup tables of the
+layers it uses (the serving function's ``layers``, from the model's
+``serving_function``). So a classifier's task SavedModel holds the
+vectorizer's tables, the embedding, the shared encoder, that task's private
+encoder and the heads' variables, and none of the other tasks' encoders nor
+the discriminator.
 
-Only the layers a graph reads are tracked (the serving function's
-``layers``, from the model's ``serving_function``), so a classifier's task
-SavedModel holds the vectorizer's lookup table, the embedding, the shared
-encoder, that task's private encoder and the heads' variables, and none of
-the other tasks' encoders nor the discriminator.
+Not ``keras.export.ExportArchive``: it traces an endpoint twice (once to
+list its variables, again inside ``tf.saved_model.save``, whose save context
+is part of the trace cache's key), a second or more a task for an LSTM
+model. The variables are held by the root, not left to the function's
+captures: untracked, the TF1 session loader (``saved_model_cli run``, TF
+Serving's path) fails with "Could not find variable".
 """
 
 from __future__ import annotations
 
 import os
 
-import keras
 import tensorflow as tf
+from tensorflow.saved_model.experimental import TrackableResource
 
 from tf_aspmtl import serving
 from tf_aspmtl.layers.fused_lstm import frozen_lstm_weights
@@ -43,13 +48,8 @@ def write_task_saved_model(
         chunk_rows: optional int. Rows per length-sorted chunk in the graph
             (see :func:`tf_aspmtl.serving.task_serving_fn`); None runs each batch as one.
     """
-    serve = serving.task_serving_fn(model, task, chunk_rows, calibrated)
-    archive = keras.export.ExportArchive()
-    for layer in serve.layers:
-        archive.track(layer)
     with frozen_lstm_weights(model):  # traced (and saved) with the LSTMs' weights as constants
-        archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC])
-        archive.write_out(os.fspath(path), verbose=False)
+        _save(serving.task_serving_fn(model, task, chunk_rows, calibrated), [TEXT_SPEC], path)
 
 
 def write_multitask_saved_model(
@@ -62,10 +62,25 @@ def write_multitask_saved_model(
     ``probabilities`` (float32 [batch, max classes], 0 on classes a row's task
     lacks), ``label_id`` and ``label``. ``chunk_rows`` as in :func:`write_task_saved_model`.
     """
-    serve = serving.multitask_serving_fn(model, chunk_rows, calibrated)
-    archive = keras.export.ExportArchive()
-    for layer in serve.layers:
-        archive.track(layer)
     with frozen_lstm_weights(model):  # traced (and saved) with the LSTMs' weights as constants
-        archive.add_endpoint(SIGNATURE, serve, input_signature=[TEXT_SPEC, TASK_SPEC])
-        archive.write_out(os.fspath(path), verbose=False)
+        _save(serving.multitask_serving_fn(model, chunk_rows, calibrated), [TEXT_SPEC, TASK_SPEC], path)
+
+
+def _save(serve, input_signature: list[tf.TensorSpec], path: str | os.PathLike) -> None:
+    """Traces ``serve`` once for ``input_signature`` and saves it as the only signature, with what it reads."""
+    traced = tf.function(serve, autograph=False).get_concrete_function(*input_signature)
+    root = tf.__internal__.tracking.AutoTrackable()  # as ExportArchive's root: loaded, ``.variables`` lists them
+    root.variables = [v for layer in serve.layers for v in layer.variables]  # LSTM weights too (read as constants)
+    root.variables_read = list(traced.variables)  # what the graph reads, whatever holds it
+    root.tables = _tables(serve.layers)
+    tf.saved_model.save(root, os.fspath(path), signatures={SIGNATURE: traced})
+
+
+def _tables(layers) -> list[TrackableResource]:
+    """The lookup tables (and other resources) held by ``layers`` and their sublayers, each once."""
+    found = []
+    for layer in layers:
+        for item in tf.train.TrackableView(layer).descendants():
+            if isinstance(item, TrackableResource) and all(item is not seen for seen in found):
+                found.append(item)
+    return found
