@@ -1,9 +1,10 @@
 """Writes one SavedModel (per task, or multi-task): one traced signature, the variables and tables it reads.
 
 The serving function is traced once, and the SavedModel's root holds only
-what that trace reads: its captured variables and the lookup tables of the
-layers it uses (the serving function's ``layers``, from the model's
-``serving_function``). So a classifier's task SavedModel holds the
+the layers that trace uses (the serving function's ``layers``, from the
+model's ``serving_function``): their variables (the LSTMs' too, which the
+graph reads as constants), the variables the trace captures, and their
+lookup tables. So a classifier's task SavedModel holds the
 vectorizer's tables, the embedding, the shared encoder, that task's private
 encoder and the heads' variables, and none of the other tasks' encoders nor
 the discriminator.
