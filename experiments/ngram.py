@@ -78,6 +78,12 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                       "--feature-dropout", "0.5"],
     "rows_nb_lr3_self08_tri_drop02": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
                                       "--feature-dropout", "0.2"],
+    # per-task NB ratios in the private path (issue 24's lead, experiments/lead_nb_per_task.py), paired with the
+    # best configuration rerun on the same CPU model (a seed's numbers depend on it; the first runs recorded none)
+    "rows_nb_lr3_self08_tri1m_cpu2": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                      "--max-features", "1000000"],
+    "rows_nb_lr3_self08_tri1m_tasknb": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                        "--max-features", "1000000", "--task-nb-ratios"],
     # both levers that won on seed 0 (paired with self08_tri1m: the dropout is the one change)
     "rows_nb_lr3_self08_tri1m_drop03": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
                                         "--max-features", "1000000", "--feature-dropout", "0.3"],
@@ -95,7 +101,9 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                         "rows_nb_lr3_self08_tri_pseudofeat", "rows_nb_lr3_self08_tri_all",
                         "rows_nb_lr3_self08_tri_drop03", "rows_nb_lr3_self08_tri_drop05",
                         "rows_nb_lr3_self08_tri_drop02")},
-                    "rows_nb_lr3_self08_tri1m_drop03": "rows_nb_lr3_self08_tri1m"}
+                    "rows_nb_lr3_self08_tri1m_drop03": "rows_nb_lr3_self08_tri1m",
+                    "rows_nb_lr3_self08_tri1m_cpu2": "rows_nb_lr3_self08_tri1m",
+                    "rows_nb_lr3_self08_tri1m_tasknb": "rows_nb_lr3_self08_tri1m_cpu2"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -178,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-dropout", type=float, metavar="P",
                    help="in [0, 1): share of a training row's n-grams each step leaves out, the rest scaled up "
                         f"(default {default.feature_dropout}: off)")
+    p.add_argument("--task-nb-ratios", action="store_true", default=None,
+                   help="with --feature-weighting nb: the private weights read features scaled by their task's own "
+                        "NB ratios (default: off)")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

@@ -76,5 +76,5 @@ for name, flags in SCREEN_SETTINGS.items():
 ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb_lr3_self095 nb_lr3_self09_tri nb_lr3_self09_400k nb_lr3_tri nb_lr3_self08_tri
        nb_lr3_self07_tri nb_lr3_self06_tri nb_lr3_self08_tri_pseudofeat nb_lr3_self08_tri1m
        nb_lr3_self08_tri_all nb_lr3_self08_tri_drop03 nb_lr3_self08_tri_drop05
-       nb_lr3_self08_tri_drop02 nb_lr3_self08_tri1m_drop03)
+       nb_lr3_self08_tri_drop02 nb_lr3_self08_tri1m_drop03 nb_lr3_self08_tri1m_cpu2 nb_lr3_self08_tri1m_tasknb)
 run_screen ngram_task_rows "experiments.ngram --dev-only"

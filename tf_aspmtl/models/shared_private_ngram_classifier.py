@@ -14,7 +14,9 @@ from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interlea
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.parallel_rows import parallel_row_slices
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
+from tf_aspmtl.preprocessing.ngram_features import nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
+from tf_aspmtl.preprocessing.tokenizer import standardize
 from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT
 
 
@@ -55,6 +57,11 @@ class SharedPrivateNgramClassifier(Task):
             by the step. Which n-grams a step leaves out follows from ``feature_dropout_seed`` and the optimizer's
             step count alone, so a resumed run leaves out the same ones.
         feature_dropout_seed: int. The seed of those draws.
+        task_nb_ratios: bool. The private path reads each row's features scaled by its own task's naive-Bayes
+            log-count ratios instead of the ratios of all tasks (features of ``weighting="nb"`` only): a word's
+            polarity differs between tasks. The scale (``r_task / r``, 0 where ``r`` is 0) is a non-trainable
+            weight set by :meth:`adapt_task_nb_ratios` from the training rows; until then it is 1 (the model as
+            without the option). Exports fold it into each task's kernel.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -68,7 +75,8 @@ class SharedPrivateNgramClassifier(Task):
     """
 
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
-                 feature_dropout: float = 0.0, feature_dropout_seed: int = 0, **kwargs):
+                 feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,
+                 **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(preprocessor, NgramPreprocessor):
             raise ValueError(f"preprocessor must be an NgramPreprocessor; got {type(preprocessor).__name__}")
@@ -80,6 +88,10 @@ class SharedPrivateNgramClassifier(Task):
         self.feature_dropout = float(feature_dropout)
         self.feature_dropout_seed = int(feature_dropout_seed)
         self.per_task_metrics = bool(per_task_metrics)
+        if task_nb_ratios and preprocessor.features.weighting != "nb":
+            raise ValueError("task_nb_ratios scales the private path's NB-weighted features: the preprocessor's "
+                             f"features need weighting='nb'; got {preprocessor.features.weighting!r}")
+        self.task_nb_ratios = bool(task_nb_ratios)
         self.max_classes = max(self.num_classes)
         width, tasks, classes = preprocessor.vocabulary_size, self.num_tasks, self.max_classes
         self.shared_kernel = self.add_weight(shape=(width, classes), initializer="zeros", name="shared_kernel")
@@ -87,6 +99,10 @@ class SharedPrivateNgramClassifier(Task):
         self.private_kernel = self.add_weight(shape=(width * tasks, classes), initializer="zeros",
                                               name="private_kernel")
         self.bias = self.add_weight(shape=(tasks, classes), initializer="zeros", name="bias")
+        self.private_scale = None
+        if self.task_nb_ratios:  # interleaved as the private kernel's rows: entry i * tasks + k scales column i for k
+            self.private_scale = self.add_weight(shape=(width * tasks,), initializer="ones", trainable=False,
+                                                 name="private_scale")
         self._class_mask = tf.constant([[j < n for j in range(classes)] for n in self.num_classes], dtype=tf.bool)
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         self.l2_loss_tracker = keras.metrics.Mean(name="l2_loss")
@@ -118,7 +134,7 @@ class SharedPrivateNgramClassifier(Task):
                                          self.preprocessor.features, name=self.preprocessor.name)
         copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics,
                           feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
-                          name=self.name)
+                          task_nb_ratios=self.task_nb_ratios, name=self.name)
         copy.set_weights(self.get_weights())
         return copy
 
@@ -140,10 +156,56 @@ class SharedPrivateNgramClassifier(Task):
         if training and self.feature_dropout > 0:
             x = self._dropped_features(x)
         shared = sparse_matmul(x, self.shared_kernel)
-        private = task_sparse_matmul(x, self.private_kernel, task_ids, self.num_tasks)
+        private = task_sparse_matmul(self._private_features(x, task_ids), self.private_kernel, task_ids,
+                                     self.num_tasks)
         logits = shared + private + tf.gather(self.bias, task_ids)
         logits = tf.where(tf.gather(self._class_mask, task_ids), logits, tf.fill(tf.shape(logits), -1e9))
         return {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
+
+    def _private_features(self, x: tf.SparseTensor, task_ids: tf.Tensor) -> tf.SparseTensor:
+        """``x`` as the private path reads it: with ``task_nb_ratios``, each value scaled for its row's task."""
+        if self.private_scale is None:
+            return x
+        task_of_value = tf.gather(tf.cast(tf.reshape(task_ids, [-1]), tf.int64), x.indices[:, 0])
+        scale = tf.gather(self.private_scale, x.indices[:, 1] * self.num_tasks + task_of_value)
+        return tf.SparseTensor(x.indices, x.values * scale, x.dense_shape)
+
+    def adapt_task_nb_ratios(self, texts, labels, tasks, batch_size: int = 512) -> None:
+        """Sets the private path's scale ``r_task / r`` (``task_nb_ratios``) from training rows.
+
+        Each task's NB log-count ratios are counted over its own rows as :meth:`NgramFeatures.adapt` counts the
+        ratios ``r`` of all rows (smoothing 1); columns whose ``r`` is 0 (and column 0, outside the vocabulary)
+        get 0, as their features are 0.
+
+        Args:
+            texts: the training texts (those the features' NB ratios were learnt from).
+            labels: 0/1 per text (1 positive).
+            tasks: each text's task name.
+            batch_size: texts counted at a time.
+
+        Raises:
+            ValueError: the option is off, or the inputs' lengths, labels or task names are wrong.
+        """
+        if self.private_scale is None:
+            raise ValueError(f"{self.name} has task_nb_ratios off: there is no private scale to set")
+        texts = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
+        labels, tasks = np.asarray(labels), list(tasks)
+        if not (len(texts) == len(labels) == len(tasks)) or not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"adapt_task_nb_ratios needs one 0/1 label and one task per text; got {len(texts)} "
+                             f"texts, {len(labels)} labels, {len(tasks)} tasks")
+        task_ids = np.array([self.task_id(t) for t in tasks])  # an unknown name: ValueError naming it
+        width, num_tasks = self.features.vocabulary_size, self.num_tasks
+        present = np.zeros((num_tasks, 2, width), np.int64)  # rows of each task and class holding each n-gram
+        for start in range(0, len(texts), batch_size):
+            counts = self.features.count(standardize(tf.constant(texts[start:start + batch_size], tf.string)))
+            rows, columns = counts.indices[:, 0].numpy() + start, counts.indices[:, 1].numpy()
+            np.add.at(present, (task_ids[rows], labels[rows].astype(int), columns), 1)
+        shared = self.features.nb_ratio.numpy().astype(np.float64)
+        scale = np.zeros((width, num_tasks))
+        for k in range(num_tasks):
+            own = nb_log_count_ratios(present[k, 1, 1:], present[k, 0, 1:])
+            scale[1:, k] = np.divide(own, shared[1:], out=np.zeros_like(own), where=shared[1:] != 0)
+        self.private_scale.assign(scale.reshape(-1).astype("float32"))
 
     def _dropped_features(self, x: tf.SparseTensor) -> tf.SparseTensor:
         """``x`` without a random ``feature_dropout`` share of its entries, the rest scaled by ``1 / (1 - p)``; the
@@ -188,7 +250,10 @@ class SharedPrivateNgramClassifier(Task):
         (its classes only) and the task's bias; ``head(features(texts))`` are that task's logits."""
         k = self.task_id(task)
         classes = self.num_classes[k]
-        kernel = self.shared_kernel[:, :classes] + task_kernel_slice(self.private_kernel, k, self.num_tasks, classes)
+        private = task_kernel_slice(self.private_kernel, k, self.num_tasks, classes)
+        if self.private_scale is not None:  # x (s_k * W_private[k]) = (x * s_k) W_private[k]
+            private = tf.reshape(self.private_scale, [-1, self.num_tasks])[:, k : k + 1] * private
+        kernel = self.shared_kernel[:, :classes] + private
         return SparseLinearHead(self.preprocessor.vocabulary_size, classes, kernel=kernel,
                                 bias=self.bias[k, :classes], name=f"{self.name}_{self.task_names[k]}_head")
 
@@ -217,4 +282,6 @@ class SharedPrivateNgramClassifier(Task):
         config.update({"l2": self.l2, "per_task_metrics": self.per_task_metrics})
         if self.feature_dropout > 0:  # left out when off: configs (and run folders' fingerprints) stay as they were
             config.update({"feature_dropout": self.feature_dropout, "feature_dropout_seed": self.feature_dropout_seed})
+        if self.task_nb_ratios:
+            config["task_nb_ratios"] = True
         return config

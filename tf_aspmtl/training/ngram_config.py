@@ -14,7 +14,8 @@ NGRAM_MODEL = "sp-ngram"
 """The ``model`` field of the n-gram model's config and results files (the LSTM families have their own names)."""
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
-NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout")
+NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
+                "task_nb_ratios")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -51,6 +52,9 @@ class NgramConfig:
             for the NB ratios: n-grams that only unlabelled reviews hold get a column). Never dev or test text.
         feature_dropout: in [0, 1): the share of a training row's n-grams each step leaves out (the rest scaled
             up; :class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``feature_dropout``, seeded by ``seed``); 0: off.
+        task_nb_ratios: with ``feature_weighting="nb"`` only: the private weights read features scaled by their
+            task's own NB ratios (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``task_nb_ratios``), learnt
+            from the rows the features were learnt from.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -66,6 +70,7 @@ class NgramConfig:
     self_training_threshold: float = 0.0
     student_features: str = "train"
     feature_dropout: float = 0.0
+    task_nb_ratios: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -98,6 +103,11 @@ class NgramConfig:
                 or not 0 <= dropout < 1:
             raise ValueError(f"NgramConfig.feature_dropout must be a number in [0, 1); got {dropout!r}")
         object.__setattr__(self, "feature_dropout", float(dropout))
+        if not isinstance(self.task_nb_ratios, bool):
+            raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
+        if self.task_nb_ratios and self.feature_weighting != "nb":
+            raise ValueError("NgramConfig.task_nb_ratios scales NB-weighted features: it needs feature_weighting "
+                             f"'nb'; got {self.feature_weighting!r}")
         if self.student_features not in STUDENT_FEATURES:
             raise ValueError(f"NgramConfig.student_features must be one of {list(STUDENT_FEATURES)}; got "
                              f"{self.student_features!r}")

@@ -56,10 +56,18 @@ def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreproc
     return NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features, name="preprocessor")
 
 
-def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor) -> SharedPrivateNgramClassifier:
-    """A fresh model of ``config`` (weights at zero) on ``preprocessor``'s features, compiled with LazyAdam."""
+def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor,
+                         rows: pd.DataFrame | None = None) -> SharedPrivateNgramClassifier:
+    """A fresh model of ``config`` (weights at zero) on ``preprocessor``'s features, compiled with LazyAdam; with
+    ``config.task_nb_ratios``, its per-task NB scale learnt from ``rows`` (those the features were learnt from)."""
     model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, feature_dropout=config.feature_dropout,
-                                         feature_dropout_seed=config.seed, name="sp_ngram")
+                                         feature_dropout_seed=config.seed, task_nb_ratios=config.task_nb_ratios,
+                                         name="sp_ngram")
+    if config.task_nb_ratios:
+        if rows is None:
+            raise ValueError("task_nb_ratios needs the rows the features were learnt from")
+        model.adapt_task_nb_ratios(rows["text"].astype(str).tolist(), rows["label"].to_numpy(),
+                                   rows["task"].tolist())
     model.compile(optimizer=LazyAdam(config.learning_rate))
     return model
 
@@ -116,7 +124,7 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     features, features_rows = preprocessor.features, train
 
     def new_model() -> SharedPrivateNgramClassifier:
-        return compiled_ngram_model(config, preprocessor)
+        return compiled_ngram_model(config, preprocessor, features_rows)
 
     model = new_model()
     fit_verbose, epoch_lines = fit_output(verbose)
