@@ -239,8 +239,16 @@ def collect(results_dir: Path, runs_dir: Path, data_dir: str | None, probe_rows:
             row = {"probe": 100 * got["probe_task_accuracy_shared"], "test_error": float(results["avg_test_error"])}
             if "discriminator_accuracy" in got:
                 row["discriminator"] = 100 * got["discriminator_accuracy"]
+            row["cpu"] = cpu_kind(results.get("machine") or {})
             figures.setdefault(name, {})[seed] = row
     return figures, tasks or []
+
+
+def cpu_kind(machine: dict[str, Any]) -> str:
+    """The CPU kind a run's ``machine`` record names: a seed repeats exactly on one kind only."""
+    if "avx512" not in machine:
+        return "not recorded"
+    return f"{machine.get('cpu_model', 'unknown')}, {'with' if machine['avx512'] else 'no'} AVX-512"
 
 
 def table_rows(figures: dict[str, dict[int, dict[str, float]]]) -> list[dict[str, Any]]:

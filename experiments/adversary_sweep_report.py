@@ -106,15 +106,16 @@ def markdown(rows: list[dict[str, Any]], made: dict[str, Any], settings: list[st
                      f"{_cell(r['test_error'], '.2f')} | {diff} |")
     relative = against_reference(rows)
     lines += ["", verdict(rows, made["threshold"], chance)] + (["", relative] if relative else [])
-    lines += ["", "Each run:", "",
-              "| setting | seed | " + " | ".join(COLUMNS.values()) + f" | test error − {REFERENCE} |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "Each run, with the CPU it ran on (a seed repeats exactly on one kind of CPU only: runs of one seed "
+              "on two kinds share their initial weights and data order, not their arithmetic):", "",
+              "| setting | seed | " + " | ".join(COLUMNS.values()) + f" | test error − {REFERENCE} | CPU |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         for seed, f in sorted(r["runs"].items()):
             d = (r.get("paired") or {}).get("per_seed", {}).get(seed)
             disc = "–" if "discriminator" not in f else f"{f['discriminator']:.1f}"
             lines.append(f"| {r['setting']} | {seed} | {f['probe']:.1f} | {disc} | {f['test_error']:.2f} | "
-                         + ("–" if d is None else f"{d:+.2f}") + " |")
+                         + ("–" if d is None else f"{d:+.2f}") + f" | {f.get('cpu', 'not recorded')} |")
     missing = [name for name in settings if name not in {r["setting"] for r in rows}]
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)}."]

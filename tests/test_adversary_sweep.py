@@ -302,8 +302,9 @@ def fake_sweep(tmp_path, monkeypatch):
     def add(name, seed):
         probe, disc, error = FAKE[name][seed]
         config = TrainConfig(tasks=("books", "dvd"), seed=seed, **SETTING_FIELDS[name]).to_dict()
+        machine = {"cpu_model": "AMD EPYC", "avx512": seed == 1} if name == "asp" else {}  # sp's: not recorded
         (results_dir / f"{name}_seed{seed}.json").write_text(json.dumps(
-            {"config": config, "dev_only": False, "avg_test_error": error}))
+            {"config": config, "dev_only": False, "avg_test_error": error, "machine": machine}))
         model = runs_dir / f"{name}_seed{seed}" / "model" / "model.keras"
         model.parent.mkdir(parents=True)
         model.write_text(f"{name} {seed}")
@@ -359,6 +360,10 @@ def test_the_table_has_each_settings_mean_sd_and_differences_paired_with_sp(fake
             "paired with SP-MTL by seed, -0.50 against -0.12 points; every setting at or below 10 % has a lower "
             "mean test error than every setting above; the paired differences' sd over seeds is up to 1.06 "
             "points.") in md
+    # each run names its CPU: a pair across two kinds shares seed and data order, not arithmetic
+    assert "| asp | 0 | 24.0 | 8.0 | 13.00 | -1.00 | AMD EPYC, no AVX-512 |" in md
+    assert "| asp | 1 | 30.0 | 10.0 | 15.50 | +0.50 | AMD EPYC, with AVX-512 |" in md
+    assert "| sp | 0 | 20.0 | – | 14.00 | – | not recorded |" in md
     assert "Not run yet: asp_l03, asp_l1, conf_l03, asp_l1_s01, asp_l1_warm, asp_mem, asp_l03_mem, conf_l03_mem, asp_mm10, asp_mm100." in md
 
 
