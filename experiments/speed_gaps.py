@@ -75,3 +75,36 @@ def speed_gaps() -> dict[str, Any]:
         **{f"ngram_serving_{k}_b{b}": v for b in (1, 64)
            for k, v in _serving("profile_serving_ngram.json", b, STRING_OPS).items()},
     }
+
+
+SUMMARIES = ("bench_summary.json", "bench_summary_avx512.json", "bench_summary_no_avx512.json")
+"""``python -m experiments.bench_suite`` summaries kept under ``experiments/results/``: the newest first."""
+
+
+def _cpu(machine: dict[str, Any]) -> str:
+    if "avx512" not in machine:
+        return "CPU flags not recorded"
+    return f"{machine.get('cpu_model', 'unknown CPU')}, {'with' if machine['avx512'] else 'no'} AVX-512"
+
+
+def speed_reruns() -> str:
+    """Every kept summary's figures side by side (a Markdown table): whether a figure holds when the benchmark
+    command is rerun, on a machine of the same kind or of another, at a later commit."""
+    runs = [(name, _json(RESULTS / name)) for name in SUMMARIES if (RESULTS / name).exists()]
+    if not runs:
+        raise FileNotFoundError(f"no benchmark summary under {RESULTS} ({', '.join(SUMMARIES)})")
+    goals = runs[0][1]["goals"]
+    lines = ["| figure | goal | " + " | ".join(f"`{name}` ({run['commit'][:7]}; {_cpu(run.get('machine', {}))})"
+                                              for name, run in runs) + " |",
+             "|---|---|" + "---:|" * len(runs)]
+    for key in runs[0][1]["figures"]:
+        cells = []
+        for _, run in runs:
+            value = run["figures"].get(key)
+            cells.append("–" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value))
+        goal = " ".join(map(str, goals[key])) if key in goals else ""
+        lines.append(f"| `{key}` | {goal} | " + " | ".join(cells) + " |")
+    errors = [run["details"].get("main_job", {}).get("avg_test_error") for _, run in runs]
+    lines.append("| the main job's mean test error, % (seed 0) | | "
+                 + " | ".join("–" if e is None else f"{e:.2f}" for e in errors) + " |")
+    return "\n".join(lines)

@@ -40,3 +40,26 @@ def test_the_headline_gives_the_main_job_table2_means_and_the_best_configuration
     with pytest.raises(TemplateError, match=r"readme_headline.md:7: \{\{ main_job.json : wall_time_s / 60 : .1f \}\}: "
                                             r"no file .*main_job.json"):
         results_doc.headline("cmd", runs)
+
+
+def test_speed_reruns_puts_every_kept_summary_side_by_side(tmp_path, monkeypatch):
+    import json
+
+    from experiments import speed_gaps
+
+    def summary(commit, avx512, rate, error):
+        return {"commit": commit, "machine": {} if avx512 is None else {"cpu_model": "AMD EPYC", "avx512": avx512},
+                "goals": {"asp_epoch_s": ["<=", 25.0]}, "figures": {"asp_epoch_s": rate, "ngram_fast_epochs": 1},
+                "details": {"main_job": {"avg_test_error": error}}}
+
+    monkeypatch.setattr(speed_gaps, "RESULTS", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no benchmark summary"):
+        speed_gaps.speed_reruns()
+    (tmp_path / "bench_summary.json").write_text(json.dumps(summary("a" * 40, True, 28.25, 14.861)))
+    (tmp_path / "bench_summary_avx512.json").write_text(json.dumps(summary("b" * 40, None, 32.5, 14.94)))
+    table = speed_gaps.speed_reruns().splitlines()
+    assert table[0] == ("| figure | goal | `bench_summary.json` (aaaaaaa; AMD EPYC, with AVX-512) | "
+                        "`bench_summary_avx512.json` (bbbbbbb; CPU flags not recorded) |")
+    assert "| `asp_epoch_s` | <= 25.0 | 28.2 | 32.5 |" in table
+    assert "| `ngram_fast_epochs` |  | 1 | 1 |" in table
+    assert table[-1] == "| the main job's mean test error, % (seed 0) | | 14.86 | 14.94 |"
