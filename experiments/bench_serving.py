@@ -20,7 +20,10 @@ TensorFlow's thread settings and the exported model's sizes (from the
 export's ``assets.extra/export.json``). With ``--compare-export-dir`` or several ``--threads``, every (export,
 threads) variant is measured in its own process, in ``--rounds`` rounds
 (best kept), and listed under ``variants``; the headline figures are the
-first variant's. This measures the graph in-process;
+first variant's. ``--rounds`` with one variant measures it that many times,
+each in its own process, and keeps the best round: on a shared machine one
+round's p50 varies by half between runs (``experiments/results/speed_equality/
+serving_ngram_commits.md``). This measures the graph in-process;
 TF Serving adds its request handling (and, over REST, JSON) on top.
 """
 
@@ -141,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "is the headline; default: 'default')")
     parser.add_argument("--compare-export-dir", action="append", default=[], metavar="DIR",
                         help="another export measured side by side, e.g. the same model exported with --chunk-rows 0")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="with several variants: rounds over all of them, best kept (default: %(default)s)")
+    parser.add_argument("--rounds", type=int,
+                        help="rounds over every variant, each in its own process, the best round kept (default: 2 "
+                             "with several variants; 1, in this process, with one)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -214,7 +218,11 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"bench_serving: {str(export_dir)!r} names no task (no assets.extra/export.json); "
                          "pass --tasks")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if len(export_dirs) > 1 or len(threads) > 1:
+    if args.rounds is not None and args.rounds < 1:
+        raise SystemExit(f"bench_serving: --rounds {args.rounds}: expected 1 or more")
+    several = len(export_dirs) > 1 or len(threads) > 1
+    args.rounds = args.rounds or (2 if several else 1)
+    if several or args.rounds > 1:
         variants = compare_variants(args, export_dirs, threads)
         figures = {k: v for k, v in variants[0].items() if k not in ("export_dir", "threads", "chunk_rows")}
         figures["variants"] = variants

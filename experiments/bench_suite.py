@@ -141,7 +141,8 @@ def serving(export_dir: Path, work: Path, name: str, args) -> dict[str, Any]:
     """``experiments.bench_serving`` on one export: its figures."""
     out = work / f"serving_{name}.json"
     run(["python", "-m", "experiments.bench_serving", "--export-dir", str(export_dir), "--output", str(out),
-         "--single-calls", str(args.serving_calls), "--batches", str(max(5, args.serving_calls // 20))],
+         "--single-calls", str(args.serving_calls), "--batches", str(max(5, args.serving_calls // 20)),
+         "--rounds", str(args.serving_rounds)],
         f"serving {name}")
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--steps", type=int, default=60, help="timed steps per LSTM measurement")
     p.add_argument("--sklearn-c", default="1,10,100", help="comma-separated C values of the scikit-learn grid")
     p.add_argument("--serving-calls", type=int, default=1000, help="single-review calls per serving measurement")
+    p.add_argument("--serving-rounds", type=int, default=3,
+                   help="serving measurements per export, each in its own process, the best kept (default: "
+                        "%(default)s; one round's p50 varies by half between runs on a shared machine)")
     p.add_argument("--quick", action="store_true", help="a smoke test: 2 tasks, few steps, no epoch (no figures)")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = p.parse_args(argv)
@@ -180,14 +184,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         c_grid = [float(c) for c in args.sklearn_c.split(",")]
     except ValueError:
         p.error(f"--sklearn-c must be comma-separated numbers; got {args.sklearn_c!r}")
-    if args.steps < 1 or args.serving_calls < 1 or min(c_grid) <= 0:
-        p.error("--steps and --serving-calls must be >= 1 and every C > 0")
+    if args.steps < 1 or args.serving_calls < 1 or args.serving_rounds < 1 or min(c_grid) <= 0:
+        p.error("--steps, --serving-calls and --serving-rounds must be >= 1 and every C > 0")
     try:
         import sklearn  # noqa: F401
     except ImportError:
         p.error("scikit-learn is missing: pip install -r experiments/requirements-bench.txt")
     if args.quick:
-        args.steps, args.serving_calls = 5, 20
+        args.steps, args.serving_calls, args.serving_rounds = 5, 20, 1
     made_by = provenance(command_line("experiments.bench_suite", argv))
     load_before = os.getloadavg()[0]
     two = "books,MR" if args.quick else "books,dvd"

@@ -14,7 +14,8 @@ KEYS = ("asp_over_plain_b16", "asp_16_over_2_tasks", "flop_share", "asp_epoch_s"
 @pytest.mark.parametrize("argv, message", [
     (["--sklearn-c", "1,x"], "--sklearn-c must be comma-separated numbers"),
     (["--sklearn-c", "0"], "every C > 0"),
-    (["--steps", "0"], "--steps and --serving-calls must be >= 1"),
+    (["--steps", "0"], "--steps, --serving-calls and --serving-rounds must be >= 1"),
+    (["--serving-rounds", "0"], "--steps, --serving-calls and --serving-rounds must be >= 1"),
 ])
 def test_bad_options_are_named_not_a_traceback(argv, message, capsys):
     with pytest.raises(SystemExit):

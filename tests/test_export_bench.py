@@ -58,6 +58,23 @@ def test_variants_side_by_side_each_in_its_own_process(export_base, trained_mode
     assert result["tf_threads"]["spec"] == "1,2"
 
 
+@pytest.mark.slow
+def test_rounds_of_one_variant_keep_its_best_round(export_base, tmp_path):
+    result = bench_serving.main([
+        "--export-dir", str(export_base / "books" / "1"), "--single-calls", "3", "--warmup", "1", "--batches", "1",
+        "--rounds", "2", "--output", str(tmp_path / "rounds.json"),
+    ])
+    [variant] = result["variants"]
+    rates = variant["batch64_reviews_per_s_all_rounds"]
+    assert len(rates) == 2 and result["batch64_reviews_per_s"] == max(rates)
+
+
+def test_rounds_flag_is_checked(export_base, tmp_path):
+    with pytest.raises(SystemExit, match="--rounds 0"):
+        bench_serving.main(["--export-dir", str(export_base / "books" / "1"), "--rounds", "0",
+                            "--output", str(tmp_path / "x.json")])
+
+
 def test_threads_flag_is_checked():
     with pytest.raises(SystemExit, match="INTRA,INTER"):
         bench_serving.parse_threads("two")
