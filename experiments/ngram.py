@@ -87,6 +87,9 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     # both levers that won on seed 0 (paired with self08_tri1m: the dropout is the one change)
     "rows_nb_lr3_self08_tri1m_drop03": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
                                         "--max-features", "1000000", "--feature-dropout", "0.3"],
+    # label smoothing (issue 24's list of levers), paired with _cpu2 (the best configuration, rerun on AVX-512)
+    "rows_nb_lr3_self08_tri1m_ls01": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                      "--max-features", "1000000", "--label-smoothing", "0.1"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -103,7 +106,8 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                         "rows_nb_lr3_self08_tri_drop02")},
                     "rows_nb_lr3_self08_tri1m_drop03": "rows_nb_lr3_self08_tri1m",
                     "rows_nb_lr3_self08_tri1m_cpu2": "rows_nb_lr3_self08_tri1m",
-                    "rows_nb_lr3_self08_tri1m_tasknb": "rows_nb_lr3_self08_tri1m_cpu2"}
+                    "rows_nb_lr3_self08_tri1m_tasknb": "rows_nb_lr3_self08_tri1m_cpu2",
+                    "rows_nb_lr3_self08_tri1m_ls01": "rows_nb_lr3_self08_tri1m_cpu2"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -189,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-nb-ratios", action="store_true", default=None,
                    help="with --feature-weighting nb: the private weights read features scaled by their task's own "
                         "NB ratios (default: off)")
+    p.add_argument("--label-smoothing", type=float, metavar="E",
+                   help="in [0, 1): every model the run trains learns from targets 1 - E on the label plus E / 2 on "
+                        f"each class (default {default.label_smoothing}: off)")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

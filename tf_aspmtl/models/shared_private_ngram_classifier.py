@@ -62,6 +62,9 @@ class SharedPrivateNgramClassifier(Task):
             polarity differs between tasks. The scale (``r_task / r``, 0 where ``r`` is 0) is a non-trainable
             weight set by :meth:`adapt_task_nb_ratios` from the training rows; until then it is 1 (the model as
             without the option). Exports fold it into each task's kernel.
+        label_smoothing: float in [0, 1). The training loss's targets: ``1 - label_smoothing`` on a row's label
+            plus ``label_smoothing / n`` on each of its task's ``n`` classes (Szegedy et al., 2016); 0 (the
+            default): off. Only the loss changes: predictions, exports and metrics are as without it.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -76,7 +79,7 @@ class SharedPrivateNgramClassifier(Task):
 
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
                  feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,
-                 **kwargs):
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(preprocessor, NgramPreprocessor):
             raise ValueError(f"preprocessor must be an NgramPreprocessor; got {type(preprocessor).__name__}")
@@ -84,7 +87,10 @@ class SharedPrivateNgramClassifier(Task):
             raise ValueError(f"l2 must be a finite number >= 0; got {l2!r}")
         if isinstance(feature_dropout, bool) or not np.isfinite(feature_dropout) or not 0 <= feature_dropout < 1:
             raise ValueError(f"feature_dropout must be a number in [0, 1); got {feature_dropout!r}")
+        if isinstance(label_smoothing, bool) or not np.isfinite(label_smoothing) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be a number in [0, 1); got {label_smoothing!r}")
         self.l2 = float(l2)
+        self.label_smoothing = float(label_smoothing)
         self.feature_dropout = float(feature_dropout)
         self.feature_dropout_seed = int(feature_dropout_seed)
         self.per_task_metrics = bool(per_task_metrics)
@@ -134,7 +140,7 @@ class SharedPrivateNgramClassifier(Task):
                                          self.preprocessor.features, name=self.preprocessor.name)
         copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics,
                           feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
-                          task_nb_ratios=self.task_nb_ratios, name=self.name)
+                          task_nb_ratios=self.task_nb_ratios, label_smoothing=self.label_smoothing, name=self.name)
         copy.set_weights(self.get_weights())
         return copy
 
@@ -223,13 +229,18 @@ class SharedPrivateNgramClassifier(Task):
 
     # ----------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean cross-entropy of the labelled rows plus ``l2 * (|W_shared|^2 + |W_private|^2)``."""
+        """Mean cross-entropy of the labelled rows (against smoothed targets with ``label_smoothing``) plus
+        ``l2 * (|W_shared|^2 + |W_private|^2)``."""
         labels = tf.cast(tf.reshape(y, [-1]), tf.int32)
         labelled = labels >= 0
         weight = tf.cast(labelled, tf.float32)
         if sample_weight is not None:
             weight *= tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
-        per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(labels, 0), y_pred[LOGITS])
+        if self.label_smoothing > 0:
+            per_row = tf.nn.softmax_cross_entropy_with_logits(self._smoothed_targets(labels, y_pred[TASK_ID]),
+                                                              y_pred[LOGITS])
+        else:
+            per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(labels, 0), y_pred[LOGITS])
         task_loss = tf.math.divide_no_nan(tf.reduce_sum(per_row * weight), tf.reduce_sum(weight))
         self.task_loss_tracker.update_state(task_loss, sample_weight=tf.reduce_sum(weight))
         total = task_loss
@@ -239,6 +250,13 @@ class SharedPrivateNgramClassifier(Task):
             total += self.l2 * l2_loss
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return total * (1.0 / replicas) if replicas > 1 else total
+
+    def _smoothed_targets(self, labels: tf.Tensor, task_ids: tf.Tensor) -> tf.Tensor:
+        """float32 ``[batch, max_classes]``: ``1 - e`` on each row's label plus ``e / n`` on its task's ``n``
+        classes (0 on the classes its task lacks, whose logits are masked); an unlabelled row's (-1) is unused."""
+        valid = tf.cast(tf.gather(self._class_mask, task_ids), tf.float32)
+        spread = valid * (self.label_smoothing / tf.reduce_sum(valid, axis=-1, keepdims=True))
+        return (1.0 - self.label_smoothing) * tf.one_hot(tf.maximum(labels, 0), self.max_classes) + spread
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         self.task_accuracy.update_state(y, y_pred[LOGITS], y_pred[TASK_ID], sample_weight)
@@ -284,4 +302,6 @@ class SharedPrivateNgramClassifier(Task):
             config.update({"feature_dropout": self.feature_dropout, "feature_dropout_seed": self.feature_dropout_seed})
         if self.task_nb_ratios:
             config["task_nb_ratios"] = True
+        if self.label_smoothing > 0:
+            config["label_smoothing"] = self.label_smoothing
         return config

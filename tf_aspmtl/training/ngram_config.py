@@ -15,7 +15,7 @@ NGRAM_MODEL = "sp-ngram"
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
-                "task_nb_ratios")
+                "task_nb_ratios", "label_smoothing")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -55,6 +55,9 @@ class NgramConfig:
         task_nb_ratios: with ``feature_weighting="nb"`` only: the private weights read features scaled by their
             task's own NB ratios (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``task_nb_ratios``), learnt
             from the rows the features were learnt from.
+        label_smoothing: in [0, 1): every model the run trains (the teacher and the student too) learns from
+            targets ``1 - e`` on the label plus ``e / 2`` on each class (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s
+            ``label_smoothing``); 0: off.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -71,6 +74,7 @@ class NgramConfig:
     student_features: str = "train"
     feature_dropout: float = 0.0
     task_nb_ratios: bool = False
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -103,6 +107,11 @@ class NgramConfig:
                 or not 0 <= dropout < 1:
             raise ValueError(f"NgramConfig.feature_dropout must be a number in [0, 1); got {dropout!r}")
         object.__setattr__(self, "feature_dropout", float(dropout))
+        smoothing = self.label_smoothing
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not math.isfinite(smoothing) \
+                or not 0 <= smoothing < 1:
+            raise ValueError(f"NgramConfig.label_smoothing must be a number in [0, 1); got {smoothing!r}")
+        object.__setattr__(self, "label_smoothing", float(smoothing))
         if not isinstance(self.task_nb_ratios, bool):
             raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
         if self.task_nb_ratios and self.feature_weighting != "nb":
