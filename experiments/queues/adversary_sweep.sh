@@ -19,6 +19,7 @@
 #   asp_mm10     --model asp-mtl --discriminator-memory 256 --mean-matching-weight 10   each task's mean shared
 #                                                               feature pulled to the other tasks' (memory rows)
 #   asp_mm100    ... --mean-matching-weight 100
+#   asp_mm1000   ... --mean-matching-weight 1000   (added after seed 0 of mm10 and mm100 left the probe above 10 %)
 # All 16 tasks, the epoch chosen on dev, test read once at the end (not --dev-only: the question is test error).
 # Run from a checkout (or a worktree at a fixed commit):
 #   nohup bash experiments/queues/adversary_sweep.sh > runs/adversary_sweep.log 2>&1 &
@@ -27,7 +28,7 @@
 # Each run writes experiments/results/adversary_sweep/<name>_seed<S>.json when it finishes; a finished run is
 # skipped and a killed one resumes from its run folder (runs/adversary_sweep/<name>_seed<S>), so the same command
 # continues the queue in a later session. One run at a time (2 cores; a 16-task run took 8-9 minutes of training in
-# experiments/results/tables/runs, so the 39 runs take about 6.5 hours).
+# experiments/results/tables/runs, so the 42 runs take about 7 hours).
 # The table (probe and discriminator accuracy on the shared features, test error, each paired with sp), from every
 # finished run; rerun it as runs finish (it probes only new runs):
 #   python -m experiments.adversary_sweep     # writes experiments/results/adversary_sweep/table.{md,csv}
