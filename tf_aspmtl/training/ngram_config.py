@@ -15,7 +15,7 @@ NGRAM_MODEL = "sp-ngram"
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
-                "task_nb_ratios", "label_smoothing")
+                "task_nb_ratios", "label_smoothing", "self_training_rounds")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -55,6 +55,10 @@ class NgramConfig:
         task_nb_ratios: with ``feature_weighting="nb"`` only: the private weights read features scaled by their
             task's own NB ratios (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``task_nb_ratios``), learnt
             from the rows the features were learnt from.
+        self_training_rounds: with self-training only: how many times a teacher labels the unlabelled reviews. 1
+            (the default): once, by the model trained on train; ``r > 1``: each later round's teacher is the
+            previous round's student (trained afresh, on train + the previous round's pseudo-labelled rows) and
+            labels them all again, the reported model learning from the last round's rows.
         label_smoothing: in [0, 1): every model the run trains (the teacher and the student too) learns from
             targets ``1 - e`` on the label plus ``e / 2`` on each class (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s
             ``label_smoothing``); 0: off.
@@ -75,6 +79,7 @@ class NgramConfig:
     feature_dropout: float = 0.0
     task_nb_ratios: bool = False
     label_smoothing: float = 0.0
+    self_training_rounds: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -123,6 +128,13 @@ class NgramConfig:
         if self.student_features != "train" and not self.self_training:
             raise ValueError(f"NgramConfig.student_features {self.student_features!r} needs self-training "
                              "(self_training_threshold > 0): without it there are no pseudo-labelled rows")
+        rounds = self.self_training_rounds
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+            raise ValueError(f"NgramConfig.self_training_rounds must be an int >= 1; got {rounds!r}")
+        if rounds > 1 and (not self.self_training or self.student_features != "train"):
+            raise ValueError(f"NgramConfig.self_training_rounds {rounds} needs self-training "
+                             "(self_training_threshold > 0) with student_features 'train' (each round's teacher "
+                             "reads the features learnt from train)")
 
     @property
     def self_training(self) -> bool:

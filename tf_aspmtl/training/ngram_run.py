@@ -89,7 +89,10 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     teacher, in ``run_dir/model/teacher``; it labels the tasks' unlabelled reviews (never dev or test texts),
     keeping the confident ones balanced per class and task (:func:`ngram_self_training`), and the reported model,
     the student, a fresh one of the same features and seed, trains on train + those rows, its epoch chosen on
-    dev. Teacher, pseudo labels and student each resume from the folder. With ``config.student_features ==
+    dev. Teacher, pseudo labels and student each resume from the folder. With ``config.self_training_rounds = r >
+    1``, rounds 2 to r each train the previous round's student afresh (``run_dir/model/round<k>/teacher``, as the
+    reported model of an ``r - 1``-round run trains) and let it label the unlabelled reviews again
+    (``run_dir/model/round<k>``); the reported model learns from train + the last round's rows. With ``config.student_features ==
     "train+pseudo"`` the student's features (vocabulary, idf, NB ratios) are learnt again from its rows, train +
     pseudo-labelled (``nb_weighting``'s ``rows`` then counts both).
 
@@ -106,7 +109,8 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         "training_wall_time_s", "epochs_trained_here", "processes", "history", "per_task": {task: {"dev_error"
         [, "test_error"]}}, "avg_dev_error" [, "avg_test_error"], "wall_time_s"}``, with ``"nb_weighting"``
         (rows and positive rows the ratios were learnt from, their range) and ``"self_training"``
-        (:func:`ngram_self_training`'s record; ``training_wall_time_s`` then counts the teacher's too) when on.
+        (:func:`ngram_self_training`'s record; ``training_wall_time_s`` then counts the teacher's too) when on;
+        with later rounds, the record also holds ``rounds`` and ``later_rounds`` (each round's own record).
 
     Raises:
         RunFolderError: ``run_dir`` holds another run.
@@ -131,13 +135,30 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     train_ds, steps = ngram_rows_dataset(model, train, config.batch_size, seed=config.seed), \
         math.ceil(len(train) / config.batch_size)
     dev_ds = ngram_rows_dataset(model, dev, config.batch_size)
-    self_training = None
+    self_training, teacher_s = None, 0.0
     if config.self_training:
+        held_out, unlabeled = data[data["split"].isin(("dev", "test"))], data[data["split"] == "unlabeled"]
         rows, self_training = ngram_self_training(
-            run_dir / "model", new_model, train_ds, steps, dev_ds, train, data[data["split"].isin(("dev", "test"))],
-            data[data["split"] == "unlabeled"], threshold=config.self_training_threshold, epochs=config.epochs,
-            patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines,
+            run_dir / "model", new_model, train_ds, steps, dev_ds, train, held_out, unlabeled,
+            threshold=config.self_training_threshold, epochs=config.epochs, patience=config.patience,
+            verbose=fit_verbose, callbacks=epoch_lines,
         )
+        teacher_s = self_training["teacher_training_wall_time_s"]
+        later_rounds = []
+        for round_ in range(2, config.self_training_rounds + 1):
+            # This round's teacher is the previous round's student, trained as the reported model would be (the
+            # run's seed, its rows' stream), in model/round<r>/teacher; its labels in model/round<r>.
+            keras.utils.set_random_seed(config.seed)
+            rows_ds = ngram_rows_dataset(model, rows, config.batch_size, seed=config.seed)
+            rows, record = ngram_self_training(
+                run_dir / "model" / f"round{round_}", new_model, rows_ds, math.ceil(len(rows) / config.batch_size),
+                dev_ds, train, held_out, unlabeled, threshold=config.self_training_threshold, epochs=config.epochs,
+                patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines,
+            )
+            later_rounds.append({"round": round_, **record})
+            teacher_s += record["teacher_training_wall_time_s"]
+        if later_rounds:
+            self_training = {**self_training, "rounds": config.self_training_rounds, "later_rounds": later_rounds}
         # The student: a fresh model from the run's seed; its rows are the saved ones, so a rerun resumes it exactly.
         keras.utils.set_random_seed(config.seed)
         if config.student_features == "train+pseudo":  # learnt again, from train + the pseudo-labelled rows
@@ -153,7 +174,6 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     )
     model.save(run_dir / "model" / "model.keras")
     dev_errors = task_errors(model, ngram_rows_dataset(model, dev, config.batch_size))
-    teacher_s = self_training["teacher_training_wall_time_s"] if self_training else 0.0
     results: dict[str, Any] = {
         "model": NGRAM_MODEL, "seed": config.seed, "tasks": tasks, "dev_only": dev_only,
         "settings": config.settings(), "vocabulary_size": features.vocabulary_size,
