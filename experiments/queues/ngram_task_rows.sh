@@ -31,6 +31,7 @@ if [ "${1:-}" = "--summary" ]; then
 import json
 from pathlib import Path
 
+from experiments.adversary_sweep import cpu_kind
 from tf_aspmtl.analysis import mean_sd
 
 HERE = Path("experiments/results/ngram_task_rows")
@@ -39,11 +40,11 @@ BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
 print("# The n-gram model with per-task private rows: against the code before (issue 22), then its levers (issue 24)\n")
 print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `experiments/results/ngram_task_rows/*.json` "
       "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
-      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri; self07_tri, self06_tri, self08_tri1m, self08_tri_all, self08_tri_pseudofeat, self08_tri_drop03, self08_tri_drop05, self08_tri_drop02: nb_lr3_self08_tri; self08_tri1m_drop03 and self08_tri1m_cpu2: nb_lr3_self08_tri1m; self08_tri1m_tasknb, self08_tri1m_ls01, nb_lr5_self08_tri1m and self08x2_tri1m: nb_lr3_self08_tri1m_cpu2). A pair's two runs ran on the same kind of CPU (the `machine` field of each file). Training seconds are each run's `training_wall_time_s` "
+      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri; self07_tri, self06_tri, self08_tri1m, self08_tri_all, self08_tri_pseudofeat, self08_tri_drop03, self08_tri_drop05, self08_tri_drop02: nb_lr3_self08_tri; self08_tri1m_drop03 and self08_tri1m_cpu2: nb_lr3_self08_tri1m; self08_tri1m_tasknb, self08_tri1m_ls01, nb_lr5_self08_tri1m and self08x2_tri1m: nb_lr3_self08_tri1m_cpu2). The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
       "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
       "speed figure is `experiments.bench_suite`'s).\n")
-print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this |")
-print("|---|---|---:|---:|---:|---|---|")
+print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this | CPU, paired / this |")
+print("|---|---|---:|---:|---:|---|---|---|")
 PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")},
                "nb_lr3_tri": "nb_lr3", "nb_lr3_self08_tri": "nb_lr3_self09_tri",
                **{f"nb_lr3_{lever}": "nb_lr3_self08_tri" for lever in ("self07_tri", "self06_tri", "self08_tri1m",
@@ -67,10 +68,11 @@ for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr
         a, b = (json.loads(p.read_text()) for p in (after_path, before_path))
         diffs.append(a["avg_dev_error"] - b["avg_dev_error"])
         print(f"| {name} | {seed} | {b['avg_dev_error']:.2f} | {a['avg_dev_error']:.2f} | {diffs[-1]:+.2f} | "
-              f"{b['best_epoch']} / {a['best_epoch']} | {b['training_wall_time_s']:.0f} / {a['training_wall_time_s']:.0f} |")
+              f"{b['best_epoch']} / {a['best_epoch']} | {b['training_wall_time_s']:.0f} / {a['training_wall_time_s']:.0f} | "
+              f"{cpu_kind(b.get('machine', {}))} / {cpu_kind(a.get('machine', {}))} |")
     if diffs:
         mean, sd = mean_sd(diffs)
-        print(f"| {name} | mean of {len(diffs)} | | | {mean:+.2f}" + (f" ± {sd:.2f}" if len(diffs) > 1 else "") + " | | |")
+        print(f"| {name} | mean of {len(diffs)} | | | {mean:+.2f}" + (f" ± {sd:.2f}" if len(diffs) > 1 else "") + " | | | |")
 PY
   exit 0
 fi
