@@ -90,6 +90,8 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     # label smoothing (issue 24's list of levers), paired with _cpu2 (the best configuration, rerun on AVX-512)
     "rows_nb_lr3_self08_tri1m_ls01": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
                                       "--max-features", "1000000", "--label-smoothing", "0.1"],
+    "rows_nb_lr3_self08_tri1m_ls02": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
+                                      "--max-features", "1000000", "--label-smoothing", "0.2"],
     # self-training twice: the best configuration's student labels the unlabelled reviews again
     "rows_nb_lr3_self08x2_tri1m": [*_NB_LR3, "--self-training-threshold", "0.8", "--self-training-rounds", "2",
                                    "--ngrams", "3", "--max-features", "1000000"],
@@ -115,7 +117,8 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_self08_tri1m_tasknb": "rows_nb_lr3_self08_tri1m_cpu2",
                     "rows_nb_lr3_self08_tri1m_ls01": "rows_nb_lr3_self08_tri1m_cpu2",
                     "rows_nb_lr5_self08_tri1m": "rows_nb_lr3_self08_tri1m_cpu2",
-                    "rows_nb_lr3_self08x2_tri1m": "rows_nb_lr3_self08_tri1m_cpu2"}
+                    "rows_nb_lr3_self08x2_tri1m": "rows_nb_lr3_self08_tri1m_cpu2",
+                    "rows_nb_lr3_self08_tri1m_ls02": "rows_nb_lr3_self08_tri1m_cpu2"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""

@@ -17,7 +17,7 @@
 # and dropout 0.3, paired with self08_tri1m). Then (issue 24) self08_tri1m_cpu2: the best configuration rerun, to pair
 # with on whatever CPU the next runs get (the same seed repeats exactly only on the same kind of CPU), and
 # self08_tri1m_tasknb: its private weights reading features scaled by their task's own NB ratios, paired with _cpu2;
-# then self08_tri1m_ls01: label smoothing 0.1 (teacher and student), nb_lr5_self08_tri1m: learning rate 5e-3, and
+# then self08_tri1m_ls01 and _ls02: label smoothing 0.1, 0.2 (teacher and student), nb_lr5_self08_tri1m: learning rate 5e-3, and
 # self08x2_tri1m: two rounds of self-training (the student labels the unlabelled reviews again), each paired with _cpu2.
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
@@ -40,7 +40,7 @@ BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
 print("# The n-gram model with per-task private rows: against the code before (issue 22), then its levers (issue 24)\n")
 print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `experiments/results/ngram_task_rows/*.json` "
       "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
-      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri; self07_tri, self06_tri, self08_tri1m, self08_tri_all, self08_tri_pseudofeat, self08_tri_drop03, self08_tri_drop05, self08_tri_drop02: nb_lr3_self08_tri; self08_tri1m_drop03 and self08_tri1m_cpu2: nb_lr3_self08_tri1m; self08_tri1m_tasknb, self08_tri1m_ls01, nb_lr5_self08_tri1m and self08x2_tri1m: nb_lr3_self08_tri1m_cpu2). The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
+      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri; self07_tri, self06_tri, self08_tri1m, self08_tri_all, self08_tri_pseudofeat, self08_tri_drop03, self08_tri_drop05, self08_tri_drop02: nb_lr3_self08_tri; self08_tri1m_drop03 and self08_tri1m_cpu2: nb_lr3_self08_tri1m; self08_tri1m_tasknb, self08_tri1m_ls01, self08_tri1m_ls02, nb_lr5_self08_tri1m and self08x2_tri1m: nb_lr3_self08_tri1m_cpu2). The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
       "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this | CPU, paired / this |")
@@ -56,7 +56,8 @@ PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" 
                "nb_lr3_self08_tri1m_tasknb": "nb_lr3_self08_tri1m_cpu2",
                "nb_lr3_self08_tri1m_ls01": "nb_lr3_self08_tri1m_cpu2",
                "nb_lr5_self08_tri1m": "nb_lr3_self08_tri1m_cpu2",
-               "nb_lr3_self08x2_tri1m": "nb_lr3_self08_tri1m_cpu2"}
+               "nb_lr3_self08x2_tri1m": "nb_lr3_self08_tri1m_cpu2",
+               "nb_lr3_self08_tri1m_ls02": "nb_lr3_self08_tri1m_cpu2"}
 for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09", *list(PAIRED_WITH)[1:]):
     partner = PAIRED_WITH.get(name)
     before = str(HERE / f"{partner}_seed{{}}.json") if partner else BEFORE[name.split("_")[0]]
@@ -88,5 +89,5 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self07_tri nb_lr3_self06_tri nb_lr3_self08_tri_pseudofeat nb_lr3_self08_tri1m
        nb_lr3_self08_tri_all nb_lr3_self08_tri_drop03 nb_lr3_self08_tri_drop05
        nb_lr3_self08_tri_drop02 nb_lr3_self08_tri1m_drop03 nb_lr3_self08_tri1m_cpu2 nb_lr3_self08_tri1m_tasknb
-       nb_lr3_self08_tri1m_ls01 nb_lr5_self08_tri1m nb_lr3_self08x2_tri1m)
+       nb_lr3_self08_tri1m_ls01 nb_lr5_self08_tri1m nb_lr3_self08x2_tri1m nb_lr3_self08_tri1m_ls02)
 run_screen ngram_task_rows "experiments.ngram --dev-only"
