@@ -318,6 +318,16 @@ def _wide_deep_rows() -> str:
     return "\n".join(rows) or "| – | no run has finished yet | – | – |"
 
 
+def _temperatures() -> dict[str, str]:
+    """Per calibrated model (``calibration.json``): the range of its tasks' dev-fitted temperatures, and how many
+    are below 1 (a temperature below 1 sharpens: the raw probabilities were under-confident)."""
+    ranges = {}
+    for name, model in _json("calibration.json")["models"].items():
+        t = [task["temperature"] for task in model["per_task"].values()]
+        ranges[name] = f"{min(t):.2f} to {max(t):.2f} ({sum(x < 1 for x in t)} of {len(t)} tasks below 1)"
+    return ranges
+
+
 def _adversary_sweep() -> str:
     """Issue 23's adversary sweep: its table (``python -m experiments.adversary_sweep``), once a run has finished."""
     table = RESULTS / "adversary_sweep" / "table.md"
@@ -334,7 +344,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "refactor_steps": _refactor_steps, "redesign_pairs": _redesign_pairs, "deterministic": _deterministic,
         "perturbation_cost": _perturbation_cost,
         "analysis": lambda: _body((RESULTS / "analysis.md").read_text(encoding="utf-8")),
-        "adversary_sweep": _adversary_sweep, "speed_gaps": speed_gaps, "speed_reruns": speed_reruns,
+        "adversary_sweep": _adversary_sweep, "temperatures": _temperatures, "speed_gaps": speed_gaps, "speed_reruns": speed_reruns,
         "best_is_ngram": lambda: best.is_ngram(json.loads(best.result_path(0).read_text(encoding="utf-8"))),
         "optimiser_rows": _optimiser_rows, "lazy_vs_adam": _lazy_vs_adam, "cap_time_ratio": _cap_time_ratio,
         "train_speed_rows": _train_speed_rows, "train_speed_goals": _train_speed_goals, "padding_at_16": lambda: {

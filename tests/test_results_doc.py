@@ -63,3 +63,16 @@ def test_speed_reruns_puts_every_kept_summary_side_by_side(tmp_path, monkeypatch
     assert "| `asp_epoch_s` | <= 25.0 | 28.2 | 32.5 |" in table
     assert "| `ngram_fast_epochs` |  | 1 | 1 |" in table
     assert table[-1] == "| the main job's mean test error, % (seed 0) | | 14.86 | 14.94 |"
+
+
+def test_temperatures_give_each_models_range_and_count_below_one(tmp_path, monkeypatch):
+    import json
+
+    from experiments import results_doc
+
+    models = {"ngram": {"per_task": {"a": {"temperature": 0.4}, "b": {"temperature": 0.25}, "c": {"temperature": 1.5}}},
+              "lstm": {"per_task": {"a": {"temperature": 1.2}}}}
+    (tmp_path / "calibration.json").write_text(json.dumps({"models": models}))
+    monkeypatch.setattr(results_doc, "RESULTS", tmp_path)
+    assert results_doc._temperatures() == {"ngram": "0.25 to 1.50 (2 of 3 tasks below 1)",
+                                           "lstm": "1.20 to 1.20 (0 of 1 tasks below 1)"}
