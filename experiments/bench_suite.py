@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "%(default)s; one round's p50 varies by half between runs on a shared machine)")
     p.add_argument("--quick", action="store_true", help="a smoke test: 2 tasks, few steps, no epoch (no figures)")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    p.add_argument("--keep-work", action="store_true",
+                   help="keep the scratch folder (trained runs and exports, several GB; removed by default, also "
+                        "when a step fails)")
     args = p.parse_args(argv)
     try:
         c_grid = [float(c) for c in args.sklearn_c.split(",")]
@@ -194,8 +198,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.steps, args.serving_calls, args.serving_rounds = 5, 20, 1
     made_by = provenance(command_line("experiments.bench_suite", argv))
     load_before = os.getloadavg()[0]
-    two = "books,MR" if args.quick else "books,dvd"
     work = Path(tempfile.mkdtemp(prefix="tf_aspmtl_bench_suite_"))
+    try:
+        return measure_suite(args, c_grid, work, made_by, load_before)
+    finally:  # its exports and run folders take several GB: a failed run's too would fill a disk in a few runs
+        if args.keep_work:
+            print(f"bench_suite: the scratch folder is kept: {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_suite(args: argparse.Namespace, c_grid: list[float], work: Path, made_by: dict[str, Any],
+                  load_before: float) -> dict[str, Any]:
+    """Every figure, measured with scratch files under ``work``; writes the summary (``args.output`` and .md)."""
+    two = "books,MR" if args.quick else "books,dvd"
     figures: dict[str, Any] = {}
 
     plain, asp = lstm_worker("plain", args, two if args.quick else "all"), lstm_worker("asp-mtl", args, two if args.quick else "all")

@@ -30,6 +30,23 @@ def test_the_scikit_learn_anchor_chooses_c_on_dev_and_learns_the_task():
     assert anchor["dev_error"] < 30.0  # far better than chance on two sentiment tasks
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_scratch_folder_is_removed_also_when_a_step_fails_unless_kept(tmp_path, monkeypatch, capsys, keep):
+    work = tmp_path / "scratch"
+
+    def fail(args, c_grid, folder, made_by, load_before):
+        (folder / "main_job").mkdir()
+        (folder / "main_job" / "epoch-1.weights.h5").write_bytes(b"x" * 1000)
+        raise SystemExit("bench_suite: main job failed (exit 1)")
+
+    monkeypatch.setattr(bench_suite.tempfile, "mkdtemp", lambda prefix: work.mkdir() or str(work))
+    monkeypatch.setattr(bench_suite, "measure_suite", fail)
+    with pytest.raises(SystemExit, match="main job failed"):
+        bench_suite.main(["--quick", "--output", str(tmp_path / "summary.json")] + (["--keep-work"] if keep else []))
+    assert work.exists() == keep
+    assert (f"the scratch folder is kept: {work}" in capsys.readouterr().out) == keep
+
+
 @pytest.mark.slow
 def test_a_quick_run_writes_every_figure(tmp_path):
     out = tmp_path / "summary.json"
