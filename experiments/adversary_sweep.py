@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from experiments.adversary_sweep_report import COLUMNS, PROBE_CACHE, REFERENCE, markdown, write_csv
-from experiments.provenance import REPO_ROOT, command_line, provenance, repo_relative, write_atomic, write_json
+from experiments.provenance import (REPO_ROOT, command_line, cpu_kind, provenance, repo_relative, write_atomic,
+                                    write_json)
 
 logger = logging.getLogger("experiments.adversary_sweep")
 SWEEP = "adversary_sweep"
@@ -245,13 +246,6 @@ def collect(results_dir: Path, runs_dir: Path, data_dir: str | None, probe_rows:
             row["cpu"] = cpu_kind(results.get("machine") or {})
             figures.setdefault(name, {})[seed] = row
     return figures, tasks or []
-
-
-def cpu_kind(machine: dict[str, Any]) -> str:
-    """The CPU kind a run's ``machine`` record names: a seed repeats exactly on one kind only."""
-    if "avx512" not in machine:
-        return "not recorded"
-    return f"{machine.get('cpu_model', 'unknown')}, {'with' if machine['avx512'] else 'no'} AVX-512"
 
 
 def table_rows(figures: dict[str, dict[int, dict[str, float]]]) -> list[dict[str, Any]]:

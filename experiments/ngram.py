@@ -44,6 +44,7 @@ logger = logging.getLogger("experiments.ngram")
 
 _NB_LR3 = ["--feature-weighting", "nb", "--learning-rate", "3e-3"]
 _TRIGRAMS = ["--ngrams", "3", "--max-features", "500000"]
+_SELF08_TRI1M = ["--self-training-threshold", "0.8", "--ngrams", "3", "--max-features", "1000000"]
 SCREEN_SETTINGS: dict[str, list[str]] = {
     "sp_ngram": [],
     "long": ["--epochs", "40", "--patience", "5"],
@@ -65,8 +66,7 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     # the best configuration (self08_tri) with one thing changed
     "rows_nb_lr3_self07_tri": [*_NB_LR3, "--self-training-threshold", "0.7", *_TRIGRAMS],
     "rows_nb_lr3_self06_tri": [*_NB_LR3, "--self-training-threshold", "0.6", *_TRIGRAMS],
-    "rows_nb_lr3_self08_tri1m": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                 "--max-features", "1000000"],
+    "rows_nb_lr3_self08_tri1m": [*_NB_LR3, *_SELF08_TRI1M],
     "rows_nb_lr3_self08_tri_pseudofeat": [*_NB_LR3, "--self-training-threshold", "0.8", *_TRIGRAMS,
                                           "--student-features", "train+pseudo"],
     # every n-gram of the train split (2,547,328 of up to 3 words; 529,892 are in two train rows or more)
@@ -80,24 +80,17 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                       "--feature-dropout", "0.2"],
     # per-task NB ratios in the private path (issue 24's lead, experiments/lead_nb_per_task.py), paired with the
     # best configuration rerun on the same CPU model (a seed's numbers depend on it; the first runs recorded none)
-    "rows_nb_lr3_self08_tri1m_cpu2": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                      "--max-features", "1000000"],
-    "rows_nb_lr3_self08_tri1m_tasknb": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                        "--max-features", "1000000", "--task-nb-ratios"],
+    "rows_nb_lr3_self08_tri1m_cpu2": [*_NB_LR3, *_SELF08_TRI1M],
+    "rows_nb_lr3_self08_tri1m_tasknb": [*_NB_LR3, *_SELF08_TRI1M, "--task-nb-ratios"],
     # both levers that won on seed 0 (paired with self08_tri1m: the dropout is the one change)
-    "rows_nb_lr3_self08_tri1m_drop03": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                        "--max-features", "1000000", "--feature-dropout", "0.3"],
-    # label smoothing (issue 24's list of levers), paired with _cpu2 (the best configuration, rerun on AVX-512)
-    "rows_nb_lr3_self08_tri1m_ls01": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                      "--max-features", "1000000", "--label-smoothing", "0.1"],
-    "rows_nb_lr3_self08_tri1m_ls02": [*_NB_LR3, "--self-training-threshold", "0.8", "--ngrams", "3",
-                                      "--max-features", "1000000", "--label-smoothing", "0.2"],
+    "rows_nb_lr3_self08_tri1m_drop03": [*_NB_LR3, *_SELF08_TRI1M, "--feature-dropout", "0.3"],
+    # label smoothing (issue 24's list of levers), paired with _cpu2 (the best configuration's rerun)
+    "rows_nb_lr3_self08_tri1m_ls01": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.1"],
+    "rows_nb_lr3_self08_tri1m_ls02": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.2"],
     # self-training twice: the best configuration's student labels the unlabelled reviews again
-    "rows_nb_lr3_self08x2_tri1m": [*_NB_LR3, "--self-training-threshold", "0.8", "--self-training-rounds", "2",
-                                   "--ngrams", "3", "--max-features", "1000000"],
+    "rows_nb_lr3_self08x2_tri1m": [*_NB_LR3, *_SELF08_TRI1M, "--self-training-rounds", "2"],
     # the learning rate one step further (1e-3, 2e-3, 3e-3 gave 9.77, 9.68, 9.61 before self-training and trigrams)
-    "rows_nb_lr5_self08_tri1m": ["--feature-weighting", "nb", "--learning-rate", "5e-3", "--self-training-threshold",
-                                 "0.8", "--ngrams", "3", "--max-features", "1000000"],
+    "rows_nb_lr5_self08_tri1m": ["--feature-weighting", "nb", "--learning-rate", "5e-3", *_SELF08_TRI1M],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""

@@ -66,6 +66,14 @@ def cpu_model() -> dict[str, Any]:
     return {"cpu_model": fields.get("model name", "unknown"), "avx512": "avx512f" in fields.get("flags", "").split()}
 
 
+def cpu_kind(machine: dict[str, Any], unrecorded: str = "not recorded") -> str:
+    """The CPU kind a results file's ``machine`` record (:func:`machine`) names, e.g. "AMD EPYC, with AVX-512": a
+    seed repeats exactly on one kind only. ``unrecorded`` for records made before the CPU was recorded."""
+    if "avx512" not in machine:
+        return unrecorded
+    return f"{machine.get('cpu_model', 'unknown')}, {'with' if machine['avx512'] else 'no'} AVX-512"
+
+
 def repo_relative(text: str) -> str:
     """``text`` with every absolute path inside the checkout made relative to it (the checkout itself: ``.``).
 

@@ -13,6 +13,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from experiments.provenance import cpu_kind
+
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILES = RESULTS / "speed_equality"
 LSTM_KERNELS = ("BlockLSTM", "BlockLSTMGrad")
@@ -82,12 +84,6 @@ SUMMARIES = ("bench_summary.json", "bench_summary_avx512_9f0bb4f.json", "bench_s
 """``python -m experiments.bench_suite`` summaries kept under ``experiments/results/``: the newest first."""
 
 
-def _cpu(machine: dict[str, Any]) -> str:
-    if "avx512" not in machine:
-        return "CPU flags not recorded"
-    return f"{machine.get('cpu_model', 'unknown CPU')}, {'with' if machine['avx512'] else 'no'} AVX-512"
-
-
 def speed_reruns() -> str:
     """Every kept summary's figures side by side (a Markdown table): whether a figure holds when the benchmark
     command is rerun, on a machine of the same kind or of another, at a later commit."""
@@ -95,7 +91,7 @@ def speed_reruns() -> str:
     if not runs:
         raise FileNotFoundError(f"no benchmark summary under {RESULTS} ({', '.join(SUMMARIES)})")
     goals = runs[0][1]["goals"]
-    lines = ["| figure | goal | " + " | ".join(f"`{name}` ({run['commit'][:7]}; {_cpu(run.get('machine', {}))})"
+    lines = ["| figure | goal | " + " | ".join(f"`{name}` ({run['commit'][:7]}; {cpu_kind(run.get('machine', {}), 'CPU flags not recorded')})"
                                               for name, run in runs) + " |",
              "|---|---|" + "---:|" * len(runs)]
     for key in runs[0][1]["figures"]:

@@ -31,7 +31,7 @@ if [ "${1:-}" = "--summary" ]; then
 import json
 from pathlib import Path
 
-from experiments.adversary_sweep import cpu_kind
+from experiments.provenance import cpu_kind
 from tf_aspmtl.analysis import mean_sd
 
 HERE = Path("experiments/results/ngram_task_rows")
