@@ -91,6 +91,12 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
     "rows_nb_lr3_self08x2_tri1m": [*_NB_LR3, *_SELF08_TRI1M, "--self-training-rounds", "2"],
     # the learning rate one step further (1e-3, 2e-3, 3e-3 gave 9.77, 9.68, 9.61 before self-training and trigrams)
     "rows_nb_lr5_self08_tri1m": ["--feature-weighting", "nb", "--learning-rate", "5e-3", *_SELF08_TRI1M],
+    # the private path's learning rate against the shared path's (the shared/private balance), on the best
+    # configuration (ls01), paired with it
+    "rows_nb_lr3_self08_tri1m_ls01_priv05": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.1",
+                                             "--private-learning-rate-multiplier", "0.5"],
+    "rows_nb_lr3_self08_tri1m_ls01_priv2": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.1",
+                                            "--private-learning-rate-multiplier", "2"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -111,7 +117,9 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_self08_tri1m_ls01": "rows_nb_lr3_self08_tri1m_cpu2",
                     "rows_nb_lr5_self08_tri1m": "rows_nb_lr3_self08_tri1m_cpu2",
                     "rows_nb_lr3_self08x2_tri1m": "rows_nb_lr3_self08_tri1m_cpu2",
-                    "rows_nb_lr3_self08_tri1m_ls02": "rows_nb_lr3_self08_tri1m_cpu2"}
+                    "rows_nb_lr3_self08_tri1m_ls02": "rows_nb_lr3_self08_tri1m_cpu2",
+                    "rows_nb_lr3_self08_tri1m_ls01_priv05": "rows_nb_lr3_self08_tri1m_ls01",
+                    "rows_nb_lr3_self08_tri1m_ls01_priv2": "rows_nb_lr3_self08_tri1m_ls01"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -204,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, metavar="E",
                    help="in [0, 1): every model the run trains learns from targets 1 - E on the label plus E / 2 on "
                         f"each class (default {default.label_smoothing}: off)")
+    p.add_argument("--private-learning-rate-multiplier", type=float, metavar="C",
+                   help="> 0: the private weights' learning rate relative to the shared ones' (below 1 the tasks "
+                        f"lean on the shared weights; default {default.private_learning_rate_multiplier}: off)")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

@@ -18,7 +18,9 @@
 # with on whatever CPU the next runs get (the same seed repeats exactly only on the same kind of CPU), and
 # self08_tri1m_tasknb: its private weights reading features scaled by their task's own NB ratios, paired with _cpu2;
 # then self08_tri1m_ls01 and _ls02: label smoothing 0.1, 0.2 (teacher and student), nb_lr5_self08_tri1m: learning rate 5e-3, and
-# self08x2_tri1m: two rounds of self-training (the student labels the unlabelled reviews again), each paired with _cpu2.
+# self08x2_tri1m: two rounds of self-training (the student labels the unlabelled reviews again), each paired with _cpu2;
+# then self08_tri1m_ls01_priv05 and _priv2: the private weights' learning rate 0.5 and 2 times the shared weights'
+# (--private-learning-rate-multiplier), paired with self08_tri1m_ls01 (the best configuration since).
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -31,34 +33,32 @@ if [ "${1:-}" = "--summary" ]; then
 import json
 from pathlib import Path
 
+from experiments.ngram import SCREEN_BASELINES
 from experiments.provenance import cpu_kind
 from tf_aspmtl.analysis import mean_sd
 
 HERE = Path("experiments/results/ngram_task_rows")
 BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
           "nb": "experiments/results/ngram_levers/nb_seed{}.json"}
+AGAINST_CODE_BEFORE = ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3")
+# Every later setting is paired with the one it changes one thing of: experiments.ngram.SCREEN_BASELINES.
+PAIRED_WITH = {name[len("rows_"):]: base[len("rows_"):] for name, base in SCREEN_BASELINES.items()
+               if name.startswith("rows_") and name[len("rows_"):] not in AGAINST_CODE_BEFORE}
+partners: dict[str, list[str]] = {}
+for name, partner in PAIRED_WITH.items():
+    partners.setdefault(partner, []).append(name)
+pairs = "; ".join(f"{', '.join(names)}: {partner}" for partner, names in partners.items())
 print("# The n-gram model with per-task private rows: against the code before (issue 22), then its levers (issue 24)\n")
 print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `experiments/results/ngram_task_rows/*.json` "
       "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
-      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the same setting on the code before; for the later settings the setting they change one thing of (nb_lr3_self09: nb_lr3; self08, self095, self09_tri, 400k: nb_lr3_self09; tri: nb_lr3; self08_tri: nb_lr3_self09_tri; self07_tri, self06_tri, self08_tri1m, self08_tri_all, self08_tri_pseudofeat, self08_tri_drop03, self08_tri_drop05, self08_tri_drop02: nb_lr3_self08_tri; self08_tri1m_drop03 and self08_tri1m_cpu2: nb_lr3_self08_tri1m; self08_tri1m_tasknb, self08_tri1m_ls01, self08_tri1m_ls02, nb_lr5_self08_tri1m and self08x2_tri1m: nb_lr3_self08_tri1m_cpu2). The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
+      "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the "
+      f"same setting on the code before; for the later settings the setting they change one thing of ({pairs}). "
+      "The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
       "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this | CPU, paired / this |")
 print("|---|---|---:|---:|---:|---|---|---|")
-PAIRED_WITH = {"nb_lr3_self09": "nb_lr3", **{f"nb_lr3_{lever}": "nb_lr3_self09" for lever in ("self08", "self095", "self09_tri", "self09_400k")},
-               "nb_lr3_tri": "nb_lr3", "nb_lr3_self08_tri": "nb_lr3_self09_tri",
-               **{f"nb_lr3_{lever}": "nb_lr3_self08_tri" for lever in ("self07_tri", "self06_tri", "self08_tri1m",
-                                                                       "self08_tri_pseudofeat", "self08_tri_all",
-                                                                       "self08_tri_drop03", "self08_tri_drop05",
-                                                                       "self08_tri_drop02")},
-               "nb_lr3_self08_tri1m_drop03": "nb_lr3_self08_tri1m",
-               "nb_lr3_self08_tri1m_cpu2": "nb_lr3_self08_tri1m",
-               "nb_lr3_self08_tri1m_tasknb": "nb_lr3_self08_tri1m_cpu2",
-               "nb_lr3_self08_tri1m_ls01": "nb_lr3_self08_tri1m_cpu2",
-               "nb_lr5_self08_tri1m": "nb_lr3_self08_tri1m_cpu2",
-               "nb_lr3_self08x2_tri1m": "nb_lr3_self08_tri1m_cpu2",
-               "nb_lr3_self08_tri1m_ls02": "nb_lr3_self08_tri1m_cpu2"}
-for name in ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3", "nb_lr3_self09", *list(PAIRED_WITH)[1:]):
+for name in (*AGAINST_CODE_BEFORE, *PAIRED_WITH):
     partner = PAIRED_WITH.get(name)
     before = str(HERE / f"{partner}_seed{{}}.json") if partner else BEFORE[name.split("_")[0]]
     diffs = []
@@ -89,5 +89,6 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self07_tri nb_lr3_self06_tri nb_lr3_self08_tri_pseudofeat nb_lr3_self08_tri1m
        nb_lr3_self08_tri_all nb_lr3_self08_tri_drop03 nb_lr3_self08_tri_drop05
        nb_lr3_self08_tri_drop02 nb_lr3_self08_tri1m_drop03 nb_lr3_self08_tri1m_cpu2 nb_lr3_self08_tri1m_tasknb
-       nb_lr3_self08_tri1m_ls01 nb_lr5_self08_tri1m nb_lr3_self08x2_tri1m nb_lr3_self08_tri1m_ls02)
+       nb_lr3_self08_tri1m_ls01 nb_lr5_self08_tri1m nb_lr3_self08x2_tri1m nb_lr3_self08_tri1m_ls02
+       nb_lr3_self08_tri1m_ls01_priv05 nb_lr3_self08_tri1m_ls01_priv2)
 run_screen ngram_task_rows "experiments.ngram --dev-only"

@@ -65,6 +65,11 @@ class SharedPrivateNgramClassifier(Task):
         label_smoothing: float in [0, 1). The training loss's targets: ``1 - label_smoothing`` on a row's label
             plus ``label_smoothing / n`` on each of its task's ``n`` classes (Szegedy et al., 2016); 0 (the
             default): off. Only the loss changes: predictions, exports and metrics are as without it.
+        private_learning_rate_multiplier: float > 0. ``c``: the private path's learning rate relative to the
+            shared path's. The private logits are ``c * x W_private[k]`` and the optimizer moves ``W_private``;
+            Adam's step does not depend on the gradient's scale, so ``c * W_private`` moves ``c`` times as far per
+            step as ``W_shared`` does: ``c < 1`` leans the tasks on the shared weights, ``c > 1`` on their own.
+            1 (the default): the model as without it. Exports fold ``c`` into each task's kernel.
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -79,7 +84,7 @@ class SharedPrivateNgramClassifier(Task):
 
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
                  feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,
-                 label_smoothing: float = 0.0, **kwargs):
+                 label_smoothing: float = 0.0, private_learning_rate_multiplier: float = 1.0, **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(preprocessor, NgramPreprocessor):
             raise ValueError(f"preprocessor must be an NgramPreprocessor; got {type(preprocessor).__name__}")
@@ -89,6 +94,10 @@ class SharedPrivateNgramClassifier(Task):
             raise ValueError(f"feature_dropout must be a number in [0, 1); got {feature_dropout!r}")
         if isinstance(label_smoothing, bool) or not np.isfinite(label_smoothing) or not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be a number in [0, 1); got {label_smoothing!r}")
+        multiplier = private_learning_rate_multiplier
+        if isinstance(multiplier, bool) or not np.isfinite(multiplier) or multiplier <= 0:
+            raise ValueError(f"private_learning_rate_multiplier must be a finite number > 0; got {multiplier!r}")
+        self.private_learning_rate_multiplier = float(multiplier)
         self.l2 = float(l2)
         self.label_smoothing = float(label_smoothing)
         self.feature_dropout = float(feature_dropout)
@@ -140,7 +149,8 @@ class SharedPrivateNgramClassifier(Task):
                                          self.preprocessor.features, name=self.preprocessor.name)
         copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics,
                           feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
-                          task_nb_ratios=self.task_nb_ratios, label_smoothing=self.label_smoothing, name=self.name)
+                          task_nb_ratios=self.task_nb_ratios, label_smoothing=self.label_smoothing,
+                          private_learning_rate_multiplier=self.private_learning_rate_multiplier, name=self.name)
         copy.set_weights(self.get_weights())
         return copy
 
@@ -164,6 +174,8 @@ class SharedPrivateNgramClassifier(Task):
         shared = sparse_matmul(x, self.shared_kernel)
         private = task_sparse_matmul(self._private_features(x, task_ids), self.private_kernel, task_ids,
                                      self.num_tasks)
+        if self.private_learning_rate_multiplier != 1.0:  # left out at 1: the graph of the model without it
+            private = self.private_learning_rate_multiplier * private
         logits = shared + private + tf.gather(self.bias, task_ids)
         logits = tf.where(tf.gather(self._class_mask, task_ids), logits, tf.fill(tf.shape(logits), -1e9))
         return {PROBABILITIES: tf.nn.softmax(logits), LOGITS: logits, TASK_ID: task_ids}
@@ -271,6 +283,8 @@ class SharedPrivateNgramClassifier(Task):
         private = task_kernel_slice(self.private_kernel, k, self.num_tasks, classes)
         if self.private_scale is not None:  # x (s_k * W_private[k]) = (x * s_k) W_private[k]
             private = tf.reshape(self.private_scale, [-1, self.num_tasks])[:, k : k + 1] * private
+        if self.private_learning_rate_multiplier != 1.0:
+            private = self.private_learning_rate_multiplier * private
         kernel = self.shared_kernel[:, :classes] + private
         return SparseLinearHead(self.preprocessor.vocabulary_size, classes, kernel=kernel,
                                 bias=self.bias[k, :classes], name=f"{self.name}_{self.task_names[k]}_head")
@@ -304,4 +318,6 @@ class SharedPrivateNgramClassifier(Task):
             config["task_nb_ratios"] = True
         if self.label_smoothing > 0:
             config["label_smoothing"] = self.label_smoothing
+        if self.private_learning_rate_multiplier != 1.0:
+            config["private_learning_rate_multiplier"] = self.private_learning_rate_multiplier
         return config

@@ -15,7 +15,7 @@ NGRAM_MODEL = "sp-ngram"
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
-                "task_nb_ratios", "label_smoothing", "self_training_rounds")
+                "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -62,6 +62,9 @@ class NgramConfig:
         label_smoothing: in [0, 1): every model the run trains (the teacher and the student too) learns from
             targets ``1 - e`` on the label plus ``e / 2`` on each class (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s
             ``label_smoothing``); 0: off.
+        private_learning_rate_multiplier: > 0. The private weights' learning rate relative to the shared ones'
+            (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``private_learning_rate_multiplier``): below 1 the
+            tasks lean on the shared weights, above 1 on their own; 1: off.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -80,6 +83,7 @@ class NgramConfig:
     task_nb_ratios: bool = False
     label_smoothing: float = 0.0
     self_training_rounds: int = 1
+    private_learning_rate_multiplier: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -117,6 +121,12 @@ class NgramConfig:
                 or not 0 <= smoothing < 1:
             raise ValueError(f"NgramConfig.label_smoothing must be a number in [0, 1); got {smoothing!r}")
         object.__setattr__(self, "label_smoothing", float(smoothing))
+        multiplier = self.private_learning_rate_multiplier
+        if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not math.isfinite(multiplier) \
+                or multiplier <= 0:
+            raise ValueError(f"NgramConfig.private_learning_rate_multiplier must be a finite number > 0; got "
+                             f"{multiplier!r}")
+        object.__setattr__(self, "private_learning_rate_multiplier", float(multiplier))
         if not isinstance(self.task_nb_ratios, bool):
             raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
         if self.task_nb_ratios and self.feature_weighting != "nb":

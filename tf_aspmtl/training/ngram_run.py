@@ -62,7 +62,9 @@ def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor,
     ``config.task_nb_ratios``, its per-task NB scale learnt from ``rows`` (those the features were learnt from)."""
     model = SharedPrivateNgramClassifier(preprocessor, l2=config.l2, feature_dropout=config.feature_dropout,
                                          feature_dropout_seed=config.seed, task_nb_ratios=config.task_nb_ratios,
-                                         label_smoothing=config.label_smoothing, name="sp_ngram")
+                                         label_smoothing=config.label_smoothing,
+                                         private_learning_rate_multiplier=config.private_learning_rate_multiplier,
+                                         name="sp_ngram")
     if config.task_nb_ratios:
         if rows is None:
             raise ValueError("task_nb_ratios needs the rows the features were learnt from")
