@@ -35,7 +35,8 @@ import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 from experiments.result_files import load_previous
-from tf_aspmtl.training.ngram_config import FEATURE_WEIGHTINGS, NGRAM_MODEL, STUDENT_FEATURES, NgramConfig
+from tf_aspmtl.training.ngram_config import (FEATURE_WEIGHTINGS, NGRAM_MODEL, STUDENT_FEATURES, TERM_FREQUENCIES,
+                                           NgramConfig)
 from tf_aspmtl.training.ngram_run import run_ngram
 from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.training.run_folder import RunFolderError
@@ -103,6 +104,11 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                        "--label-smoothing", "0.1"],
     "rows_nb_lr3_self07_tri1m_ls01": [*_NB_LR3, "--self-training-threshold", "0.7", *_TRI1M,
                                       "--label-smoothing", "0.1"],
+    # the features themselves: binarised counts (NBSVM's), and NB ratios smoothed by 0.5 instead of 1
+    "rows_nb_lr3_self08_tri1m_ls01_binary": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.1",
+                                             "--term-frequency", "binary"],
+    "rows_nb_lr3_self08_tri1m_ls01_nbs05": [*_NB_LR3, *_SELF08_TRI1M, "--label-smoothing", "0.1",
+                                            "--nb-smoothing", "0.5"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -127,7 +133,9 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_self08_tri1m_ls01_priv05": "rows_nb_lr3_self08_tri1m_ls01",
                     "rows_nb_lr3_self08_tri1m_ls01_priv2": "rows_nb_lr3_self08_tri1m_ls01",
                     "rows_nb_lr3_self075_tri1m_ls01": "rows_nb_lr3_self08_tri1m_ls01",
-                    "rows_nb_lr3_self07_tri1m_ls01": "rows_nb_lr3_self08_tri1m_ls01"}
+                    "rows_nb_lr3_self07_tri1m_ls01": "rows_nb_lr3_self08_tri1m_ls01",
+                    "rows_nb_lr3_self08_tri1m_ls01_binary": "rows_nb_lr3_self08_tri1m_ls01",
+                    "rows_nb_lr3_self08_tri1m_ls01_nbs05": "rows_nb_lr3_self08_tri1m_ls01"}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -223,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private-learning-rate-multiplier", type=float, metavar="C",
                    help="> 0: the private weights' learning rate relative to the shared ones' (below 1 the tasks "
                         f"lean on the shared weights; default {default.private_learning_rate_multiplier}: off)")
+    p.add_argument("--term-frequency", choices=TERM_FREQUENCIES,
+                   help="sublinear: 1 + log(count); binary: each n-gram a text holds weighs its idf, however often "
+                        f"(default {default.term_frequency})")
+    p.add_argument("--nb-smoothing", type=float, metavar="A",
+                   help="> 0, with --feature-weighting nb: the count added to each n-gram's positive and negative "
+                        f"row counts in its NB ratio (default {default.nb_smoothing}, NBSVM's)")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

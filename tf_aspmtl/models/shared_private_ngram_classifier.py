@@ -192,8 +192,8 @@ class SharedPrivateNgramClassifier(Task):
         """Sets the private path's scale ``r_task / r`` (``task_nb_ratios``) from training rows.
 
         Each task's NB log-count ratios are counted over its own rows as :meth:`NgramFeatures.adapt` counts the
-        ratios ``r`` of all rows (smoothing 1); columns whose ``r`` is 0 (and column 0, outside the vocabulary)
-        get 0, as their features are 0.
+        ratios ``r`` of all rows (with the features' ``nb_smoothing``); columns whose ``r`` is 0 (and column 0,
+        outside the vocabulary) get 0, as their features are 0.
 
         Args:
             texts: the training texts (those the features' NB ratios were learnt from).
@@ -221,7 +221,7 @@ class SharedPrivateNgramClassifier(Task):
         shared = self.features.nb_ratio.numpy().astype(np.float64)
         scale = np.zeros((width, num_tasks))
         for k in range(num_tasks):
-            own = nb_log_count_ratios(present[k, 1, 1:], present[k, 0, 1:])
+            own = nb_log_count_ratios(present[k, 1, 1:], present[k, 0, 1:], self.features.nb_smoothing)
             scale[1:, k] = np.divide(own, shared[1:], out=np.zeros_like(own), where=shared[1:] != 0)
         self.private_scale.assign(scale.reshape(-1).astype("float32"))
 

@@ -20,6 +20,8 @@ _NOT_MADE = object()
 """``NgramFeatures._tables`` before :meth:`NgramFeatures._integer_tables` first runs."""
 WEIGHTINGS = ("tfidf", "nb")
 """:class:`NgramFeatures`' ``weighting``: tf-idf alone, or tf-idf scaled by naive-Bayes log-count ratios."""
+TERM_FREQUENCIES = ("sublinear", "binary")
+""":class:`NgramFeatures`' ``term_frequency``: ``1 + log(count)``, or 1 for every n-gram a text holds."""
 
 
 def nb_log_count_ratios(positive: np.ndarray, negative: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
@@ -50,6 +52,9 @@ def nb_log_count_ratios(positive: np.ndarray, negative: np.ndarray, smoothing: f
 class NgramFeatures(keras.layers.Layer):
     """Texts to a sparse bag of word n-grams weighted ``(1 + log tf) * idf``, each row of unit L2 norm.
 
+    With ``term_frequency="binary"`` an n-gram's count is ignored: every n-gram a text holds weighs its idf
+    (binarised features, as NBSVM's).
+
     The texts are tokenised by :func:`tf_aspmtl.preprocessing.standardize`
     (the rules the word-vector models use), then
     ``keras.layers.TextVectorization`` counts the n-grams of 1 to ``ngrams``
@@ -63,7 +68,7 @@ class NgramFeatures(keras.layers.Layer):
 
     With ``weighting="nb"`` (NBSVM's features, Wang & Manning 2012) each
     column is then scaled by its naive-Bayes log-count ratio ``r_f``
-    (:func:`nb_log_count_ratios`, smoothing 1), learnt by :meth:`adapt` from
+    (:func:`nb_log_count_ratios`, smoothing ``nb_smoothing``), learnt by :meth:`adapt` from
     the training rows' 0/1 labels: ``p_f`` and ``q_f`` count the positive and
     negative rows that hold n-gram ``f`` (binarised counts: document
     frequencies, the counts NBSVM uses, on the scale the smoothing of 1 is
@@ -80,6 +85,11 @@ class NgramFeatures(keras.layers.Layer):
             config); None before.
         weighting: str. ``"tfidf"`` (the default) or ``"nb"`` (tf-idf times
             each n-gram's NB log-count ratio; :meth:`adapt` then needs labels).
+        term_frequency: str. ``"sublinear"`` (the default: ``1 + log(count)``) or ``"binary"`` (1 for each n-gram
+            a text holds, however often).
+        nb_smoothing: float > 0. With ``weighting="nb"``: the count added to every n-gram's positive and negative
+            row counts (:func:`nb_log_count_ratios`' ``smoothing``; 1, the default, is NBSVM's); smaller values
+            give rare n-grams larger ratios.
 
     Example:
     >>> features = NgramFeatures(max_features=20)
@@ -90,10 +100,16 @@ class NgramFeatures(keras.layers.Layer):
     """
 
     def __init__(self, max_features: int = 200_000, ngrams: int = 2, vocabulary_size: int | None = None,
-                 weighting: str = "tfidf", **kwargs):
+                 weighting: str = "tfidf", term_frequency: str = "sublinear", nb_smoothing: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if weighting not in WEIGHTINGS:
             raise ValueError(f"Unknown weighting {weighting!r}; expected one of {list(WEIGHTINGS)}")
+        if term_frequency not in TERM_FREQUENCIES:
+            raise ValueError(f"Unknown term_frequency {term_frequency!r}; expected one of {list(TERM_FREQUENCIES)}")
+        if isinstance(nb_smoothing, bool) or not np.isfinite(nb_smoothing) or nb_smoothing <= 0:
+            raise ValueError(f"nb_smoothing must be a finite number > 0; got {nb_smoothing!r}")
+        if nb_smoothing != 1.0 and weighting != "nb":
+            raise ValueError(f"nb_smoothing smooths the NB ratios of weighting 'nb'; got weighting {weighting!r}")
         if int(max_features) < 2:
             raise ValueError(f"max_features must be >= 2; got {max_features!r}")
         if int(ngrams) < 1:
@@ -102,6 +118,8 @@ class NgramFeatures(keras.layers.Layer):
         self.ngrams = int(ngrams)
         self.vocabulary_size = None if vocabulary_size is None else int(vocabulary_size)
         self.weighting = weighting
+        self.term_frequency = term_frequency
+        self.nb_smoothing = float(nb_smoothing)
         self.counter = keras.layers.TextVectorization(
             max_tokens=self.max_features, standardize=None, split="whitespace", ngrams=self.ngrams or None,
             output_mode="count", sparse=True, name="ngram_counts",
@@ -169,7 +187,8 @@ class NgramFeatures(keras.layers.Layer):
         self.idf.assign(idf.astype("float32"))
         if positive is not None:  # p, q: rows of each class holding the n-gram; the unknown column left out
             ratio = np.zeros(self.vocabulary_size)
-            ratio[1:] = nb_log_count_ratios(positive_frequency[1:], (document_frequency - positive_frequency)[1:])
+            ratio[1:] = nb_log_count_ratios(positive_frequency[1:], (document_frequency - positive_frequency)[1:],
+                                            self.nb_smoothing)
             self.nb_ratio.assign(ratio.astype("float32"))
         self.built = True
         logger.info("NgramFeatures: %d n-grams (1-%d words) from %d texts in %.1f s", self.vocabulary_size,
@@ -234,8 +253,11 @@ class NgramFeatures(keras.layers.Layer):
         # whatever else is in its batch (float32's vectorised log and its parallel sums round an array's tail
         # and its partial sums differently), so features computed once for training are the ones a served
         # batch computes.
-        values = (1.0 + tf.math.log(tf.cast(counts.values, tf.float64))) * tf.cast(tf.gather(self.idf, columns),
-                                                                                  tf.float64)
+        idf = tf.cast(tf.gather(self.idf, columns), tf.float64)
+        if self.term_frequency == "binary":
+            values = idf
+        else:
+            values = (1.0 + tf.math.log(tf.cast(counts.values, tf.float64))) * idf
         rows = counts.indices[:, 0]
         norms = tf.math.unsorted_segment_sum(tf.square(values), rows, tf.cast(counts.dense_shape[0], tf.int32))
         values = values / tf.sqrt(tf.maximum(tf.gather(norms, rows), 1e-24))
@@ -252,4 +274,8 @@ class NgramFeatures(keras.layers.Layer):
                        "vocabulary_size": self.vocabulary_size})
         if self.weighting != "tfidf":  # a tf-idf layer's config stays the one earlier versions saved (run folders)
             config["weighting"] = self.weighting
+        if self.term_frequency != "sublinear":  # likewise: left out at their defaults
+            config["term_frequency"] = self.term_frequency
+        if self.nb_smoothing != 1.0:
+            config["nb_smoothing"] = self.nb_smoothing
         return config

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
 from tf_aspmtl.data.fdu_mtl import FDU_MTL_TASKS
+from tf_aspmtl.preprocessing.ngram_features import TERM_FREQUENCIES
 from tf_aspmtl.training.train_config import CONFIG_FILE_METADATA, read_config_file
 
 NGRAM_MODEL = "sp-ngram"
@@ -15,7 +16,8 @@ NGRAM_MODEL = "sp-ngram"
 NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size", "epochs", "patience")
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
-                "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier")
+                "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier",
+                "term_frequency", "nb_smoothing")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -65,6 +67,10 @@ class NgramConfig:
         private_learning_rate_multiplier: > 0. The private weights' learning rate relative to the shared ones'
             (:class:`~tf_aspmtl.SharedPrivateNgramClassifier`'s ``private_learning_rate_multiplier``): below 1 the
             tasks lean on the shared weights, above 1 on their own; 1: off.
+        term_frequency: ``"sublinear"`` (the default: ``1 + log(count)``) or ``"binary"`` (each n-gram a text holds
+            weighs its idf, however often; :class:`~tf_aspmtl.NgramFeatures`' ``term_frequency``).
+        nb_smoothing: > 0, with ``feature_weighting="nb"``: the count added to each n-gram's positive and negative
+            row counts in its NB ratio (1, the default, is NBSVM's).
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -84,6 +90,8 @@ class NgramConfig:
     label_smoothing: float = 0.0
     self_training_rounds: int = 1
     private_learning_rate_multiplier: float = 1.0
+    term_frequency: str = "sublinear"
+    nb_smoothing: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -127,6 +135,17 @@ class NgramConfig:
             raise ValueError(f"NgramConfig.private_learning_rate_multiplier must be a finite number > 0; got "
                              f"{multiplier!r}")
         object.__setattr__(self, "private_learning_rate_multiplier", float(multiplier))
+        if self.term_frequency not in TERM_FREQUENCIES:
+            raise ValueError(f"NgramConfig.term_frequency must be one of {list(TERM_FREQUENCIES)}; got "
+                             f"{self.term_frequency!r}")
+        smoothing = self.nb_smoothing
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not math.isfinite(smoothing) \
+                or smoothing <= 0:
+            raise ValueError(f"NgramConfig.nb_smoothing must be a finite number > 0; got {smoothing!r}")
+        if smoothing != 1 and self.feature_weighting != "nb":
+            raise ValueError(f"NgramConfig.nb_smoothing smooths the NB ratios: it needs feature_weighting 'nb'; got "
+                             f"{self.feature_weighting!r}")
+        object.__setattr__(self, "nb_smoothing", float(smoothing))
         if not isinstance(self.task_nb_ratios, bool):
             raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
         if self.task_nb_ratios and self.feature_weighting != "nb":

@@ -51,7 +51,8 @@ def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreproc
     tasks = list(config.tasks)
     nb = config.feature_weighting == "nb"
     features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams,
-                             weighting=config.feature_weighting)
+                             weighting=config.feature_weighting, term_frequency=config.term_frequency,
+                             nb_smoothing=config.nb_smoothing)
     features.adapt(train["text"].astype(str).tolist(), labels=train["label"].to_numpy() if nb else None)
     return NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features, name="preprocessor")
 
@@ -190,7 +191,7 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         ratio = features.nb_ratio.numpy()[1:]
         results["nb_weighting"] = {"rows": len(features_rows),
                                    "positive_rows": int((features_rows["label"] == 1).sum()),
-                                   "counts": "binarised (rows holding the n-gram)", "smoothing": 1.0,
+                                   "counts": "binarised (rows holding the n-gram)", "smoothing": config.nb_smoothing,
                                    "ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
                                    "ratio_mean_abs": float(np.abs(ratio).mean())}
     if self_training:
