@@ -6,27 +6,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from tests.ngram_two_tasks import LABELS, TASKS, TEXTS, two_task_model
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.models.task import LOGITS
-from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
-from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.training.ngram_config import NgramConfig
-
-TEXTS = ["good book", "bad book", "dull read", "good film", "bad film", "so so film", "great film"]
-TASKS = ["books", "books", "books", "dvd", "dvd", "dvd", "dvd"]
-LABELS = [1, 0, 0, 2, 0, 1, 2]  # books has 2 classes, dvd 3
 
 
 def _model(**kwargs) -> SharedPrivateNgramClassifier:
-    features = NgramFeatures(max_features=40, ngrams=1)
-    features.adapt(TEXTS)
-    preprocessor = NgramPreprocessor(["books", "dvd"], {"books": ["neg", "pos"], "dvd": ["neg", "mid", "pos"]},
-                                     features)
-    model = SharedPrivateNgramClassifier(preprocessor, name="smoothed", **kwargs)
-    rng = np.random.default_rng(0)
-    for w in (model.shared_kernel, model.private_kernel, model.bias):
-        w.assign(rng.normal(size=w.shape).astype("float32"))
-    return model
+    return two_task_model(random_weights_seed=0, name="smoothed", **kwargs)
 
 
 def _loss(model, labels):

@@ -5,23 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.ngram_two_tasks import LABELS, TASKS, TEXTS, two_task_model
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.models.task import LOGITS
-from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
-from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.training.ngram_config import NgramConfig
-
-TEXTS = ["good book", "bad book", "dull read", "good film", "bad film", "so so film", "great film"]
-TASKS = ["books", "books", "books", "dvd", "dvd", "dvd", "dvd"]
-LABELS = [1, 0, 0, 2, 0, 1, 2]  # books has 2 classes, dvd 3
 
 
 def _model(**kwargs) -> SharedPrivateNgramClassifier:
-    features = NgramFeatures(max_features=40, ngrams=1)
-    features.adapt(TEXTS)
-    preprocessor = NgramPreprocessor(["books", "dvd"], {"books": ["neg", "pos"], "dvd": ["neg", "mid", "pos"]},
-                                     features)
-    return SharedPrivateNgramClassifier(preprocessor, name="balanced", per_task_metrics=False, **kwargs)
+    return two_task_model(name="balanced", per_task_metrics=False, **kwargs)
 
 
 def _one_step(model: SharedPrivateNgramClassifier) -> SharedPrivateNgramClassifier:
@@ -59,10 +50,7 @@ def test_one_adam_step_moves_the_private_logits_that_many_times_as_far(multiplie
 
 
 def test_the_logits_and_every_tasks_folded_head_read_the_multiplier():
-    model = _model(private_learning_rate_multiplier=2.5)
-    rng = np.random.default_rng(1)
-    for w in (model.shared_kernel, model.private_kernel, model.bias):
-        w.assign(rng.normal(size=w.shape).astype("float32"))
+    model = two_task_model(random_weights_seed=1, private_learning_rate_multiplier=2.5)
     logits = model({"text": tf.constant(TEXTS), "task": tf.constant(TASKS)})[LOGITS].numpy()
     shared, private = _paths(model, 2.5)
     task_ids = [0 if t == "books" else 1 for t in TASKS]
