@@ -9,7 +9,8 @@ it a fair chance: larger lambda, the confusion objective, a discriminator that l
 reversal (``--gradient-reversal-scale``), the reversal warmed up over epochs (``--reversal-warmup-epochs``), and a
 discriminator that also learns every step from recent shared rows of all tasks (``--discriminator-memory``: a
 training batch holds one task, so the discriminator alone sees one target a step), and a term that pulls each
-task's mean shared feature to the other tasks' (``--mean-matching-weight``: what a linear probe reads first).
+task's mean shared feature to the other tasks' (``--mean-matching-weight``: what a linear probe reads first), and a
+projection that removes the tasks' mean differences from the shared feature outright (``--shared-mean-projection``).
 Each run is ``experiments.train`` on the 16 FDU-MTL tasks, its epoch chosen on dev, test read once; results in
 ``experiments/results/adversary_sweep/<setting>_seed<S>.json``, run folders in
 ``runs/adversary_sweep/<setting>_seed<S>``.
@@ -68,6 +69,10 @@ SETTINGS: dict[str, list[str]] = {
     # mm10 and mm100 left the probe at 12.0 and 11.1 % (seed 0): a weight 10 times larger, to reach <= 10 % and see
     # what a shared space the probe cannot read costs or gains
     "asp_mm1000": ["--model", "asp-mtl", "--discriminator-memory", "256", "--mean-matching-weight", "1000"],
+    # no setting above left the probe <= 10 %: the tasks' mean differences cut out of the shared feature by a
+    # projection (TaskMeanProjection) instead of penalised, with the paper's adversary and without any
+    "asp_proj": ["--model", "asp-mtl", "--shared-mean-projection"],
+    "sp_proj": ["--model", "sp-mtl", "--shared-mean-projection"],
 }
 """Each setting's flags of ``experiments.train`` (beside ``--seed``, ``--output-dir`` and ``--results``), in the
 queue's order; ``experiments/queues/adversary_sweep.sh`` reads them from here (``--print-settings``)."""

@@ -91,7 +91,7 @@ def test_every_sweep_setting_is_a_valid_command_line_and_sp_asp_come_first(capsy
     assert list(adversary_sweep.SETTINGS)[:2] == ["sp", "asp"]
     swept = {"model": "asp-mtl", "adversarial_weight": 0.05, "adversarial_objective": "reversal",
              "gradient_reversal_scale": 1.0, "reversal_warmup_epochs": 0, "discriminator_memory": 0,
-             "mean_matching_weight": 0.0}
+             "mean_matching_weight": 0.0, "shared_mean_projection": False}
     assert adversary_sweep.setting_config("asp") == swept
     assert adversary_sweep.setting_config("asp_l1_s01") == {**swept, "adversarial_weight": 1.0,
                                                              "gradient_reversal_scale": 0.1}
@@ -99,9 +99,9 @@ def test_every_sweep_setting_is_a_valid_command_line_and_sp_asp_come_first(capsy
                                                            "adversarial_objective": "confusion"}
     assert adversary_sweep.main(["--print-settings"]) == 0  # what the queue reads
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "sp\t--model sp-mtl" and lines[-1] == ("asp_mm1000\t--model asp-mtl --discriminator-memory 256 "
-                                                               "--mean-matching-weight 1000")
+    assert lines[0] == "sp\t--model sp-mtl" and lines[-1] == "sp_proj\t--model sp-mtl --shared-mean-projection"
     assert adversary_sweep.setting_config("asp_mem") == {**swept, "discriminator_memory": 256}
+    assert adversary_sweep.setting_config("sp_proj") == {**swept, "model": "sp-mtl", "shared_mean_projection": True}
 
 
 def _tiny_model(**settings):
@@ -364,7 +364,7 @@ def test_the_table_has_each_settings_mean_sd_and_differences_paired_with_sp(fake
     assert "| asp | 0 | 24.0 | 8.0 | 13.00 | -1.00 | AMD EPYC, no AVX-512 |" in md
     assert "| asp | 1 | 30.0 | 10.0 | 15.50 | +0.50 | AMD EPYC, with AVX-512 |" in md
     assert "| sp | 0 | 20.0 | – | 14.00 | – | not recorded |" in md
-    assert "Not run yet: asp_l03, asp_l1, conf_l03, asp_l1_s01, asp_l1_warm, asp_mem, asp_l03_mem, conf_l03_mem, asp_mm10, asp_mm100, asp_mm1000." in md
+    assert "Not run yet: asp_l03, asp_l1, conf_l03, asp_l1_s01, asp_l1_warm, asp_mem, asp_l03_mem, conf_l03_mem, asp_mm10, asp_mm100, asp_mm1000, asp_proj, sp_proj." in md
 
 
 def test_a_rerun_probes_only_new_or_changed_runs(fake_sweep):

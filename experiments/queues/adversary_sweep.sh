@@ -20,6 +20,9 @@
 #                                                               feature pulled to the other tasks' (memory rows)
 #   asp_mm100    ... --mean-matching-weight 100
 #   asp_mm1000   ... --mean-matching-weight 1000   (added after seed 0 of mm10 and mm100 left the probe above 10 %)
+#   asp_proj     --model asp-mtl --shared-mean-projection   the tasks' mean differences projected out of the shared
+#                                                           feature (TaskMeanProjection), added when no setting above
+#   sp_proj      --model sp-mtl --shared-mean-projection    left the probe <= 10 %; sp_proj without an adversary
 # All 16 tasks, the epoch chosen on dev, test read once at the end (not --dev-only: the question is test error).
 # Run from a checkout (or a worktree at a fixed commit):
 #   nohup bash experiments/queues/adversary_sweep.sh > runs/adversary_sweep.log 2>&1 &

@@ -1,4 +1,5 @@
-"""Layers: embedding, encoders, gradient reversal, the discriminator's feature memory, per-task heads."""
+"""Layers: embedding, encoders, gradient reversal, the discriminator's feature memory, the shared space's task-mean
+projection, per-task heads."""
 
 from tf_aspmtl.layers.embedding import SparseReadEmbedding
 
@@ -8,6 +9,7 @@ from tf_aspmtl.layers.gradient_reversal import GradientReversal, reverse_gradien
 from tf_aspmtl.layers.shared_private_sparse_linear import SharedPrivateSparseLinear
 from tf_aspmtl.layers.sparse_linear_head import SparseLinearHead, sparse_matmul, task_sparse_matmul
 from tf_aspmtl.layers.task_heads import TaskHeads
+from tf_aspmtl.layers.task_mean_projection import TaskMeanProjection
 
 __all__ = [
     "ENCODERS",
@@ -20,6 +22,7 @@ __all__ = [
     "SparseLinearHead",
     "SparseReadEmbedding",
     "TaskHeads",
+    "TaskMeanProjection",
     "get_encoder",
     "reverse_gradient",
     "sparse_matmul",

@@ -74,6 +74,8 @@ class _Family(MultiTaskClassifier):
         initializer: str. How the weights start: ``"default"`` (Keras' defaults) or
             ``"uniform"`` (every kernel, and random word vectors, U(-0.1, 0.1), as in the paper);
             see :mod:`tf_aspmtl.initializers`.
+        shared_mean_projection: bool. Remove from the shared feature the directions in which the tasks' mean
+            shared features differ (:class:`~tf_aspmtl.layers.TaskMeanProjection`; the backbone's option).
         **kwargs: the objective's settings (:data:`OBJECTIVE_SETTINGS`:
             ``adversarial_weight``, ``difference_weight``, ...) and
             :class:`MultiTaskClassifier`'s (``dropout``, ``frozen``, ``seed``, name...).
@@ -85,7 +87,7 @@ class _Family(MultiTaskClassifier):
                  objective: MultiTaskObjective | None = None, vocabulary_size: int | None = None,
                  embedding_dim: int = 50, encoder: str = "lstm", hidden_dim: int = 100,
                  word_vectors: str | np.ndarray | None = None, initializer: str = "default",
-                 task_names: Sequence[str] | None = None,
+                 shared_mean_projection: bool = False, task_names: Sequence[str] | None = None,
                  num_classes: int | Sequence[int] | None = None, class_names: Sequence[Sequence[str]] | None = None,
                  text_vectorizer: TextVectorizer | None = None, **kwargs):
         for key in ("use_shared", "use_private"):
@@ -110,7 +112,8 @@ class _Family(MultiTaskClassifier):
                 vocabulary_size = preprocessor.vocabulary_size if adapted else 30000
             backbone = SharedPrivateBackbone(
                 preprocessor.num_tasks, vocabulary_size, embedding_dim, encoder, hidden_dim,
-                use_shared=True, use_private=self.use_private_encoders, initializer=initializer, name="backbone",
+                use_shared=True, use_private=self.use_private_encoders, initializer=initializer,
+                shared_mean_projection=shared_mean_projection, name="backbone",
             )
         super().__init__(backbone, preprocessor, objective, **kwargs)
         if not rebuilt:

@@ -225,7 +225,7 @@ class MultiTaskClassifier(Task):
         """
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         features = self.backbone.encode(embedded, mask, task_ids, training=training,
-                                        single_task_batch=single_task_batch)
+                                        single_task_batch=single_task_batch, update_statistics=False)
         return self._head_logits(features, task_ids, training)
 
     def task_logits(self, token_ids, task: str | int) -> tf.Tensor:
@@ -319,8 +319,9 @@ class MultiTaskClassifier(Task):
         return tf.nn.softmax(self.serving_logits(texts, task_index, chunk_rows))
 
     def serving_function(self, task_index: int, chunk_rows: int | None = None) -> ServingFunction:
-        """:meth:`serving_probabilities` of one task, reading the vectorizer, embedding, heads, shared encoder and
-        that task's private encoder (none of the other tasks' encoders nor the discriminator)."""
+        """:meth:`serving_probabilities` of one task, reading the vectorizer, embedding, heads, shared encoder (and
+        its projection, if any) and that task's private encoder (none of the other tasks' encoders nor the
+        discriminator)."""
         k = self.task_id(task_index)
         vectorizer = self.preprocessor.text_vectorizer
         if not vectorizer.built:  # never called yet (an untrained model): one call builds it
@@ -328,6 +329,8 @@ class MultiTaskClassifier(Task):
         layers = [vectorizer, self.embedding, self.heads]
         if self.shared_encoder is not None:
             layers.append(self.shared_encoder)
+        if self.backbone.shared_projection is not None:  # the tasks' mean shared features it removes
+            layers.append(self.backbone.shared_projection)
         if self.private_encoders:
             layers.append(self.private_encoders[k])
         return ServingFunction(lambda texts: self.serving_probabilities(texts, k, chunk_rows), tuple(layers))

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tf_aspmtl.initializers import check_weight_initializer, weight_initializer
 from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import ENCODERS, get_encoder
+from tf_aspmtl.layers.task_mean_projection import TaskMeanProjection
 
 SHARED = "shared"
 PRIVATE = "private"
@@ -38,6 +39,10 @@ class SharedPrivateBackbone(keras.layers.Layer):
             (:data:`~tf_aspmtl.initializers.WEIGHT_INITIALIZERS`): ``"default"``,
             Keras' defaults, or ``"uniform"``, U(-0.1, 0.1) as in the paper.
             Word vectors set later (:meth:`set_word_vectors`) replace the embedding's.
+        shared_mean_projection: bool. Pass the shared feature through a
+            :class:`~tf_aspmtl.layers.TaskMeanProjection`: the directions in which the tasks' (moving-average)
+            mean shared features differ are removed, in training and serving alike, so every task's mean shared
+            feature is the same. Needs a shared encoder and two tasks or more.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -57,6 +62,7 @@ class SharedPrivateBackbone(keras.layers.Layer):
         use_shared: bool = True,
         use_private: bool = False,
         initializer: str = "default",
+        shared_mean_projection: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +85,11 @@ class SharedPrivateBackbone(keras.layers.Layer):
         self.use_shared = bool(use_shared)
         self.use_private = bool(use_private)
         self.initializer = check_weight_initializer(initializer)
+        if shared_mean_projection and (not use_shared or self.num_tasks < 2):
+            raise ValueError("shared_mean_projection removes the differences between the tasks' mean shared "
+                             f"features: it needs a shared encoder and two tasks or more; got use_shared={use_shared}, "
+                             f"num_tasks={self.num_tasks}")
+        self.shared_mean_projection = bool(shared_mean_projection)
         self.embedding = SparseReadEmbedding(
             self.vocabulary_size, self.embedding_dim, mask_zero=True, name="embedding", dtype=self.dtype_policy,
             embeddings_initializer=weight_initializer(self.initializer, "uniform"),  # Keras' default: U(-0.05, 0.05)
@@ -95,6 +106,10 @@ class SharedPrivateBackbone(keras.layers.Layer):
             ]
             if use_private
             else []
+        )
+        self.shared_projection = (  # after the encoders: the weights they draw stay those of a backbone without it
+            TaskMeanProjection(self.num_tasks, self.encoder_dim, name="shared_projection", dtype=self.dtype_policy)
+            if self.shared_mean_projection else None
         )
 
     @property
@@ -135,11 +150,13 @@ class SharedPrivateBackbone(keras.layers.Layer):
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
         return self.embedding(ids), ids != 0
 
-    def _join(self, embedded, mask, private, training):
+    def _join(self, embedded, mask, private, training, task_ids, update_statistics):
         shared = None
         parts = [] if private is None else [private]
         if self.shared_encoder is not None:
             shared = self.shared_encoder(embedded, mask=mask, training=training)
+            if self.shared_projection is not None:
+                shared = self.shared_projection(shared, task_ids, training=update_statistics)
             parts.insert(0, shared)
         return shared, parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
 
@@ -195,7 +212,8 @@ class SharedPrivateBackbone(keras.layers.Layer):
         embedded, mask = self.embed(token_ids)
         return self.encode(embedded, mask, task_ids, training=training, single_task_batch=single_task_batch)
 
-    def encode(self, embedded, mask, task_ids, training=None, single_task_batch=False) -> dict[str, tf.Tensor]:
+    def encode(self, embedded, mask, task_ids, training=None, single_task_batch=False,
+               update_statistics=None) -> dict[str, tf.Tensor]:
         """:meth:`call` from the word vectors on: the encoders of :meth:`embed`'s output (or of a perturbed copy).
 
         Args:
@@ -204,12 +222,15 @@ class SharedPrivateBackbone(keras.layers.Layer):
             task_ids: int [batch]. Each row's task.
             training: bool.
             single_task_batch: bool. As in :meth:`call`.
+            update_statistics: bool or None. Whether this pass updates the shared projection's averages (None:
+                ``training``); a step's extra passes (perturbed copies) leave them alone.
         """
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         private = None
         if self.private_encoders:
             private = self._private_features(embedded, mask, task_ids, training, single_task_batch)
-        return self._outputs(*self._join(embedded, mask, private, training), private)
+        update = training if update_statistics is None else update_statistics
+        return self._outputs(*self._join(embedded, mask, private, training, task_ids, update), private)
 
     def task_features(self, token_ids, task: int, training=False) -> dict[str, tf.Tensor]:
         """:meth:`call` for rows that all belong to task id ``task``, without the dispatch.
@@ -220,7 +241,8 @@ class SharedPrivateBackbone(keras.layers.Layer):
         """
         embedded, mask = self.embed(token_ids)
         private = self.private_encoders[task](embedded, mask=mask, training=training) if self.private_encoders else None
-        return self._outputs(*self._join(embedded, mask, private, training), private)
+        task_ids = tf.fill([tf.shape(embedded)[0]], task)
+        return self._outputs(*self._join(embedded, mask, private, training, task_ids, False), private)
 
     def get_config(self):
         config = super().get_config()
@@ -239,4 +261,6 @@ class SharedPrivateBackbone(keras.layers.Layer):
         # option records (tf_aspmtl.training.model_fingerprint), stay as they were and such a run resumes.
         if self.initializer != "default":
             config["initializer"] = self.initializer
+        if self.shared_mean_projection:  # likewise
+            config["shared_mean_projection"] = True
         return config

@@ -34,6 +34,10 @@ def transfer_backbone(
         raise ValueError(f"Unknown transfer mode {mode!r}; expected one of {list(TRANSFER_MODES)}")
     if source.shared_encoder is None:
         raise ValueError("transfer needs a model with a shared encoder.")
+    if source.shared_projection is not None:
+        raise ValueError("transfer of a model with shared_mean_projection is not supported: its projection "
+                         "removes the differences between the source tasks' mean shared features, which a new "
+                         "task's model would have to carry over unchanged")
     vectorizer = preprocessor.text_vectorizer
     new_vectorizer = TextVectorizer.from_config({**vectorizer.get_config(), "name": "text_vectorizer"})
     new_preprocessor = MultiTaskPreprocessor([task], {task: list(classes)}, text_vectorizer=new_vectorizer,

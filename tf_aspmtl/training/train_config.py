@@ -40,7 +40,7 @@ WIDE_DEEP = "wide-deep"
 WIDE_SETTINGS = ("ngram_max_features", "ngrams", "wide_learning_rate_multiplier", "wide_feature_weighting")
 """The TrainConfig fields of the wide path of ``"wide-deep"`` (other models leave them at their defaults)."""
 RECORDED_WHEN_SET = ("wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs",
-                     "discriminator_memory", "mean_matching_weight")
+                     "discriminator_memory", "mean_matching_weight", "shared_mean_projection")
 """TrainConfig fields left out of :meth:`TrainConfig.to_dict` at their defaults: fields added after run folders
 (``run_config.json``) and results files (``config``) recorded every field, so a run that leaves them at their
 defaults records what it recorded before they existed; readers fill them in (:meth:`TrainConfig.from_dict`)."""
@@ -115,6 +115,9 @@ TRAIN_CONFIG_HELP = {
     "mean_matching_weight": "weight of the term that pulls each task's mean shared feature to the other tasks' "
                             "mean (their rows in the discriminator memory; needs discriminator_memory): what a "
                             "linear probe of the task reads first; 0: none",
+    "shared_mean_projection": "remove from the shared feature the directions in which the tasks' (moving-average) "
+                              "mean shared features differ, in training and serving: every task's mean shared "
+                              "feature is then the same (multi-task models)",
     "dropout": "dropout on the features, in [0, 1)",
     "sampling": "which task a batch comes from: in proportion to its rows, or uniform",
     "unlabeled_fraction": "share of unlabelled rows per batch, in [0, 1) (they feed the adversary, the difference "
@@ -177,6 +180,7 @@ class TrainConfig:
     reversal_warmup_epochs: int = 0
     discriminator_memory: int = 0  # recorded only when set (RECORDED_WHEN_SET), as the next one
     mean_matching_weight: float = 0.0
+    shared_mean_projection: bool = False  # recorded only when set (RECORDED_WHEN_SET)
     dropout: float = 0.0
     sampling: str = "proportional"
     unlabeled_fraction: float = 0.0
@@ -252,6 +256,9 @@ class TrainConfig:
         if self.mean_matching_weight and not self.discriminator_memory:
             raise ValueError("TrainConfig.mean_matching_weight compares a batch with the discriminator memory's rows "
                              "of the other tasks: set discriminator_memory > 0")
+        if self.shared_mean_projection and self.model == "single":
+            raise ValueError("TrainConfig.shared_mean_projection removes the differences between the tasks' mean "
+                             "shared features: it needs a multi-task model, not 'single'")
         reversal = [name for name in REVERSAL_SETTINGS if getattr(self, name) != _DEFAULTS[name]]
         if reversal and not (self.model in ("asp-mtl", WIDE_DEEP) and self.adversarial_weight > 0
                              and self.adversarial_objective == "reversal"):
@@ -362,6 +369,7 @@ def build_model(
         per_task_metrics=True,
         word_vectors="random" if word_vectors is None else word_vectors,
         initializer=config.initializer,
+        shared_mean_projection=config.shared_mean_projection,
         frozen=("embedding",) if config.freeze_embeddings else (),
         seed=config.seed,
         embedding_perturbation=config.embedding_perturbation,
