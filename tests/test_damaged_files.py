@@ -76,17 +76,33 @@ def _same_numbers(results, reference):
         k: v for k, v in reference.items() if k not in VOLATILE}
 
 
-def test_two_backups_are_kept_and_the_best_weights_are_a_link_not_a_copy(straight):
+def test_two_backups_are_kept_while_training_runs(interrupted):
+    state = json.loads((interrupted / "model" / "state.json").read_text())
+    assert sorted(p.name for p in (interrupted / "model").glob("epoch-*.weights.h5")) == [
+        "epoch-1.weights.h5", "epoch-2.weights.h5"]
+    assert [b["epoch"] for b in state["backups"]] == [2, 1] and state["format"] == 2
+
+
+def test_a_finished_run_keeps_only_the_best_epochs_own_backup_a_link_not_a_copy(straight):
     model_dir = straight[1] / "model"
     state = json.loads((model_dir / "state.json").read_text())
-    backups = sorted(p.name for p in model_dir.glob("epoch-*.weights.h5"))
-    assert backups == ["epoch-2.weights.h5", "epoch-3.weights.h5"]
-    assert [b["epoch"] for b in state["backups"]] == [3, 2] and state["format"] == 2
     best = state["best"]
-    assert best["epoch"] == state["best_epoch"]
-    if best["epoch"] >= 2:  # still a kept backup: the same file under two names
-        backup = model_dir / f"epoch-{best['epoch']}.weights.h5"
+    assert best["epoch"] == state["best_epoch"] and state["finished"]
+    kept = [best["epoch"]] if best["epoch"] >= 2 else []  # the last two epochs' backups were there at the end
+    assert sorted(p.name for p in model_dir.glob("epoch-*.weights.h5")) == [f"epoch-{e}.weights.h5" for e in kept]
+    assert [b["epoch"] for b in state["backups"]] == kept
+    for epoch in kept:  # the same file under two names
+        backup = model_dir / f"epoch-{epoch}.weights.h5"
         assert os.stat(model_dir / "best.weights.h5").st_ino == os.stat(backup).st_ino
+
+
+def test_backups_a_kill_inside_mark_finished_left_are_removed_by_the_next_process(straight, tmp_path, data_dir):
+    run_dir, model_dir = _copy(straight[1], tmp_path)
+    stray = model_dir / "epoch-9.weights.h5"
+    stray.write_bytes(b"weights of an epoch the finished state no longer names")
+    (model_dir / "group_results.json").unlink()  # so the rerun opens the training state again
+    _same_numbers(_run(run_dir, data_dir), straight[0])
+    assert not stray.exists()
 
 
 def test_a_flipped_bit_in_the_last_backup_resumes_from_the_one_before_and_ends_as_if_never_damaged(

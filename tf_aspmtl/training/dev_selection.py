@@ -48,7 +48,10 @@ class DevSelection(keras.callbacks.Callback):
     backup, the model's random state (every ``SeedGenerator``'s, which the
     weights file does not hold: dropout masks, VAT directions; see
     :mod:`tf_aspmtl.training.random_state`). The backups of the
-    last two epochs are kept. A process killed at any point leaves a state
+    last two epochs are kept while training runs; when it is over
+    (:meth:`mark_finished`), only the best epoch's own backup, if still kept, stays (a rerun of a finished run
+    loads the best weights and never resumes training, so the others would only take disk space: two copies of
+    the model and its optimizer state). A process killed at any point leaves a state
     that names a complete backup. A new :class:`DevSelection` on the same
     folder (see :meth:`resume`) restores that backup, its random state, the
     epoch count, the history and the patience counter, so the resumed run
@@ -193,6 +196,8 @@ class DevSelection(keras.callbacks.Callback):
             self._best = None if best is None else {"file": BEST_WEIGHTS, "epoch": best, "sha256": None}
         else:
             self._backups, self._best = list(state["backups"]), state.get("best")
+        if self.finished:  # a process killed inside mark_finished left backups its state no longer names
+            self._remove_unnamed_backups()
         return self.epochs_done
 
     def _read_state(self) -> dict[str, Any]:
@@ -344,12 +349,20 @@ class DevSelection(keras.callbacks.Callback):
             self.model.stop_training = True
         self._backups = [backup] + [b for b in self._backups if b["epoch"] < backup["epoch"]][: KEPT_BACKUPS - 1]
         self._write_state()
+        self._remove_unnamed_backups()
+
+    def mark_finished(self) -> None:
+        """Records that training is over (a rerun then skips ``fit``), then removes the epoch backups a finished run
+        never reads: all but the best epoch's own (kept if still there: the best weights' second copy where the disk
+        has no hard links). The state that stops naming them is written first, so a kill in between leaves files
+        no state names, removed by the next process's :meth:`resume`."""
+        self.finished = True
+        self._backups = [b for b in self._backups if b["epoch"] == self.best_epoch]
+        self._write_state()
+        self._remove_unnamed_backups()
+
+    def _remove_unnamed_backups(self) -> None:
         kept = {b["file"] for b in self._backups}
         for old in self.run_dir.glob("epoch-*.weights.h5"):
             if old.name not in kept:
                 old.unlink(missing_ok=True)
-
-    def mark_finished(self) -> None:
-        """Records that training is over (a rerun then skips ``fit``)."""
-        self.finished = True
-        self._write_state()

@@ -78,7 +78,8 @@ def state_problem(state: Any) -> str | None:
     if state.get("format") is None:
         return None
     backups = state.get("backups")
-    if not isinstance(backups, list) or (history and not backups):
+    # A finished run keeps only the best epoch's own backup, if it was still kept (DevSelection.mark_finished).
+    if not isinstance(backups, list) or (history and not backups and not state.get("finished", False)):
         return "backups is not a list of the epochs' backups"
     for i, record in enumerate(backups):
         problem = _file_record_problem(record, f"backups[{i}]", len(history))
