@@ -23,7 +23,7 @@
 # (--private-learning-rate-multiplier), and self075_tri1m_ls01 and self07_tri1m_ls01 (the teacher's threshold 0.75,
 # 0.7: label smoothing leaves it less sure), self08_tri1m_ls01_binary (binarised counts, --term-frequency binary) and
 # self08_tri1m_ls01_nbs05 (NB ratios smoothed by 0.5, --nb-smoothing), each paired with self08_tri1m_ls01 (the best
-# configuration since).
+# configuration since); then _nbs2 (smoothing 2), paired with it too, and _binary_nbs2 (both), paired with _binary.
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -94,5 +94,6 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self08_tri_drop02 nb_lr3_self08_tri1m_drop03 nb_lr3_self08_tri1m_cpu2 nb_lr3_self08_tri1m_tasknb
        nb_lr3_self08_tri1m_ls01 nb_lr5_self08_tri1m nb_lr3_self08x2_tri1m nb_lr3_self08_tri1m_ls02
        nb_lr3_self08_tri1m_ls01_priv05 nb_lr3_self08_tri1m_ls01_priv2 nb_lr3_self075_tri1m_ls01
-       nb_lr3_self07_tri1m_ls01 nb_lr3_self08_tri1m_ls01_binary nb_lr3_self08_tri1m_ls01_nbs05)
+       nb_lr3_self07_tri1m_ls01 nb_lr3_self08_tri1m_ls01_binary nb_lr3_self08_tri1m_ls01_nbs05
+       nb_lr3_self08_tri1m_ls01_nbs2 nb_lr3_self08_tri1m_ls01_binary_nbs2)
 run_screen ngram_task_rows "experiments.ngram --dev-only"
