@@ -22,6 +22,7 @@ from tf_aspmtl.layers import (  # importing tf_aspmtl.layers registers its layer
     SharedPrivateSparseLinear,
     SparseReadEmbedding,
     TaskHeads,
+    TaskMeanProjection,
     get_encoder,
 )
 from tf_aspmtl.layers.encoders import FusedLSTM
@@ -55,6 +56,13 @@ def _filled_memory(memory):
     return memory
 
 
+def _seen_projection(layer):
+    """A TaskMeanProjection that has seen every task: random averages, one update each."""
+    layer.task_means.assign(np.random.default_rng(7).normal(size=layer.task_means.shape))
+    layer.task_updates.assign(np.ones(layer.task_updates.shape))
+    return layer
+
+
 # name -> (layer factory, inputs factory, run_layer_test options)
 LAYER_CASES = {
     "FusedLSTM": (lambda: FusedLSTM(units=UNITS), _embedded, {}),
@@ -78,6 +86,13 @@ LAYER_CASES = {
         lambda: {"features": tf.constant(np.random.default_rng(5).normal(size=(3, DIM)), tf.float32),
                  "task_ids": tf.constant([0, 1, 1], tf.int32)},
         {"batch_consistent": False, "mixed_precision": False},
+    ),
+    # Its averages are set (as after training); inference projects each row alone.
+    "TaskMeanProjection": (
+        lambda: _seen_projection(TaskMeanProjection(num_tasks=3, dim=DIM)),
+        lambda: {"features": tf.constant(np.random.default_rng(8).normal(size=(3, DIM)), tf.float32),
+                 "task_ids": tf.constant([0, 2, 1], tf.int32)},
+        {},
     ),
     "SparseReadEmbedding": (lambda: SparseReadEmbedding(VOCAB, DIM, mask_zero=True), _token_ids, {}),
     # Its weights are copies of a float32 model's for serving: no dtype policy applies.

@@ -59,7 +59,7 @@ def test_a_default_run_records_what_it_did_before_the_field_existed(tmp_path):
     default = TrainConfig.from_dict(SMALL)
     record = default.to_dict()
     left_out = {"wide_feature_weighting", "gradient_reversal_scale", "reversal_warmup_epochs",
-                "discriminator_memory", "mean_matching_weight"}  # at their defaults
+                "discriminator_memory", "mean_matching_weight", "shared_mean_projection"}  # at their defaults
     assert set(record) == {f.name for f in dataclasses.fields(TrainConfig)} - left_out
     assert TrainConfig.from_dict(record) == default
     nb = dataclasses.replace(default, wide_feature_weighting="nb")

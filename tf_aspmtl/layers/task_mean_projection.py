@@ -47,10 +47,11 @@ class TaskMeanProjection(keras.layers.Layer):
             raise ValueError(f"TaskMeanProjection momentum must be a number in [0, 1); got {momentum!r}")
         self.num_tasks, self.dim, self.momentum = int(num_tasks), int(dim), float(momentum)
         # Written in the replica context of a distribution strategy: the first replica's averages are kept.
+        # float32 under mixed precision too (autocast off): the QR decomposition takes no bfloat16.
         self.task_means = self.add_weight(shape=(self.num_tasks, self.dim), initializer="zeros", trainable=False,
-                                          aggregation="only_first_replica", name="task_means")
+                                          aggregation="only_first_replica", autocast=False, name="task_means")
         self.task_updates = self.add_weight(shape=(self.num_tasks,), initializer="zeros", trainable=False,
-                                            aggregation="only_first_replica", name="task_updates")
+                                            aggregation="only_first_replica", autocast=False, name="task_updates")
         self.built = True
 
     def _update(self, features: tf.Tensor, task_ids: tf.Tensor) -> None:
