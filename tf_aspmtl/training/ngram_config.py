@@ -103,7 +103,8 @@ class NgramConfig:
                 raise ValueError(f"NgramConfig.{name} must be an int; got {value!r}")
             if name != "seed" and value < 1:
                 raise ValueError(f"NgramConfig.{name} must be >= 1; got {value!r}")
-        for name, strict in (("learning_rate", True), ("l2", False)):
+        for name, strict in (("learning_rate", True), ("l2", False), ("private_learning_rate_multiplier", True),
+                             ("nb_smoothing", True)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                     or value < 0 or (strict and value == 0):
@@ -129,23 +130,12 @@ class NgramConfig:
                 or not 0 <= smoothing < 1:
             raise ValueError(f"NgramConfig.label_smoothing must be a number in [0, 1); got {smoothing!r}")
         object.__setattr__(self, "label_smoothing", float(smoothing))
-        multiplier = self.private_learning_rate_multiplier
-        if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not math.isfinite(multiplier) \
-                or multiplier <= 0:
-            raise ValueError(f"NgramConfig.private_learning_rate_multiplier must be a finite number > 0; got "
-                             f"{multiplier!r}")
-        object.__setattr__(self, "private_learning_rate_multiplier", float(multiplier))
         if self.term_frequency not in TERM_FREQUENCIES:
             raise ValueError(f"NgramConfig.term_frequency must be one of {list(TERM_FREQUENCIES)}; got "
                              f"{self.term_frequency!r}")
-        smoothing = self.nb_smoothing
-        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not math.isfinite(smoothing) \
-                or smoothing <= 0:
-            raise ValueError(f"NgramConfig.nb_smoothing must be a finite number > 0; got {smoothing!r}")
-        if smoothing != 1 and self.feature_weighting != "nb":
+        if self.nb_smoothing != 1 and self.feature_weighting != "nb":
             raise ValueError(f"NgramConfig.nb_smoothing smooths the NB ratios: it needs feature_weighting 'nb'; got "
                              f"{self.feature_weighting!r}")
-        object.__setattr__(self, "nb_smoothing", float(smoothing))
         if not isinstance(self.task_nb_ratios, bool):
             raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
         if self.task_nb_ratios and self.feature_weighting != "nb":
