@@ -79,6 +79,18 @@ def test_predict_is_traced_once_whatever_the_batch_sizes(trained):
     assert model.predict_function.experimental_get_tracing_count() == 1
 
 
+def test_a_dataframe_of_rows_is_read_as_its_text_and_task_columns(trained):
+    _, model = trained
+    frame = ROWS.iloc[::-1].reset_index(drop=True)  # reversed: rows are read in the frame's order
+    got = model.predict(frame, verbose=0)
+    expected = model.predict({"text": list(frame.text), "task": list(frame.task)}, verbose=0)
+    np.testing.assert_array_equal(got, expected)
+    assert model.evaluate(frame, frame.label, verbose=0, return_dict=True) == model.evaluate(
+        {"text": list(frame.text), "task": list(frame.task)}, list(frame.label), verbose=0, return_dict=True)
+    with pytest.raises(ValueError, match=r"needs the columns 'text' and 'task'; it has no 'task'.*'label'"):
+        model.predict(frame.drop(columns="task"), verbose=0)
+
+
 def test_raw_row_predict_equals_the_call_on_the_same_rows(trained):
     _, model = trained
     got = model.predict(PROBE, batch_size=2, verbose=0)

@@ -161,7 +161,8 @@ class Task(keras.Model):
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, validation_data=None, **kwargs):
         """``keras.Model.fit`` that also takes raw rows.
 
-        With ``x = {"text": [...], "task": [...]}`` and raw labels ``y``, the
+        With ``x = {"text": [...], "task": [...]}`` (or a ``pandas.DataFrame``
+        with those columns) and raw labels ``y``, the
         rows become the model kind's training stream (:meth:`training_dataset`;
         the keywords of ``training_dataset_options`` go there), one epoch
         being about one pass over the rows. ``validation_data`` may be raw
@@ -187,13 +188,14 @@ class Task(keras.Model):
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):
-        """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows and raw labels."""
+        """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows (or a DataFrame) and raw labels."""
         if is_raw_rows(x):
             x, y, batch_size = self.evaluation_dataset(x, y, batch_size), None, None
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size: int | None = None, calibrated: bool = True, **kwargs) -> np.ndarray:
-        """Probabilities [rows, max_classes] in row order; raw rows may mix tasks (texts str or bytes).
+        """Probabilities [rows, max_classes] in row order; raw rows (a mapping or a DataFrame with ``text`` and
+        ``task``) may mix tasks (texts str or bytes).
 
         With :attr:`temperatures` set (:meth:`calibrate`), each row's probabilities are scaled by its task's
         temperature, unless ``calibrated=False``.

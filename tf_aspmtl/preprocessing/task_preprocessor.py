@@ -6,6 +6,7 @@ from typing import Any, Hashable, Mapping, Sequence
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.tabular import LabelMap
@@ -31,10 +32,20 @@ def text_list(texts: Sequence[Any]) -> list:
 
 
 def is_raw_rows(x: Any) -> bool:
-    """True for raw rows ``{"text": [...], "task": [...]}`` given as Python, numpy or pandas values.
+    """True for raw rows ``{"text": [...], "task": [...]}`` given as Python, numpy or pandas values, or as a
+    ``pandas.DataFrame`` with ``text`` and ``task`` columns (other columns are ignored).
 
     Tensors and datasets are not raw rows: they go to Keras as they are.
+
+    Raises:
+        ValueError: ``x`` is a DataFrame without a ``text`` or a ``task`` column (Keras cannot read one either).
     """
+    if isinstance(x, pd.DataFrame):
+        missing = [column for column in (TEXT, TASK) if column not in x.columns]
+        if missing:
+            raise ValueError(f"A DataFrame of raw rows needs the columns {TEXT!r} and {TASK!r}; it has no "
+                             f"{' and no '.join(repr(c) for c in missing)} (its columns: {list(x.columns)})")
+        return True
     return isinstance(x, Mapping) and TEXT in x and TASK in x and not tf.is_tensor(x[TEXT])
 
 
@@ -154,7 +165,8 @@ class TaskPreprocessor(keras.layers.Layer):
         """Raw rows checked and mapped: (texts, task ids int32, class ids or None).
 
         Args:
-            x: ``{"text": [...], "task": [...]}``: texts and task names (or ids), one per row; tasks may mix.
+            x: ``{"text": [...], "task": [...]}`` (or a DataFrame with those columns): texts and task names (or
+                ids), one per row; tasks may mix.
             y: optional label values, one per row.
             where: str. What error messages call ``x``.
         """
