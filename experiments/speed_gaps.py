@@ -2,7 +2,8 @@
 
 :func:`speed_gaps` reads the training profiles (``python -m experiments.profile_train``), the serving profiles
 (``python -m experiments.profile_serving``), the training benchmark (``bench_train.json``) and the paired runs of
-skipping absent tasks' Adam updates (``lazy_absent_tasks/``), and returns the figures that docs/RESULTS.md's
+skipping absent tasks' Adam updates (``lazy_absent_tasks/``) and the LSTM backward benchmark
+(``speed_equality/lstm_backward.json``), and returns the figures that docs/RESULTS.md's
 "Where the missed goals' time goes" quotes (its template holds the prose; every number comes from here).
 """
 
@@ -61,6 +62,15 @@ def _absent_tasks_dev_cost() -> dict[str, Any]:
             "worse_on_every_seed": all(d > 0 for d in differences)}
 
 
+def _lstm_backward(steps: int) -> dict[str, float]:
+    """ms of forward + backward at ``steps`` steps, one LSTM alone and two at once, by backward pass
+    (``python -m experiments.bench_lstm_backward``)."""
+    rows = _json(PROFILES / "lstm_backward.json")["rows"]
+    keys = {"BlockLSTMGrad": "block", "batched, graph ops": "graph", "batched, XLA": "xla"}
+    return {f"lstm_backward_{keys[kind]}_{row['lstms']}x_ms": ms
+            for row in rows if row["steps"] == steps for kind, ms in row["ms"].items()}
+
+
 def speed_gaps() -> dict[str, Any]:
     """The figures of the "missed goals" section, by name (shares as fractions, times in ms)."""
     two, sixteen = _training("profile_asp_mtl_tasks2.json"), _training("profile_asp_mtl_tasks16.json")
@@ -71,7 +81,7 @@ def speed_gaps() -> dict[str, Any]:
         "forward_backward_ms_16": sixteen["forward_ms"] + sixteen["backward_ms"],
         "asp_b16_per_s": _examples_per_s("asp-mtl", 16), "asp_b64_per_s": _examples_per_s("asp-mtl", 64),
         "plain_b16_per_s": _examples_per_s("plain", 16), "plain_b64_per_s": _examples_per_s("plain", 64),
-        "absent_tasks_dev_cost": _absent_tasks_dev_cost(),
+        "absent_tasks_dev_cost": _absent_tasks_dev_cost(), **_lstm_backward(120),
         **{f"lstm_serving_{k}_b{b}": v for b in (1, 64)
            for k, v in _serving("profile_serving_lstm.json", b, LSTM_KERNELS).items()},
         **{f"ngram_serving_{k}_b{b}": v for b in (1, 64)

@@ -29,6 +29,10 @@ def results(tmp_path, monkeypatch):
     _write(tmp_path / "bench_train.json", {"models": [
         {"name": n, "batch_size": b, "examples_per_s": 100.0 * b + (5 if n == "plain" else 0)}
         for n in ("plain", "asp-mtl") for b in (16, 64)]})
+    _write(tmp_path / "speed_equality/lstm_backward.json", {"rows": [
+        {"steps": steps, "lstms": count, "ms": {"BlockLSTMGrad": steps * count, "batched, graph ops": steps + count,
+                                               "batched, XLA": 1.0 * count}}
+        for steps in (40, 120) for count in (1, 2)]})
     for seed, (before, after) in enumerate(((13.0, 13.5), (12.0, 12.1), (14.0, 14.0))):
         _write(tmp_path / f"lazy_absent_tasks/before_seed{seed}.json", {"avg_dev_error": before})
         _write(tmp_path / f"lazy_absent_tasks/after_seed{seed}.json", {"avg_dev_error": after})
@@ -43,6 +47,9 @@ def test_the_figures_are_per_step_and_per_call_shares_of_the_named_ops(results):
     assert gaps["ngram_serving_share_b64"] == pytest.approx(0.6)  # regex + n-grams, not the gather
     assert (gaps["asp_b64_per_s"], gaps["plain_b16_per_s"]) == (6400.0, 1605.0)
     assert gaps["absent_tasks_dev_cost"] == {"mean": pytest.approx(0.2), "seeds": 3, "worse_on_every_seed": False}
+    # the LSTM backward benchmark's row of 120 steps only, by backward pass and LSTMs at once
+    assert (gaps["lstm_backward_block_2x_ms"], gaps["lstm_backward_graph_1x_ms"], gaps["lstm_backward_xla_2x_ms"]) == (
+        240, 121, 2.0)
 
 
 def test_a_missing_batch_size_is_an_error_not_a_figure(results):
