@@ -143,3 +143,43 @@ def test_the_training_option_is_recorded_only_when_set_and_refused_by_name():
     assert record["shared_mean_projection"] is True and TrainConfig.from_dict(record) == config
     with pytest.raises(ValueError, match="TrainConfig.shared_mean_projection .* not 'single'"):
         dataclasses.replace(TrainConfig(), model="single", shared_mean_projection=True)
+
+
+def test_set_task_means_makes_them_the_averages_exactly_and_refuses_bad_means():
+    x, ids = _task_rows(np.random.default_rng(2))
+    layer = TaskMeanProjection(num_tasks=3, dim=4, momentum=0.9)
+    layer(tf.constant(x[::-1]), tf.constant(ids[::-1] * 0), training=True)  # some other averages first
+    exact = np.array([x[ids == t].mean(0) for t in range(3)])
+    layer.set_task_means(exact)
+    out = layer(tf.constant(x), tf.constant(ids)).numpy()
+    means = np.array([out[ids == t].mean(0) for t in range(3)])
+    np.testing.assert_allclose(means - means[0], 0.0, atol=1e-5)
+    assert layer.task_updates.numpy().min() >= 1  # every task counts as seen
+    with pytest.raises(ValueError, match=r"holds means of shape \(3, 4\); got \(2, 4\)"):
+        layer.set_task_means(exact[:2])
+    with pytest.raises(ValueError, match="must be finite"):
+        layer.set_task_means(np.full((3, 4), np.nan))
+
+
+def _task_means(features, task_ids):
+    return np.array([features[task_ids == t].mean(0) for t in range(3)])
+
+
+def test_refresh_shared_means_leaves_every_task_the_same_mean_shared_feature_over_the_rows():
+    from tf_aspmtl.training import refresh_shared_means
+
+    model = _model()
+    x = {k: np.concatenate([_inputs(t, rows=8)[k] for t in range(3)]) for k in ("token_ids", "task_id")}
+    model.fit(tf.data.Dataset.from_tensor_slices((x, np.array([0, 1] * 12))).batch(8), epochs=2, verbose=0)
+    before = _task_means(model(x)["shared"].numpy(), x["task_id"])
+    assert np.abs(before - before[0]).max() > 1e-3  # the moving averages leave differences
+    info = refresh_shared_means(model, tf.data.Dataset.from_tensor_slices((x, np.zeros(24))).batch(5))  # mixed
+    assert info["rows"] == {"a": 8, "b": 8, "c": 8} and info["largest_change"] > 0
+    after = _task_means(model(x)["shared"].numpy(), x["task_id"])
+    np.testing.assert_allclose(after - after[0], 0.0, atol=1e-5)
+    two_tasks = {k: v[x["task_id"] < 2] for k, v in x.items()}
+    with pytest.raises(ValueError, match=r"needs rows of every task; none of \['c'\]"):
+        refresh_shared_means(model, tf.data.Dataset.from_tensor_slices(two_tasks).batch(5))
+    plain = AdversarialSharedPrivateMTL(["a", "b"], vocabulary_size=20, embedding_dim=4, hidden_dim=3, encoder="cnn")
+    with pytest.raises(ValueError, match="has no shared projection to refresh"):
+        refresh_shared_means(plain, tf.data.Dataset.from_tensor_slices(two_tasks).batch(5))

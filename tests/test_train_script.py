@@ -234,3 +234,26 @@ def test_deterministic_runs_repeat_bit_for_bit(tmp_path, data_dir):
         runs.append({k: v for k, v in results.items() if k not in volatile})
     assert runs[0]["deterministic"] is True and runs[0]["threads"] == {"intra_op": 1, "inter_op": 2}
     assert runs[0] == runs[1]
+
+
+def test_a_shared_mean_projection_run_refreshes_the_means_over_the_train_rows_once_trained(tmp_path, data_dir):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tf_aspmtl.data import load_fdu_mtl
+
+    config = _quick(model="sp-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4, max_length=8, encoder="cnn",
+                    embedding="random", shared_mean_projection=True)
+    results = run(config, tmp_path / "run", data_dir, dev_only=True, verbose=0)
+    train_rows = load_fdu_mtl(data_dir, tasks=["books", "dvd"], splits=("train",))["task"].value_counts()
+    assert results["shared_means"]["books+dvd"]["rows"] == {t: int(train_rows[t]) for t in ("books", "dvd")}
+    # The saved model holds the refreshed means: over the train rows both tasks' projected shared means agree.
+    model = keras.models.load_model(tmp_path / "run" / "model" / "model.keras")
+    train = load_fdu_mtl(data_dir, tasks=["books", "dvd"], splits=("train",))
+    out = model({"text": tf.constant(list(train["text"])), "task": tf.constant(list(train["task"]))})["shared"].numpy()
+    ids = train["task"].map({"books": 0, "dvd": 1}).to_numpy()
+    np.testing.assert_allclose(out[ids == 0].mean(0), out[ids == 1].mean(0), atol=1e-5)
+    assert "shared_means" not in run(_quick(model="sp-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4,
+                                            max_length=8, encoder="cnn", embedding="random"),
+                                     tmp_path / "plain", data_dir, dev_only=True, verbose=0)

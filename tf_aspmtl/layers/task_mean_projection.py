@@ -22,7 +22,9 @@ class TaskMeanProjection(keras.layers.Layer):
     updates), so the first batches count fully.
 
     It is the hard counterpart of an adversary: instead of a discriminator pushing the shared encoder towards
-    task-invariant features, the task-readable directions of the means are cut out of them.
+    task-invariant features, the task-readable directions of the means are cut out of them. Once a model is
+    trained, :meth:`set_task_means` (through :func:`tf_aspmtl.training.refresh_shared_means`) replaces the moving
+    averages by the exact means over the training rows, which leaves a linear probe nothing to read from them.
 
     Args:
         num_tasks: int >= 2.
@@ -61,6 +63,24 @@ class TaskMeanProjection(keras.layers.Layer):
         moved = self.momentum * self.task_means.value + (1.0 - self.momentum) * batch_means
         self.task_means.assign(tf.where(present[:, None], moved, self.task_means.value))
         self.task_updates.assign(self.task_updates.value + tf.cast(present, tf.float32))
+
+    def set_task_means(self, means) -> None:
+        """Makes ``means`` [num_tasks, dim] the tasks' averages, exactly (bias correction included).
+
+        For the means over a whole set of rows once training is done
+        (:func:`tf_aspmtl.training.refresh_shared_means`): the moving averages lag behind an encoder that is still
+        learning and hold the noise of their last batches, and what they leave of the tasks' mean differences is
+        what a linear probe then reads. Every task counts as seen afterwards.
+        """
+        means = tf.convert_to_tensor(means, self.task_means.dtype)
+        if tuple(means.shape) != (self.num_tasks, self.dim):
+            raise ValueError(f"TaskMeanProjection {self.name!r} holds means of shape {(self.num_tasks, self.dim)}; "
+                             f"got {tuple(means.shape)}")
+        if not bool(tf.reduce_all(tf.math.is_finite(means))):
+            raise ValueError(f"TaskMeanProjection {self.name!r}: the means must be finite")
+        updates = tf.maximum(self.task_updates.value, 1.0)
+        self.task_updates.assign(updates)
+        self.task_means.assign(means * (1.0 - tf.pow(self.momentum, updates))[:, None])  # undone by the correction
 
     def basis(self) -> tf.Tensor:
         """``Q`` [dim, num_tasks - 1]: an orthonormal basis of the bias-corrected averages' differences from their

@@ -232,6 +232,11 @@ class SharedPrivateBackbone(keras.layers.Layer):
         update = training if update_statistics is None else update_statistics
         return self._outputs(*self._join(embedded, mask, private, training, task_ids, update), private)
 
+    def unprojected_shared(self, token_ids, training=False) -> tf.Tensor:
+        """The shared encoder's features [batch, dim] before the shared projection (what its means average)."""
+        embedded, mask = self.embed(token_ids)
+        return self.shared_encoder(embedded, mask=mask, training=training)
+
     def task_features(self, token_ids, task: int, training=False) -> dict[str, tf.Tensor]:
         """:meth:`call` for rows that all belong to task id ``task``, without the dispatch.
 

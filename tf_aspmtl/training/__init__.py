@@ -26,6 +26,7 @@ from tf_aspmtl.training.run_folder import (
     claim_run_folder,
 )
 from tf_aspmtl.training.run_report import results_markdown
+from tf_aspmtl.training.shared_means import refresh_shared_means
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.teacher_pseudo_labels import (
     PSEUDO_LABELS,
@@ -85,5 +86,6 @@ __all__ = [
     "claim_ngram_run_folder",
     "claim_run_folder",
     "RunFolderError",
+    "refresh_shared_means",
     "results_markdown",
 ]

@@ -32,6 +32,7 @@ from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
 from tf_aspmtl.training.run_folder import claim_run_folder
+from tf_aspmtl.training.shared_means import refresh_shared_means
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS, teacher_pseudo_labels
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES, WIDE_DEEP, TrainConfig, build_model
@@ -263,6 +264,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
     per_task: dict[str, dict[str, float]] = {}
     histories: dict[str, Any] = {}
     training_s, this_process_training_s, processes, resumed = 0.0, 0.0, 1, []
+    shared_means: dict[str, Any] = {}  # by group: the projection's means, refreshed once trained
     evaluated_later: list[str] = []  # groups trained by a dev-only run of this folder, tested by this one
     for group in groups:
         label = "+".join(group) if len(group) < 4 else f"{len(group)} tasks"
@@ -347,6 +349,8 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
             verbose=fit_verbose, strategy=strategy, callbacks=epoch_lines + list(callbacks),
         )
         this_process_training_s += time.time() - fit_started
+        if config.shared_mean_projection:  # the exact means of the train rows, not the moving averages
+            shared_means[label] = refresh_shared_means(model, evaluation_dataset(sub(train)))
         if selection.resumed_from_epoch:
             resumed.append({"group": label, "from_epoch": selection.resumed_from_epoch})
         if strategy is not None:
@@ -397,4 +401,5 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         "lm_pretraining": lm_info,
         "self_training": self_training_info,
         **({"wide_nb_weighting": wide_nb} if wide_nb else {}),  # only then: other runs' results are as before
+        **({"shared_means": shared_means} if shared_means else {}),
     }
