@@ -279,9 +279,10 @@ SINGLE_PROTOCOL_3_FACTORS = {
     "w2v_long": "word2vec 200-d, 30 epochs / patience 5 (today's LazyAdam at 1e-3)"}
 
 
-def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
+def _protocol_rows(folder_name: str, factors: dict[str, str], references: dict[str, str] | None = None) -> str:
     """A single-task protocol screen: each factor's dev error per seed and its paired gain over the screen's own
-    ``base`` runs (same seed, same machine), rows only for runs that exist."""
+    ``base`` runs, or over the setting ``references`` names for it (same seed, same machine), rows only for runs
+    that exist."""
     folder = RESULTS / folder_name
     runs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*_seed*.json")}
     rows = []
@@ -289,12 +290,21 @@ def _protocol_rows(folder_name: str, factors: dict[str, str]) -> str:
         dev = [runs[f"{name}_seed{s}"]["avg_dev_error"] for s in (0, 1, 2) if f"{name}_seed{s}" in runs]
         if not dev:
             continue
-        gains = [runs[f"base_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
-                 for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"base_seed{s}" in runs]
-        gain = ("–" if name == "base" else "no base run of its seeds yet" if not gains
+        reference = (references or {}).get(name, "base")
+        gains = [runs[f"{reference}_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
+                 for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"{reference}_seed{s}" in runs]
+        gain = ("–" if name == "base" else f"no {reference} run of its seeds yet" if not gains
                 else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)")
         rows.append(f"| {what} | {' / '.join(f'{d:.2f}' for d in dev)} | {plus_minus(dev)} | {gain} |")
     return "\n".join(rows) or "| – | no run has finished yet | – | – |"
+
+
+SINGLE_PROTOCOL_4_FACTORS = {
+    "w2v_long": "word2vec 200-d, 30 epochs / patience 5 (the dev-chosen protocol), first 200 tokens",
+    "w2v_long_ht": "the same, first and last tokens (head+tail)",
+    "ht": "today's single-task protocol, head+tail"}
+SINGLE_PROTOCOL_4_REFERENCES = {"w2v_long_ht": "w2v_long"}
+"""The fourth screen pairs head+tail with the same setting without it."""
 
 
 WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
@@ -354,6 +364,8 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "tuning_seeds_table": _tuning_seeds_table, "single_protocol_rows": lambda: _protocol_rows("single_protocol", SINGLE_PROTOCOL_FACTORS),
         "single_protocol_2_rows": lambda: _protocol_rows("single_protocol_2", SINGLE_PROTOCOL_2_FACTORS),
         "single_protocol_3_rows": lambda: _protocol_rows("single_protocol_3", SINGLE_PROTOCOL_3_FACTORS),
+        "single_protocol_4_rows": lambda: _protocol_rows("single_protocol_4", SINGLE_PROTOCOL_4_FACTORS,
+                                                         SINGLE_PROTOCOL_4_REFERENCES),
         "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
         "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),

@@ -76,3 +76,18 @@ def test_temperatures_give_each_models_range_and_count_below_one(tmp_path, monke
     monkeypatch.setattr(results_doc, "RESULTS", tmp_path)
     assert results_doc._temperatures() == {"ngram": "0.25 to 1.50 (2 of 3 tasks below 1)",
                                            "lstm": "1.20 to 1.20 (0 of 1 tasks below 1)"}
+
+
+def test_protocol_rows_pair_each_setting_with_base_or_with_the_setting_it_changes(results):
+    folder = results / "screen"
+    folder.mkdir()
+    errors = {"base": (20.0, 21.0), "w2v": (19.0, 19.5), "w2v_ht": (18.0, 20.0), "ht": (19.5,)}
+    for name, devs in errors.items():
+        for seed, dev in enumerate(devs):
+            (folder / f"{name}_seed{seed}.json").write_text(json.dumps({"avg_dev_error": dev}))
+    rows = results_doc._protocol_rows("screen", {"w2v": "W", "w2v_ht": "W+HT", "ht": "HT", "none": "N"},
+                                      {"w2v_ht": "w2v"}).splitlines()
+    assert [row.split(" | ")[0] for row in rows] == ["| today's single-task protocol (base)", "| W", "| W+HT", "| HT"]
+    assert rows[1].endswith("| 1.25 ± 0.35 (2 of 2 seeds better) |")  # against base: 1.0, 1.5
+    assert rows[2].endswith("| 0.25 ± 1.06 (1 of 2 seeds better) |")  # against w2v: 1.0, -0.5
+    assert rows[3].endswith("| 0.50 (1 of 1 seeds better) |")
