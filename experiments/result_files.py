@@ -38,11 +38,15 @@ PROTOCOL_FAMILIES = tuple(f"{family}_w2v" for family in FAMILIES)
 ``experiments/configs/table_runs.toml``), in the order of :data:`FAMILIES`."""
 PROTOCOL_PAPER_COLUMN = {f"{family}_w2v": column for family, column in PAPER_COLUMN.items()}
 """The paper's Table 2 column of each family under that protocol."""
+PROTOCOL_HT_FAMILIES = tuple(f"{family}_w2v_ht" for family in FAMILIES)
+"""The same with head+tail truncation (``table2_protocol_ht``: the fourth single-task screen's setting)."""
+PROTOCOL_HT_PAPER_COLUMN = {f"{family}_w2v_ht": column for family, column in PAPER_COLUMN.items()}
 LABELS = {"single": "single-task LSTM", "fs_mtl": "FS-MTL", "sp_mtl": "SP-MTL", "asp_mtl": "ASP-MTL",
           "asp_mtl_no_adv": "ASP-MTL without L_adv", "asp_mtl_no_diff": "ASP-MTL without L_diff",
           "asp_mtl_confusion": "ASP-MTL, confusion objective", "asp_mtl_unlabeled": "ASP-MTL + 25 % unlabelled rows",
           "sp_mtl_sc": "SP-MTL-SC", "sp_mtl_bc": "SP-MTL-BC", "asp_mtl_sc": "ASP-MTL-SC", "asp_mtl_bc": "ASP-MTL-BC"}
 LABELS.update({f"{family}_w2v": f"{LABELS[family]} (w2v)" for family in FAMILIES})
+LABELS.update({f"{family}_w2v_ht": f"{LABELS[family]} (w2v, head+tail)" for family in FAMILIES})
 """How the tables name a setting (Table 2's families, under today's and the dev-chosen protocol; the ablations;
 Table 3's transfer columns)."""
 

@@ -33,6 +33,8 @@ from experiments.result_files import (
     PAPER_COLUMN,
     PREVIOUS_4TASK_WINNER,
     PROTOCOL_FAMILIES,
+    PROTOCOL_HT_FAMILIES,
+    PROTOCOL_HT_PAPER_COLUMN,
     PROTOCOL_PAPER_COLUMN,
     RESULTS as RESULT_FILES,
     TABLES as RESULTS,
@@ -83,11 +85,12 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
         if plots:
             plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png",
                  "Test error per task: ours (mean ± sd over seeds) and the paper's")
-    protocol = table2_protocol(runs, command)
-    if protocol is not None:
-        add("table2_protocol", *protocol)
-    else:
-        blocks["table2_protocol"] = "No run of this table has finished yet."
+    for name, (families, columns, title, previous) in PROTOCOLS.items():
+        protocol = table2_protocol(runs, command, families, columns, title, previous)
+        if protocol is not None:
+            add(name, *protocol)
+        else:
+            blocks[name] = "No run of this table has finished yet."
     ablation_settings = ("asp_mtl",) + tuple(ABLATION_SETTINGS)
     ablations = error_table(runs, ablation_settings, None)
     if ablations is not None and any(runs.get(s) for s in ABLATION_SETTINGS):
@@ -127,19 +130,28 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
     return out
 
 
-def table2_protocol(runs, command: str):
-    """Table 2's families under the dev-chosen protocol: (frame, markdown), or None before any run finished. Its
-    pairs: each step of the paper's order within the protocol, then each family against its Table 2 run."""
-    frame = error_table(runs, PROTOCOL_FAMILIES, PROTOCOL_PAPER_COLUMN)
+PROTOCOLS = {
+    "table2_protocol": (PROTOCOL_FAMILIES, PROTOCOL_PAPER_COLUMN,
+                        "Table 2 under the dev-chosen protocol (word2vec 200-d, at most 30 epochs, patience 5)", FAMILIES),
+    "table2_protocol_ht": (PROTOCOL_HT_FAMILIES, PROTOCOL_HT_PAPER_COLUMN,
+                           "Table 2 under the dev-chosen protocol with head+tail truncation", PROTOCOL_FAMILIES),
+}
+"""Table 2 under each protocol of ``experiments/configs/table_runs.toml``: (its settings, the paper's column of each,
+title, the settings of the protocol it changes, each family paired with its run of the same seed there)."""
+
+
+def table2_protocol(runs, command: str, families=PROTOCOL_FAMILIES, columns=PROTOCOL_PAPER_COLUMN,
+                    title: str = PROTOCOLS["table2_protocol"][2], previous=FAMILIES):
+    """Table 2's families under a protocol: (frame, markdown), or None before any run finished. Its pairs: each
+    step of the paper's order within the protocol, then each family against its run under ``previous``."""
+    frame = error_table(runs, families, columns)
     if frame is None:
         return None
-    within = [(f"{a}_w2v", f"{b}_w2v") for a, b in TABLE2_PAIRS]
-    pairs = [paired(runs, a, b) for a, b in within + list(zip(PROTOCOL_FAMILIES, FAMILIES))]
-    wall = sum(r["wall_time_s"] for f in PROTOCOL_FAMILIES for r in runs.get(f, {}).values())
-    return frame, markdown_table(
-        frame, PROTOCOL_FAMILIES, PROTOCOL_PAPER_COLUMN,
-        "Table 2 under the dev-chosen protocol (word2vec 200-d, at most 30 epochs, patience 5)", pairs, command,
-        wall_s=wall)
+    name = dict(zip(FAMILIES, families))
+    within = [(name[a], name[b]) for a, b in TABLE2_PAIRS]
+    pairs = [paired(runs, a, b) for a, b in within + list(zip(families, previous))]
+    wall = sum(r["wall_time_s"] for f in families for r in runs.get(f, {}).values())
+    return frame, markdown_table(frame, families, columns, title, pairs, command, wall_s=wall)
 
 
 def rebuild(command: str) -> list[Path]:

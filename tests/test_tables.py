@@ -258,6 +258,19 @@ def test_the_protocol_table_pairs_its_families_in_the_papers_order_and_each_with
     assert tables.table2_protocol({}, "cmd") is None
 
 
+def test_the_head_tail_protocol_pairs_each_family_with_its_run_of_the_protocol_it_changes(runs_dir):
+    for seed in (0, 1):
+        for setting, error in (("single_w2v", 18.0), ("single_w2v_ht", 17.0 - seed), ("asp_mtl_w2v_ht", 14.0)):
+            (runs_dir / f"{setting}_seed{seed}.json").write_text(json.dumps(
+                {**_run({"books": error, "dvd": error}), "wall_time_s": 60.0}))
+    families, columns, title, previous = tables.PROTOCOLS["table2_protocol_ht"]
+    frame, md = tables.table2_protocol(tables.load_runs(tables.RUNS), "cmd", families, columns, title, previous)
+    assert frame.set_index("task").loc["average"]["single_w2v_ht_mean"] == pytest.approx(16.5)
+    assert "| single-task LSTM (w2v, head+tail) − single-task LSTM (w2v) | 0, 1 | 4 | **-1.50** |" in md
+    assert "ASP-MTL (w2v, head+tail) − ASP-MTL (w2v)" not in md  # its w2v runs are missing: no pair
+    assert "Table 2 under the dev-chosen protocol with head+tail truncation" in md
+
+
 def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
