@@ -127,9 +127,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p.error(f"--lengths must be comma-separated integers; got {args.lengths!r}")
     if min(lengths) < 1:
         p.error(f"--lengths must be >= 1; got {args.lengths!r}")
-    from tf_aspmtl.runtime import DEFAULT_THREADS, configure_cpu_threads
+    import tensorflow as tf
 
-    configure_cpu_threads(*DEFAULT_THREADS)
     rows = []
     for steps in lengths:
         for count in (1, 2):
@@ -138,11 +137,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"length {steps}, {count} LSTM(s) at once: "
                   + ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in row["ms"].items()), flush=True)
     record = {**provenance(command_line("experiments.bench_lstm_backward", argv)), "note": args.note,
-              "threads": list(DEFAULT_THREADS), "input_dim": INPUT_DIM, "units": UNITS, "batch": BATCH,
+              "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                          tf.config.threading.get_inter_op_parallelism_threads()], "input_dim": INPUT_DIM, "units": UNITS, "batch": BATCH,
               "rows": rows}
     write_json(args.output, record)
     return record
 
 
 if __name__ == "__main__":
+    from tf_aspmtl.runtime import DEFAULT_THREADS, configure_cpu_threads
+
+    configure_cpu_threads(*DEFAULT_THREADS)  # the main job's thread pools (a caller of main() keeps its own)
     main()
