@@ -85,8 +85,8 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
         if plots:
             plot(table2, FAMILIES, PAPER_COLUMN, RESULTS / "table2.png",
                  "Test error per task: ours (mean ± sd over seeds) and the paper's")
-    for name, (families, columns, title, previous) in PROTOCOLS.items():
-        protocol = table2_protocol(runs, command, families, columns, title, previous)
+    for name in PROTOCOLS:
+        protocol = table2_protocol(runs, command, name)
         if protocol is not None:
             add(name, *protocol)
         else:
@@ -140,10 +140,11 @@ PROTOCOLS = {
 title, the settings of the protocol it changes, each family paired with its run of the same seed there)."""
 
 
-def table2_protocol(runs, command: str, families=PROTOCOL_FAMILIES, columns=PROTOCOL_PAPER_COLUMN,
-                    title: str = PROTOCOLS["table2_protocol"][2], previous=FAMILIES):
-    """Table 2's families under a protocol: (frame, markdown), or None before any run finished. Its pairs: each
-    step of the paper's order within the protocol, then each family against its run under ``previous``."""
+def table2_protocol(runs, command: str, protocol: str = "table2_protocol"):
+    """Table 2's families under a protocol of :data:`PROTOCOLS`: (frame, markdown), or None before any run
+    finished. Its pairs: each step of the paper's order within the protocol, then each family against its run under
+    the protocol it changes."""
+    families, columns, title, previous = PROTOCOLS[protocol]
     frame = error_table(runs, families, columns)
     if frame is None:
         return None

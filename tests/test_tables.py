@@ -263,8 +263,7 @@ def test_the_head_tail_protocol_pairs_each_family_with_its_run_of_the_protocol_i
         for setting, error in (("single_w2v", 18.0), ("single_w2v_ht", 17.0 - seed), ("asp_mtl_w2v_ht", 14.0)):
             (runs_dir / f"{setting}_seed{seed}.json").write_text(json.dumps(
                 {**_run({"books": error, "dvd": error}), "wall_time_s": 60.0}))
-    families, columns, title, previous = tables.PROTOCOLS["table2_protocol_ht"]
-    frame, md = tables.table2_protocol(tables.load_runs(tables.RUNS), "cmd", families, columns, title, previous)
+    frame, md = tables.table2_protocol(tables.load_runs(tables.RUNS), "cmd", "table2_protocol_ht")
     assert frame.set_index("task").loc["average"]["single_w2v_ht_mean"] == pytest.approx(16.5)
     assert "| single-task LSTM (w2v, head+tail) − single-task LSTM (w2v) | 0, 1 | 4 | **-1.50** |" in md
     assert "ASP-MTL (w2v, head+tail) − ASP-MTL (w2v)" not in md  # its w2v runs are missing: no pair

@@ -82,11 +82,15 @@ class TaskMeanProjection(keras.layers.Layer):
         self.task_updates.assign(updates)
         self.task_means.assign(means * (1.0 - tf.pow(self.momentum, updates))[:, None])  # undone by the correction
 
+    def means(self) -> tf.Tensor:
+        """The tasks' averages [num_tasks, dim], bias-corrected: what the projection removes the differences of."""
+        updates = tf.maximum(self.task_updates.value, 1.0)
+        return self.task_means.value / (1.0 - tf.pow(self.momentum, updates))[:, None]
+
     def basis(self) -> tf.Tensor:
         """``Q`` [dim, num_tasks - 1]: an orthonormal basis of the bias-corrected averages' differences from their
         mean (the directions removed)."""
-        updates = tf.maximum(self.task_updates.value, 1.0)
-        means = self.task_means.value / (1.0 - tf.pow(self.momentum, updates))[:, None]
+        means = self.means()
         centered = means - tf.reduce_mean(means, axis=0, keepdims=True)
         q, _ = tf.linalg.qr(tf.transpose(centered[:-1]))  # the T - 1 first differences span all of them
         return q

@@ -51,8 +51,7 @@ def refresh_shared_means(model: MultiTaskClassifier, x, batch_size: int | None =
     if (counts == 0).any():
         missing = [model.task_names[i] for i in np.flatnonzero(counts == 0)]
         raise ValueError(f"refresh_shared_means needs rows of every task; none of {missing}")
-    updates = np.maximum(projection.task_updates.numpy(), 1.0)
-    stored = projection.task_means.numpy() / (1.0 - projection.momentum ** updates)[:, None]
+    stored = projection.means().numpy()
     means = sums / counts[:, None]
     projection.set_task_means(means)
     return {"rows": {t: int(n) for t, n in zip(model.task_names, counts)},
