@@ -24,7 +24,9 @@
 # 0.7: label smoothing leaves it less sure), self08_tri1m_ls01_binary (binarised counts, --term-frequency binary) and
 # self08_tri1m_ls01_nbs05 (NB ratios smoothed by 0.5, --nb-smoothing), each paired with self08_tri1m_ls01 (the best
 # configuration since); then _nbs2 (smoothing 2), paired with it too, and _binary_nbs2 (both), paired with _binary.
-# Then self075_tri1m_ls01_binary_priv05: the two levers nearest a gain on ls01 together, on _binary, paired with it.
+# Then self075_tri1m_ls01_binary_priv05: the two levers nearest a gain on ls01 together, on _binary, paired with it;
+# then, paired with that (the best configuration since), _priv025 (the private rate x 0.25) and
+# self075_quad2m_ls01_binary_priv05 (n-grams of up to 4 words, 2,000,000 kept).
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -97,5 +99,6 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self08_tri1m_ls01_priv05 nb_lr3_self08_tri1m_ls01_priv2 nb_lr3_self075_tri1m_ls01
        nb_lr3_self07_tri1m_ls01 nb_lr3_self08_tri1m_ls01_binary nb_lr3_self08_tri1m_ls01_nbs05
        nb_lr3_self08_tri1m_ls01_nbs2 nb_lr3_self08_tri1m_ls01_binary_nbs2
-       nb_lr3_self075_tri1m_ls01_binary_priv05)
+       nb_lr3_self075_tri1m_ls01_binary_priv05 nb_lr3_self075_tri1m_ls01_binary_priv025
+       nb_lr3_self075_quad2m_ls01_binary_priv05)
 run_screen ngram_task_rows "experiments.ngram --dev-only"
