@@ -13,8 +13,8 @@ adding them lowers the dev error at the best C of ``--c-grid``:
 
 - ``words``: word 1..``--ngrams``-grams, at most ``--max-features`` of them;
 - ``words+chars``: the same columns beside character ``--char-min``..``--char-max``-grams (``char_wb``, at most
-  ``--char-max-features``), each block NB-scaled with its own ratios and L2-normalised per row, so that each
-  block weighs the same.
+  ``--char-max-features``), each block NB-scaled with its own ratios and L2-normalised per row, the characters'
+  then scaled by ``--block-weight`` (1: both blocks weigh the same).
 
 Dev error only (the last 200 train rows of each task; the test split is never read). A lead to screen in the
 library's model, not a result: the model there adds self-training, label smoothing and other levers.
@@ -38,7 +38,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "leads" / "char_ngrams.
 SETTINGS = ("words", "words+chars")
 
 
-def _nb_block(vectorizer, train_text, dev_text, y_train: np.ndarray):
+def nb_block(vectorizer, train_text, dev_text, y_train: np.ndarray):
     """One block of columns, NB-scaled by its own ratios and L2-normalised per row: (train, dev)."""
     from sklearn.preprocessing import normalize
 
@@ -48,7 +48,8 @@ def _nb_block(vectorizer, train_text, dev_text, y_train: np.ndarray):
 
 
 def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int = 1_000_000, ngrams: int = 3,
-          char_range: tuple[int, int] = (2, 5), char_max_features: int = 500_000) -> dict[str, Any]:
+          char_range: tuple[int, int] = (2, 5), char_max_features: int = 500_000,
+          block_weight: float = 1.0) -> dict[str, Any]:
     """Both settings at every C: ``{"fits": [{setting, C, dev_error, per_task, fit_s}], "best": {setting: fit}}``."""
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -63,14 +64,15 @@ def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int
     y_train, y_dev = train["label"].to_numpy(), dev["label"].to_numpy()
     train_tasks, dev_tasks = train["task"].to_numpy(), dev["task"].to_numpy()
     text_train, text_dev = train["text"].astype(str), dev["text"].astype(str)
-    words = _nb_block(TfidfVectorizer(ngram_range=(1, ngrams), max_features=max_features, sublinear_tf=True,
+    words = nb_block(TfidfVectorizer(ngram_range=(1, ngrams), max_features=max_features, sublinear_tf=True,
                                       token_pattern=r"\S+", lowercase=False),
                       text_train, text_dev, y_train)
-    chars = _nb_block(TfidfVectorizer(analyzer="char_wb", ngram_range=char_range, max_features=char_max_features,
+    chars = nb_block(TfidfVectorizer(analyzer="char_wb", ngram_range=char_range, max_features=char_max_features,
                                       sublinear_tf=True, lowercase=False),
                       text_train, text_dev, y_train)
     blocks = {"words": words,
-              "words+chars": (sp.hstack([words[0], chars[0]]).tocsr(), sp.hstack([words[1], chars[1]]).tocsr())}
+              "words+chars": (sp.hstack([words[0], block_weight * chars[0]]).tocsr(),
+                              sp.hstack([words[1], block_weight * chars[1]]).tocsr())}
     fits = []
     for setting in SETTINGS:
         x_train, x_dev = blocks[setting]
@@ -88,7 +90,7 @@ def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int
             fits.append(fit)
     best = {s: min((f for f in fits if f["setting"] == s), key=lambda f: f["dev_error"]) for s in SETTINGS}
     return {"tasks": names, "max_features": max_features, "ngrams": ngrams, "char_range": list(char_range),
-            "char_max_features": char_max_features, "fits": fits,
+            "char_max_features": char_max_features, "block_weight": block_weight, "fits": fits,
             "best": {s: {"C": f["C"], "dev_error": f["dev_error"]} for s, f in best.items()}}
 
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--char-min", type=int, default=2)
     p.add_argument("--char-max", type=int, default=5)
     p.add_argument("--char-max-features", type=int, default=500_000)
+    p.add_argument("--block-weight", type=float, default=1.0,
+                   help="scale of the added block's columns against the words' (each L2-normalised per row first)")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = p.parse_args(argv)
     try:
@@ -111,12 +115,14 @@ def main(argv: list[str] | None = None) -> None:
         p.error("every C must be > 0, and --max-features, --ngrams and --char-max-features >= 1")
     if not 1 <= args.char_min <= args.char_max:
         p.error(f"need 1 <= --char-min <= --char-max; got {args.char_min} and {args.char_max}")
+    if not args.block_weight > 0:
+        p.error(f"--block-weight must be > 0; got {args.block_weight}")
     try:
         import sklearn  # noqa: F401
     except ImportError:
         p.error("scikit-learn is missing: pip install -r experiments/requirements-bench.txt")
     result = probe(c_grid, args.tasks.split(",") if args.tasks else None, args.max_features, args.ngrams,
-                   (args.char_min, args.char_max), args.char_max_features)
+                   (args.char_min, args.char_max), args.char_max_features, args.block_weight)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     write_json(args.output, {**result, **provenance(command_line("experiments.lead_char_ngrams", argv))})
     print(f"wrote {args.output}")
