@@ -25,73 +25,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from experiments.lead_nb_per_task import augmented, nb_ratios
+from experiments.lead_anchor import checked_c_grid, fit_beside_words, nb_block, word_block
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "leads" / "char_ngrams.json"
-SETTINGS = ("words", "words+chars")
-
-
-def nb_block(vectorizer, train_text, dev_text, y_train: np.ndarray):
-    """One block of columns, NB-scaled by its own ratios and L2-normalised per row: (train, dev)."""
-    from sklearn.preprocessing import normalize
-
-    x_train, x_dev = vectorizer.fit_transform(train_text), vectorizer.transform(dev_text)
-    ratio = nb_ratios((x_train > 0).astype(np.float64).tocsr(), y_train)
-    return (normalize(x_train.multiply(ratio).tocsr()), normalize(x_dev.multiply(ratio).tocsr()))
 
 
 def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int = 1_000_000, ngrams: int = 3,
           char_range: tuple[int, int] = (2, 5), char_max_features: int = 500_000,
           block_weight: float = 1.0) -> dict[str, Any]:
-    """Both settings at every C: ``{"fits": [{setting, C, dev_error, per_task, fit_s}], "best": {setting: fit}}``."""
-    import scipy.sparse as sp
+    """Both settings at every C (:func:`experiments.lead_anchor.fit_beside_words`), with the probe's settings."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from tf_aspmtl.data import load_fdu_mtl
-    from sklearn.linear_model import LogisticRegression
 
     frame = load_fdu_mtl(tasks=tasks, splits=("train", "dev"))
     train = frame[frame["split"] == "train"].reset_index(drop=True)
     dev = frame[frame["split"] == "dev"].reset_index(drop=True)
-    names = list(dict.fromkeys(train["task"]))
-    y_train, y_dev = train["label"].to_numpy(), dev["label"].to_numpy()
-    train_tasks, dev_tasks = train["task"].to_numpy(), dev["task"].to_numpy()
+    y_train = train["label"].to_numpy()
     text_train, text_dev = train["text"].astype(str), dev["text"].astype(str)
-    words = nb_block(TfidfVectorizer(ngram_range=(1, ngrams), max_features=max_features, sublinear_tf=True,
-                                      token_pattern=r"\S+", lowercase=False),
-                      text_train, text_dev, y_train)
+    words = word_block(text_train, text_dev, y_train, max_features, ngrams)
     chars = nb_block(TfidfVectorizer(analyzer="char_wb", ngram_range=char_range, max_features=char_max_features,
-                                      sublinear_tf=True, lowercase=False),
-                      text_train, text_dev, y_train)
-    blocks = {"words": words,
-              "words+chars": (sp.hstack([words[0], block_weight * chars[0]]).tocsr(),
-                              sp.hstack([words[1], block_weight * chars[1]]).tocsr())}
-    fits = []
-    for setting in SETTINGS:
-        x_train, x_dev = blocks[setting]
-        ones = np.ones(x_train.shape[1])
-        a_train = augmented(x_train, train_tasks, names, ones, {n: ones for n in names})
-        a_dev = augmented(x_dev, dev_tasks, names, ones, {n: ones for n in names})
-        for c in c_grid:
-            started = time.monotonic()
-            predicted = LogisticRegression(solver="liblinear", C=c).fit(a_train, y_train).predict(a_dev)
-            per_task = {n: float(100 * np.mean(predicted[dev_tasks == n] != y_dev[dev_tasks == n])) for n in names}
-            fit = {"setting": setting, "C": c, "dev_error": float(np.mean(list(per_task.values()))),
-                   "per_task": per_task, "fit_s": round(time.monotonic() - started, 1),
-                   "columns": int(x_train.shape[1])}
-            print(f"{setting:12s} C={c:<6g} dev error {fit['dev_error']:.2f} %  ({fit['fit_s']:.0f} s)", flush=True)
-            fits.append(fit)
-    best = {s: min((f for f in fits if f["setting"] == s), key=lambda f: f["dev_error"]) for s in SETTINGS}
-    return {"tasks": names, "max_features": max_features, "ngrams": ngrams, "char_range": list(char_range),
-            "char_max_features": char_max_features, "block_weight": block_weight, "fits": fits,
-            "best": {s: {"C": f["C"], "dev_error": f["dev_error"]} for s, f in best.items()}}
+                                     sublinear_tf=True, lowercase=False),
+                     text_train, text_dev, y_train)
+    result = fit_beside_words(train, dev, words, chars, "words+chars", block_weight, c_grid)
+    return {**result, "max_features": max_features, "ngrams": ngrams, "char_range": list(char_range),
+            "char_max_features": char_max_features}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,20 +69,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="scale of the added block's columns against the words' (each L2-normalised per row first)")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = p.parse_args(argv)
-    try:
-        c_grid = [float(c) for c in args.c_grid.split(",")]
-    except ValueError:
-        p.error(f"--c-grid must be comma-separated numbers; got {args.c_grid!r}")
-    if not all(c > 0 for c in c_grid) or min(args.max_features, args.ngrams, args.char_max_features) < 1:
-        p.error("every C must be > 0, and --max-features, --ngrams and --char-max-features >= 1")
+    c_grid = checked_c_grid(p, args.c_grid, args.block_weight)
+    if min(args.max_features, args.ngrams, args.char_max_features) < 1:
+        p.error("--max-features, --ngrams and --char-max-features must be >= 1")
     if not 1 <= args.char_min <= args.char_max:
         p.error(f"need 1 <= --char-min <= --char-max; got {args.char_min} and {args.char_max}")
-    if not args.block_weight > 0:
-        p.error(f"--block-weight must be > 0; got {args.block_weight}")
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        p.error("scikit-learn is missing: pip install -r experiments/requirements-bench.txt")
     result = probe(c_grid, args.tasks.split(",") if args.tasks else None, args.max_features, args.ngrams,
                    (args.char_min, args.char_max), args.char_max_features, args.block_weight)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

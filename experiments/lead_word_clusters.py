@@ -31,13 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from experiments.lead_char_ngrams import nb_block
-from experiments.lead_nb_per_task import augmented
+from experiments.lead_anchor import checked_c_grid, fit_beside_words, nb_block, word_block
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "leads" / "word_clusters.json"
 CACHE = REPO_ROOT / "runs" / "cache" / "word_vectors"
-SETTINGS = ("words", "words+clusters")
 
 
 def cluster_texts(texts, cluster_of: dict[str, int]) -> list[str]:
@@ -65,10 +63,8 @@ def word_clusters(texts: list[str], dim: int, clusters: int,
 def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int = 1_000_000, ngrams: int = 3,
           dim: int = 200, clusters: int = 1000, cluster_ngrams: int = 3,
           block_weight: float = 1.0) -> dict[str, Any]:
-    """Both settings at every C: ``{"fits": [{setting, C, dev_error, per_task, fit_s}], "best": {setting: fit}}``."""
-    import scipy.sparse as sp
+    """Both settings at every C (:func:`experiments.lead_anchor.fit_beside_words`), with the clusters' facts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     from tf_aspmtl.data import load_fdu_mtl
 
@@ -76,40 +72,17 @@ def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int
     train = frame[frame["split"] == "train"].reset_index(drop=True)
     dev = frame[frame["split"] == "dev"].reset_index(drop=True)
     unlabeled = frame[frame["split"] == "unlabeled"]
-    names = list(dict.fromkeys(train["task"]))
-    y_train, y_dev = train["label"].to_numpy(), dev["label"].to_numpy()
-    train_tasks, dev_tasks = train["task"].to_numpy(), dev["task"].to_numpy()
+    y_train = train["label"].to_numpy()
     text_train, text_dev = train["text"].astype(str).tolist(), dev["text"].astype(str).tolist()
     cluster_of, facts = word_clusters(text_train + unlabeled["text"].astype(str).tolist(), dim, clusters)
     print(f"{facts['words']} words in {clusters} clusters ({facts['seconds']:.0f} s)", flush=True)
-    words = nb_block(TfidfVectorizer(ngram_range=(1, ngrams), max_features=max_features, sublinear_tf=True,
-                                     token_pattern=r"\S+", lowercase=False),
-                     text_train, text_dev, y_train)
+    words = word_block(text_train, text_dev, y_train, max_features, ngrams)
     grouped = nb_block(TfidfVectorizer(ngram_range=(1, cluster_ngrams), sublinear_tf=True, token_pattern=r"\S+",
                                        lowercase=False),
                        cluster_texts(text_train, cluster_of), cluster_texts(text_dev, cluster_of), y_train)
-    blocks = {"words": words,
-              "words+clusters": (sp.hstack([words[0], block_weight * grouped[0]]).tocsr(),
-                              sp.hstack([words[1], block_weight * grouped[1]]).tocsr())}
-    fits = []
-    for setting in SETTINGS:
-        x_train, x_dev = blocks[setting]
-        ones = np.ones(x_train.shape[1])
-        a_train = augmented(x_train, train_tasks, names, ones, {n: ones for n in names})
-        a_dev = augmented(x_dev, dev_tasks, names, ones, {n: ones for n in names})
-        for c in c_grid:
-            started = time.monotonic()
-            predicted = LogisticRegression(solver="liblinear", C=c).fit(a_train, y_train).predict(a_dev)
-            per_task = {n: float(100 * np.mean(predicted[dev_tasks == n] != y_dev[dev_tasks == n])) for n in names}
-            fit = {"setting": setting, "C": c, "dev_error": float(np.mean(list(per_task.values()))),
-                   "per_task": per_task, "fit_s": round(time.monotonic() - started, 1),
-                   "columns": int(x_train.shape[1])}
-            print(f"{setting:15s} C={c:<6g} dev error {fit['dev_error']:.2f} %  ({fit['fit_s']:.0f} s)", flush=True)
-            fits.append(fit)
-    best = {s: min((f for f in fits if f["setting"] == s), key=lambda f: f["dev_error"]) for s in SETTINGS}
-    return {"tasks": names, "max_features": max_features, "ngrams": ngrams, "dim": dim,
-            "cluster_ngrams": cluster_ngrams, "word_clusters": facts, "block_weight": block_weight, "fits": fits,
-            "best": {s: {"C": f["C"], "dev_error": f["dev_error"]} for s, f in best.items()}}
+    result = fit_beside_words(train, dev, words, grouped, "words+clusters", block_weight, c_grid)
+    return {**result, "max_features": max_features, "ngrams": ngrams, "dim": dim,
+            "cluster_ngrams": cluster_ngrams, "word_clusters": facts}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,20 +98,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="scale of the added block's columns against the words' (each L2-normalised per row first)")
     p.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = p.parse_args(argv)
-    try:
-        c_grid = [float(c) for c in args.c_grid.split(",")]
-    except ValueError:
-        p.error(f"--c-grid must be comma-separated numbers; got {args.c_grid!r}")
-    if not all(c > 0 for c in c_grid):
-        p.error("every C must be > 0")
+    c_grid = checked_c_grid(p, args.c_grid, args.block_weight)
     if min(args.max_features, args.ngrams, args.dim, args.cluster_ngrams) < 1 or args.clusters < 2:
         p.error("--max-features, --ngrams, --dim and --cluster-ngrams must be >= 1, --clusters >= 2")
-    if not args.block_weight > 0:
-        p.error(f"--block-weight must be > 0; got {args.block_weight}")
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        p.error("scikit-learn is missing: pip install -r experiments/requirements-bench.txt")
     result = probe(c_grid, args.tasks.split(",") if args.tasks else None, args.max_features, args.ngrams,
                    args.dim, args.clusters, args.cluster_ngrams, args.block_weight)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

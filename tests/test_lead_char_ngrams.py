@@ -11,7 +11,7 @@ from experiments import lead_char_ngrams
     (["--c-grid", "1,x"], "--c-grid must be comma-separated numbers"),
     (["--c-grid", "0"], "every C must be > 0"),
     (["--block-weight", "0"], "--block-weight must be > 0"),
-    (["--char-max-features", "0"], "--char-max-features >= 1"),
+    (["--char-max-features", "0"], "--char-max-features must be >= 1"),
     (["--char-min", "4", "--char-max", "2"], "need 1 <= --char-min <= --char-max"),
 ])
 def test_bad_options_are_named_not_a_traceback(argv, message, capsys):
