@@ -129,6 +129,12 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
                                                       "--max-features", "2000000", "--label-smoothing", "0.1",
                                                       "--term-frequency", "binary",
                                                       "--private-learning-rate-multiplier", "0.5"],
+    # character 2-5-grams beside the word n-grams, at 0.15 and 0.3 of their weight (the scikit-learn lead,
+    # experiments/lead_char_ngrams.py: dev 9.41 and 9.72 against 9.91 without), on the best configuration (quad2m)
+    **{f"rows_nb_lr3_self075_quad2m_ls01_binary_priv05_char5w{tag}": [
+        *_NB_LR3, "--self-training-threshold", "0.75", "--ngrams", "4", "--max-features", "2000000",
+        "--label-smoothing", "0.1", "--term-frequency", "binary", "--private-learning-rate-multiplier", "0.5",
+        "--character-ngrams", "5", "--character-weight", weight] for tag, weight in (("015", "0.15"), ("03", "0.3"))},
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -161,7 +167,9 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     "rows_nb_lr3_self075_tri1m_ls01_binary_priv05": "rows_nb_lr3_self08_tri1m_ls01_binary",
                     **{name: "rows_nb_lr3_self075_tri1m_ls01_binary_priv05" for name in (
                         "rows_nb_lr3_self075_tri1m_ls01_binary_priv025",
-                        "rows_nb_lr3_self075_quad2m_ls01_binary_priv05")}}
+                        "rows_nb_lr3_self075_quad2m_ls01_binary_priv05")},
+                    **{f"rows_nb_lr3_self075_quad2m_ls01_binary_priv05_char5w{tag}":
+                       "rows_nb_lr3_self075_quad2m_ls01_binary_priv05" for tag in ("015", "03")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
@@ -263,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nb-smoothing", type=float, metavar="A",
                    help="> 0, with --feature-weighting nb: the count added to each n-gram's positive and negative "
                         f"row counts in its NB ratio (default {default.nb_smoothing}, NBSVM's)")
+    p.add_argument("--character-ngrams", type=int, metavar="N",
+                   help="0 (off) or >= 2: beside the word n-grams, character n-grams of 2 to N characters inside "
+                        f"word boundaries, weighted as the words' (default {default.character_ngrams})")
+    p.add_argument("--character-max-features", type=int, metavar="K",
+                   help="with --character-ngrams: most character n-grams kept "
+                        f"(default {default.character_max_features})")
+    p.add_argument("--character-weight", type=float, metavar="W",
+                   help="> 0, with --character-ngrams: the character block's scale against the words' "
+                        f"(default {default.character_weight})")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

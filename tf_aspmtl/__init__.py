@@ -34,6 +34,7 @@ from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing import (
     MultiTaskPreprocessor,
+    NgramFeatureUnion,
     NgramFeatures,
     NgramPreprocessor,
     TaskPreprocessor,
@@ -51,6 +52,7 @@ __all__ = [
     "MultiTaskEnsemble",
     "MultiTaskObjective",
     "MultiTaskPreprocessor",
+    "NgramFeatureUnion",
     "NgramFeatures",
     "NgramPreprocessor",
     "SharedPrivateBackbone",

@@ -103,6 +103,9 @@ class SharedPrivateNgramClassifier(Task):
         self.feature_dropout = float(feature_dropout)
         self.feature_dropout_seed = int(feature_dropout_seed)
         self.per_task_metrics = bool(per_task_metrics)
+        if task_nb_ratios and not hasattr(preprocessor.features, "count"):
+            raise ValueError("task_nb_ratios counts the word features' n-grams: it takes an NgramFeatures, not "
+                             f"{type(preprocessor.features).__name__}")
         if task_nb_ratios and preprocessor.features.weighting != "nb":
             raise ValueError("task_nb_ratios scales the private path's NB-weighted features: the preprocessor's "
                              f"features need weighting='nb'; got {preprocessor.features.weighting!r}")
@@ -305,7 +308,8 @@ class SharedPrivateNgramClassifier(Task):
 
     def serving_info(self, is_multitask: bool) -> dict[str, Any]:
         weighting = " scaled by NB log-count ratios" if self.features.weighting == "nb" else ""
-        return {**super().serving_info(is_multitask), "features": f"word n-gram tf-idf{weighting}",
+        characters = " and character n-grams" if hasattr(self.features, "characters") else ""
+        return {**super().serving_info(is_multitask), "features": f"word n-gram{characters} tf-idf{weighting}",
                 "ngrams": self.features.ngrams, "vocabulary_size": self.features.vocabulary_size,
                 "heads_in_graph": self.num_tasks if is_multitask else 1, "encoders_run_per_review": 0}
 

@@ -2,7 +2,8 @@
 
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
-from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, nb_log_count_ratios
+from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, char_ngrams, nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.preprocessing.task_preprocessor import TaskPreprocessor
 from tf_aspmtl.preprocessing.wide_and_deep_preprocessor import WideAndDeepPreprocessor
@@ -20,7 +21,9 @@ from tf_aspmtl.preprocessing.word2vec import word2vec_embedding_matrix
 __all__ = [
     "EMBEDDING_KINDS",
     "MultiTaskPreprocessor",
+    "NgramFeatureUnion",
     "NgramFeatures",
+    "char_ngrams",
     "nb_log_count_ratios",
     "NgramPreprocessor",
     "TOKENIZATION_RULES",

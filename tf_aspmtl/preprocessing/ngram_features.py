@@ -20,8 +20,28 @@ _NOT_MADE = object()
 """``NgramFeatures._tables`` before :meth:`NgramFeatures._integer_tables` first runs."""
 WEIGHTINGS = ("tfidf", "nb")
 """:class:`NgramFeatures`' ``weighting``: tf-idf alone, or tf-idf scaled by naive-Bayes log-count ratios."""
+ANALYZERS = ("word", "char_wb")
+""":class:`NgramFeatures`' ``analyzer``: n-grams of words, or of characters inside word boundaries (each word padded
+with a space on both sides, as scikit-learn's ``char_wb``)."""
 TERM_FREQUENCIES = ("sublinear", "binary")
 """:class:`NgramFeatures`' ``term_frequency``: ``1 + log(count)``, or 1 for every n-gram a text holds."""
+
+
+def char_ngrams(texts: tf.Tensor, shortest: int, longest: int) -> tf.RaggedTensor:
+    """Each text's character n-grams of ``shortest`` to ``longest`` characters inside its words: ragged [batch, None].
+
+    Texts are split on whitespace and each word padded with one space on both sides (" good " holds " g", "go",
+    ..., "d "); a padded word shorter than ``n`` gives no n-gram of ``n`` characters.
+
+    Example:
+    >>> char_ngrams(tf.constant(["ab c"]), 2, 3).to_list()
+    [[b' a', b'ab', b'b ', b' ab', b'ab ', b' c', b'c ', b' c ']]
+    """
+    words = tf.strings.split(texts)
+    padded = tf.ragged.map_flat_values(lambda w: tf.strings.join([" ", w, " "]), words)
+    characters = tf.strings.unicode_split(padded, "UTF-8")
+    grams = tf.concat([tf.strings.ngrams(characters, n, separator="") for n in range(shortest, longest + 1)], axis=2)
+    return grams.merge_dims(1, 2)
 
 
 def nb_log_count_ratios(positive: np.ndarray, negative: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
@@ -100,8 +120,15 @@ class NgramFeatures(keras.layers.Layer):
     """
 
     def __init__(self, max_features: int = 200_000, ngrams: int = 2, vocabulary_size: int | None = None,
-                 weighting: str = "tfidf", term_frequency: str = "sublinear", nb_smoothing: float = 1.0, **kwargs):
+                 weighting: str = "tfidf", term_frequency: str = "sublinear", nb_smoothing: float = 1.0,
+                 analyzer: str = "word", min_ngram: int = 1, **kwargs):
         super().__init__(**kwargs)
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"Unknown analyzer {analyzer!r}; expected one of {list(ANALYZERS)}")
+        if not 1 <= int(min_ngram) <= int(ngrams):
+            raise ValueError(f"need 1 <= min_ngram <= ngrams; got {min_ngram!r} and {ngrams!r}")
+        if analyzer == "word" and int(min_ngram) != 1:
+            raise ValueError(f"word n-grams run from 1 word (min_ngram 1); got min_ngram {min_ngram!r}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"Unknown weighting {weighting!r}; expected one of {list(WEIGHTINGS)}")
         if term_frequency not in TERM_FREQUENCIES:
@@ -120,9 +147,12 @@ class NgramFeatures(keras.layers.Layer):
         self.weighting = weighting
         self.term_frequency = term_frequency
         self.nb_smoothing = float(nb_smoothing)
-        self.counter = keras.layers.TextVectorization(
-            max_tokens=self.max_features, standardize=None, split="whitespace", ngrams=self.ngrams or None,
-            output_mode="count", sparse=True, name="ngram_counts",
+        self.analyzer = analyzer
+        self.min_ngram = int(min_ngram)
+        self.counter = keras.layers.TextVectorization(  # characters: the texts arrive as their n-grams (char_ngrams)
+            max_tokens=self.max_features, standardize=None, split="whitespace" if analyzer == "word" else None,
+            ngrams=(self.ngrams or None) if analyzer == "word" else None, output_mode="count", sparse=True,
+            name="ngram_counts",
         )
         self.idf = self.nb_ratio = None
         self._tables = _NOT_MADE  # IntegerNgramTables, or None (keys too large), made on first use (:meth:`count`)
@@ -162,9 +192,11 @@ class NgramFeatures(keras.layers.Layer):
         started = time.monotonic()
         batches = (tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
                    .map(standardize).cache())  # standardised once, read twice
-        vocabulary = most_frequent_ngrams((tf.strings.split(batch) for batch in batches), self.ngrams,
-                                          self.max_features)
-        if vocabulary is None:
+        if self.analyzer == "char_wb":
+            self.counter.adapt(batches.map(self._char_ngrams))
+            self._tables = None
+        elif (vocabulary := most_frequent_ngrams((tf.strings.split(batch) for batch in batches), self.ngrams,
+                                                 self.max_features)) is None:
             logger.info("NgramFeatures %s: too many distinct words to count n-grams as integers; "
                         "TextVectorization.adapt counts them as strings (the same vocabulary, slower)", self.name)
             self.counter.adapt(batches)
@@ -191,8 +223,12 @@ class NgramFeatures(keras.layers.Layer):
                                             self.nb_smoothing)
             self.nb_ratio.assign(ratio.astype("float32"))
         self.built = True
-        logger.info("NgramFeatures: %d n-grams (1-%d words) from %d texts in %.1f s", self.vocabulary_size,
-                    self.ngrams, len(texts), time.monotonic() - started)
+        logger.info("NgramFeatures: %d n-grams (%d-%d %s) from %d texts in %.1f s", self.vocabulary_size,
+                    self.min_ngram, self.ngrams, "words" if self.analyzer == "word" else "characters", len(texts),
+                    time.monotonic() - started)
+
+    def _char_ngrams(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        return char_ngrams(texts, self.min_ngram, self.ngrams)
 
     def _check_labels(self, labels, rows: int) -> np.ndarray | None:
         """``labels`` as a bool array (True: positive) for ``"nb"``; None for ``"tfidf"``. Raises ValueError."""
@@ -239,6 +275,8 @@ class NgramFeatures(keras.layers.Layer):
         Args:
             texts: tf.string ``[batch]``, already standardised (:func:`standardize`).
         """
+        if self.analyzer == "char_wb":
+            return tf.sparse.reorder(self.counter(self._char_ngrams(texts)))
         tables = self._integer_tables()
         if tables is None:
             return tf.sparse.reorder(self.counter(texts))
@@ -278,4 +316,6 @@ class NgramFeatures(keras.layers.Layer):
             config["term_frequency"] = self.term_frequency
         if self.nb_smoothing != 1.0:
             config["nb_smoothing"] = self.nb_smoothing
+        if self.analyzer != "word":
+            config.update({"analyzer": self.analyzer, "min_ngram": self.min_ngram})
         return config

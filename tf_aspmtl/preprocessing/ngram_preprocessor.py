@@ -11,6 +11,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.tabular import tasks_and_classes
+from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, TaskPreprocessor, text_list
 from tf_aspmtl.serialization import deserialize_fields
@@ -34,7 +35,7 @@ class NgramPreprocessor(TaskPreprocessor):
     Args:
         task_names: sequence of str. The tasks, in id order.
         classes: mapping from task name to the sequence of its label values.
-        features: an adapted :class:`NgramFeatures`.
+        features: an adapted :class:`NgramFeatures`, or :class:`NgramFeatureUnion` (words and characters).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -49,8 +50,9 @@ class NgramPreprocessor(TaskPreprocessor):
     def __init__(self, task_names: Sequence[str], classes: Mapping[str, Sequence[Hashable]],
                  features: NgramFeatures, **kwargs):
         super().__init__(task_names, classes, **kwargs)
-        if not isinstance(features, NgramFeatures) or not features.adapted:
-            raise ValueError("features must be an NgramFeatures adapted on training text (NgramFeatures.adapt)")
+        if not isinstance(features, (NgramFeatures, NgramFeatureUnion)) or not features.adapted:
+            raise ValueError("features must be an NgramFeatures (or NgramFeatureUnion) adapted on training text "
+                             "(its adapt)")
         self.features = features
 
     @classmethod

@@ -17,7 +17,7 @@ NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size",
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
                 "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier",
-                "term_frequency", "nb_smoothing")
+                "term_frequency", "nb_smoothing", "character_ngrams", "character_max_features", "character_weight")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -71,6 +71,11 @@ class NgramConfig:
             weighs its idf, however often; :class:`~tf_aspmtl.NgramFeatures`' ``term_frequency``).
         nb_smoothing: > 0, with ``feature_weighting="nb"``: the count added to each n-gram's positive and negative
             row counts in its NB ratio (1, the default, is NBSVM's).
+        character_ngrams: 0 (off), or >= 2: beside the word n-grams, character n-grams of 2 to this many characters
+            inside word boundaries (:class:`~tf_aspmtl.preprocessing.NgramFeatureUnion`), weighted and normalised
+            as the words' are (the same weighting, term frequency and NB smoothing).
+        character_max_features: with ``character_ngrams``: most character n-grams kept.
+        character_weight: > 0, with ``character_ngrams``: the character block's scale against the words'.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -92,6 +97,9 @@ class NgramConfig:
     private_learning_rate_multiplier: float = 1.0
     term_frequency: str = "sublinear"
     nb_smoothing: float = 1.0
+    character_ngrams: int = 0
+    character_max_features: int = 500_000
+    character_weight: float = 0.15
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -136,6 +144,26 @@ class NgramConfig:
         if self.nb_smoothing != 1 and self.feature_weighting != "nb":
             raise ValueError(f"NgramConfig.nb_smoothing smooths the NB ratios: it needs feature_weighting 'nb'; got "
                              f"{self.feature_weighting!r}")
+        for name in ("character_ngrams", "character_max_features"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"NgramConfig.{name} must be an int; got {value!r}")
+        if self.character_ngrams != 0 and self.character_ngrams < 2:
+            raise ValueError(f"NgramConfig.character_ngrams must be 0 (off) or >= 2; got {self.character_ngrams!r}")
+        if self.character_max_features < 2:
+            raise ValueError(f"NgramConfig.character_max_features must be >= 2; got {self.character_max_features!r}")
+        weight = self.character_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"NgramConfig.character_weight must be a finite number > 0; got {weight!r}")
+        object.__setattr__(self, "character_weight", float(weight))
+        default = NgramConfig.__dataclass_fields__
+        if not self.character_ngrams and any(getattr(self, name) != default[name].default
+                                             for name in ("character_max_features", "character_weight")):
+            raise ValueError("NgramConfig.character_max_features and character_weight set the character n-grams: "
+                             "they need character_ngrams >= 2")
+        if self.character_ngrams and self.task_nb_ratios:
+            raise ValueError("NgramConfig.task_nb_ratios reads the word features' counts: it does not take "
+                             "character_ngrams")
         if not isinstance(self.task_nb_ratios, bool):
             raise ValueError(f"NgramConfig.task_nb_ratios must be true or false; got {self.task_nb_ratios!r}")
         if self.task_nb_ratios and self.feature_weighting != "nb":

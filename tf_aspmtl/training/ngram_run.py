@@ -16,6 +16,7 @@ import tensorflow as tf
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
 from tf_aspmtl.training.epoch_summary import fit_output
@@ -50,9 +51,13 @@ def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreproc
     labels for ``feature_weighting="nb"`` only), in a preprocessor of ``config.tasks`` with FDU-MTL's class names."""
     tasks = list(config.tasks)
     nb = config.feature_weighting == "nb"
-    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams,
-                             weighting=config.feature_weighting, term_frequency=config.term_frequency,
-                             nb_smoothing=config.nb_smoothing)
+    weights = {"weighting": config.feature_weighting, "term_frequency": config.term_frequency,
+               "nb_smoothing": config.nb_smoothing}
+    features = NgramFeatures(max_features=config.max_features, ngrams=config.ngrams, **weights)
+    if config.character_ngrams:
+        characters = NgramFeatures(max_features=config.character_max_features, ngrams=config.character_ngrams,
+                                   min_ngram=2, analyzer="char_wb", name="character_ngram_features", **weights)
+        features = NgramFeatureUnion(features, characters, config.character_weight, name="ngram_feature_union")
     features.adapt(train["text"].astype(str).tolist(), labels=train["label"].to_numpy() if nb else None)
     return NgramPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks}, features, name="preprocessor")
 
