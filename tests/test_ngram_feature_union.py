@@ -90,3 +90,22 @@ def test_an_export_of_a_model_on_the_union_serves_its_probabilities(tmp_path):
     served = tf.saved_model.load(exported[0].path).signatures["serving_default"](text=tf.constant(TEXTS))
     expected = model.predict({"text": TEXTS, "task": ["a"] * len(TEXTS)}, verbose=0)
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-6)
+
+
+def test_a_run_with_character_ngrams_and_nb_ratios_trains_and_reports_both_blocks(tmp_path):
+    import keras
+
+    from tests.tiny_fdu import TASKS, write_folder_with_planted_dev_copies
+    from tf_aspmtl.training import run_ngram
+
+    folder = write_folder_with_planted_dev_copies(tmp_path)
+    config = NgramConfig(tasks=tuple(TASKS), epochs=2, batch_size=8, feature_weighting="nb", character_ngrams=4,
+                         character_max_features=300, character_weight=0.3)
+    results = run_ngram(config, tmp_path / "run", folder, dev_only=True, verbose=0)
+    model = keras.models.load_model(tmp_path / "run" / "model" / "model.keras", compile=False)
+    assert isinstance(model.features, NgramFeatureUnion) and model.features.character_weight == 0.3
+    assert results["vocabulary_size"] == model.features.vocabulary_size > model.features.words.vocabulary_size
+    characters = results["nb_weighting"]["characters"]
+    assert characters["vocabulary_size"] == model.features.characters.vocabulary_size <= 300
+    assert characters["ratio_min"] < 0 < characters["ratio_max"]
+    assert results["settings"]["character_ngrams"] == 4

@@ -192,13 +192,19 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         "per_task": {t: {"dev_error": dev_errors[t]} for t in tasks},
         "avg_dev_error": float(np.mean(list(dev_errors.values()))),
     }
-    if nb:
-        ratio = features.nb_ratio.numpy()[1:]
+    if nb:  # the word n-grams' ratios (and, with character n-grams, theirs apart)
+        ratio = getattr(features, "words", features).nb_ratio.numpy()[1:]
         results["nb_weighting"] = {"rows": len(features_rows),
                                    "positive_rows": int((features_rows["label"] == 1).sum()),
                                    "counts": "binarised (rows holding the n-gram)", "smoothing": config.nb_smoothing,
                                    "ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
                                    "ratio_mean_abs": float(np.abs(ratio).mean())}
+        if isinstance(features, NgramFeatureUnion):
+            characters = features.characters.nb_ratio.numpy()[1:]
+            results["nb_weighting"]["characters"] = {
+                "ratio_min": float(characters.min()), "ratio_max": float(characters.max()),
+                "ratio_mean_abs": float(np.abs(characters).mean()),
+                "vocabulary_size": features.characters.vocabulary_size}
     if self_training:
         results["self_training"] = self_training
     if not dev_only:
