@@ -18,6 +18,15 @@ import numpy as np
 from experiments.lead_nb_per_task import augmented, nb_ratios
 
 
+def labelled_rows(tasks: list[str] | None, unlabeled: bool = False):
+    """FDU-MTL's train and dev rows of ``tasks`` (and, with ``unlabeled``, the unlabelled ones), in that order."""
+    from tf_aspmtl.data import load_fdu_mtl
+
+    frame = load_fdu_mtl(tasks=tasks, splits=("train", "dev") + (("unlabeled",) if unlabeled else ()))
+    parts = [frame[frame["split"] == split].reset_index(drop=True) for split in ("train", "dev")]
+    return (*parts, frame[frame["split"] == "unlabeled"]) if unlabeled else tuple(parts)
+
+
 def nb_block(vectorizer, train_text, dev_text, y_train: np.ndarray):
     """One block of columns, NB-scaled by its own ratios and L2-normalised per row: (train, dev)."""
     from sklearn.preprocessing import normalize

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments.lead_anchor import checked_c_grid, fit_beside_words, nb_block, word_block
+from experiments.lead_anchor import checked_c_grid, fit_beside_words, labelled_rows, nb_block, word_block
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "leads" / "char_ngrams.json"
@@ -40,11 +40,7 @@ def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int
     """Both settings at every C (:func:`experiments.lead_anchor.fit_beside_words`), with the probe's settings."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from tf_aspmtl.data import load_fdu_mtl
-
-    frame = load_fdu_mtl(tasks=tasks, splits=("train", "dev"))
-    train = frame[frame["split"] == "train"].reset_index(drop=True)
-    dev = frame[frame["split"] == "dev"].reset_index(drop=True)
+    train, dev = labelled_rows(tasks)
     y_train = train["label"].to_numpy()
     text_train, text_dev = train["text"].astype(str), dev["text"].astype(str)
     words = word_block(text_train, text_dev, y_train, max_features, ngrams)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.lead_anchor import checked_c_grid, fit_beside_words, nb_block, word_block
+from experiments.lead_anchor import checked_c_grid, fit_beside_words, labelled_rows, nb_block, word_block
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "leads" / "word_clusters.json"
@@ -66,12 +66,7 @@ def probe(c_grid: list[float], tasks: list[str] | None = None, max_features: int
     """Both settings at every C (:func:`experiments.lead_anchor.fit_beside_words`), with the clusters' facts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from tf_aspmtl.data import load_fdu_mtl
-
-    frame = load_fdu_mtl(tasks=tasks, splits=("train", "dev", "unlabeled"))
-    train = frame[frame["split"] == "train"].reset_index(drop=True)
-    dev = frame[frame["split"] == "dev"].reset_index(drop=True)
-    unlabeled = frame[frame["split"] == "unlabeled"]
+    train, dev, unlabeled = labelled_rows(tasks, unlabeled=True)
     y_train = train["label"].to_numpy()
     text_train, text_dev = train["text"].astype(str).tolist(), dev["text"].astype(str).tolist()
     cluster_of, facts = word_clusters(text_train + unlabeled["text"].astype(str).tolist(), dim, clusters)

@@ -14,6 +14,7 @@ from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interlea
 from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.parallel_rows import parallel_row_slices
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
+from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
 from tf_aspmtl.preprocessing.ngram_features import nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import standardize
@@ -103,7 +104,7 @@ class SharedPrivateNgramClassifier(Task):
         self.feature_dropout = float(feature_dropout)
         self.feature_dropout_seed = int(feature_dropout_seed)
         self.per_task_metrics = bool(per_task_metrics)
-        if task_nb_ratios and not hasattr(preprocessor.features, "count"):
+        if task_nb_ratios and isinstance(preprocessor.features, NgramFeatureUnion):
             raise ValueError("task_nb_ratios counts the word features' n-grams: it takes an NgramFeatures, not "
                              f"{type(preprocessor.features).__name__}")
         if task_nb_ratios and preprocessor.features.weighting != "nb":
@@ -308,7 +309,7 @@ class SharedPrivateNgramClassifier(Task):
 
     def serving_info(self, is_multitask: bool) -> dict[str, Any]:
         weighting = " scaled by NB log-count ratios" if self.features.weighting == "nb" else ""
-        characters = " and character n-grams" if hasattr(self.features, "characters") else ""
+        characters = " and character n-grams" if isinstance(self.features, NgramFeatureUnion) else ""
         return {**super().serving_info(is_multitask), "features": f"word n-gram{characters} tf-idf{weighting}",
                 "ngrams": self.features.ngrams, "vocabulary_size": self.features.vocabulary_size,
                 "heads_in_graph": self.num_tasks if is_multitask else 1, "encoders_run_per_review": 0}

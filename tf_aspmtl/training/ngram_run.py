@@ -80,6 +80,13 @@ def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor,
     return model
 
 
+def _ratio_summary(features: NgramFeatures) -> dict[str, float]:
+    """The range and mean size of a features layer's NB log-count ratios (the unknown column left out)."""
+    ratio = features.nb_ratio.numpy()[1:]
+    return {"ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
+            "ratio_mean_abs": float(np.abs(ratio).mean())}
+
+
 def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
               dev_only: bool = False, verbose: int = 2) -> dict[str, Any]:
     """Trains the n-gram model of ``config``, selects its epoch on dev, reads test once; returns the results record.
@@ -193,18 +200,14 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         "avg_dev_error": float(np.mean(list(dev_errors.values()))),
     }
     if nb:  # the word n-grams' ratios (and, with character n-grams, theirs apart)
-        ratio = getattr(features, "words", features).nb_ratio.numpy()[1:]
+        union = isinstance(features, NgramFeatureUnion)
         results["nb_weighting"] = {"rows": len(features_rows),
                                    "positive_rows": int((features_rows["label"] == 1).sum()),
                                    "counts": "binarised (rows holding the n-gram)", "smoothing": config.nb_smoothing,
-                                   "ratio_min": float(ratio.min()), "ratio_max": float(ratio.max()),
-                                   "ratio_mean_abs": float(np.abs(ratio).mean())}
-        if isinstance(features, NgramFeatureUnion):
-            characters = features.characters.nb_ratio.numpy()[1:]
-            results["nb_weighting"]["characters"] = {
-                "ratio_min": float(characters.min()), "ratio_max": float(characters.max()),
-                "ratio_mean_abs": float(np.abs(characters).mean()),
-                "vocabulary_size": features.characters.vocabulary_size}
+                                   **_ratio_summary(features.words if union else features)}
+        if union:
+            results["nb_weighting"]["characters"] = {**_ratio_summary(features.characters),
+                                                     "vocabulary_size": features.characters.vocabulary_size}
     if self_training:
         results["self_training"] = self_training
     if not dev_only:
