@@ -22,7 +22,7 @@ def _counted(counts: tf.SparseTensor):
     return {(int(r), int(c)): int(v) for (r, c), v in zip(counts.indices.numpy(), counts.values.numpy()) if c > 0}
 
 
-@pytest.mark.parametrize("ngrams, max_tokens", [(1, 6), (2, 30), (3, 60), (3, 100_000)])
+@pytest.mark.parametrize("ngrams, max_tokens", [(1, 6), (2, 30), (3, 60), (3, 100_000), (4, 80), (4, 100_000), (6, 100_000)])
 def test_the_counts_are_text_vectorizations_on_the_vocabulary_columns(ngrams, max_tokens):
     rng = np.random.default_rng(ngrams * 1000 + max_tokens)
     counter = keras.layers.TextVectorization(max_tokens=max_tokens, standardize=None, split="whitespace",
@@ -61,12 +61,28 @@ def test_keys_too_large_for_int64_are_found_once_and_the_strings_counted(monkeyp
     np.testing.assert_array_equal(counts.values.numpy(), expected.values.numpy())
 
 
-def test_bad_vocabularies_are_named_and_keys_too_large_for_int64_give_none():
+def test_bad_vocabularies_are_named():
     with pytest.raises(ValueError, match="starts with '\\[UNK\\]'"):
         IntegerNgramTables.from_vocabulary(["good", "bad"], ngrams=1)
     with pytest.raises(ValueError, match="entry 2 'a b c' has more than 2 words"):
         IntegerNgramTables.from_vocabulary(["[UNK]", "a", "a b c"], ngrams=2)
-    assert IntegerNgramTables.from_vocabulary(["[UNK]", *(f"w{i}" for i in range(100))], ngrams=10) is None
+    for repeated in (["[UNK]", "a", "b", "a"], ["[UNK]", "a b", "b", "a b"], ["[UNK]", "a b c", "a b c", "a"]):
+        with pytest.raises(ValueError, match="repeats an entry"):
+            IntegerNgramTables.from_vocabulary(repeated, ngrams=3)
+
+
+def test_long_ngrams_of_many_distinct_words_are_counted_as_integers():
+    """Keys are a trie's nodes, not the words' ids packed into one int64: ten-word n-grams of 100,000 distinct
+    words (100,002 ** 10 is far past int64) are counted, and only the vocabulary's n-grams."""
+    words = [f"w{i}" for i in range(100_000)]
+    vocabulary = ["[UNK]", *words, " ".join(words[:10]), " ".join(words[5:15]), "w7 w3"]
+    tables = IntegerNgramTables.from_vocabulary(vocabulary, ngrams=10)
+    text = " ".join(words[:15] + ["w7", "w3", "w7", "w4"])
+    counts = _counted(tables.count(tf.strings.split(tf.constant([text, "w9 w8"]))))
+    expected = {(0, 1 + i): 1 for i in range(15) if i not in (3, 4, 7)}
+    expected.update({(0, 4): 2, (0, 5): 2, (0, 8): 3, (0, 100_001): 1, (0, 100_002): 1, (0, 100_003): 1,
+                     (1, 10): 1, (1, 9): 1})
+    assert counts == expected
 
 
 def test_features_from_the_tables_are_the_floats_of_the_string_counts(monkeypatch):

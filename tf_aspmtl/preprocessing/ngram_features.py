@@ -250,7 +250,7 @@ class NgramFeatures(keras.layers.Layer):
     @tf.autograph.experimental.do_not_convert
     def _integer_tables(self) -> IntegerNgramTables | None:
         """The vocabulary as :class:`IntegerNgramTables` (made once, eagerly, also when first called in a traced
-        function), or None when its n-grams' integer keys would not fit in int64 (then the counter's strings).
+        function), or None when its trie's keys would not fit in int64 (then the counter's strings).
 
         Never converted by AutoGraph: traced in ``tf.function`` (as :meth:`NgramPreprocessor.featurize` and every
         export do), AutoGraph would otherwise convert the Python that reads the vocabulary, one call per n-gram
@@ -260,8 +260,8 @@ class NgramFeatures(keras.layers.Layer):
             with tf.init_scope():
                 self._tables = IntegerNgramTables.from_vocabulary(self.counter.get_vocabulary(), self.ngrams)
             if self._tables is None:
-                logger.info("NgramFeatures %s: %d-word n-gram keys do not fit in int64; counting n-gram strings",
-                            self.name, self.ngrams)
+                logger.info("NgramFeatures %s: the trie of its n-grams of up to %d words has too many nodes for "
+                            "int64 keys; counting n-gram strings", self.name, self.ngrams)
         return self._tables
 
     def count(self, texts: tf.Tensor) -> tf.SparseTensor:
@@ -270,7 +270,7 @@ class NgramFeatures(keras.layers.Layer):
         Columns 1 and up hold the counts the layer's ``TextVectorization`` (``counter``) gives; column 0 (idf 0:
         no weight) holds other counts (:meth:`IntegerNgramTables.count`). Computed from integer ids
         (:class:`IntegerNgramTables`): no n-gram string is made or hashed; with the counter's strings when the
-        n-grams' integer keys would not fit in int64.
+        trie's integer keys would not fit in int64 (more than three billion nodes).
 
         Args:
             texts: tf.string ``[batch]``, already standardised (:func:`standardize`).
