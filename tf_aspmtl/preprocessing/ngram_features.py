@@ -197,7 +197,7 @@ class NgramFeatures(keras.layers.Layer):
             self._tables = None
         elif (vocabulary := most_frequent_ngrams((tf.strings.split(batch) for batch in batches), self.ngrams,
                                                  self.max_features)) is None:
-            logger.info("NgramFeatures %s: too many distinct words to count n-grams as integers; "
+            logger.info("NgramFeatures %s: too many distinct words or n-grams to count them as integers; "
                         "TextVectorization.adapt counts them as strings (the same vocabulary, slower)", self.name)
             self.counter.adapt(batches)
         else:  # TextVectorization.adapt's vocabulary, counted as integers (most_frequent_ngrams)
