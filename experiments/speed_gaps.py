@@ -89,8 +89,8 @@ def speed_gaps() -> dict[str, Any]:
     }
 
 
-SUMMARIES = ("bench_summary.json", "bench_summary_avx512_9f0bb4f.json", "bench_summary_avx512.json",
-             "bench_summary_no_avx512.json")
+SUMMARIES = ("bench_summary.json", "bench_summary_avx512_03f8e9b.json", "bench_summary_avx512_9f0bb4f.json",
+             "bench_summary_avx512.json", "bench_summary_no_avx512.json")
 """``python -m experiments.bench_suite`` summaries kept under ``experiments/results/``: the newest first."""
 
 

@@ -71,6 +71,12 @@ def test_bad_vocabularies_are_named():
             IntegerNgramTables.from_vocabulary(repeated, ngrams=3)
 
 
+def test_a_vocabulary_of_the_unknown_column_alone_counts_nothing():
+    tables = IntegerNgramTables.from_vocabulary(["[UNK]"], ngrams=3)
+    counts = tables.count(tf.strings.split(tf.constant(["good book", ""])))
+    assert counts.dense_shape.numpy().tolist() == [2, 1] and _counted(counts) == {}
+
+
 def test_long_ngrams_of_many_distinct_words_are_counted_as_integers():
     """Keys are a trie's nodes, not the words' ids packed into one int64: ten-word n-grams of 100,000 distinct
     words (100,002 ** 10 is far past int64) are counted, and only the vocabulary's n-grams."""

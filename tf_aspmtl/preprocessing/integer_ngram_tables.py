@@ -42,12 +42,13 @@ class IntegerNgramTables(tf.Module):
         self.ngrams = int(ngrams)
         self.base = int(base)
         self.vocabulary_size = int(vocabulary_size)
-        self.words = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(list(words), tf.string),
-                                                tf.constant(word_nodes, tf.int64)),
-            default_value=-1)
-        self.edges = None
-        if len(edge_keys):  # a vocabulary of single words has no edge (and a table may not be empty)
+        self.words = self.edges = None  # a table may not be empty: none for a vocabulary of [UNK] alone ...
+        if len(words):
+            self.words = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(tf.constant(list(words), tf.string),
+                                                    tf.constant(word_nodes, tf.int64)),
+                default_value=-1)
+        if len(edge_keys):  # ... or of single words (no edge)
             self.edges = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(tf.constant(edge_keys, tf.int64),
                                                     tf.constant(edge_nodes, tf.int64)),
@@ -89,7 +90,7 @@ class IntegerNgramTables(tf.Module):
         # Words: an entry of one word is that word's node (its column); every other word gets a node from V up.
         word_nodes = np.full(len(unique_words), -1, np.int64)
         single = lengths == 1
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        starts = (np.cumsum(lengths) - lengths).astype(np.int64)  # each entry's first word in flat order
         word_nodes[occurrence[starts[single]]] = columns[single]
         unset = np.flatnonzero(word_nodes < 0)
         word_nodes[unset] = np.arange(size, size + len(unset))
@@ -126,9 +127,10 @@ class IntegerNgramTables(tf.Module):
         Args:
             tokens: tf.string ragged ``[rows, None]``: each text's words, in order.
         """
-        words = self.words.lookup(tokens.flat_values)  # each word's node, -1 for none
         rows = tokens.value_rowids()
-        size = tf.size(words)
+        size = tf.size(rows)
+        none = tf.fill([size], tf.constant(-1, tf.int64))
+        words = none if self.words is None else self.words.lookup(tokens.flat_values)  # each word's node, -1: none
         tail = self.ngrams - 1  # past the last word: no node and row -1, so no n-gram runs over the end
         later_words = tf.concat([words, tf.fill([tail], tf.constant(-1, tf.int64))], 0)
         later_rows = tf.concat([rows, tf.fill([tail], tf.constant(-1, tf.int64))], 0)
@@ -138,7 +140,7 @@ class IntegerNgramTables(tf.Module):
             # are no edge, so only n-grams that would run into the next text need a mask.
             keys = tf.where(tf.equal(rows, later_rows[k:k + size]), nodes[-1] * self.base + later_words[k:k + size],
                             tf.constant(-1, tf.int64))
-            nodes.append(tf.fill([size], tf.constant(-1, tf.int64)) if self.edges is None else self.edges.lookup(keys))
+            nodes.append(none if self.edges is None else self.edges.lookup(keys))
         # Word i's n-grams side by side: a row's columns stay together, in order, for one counting op. A node from
         # V up is no entry: column 0, as is no node.
         stacked = tf.reshape(tf.stack(nodes, axis=1), [-1])
