@@ -18,7 +18,7 @@ class IntegerNgramTables(tf.Module):
     entry's id is its column (``1 .. V - 1``), every other node (a word or a prefix that is no entry itself) an id
     from ``V`` up. A word's node is found by a string lookup (``words``; -1 for a word in no entry), and the node of
     ``w1 .. wk`` from the node of ``w1 .. wk-1`` and the word's node by one integer lookup (``edges``, keyed
-    ``parent * B + word`` with ``B`` the number of nodes; -1 for no node). A text's n-grams are then integer
+    ``parent * B + word`` with ``B`` above every node; -1 for no node). A text's n-grams are then integer
     arithmetic and ``ngrams - 1`` integer lookups per word, whatever the n-grams' length and the number of
     words: no n-gram string is made or hashed (the work of ``tf.strings.ngrams`` and a string lookup of every
     n-gram). The counts are ``TextVectorization(ngrams=n, output_mode="count")``'s on the vocabulary's columns
@@ -33,7 +33,7 @@ class IntegerNgramTables(tf.Module):
         edge_nodes: int64 array. The node of each edge key.
         ngrams: the longest n-gram, in words.
         vocabulary_size: the vocabulary's entries, ``[UNK]`` included (``V``): the nodes below it are columns.
-        base: ``B``, at least the number of nodes.
+        base: ``B``, above every node (and so above every word part of a key).
     """
 
     def __init__(self, words: Sequence[str], word_nodes: np.ndarray, edge_keys: np.ndarray, edge_nodes: np.ndarray,
