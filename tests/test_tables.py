@@ -87,6 +87,18 @@ def test_queue_runs_only_the_settings_asked_for(runs_dir, monkeypatch):
         table_plan.planned_runs(["screen16"], settings=["s16_nothing"])
 
 
+def test_table3_plans_every_seed_and_a_selection_of_nothing_is_named():
+    """`run table3 --seeds 1,2` once selected nothing (Table 3 was planned for seed 0 alone) and exited 0."""
+    runs = table_plan.planned_runs(["table3"], seeds=[1, 2])
+    assert {spec.seed for spec in runs} == {1, 2} and len(runs) == 2 * 16 * len(table_plan.TRANSFER_FAMILIES) * 3
+    seed0 = {spec.setting: spec.flags for spec in table_plan.planned_runs(["table3"], seeds=[0])}
+    same = [tuple(f.replace(f"_seed{spec.seed}/", "_seed0/") for f in spec.flags) == seed0[spec.setting]
+            for spec in runs]  # (a transfer run reads its own seed's source model)
+    assert all(same), "seeds 1-2 keep seed 0's settings"
+    with pytest.raises(SystemExit, match="no run of tables"):
+        table_plan.planned_runs(["table3"], seeds=[7])
+
+
 def test_lever_gain_is_paired_by_seed(runs_dir):
     for seed, (base, lever) in enumerate(((20.0, 18.0), (24.0, 23.0), (22.0, 19.0))):
         (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "b"}))
