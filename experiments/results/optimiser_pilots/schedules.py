@@ -1,0 +1,38 @@
+"""Probe: the best configuration's dev-only student of one seed (its saved pseudo labels), one fit call as the
+library's run makes, under optimiser variants. Dev only. Usage: opt.py SEED VARIANT[,VARIANT...]"""
+import json, math, sys, time
+import keras, pandas as pd
+from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+from tf_aspmtl.optimizers import LazyAdam
+from tf_aspmtl.training.ngram_config import NgramConfig
+from tf_aspmtl.training.ngram_run import ngram_preprocessor, compiled_ngram_model, ngram_rows_dataset
+from tf_aspmtl.training.ngram_self_training import STUDENT_COLUMNS
+seed, variants = int(sys.argv[1]), sys.argv[2].split(",")
+run = f"runs/ngram_task_rows/nb_lr3_self075_quad2m_ls01_binary_priv05_seed{seed}"
+args = json.load(open(f"{run}/run_args.json")); args.pop("dev_only"); args["tasks"] = tuple(args["tasks"].split(","))
+config = NgramConfig(**args)
+data = load_fdu_mtl(None, tasks=list(config.tasks), splits=("train", "dev"))
+train, dev = data[data.split == "train"], data[data.split == "dev"]
+keras.utils.set_random_seed(config.seed)
+pre = ngram_preprocessor(config, train)
+pseudo = pd.read_parquet(f"{run}/model/pseudo_labels.parquet")
+rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
+EPOCHS = 12
+for variant in variants:
+    keras.utils.set_random_seed(config.seed)
+    batch = 32 if variant == "b32" else config.batch_size
+    model = compiled_ngram_model(config, pre, train)
+    steps = math.ceil(len(rows) / batch)
+    lr = config.learning_rate
+    if variant.startswith("cos"):
+        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=int(variant[3:]) * steps)
+    if variant.startswith("eps"):
+        model.compile(optimizer=LazyAdam(lr, epsilon=float(variant[3:])))
+    elif variant != "base":
+        model.compile(optimizer=LazyAdam(lr))
+    ds = ngram_rows_dataset(model, rows, batch, seed=config.seed)
+    dev_ds = ngram_rows_dataset(model, dev, config.batch_size)
+    t = time.time()
+    h = model.fit(ds, steps_per_epoch=steps, epochs=EPOCHS, verbose=0, validation_data=dev_ds).history
+    errs = [round(100 * (1 - v), 3) for v in h["val_mean_task_accuracy"]]
+    print("RESULT", seed, variant, min(errs), errs.index(min(errs)) + 1, errs, round(time.time() - t), flush=True)
