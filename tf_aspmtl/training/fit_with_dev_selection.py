@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,6 +22,8 @@ logger = logging.getLogger("tf_aspmtl.training")
 MONITOR = "val_mean_task_accuracy"
 RUN_LOCK = ".lock"
 """The lock file of a run folder, held while a process trains in it."""
+_READ_STREAMS: weakref.WeakSet = weakref.WeakSet()
+"""Training datasets an earlier call in this process has trained from (see :func:`fit_with_dev_selection`)."""
 
 
 @dataclasses.dataclass
@@ -75,7 +78,9 @@ def fit_with_dev_selection(
     :func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint` and
     ``steps_per_epoch``); a folder of another run is refused with the fields
     that differ named, even when its weights would fit this model. A NaN or infinite loss raises
-    :class:`~tf_aspmtl.training.NonFiniteLossError`.
+    :class:`~tf_aspmtl.training.NonFiniteLossError`. To resume in the same process (after an error), pass a
+    training dataset built again: one an earlier call trained from is refused with a ValueError, as iterating
+    the same ``tf.data`` object again draws other shuffles than a run never stopped.
 
     Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time, the
     SHA-256 of each weights file; the one before as ``state.previous.json``),
@@ -126,6 +131,7 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
                     run_dir, done, selection.processes, selection.previous_wall_time_s, selection.best_epoch)
     finished = selection.finished or done >= epochs or selection.stopped_early
     if not finished:
+        _refuse_a_read_stream(train, run_dir)
         selection.restore_weights(model)
         done = selection.epochs_done  # an earlier epoch if the last one's backup was damaged
         if done:
@@ -154,6 +160,25 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
         stopped_early=selection.stopped_early, resumed_from_epoch=done,
         wall_time_s=selection.wall_time_s(), processes=selection.processes + 1,
     )
+
+
+def _refuse_a_read_stream(train, run_dir: Path) -> None:
+    """Refuses a training dataset object an earlier call in this process trained from; else remembers this one.
+
+    A ``shuffle`` with a seed and ``reshuffle_each_iteration`` keeps its seed sequence in the dataset object, so a
+    second iteration of the same object draws other orders than the first did (a fresh object built with the same
+    seed repeats them). Resumed from such an object (the same call again after an error, in one process), a run
+    would train on other batches than one never stopped, silently.
+    """
+    if not isinstance(train, tf.data.Dataset):
+        return
+    if train in _READ_STREAMS:
+        raise ValueError(
+            f"{run_dir}: this training dataset was already trained from by an earlier call in this process; its "
+            "shuffle would go on with other orders than a run never stopped saw. Build the dataset again (the same "
+            "rows and seed) and pass the new one: the run then resumes with exactly its own data order."
+        )
+    _READ_STREAMS.add(train)
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
