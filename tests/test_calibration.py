@@ -111,6 +111,7 @@ def test_calibrate_and_score_fits_on_dev_and_reports_test_before_and_after(model
     assert scores["test_rows"] == len(rows) and all(r["temperature"] > 0 for r in scores["per_task"].values())
     assert scores["log_loss_after_mean"] <= scores["log_loss_before_mean"] + 1e-6
     assert scores["ece_after_mean"] < scores["ece_before_mean"]
+    assert scores["ece_after_all_rows"] < scores["ece_before_all_rows"]  # over both tasks' rows at once too
     plot_reliability({"ngram": scores}, tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0
 
