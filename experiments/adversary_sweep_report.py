@@ -42,14 +42,16 @@ def verdict(rows: list[dict[str, Any]], threshold: float, chance: float) -> str:
 
     (low_names, low_error, low_paired), (high_names, high_error, high_paired) = group(low), group(high)
     gap = low_error - high_error
-    word = "lower" if gap < 0 else "higher" if gap > 0 else "the same"
+    sds = [r["paired"]["sd"] for r in rows if r.get("paired") and r["paired"]["sd"] is not None]
+    # A gap inside the seeds' spread of a paired difference is not called lower or higher.
+    within_noise = gap == 0 or (bool(sds) and abs(gap) < max(sds))
+    word = "about the same test error as" if within_noise else f"{'lower' if gap < 0 else 'higher'} test error than"
     every = max(r["test_error"]["mean"] for r in low) < min(r["test_error"]["mean"] for r in high)
-    text = (f"Settings whose shared space the probe reads at <= {threshold:g} % ({low_names}) have {word} test error "
-            f"than those above ({high_names}): {low_error:.2f} % against {high_error:.2f} % (means over settings, "
-            f"{gap:+.2f} points)")
+    text = (f"Settings whose shared space the probe reads at <= {threshold:g} % ({low_names}) have {word} those "
+            f"above ({high_names}): {low_error:.2f} % against {high_error:.2f} % (means over settings, "
+            f"{gap:+.2f} points{', inside the spread below' if within_noise and gap else ''})")
     if low_paired is not None and high_paired is not None:
         text += f"; paired with SP-MTL by seed, {low_paired:+.2f} against {high_paired:+.2f} points"
-    sds = [r["paired"]["sd"] for r in rows if r.get("paired") and r["paired"]["sd"] is not None]
     noise = f"; the paired differences' sd over seeds is up to {max(sds):.2f} points" if sds else ""
     return (text + f"; every setting at or below {threshold:g} % {'has' if every else 'does not have'} a lower mean "
             f"test error than every setting above{noise}.")
