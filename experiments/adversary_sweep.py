@@ -147,6 +147,29 @@ def load_results(path: Path, name: str, seed: int) -> dict[str, Any]:
     return results
 
 
+CONTROLLED_PAIRS = (("sp_proj", "sp"), ("asp_proj", "asp"))
+"""Settings that differ from another only by what makes their shared space unreadable (the task means projected
+out of it): paired by seed and task, they answer the sweep's question within one family."""
+
+
+def controlled_pairs(results_dir: Path) -> list[dict[str, Any]]:
+    """Test error of each of :data:`CONTROLLED_PAIRS` ``(a, b)``, ``a - b`` per (seed, task) over the seeds both
+    finished, with its 95 % interval (:func:`~tf_aspmtl.analysis.seed_comparison.compare_runs`)."""
+    from tf_aspmtl.analysis.seed_comparison import compare_runs
+
+    finished = finished_runs(results_dir)
+    pairs = []
+    for a, b in CONTROLLED_PAIRS:
+        if a not in finished or b not in finished:
+            continue
+        runs = {name: {seed: load_results(results_dir / f"{name}_seed{seed}.json", name, seed)
+                       for seed in finished[name]} for name in (a, b)}
+        comparison = compare_runs(runs[a], runs[b])
+        if comparison is not None:
+            pairs.append({"a": a, "b": b, **comparison})
+    return pairs
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -299,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     made = {**provenance(command), "probe_rows": args.probe_rows, "probe_seed": args.probe_seed,
             "threshold": args.threshold, "tasks": tasks, "results_dir": repo_relative(str(results_dir)),
             "runs_dir": repo_relative(str(Path(args.runs_dir)))}
-    text = markdown(rows, made, list(SETTINGS))
+    text = markdown(rows, made, list(SETTINGS), controlled_pairs(results_dir))
     write_atomic(results_dir / "table.md", text)
     buffer = io.StringIO()
     write_csv(rows, buffer)

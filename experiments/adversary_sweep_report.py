@@ -83,9 +83,33 @@ def against_reference(rows: list[dict[str, Any]]) -> str:
             f"({nearest['probe']['mean']:.1f} %), {nearest['paired']['mean']:+.2f}.")
 
 
-def markdown(rows: list[dict[str, Any]], made: dict[str, Any], settings: list[str]) -> str:
-    """``table.md``: where it comes from, the table, each run's figures, the :func:`verdict`, and which of
-    ``settings`` (every setting of the sweep, in order) have no finished run yet."""
+def controlled_lines(pairs: list[dict[str, Any]]) -> list[str]:
+    """The controlled comparisons (:func:`experiments.adversary_sweep.controlled_pairs`) as a table with its
+    95 % intervals over seed x task pairs ([] without any)."""
+    if not pairs:
+        return []
+    lines = ["The same question without comparing different settings: each setting beside the one it changes only "
+             "by projecting the task means out of the shared space (the projection is what makes it unreadable), "
+             "paired by seed and task (test error, points; negative: the unreadable space has the lower error):", "",
+             "| comparison | seeds | seed x task pairs | mean difference | 95 % interval | per seed (mean over tasks) "
+             "| pairs where the first / second is better | 95 % interval says |", "|---|---|---:|---:|---|---|---|---|"]
+    for p in pairs:
+        low, high = p["ci95"]
+        says = (f"{p['a']} lower" if high < 0 else f"{p['b']} lower" if low > 0 else "no difference shown")
+        if len(p["seeds"]) < 2:
+            says += " (one seed: not settled)"
+        lines.append(f"| {p['a']} − {p['b']} | {', '.join(map(str, p['seeds']))} | {p['pairs']} | "
+                     f"**{p['mean']:+.2f}** | [{low:+.2f}, {high:+.2f}] | "
+                     f"{', '.join(f'{d:+.2f}' for d in p['per_seed_mean_over_tasks'])} | "
+                     f"{p['a_better_pairs']} / {p['b_better_pairs']} | {says} |")
+    return lines
+
+
+def markdown(rows: list[dict[str, Any]], made: dict[str, Any], settings: list[str],
+             pairs: list[dict[str, Any]] = ()) -> str:
+    """``table.md``: where it comes from, the table, the :func:`verdict`, the controlled ``pairs``
+    (:func:`controlled_lines`), each run's figures, and which of ``settings`` (every setting of the sweep, in
+    order) have no finished run yet."""
     chance = 100.0 / len(made["tasks"])
     results, runs = made["results_dir"], made["runs_dir"]
     lines = ["# A fair chance for the adversary: does an unreadable shared space lower test error? (issue 23)", "",
@@ -108,6 +132,8 @@ def markdown(rows: list[dict[str, Any]], made: dict[str, Any], settings: list[st
                      f"{_cell(r['test_error'], '.2f')} | {diff} |")
     relative = against_reference(rows)
     lines += ["", verdict(rows, made["threshold"], chance)] + (["", relative] if relative else [])
+    controlled = controlled_lines(list(pairs))
+    lines += [""] + controlled if controlled else []
     lines += ["", "Each run, with the CPU it ran on (a seed repeats exactly on one kind of CPU only: runs of one seed "
               "on two kinds share their initial weights and data order, not their arithmetic):", "",
               "| setting | seed | " + " | ".join(COLUMNS.values()) + f" | test error − {REFERENCE} | CPU |",

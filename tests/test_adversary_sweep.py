@@ -432,3 +432,23 @@ def test_the_verdict_calls_a_gap_lower_or_higher_only_outside_the_seeds_spread(l
     rows = [_verdict_row("sp", 20.0, 14.5), _verdict_row("asp", 25.0, 14.5, 0.0, 1.0),
             _verdict_row("asp_proj", 8.0, low_error, low_error - 14.5, 0.5)]
     assert expected in verdict(rows, threshold=10, chance=6.25)
+
+
+def test_the_controlled_pairs_compare_each_projection_with_the_setting_it_changes_by_seed_and_task(tmp_path):
+    from experiments.adversary_sweep_report import controlled_lines
+
+    errors = {("sp", 0): (14.0, 12.0), ("sp", 1): (15.0, 13.0), ("sp_proj", 0): (16.0, 14.5),
+              ("sp_proj", 1): (17.5, 15.0), ("asp", 0): (13.0, 13.0)}  # asp_proj has no run: no asp pair
+    for (name, seed), (books, dvd) in errors.items():
+        fields = adversary_sweep.setting_fields(name)
+        config = TrainConfig(tasks=("books", "dvd"), seed=seed, **fields).to_dict()
+        (tmp_path / f"{name}_seed{seed}.json").write_text(json.dumps(
+            {"config": config, "dev_only": False, "avg_test_error": (books + dvd) / 2,
+             "per_task": {"books": {"test_error": books}, "dvd": {"test_error": dvd}},
+             "avg_dev_error": 10.0}))
+    (pair,) = adversary_sweep.controlled_pairs(tmp_path)
+    assert (pair["a"], pair["b"], pair["seeds"], pair["pairs"]) == ("sp_proj", "sp", [0, 1], 4)
+    assert pair["mean"] == pytest.approx(np.mean([2.0, 2.5, 2.5, 2.0]))
+    assert pair["per_seed_mean_over_tasks"] == pytest.approx([2.25, 2.25])
+    (line,) = [x for x in controlled_lines([pair]) if x.startswith("| sp_proj")]
+    assert line.startswith("| sp_proj − sp | 0, 1 | 4 | **+2.25** |") and line.endswith("| 0 / 4 | sp lower |")
