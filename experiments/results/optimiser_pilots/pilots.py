@@ -1,5 +1,10 @@
-"""Probe: the best configuration's dev-only student of one seed (its saved pseudo labels), one fit call as the
-library's run makes, under optimiser variants. Dev only. Usage: opt.py SEED VARIANT[,VARIANT...]"""
+"""Pilots: the best configuration's dev-only student of one seed (its screen run's saved pseudo labels), trained
+afresh in one fit call as the library's run does, under changes of the optimiser alone. Dev only (test never read).
+
+Usage: pilots.py SEED VARIANT[,VARIANT...]; variants: base; emaM (Polyak averaging, Keras' use_ema with momentum
+M, dev read with the averaged weights through SwapEMAWeights); cosN (cosine decay to 0 over N epochs); b32 (batches
+of 32); epsE (Adam's epsilon E). Prints one RESULT line per variant: seed, variant, best mean dev error %, its
+epoch, the dev error after every epoch, seconds."""
 import json, math, sys, time
 import keras, pandas as pd
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
@@ -26,13 +31,18 @@ for variant in variants:
     lr = config.learning_rate
     if variant.startswith("cos"):
         lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=int(variant[3:]) * steps)
+    callbacks = []
     if variant.startswith("eps"):
         model.compile(optimizer=LazyAdam(lr, epsilon=float(variant[3:])))
+    elif variant.startswith("ema"):
+        model.compile(optimizer=LazyAdam(lr, use_ema=True, ema_momentum=float(variant[3:])))
+        callbacks = [keras.callbacks.SwapEMAWeights()]
     elif variant != "base":
         model.compile(optimizer=LazyAdam(lr))
     ds = ngram_rows_dataset(model, rows, batch, seed=config.seed)
     dev_ds = ngram_rows_dataset(model, dev, config.batch_size)
     t = time.time()
-    h = model.fit(ds, steps_per_epoch=steps, epochs=EPOCHS, verbose=0, validation_data=dev_ds).history
+    h = model.fit(ds, steps_per_epoch=steps, epochs=EPOCHS, verbose=0, validation_data=dev_ds,
+                  callbacks=callbacks).history
     errs = [round(100 * (1 - v), 3) for v in h["val_mean_task_accuracy"]]
     print("RESULT", seed, variant, min(errs), errs.index(min(errs)) + 1, errs, round(time.time() - t), flush=True)
