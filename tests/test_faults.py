@@ -1,6 +1,5 @@
 """Faults: a run killed with SIGKILL resumes to the numbers of a run never killed; divergence stops loudly."""
 
-import functools
 import json
 import os
 import signal
@@ -188,9 +187,9 @@ def test_divergence_in_a_later_epoch_keeps_the_earlier_checkpoint_usable(tmp_pat
     assert np.all(np.isfinite(probs)) and np.all(np.isfinite(np.concatenate([w.ravel() for w in restored.get_weights()])))
 
 
-@functools.cache
 def _tiny_data():
-    """The run-identity tests' 2-task rows: their preprocessor and datasets, made once (every model reads them)."""
+    """The run-identity tests' 2-task rows: their preprocessor and datasets, built for each run (a training dataset
+    object serves one run in a process: iterated again, its shuffle draws other orders, and a fit refuses it)."""
     import pandas as pd
 
     import tf_aspmtl

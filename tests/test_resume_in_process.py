@@ -58,7 +58,7 @@ def test_a_second_call_on_the_dataset_object_already_trained_from_is_refused_and
     _fit(model, train, steps, dev, tmp_path / "run", epochs=1)
     _as_if_stopped(tmp_path / "run")
     before = (tmp_path / "run" / "state.json").read_text()
-    with pytest.raises(ValueError, match=r"run: this training dataset was already trained from .* Build the dataset"):
+    with pytest.raises(ValueError, match=r"run: this training dataset was already trained from .* Build the dataset again"):
         _fit(model, train, steps, dev, tmp_path / "run", epochs=3)
     assert (tmp_path / "run" / "state.json").read_text() == before  # nothing trained, nothing written
     model, rebuilt, steps, dev = _model_and_data()
@@ -71,3 +71,12 @@ def test_a_finished_run_loads_its_best_weights_from_the_same_dataset_object(tmp_
     first = _fit(model, train, steps, dev, tmp_path, epochs=2)
     again = _fit(model, train, steps, dev, tmp_path, epochs=2)  # nothing to train: the object is not read
     assert again.best_epoch == first.best_epoch and again.history == first.history
+
+
+def test_a_new_run_in_another_folder_from_a_dataset_object_already_trained_from_is_refused(tmp_path):
+    model, train, steps, dev = _model_and_data()
+    _fit(model, train, steps, dev, tmp_path / "first", epochs=1)
+    other, _, _, _ = _model_and_data()
+    with pytest.raises(ValueError, match=r"second: this training dataset was already trained from"):
+        _fit(other, train, steps, dev, tmp_path / "second", epochs=1)  # its seed's order would not be what it saw
+    assert not (tmp_path / "second" / "state.json").exists()

@@ -78,9 +78,9 @@ def fit_with_dev_selection(
     :func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint` and
     ``steps_per_epoch``); a folder of another run is refused with the fields
     that differ named, even when its weights would fit this model. A NaN or infinite loss raises
-    :class:`~tf_aspmtl.training.NonFiniteLossError`. To resume in the same process (after an error), pass a
-    training dataset built again: one an earlier call trained from is refused with a ValueError, as iterating
-    the same ``tf.data`` object again draws other shuffles than a run never stopped.
+    :class:`~tf_aspmtl.training.NonFiniteLossError`. A training dataset object serves one run in a process: one
+    an earlier call trained from is refused with a ValueError (iterated again, a seeded ``tf.data`` shuffle draws
+    other orders), so build it again to resume after an error or to train another run.
 
     Writes into ``run_dir``: ``state.json`` (history, best epoch, wall time, the
     SHA-256 of each weights file; the one before as ``state.previous.json``),
@@ -168,15 +168,17 @@ def _refuse_a_read_stream(train, run_dir: Path) -> None:
     A ``shuffle`` with a seed and ``reshuffle_each_iteration`` keeps its seed sequence in the dataset object, so a
     second iteration of the same object draws other orders than the first did (a fresh object built with the same
     seed repeats them). Resumed from such an object (the same call again after an error, in one process), a run
-    would train on other batches than one never stopped, silently.
+    would train on other batches than one never stopped; started from it, another run would not see the order its
+    seed gives in a fresh process (so two runs meant to be paired by data order would not be). Both silently.
     """
     if not isinstance(train, tf.data.Dataset):
         return
     if train in _READ_STREAMS:
         raise ValueError(
-            f"{run_dir}: this training dataset was already trained from by an earlier call in this process; its "
-            "shuffle would go on with other orders than a run never stopped saw. Build the dataset again (the same "
-            "rows and seed) and pass the new one: the run then resumes with exactly its own data order."
+            f"{run_dir}: this training dataset was already trained from by an earlier call in this process; "
+            "iterated again, its shuffle draws other orders than its seed gives (a resumed run would not repeat "
+            "one never stopped, a new run would not see its seed's order). Build the dataset again (the same rows "
+            "and seed) for each run and pass the new one."
         )
     _READ_STREAMS.add(train)
 
