@@ -53,17 +53,17 @@ def _as_if_stopped(run_dir):
 
 
 def test_a_second_call_on_the_dataset_object_already_trained_from_is_refused_and_a_rebuilt_one_resumes(tmp_path):
-    reference = _fit(*_model_and_data(), tmp_path / "reference", epochs=3)
     model, train, steps, dev = _model_and_data()
     _fit(model, train, steps, dev, tmp_path / "run", epochs=1)
     _as_if_stopped(tmp_path / "run")
     before = (tmp_path / "run" / "state.json").read_text()
     with pytest.raises(ValueError, match=r"run: this training dataset was already trained from .* Build the dataset again"):
-        _fit(model, train, steps, dev, tmp_path / "run", epochs=3)
+        _fit(model, train, steps, dev, tmp_path / "run", epochs=2)
     assert (tmp_path / "run" / "state.json").read_text() == before  # nothing trained, nothing written
+    # Built again, it resumes (that the numbers then equal a run never stopped: tests/test_random_state.py, whose
+    # resumed fits each build their dataset).
     model, rebuilt, steps, dev = _model_and_data()
-    resumed = _fit(model, rebuilt, steps, dev, tmp_path / "run", epochs=3)
-    assert resumed.resumed_from_epoch == 1 and resumed.history == reference.history
+    assert _fit(model, rebuilt, steps, dev, tmp_path / "run", epochs=2).resumed_from_epoch == 1
 
 
 def test_a_finished_run_loads_its_best_weights_from_the_same_dataset_object(tmp_path):
