@@ -2,8 +2,10 @@
 from is refused, since iterating it again draws other shuffles; a dataset built again resumes exactly."""
 
 import json
+import warnings
 
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
@@ -66,11 +68,17 @@ def test_a_second_call_on_the_dataset_object_already_trained_from_is_refused_and
     assert _fit(model, rebuilt, steps, dev, tmp_path / "run", epochs=2).resumed_from_epoch == 1
 
 
-def test_a_finished_run_loads_its_best_weights_from_the_same_dataset_object(tmp_path):
+def test_a_finished_run_loads_its_best_weights_from_the_same_dataset_object_and_quietly(tmp_path):
     model, train, steps, dev = _model_and_data()
     first = _fit(model, train, steps, dev, tmp_path, epochs=2)
     again = _fit(model, train, steps, dev, tmp_path, epochs=2)  # nothing to train: the object is not read
     assert again.best_epoch == first.best_epoch and again.history == first.history
+    fresh, _, _, _ = _model_and_data()  # a new process's model: its optimizer has no slots for the file's state
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _fit(fresh, train, steps, dev, tmp_path, epochs=2).best_epoch == first.best_epoch
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights()))
 
 
 def test_a_new_run_in_another_folder_from_a_dataset_object_already_trained_from_is_refused(tmp_path):

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,13 @@ class DevSelection(keras.callbacks.Callback):
     def _load_problem(model: keras.Model, path: Path) -> str | None:
         """What keeps ``path`` from loading into ``model`` (a cut file...), or None once it is loaded."""
         try:
-            model.load_weights(str(path))
+            with warnings.catch_warnings():
+                if model.optimizer is None or not model.optimizer.built:
+                    # The file holds the optimizer's state too; a model that has not trained in this process has
+                    # no slots to take it and needs none for its best weights: Keras' notice that it skips them
+                    # would only alarm the user of a finished run.
+                    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(str(path))
         except (OSError, ValueError, KeyError) as err:
             return f"it cannot be read ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
         return None
