@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from experiments.result_files import LABELS, paper_table
 from experiments.table_format import CSV_DECIMALS, PAIR_HEADER, format_mean_sd, pair_line
 from tf_aspmtl.analysis.seed_comparison import mean_sd, summarize_differences
@@ -53,13 +55,15 @@ def table3_frame(runs):
 
 
 def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
-    """``a - b`` test error over the (task, seed) pairs both have."""
+    """``a - b`` test error over the (task, seed) pairs both have; per seed, the mean over the tasks it has."""
     ra, rb = _transfer_runs(runs, a), _transfer_runs(runs, b)
-    diffs = [ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"] for t in ra if t in rb
+    pairs = [(s, ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"]) for t in ra if t in rb
              for s in ra[t] if s in rb[t]]
-    if not diffs:
+    if not pairs:
         return None
-    return {"a": a, "b": b, **summarize_differences(diffs, sorted({s for t in ra if t in rb for s in ra[t] if s in rb[t]}))}
+    seeds = sorted({s for s, _ in pairs})
+    per_seed = [float(np.mean([d for s, d in pairs if s == seed])) for seed in seeds]
+    return {"a": a, "b": b, **summarize_differences([d for _, d in pairs], seeds, per_seed)}
 
 
 def table3_markdown(frame, pairs, command: str) -> str:

@@ -305,6 +305,7 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
     assert math.isnan(frame.loc["average", "asp_mtl_bc_mean"])  # not every task has a run yet
     pair = table3.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
     assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-4 / 3) and pair["a_better_pairs"] == 3
+    assert pair["per_seed_mean_over_tasks"] == pytest.approx([-1.5, -1.0])  # seed 0: books, MR; seed 1: books
     md = table3.table3_markdown(frame.reset_index(), [pair], "cmd")
     paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
     assert f"ASP-MTL-BC so far, 2 of 16 tasks (books, MR): mean of the per-task means 16.50, the paper's on the " \
