@@ -26,7 +26,6 @@ from experiments.result_files import (
     paper_average,
     plus_minus,
 )
-from experiments.single_task_gap import single_task_gap
 from experiments.speed_gaps import speed_gaps, speed_reruns
 
 TEMPLATES = REPO_ROOT / "experiments" / "templates"
@@ -357,7 +356,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "refactor_steps": _refactor_steps, "redesign_pairs": _redesign_pairs, "deterministic": _deterministic,
         "perturbation_cost": _perturbation_cost,
         "analysis": lambda: _body((RESULTS / "analysis.md").read_text(encoding="utf-8")),
-        "adversary_sweep": _adversary_sweep, "single_task_gap": single_task_gap, "temperatures": _temperatures, "speed_gaps": speed_gaps, "speed_reruns": speed_reruns,
+        "adversary_sweep": _adversary_sweep, "temperatures": _temperatures, "speed_gaps": speed_gaps, "speed_reruns": speed_reruns,
         "best_is_ngram": lambda: best.is_ngram(json.loads(best.result_path(0).read_text(encoding="utf-8"))),
         "optimiser_rows": _optimiser_rows, "lazy_vs_adam": _lazy_vs_adam, "cap_time_ratio": _cap_time_ratio,
         "train_speed_rows": _train_speed_rows, "train_speed_goals": _train_speed_goals, "padding_at_16": lambda: {

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.result_files import load_runs, paper_table, plus_minus
+from experiments.result_files import paper_table, plus_minus
 
 SINGLE = "single_w2v_ht"
 """The single-task LSTM under the dev-chosen protocol with head+tail truncation: the closest to the paper's."""
@@ -38,10 +38,10 @@ def per_task_choice(runs, seed: int, settings=SINGLE_PROTOCOLS) -> float:
     return float(np.mean([runs[s][seed]["per_task"][t]["test_error"] for s, t in zip(chosen, tasks)]))
 
 
-def single_task_gap(runs: dict[str, dict[int, dict[str, Any]]] | None = None) -> str:
-    """The block: per task, the paper's single-task LSTM, ours (:data:`SINGLE`, mean ± sd over seeds, dev beside),
+def single_task_gap(runs: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """The block (``runs``: the tables' runs, :func:`~experiments.result_files.load_runs`): per task, the paper's
+    single-task LSTM, ours (:data:`SINGLE`, mean ± sd over seeds, dev beside),
     the gap and each side's FS-MTL gain; then the figures that bear on the gap's cause."""
-    runs = load_runs() if runs is None else runs
     seeds = _seeds(runs, SINGLE_PROTOCOLS + MULTI_TASK)
     if not seeds:
         return "Not every single-task protocol and multi-task family under head+tail has a run of one seed yet."

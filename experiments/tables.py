@@ -41,6 +41,7 @@ from experiments.result_files import (
     load_previous,
     load_runs,
 )
+from experiments.single_task_gap import single_task_gap
 from experiments.table3 import TRANSFER_COLUMNS, paired_transfer, table3_frame, table3_markdown
 from experiments.table_format import error_table, frame_csv, markdown_table, paired, plot
 from experiments.table_plan import (
@@ -91,6 +92,7 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
             add(name, *protocol)
         else:
             blocks[name] = "No run of this table has finished yet."
+    blocks["single_task_gap"] = single_task_gap(runs)
     ablation_settings = ("asp_mtl",) + tuple(ABLATION_SETTINGS)
     ablations = error_table(runs, ablation_settings, None)
     if ablations is not None and any(runs.get(s) for s in ABLATION_SETTINGS):
