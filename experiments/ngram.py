@@ -135,6 +135,12 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
         *_NB_LR3, "--self-training-threshold", "0.75", "--ngrams", "4", "--max-features", "2000000",
         "--label-smoothing", "0.1", "--term-frequency", "binary", "--private-learning-rate-multiplier", "0.5",
         "--character-ngrams", "5", "--character-weight", weight] for tag, weight in (("015", "0.15"), ("03", "0.3"))},
+    # the longest n-grams one step further, paired with the best configuration (quad2m): up to 4 words with
+    # 4,000,000 kept (2,000,000 was the cap it hit), and up to 5 words with 4,000,000 kept
+    **{f"rows_nb_lr3_self075_{tag}_ls01_binary_priv05": [
+        *_NB_LR3, "--self-training-threshold", "0.75", "--ngrams", ngrams, "--max-features", "4000000",
+        "--label-smoothing", "0.1", "--term-frequency", "binary", "--private-learning-rate-multiplier", "0.5"]
+       for tag, ngrams in (("quad4m", "4"), ("quint4m", "5"))},
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -168,8 +174,10 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                     **{name: "rows_nb_lr3_self075_tri1m_ls01_binary_priv05" for name in (
                         "rows_nb_lr3_self075_tri1m_ls01_binary_priv025",
                         "rows_nb_lr3_self075_quad2m_ls01_binary_priv05")},
-                    **{f"rows_nb_lr3_self075_quad2m_ls01_binary_priv05_char5w{tag}":
-                       "rows_nb_lr3_self075_quad2m_ls01_binary_priv05" for tag in ("015", "03")}}
+                    **{name: "rows_nb_lr3_self075_quad2m_ls01_binary_priv05" for name in (
+                        *(f"rows_nb_lr3_self075_quad2m_ls01_binary_priv05_char5w{tag}" for tag in ("015", "03")),
+                        "rows_nb_lr3_self075_quad4m_ls01_binary_priv05",
+                        "rows_nb_lr3_self075_quint4m_ls01_binary_priv05")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""

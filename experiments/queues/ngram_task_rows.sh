@@ -28,7 +28,8 @@
 # then, paired with that (the best configuration since), _priv025 (the private rate x 0.25) and
 # self075_quad2m_ls01_binary_priv05 (n-grams of up to 4 words, 2,000,000 kept); then, paired with that (the best
 # configuration since), _char5w015 and _char5w03: character 2-5-grams beside the words (--character-ngrams 5), at
-# 0.15 and 0.3 of the words' weight (issue 24's lead in the scikit-learn anchor, experiments/lead_char_ngrams.py).
+# 0.15 and 0.3 of the words' weight (issue 24's lead in the scikit-learn anchor, experiments/lead_char_ngrams.py);
+# then, paired with quad2m too, quad4m and quint4m: n-grams of up to 4 and 5 words, 4,000,000 kept (quad2m hit its cap).
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -103,5 +104,6 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self08_tri1m_ls01_nbs2 nb_lr3_self08_tri1m_ls01_binary_nbs2
        nb_lr3_self075_tri1m_ls01_binary_priv05 nb_lr3_self075_tri1m_ls01_binary_priv025
        nb_lr3_self075_quad2m_ls01_binary_priv05 nb_lr3_self075_quad2m_ls01_binary_priv05_char5w015
-       nb_lr3_self075_quad2m_ls01_binary_priv05_char5w03)
+       nb_lr3_self075_quad2m_ls01_binary_priv05_char5w03 nb_lr3_self075_quad4m_ls01_binary_priv05
+       nb_lr3_self075_quint4m_ls01_binary_priv05)
 run_screen ngram_task_rows "experiments.ngram --dev-only"
