@@ -15,7 +15,7 @@ from tf_aspmtl.metrics import PerTaskAccuracy
 from tf_aspmtl.models.parallel_rows import parallel_row_slices
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
 from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
-from tf_aspmtl.preprocessing.ngram_features import nb_log_count_ratios
+from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import standardize
 from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT
@@ -129,13 +129,16 @@ class SharedPrivateNgramClassifier(Task):
         self.built = True
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, max_features: int = 200_000, ngrams: int = 2,
+    def from_frame(cls, frame: pd.DataFrame, max_features: int | None = None, ngrams: int | None = None,
                    text_column: str = TEXT, task_column: str = TASK, label_column: str = "label",
-                   classes: Mapping[str, Sequence[Hashable]] | None = None, **kwargs) -> SharedPrivateNgramClassifier:
+                   classes: Mapping[str, Sequence[Hashable]] | None = None,
+                   features: NgramFeatures | NgramFeatureUnion | None = None,
+                   **kwargs) -> SharedPrivateNgramClassifier:
         """A model whose tasks, classes and n-gram features are learnt from ``frame`` (training rows only;
-        :meth:`NgramPreprocessor.from_frame` takes the first arguments, the constructor ``**kwargs``)."""
+        :meth:`NgramPreprocessor.from_frame` takes the arguments up to ``features``, e.g. NB-weighted
+        ``NgramFeatures(weighting="nb")`` learnt from the frame's labels; the constructor the ``**kwargs``)."""
         preprocessor = NgramPreprocessor.from_frame(frame, max_features, ngrams, text_column, task_column,
-                                                    label_column, classes)
+                                                    label_column, classes, features)
         return cls(preprocessor, **kwargs)
 
     def with_class_names(self, class_names: Sequence[Sequence[str]]) -> SharedPrivateNgramClassifier:

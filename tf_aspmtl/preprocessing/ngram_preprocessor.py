@@ -56,24 +56,51 @@ class NgramPreprocessor(TaskPreprocessor):
         self.features = features
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, max_features: int = 200_000, ngrams: int = 2,
+    def from_frame(cls, frame: pd.DataFrame, max_features: int | None = None, ngrams: int | None = None,
                    text_column: str = TEXT, task_column: str = TASK, label_column: str = "label",
-                   classes: Mapping[str, Sequence[Hashable]] | None = None, **kwargs) -> NgramPreprocessor:
+                   classes: Mapping[str, Sequence[Hashable]] | None = None,
+                   features: NgramFeatures | NgramFeatureUnion | None = None, **kwargs) -> NgramPreprocessor:
         """Tasks (first-seen order), classes (sorted per task) and n-gram features learnt from ``frame``.
 
-        Pass the training rows only: n-grams, idf or a class learnt from dev or test rows leak them.
+        Pass the training rows only: n-grams, idf, NB ratios or a class learnt from dev or test rows leak them.
 
         Args:
             frame: pandas.DataFrame with text, task and label columns.
-            max_features: int. Most frequent n-grams kept.
-            ngrams: int. Longest n-gram, in words.
+            max_features: int. Most frequent n-grams kept (default 200,000), when ``features`` is None.
+            ngrams: int. Longest n-gram, in words (default 2), when ``features`` is None.
             text_column, task_column, label_column: str. Column names.
             classes: optional mapping task -> label values, to fix the classes (and their ids).
+            features: None (``NgramFeatures(max_features, ngrams)``), or an :class:`NgramFeatures` or
+                :class:`NgramFeatureUnion` not adapted yet, learnt here from ``frame``'s text; with
+                ``weighting="nb"`` also from its labels: every task must have two classes, and class id 1 (the
+                second of each task's sorted classes, e.g. ``"positive"`` of ``"negative"``/``"positive"``) is
+                counted as the positive one, its ratios pooled over the tasks, so give the tasks the same two
+                class names (or the same order in ``classes``).
             **kwargs: passed to the constructor.
+
+        Raises:
+            ValueError: a missing column or an empty frame; ``features`` adapted already, or given with
+                ``max_features`` or ``ngrams``; NB weighting with a task of other than two classes (named).
         """
         tasks, classes = tasks_and_classes(frame, text_column, task_column, label_column, classes)
-        features = NgramFeatures(max_features=max_features, ngrams=ngrams)
-        features.adapt(text_list(frame[text_column]))
+        if features is None:
+            features = NgramFeatures(max_features=200_000 if max_features is None else max_features,
+                                     ngrams=2 if ngrams is None else ngrams)
+        elif max_features is not None or ngrams is not None:
+            raise ValueError("max_features and ngrams build the default features: with features given, set them "
+                             f"there; got max_features={max_features!r}, ngrams={ngrams!r}")
+        elif not isinstance(features, (NgramFeatures, NgramFeatureUnion)) or features.adapted:
+            raise ValueError("features must be an NgramFeatures (or NgramFeatureUnion) not adapted yet: from_frame "
+                             f"learns it from the frame's rows; got {features!r}")
+        labels = None
+        if features.weighting == "nb":
+            not_two = {t: list(classes[t]) for t in tasks if len(classes[t]) != 2}
+            if not_two:
+                raise ValueError("weighting 'nb' learns each n-gram's log-count ratio between two classes; these "
+                                 f"tasks have other than two: {not_two}")
+            labels = TaskPreprocessor(tasks, classes).encode_labels(frame[task_column].astype(str).tolist(),
+                                                                    frame[label_column].tolist())
+        features.adapt(text_list(frame[text_column]), labels=labels)
         return cls(tasks, classes, features, **kwargs)
 
     @property

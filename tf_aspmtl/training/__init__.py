@@ -13,7 +13,7 @@ from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model, pretrain_language_model
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
-from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label
+from tf_aspmtl.training.pseudo_label import PSEUDO_LABEL_COLUMNS, pseudo_label, with_pseudo_labels
 from tf_aspmtl.training.fdu_mtl_run import fdu_preprocessor, run
 from tf_aspmtl.training.ngram_config import NGRAM_LEVERS, NGRAM_MODEL, NGRAM_SETTINGS, NgramConfig
 from tf_aspmtl.training.ngram_run import ngram_rows_dataset, run_ngram
@@ -65,6 +65,7 @@ __all__ = [
     "pretrain_language_model_cached",
     "PSEUDO_LABEL_COLUMNS",
     "pseudo_label",
+    "with_pseudo_labels",
     "task_errors",
     "PSEUDO_LABELS",
     "TEACHER_DIR",

@@ -157,3 +157,66 @@ def pseudo_label(
     if kept.empty:
         return empty
     return kept.sort_values("_row", kind="stable")[list(PSEUDO_LABEL_COLUMNS)].reset_index(drop=True)
+
+
+def with_pseudo_labels(
+    teacher: Any,
+    train: pd.DataFrame,
+    unlabeled: pd.DataFrame,
+    *,
+    threshold: float = 0.9,
+    max_per_task: int | None = None,
+    balance: bool = True,
+    label_column: str = "label",
+) -> pd.DataFrame:
+    """Self-training's rows for a student: ``train``'s rows, then the unlabelled rows the teacher is sure of.
+
+    :func:`pseudo_label` picks the rows of ``unlabeled`` and their classes; here each class id becomes the
+    teacher's label value for its task (``teacher.preprocessor.decode_labels``), the values ``train`` holds, so
+    the rows go straight to the student's ``fit`` (e.g. a model on ``teacher.preprocessor``: the same features,
+    learnt from the train rows alone). Pass unlabelled rows only, never dev or test rows, nor rows that repeat
+    their texts (:func:`~tf_aspmtl.training.held_out_duplicates` finds those).
+
+    Args:
+        teacher: a model trained on ``train`` (a :class:`~tf_aspmtl.models.Task` built ``from_frame`` on it).
+        train: pandas.DataFrame of the labelled rows: ``text``, ``task`` and ``label_column``.
+        unlabeled: pandas.DataFrame with ``text`` and ``task`` columns.
+        threshold, max_per_task, balance: as :func:`pseudo_label`'s.
+        label_column: str. The labels' column in ``train`` and in the result.
+
+    Returns:
+        pandas.DataFrame with columns ``text``, ``task`` and ``label_column``: ``train``'s rows in their order,
+        then the pseudo-labelled rows in ``unlabeled``'s order, with a fresh RangeIndex.
+
+    Raises:
+        ValueError: ``train`` lacks a column (named), a teacher without a preprocessor to name its classes, or
+            any error of :func:`pseudo_label`.
+
+    Example:
+    >>> import tf_aspmtl
+    >>> train = pd.DataFrame({"text": ["good book", "bad book"] * 4, "task": ["books"] * 8,
+    ...                       "label": ["pos", "neg"] * 4})
+    >>> teacher = tf_aspmtl.SharedPrivateNgramClassifier.from_frame(train, max_features=20)
+    >>> teacher.compile(learning_rate=0.1)
+    >>> _ = teacher.fit({"text": train.text, "task": train.task}, train.label, epochs=20, verbose=0)
+    >>> rows = with_pseudo_labels(teacher, train, pd.DataFrame({"text": ["a good read", "so bad"],
+    ...                                                         "task": ["books"] * 2}), threshold=0.6)
+    >>> rows.tail(2).values.tolist()
+    [['a good read', 'books', 'pos'], ['so bad', 'books', 'neg']]
+    """
+    missing = [c for c in ("text", "task", label_column) if c not in getattr(train, "columns", ())]
+    if missing:
+        raise ValueError(f"train lacks column(s) {missing}; it has {list(getattr(train, 'columns', []))}")
+    decode = getattr(getattr(teacher, "preprocessor", None), "decode_labels", None)
+    if decode is None:
+        raise ValueError("with_pseudo_labels names the classes through teacher.preprocessor.decode_labels (a model "
+                         f"built from a preprocessor has it); got {type(teacher).__name__}. Use pseudo_label for "
+                         "class ids.")
+    pseudo = pseudo_label(teacher, unlabeled, threshold=threshold, max_per_task=max_per_task, balance=balance)
+    labels = pd.Series([None] * len(pseudo), dtype=object)
+    for task, rows in pseudo.groupby("task", sort=False).groups.items():
+        labels[rows] = decode(task, pseudo.loc[rows, "label"].tolist())
+    added = pd.DataFrame({"text": pseudo["text"], "task": pseudo["task"], label_column: labels})
+    columns = train[["text", "task", label_column]]
+    added = added.astype(columns.dtypes.to_dict())  # the classes are train's values: its column types hold them
+    return pd.concat([columns, added], ignore_index=True)
