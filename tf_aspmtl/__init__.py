@@ -3,12 +3,15 @@
 ``import tf_aspmtl`` registers every serialisable class of the library, so
 ``keras.models.load_model(path, safe_mode=True)`` works after it alone.
 
-Example:
+Example (tiny sizes; the defaults are the paper's: hidden 100, GloVe vectors):
+>>> import pandas as pd
 >>> import tf_aspmtl
->>> pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=200)
->>> model = tf_aspmtl.AdversarialSharedPrivateMTL(pre)
+>>> train = pd.DataFrame({"text": ["good book", "dull book", "great film", "bad film"],
+...                       "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+>>> pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8)
+>>> model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")
 >>> model.compile()
->>> model.fit({"text": train.text, "task": train.task}, train.label, epochs=15)
+>>> _ = model.fit({"text": train.text, "task": train.task}, train.label, batch_size=2, epochs=1, verbose=0)
 """
 
 __version__ = "0.1.0"

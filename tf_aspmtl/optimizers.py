@@ -46,7 +46,10 @@ class LazyAdam(keras.optimizers.Adam):
     Takes ``keras.optimizers.Adam``'s arguments except ``amsgrad``.
 
     Example:
-    >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3))
+    >>> model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4),
+    ...                           keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3), loss="mse")
+    >>> _ = model.fit(np.array([[1, 2, 3]]), np.array([1.0]), verbose=0)
     """
 
     def __init__(self, *args, amsgrad: bool = False, **kwargs):

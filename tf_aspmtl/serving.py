@@ -87,10 +87,17 @@ def task_serving_fn(
         ``tf.function`` with a ``[None]`` tf.string signature to export it.
 
     Example:
+    >>> import pandas as pd
+    >>> import tf_aspmtl
+    >>> train = pd.DataFrame({"text": ["a gripping story", "a dull plot", "sharp photos", "blurry photos"],
+    ...                       "task": ["books", "books", "camera", "camera"],
+    ...                       "label": ["positive", "negative", "positive", "negative"]})
+    >>> pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8)
+    >>> model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")
     >>> fn = tf.function(task_serving_fn(model, "books"),
     ...                  input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    >>> fn(tf.constant(["a gripping story"]))["label"]
-    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'positive'], dtype=object)>
+    >>> fn(tf.constant(["a gripping story"]))["label"]  # this model is untrained: either class
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'...'], dtype=object)>
     """
     check_servable(model)
     k = model.task_id(task)

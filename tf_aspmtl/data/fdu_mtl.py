@@ -264,10 +264,9 @@ def load_fdu_mtl(
         ValueError: bad argument, malformed line (names file, line, field) or
             checksum mismatch (names the file).
 
-    Example:
-        >>> frame = load_fdu_mtl(tasks=["books"], splits=["dev"])  # doctest: +SKIP
-        >>> len(frame), frame.columns.tolist()  # doctest: +SKIP
-        (200, ['task', 'split', 'text', 'label'])
+    Example (not run):
+        frame = load_fdu_mtl(tasks=["books"], splits=["dev"])
+        len(frame), frame.columns.tolist()   # (200, ['task', 'split', 'text', 'label'])
     """
     tasks = _check_names("task", FDU_MTL_TASKS if tasks is None else tasks, FDU_MTL_TASKS)
     splits = _check_names("split", splits, FDU_MTL_SPLITS)

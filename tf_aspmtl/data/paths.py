@@ -104,9 +104,8 @@ def resolve_fdu_mtl_dir(path: str | os.PathLike | None = None) -> pathlib.Path:
     Raises:
         FileNotFoundError: no folder holding `<task>.task.train` files was found.
 
-    Example:
-        >>> resolve_fdu_mtl_dir("/data/fdu-mtl")  # doctest: +SKIP
-        PosixPath('/data/fdu-mtl')
+    Example (not run):
+        resolve_fdu_mtl_dir("/data/fdu-mtl")   # PosixPath('/data/fdu-mtl')
     """
     if path is not None:
         return _checked(pathlib.Path(path).expanduser(), "given as path=")

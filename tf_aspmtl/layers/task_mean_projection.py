@@ -36,8 +36,9 @@ class TaskMeanProjection(keras.layers.Layer):
     >>> layer = TaskMeanProjection(num_tasks=2, dim=2, momentum=0.0)
     >>> _ = layer(tf.constant([[1.0, 0.0]]), tf.constant([0]), training=True)  # task 1 unseen: unchanged
     >>> _ = layer(tf.constant([[3.0, 1.0]]), tf.constant([1]), training=True)
-    >>> layer(tf.constant([[1.0, 0.0], [3.0, 1.0]]), tf.constant([0, 1])).numpy().round(3).tolist()  # both means
-    [[0.2, -0.4], [0.2, -0.4]]
+    >>> layer(tf.constant([[1.0, 0.0], [3.0, 1.0]]), tf.constant([0, 1])).numpy().round(3)  # both means
+    array([[ 0.2, -0.4],
+           [ 0.2, -0.4]], dtype=float32)
     """
 
     def __init__(self, num_tasks: int, dim: int, momentum: float = 0.98, **kwargs):

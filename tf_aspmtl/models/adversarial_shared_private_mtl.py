@@ -21,10 +21,14 @@ class AdversarialSharedPrivateMTL(_Family):
         **kwargs: as :class:`MultiTaskClassifier`.
 
     Example:
-    >>> pre = MultiTaskPreprocessor.from_frame(train, max_length=200)   # text, task, label columns
-    >>> model = AdversarialSharedPrivateMTL(pre)
+    >>> import pandas as pd
+    >>> from tf_aspmtl.preprocessing import MultiTaskPreprocessor
+    >>> train = pd.DataFrame({"text": ["good book", "dull book", "great film", "bad film"],
+    ...                       "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+    >>> pre = MultiTaskPreprocessor.from_frame(train, max_length=8)   # text, task, label columns
+    >>> model = AdversarialSharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")  # tiny, no GloVe
     >>> model.compile()
-    >>> model.fit({"text": train.text, "task": train.task}, train.label, epochs=15)
+    >>> _ = model.fit({"text": train.text, "task": train.task}, train.label, batch_size=2, epochs=1, verbose=0)
     """
 
     use_private_encoders = True

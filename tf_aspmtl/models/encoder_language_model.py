@@ -121,6 +121,7 @@ class EncoderLanguageModel(keras.Model):
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
+    >>> import tf_aspmtl
     >>> lm = EncoderLanguageModel(vocabulary_size=50, embedding_dim=8, units=8, num_sampled=16)
     >>> lm.compile(optimizer=tf_aspmtl.LazyAdam(1e-2))
     >>> ids = np.array([[5, 6, 7, 8, 0], [9, 10, 11, 0, 0]])

@@ -63,6 +63,7 @@ class MultiTaskClassifier(Task):
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
+    >>> import pandas as pd
     >>> frame = pd.DataFrame({"text": ["good book", "bad film", "great read", "awful"],
     ...                       "task": ["books", "dvd", "books", "dvd"], "label": ["pos", "neg", "neg", "pos"]})
     >>> pre = MultiTaskPreprocessor.from_frame(frame, max_length=8)

@@ -29,10 +29,9 @@ class ReversalWarmup(keras.callbacks.Callback):
     ``model.fit`` warms up; it adds ``reversal_scale`` (``gradient_reversal_scale`` times the factor)
     to each epoch's logs.
 
-    Example:
-    >>> model.fit(train, steps_per_epoch=100, epochs=10)  # doctest: +SKIP
-    >>> model.history.history["reversal_scale"][:3]  # doctest: +SKIP
-    [0.0, 0.7616, 0.9640]
+    Example (not run):
+        model.fit(train, steps_per_epoch=100, epochs=10)
+        model.history.history["reversal_scale"][:3]   # [0.0, 0.7616, 0.9640]
     """
 
     def _layer(self):

@@ -70,10 +70,15 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
             ``hidden_dim``, ``word_vectors``, the objective's settings, ``dropout``, ``seed``, name...).
 
     Example:
-    >>> pre = WideAndDeepPreprocessor.from_frame(train, max_length=200)   # text, task, label columns
-    >>> model = WideAndDeepMTL(pre)
+    >>> import pandas as pd
+    >>> train = pd.DataFrame({"text": ["good book", "dull book", "great film", "bad film"],
+    ...                       "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+    >>> pre = WideAndDeepPreprocessor.from_frame(train, max_length=8)   # text, task, label columns
+    >>> model = WideAndDeepMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")  # tiny, no GloVe
     >>> model.compile()
-    >>> model.fit({"text": train.text, "task": train.task}, train.label, epochs=15)
+    >>> _ = model.fit({"text": train.text, "task": train.task}, train.label, batch_size=2, epochs=1, verbose=0)
+    >>> sorted(model({"text": tf.constant(["good film"]), "task": tf.constant(["dvd"])}))
+    ['discriminator_logits', 'logits', 'private', 'probabilities', 'shared', 'task_id', 'wide_logits']
     """
 
     def __init__(self, preprocessor=None, wide_learning_rate_multiplier: float = 1.0, **kwargs):

@@ -51,9 +51,9 @@ class MultiTaskPreprocessor(TaskPreprocessor):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
-    >>> frame = pd.DataFrame({"text": ["good book", "bad film", "great", "awful"],
+    >>> frame = pd.DataFrame({"text": ["good book", "bad film", "dull book", "great film"],
     ...                       "task": ["books", "dvd", "books", "dvd"],
-    ...                       "label": ["pos", "neg", "pos", "neg"]})
+    ...                       "label": ["pos", "neg", "neg", "pos"]})  # every task needs 2 classes or more
     >>> pre = MultiTaskPreprocessor.from_frame(frame, max_length=8)
     >>> pre.task_names, pre.classes("dvd")
     (['books', 'dvd'], ['neg', 'pos'])

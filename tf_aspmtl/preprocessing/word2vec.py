@@ -332,6 +332,7 @@ def word2vec_embedding_matrix(
 
     Example:
 
+    >>> from tf_aspmtl.preprocessing import TextVectorizer
     >>> vectorizer = TextVectorizer()
     >>> vectorizer.adapt(["a good book", "a rare book"])
     >>> matrix, stats = word2vec_embedding_matrix(

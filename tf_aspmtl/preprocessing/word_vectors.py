@@ -91,6 +91,7 @@ def glove_embedding_matrix(vectorizer, seed=0):
 
     Example:
 
+    >>> from tf_aspmtl.preprocessing import TextVectorizer
     >>> vectorizer = TextVectorizer()
     >>> vectorizer.adapt(["a good book"])
     >>> matrix, stats = glove_embedding_matrix(vectorizer)
@@ -140,6 +141,7 @@ def embedding_matrix(
 
     Example:
 
+    >>> from tf_aspmtl.preprocessing import TextVectorizer
     >>> vectorizer = TextVectorizer()
     >>> vectorizer.adapt(["a good book", "a zzqxw book"])
     >>> matrix, stats = embedding_matrix(

@@ -37,9 +37,9 @@ class EpochSummary(keras.callbacks.Callback):
     Args:
         print_fn: callable taking the line; default: print to stdout and flush.
 
-    Example:
-    >>> model.fit(train, epochs=15, validation_data=dev, verbose=0, callbacks=[EpochSummary()])  # doctest: +SKIP
-    epoch 1/15: loss 0.6102 task_loss 0.5408 adv_loss 0.6931 | dev mean accuracy 0.7712 | 58.3 s
+    Example (not run):
+        model.fit(train, epochs=15, validation_data=dev, verbose=0, callbacks=[EpochSummary()])
+        # prints: epoch 1/15: loss 0.6102 task_loss 0.5408 adv_loss 0.6931 | dev mean accuracy 0.7712 | 58.3 s
     """
 
     def __init__(self, print_fn: Callable[[str], None] | None = None):

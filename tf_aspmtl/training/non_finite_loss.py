@@ -24,7 +24,14 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     end of earlier epochs are untouched.
 
     Example:
-    >>> model.fit(train, epochs=3, callbacks=[StopOnNonFiniteLoss()])
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(loss="mse")
+    >>> x = np.array([[1.0], [np.nan]])  # a NaN input: the first step's loss is NaN
+    >>> model.fit(x, np.zeros(2), epochs=3, verbose=0, callbacks=[StopOnNonFiniteLoss()])
+    Traceback (most recent call last):
+    ...
+    tf_aspmtl.training.non_finite_loss.NonFiniteLossError: Training diverged in epoch 1, step 1: ... loss=nan ...
     """
 
     def __init__(self):

@@ -252,9 +252,23 @@ def pretrain_language_model(
     Returns:
         Path of ``<run_dir>/language_model.npz``.
 
-    Example:
-    >>> path = pretrain_language_model(texts, vectorizer, glove, 100, run_dir="runs/pretrain/x", epochs=2)
-    >>> apply_pretrained_encoders(model, path)  # doctest: +SKIP
+    Example (tiny sizes; a real run passes GloVe vectors and 100 units):
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> import tf_aspmtl
+    >>> from tf_aspmtl.training import apply_pretrained_encoders
+    >>> train = pd.DataFrame({"text": ["a good book", "a dull book", "a great film", "a bad film"],
+    ...                       "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+    >>> pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=8)
+    >>> run_dir = tempfile.TemporaryDirectory()
+    >>> path = pretrain_language_model(train.text, pre.text_vectorizer, None, 4, run_dir=run_dir.name, epochs=2,
+    ...                                embedding_dim=4, num_sampled=4, verbose=0)
+    >>> path.name
+    'language_model.npz'
+    >>> model = tf_aspmtl.AdversarialSharedPrivateMTL(pre, embedding_dim=4, hidden_dim=4, word_vectors="random")
+    >>> apply_pretrained_encoders(model, path)["encoders_set"]
+    ['shared_encoder', 'private_encoder_0', 'private_encoder_1']
+    >>> run_dir.cleanup()
     """
     started = time.time()
     directions = parse_directions(directions)

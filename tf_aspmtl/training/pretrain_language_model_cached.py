@@ -65,10 +65,10 @@ def pretrain_language_model_cached(texts: Sequence[str], vectorizer: TextVectori
     Returns:
         Path of ``<cache_root>/<key>/language_model.npz``.
 
-    Example:
-    >>> path = pretrain_language_model_cached(  # doctest: +SKIP
-    ...     texts, vectorizer, glove, 100, cache_root="runs/pretrain", embedding="glove", epochs=3)
-    >>> apply_pretrained_encoders(model, path)  # doctest: +SKIP
+    Example (not run):
+        path = pretrain_language_model_cached(
+            texts, vectorizer, glove, 100, cache_root="runs/pretrain", embedding="glove", epochs=3)
+        apply_pretrained_encoders(model, path)
     """
     unknown = sorted(set(options) - set(PRETRAIN_OPTIONS))
     if unknown:

@@ -98,11 +98,11 @@ def teacher_pseudo_labels(
         ``confidence``); the record holds ``dev_error`` per task (%), ``best_epoch``, ``history``,
         ``training_wall_time_s`` (all processes) and ``processes``.
 
-    Example:
-    >>> pseudo, teacher, _ = teacher_pseudo_labels(  # doctest: +SKIP
-    ...     "runs/st/model", lambda: build_model(config, preprocessor), train_ds, steps, dev_ds, unlabeled,
-    ...     epochs=30, patience=5, threshold=0.9)
-    >>> student_rows = pd.concat([train[["task", "text", "label"]], pseudo[["task", "text", "label"]]])  # doctest: +SKIP
+    Example (not run):
+        pseudo, teacher, _ = teacher_pseudo_labels(
+            "runs/st/model", lambda: build_model(config, preprocessor), train_ds, steps, dev_ds, unlabeled,
+            epochs=30, patience=5, threshold=0.9)
+        student_rows = pd.concat([train[["task", "text", "label"]], pseudo[["task", "text", "label"]]])
     """
     group_dir = Path(group_dir)
     teacher_dir, labels_path = group_dir / TEACHER_DIR, group_dir / PSEUDO_LABELS

@@ -89,13 +89,20 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         tunable: bool. Whether keras-tuner may tune the hyperparameters.
 
     Example:
-    >>> hypermodel = ASPMTLHyperModel(preprocessor)               # MultiTaskPreprocessor.from_frame(train)
-    >>> tuner = keras_tuner.RandomSearch(hypermodel, objective=OBJECTIVE, max_trials=8)
-    >>> tuner.search({"text": train.text, "task": train.task}, train.label, epochs=5,
-    ...              validation_data=({"text": dev.text, "task": dev.task}, dev.label))
+    >>> import pandas as pd
+    >>> train = pd.DataFrame({"text": ["good book", "dull book", "great film", "bad film"],
+    ...                       "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+    >>> preprocessor = MultiTaskPreprocessor.from_frame(train, max_length=8)
+    >>> hypermodel = ASPMTLHyperModel(preprocessor)
     >>> model = hypermodel.build(keras_tuner.HyperParameters())   # the paper's lambda and gamma
     >>> model.objective.adversarial_weight, model.objective.difference_weight, model.backbone.hidden_dim
     (0.05, 0.01, 100)
+
+    Example (not run):
+        hypermodel = ASPMTLHyperModel(MultiTaskPreprocessor.from_frame(train))   # a search, scored on dev
+        tuner = keras_tuner.RandomSearch(hypermodel, objective=OBJECTIVE, max_trials=8)
+        tuner.search({"text": train.text, "task": train.task}, train.label, epochs=5,
+                     validation_data=({"text": dev.text, "task": dev.task}, dev.label))
     """
 
     def __init__(
