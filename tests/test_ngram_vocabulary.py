@@ -40,6 +40,8 @@ def test_the_vocabulary_is_text_vectorizations_entry_for_entry(ngrams, max_token
 
 def test_no_words_give_the_oov_entry_alone():
     assert list(_ours(["", " "], 2, 10, 8)) == _keras_vocabulary(["", " "], 2, 10, 8) == ["[UNK]"]
+    # Texts of Keras' OOV token alone: the same vocabulary (Keras' layer fails on them: no table to build).
+    assert list(_ours(["[UNK]", "[UNK] [UNK]"], 1, 10, 8)) == ["[UNK]"]
 
 
 def test_long_ngrams_of_many_words_are_counted_and_only_ids_past_the_keys_bits_give_none(monkeypatch):
