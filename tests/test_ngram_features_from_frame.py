@@ -70,6 +70,12 @@ def test_with_pseudo_labels_gives_train_rows_then_the_teachers_rows_in_trains_la
     added = rows.iloc[len(train):].reset_index(drop=True)
     assert added["text"].tolist() == picked["text"].tolist() and added["task"].tolist() == picked["task"].tolist()
     assert added["label"].tolist() == [("bad", "good")[i] for i in picked["label"]]
+    # An unlabelled review that repeats a held-out one (other case and punctuation) is labelled unless held_out names it.
+    repeat = pd.concat([unlabeled, pd.DataFrame({"text": ["Great, LOVELY superb!"], "task": ["books"]})])
+    held_out = pd.DataFrame({"text": ["great lovely superb"], "task": ["books"], "label": ["good"]})
+    assert "Great, LOVELY superb!" in with_pseudo_labels(teacher, train, repeat, threshold=0.6)["text"].tolist()
+    kept = with_pseudo_labels(teacher, train, repeat, threshold=0.6, held_out=held_out)
+    assert "Great, LOVELY superb!" not in kept["text"].tolist() and len(kept) > len(train)
     student = tf_aspmtl.SharedPrivateNgramClassifier(teacher.preprocessor)
     student.compile(learning_rate=0.05)
     history = student.fit({"text": rows.text, "task": rows.task}, rows.label, epochs=1, verbose=0)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
+
 PSEUDO_LABEL_COLUMNS = ("text", "task", "label", "confidence")
 """Columns of :func:`pseudo_label`'s frame, in order."""
 
@@ -168,14 +170,16 @@ def with_pseudo_labels(
     max_per_task: int | None = None,
     balance: bool = True,
     label_column: str = "label",
+    held_out: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Self-training's rows for a student: ``train``'s rows, then the unlabelled rows the teacher is sure of.
 
     :func:`pseudo_label` picks the rows of ``unlabeled`` and their classes; here each class id becomes the
     teacher's label value for its task (``teacher.preprocessor.decode_labels``), the values ``train`` holds, so
     the rows go straight to the student's ``fit`` (e.g. a model on ``teacher.preprocessor``: the same features,
-    learnt from the train rows alone). Pass unlabelled rows only, never dev or test rows, nor rows that repeat
-    their texts (:func:`~tf_aspmtl.training.held_out_duplicates` finds those).
+    learnt from the train rows alone). Pass unlabelled rows only, never dev or test rows; ``held_out`` drops the
+    unlabelled rows that repeat a dev or test text (:func:`~tf_aspmtl.training.held_out_duplicates`: review sites
+    repeat reviews, and FDU-MTL's unlabelled files hold some of its dev and test reviews).
 
     Args:
         teacher: a model trained on ``train`` (a :class:`~tf_aspmtl.models.Task` built ``from_frame`` on it).
@@ -183,6 +187,8 @@ def with_pseudo_labels(
         unlabeled: pandas.DataFrame with ``text`` and ``task`` columns.
         threshold, max_per_task, balance: as :func:`pseudo_label`'s.
         label_column: str. The labels' column in ``train`` and in the result.
+        held_out: pandas.DataFrame with a ``text`` column (the dev and test rows), or None. Unlabelled rows
+            repeating one of its texts, whatever their case, spacing and punctuation, are never labelled.
 
     Returns:
         pandas.DataFrame with columns ``text``, ``task`` and ``label_column``: ``train``'s rows in their order,
@@ -212,6 +218,8 @@ def with_pseudo_labels(
         raise ValueError("with_pseudo_labels names the classes through teacher.preprocessor.decode_labels (a model "
                          f"built from a preprocessor has it); got {type(teacher).__name__}. Use pseudo_label for "
                          "class ids.")
+    if held_out is not None:
+        unlabeled = unlabeled[~held_out_duplicates(unlabeled, held_out)]
     pseudo = pseudo_label(teacher, unlabeled, threshold=threshold, max_per_task=max_per_task, balance=balance)
     labels = pd.Series([None] * len(pseudo), dtype=object)
     for task, rows in pseudo.groupby("task", sort=False).groups.items():
