@@ -161,3 +161,31 @@ def render(template: Path, root: Path, blocks: Blocks | None = None) -> str:
     if shown:
         raise TemplateError(f"{template}:{shown[-1][0]}: an if without an end")
     return "".join(out)
+
+
+def github_anchor(title: str, taken: dict[str, int]) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation but ``-`` and ``_`` dropped, spaces to ``-``; a
+    repeated one gets ``-1``, ``-2``, ... (``taken`` counts the anchors seen so far on the page)."""
+    anchor = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+    count = taken.get(anchor, 0)
+    taken[anchor] = count + 1
+    return anchor if count == 0 else f"{anchor}-{count}"
+
+
+def with_contents(page: str) -> str:
+    """``page`` with a list of links to its ``## `` sections before the first of them (headings inside code
+    fences are not sections)."""
+    lines, fenced, taken, links, first = page.splitlines(keepends=True), False, {}, [], None
+    for number, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            level, _, title = line.rstrip("\n").partition(" ")
+            anchor = github_anchor(title, taken)  # every heading takes its anchor, listed or not
+            if level == "##":
+                first = number if first is None else first
+                links.append(f"[{title.strip()}](#{anchor})")
+    if not links:
+        return page
+    contents = "Contents: " + " · ".join(links) + "\n\n"
+    return "".join(lines[:first]) + contents + "".join(lines[first:])

@@ -14,7 +14,7 @@ from typing import Any
 
 from experiments import best
 from experiments.equality import compare
-from experiments.markdown_template import render
+from experiments.markdown_template import render, with_contents
 from experiments.provenance import REPO_ROOT
 from experiments.result_files import (
     FAMILIES,
@@ -351,7 +351,7 @@ def _adversary_sweep() -> str:
 def results_markdown(blocks: dict[str, str], command: str) -> str:
     """The whole of docs/RESULTS.md (``blocks``: the generated tables and reports, by name)."""
     reports = {name: (lambda text=text: _body(text)) for name, text in blocks.items()}
-    return render(TEMPLATES / "RESULTS.md", RESULTS, {
+    return with_contents(render(TEMPLATES / "RESULTS.md", RESULTS, {
         **reports, "command": command, "paper": _paper, "refactor_equality": _refactor_equality,
         "refactor_steps": _refactor_steps, "redesign_pairs": _redesign_pairs, "deterministic": _deterministic,
         "perturbation_cost": _perturbation_cost,
@@ -371,4 +371,4 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
         "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),
-        "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))})
+        "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))}))

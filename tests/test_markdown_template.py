@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from experiments.markdown_template import TemplateError, render
+from experiments.markdown_template import TemplateError, render, with_contents
 
 
 @pytest.fixture
@@ -91,3 +91,16 @@ def test_if_keeps_its_lines_only_when_the_file_exists_or_the_block_is_true(root)
         render(_template(root, "a\n{{ if: runs/main.json }}\nb\n"), root, blocks)
     with pytest.raises(TemplateError, match=r"page.md:1: \{\{ end \}\}: an end without an if"):
         render(_template(root, "{{ end }}\n"), root, blocks)
+
+
+def test_contents_link_every_section_by_githubs_anchor_before_the_first_one():
+    page = ("# Results\n\nIntro.\n\n## Shared/private n-gram model: batches (issue 22)\n\ntext\n\n```\n## not a heading\n```\n"
+            "### The paper's Table 3\n\n## The paper's Table 3\n\n## Speed\n\n## Speed\n")
+    out = with_contents(page)
+    assert out.index("Contents: ") > out.index("Intro.") and out.index("Contents: ") < out.index("## Shared")
+    contents = out[out.index("Contents: "):].splitlines()[0]
+    assert contents == ("Contents: [Shared/private n-gram model: batches (issue 22)]"
+                        "(#sharedprivate-n-gram-model-batches-issue-22) · "
+                        "[The paper's Table 3](#the-papers-table-3-1) · [Speed](#speed) · [Speed](#speed-1)")
+    assert out.replace(contents + "\n\n", "") == page
+    assert with_contents("# Only a title\n") == "# Only a title\n"
