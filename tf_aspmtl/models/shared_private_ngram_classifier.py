@@ -71,6 +71,7 @@ class SharedPrivateNgramClassifier(Task):
             Adam's step does not depend on the gradient's scale, so ``c * W_private`` moves ``c`` times as far per
             step as ``W_shared`` does: ``c < 1`` leans the tasks on the shared weights, ``c > 1`` on their own.
             1 (the default): the model as without it. Exports fold ``c`` into each task's kernel.
+        shared_trainable: bool. False freezes ``W_shared`` (a model of :meth:`transfer`); True (the default).
         **kwargs: standard `keras.Model` arguments (name, ...).
 
     Example:
@@ -85,7 +86,8 @@ class SharedPrivateNgramClassifier(Task):
 
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
                  feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,
-                 label_smoothing: float = 0.0, private_learning_rate_multiplier: float = 1.0, **kwargs):
+                 label_smoothing: float = 0.0, private_learning_rate_multiplier: float = 1.0,
+                 shared_trainable: bool = True, **kwargs):
         super().__init__(preprocessor, **kwargs)
         if not isinstance(preprocessor, NgramPreprocessor):
             raise ValueError(f"preprocessor must be an NgramPreprocessor; got {type(preprocessor).__name__}")
@@ -113,7 +115,9 @@ class SharedPrivateNgramClassifier(Task):
         self.task_nb_ratios = bool(task_nb_ratios)
         self.max_classes = max(self.num_classes)
         width, tasks, classes = preprocessor.vocabulary_size, self.num_tasks, self.max_classes
-        self.shared_kernel = self.add_weight(shape=(width, classes), initializer="zeros", name="shared_kernel")
+        self.shared_trainable = bool(shared_trainable)
+        self.shared_kernel = self.add_weight(shape=(width, classes), initializer="zeros", name="shared_kernel",
+                                             trainable=self.shared_trainable)
         # Row i * tasks + k is W_private[k]'s row i (task_sparse_matmul); the same memory as [width, tasks * classes].
         self.private_kernel = self.add_weight(shape=(width * tasks, classes), initializer="zeros",
                                               name="private_kernel")
@@ -157,9 +161,52 @@ class SharedPrivateNgramClassifier(Task):
         copy = type(self)(preprocessor, l2=self.l2, per_task_metrics=self.per_task_metrics,
                           feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
                           task_nb_ratios=self.task_nb_ratios, label_smoothing=self.label_smoothing,
-                          private_learning_rate_multiplier=self.private_learning_rate_multiplier, name=self.name)
+                          private_learning_rate_multiplier=self.private_learning_rate_multiplier,
+                          shared_trainable=self.shared_trainable, name=self.name)
         copy.set_weights(self.get_weights())
         return copy
+
+    def transfer(self, task: str, classes: Sequence, mode: str = "bc", train_shared: bool = False,
+                 compile: bool = True, **kwargs) -> SharedPrivateNgramClassifier:
+        """A model of a new task on this model's shared weights (the paper's Table 3, for the linear model).
+
+        The shared space of a linear model is its shared kernel: the new model has this model's features (the
+        same adapted layer: n-grams, idf, NB ratios), a copy of ``W_shared`` (frozen unless ``train_shared``) and
+        a new private kernel and bias for ``task``, from zero, so its logits start as the shared weights' and its
+        training learns the task's own correction (``"bc"``: the shared and a new private path). ``"sc"``, a new
+        output layer on frozen shared features, has no counterpart: the shared path's features are the n-grams
+        themselves, so a new output layer would be a new model. The other settings (``l2``, ``label_smoothing``,
+        ``private_learning_rate_multiplier``, ``feature_dropout``) are this model's unless given; with
+        ``task_nb_ratios``, call :meth:`adapt_task_nb_ratios` with the new task's rows before training.
+
+        Args:
+            task: str. The new task's name.
+            classes: sequence. Its label values (class id j is ``classes[j]``), at most as many as the shared
+                kernel has columns.
+            mode: ``"bc"``.
+            train_shared: bool. Also train the copied ``W_shared``.
+            compile: bool. Compile with the defaults of :meth:`compile`.
+            **kwargs: other constructor arguments of the new model.
+
+        Raises:
+            ValueError: another mode, or more classes than the shared kernel's columns.
+        """
+        if mode != "bc":
+            raise ValueError(f"The n-gram model transfers in mode 'bc' only (its shared weights and a new private "
+                             f"path); got {mode!r}: 'sc' would put a new output layer on the n-grams themselves")
+        classes = list(classes)
+        if not 1 <= len(classes) <= self.max_classes:
+            raise ValueError(f"{task!r} has {len(classes)} classes; the shared kernel has {self.max_classes} columns")
+        preprocessor = NgramPreprocessor([task], {task: classes}, self.features, name=self.preprocessor.name)
+        settings = {"l2": self.l2, "per_task_metrics": self.per_task_metrics, "feature_dropout": self.feature_dropout,
+                    "feature_dropout_seed": self.feature_dropout_seed, "task_nb_ratios": self.task_nb_ratios,
+                    "label_smoothing": self.label_smoothing,
+                    "private_learning_rate_multiplier": self.private_learning_rate_multiplier, "name": f"bc_{task}"}
+        new = type(self)(preprocessor, **{**settings, **kwargs, "shared_trainable": bool(train_shared)})
+        new.shared_kernel.assign(self.shared_kernel[:, :new.max_classes])
+        if compile:
+            new.compile()
+        return new
 
     @property
     def features(self):
@@ -328,4 +375,6 @@ class SharedPrivateNgramClassifier(Task):
             config["label_smoothing"] = self.label_smoothing
         if self.private_learning_rate_multiplier != 1.0:
             config["private_learning_rate_multiplier"] = self.private_learning_rate_multiplier
+        if not self.shared_trainable:
+            config["shared_trainable"] = False
         return config
