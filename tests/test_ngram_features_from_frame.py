@@ -93,3 +93,5 @@ def test_with_pseudo_labels_names_what_it_lacks():
 
     with pytest.raises(ValueError, match="teacher.preprocessor.decode_labels"):
         with_pseudo_labels(Bare(), train, train[["text", "task"]])
+    with pytest.raises(ValueError, match=r"held_out needs a text column.*\['review'\]"):
+        with_pseudo_labels(teacher, train, train[["text", "task"]], held_out=pd.DataFrame({"review": ["x"]}))

@@ -195,8 +195,8 @@ def with_pseudo_labels(
         then the pseudo-labelled rows in ``unlabeled``'s order, with a fresh RangeIndex.
 
     Raises:
-        ValueError: ``train`` lacks a column (named), a teacher without a preprocessor to name its classes, or
-            any error of :func:`pseudo_label`.
+        ValueError: ``train`` or ``held_out`` lacks a column (named), a teacher without a preprocessor to name its
+            classes, or any error of :func:`pseudo_label`.
 
     Example:
     >>> import tf_aspmtl
@@ -219,6 +219,9 @@ def with_pseudo_labels(
                          f"built from a preprocessor has it); got {type(teacher).__name__}. Use pseudo_label for "
                          "class ids.")
     if held_out is not None:
+        if "text" not in getattr(held_out, "columns", ()):
+            raise ValueError(f"held_out needs a text column (the dev and test rows); it has "
+                             f"{list(getattr(held_out, 'columns', []))}")
         unlabeled = unlabeled[~held_out_duplicates(unlabeled, held_out)]
     pseudo = pseudo_label(teacher, unlabeled, threshold=threshold, max_per_task=max_per_task, balance=balance)
     labels = pd.Series([None] * len(pseudo), dtype=object)
