@@ -7,7 +7,9 @@
 layer; ``--mode bc``: that plus a new private encoder for the task (with
 ``--difference-weight`` the difference term against the frozen shared
 feature). The word embedding is copied and frozen too, unless
-``--train-shared``. The new model trains on the task's train split, the epoch
+``--train-shared``. A source of ``python -m experiments.ngram`` (the n-gram model) transfers in ``bc`` mode:
+its shared kernel (frozen unless ``--train-shared``) and a new private kernel. The new model trains on the
+task's train split, the epoch
 is chosen on its dev split (the last 200 rows of the ``.task.train`` file),
 and test error is computed once (:func:`tf_aspmtl.training.transfer_run.run_transfer`
 does the work). Results go to ``<output-dir>/results.json`` (same form as

@@ -73,3 +73,26 @@ def test_transfer_refuses_sc_and_more_classes_than_the_shared_kernel(source):
         source.transfer("music", classes=["neg", "pos"], mode="sc")
     with pytest.raises(ValueError, match="3 classes; the shared kernel has 2 columns"):
         source.transfer("music", classes=["neg", "mid", "pos"])
+
+
+def test_run_transfer_carries_an_ngram_runs_shared_kernel_to_a_held_out_task(tmp_path):
+    from tests.tiny_fdu import texts, write_fdu_folder
+    from tf_aspmtl.training import NgramConfig, run_ngram, run_transfer
+
+    (tmp_path / "fdu").mkdir()
+    data = write_fdu_folder(tmp_path / "fdu")
+    for split, n in (("train", 210), ("test", 12)):  # the held-out task
+        (data / f"music.task.{split}").write_text("\n".join(f"{i % 2}\t{t}" for i, t in enumerate(texts("music", n, 9))))
+    run_ngram(NgramConfig(tasks=("books", "dvd"), max_features=60, epochs=2, feature_weighting="nb"),
+              tmp_path / "source", data, dev_only=True, verbose=0)
+    source_path = tmp_path / "source" / "model" / "model.keras"
+    source = tf_aspmtl.SharedPrivateNgramClassifier.load(source_path)
+    with pytest.raises(ValueError, match="the n-gram model has none"):
+        run_transfer(source_path, "music", tmp_path / "x", difference_weight=0.01, data_dir=data)
+    results = run_transfer(source_path, "music", tmp_path / "music-bc", epochs=2, batch_size=16, data_dir=data,
+                           verbose=0)
+    assert results["source_class"] == "SharedPrivateNgramClassifier" and set(results["per_task"]) == {"music"}
+    assert 0 <= results["avg_test_error"] <= 100 and results["model"] == "transfer-bc"
+    new = tf_aspmtl.SharedPrivateNgramClassifier.load(tmp_path / "music-bc" / "model" / "model.keras")
+    np.testing.assert_array_equal(new.shared_kernel.numpy(), source.shared_kernel.numpy())  # frozen
+    assert new.features.weighting == "nb" and np.abs(new.private_kernel.numpy()).sum() > 0

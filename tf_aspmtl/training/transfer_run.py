@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,9 @@ import keras
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.data.pipeline import make_eval_dataset, make_training_dataset
+from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.ngram_run import ngram_rows_dataset
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.train_config import FDU_MTL_CLASS_NAMES
 
@@ -28,7 +31,9 @@ def run_transfer(source_model: str | os.PathLike, task: str, run_dir: str | os.P
     ``run_dir/model``, so a killed run resumes; the selected model is saved as ``run_dir/model/model.keras``.
 
     Args:
-        source_model: a ``.keras`` file of a model with a shared encoder, trained on other tasks.
+        source_model: a ``.keras`` file of a model with a shared space, trained on other tasks: a model with a
+            shared encoder, or the shared/private n-gram model (``"bc"`` only: its shared kernel, frozen unless
+            ``train_shared``, and a new private kernel; its runs' batches of features).
         task: the new FDU-MTL task.
         run_dir: the run folder.
         mode: ``"sc"`` or ``"bc"``.
@@ -46,7 +51,7 @@ def run_transfer(source_model: str | os.PathLike, task: str, run_dir: str | os.P
 
     Raises:
         ValueError: the source model saw ``task``, or an argument the transfer refuses (a mode, a
-            difference weight in ``"sc"`` mode).
+            difference weight in ``"sc"`` mode or for the n-gram model).
     """
     import tf_aspmtl
 
@@ -62,13 +67,21 @@ def run_transfer(source_model: str | os.PathLike, task: str, run_dir: str | os.P
                          "seen")
     data = load_fdu_mtl(data_dir, tasks=[task], splits=("train", "dev", "test"))
     train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
+    ngram = isinstance(source, SharedPrivateNgramClassifier)
+    if ngram and difference_weight:
+        raise ValueError("difference_weight is a term between LSTM features: the n-gram model has none")
+    options = {} if ngram else {"difference_weight": difference_weight}
     model = source.transfer(task, classes=list(FDU_MTL_CLASS_NAMES), mode=mode, train_shared=train_shared,
-                            difference_weight=difference_weight, compile=False)
+                            compile=False, **options)
     model.compile(learning_rate=learning_rate)
-    vectorizer = model.preprocessor.text_vectorizer
-    train_ds, steps = make_training_dataset(train, vectorizer, [task], batch_size=batch_size,
-                                            max_length=vectorizer.max_length, seed=seed)
-    dev_ds, test_ds = make_eval_dataset(dev, vectorizer, [task]), make_eval_dataset(test, vectorizer, [task])
+    if ngram:  # the n-gram runs' batches: the features computed once, the rows reshuffled each pass
+        train_ds, steps = ngram_rows_dataset(model, train, batch_size, seed=seed), math.ceil(len(train) / batch_size)
+        dev_ds, test_ds = ngram_rows_dataset(model, dev, batch_size), ngram_rows_dataset(model, test, batch_size)
+    else:
+        vectorizer = model.preprocessor.text_vectorizer
+        train_ds, steps = make_training_dataset(train, vectorizer, [task], batch_size=batch_size,
+                                                max_length=vectorizer.max_length, seed=seed)
+        dev_ds, test_ds = make_eval_dataset(dev, vectorizer, [task]), make_eval_dataset(test, vectorizer, [task])
     fit_started = time.time()
     selection = fit_with_dev_selection(model, train_ds, steps, dev_ds, Path(run_dir) / "model", epochs=epochs,
                                        patience=patience, verbose=verbose)
