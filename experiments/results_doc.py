@@ -371,4 +371,5 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "wide_deep_rows": _wide_deep_rows,
         "ngram_batch": lambda: _body((RESULTS / "ngram_batch" / "summary.md").read_text(encoding="utf-8")),
         "ngram_levers": lambda: _body((RESULTS / "ngram_levers" / "summary.md").read_text(encoding="utf-8")),
-        "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8"))}))
+        "ngram_task_rows": lambda: _body((RESULTS / "ngram_task_rows" / "summary.md").read_text(encoding="utf-8")),
+        "ngram_transfer": lambda: _body((RESULTS / "ngram_transfer" / "summary.md").read_text(encoding="utf-8"))}))
