@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.provenance import cpu_kind
 from experiments.result_files import LABELS, paper_table
 from experiments.table_format import CSV_DECIMALS, PAIR_HEADER, format_mean_sd, pair_line
 from tf_aspmtl.analysis.seed_comparison import mean_sd, summarize_differences
@@ -66,7 +67,7 @@ def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
     return {"a": a, "b": b, **summarize_differences([d for _, d in pairs], seeds, per_seed)}
 
 
-def table3_markdown(frame, pairs, command: str) -> str:
+def table3_markdown(frame, pairs, command: str, runs) -> str:
     lines = ["# Table 3: transfer to a held-out task", "",
              f"Made by `{command}`. For each task, SP-MTL and ASP-MTL trained on the other 15 tasks; then SC "
              "(frozen shared encoder + new output layer) or BC (+ a new private encoder) trained on the held-out "
@@ -90,8 +91,33 @@ def table3_markdown(frame, pairs, command: str) -> str:
                          f"mean of the per-task means {done[f'{c}_mean'].mean():.2f}, the paper's on the same tasks "
                          f"{done[f'paper_{c}'].mean():.2f}.")
     lines += ["", "Paired differences (same held-out task and seed):", "", PAIR_HEADER] + [pair_line(p) for p in pairs]
+    lines += ["", *machine_lines(runs)]
     lines += table3_targets(frame, pairs)
     return "\n".join(lines) + "\n"
+
+
+def machine_lines(runs) -> list[str]:
+    """Which CPU kind made each seed's transfer runs, and whether every pair compared above ran on one kind (a seed
+    repeats exactly on one CPU kind only, so a pair spanning two kinds would mix that noise into the difference)."""
+    kinds: dict[int, dict[str, set[str]]] = {}
+    split_pairs = []
+    for task in sorted({t for c in TRANSFER_COLUMNS for t in _transfer_runs(runs, c)}):
+        by_seed: dict[int, set[str]] = {}
+        for column in TRANSFER_COLUMNS:
+            for seed, result in _transfer_runs(runs, column).get(task, {}).items():
+                kind = cpu_kind(result.get("machine", {}))
+                by_seed.setdefault(seed, set()).add(kind)
+                kinds.setdefault(seed, {}).setdefault(kind, set()).add(task)
+        split_pairs += [f"{task} seed {seed}" for seed, found in by_seed.items() if len(found) > 1]
+    lines = ["Machines (from each run file's `machine` record):"]
+    for seed in sorted(kinds):
+        ordered = sorted(kinds[seed].items(), key=lambda item: (-len(item[1]), item[0]))
+        parts = [f"{kind} ({len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+                 + (f": {', '.join(sorted(tasks))})" if i else ")") for i, (kind, tasks) in enumerate(ordered)]
+        lines.append(f"- seed {seed}: " + "; ".join(parts))
+    lines.append("- every task-and-seed pair above ran its four columns on one CPU kind" if not split_pairs
+                 else f"- pairs whose columns ran on two CPU kinds: {', '.join(split_pairs)}")
+    return lines
 
 
 TABLE3_BC_TARGET = 14.3
@@ -122,7 +148,7 @@ def table3_targets(frame, pairs) -> list[str]:
             f"- What the evidence says: our transfer columns are {min(gaps):+.2f} to {max(gaps):+.2f} points from the "
             f"paper's, while our single-task baseline is {single - paper_single:+.2f} from the paper's ({single:.1f} "
             f"vs {paper_single:.1f}, Table 2's protocol and data): the same code and data give a much weaker "
-            "single-task model than the paper reports, and transfer closes most of that gap. With one seed the "
-            "columns' order is not settled: Table 2's sd over seeds shows how far a seed moves a 16-task average."
+            "single-task model than the paper reports, and transfer closes most of that gap. The columns' order is "
+            "settled only where a paired interval above excludes zero."
         )
     return lines

@@ -103,7 +103,7 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
     table3 = table3_frame(runs)
     if table3 is not None:
         pairs = [paired_transfer(runs, f"asp_mtl_{m}", f"sp_mtl_{m}") for m in ("sc", "bc")]
-        add("table3", table3, table3_markdown(table3, [p for p in pairs if p], command))
+        add("table3", table3, table3_markdown(table3, [p for p in pairs if p], command, runs))
         if plots:
             plot(table3, TRANSFER_COLUMNS, {c: c for c in TRANSFER_COLUMNS},
                  RESULTS / "table3.png", "Transfer to a held-out task: test error, ours and the paper's")

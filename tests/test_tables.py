@@ -306,10 +306,24 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
     pair = table3.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
     assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-4 / 3) and pair["a_better_pairs"] == 3
     assert pair["per_seed_mean_over_tasks"] == pytest.approx([-1.5, -1.0])  # seed 0: books, MR; seed 1: books
-    md = table3.table3_markdown(frame.reset_index(), [pair], "cmd")
+    md = table3.table3_markdown(frame.reset_index(), [pair], "cmd", runs)
     paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
     assert f"ASP-MTL-BC so far, 2 of 16 tasks (books, MR): mean of the per-task means 16.50, the paper's on the " \
            f"same tasks {paper:.2f}." in md
+
+
+def test_table3_names_each_seeds_cpu_kinds_and_any_pair_split_across_two(runs_dir):
+    amd, intel = ({"cpu_model": "AMD EPYC", "avx512": True}, {"cpu_model": "Intel Xeon", "avx512": True})
+    machines = {("books", 0): (amd, amd), ("dvd", 0): (amd, amd), ("MR", 0): (intel, intel), ("books", 1): (amd, intel)}
+    for (task, seed), (asp, sp) in machines.items():
+        for column, machine in (("asp_mtl_sc", asp), ("sp_mtl_sc", sp)):
+            (runs_dir / f"t3_{column}_{task}_seed{seed}.json").write_text(
+                json.dumps({**_run({task: 10.0}), "machine": machine}))
+    lines = table3.machine_lines(tables.load_runs(tables.RUNS))
+    assert "- seed 0: AMD EPYC, with AVX-512 (2 tasks); Intel Xeon, with AVX-512 (1 task: MR)" in lines
+    assert lines[-1] == "- pairs whose columns ran on two CPU kinds: books seed 1"
+    (runs_dir / "t3_sp_mtl_sc_books_seed1.json").write_text(json.dumps({**_run({"books": 10.0}), "machine": amd}))
+    assert table3.machine_lines(tables.load_runs(tables.RUNS))[-1].startswith("- every task-and-seed pair")
 
 
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
