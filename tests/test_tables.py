@@ -326,6 +326,22 @@ def test_table3_names_each_seeds_cpu_kinds_and_any_pair_split_across_two(runs_di
     assert table3.machine_lines(tables.load_runs(tables.RUNS))[-1].startswith("- every task-and-seed pair")
 
 
+def test_table3_says_whether_the_dev_chosen_protocol_changes_its_source_families(runs_dir):
+    def write(shift):
+        for seed in (0, 1, 2):
+            for family in ("sp_mtl", "asp_mtl"):
+                errors = {"books": 15.0 + seed, "dvd": 16.0 - seed}
+                (runs_dir / f"{family}_seed{seed}.json").write_text(json.dumps(_run(errors)))
+                moved = {t: e + (shift if family == "asp_mtl" else 0.1 * (-1) ** seed) for t, e in errors.items()}
+                (runs_dir / f"{family}_w2v_seed{seed}.json").write_text(json.dumps(_run(moved)))
+        return "\n".join(table3.protocol_lines(tables.load_runs(tables.RUNS)))
+
+    assert "No interval excludes zero" in write(0.0)
+    text = write(-1.0)
+    assert text.split("It changes ")[1].startswith("ASP-MTL (w2v) (the interval excludes zero)")  # it alone
+    assert table3.protocol_lines({}) == []
+
+
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
     for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
