@@ -95,3 +95,24 @@ def test_with_pseudo_labels_names_what_it_lacks():
         with_pseudo_labels(Bare(), train, train[["text", "task"]])
     with pytest.raises(ValueError, match=r"held_out needs a text column.*\['review'\]"):
         with_pseudo_labels(teacher, train, train[["text", "task"]], held_out=pd.DataFrame({"review": ["x"]}))
+    with pytest.raises(ValueError, match=r"unlabeled lacks column\(s\) \['text'\]; it has \['review', 'task'\]"):
+        with_pseudo_labels(teacher, train, pd.DataFrame({"review": ["x"], "task": ["books"]}), held_out=train)
+
+
+def test_with_pseudo_labels_refuses_a_teacher_whose_classes_are_not_trains_label_values():
+    # A teacher of 0/1 classes and a train frame of names (or the reverse) would give a label column of both kinds.
+    train = _rows()
+    teacher = tf_aspmtl.SharedPrivateNgramClassifier.from_frame(train, max_features=60)
+    teacher.compile(learning_rate=0.05)
+    teacher.fit({"text": train.text, "task": train.task}, train.label, epochs=8, verbose=0)
+    unlabeled = _rows(24, seed=1).drop(columns="label")
+    assert len(pseudo_label(teacher, unlabeled, threshold=0.6)) > 0
+    named = train.assign(label=train["label"].map({0: "negative", 1: "positive"}))
+    with pytest.raises(ValueError, match=r"train's 'label' values \['negative', 'positive'\] of task 'books' are "
+                                         r"not the teacher's classes \[0, 1\]"):
+        with_pseudo_labels(teacher, named, unlabeled, threshold=0.6)
+    renamed = teacher.with_class_names([["negative", "positive"]] * 2)
+    with pytest.raises(ValueError, match=r"values \[0, 1\] of task 'books' are not the teacher's classes "
+                                         r"\['negative', 'positive'\]"):
+        with_pseudo_labels(renamed, train, unlabeled, threshold=0.6)
+    assert with_pseudo_labels(renamed, named, unlabeled, threshold=0.6)["label"].isin(["negative", "positive"]).all()

@@ -68,6 +68,15 @@ def test_a_transferred_model_saves_loads_and_serves_frozen(source, tmp_path):
                                new.predict(rows, verbose=0), atol=1e-5)
 
 
+def test_classes_named_in_another_order_keep_their_shared_columns(source):
+    # The source's tasks all have ["neg", "pos"]: "pos" is column 1 of W_shared, whichever id the new task gives it.
+    rows = {"text": ["good song", "awful tune"], "task": ["music"] * 2}
+    ordered = source.transfer("music", classes=["neg", "pos"]).predict(rows, verbose=0)
+    swapped = source.transfer("music", classes=["pos", "neg"])
+    np.testing.assert_allclose(swapped.predict(rows, verbose=0), ordered[:, ::-1], atol=1e-6)
+    np.testing.assert_array_equal(swapped.shared_kernel.numpy(), source.shared_kernel.numpy()[:, ::-1])
+
+
 def test_transfer_refuses_sc_and_more_classes_than_the_shared_kernel(source):
     with pytest.raises(ValueError, match="mode 'bc' only"):
         source.transfer("music", classes=["neg", "pos"], mode="sc")
@@ -96,3 +105,25 @@ def test_run_transfer_carries_an_ngram_runs_shared_kernel_to_a_held_out_task(tmp
     new = tf_aspmtl.SharedPrivateNgramClassifier.load(tmp_path / "music-bc" / "model" / "model.keras")
     np.testing.assert_array_equal(new.shared_kernel.numpy(), source.shared_kernel.numpy())  # frozen
     assert new.features.weighting == "nb" and np.abs(new.private_kernel.numpy()).sum() > 0
+
+
+def test_run_transfer_learns_the_new_tasks_nb_ratios_for_a_task_nb_ratios_source(tmp_path):
+    from tests.tiny_fdu import texts, write_fdu_folder
+    from tf_aspmtl.data import load_fdu_mtl
+    from tf_aspmtl.training import NgramConfig, run_ngram, run_transfer
+
+    (tmp_path / "fdu").mkdir()
+    data = write_fdu_folder(tmp_path / "fdu")
+    for split, n in (("train", 210), ("test", 12)):
+        (data / f"music.task.{split}").write_text("\n".join(f"{i % 2}\t{t}" for i, t in enumerate(texts("music", n, 9))))
+    run_ngram(NgramConfig(tasks=("books", "dvd"), max_features=60, epochs=1, feature_weighting="nb",
+                          task_nb_ratios=True), tmp_path / "source", data, dev_only=True, verbose=0)
+    source = tf_aspmtl.SharedPrivateNgramClassifier.load(tmp_path / "source" / "model" / "model.keras")
+    run_transfer(tmp_path / "source" / "model" / "model.keras", "music", tmp_path / "bc", epochs=1, batch_size=16,
+                 data_dir=data, verbose=0)
+    new = tf_aspmtl.SharedPrivateNgramClassifier.load(tmp_path / "bc" / "model" / "model.keras")
+    train = load_fdu_mtl(data, tasks=["music"], splits=["train"])
+    expected = source.transfer("music", classes=["negative", "positive"], compile=False)
+    expected.adapt_task_nb_ratios(train["text"].tolist(), train["label"].to_numpy(), train["task"].tolist())
+    assert new.task_nb_ratios and not np.all(new.private_scale.numpy() == 1.0)
+    np.testing.assert_allclose(new.private_scale.numpy(), expected.private_scale.numpy())

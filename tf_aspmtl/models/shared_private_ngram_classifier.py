@@ -182,7 +182,8 @@ class SharedPrivateNgramClassifier(Task):
         Args:
             task: str. The new task's name.
             classes: sequence. Its label values (class id j is ``classes[j]``), at most as many as the shared
-                kernel has columns.
+                kernel has columns. When every source task has the same classes and these are them in another
+                order, each class keeps its column of ``W_shared``; otherwise class id j gets column j.
             mode: ``"bc"``.
             train_shared: bool. Also train the copied ``W_shared``.
             compile: bool. Compile with the defaults of :meth:`compile`.
@@ -203,7 +204,13 @@ class SharedPrivateNgramClassifier(Task):
                     "label_smoothing": self.label_smoothing,
                     "private_learning_rate_multiplier": self.private_learning_rate_multiplier, "name": f"bc_{task}"}
         new = type(self)(preprocessor, **{**settings, **kwargs, "shared_trainable": bool(train_shared)})
-        new.shared_kernel.assign(self.shared_kernel[:, :new.max_classes])
+        columns = list(range(len(classes)))  # W_shared's column j is class id j of the source tasks
+        source_classes = {tuple(names) for names in self.class_names}
+        if len(source_classes) == 1:  # every source task has these classes: a class keeps its column, by name
+            (names,) = source_classes
+            if sorted(names) == sorted(map(str, classes)):
+                columns = [names.index(str(c)) for c in classes]
+        new.shared_kernel.assign(tf.gather(self.shared_kernel, columns, axis=1))
         if compile:
             new.compile()
         return new

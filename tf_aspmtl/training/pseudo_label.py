@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tf_aspmtl.preprocessing.task_preprocessor import plain_value
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 
 PSEUDO_LABEL_COLUMNS = ("text", "task", "label", "confidence")
@@ -195,8 +196,9 @@ def with_pseudo_labels(
         then the pseudo-labelled rows in ``unlabeled``'s order, with a fresh RangeIndex.
 
     Raises:
-        ValueError: ``train`` or ``held_out`` lacks a column (named), a teacher without a preprocessor to name its
-            classes, or any error of :func:`pseudo_label`.
+        ValueError: ``train``, ``unlabeled`` or ``held_out`` lacks a column (named), a teacher without a
+            preprocessor to name its classes, a label of ``train`` that is not one of the teacher's classes of its
+            task (0/1 against names, say: named), or any error of :func:`pseudo_label`.
 
     Example:
     >>> import tf_aspmtl
@@ -213,11 +215,22 @@ def with_pseudo_labels(
     missing = [c for c in ("text", "task", label_column) if c not in getattr(train, "columns", ())]
     if missing:
         raise ValueError(f"train lacks column(s) {missing}; it has {list(getattr(train, 'columns', []))}")
-    decode = getattr(getattr(teacher, "preprocessor", None), "decode_labels", None)
+    missing = [c for c in ("text", "task") if c not in getattr(unlabeled, "columns", ())]
+    if missing:
+        raise ValueError(f"unlabeled lacks column(s) {missing}; it has {list(getattr(unlabeled, 'columns', []))}")
+    preprocessor = getattr(teacher, "preprocessor", None)
+    decode = getattr(preprocessor, "decode_labels", None)
     if decode is None:
         raise ValueError("with_pseudo_labels names the classes through teacher.preprocessor.decode_labels (a model "
                          f"built from a preprocessor has it); got {type(teacher).__name__}. Use pseudo_label for "
                          "class ids.")
+    for task, values in train.groupby(train["task"].astype(str), sort=False)[label_column]:
+        classes = preprocessor.classes(task) if task in preprocessor.task_names else None
+        odd = [] if classes is None else [plain_value(v) for v in pd.unique(values) if v not in classes]
+        if odd:  # the rows would mix label kinds (0/1 and names, say), and the student would learn both
+            raise ValueError(f"train's {label_column!r} values {sorted(odd, key=str)[:5]} of task {task!r} are not "
+                             f"the teacher's classes {classes}: give a teacher built from_frame on train (or "
+                             "renamed with with_class_names)")
     if held_out is not None:
         if "text" not in getattr(held_out, "columns", ()):
             raise ValueError(f"held_out needs a text column (the dev and test rows); it has "

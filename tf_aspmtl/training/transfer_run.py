@@ -74,6 +74,8 @@ def run_transfer(source_model: str | os.PathLike, task: str, run_dir: str | os.P
     model = source.transfer(task, classes=list(FDU_MTL_CLASS_NAMES), mode=mode, train_shared=train_shared,
                             compile=False, **options)
     model.compile(learning_rate=learning_rate)
+    if ngram and model.task_nb_ratios:  # the private path's scale: the new task's own NB ratios (as run_ngram's)
+        model.adapt_task_nb_ratios(train["text"].tolist(), train["label"].to_numpy(), train["task"].tolist())
     if ngram:  # the n-gram runs' batches: the features computed once, the rows reshuffled each pass
         train_ds, steps = ngram_rows_dataset(model, train, batch_size, seed=seed), math.ceil(len(train) / batch_size)
         dev_ds, test_ds = ngram_rows_dataset(model, dev, batch_size), ngram_rows_dataset(model, test, batch_size)
