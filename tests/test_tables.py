@@ -326,20 +326,19 @@ def test_table3_names_each_seeds_cpu_kinds_and_any_pair_split_across_two(runs_di
     assert table3.machine_lines(tables.load_runs(tables.RUNS))[-1].startswith("- every task-and-seed pair")
 
 
-def test_table3_says_whether_the_dev_chosen_protocol_changes_its_source_families(runs_dir):
-    def write(shift):
+def test_table3_gives_the_dev_rule_that_chose_its_source_models_protocol(runs_dir):
+    def write(asp_w2v_dev):
         for seed in (0, 1, 2):
-            for family in ("sp_mtl", "asp_mtl"):
-                errors = {"books": 15.0 + seed, "dvd": 16.0 - seed}
-                (runs_dir / f"{family}_seed{seed}.json").write_text(json.dumps(_run(errors)))
-                moved = {t: e + (shift if family == "asp_mtl" else 0.1 * (-1) ** seed) for t, e in errors.items()}
-                (runs_dir / f"{family}_w2v_seed{seed}.json").write_text(json.dumps(_run(moved)))
+            for setting, dev in (("sp_mtl", 13.0), ("sp_mtl_w2v", 12.0), ("asp_mtl", 13.0), ("asp_mtl_w2v", asp_w2v_dev)):
+                (runs_dir / f"{setting}_seed{seed}.json").write_text(json.dumps(_run({"books": 50.0}, dev=dev + seed)))
         return "\n".join(table3.protocol_lines(tables.load_runs(tables.RUNS)))
 
-    assert "No interval excludes zero" in write(0.0)
-    text = write(-1.0)
-    assert text.split("It changes ")[1].startswith("ASP-MTL (w2v) (the interval excludes zero)")  # it alone
-    assert table3.protocol_lines({}) == []
+    text = write(14.0)  # SP lower, ASP higher: not both
+    assert "SP-MTL 14.00 against SP-MTL (w2v) 13.00; ASP-MTL 14.00 against ASP-MTL (w2v) 15.00" in text
+    assert "not both lower: Table 3 keeps Table 2's protocol" in text
+    assert "both lower: the rule says the dev-chosen protocol" in write(12.5)
+    (runs_dir / "asp_mtl_w2v_seed2.json").unlink()
+    assert table3.protocol_lines(tables.load_runs(tables.RUNS)) == []  # the rule needs seeds 0-2
 
 
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
