@@ -142,7 +142,27 @@ def run_queue(tables: list[str], runs_dir: Path, seeds: list[int] | None = None,
 
 
 def status(tables: list[str], seeds: list[int] | None = None, settings: list[str] | None = None) -> str:
-    lines = []
+    """A line a run (done or missing), then how many are done and, from the wall times the finished runs of each
+    kind (training or transfer) recorded, about how long the missing ones will take on one process."""
+    import json
+
+    lines, missing, wall_times = [], [], {}
     for spec in planned_runs(tables, seeds, settings):
-        lines.append(f"{'done   ' if spec.result_path.exists() else 'missing'} {spec.table:9s} {spec.name}")
-    return "\n".join(lines)
+        done = spec.result_path.exists()
+        lines.append(f"{'done   ' if done else 'missing'} {spec.table:9s} {spec.name}")
+        if not done:
+            missing.append(spec)
+            continue
+        wall_time = json.loads(spec.result_path.read_text(encoding="utf-8")).get("wall_time_s")
+        if wall_time is not None:
+            wall_times.setdefault(spec.module, []).append(float(wall_time))
+    total = len(lines)
+    summary = f"{total - len(missing)} of {total} runs done"
+    if missing:
+        unknown = sorted({spec.module for spec in missing if spec.module not in wall_times})
+        seconds = sum(sum(wall_times[spec.module]) / len(wall_times[spec.module]) for spec in missing
+                      if spec.module in wall_times)
+        summary += (f"; the {len(missing)} missing: about {seconds / 3600:.1f} h on one process at the mean wall time "
+                    "of the finished runs of their module" + (f" (none finished yet of {', '.join(unknown)})"
+                                                              if unknown else ""))
+    return "\n".join(lines + [summary])

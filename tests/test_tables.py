@@ -329,7 +329,8 @@ def test_table3_names_each_seeds_cpu_kinds_and_any_pair_split_across_two(runs_di
 def test_table3_gives_the_dev_rule_that_chose_its_source_models_protocol(runs_dir):
     def write(asp_w2v_dev):
         for seed in (0, 1, 2):
-            for setting, dev in (("sp_mtl", 13.0), ("sp_mtl_w2v", 12.0), ("asp_mtl", 13.0), ("asp_mtl_w2v", asp_w2v_dev)):
+            devs = (("sp_mtl", 13.0), ("sp_mtl_w2v", 12.0), ("asp_mtl", 13.0), ("asp_mtl_w2v", asp_w2v_dev))
+            for setting, dev in devs:
                 (runs_dir / f"{setting}_seed{seed}.json").write_text(json.dumps(_run({"books": 50.0}, dev=dev + seed)))
         return "\n".join(table3.protocol_lines(tables.load_runs(tables.RUNS)))
 
@@ -339,6 +340,21 @@ def test_table3_gives_the_dev_rule_that_chose_its_source_models_protocol(runs_di
     assert "both lower: the rule says the dev-chosen protocol" in write(12.5)
     (runs_dir / "asp_mtl_w2v_seed2.json").unlink()
     assert table3.protocol_lines(tables.load_runs(tables.RUNS)) == []  # the rule needs seeds 0-2
+
+
+def test_status_counts_the_runs_and_estimates_the_missing_ones_from_the_finished_ones_wall_times(runs_dir):
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    specs = table_plan.table3_runs(seeds=(0,))[:6]  # books: two sources, four transfers
+    for spec, wall_time in zip(specs, (600.0, 20.0, 40.0)):  # a source and two transfers finished
+        spec.result_path.write_text(json.dumps({**_run({"books": 10.0}), "wall_time_s": wall_time}))
+    names = [s.name for s in specs]
+    text = table_plan.status(["table3"], [0])
+    assert all(f"done    table3    {name}" in text for name in names[:3])
+    assert f"missing table3    {names[3]}" in text
+    # 93 missing: 31 sources at 600 s and 62 transfers at 30 s
+    hours = (31 * 600 + 62 * 30) / 3600
+    assert text.splitlines()[-1] == (f"3 of 96 runs done; the 93 missing: about {hours:.1f} h on one process at the "
+                                     "mean wall time of the finished runs of their module")
 
 
 def test_a_single_transfer_pair_prints_no_interval(runs_dir):
