@@ -144,10 +144,8 @@ SCREEN_SETTINGS: dict[str, list[str]] = {
         "--label-smoothing", "0.1", "--term-frequency", "binary", "--private-learning-rate-multiplier", "0.5"]
        for tag, ngrams in (("quad4m", "4"), ("quint4m", "5"))},
     # the best configuration (quad2m) rerun on the CPU kind of session 32 (an Intel Xeon; quad2m ran on an AMD EPYC,
-    # and a seed repeats exactly only on one kind), to pair the next settings with; then batches of 32 rows (256
-    # and 1,024 were worse than 64 by 0.3 to 0.6 points, experiments/results/ngram_batch: the other way)
+    # and a seed repeats exactly only on one kind), to pair the next settings with
     "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_cpu3": _QUAD2M,
-    "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_b32": [*_QUAD2M, "--batch-size", "32"],
 }
 """The n-gram model's 16-task dev-only screens: name -> flags beside the defaults (``sp_ngram``: none). The
 ``rows_`` screens ran the code of today (per-task private rows); the others the code before it."""
@@ -185,9 +183,7 @@ SCREEN_BASELINES = {"long": "sp_ngram", "trigram": "long", "rows_tfidf": "sp_ngr
                         *(f"rows_nb_lr3_self075_quad2m_ls01_binary_priv05_char5w{tag}" for tag in ("015", "03")),
                         "rows_nb_lr3_self075_quad4m_ls01_binary_priv05",
                         "rows_nb_lr3_self075_quint4m_ls01_binary_priv05",
-                        "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_cpu3")},
-                    "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_b32":
-                        "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_cpu3"}
+                        "rows_nb_lr3_self075_quad2m_ls01_binary_priv05_cpu3")}}
 """The screen each setting is paired with (the one it changes one thing of)."""
 SCREEN_RESULTS = REPO_ROOT / "experiments" / "results" / "ngram"
 """Where the screens' results files are."""
