@@ -311,7 +311,8 @@ SINGLE_PROTOCOL_4_REFERENCES = {"w2v_long_ht": "w2v_long"}
 
 WIDE_DEEP_SETTINGS = {"wd": "wide path at the deep path's rate", "wd_wide03": "wide path at 0.3 x that rate",
                       "wd_wide3": "wide path at 3 x that rate", "wd_wide10": "wide path at 10 x that rate",
-                      "wd_wide10_nb": "wide path at 10 x that rate, NB-scaled n-grams"}
+                      "wd_wide10_nb": "wide path at 10 x that rate, NB-scaled n-grams",
+                      "wd_wide10_nb_vat": "the same, with VAT on the word vectors"}
 
 
 def _wide_deep_rows() -> str:

@@ -184,7 +184,8 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
 
 NGRAM_BASELINE = "s16_ht_conf_unl"
 """What the shared/private n-gram model was screened against: the best LSTM configuration at the time."""
-WIDE_DEEP_BASELINES = {"wd_wide03": "wd", "wd_wide3": "wd", "wd_wide10": "wd", "wd_wide10_nb": "wd_wide10"}
+WIDE_DEEP_BASELINES = {"wd_wide03": "wd", "wd_wide3": "wd", "wd_wide10": "wd", "wd_wide10_nb": "wd_wide10",
+                       "wd_wide10_nb_vat": "wd_wide10_nb"}
 """The wide-and-deep setting each one changes one thing of (``wd``: the LSTM configuration whose deep path it is,
 :data:`NGRAM_BASELINE`)."""
 

@@ -9,6 +9,9 @@
 #   wd_wide10  at 10 times it (added after seed 0 of the others: dev error fell as the wide rate rose)
 #   wd_wide10_nb  at 10 times it, its n-gram tf-idf scaled by naive-Bayes log-count ratios learnt from the train
 #              split's labels (--wide-feature-weighting nb: the n-gram model's setting that beat tf-idf on dev)
+#   wd_wide10_nb_vat  wd_wide10_nb with virtual adversarial training on the word vectors (--embedding-perturbation
+#              virtual: VAT, the LSTM lever that won most on dev, s16_best_vat), issue 24's last named lever; paired
+#              with wd_wide10_nb (session 32: seed 0 first, SEEDS=0 ONLY=wd_wide10_nb_vat)
 # Run from a checkout (or a worktree at a fixed commit):  nohup bash experiments/queues/wide_deep_screen.sh > runs/wide_deep_screen.log 2>&1 &
 # Each run writes experiments/results/wide_deep_screen/<name>_seed<S>.json when it finishes; a finished run is
 # skipped and a killed one resumes from its run folder (runs/wide_deep_screen/<name>_seed<S>), so the same command
@@ -24,8 +27,9 @@ declare -A FLAGS=(
   [wd_wide3]="--wide-learning-rate-multiplier 3"
   [wd_wide10]="--wide-learning-rate-multiplier 10"
   [wd_wide10_nb]="--wide-learning-rate-multiplier 10 --wide-feature-weighting nb"
+  [wd_wide10_nb_vat]="--wide-learning-rate-multiplier 10 --wide-feature-weighting nb --embedding-perturbation virtual"
 )
-ORDER=(wd wd_wide03 wd_wide3 wd_wide10 wd_wide10_nb)
+ORDER=(wd wd_wide03 wd_wide3 wd_wide10 wd_wide10_nb wd_wide10_nb_vat)
 
 summary() {
   python - "${ORDER[@]}" <<'EOF'
