@@ -5,23 +5,13 @@ Usage: pilots.py SEED VARIANT[,VARIANT...]; variants: base; emaM (Polyak averagi
 M, dev read with the averaged weights through SwapEMAWeights); cosN (cosine decay to 0 over N epochs); b32 (batches
 of 32); epsE (Adam's epsilon E). Prints one RESULT line per variant: seed, variant, best mean dev error %, its
 epoch, the dev error after every epoch, seconds."""
-import json, math, sys, time
-import keras, pandas as pd
-from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+import math, sys, time
+import keras
+from experiments.pilot_student import student_setup
 from tf_aspmtl.optimizers import LazyAdam
-from tf_aspmtl.training.ngram_config import NgramConfig
-from tf_aspmtl.training.ngram_run import ngram_preprocessor, compiled_ngram_model, ngram_rows_dataset
-from tf_aspmtl.training.ngram_self_training import STUDENT_COLUMNS
+from tf_aspmtl.training.ngram_run import compiled_ngram_model, ngram_rows_dataset
 seed, variants = int(sys.argv[1]), sys.argv[2].split(",")
-run = f"runs/ngram_task_rows/nb_lr3_self075_quad2m_ls01_binary_priv05_seed{seed}"
-args = json.load(open(f"{run}/run_args.json")); args.pop("dev_only"); args["tasks"] = tuple(args["tasks"].split(","))
-config = NgramConfig(**args)
-data = load_fdu_mtl(None, tasks=list(config.tasks), splits=("train", "dev"))
-train, dev = data[data.split == "train"], data[data.split == "dev"]
-keras.utils.set_random_seed(config.seed)
-pre = ngram_preprocessor(config, train)
-pseudo = pd.read_parquet(f"{run}/model/pseudo_labels.parquet")
-rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
+config, train, dev, pre, rows = student_setup(f"runs/ngram_task_rows/nb_lr3_self075_quad2m_ls01_binary_priv05_seed{seed}")
 EPOCHS = 12
 for variant in variants:
     keras.utils.set_random_seed(config.seed)

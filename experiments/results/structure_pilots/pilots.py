@@ -18,24 +18,22 @@ Usage: pilots.py RUN_DIR VARIANT[,VARIANT...]; RUN_DIR: a dev-only screen run fo
                to X for the student alone (the teacher, and so the pseudo labels, unchanged).
 Prints one RESULT line per variant: variant, best mean dev error %, its epoch, the dev error after every epoch,
 seconds."""
-import json, math, sys, time
+import math, sys, time
 from dataclasses import replace
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
 from tf_aspmtl.layers.sparse_linear_head import sparse_matmul, task_sparse_matmul
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES
 from tf_aspmtl.preprocessing.task_preprocessor import TASK_ID
-from tf_aspmtl.training.ngram_config import NgramConfig
-from tf_aspmtl.training.ngram_run import compiled_ngram_model, ngram_preprocessor, ngram_rows_dataset
-from tf_aspmtl.training.ngram_self_training import STUDENT_COLUMNS
+from tf_aspmtl.training.ngram_run import compiled_ngram_model, ngram_rows_dataset
+
+from experiments.pilot_student import student_setup
 
 MEDIA = {"books", "dvd", "music", "video", "imdb", "MR"}
 
@@ -104,14 +102,8 @@ def fit_scale(s, y, steps=50):
 
 
 run, variants = sys.argv[1], sys.argv[2].split(",")
-args = json.load(open(f"{run}/run_args.json")); args.pop("dev_only"); args["tasks"] = tuple(args["tasks"].split(","))
-config = NgramConfig(**args)
-data = load_fdu_mtl(None, tasks=list(config.tasks), splits=("train", "dev"))
-train, dev = data[data.split == "train"], data[data.split == "dev"]
-keras.utils.set_random_seed(config.seed)
-pre = ngram_preprocessor(config, train)
-pseudo = pd.read_parquet(f"{run}/model/pseudo_labels.parquet")
-rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
+config, train, dev, pre, rows = student_setup(run)
+pseudo = rows.iloc[len(train):]
 EPOCHS = 12
 for variant in variants:
     keras.utils.set_random_seed(config.seed)
