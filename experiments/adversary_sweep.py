@@ -30,7 +30,6 @@ line on whether settings the probe reads at <= ``--threshold`` % have lower test
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import logging
@@ -170,14 +169,6 @@ def controlled_pairs(results_dir: Path) -> list[dict[str, Any]]:
     return pairs
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_figures(model_path: Path, train, test, probe_seed: int, name: str) -> dict[str, float]:
     """:data:`FIGURES` of one trained model (accuracies as fractions, test error in %), on ``test``'s rows."""
     import keras
@@ -226,6 +217,8 @@ def cached_figures(name: str, seed: int, paths: dict[str, Path], tasks: list[str
         raise ValueError(f"{repo_relative(str(paths['results']))} has no model to probe: "
                          f"{repo_relative(str(model))} is missing (the run folder the queue gives as --output-dir, "
                          f"runs/{SWEEP}/{name}_seed{seed}); restore it, or move the results file out of the sweep")
+    from tf_aspmtl.io_utils import file_sha256
+
     sha = file_sha256(model)
     if held is not None and held.get("probe") == probe and held.get("model_sha256") == sha:
         return held["figures"]

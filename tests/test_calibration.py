@@ -94,8 +94,22 @@ def test_an_ensemble_of_calibrated_members_averages_their_raw_probabilities(mode
     ensemble = tf_aspmtl.MultiTaskEnsemble([model, other])
     expected = (model.predict(X, verbose=0, calibrated=False) + other.predict(X, verbose=0)) / 2
     np.testing.assert_allclose(ensemble.predict(X, verbose=0), expected, atol=1e-6)
-    ensemble.calibrate(X, ROWS.label)  # the ensemble's own temperatures apply to its average
+    temperatures = ensemble.calibrate(X, ROWS.label)  # the ensemble's own temperatures apply to its average, once
+    assert temperatures != pytest.approx([1.0, 1.0])
+    row_temperatures = tf.constant([temperatures[ensemble.task_id(t)] for t in ROWS.task], tf.float32)
+    np.testing.assert_allclose(ensemble.predict(X, verbose=0), scale_probabilities(expected, row_temperatures),
+                               atol=1e-6)
     assert np.array_equal(ensemble.predict(X, verbose=0).argmax(1), expected.argmax(1))
+
+
+def test_renaming_the_classes_keeps_the_temperatures(model):
+    model.set_temperatures([2.0, 0.5])
+    try:
+        renamed = model.with_class_names([["n", "p"], ["n", "p"]])
+        assert renamed.temperatures == [2.0, 0.5]
+        np.testing.assert_allclose(renamed.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
+    finally:
+        model.set_temperatures(None)
 
 
 def test_calibrate_and_score_fits_on_dev_and_reports_test_before_and_after(model, tmp_path):

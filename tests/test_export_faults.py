@@ -1,5 +1,8 @@
 """Fault hygiene of the export: staging folders left by killed exports, modes of published versions."""
 
+import errno
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -12,6 +15,7 @@ import time
 import pytest
 
 from tf_aspmtl.export import exporter, versions
+from tf_aspmtl.io_utils import DiskWriteError
 from tf_aspmtl.models import FullySharedMTL
 from tf_aspmtl.preprocessing import TextVectorizer
 
@@ -210,3 +214,47 @@ def test_two_exports_into_one_base_at_once_publish_two_versions(tmp_path, model)
     assert sorted(os.listdir(base / "books")) == ["1", "2"]
     config = (base / "models.config").read_text()
     assert config.count("name: 'books'") + config.count('name: "books"') == 1
+
+
+def test_a_failed_rename_takes_back_the_versions_already_published(tmp_path, monkeypatch):
+    renames = []
+    real_rename = os.rename
+
+    def rename(source, target):  # the second publishing rename fails, as on a full or read-only disk
+        renames.append(target)
+        if len(renames) == 2:
+            raise PermissionError(13, "Permission denied", target)
+        real_rename(source, target)
+
+    monkeypatch.setattr(versions.os, "rename", rename)
+    with pytest.raises(PermissionError):
+        with versions.staged_versions(tmp_path, ["books", "MR"], 1) as stagings:
+            for staging in stagings:
+                (tmp_path / staging / "saved_model.pb").write_bytes(b"x")
+    monkeypatch.undo()
+    # books/1 was published by the first rename, then taken back: no version and no staging folder stay.
+    assert renames[:2] == [str(tmp_path / "books" / "1"), str(tmp_path / "MR" / "1")]
+    assert os.listdir(tmp_path / "books") == [] and os.listdir(tmp_path / "MR") == []
+
+
+def test_an_export_names_its_source_file_not_its_path(tmp_path, model):
+    path = tmp_path / "models" / "tiny.keras"
+    path.parent.mkdir()
+    model.save(path)
+    exporter.export_model(str(path), tmp_path / "exports", **EXPORT_ARGS)
+    info = json.loads((tmp_path / "exports" / "books" / "1" / "assets.extra" / "export.json").read_text())
+    assert info["source_model"] == "tiny.keras"
+    assert info["source_model_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    for file in (tmp_path / "exports").rglob("*"):  # no file of the export names a folder of this machine
+        if file.is_file():
+            assert str(tmp_path).encode() not in file.read_bytes(), file
+
+
+def test_a_models_config_that_cannot_be_written_says_the_versions_are_published(tmp_path, model, monkeypatch):
+    def full_disk(base, serving_base):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(exporter.model_config, "write_model_config", full_disk)
+    with pytest.raises(DiskWriteError, match=r"published version 1 of \['books'\].*write_model_config.*version 2"):
+        exporter.export_model(model, tmp_path, **EXPORT_ARGS)
+    assert versions.existing_versions(tmp_path / "books") == [1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +28,15 @@ def disk_write_error(path: str | os.PathLike, error: OSError) -> DiskWriteError:
     return DiskWriteError(error.errno, f"could not write {os.fspath(path)} (errno {error.errno}, {reason}); nothing "
                                        "already complete was changed: free space on that disk (or fix the folder), "
                                        "then run the same command again to resume")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 PART_SUFFIX = ".part"

@@ -45,11 +45,38 @@ def check_servable(model) -> None:
                          "MultiTaskClassifier or a family, SharedPrivateNgramClassifier, MultiTaskEnsemble).")
 
 
+def _apply_temperatures(model: Task, probabilities: tf.Tensor, task_ids: tf.Tensor, calibrated: bool) -> tf.Tensor:
+    """``probabilities`` scaled by each row's task's temperature when ``calibrated`` and the model has them
+    (:meth:`~tf_aspmtl.models.Task.calibrate_probabilities`); as they are otherwise."""
+    if calibrated and model.temperatures is not None:
+        return model.calibrate_probabilities(probabilities, task_ids)
+    return probabilities
+
+
+def _one_task_probabilities(model: Task, served, task_index: int, texts: tf.Tensor, calibrated: bool) -> tf.Tensor:
+    probabilities = served.probabilities(tf.reshape(texts, [-1]))
+    return _apply_temperatures(model, probabilities, tf.fill(tf.shape(probabilities)[:1], task_index), calibrated)
+
+
 def task_probabilities(model: Task, texts: tf.Tensor, task: str | int,
-                       chunk_rows: int | None = DEFAULT_CHUNK_ROWS) -> tf.Tensor:
-    """Probabilities [batch, num_classes(task)] of one task for raw texts [batch] (``model.serving_function``)."""
+                       chunk_rows: int | None = DEFAULT_CHUNK_ROWS, calibrated: bool = True) -> tf.Tensor:
+    """Probabilities [batch, num_classes(task)] of one task for raw texts [batch] (``model.serving_function``).
+
+    The same probabilities as the task's serving function (:func:`task_serving_fn`) and as
+    ``model.predict`` on that task's rows.
+
+    Args:
+        model: a :class:`~tf_aspmtl.models.Task`.
+        texts: tf.string tensor of raw texts, reshaped to [batch].
+        task: str or int. Task name or id.
+        chunk_rows: optional int. See :func:`task_serving_fn`.
+        calibrated: bool. Scale the probabilities by the task's temperature when the model has them
+            (:meth:`~tf_aspmtl.models.Task.calibrate` or ``set_temperatures``), as ``predict`` and the
+            exported graphs do; False gives the model's raw probabilities.
+    """
     check_servable(model)
-    return model.serving_function(model.task_id(task), chunk_rows).probabilities(tf.reshape(texts, [-1]))
+    k = model.task_id(task)
+    return _one_task_probabilities(model, model.serving_function(k, chunk_rows), k, texts, calibrated)
 
 
 def _outputs(probabilities: tf.Tensor, names: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -105,9 +132,7 @@ def task_serving_fn(
     class_names = list(model.class_names[k])
 
     def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = served.probabilities(tf.reshape(text, [-1]))
-        if calibrated and model.temperatures is not None:
-            probabilities = model.calibrate_probabilities(probabilities, tf.fill(tf.shape(probabilities)[:1], k))
+        probabilities = _one_task_probabilities(model, served, k, text, calibrated)
         return _outputs(probabilities, tf.constant(class_names, tf.string))
 
     serve.__name__ = f"serve_{model.task_names[k]}"
@@ -143,19 +168,19 @@ def multitask_serving_fn(
     def serve(text: tf.Tensor, task: tf.Tensor) -> dict[str, tf.Tensor]:
         text = tf.reshape(text, [-1])
         task_ids = task_ids_from_names(task_names, task)
-        tf.debugging.assert_equal(
+        same_length = tf.debugging.assert_equal(
             tf.size(text), tf.size(task_ids), message="'text' and 'task' must have the same length"
         )
-        rows = tf.dynamic_partition(tf.range(tf.size(text)), task_ids, num_tasks)
-        texts = tf.dynamic_partition(text, task_ids, num_tasks)
+        with tf.control_dependencies([same_length]):  # in a graph, checked before the partitions need it
+            rows = tf.dynamic_partition(tf.range(tf.size(text)), task_ids, num_tasks)
+            texts = tf.dynamic_partition(text, task_ids, num_tasks)
         parts = []
         for k in range(num_tasks):
             probs = served[k].probabilities(texts[k])
             parts.append(tf.pad(probs, [[0, 0], [0, max_classes - model.num_classes[k]]]))
         probabilities = tf.dynamic_stitch(rows, parts)
         probabilities = tf.reshape(probabilities, [-1, max_classes])
-        if calibrated and model.temperatures is not None:
-            probabilities = model.calibrate_probabilities(probabilities, task_ids)
+        probabilities = _apply_temperatures(model, probabilities, task_ids, calibrated)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         names = tf.constant(padded_names, tf.string)
         label = tf.gather_nd(names, tf.stack([tf.cast(task_ids, tf.int64), label_id], axis=1))

@@ -41,6 +41,26 @@ def _as_bytes(text: str | bytes) -> bytes:
     raise TypeError(f"Texts must be str or bytes; got {type(text).__name__}: {text!r}")
 
 
+def _as_list(values: Sequence[Any], field: str) -> list[Any]:
+    """``values`` as a list of rows; a bare str or bytes is one text, not a sequence of rows: rejected."""
+    if isinstance(values, (str, bytes, bytearray)):
+        raise ValueError(f"'{field}' must be a list of rows (e.g. [{values!r}]), not a single "
+                         f"{type(values).__name__}: {values!r}")
+    return list(values)
+
+
+def _task_name(task: str | bytes) -> str:
+    """A task name as the JSON string TF Serving compares with the model's names (bytes decoded as UTF-8)."""
+    if isinstance(task, str):
+        return task
+    if not isinstance(task, bytes):
+        raise TypeError(f"Task names must be str or bytes; got {type(task).__name__}: {task!r}")
+    try:
+        return task.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"Task name {task!r} is not valid UTF-8 (task names are the model's str names)") from error
+
+
 def _json_string(text: str | bytes) -> str | dict[str, str]:
     """A JSON value TF Serving decodes to exactly these bytes."""
     raw = _as_bytes(text)
@@ -57,21 +77,27 @@ def rest_url(host: str, model_name: str, version: int | None = None, port: int =
 
 
 def rest_request_body(
-    texts: Sequence[str | bytes], tasks: Sequence[str] | None = None, signature_name: str = SIGNATURE
+    texts: Sequence[str | bytes], tasks: Sequence[str | bytes] | None = None, signature_name: str = SIGNATURE
 ) -> dict[str, Any]:
     """The JSON body (as a dict) of a REST predict request, in TF Serving's row format.
 
     Args:
-        texts: sequence of str or bytes. Raw texts.
-        tasks: sequence of str, for the multi-task model only. Each row's task name.
+        texts: sequence of str or bytes. Raw texts, one per row (a list even for one text).
+        tasks: sequence of str or bytes, for the multi-task model only. Each row's task name.
         signature_name: str. The signature to call.
+
+    Raises:
+        ValueError: ``texts`` or ``tasks`` is a single str or bytes rather than a list, or their lengths differ.
     """
+    texts = _as_list(texts, "texts")
     if tasks is None:
         instances: list[Any] = [_json_string(t) for t in texts]
     else:
+        tasks = _as_list(tasks, "tasks")
         if len(tasks) != len(texts):
             raise ValueError(f"Got {len(texts)} texts but {len(tasks)} task names")
-        instances = [{serving.TEXT_INPUT: _json_string(t), serving.TASK_INPUT: str(k)} for t, k in zip(texts, tasks)]
+        instances = [{serving.TEXT_INPUT: _json_string(t), serving.TASK_INPUT: _task_name(k)}
+                     for t, k in zip(texts, tasks)]
     return {"signature_name": signature_name, "instances": instances}
 
 
@@ -85,7 +111,7 @@ def parse_rest_response(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def predict_rest(
-    host: str, model_name: str, texts: Sequence[str | bytes], tasks: Sequence[str] | None = None,
+    host: str, model_name: str, texts: Sequence[str | bytes], tasks: Sequence[str | bytes] | None = None,
     port: int = REST_PORT, timeout: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Sends a REST predict request with the standard library and returns the per-row predictions."""
@@ -104,7 +130,7 @@ def predict_rest(
 def grpc_predict_request(
     model_name: str,
     texts: Sequence[str | bytes],
-    tasks: Sequence[str] | None = None,
+    tasks: Sequence[str | bytes] | None = None,
     signature_name: str = SIGNATURE,
     version: int | None = None,
 ):
@@ -112,14 +138,20 @@ def grpc_predict_request(
 
     Args:
         model_name: str. The name TF Serving serves the model under.
-        texts: sequence of str or bytes. Raw texts (any bytes: gRPC has no UTF-8 rule).
-        tasks: sequence of str, for the multi-task model only.
+        texts: sequence of str or bytes. Raw texts, one per row (a list even for one text; any bytes: gRPC has
+            no UTF-8 rule).
+        tasks: sequence of str or bytes, for the multi-task model only. Each row's task name.
         signature_name: str. The signature to call.
         version: int or None. A specific version; None means the latest.
+
+    Raises:
+        ValueError: ``texts`` or ``tasks`` is a single str or bytes rather than a list, or their lengths differ.
     """
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
+    texts = _as_list(texts, "texts")
+    tasks = None if tasks is None else _as_list(tasks, "tasks")
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature_name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import errno
@@ -14,7 +13,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from tf_aspmtl.export import archive, model_config, ops, verify, versions, warmup
-from tf_aspmtl.io_utils import DiskWriteError, disk_write_error
+from tf_aspmtl.io_utils import DiskWriteError, disk_write_error, file_sha256
 from tf_aspmtl import serving
 from tf_aspmtl.models.task import Task, register_export_format
 
@@ -75,7 +74,7 @@ def _write_info(folder: str, info: dict) -> None:
 
 
 def _write_version(model, staging: str, final: str, name: str, version: int, served: tuple[str, ...],
-                   is_multitask: bool, source: str | None, check: bool, warmup_requests: bool,
+                   is_multitask: bool, source: dict[str, str] | None, check: bool, warmup_requests: bool,
                    chunk_rows: int | None, calibrated: bool) -> dict:
     """Writes one SavedModel into ``staging`` with its op report, checks and extras; returns the op report."""
     if is_multitask:
@@ -107,7 +106,7 @@ def _write_version(model, staging: str, final: str, name: str, version: int, ser
         "chunk_rows": chunk_rows,
         "temperatures": ({model.task_names[k]: model.temperatures[k] for k in ids}
                          if calibrated and model.temperatures is not None else None),
-        "source_model": source,
+        **(source or {"source_model": None}),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions_info(),
     })
@@ -160,10 +159,11 @@ def export_model(
     Returns:
         list of :class:`ExportedModel`, one per published version.
     """
-    source = None
+    source = None  # the model file's name and content hash, never its path: an export names no folder of this machine
     if isinstance(model, (str, os.PathLike)):
-        source = os.path.abspath(os.fspath(model))
-        model = load_trained_model(source)
+        path = os.path.abspath(os.fspath(model))
+        model = load_trained_model(path)
+        source = {"source_model": os.path.basename(path), "source_model_sha256": file_sha256(path)}
     serving.check_servable(model)
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1 or None; got {chunk_rows}")
@@ -185,9 +185,8 @@ def export_model(
     exported = []
     with versions.export_lock(output):  # another export into this base waits, then takes the next version
         version = versions.choose_version(output, names, version)
-        with contextlib.ExitStack() as stack:  # every staged version is published, or none
-            for name, served, is_multitask in plan:
-                staging = stack.enter_context(versions.staged_version(output, name, version))
+        with versions.staged_versions(output, names, version) as stagings:  # every version is published, or none
+            for (name, served, is_multitask), staging in zip(plan, stagings):
                 final = os.path.join(output, name, str(version))
                 try:
                     report = _write_version(model, staging, final, name, version, served, is_multitask, source,
@@ -201,7 +200,14 @@ def export_model(
                         raise
                     raise disk_write_error(staging, error) from error
                 exported.append(ExportedModel(name, version, final, served, tuple(report["tf_text_ops"])))
-        model_config.write_model_config(output, serving_base)
+        try:
+            model_config.write_model_config(output, serving_base)
+        except OSError as error:  # the versions are published: exporting again would publish the next version
+            raise DiskWriteError(error.errno, f"published version {version} of {names} under {output}, but could "
+                                 f"not write its {model_config.CONFIG_FILE} ({os.strerror(error.errno or 0)}); once "
+                                 "the disk has space, write that file alone with tf_aspmtl.export.model_config."
+                                 f"write_model_config({output!r}, {serving_base!r}) (exporting again would "
+                                 f"publish version {version + 1})") from error
     return exported
 
 

@@ -30,7 +30,7 @@ import re
 import shutil
 import tempfile
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from tf_aspmtl.io_utils import folder_lock
 
@@ -190,33 +190,62 @@ def export_lock(base: str | os.PathLike):
 
 
 @contextmanager
-def staged_version(base: str | os.PathLike, model_name: str, version: int) -> Iterator[str]:
-    """Yields a temporary folder to write version ``version`` into; publishes it on success.
+def staged_versions(base: str | os.PathLike, model_names: Sequence[str], version: int) -> Iterator[list[str]]:
+    """Yields one temporary folder per model name to write version ``version`` into; publishes all of them, or none.
 
-    First removes the stale staging folders of ``<base>/<model_name>`` (see
-    :func:`remove_stale_staging`). The staging folder is
-    ``<base>/<model_name>/.tmp-<version>-<pid>-<random>``. On leaving the
-    block without an exception its tree is made readable by every user
-    (folders 0755, files 0644) and it is renamed to
-    ``<base>/<model_name>/<version>``; on an exception it is deleted and the
-    version is never visible.
+    For each name, first removes the stale staging folders of ``<base>/<name>`` (see :func:`remove_stale_staging`)
+    and refuses a version that exists. The staging folders are ``<base>/<name>/.tmp-<version>-<pid>-<random>``.
+    On leaving the block without an exception every tree is made readable by every user (folders 0755, files
+    0644), then each is renamed to ``<base>/<name>/<version>``, one rename after another with nothing written
+    between them. If a rename fails, or the process is interrupted among them, the versions already renamed are
+    renamed back and every staging folder is deleted, so no version of the set stays visible. On an exception in
+    the block every staging folder is deleted and no version is ever visible. Only a process killed outright
+    (SIGKILL, power loss) between two renames leaves part of the set published.
 
     Raises:
-        FileExistsError: the version appeared meanwhile (for example another export).
+        FileExistsError: a version exists or appeared meanwhile (for example another export).
     """
-    model_dir = os.path.join(os.fspath(base), check_model_name(model_name))
-    final = os.path.join(model_dir, str(version))
-    os.makedirs(model_dir, exist_ok=True)
-    remove_stale_staging(model_dir)
-    if os.path.exists(final):
-        raise FileExistsError(f"{final!r} already exists; exports never overwrite a version")
-    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-{os.getpid()}-", dir=model_dir)
+    targets = []
+    for name in model_names:
+        model_dir = os.path.join(os.fspath(base), check_model_name(name))
+        final = os.path.join(model_dir, str(version))
+        os.makedirs(model_dir, exist_ok=True)
+        remove_stale_staging(model_dir)
+        if os.path.exists(final):
+            raise FileExistsError(f"{final!r} already exists; exports never overwrite a version")
+        targets.append((model_dir, final))
+    stagings: list[str] = []
+    published: list[tuple[str, str]] = []
     try:
-        yield staging
-        make_world_readable(staging)
-        if os.path.exists(final):  # os.rename would silently replace an empty folder
-            raise FileExistsError(f"{final!r} appeared while exporting; exports never overwrite a version")
-        os.rename(staging, final)
+        for model_dir, _ in targets:
+            stagings.append(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-{os.getpid()}-", dir=model_dir))
+        yield list(stagings)
+        for staging in stagings:
+            make_world_readable(staging)
+        for _, final in targets:
+            if os.path.exists(final):  # os.rename would silently replace an empty folder
+                raise FileExistsError(f"{final!r} appeared while exporting; exports never overwrite a version")
+        for staging, (_, final) in zip(stagings, targets):
+            os.rename(staging, final)
+            published.append((staging, final))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for staging, final in reversed(published):
+            try:
+                os.rename(final, staging)
+            except OSError as error:
+                logger.error("Could not take back %s after a failed export (%s): remove it by hand", final, error)
+        for staging in stagings:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def staged_version(base: str | os.PathLike, model_name: str, version: int) -> Iterator[str]:
+    """:func:`staged_versions` of one model: yields the folder to write ``<base>/<model_name>/<version>`` into,
+    published on leaving the block without an exception, deleted on an exception.
+
+    Raises:
+        FileExistsError: the version exists or appeared meanwhile (for example another export).
+    """
+    with staged_versions(base, [model_name], version) as (staging,):
+        yield staging

@@ -146,8 +146,9 @@ class SharedPrivateNgramClassifier(Task):
         return cls(preprocessor, **kwargs)
 
     def with_class_names(self, class_names: Sequence[Sequence[str]]) -> SharedPrivateNgramClassifier:
-        """The same model (same features and weights) with its classes renamed, e.g. ``"0"``/``"1"`` to
-        ``"negative"``/``"positive"``, to serve those names or to average it with models that use them.
+        """The same model (same features, weights and per-task temperatures) with its classes renamed, e.g.
+        ``"0"``/``"1"`` to ``"negative"``/``"positive"``, to serve those names or to average it with models that use
+        them.
 
         Args:
             class_names: one sequence of names per task, as many as the task has classes, in class-id order.
@@ -162,7 +163,7 @@ class SharedPrivateNgramClassifier(Task):
                           feature_dropout=self.feature_dropout, feature_dropout_seed=self.feature_dropout_seed,
                           task_nb_ratios=self.task_nb_ratios, label_smoothing=self.label_smoothing,
                           private_learning_rate_multiplier=self.private_learning_rate_multiplier,
-                          shared_trainable=self.shared_trainable, name=self.name)
+                          shared_trainable=self.shared_trainable, temperatures=self.temperatures, name=self.name)
         copy.set_weights(self.get_weights())
         return copy
 

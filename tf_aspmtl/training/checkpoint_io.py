@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 from keras.src.saving import saving_lib  # H5IOStore and _save_state: save_weights into a buffer
 
-from tf_aspmtl.io_utils import PART_SUFFIX, remove_stale_partial_files, write_bytes_atomic
+from tf_aspmtl.io_utils import PART_SUFFIX, file_sha256, remove_stale_partial_files, write_bytes_atomic
 
 _LEGACY_PART = re.compile(r"\.(\d+)\.part\.weights\.h5$")
 """Staging files of earlier versions: ``.<name>.<pid>.part.weights.h5``, written by HDF5 in place."""
@@ -55,15 +55,6 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> str:
     data = weights_bytes(model)
     write_bytes_atomic(Path(path), data)
     return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_damage(path: Path, sha256: str | None) -> str | None:
