@@ -64,7 +64,7 @@ print("Made by `bash experiments/queues/ngram_task_rows.sh --summary` from `expe
       "(each file holds its command). Dev error % (16 tasks, test not read), same seed and data order; "
       "difference = setting - the run it is paired with, negative = better: for tfidf* and nb* (lr 1e-3 to 3e-3) the "
       f"same setting on the code before; for the later settings the setting they change one thing of ({pairs}). "
-      "The last column names each run's kind of CPU (the `machine` field of each file; a seed repeats exactly only on one kind; not recorded by the earlier runs). Training seconds are each run's `training_wall_time_s` "
+      "The last column names each run's kind of CPU (the `machine` field of each file; not recorded by the earlier runs): the best configuration's rerun on an Intel Xeon (_cpu3) repeats every task's dev error of its AMD EPYC runs, seed for seed. Training seconds are each run's `training_wall_time_s` "
       "(dev evaluation and the per-epoch training state included; other jobs may have shared the machine: the "
       "speed figure is `experiments.bench_suite`'s).\n")
 print("| setting | seed | dev, paired run | dev | difference | best epoch, paired / this | training s, paired / this | CPU, paired / this |")
