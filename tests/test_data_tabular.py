@@ -1,6 +1,7 @@
 """Tests for LabelMap and load_multitask_table (users' own multi-task data)."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -39,11 +40,19 @@ def table() -> pd.DataFrame:
     return frame
 
 
+def _tsv_text(text: str) -> str:
+    """A text as a TSV file can hold it: TSV has no quoting, so a tab or a line break would end the cell or row."""
+    return re.sub(r"[\t\r\n]", " ", text)
+
+
 def _write(frame: pd.DataFrame, path):
     if path.suffix == ".parquet":
         frame.to_parquet(path)
-    else:
-        frame.to_csv(path, sep="," if path.suffix == ".csv" else "\t", index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:  # TSV: one line per row, cells as they are (quotes included)
+        rows = [frame.columns.tolist(), *frame.astype(str).to_numpy().tolist()]
+        path.write_text("".join("\t".join(_tsv_text(c) for c in row) + "\n" for row in rows), encoding="utf-8")
     return path
 
 
@@ -58,7 +67,8 @@ def test_all_formats_load_and_round_trip(source):
     frame, label_map = load_multitask_table(source, split_column="split", classes=CLASSES)
     assert frame.columns.tolist() == ["task", "text", "label", "split"]
     assert frame["label"].dtype == np.int64
-    assert frame["text"].tolist() == [r[1] for r in ROWS]
+    tsv = not isinstance(source, pd.DataFrame) and source.suffix in (".tsv", ".tab")
+    assert frame["text"].tolist() == [_tsv_text(r[1]) if tsv else r[1] for r in ROWS]
     assert frame["split"].tolist() == SPLITS
     assert label_map == LabelMap(CLASSES)
     assert frame["label"].tolist() == [1, 0, 1, 0, 2, 2, 3, 0, 1, 1]
@@ -118,8 +128,10 @@ def test_label_map_config_round_trip_and_errors(table):
     assert rebuilt.encode("emotions", ["fear"]).dtype == np.int64
     with pytest.raises(ValueError, match=r"Unknown label 'surprise' for task 'emotions'"):
         rebuilt.encode("emotions", ["joy", "surprise"])
-    with pytest.raises(ValueError, match=r"Unknown label 0 for task 'news'"):
-        rebuilt.encode("news", [0])  # int 0 is not the string "0"
+    # A label is matched by its text form: int 0 is the class "0", True is not "1".
+    np.testing.assert_array_equal(rebuilt.encode("news", [0, "0"]), [0, 0])
+    with pytest.raises(ValueError, match=r"Unknown label True for task 'movies'"):
+        LabelMap({"movies": [0, 1]}).encode("movies", [True])
     with pytest.raises(ValueError, match=r"Unknown task 'sports'"):
         rebuilt.num_classes("sports")
     with pytest.raises(ValueError, match=r"Id 2 out of range for task 'movies'"):
@@ -264,7 +276,7 @@ def test_encode_names_the_position_of_an_unknown_label():
 
 def test_mixed_label_types_name_the_file(tmp_path):
     data = pd.DataFrame({"task": ["a", "a"], "text": ["x", "y"], "label": ["p", 1]})
-    with pytest.raises(ValueError, match=r"<DataFrame>: field 'label': Labels of one task mix types"):
+    with pytest.raises(ValueError, match=r"<DataFrame>: field 'label': Labels of one task mix types.*\['int', 'str'\]"):
         load_multitask_table(data)
 
 

@@ -12,12 +12,13 @@ from tf_aspmtl.data.pipeline import (
     make_training_dataset,
     padding_ratio,
 )
+from tf_aspmtl.preprocessing import TextVectorizer
 
 
 def test_training_batches_hold_one_task_and_are_length_bucketed(fdu_subset, small_vectorizer):
     train, _ = fdu_subset
     ds, steps = make_training_dataset(train, small_vectorizer, SUBSET_TASKS, batch_size=8, max_length=32)
-    assert steps == int(np.ceil(len(train) / 8))
+    assert len(train) == 288 and steps == 36  # 3 tasks x 96 rows, 8 a batch
     seen = set()
     for x, y in ds.take(40):
         tasks = x["task_id"].numpy()
@@ -57,7 +58,23 @@ def test_unlabelled_rows_are_mixed_in_with_label_minus_one(fdu_subset, small_vec
     assert unl.any()
     assert set(tasks[unl]) == {0}  # only books has unlabelled text
     assert 0.3 < unl[tasks == 0].mean() < 0.7
-    assert steps == int(np.ceil(len(train) / 4))
+    assert steps == 72  # 288 labelled rows, 4 of each batch of 8 (half unlabelled)
+
+
+@pytest.mark.parametrize(
+    "unlabeled_fraction, expected",
+    [(0.0, 3), (0.5, 5), (0.75, 10)],  # 10 rows: 4 a batch -> 3 batches; 2 labelled a batch -> 5; 1 -> 10
+)
+def test_steps_per_epoch_of_a_small_frame(unlabeled_fraction, expected):
+    frame = pd.DataFrame({"task": ["a"] * 6 + ["b"] * 4, "text": [f"row {i}" for i in range(10)],
+                          "label": [0, 1] * 5})
+    tokenizer = TextVectorizer(max_length=4)
+    tokenizer.adapt(frame["text"].tolist())
+    unlabeled = pd.DataFrame({"task": ["a", "b"], "text": ["more", "text"]}) if unlabeled_fraction else None
+    ds, steps = make_training_dataset(frame, tokenizer, ["a", "b"], batch_size=4, unlabeled=unlabeled,
+                                      unlabeled_fraction=unlabeled_fraction, seed=3)
+    assert steps == expected
+    assert all(y.shape[0] == 4 for _, y in ds.take(steps))  # every step a full batch of 4 rows
 
 
 def test_eval_dataset_keeps_every_row_in_order(fdu_subset, small_vectorizer):

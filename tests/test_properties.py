@@ -11,6 +11,7 @@ file, the row's line and the field.
 import csv
 import io
 import pathlib
+import re
 import tempfile
 
 import numpy as np
@@ -121,9 +122,16 @@ def _tmp_file(data: bytes, name: str) -> pathlib.Path:
 
 
 def _write_csv(rows, header=("task", "text", "label"), sep=","):
-    """Writes rows with the csv module; returns the text and each row's start line."""
+    """Writes rows with the csv module; returns the text and each row's start line.
+
+    A TSV file has no quoting, so there a tab, \\r or \\n in a cell becomes a space.
+    """
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=sep)  # "\r\n" ends rows; cells with \r or \n are quoted
+    if sep == "\t":
+        rows = [[re.sub(r"[\t\r\n]", " ", cell) for cell in row] for row in rows]
+        writer = csv.writer(out, delimiter=sep, quoting=csv.QUOTE_NONE, quotechar=None)
+    else:
+        writer = csv.writer(out, delimiter=sep)  # "\r\n" ends rows; cells with \r or \n are quoted
     writer.writerow(header)
     starts = []
     for row in rows:

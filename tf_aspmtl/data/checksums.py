@@ -26,6 +26,21 @@ def read_checksums(folder: pathlib.Path) -> dict[str, str] | None:
     sums_path = folder / CHECKSUM_FILE
     if not sums_path.is_file():
         return None
+    return read_checksum_file(sums_path)
+
+
+def read_checksum_file(sums_path: pathlib.Path) -> dict[str, str]:
+    """Reads a SHA256SUMS file (any name) as written by `sha256sum`.
+
+    Args:
+        sums_path: pathlib.Path. The file.
+
+    Returns:
+        dict mapping file name to lower-case hex digest.
+
+    Raises:
+        ValueError: a line is not `HASH  FILENAME` (the file and line named).
+    """
     sums = {}
     for number, line in enumerate(sums_path.read_text("utf-8").splitlines(), start=1):
         if not line.strip():

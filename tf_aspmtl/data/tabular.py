@@ -51,10 +51,11 @@ def _encode_labels(
         np.ndarray of int64 ids.
 
     Raises:
-        ValueError: a row's task or label is unknown to `label_map`.
+        ValueError: a row's task or label is unknown to `label_map` (a label
+            matches the class with its text form: see `LabelMap`).
     """
     ids = np.empty(len(labels), dtype=np.int64)
-    known = {t: {c: i for i, c in enumerate(label_map.classes(t))} for t in label_map.tasks}
+    known = set(label_map.tasks)
     advice = "pass classes= (or label_map=) to declare every task's labels"
     for row, (task, label) in enumerate(zip(tasks, labels)):
         outside = splits is not None and splits[row] != train_split
@@ -71,7 +72,8 @@ def _encode_labels(
                 f"expected one of {label_map.tasks}"
             )
         label = plain_scalar(label)
-        if label not in known[task]:
+        found = label_map.find(task, label)
+        if found is None:
             if outside:
                 raise ValueError(
                     f"{source.where(row)}: field {label_column!r}: label {label!r} of task "
@@ -81,9 +83,9 @@ def _encode_labels(
                 )
             raise ValueError(
                 f"{source.where(row)}: field {label_column!r}: unknown label {label!r} "
-                f"for task {task!r}; expected one of {label_map.classes(task)}"
+                f"for task {task!r}{label_map.why_not(task, label)}; expected one of {label_map.classes(task)}"
             )
-        ids[row] = known[task][label]
+        ids[row] = found
     return ids
 
 
@@ -101,8 +103,10 @@ def load_multitask_table(
 
     CSV/TSV files must be UTF-8 (a leading BOM is allowed). Their cells are
     read as strings with no NA guessing, so labels such as "NA" or "0" stay
-    strings; an empty cell is an error. Task names become strings. Any
-    number of tasks and of classes per task is accepted.
+    strings; an empty cell is an error. A .csv cell may be quoted (and then
+    hold commas and line breaks); a .tsv/.tab file has no quoting: one line
+    is one row and a cell is read as it is, quotes included. Task names
+    become strings. Any number of tasks and of classes per task is accepted.
 
     Unless `label_map` or `classes` is given, the classes are learnt from
     the data: from every row if there is no `split_column`, else from the
@@ -122,7 +126,8 @@ def load_multitask_table(
         classes: mapping from task name to the sequence of its labels, or
             None. The full label set, as for `LabelMap(classes)` (a label's
             id is its position); allows labels absent from the training
-            rows. Not together with `label_map`.
+            rows. Not together with `label_map`. A cell matches the class
+            with its text form (the cell "1" is the class 1).
         train_split: str. With `split_column`, the split whose rows the
             classes are learnt from.
 

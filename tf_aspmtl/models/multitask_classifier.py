@@ -25,6 +25,7 @@ from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
 from tf_aspmtl.objective import (CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MEMORY_FEATURES, MEMORY_LOGITS,
                                  MEMORY_TASK_ID, MultiTaskObjective)
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
+from tf_aspmtl.preprocessing.task_preprocessor import raw_inputs
 from tf_aspmtl.serialization import deserialize_fields
 
 FREEZABLE = ("embedding", "shared_encoder")
@@ -177,7 +178,7 @@ class MultiTaskClassifier(Task):
         if TOKEN_IDS in inputs and TASK_ID in inputs:
             return inputs[TOKEN_IDS], inputs[TASK_ID]
         if TEXT in inputs and (TASK in inputs or TASK_ID in inputs):
-            prepared = self.preprocessor({TEXT: inputs[TEXT], TASK: inputs[TASK] if TASK in inputs else inputs[TASK_ID]})
+            prepared = self.preprocessor(raw_inputs(inputs))
             return prepared[TOKEN_IDS], prepared[TASK_ID]
         raise ValueError(f"Inputs need {TEXT!r} and {TASK!r}, or {TOKEN_IDS!r} and {TASK_ID!r}; got keys {sorted(inputs)}")
 

@@ -242,8 +242,8 @@ class MultiTaskEnsemble(Task):
 
     # -------------------------------------------------------- evaluation
     def _class_ids(self, tasks: Sequence, labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        task_ids = self.task_ids(list(tasks))
-        return task_ids, np.asarray(self.encode_labels(task_ids, list(labels)))
+        tasks = list(tasks)
+        return self.task_ids(tasks), np.asarray(self.encode_labels(tasks, list(labels)))
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: Any = "auto",
                  **kwargs) -> dict[str, float]:

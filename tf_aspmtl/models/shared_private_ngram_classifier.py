@@ -18,7 +18,7 @@ from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures, nb_log_count_ratios
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES, NgramPreprocessor
 from tf_aspmtl.preprocessing.tokenizer import standardize
-from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT
+from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, text_list
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -268,12 +268,12 @@ class SharedPrivateNgramClassifier(Task):
         """
         if self.private_scale is None:
             raise ValueError(f"{self.name} has task_nb_ratios off: there is no private scale to set")
-        texts = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
+        texts = text_list(texts, "texts")
         labels, tasks = np.asarray(labels), list(tasks)
         if not (len(texts) == len(labels) == len(tasks)) or not np.isin(labels, (0, 1)).all():
             raise ValueError(f"adapt_task_nb_ratios needs one 0/1 label and one task per text; got {len(texts)} "
                              f"texts, {len(labels)} labels, {len(tasks)} tasks")
-        task_ids = np.array([self.task_id(t) for t in tasks])  # an unknown name: ValueError naming it
+        task_ids = self.task_ids(tasks)  # as the data names them; an unknown one: ValueError naming its row
         width, num_tasks = self.features.vocabulary_size, self.num_tasks
         present = np.zeros((num_tasks, 2, width), np.int64)  # rows of each task and class holding each n-gram
         for start in range(0, len(texts), batch_size):

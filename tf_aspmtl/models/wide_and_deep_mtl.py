@@ -13,7 +13,7 @@ from tf_aspmtl.layers.sparse_linear_head import sparse_matmul
 from tf_aspmtl.models.adversarial_shared_private_mtl import AdversarialSharedPrivateMTL
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction
 from tf_aspmtl.preprocessing.ngram_preprocessor import NGRAM_FEATURES
-from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS
+from tf_aspmtl.preprocessing.task_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, raw_inputs
 from tf_aspmtl.preprocessing.wide_and_deep_preprocessor import WideAndDeepPreprocessor
 
 WIDE_LOGITS = "wide_logits"
@@ -110,7 +110,7 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
         if isinstance(inputs, dict) and all(k in inputs for k in (TOKEN_IDS, NGRAM_FEATURES, TASK_ID)):
             return inputs
         if isinstance(inputs, dict) and TEXT in inputs and (TASK in inputs or TASK_ID in inputs):
-            return self.preprocessor({TEXT: inputs[TEXT], TASK: inputs[TASK] if TASK in inputs else inputs[TASK_ID]})
+            return self.preprocessor(raw_inputs(inputs))
         got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
         raise ValueError(f"{type(self).__name__} takes a dict with {TEXT!r} and {TASK!r} (raw) or {TOKEN_IDS!r}, "
                          f"{NGRAM_FEATURES!r} and {TASK_ID!r} (prepared); got {got}")

@@ -18,6 +18,7 @@ from tf_aspmtl.preprocessing.task_preprocessor import (
     TOKEN_IDS,
     TaskPreprocessor,
     task_ids_from_names,
+    text_list,
 )
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
 from tf_aspmtl.serialization import deserialize_fields
@@ -34,8 +35,9 @@ class MultiTaskPreprocessor(TaskPreprocessor):
     task's classes: the label values as they appear in the data (strings or
     ints), class id ``j`` being ``classes[task][j]``. Calling it maps
     ``{"text": tf.string [batch], "task": tf.string [batch]}`` to
-    ``{"token_ids": int32 [batch, length], "task_id": int32 [batch]}`` in the
-    graph; ``"task"`` may also be int task ids. Labels are mapped to class ids
+    graph; ``"task"`` holds task values as in the data (names; see
+    :meth:`TaskPreprocessor.task_ids`), or ``"task_id"`` replaces it with int
+    task ids. Labels are mapped to class ids
     in Python (:meth:`encode_labels`), where a label the task does not know is
     an error naming its row.
 
@@ -111,12 +113,16 @@ class MultiTaskPreprocessor(TaskPreprocessor):
         tasks, classes = tasks_and_classes(frame, text_column, task_column, label_column, classes)
         preprocessor = cls(tasks, classes, max_length=max_length, max_tokens=max_tokens, truncation=truncation,
                            **kwargs)
-        preprocessor.adapt(frame[text_column].tolist())
+        preprocessor.adapt(text_list(frame[text_column], text_column))
         return preprocessor
 
     def adapt(self, texts: Sequence[str]) -> None:
-        """Learns the vocabulary from ``texts`` (training texts only)."""
-        self.text_vectorizer.adapt(list(texts))
+        """Learns the vocabulary from ``texts`` (training texts only).
+
+        Raises:
+            ValueError: a missing text (None, NaN), its row named.
+        """
+        self.text_vectorizer.adapt(text_list(texts))
 
     def build(self, input_shape=None):
         self.text_vectorizer.build()
@@ -140,12 +146,12 @@ class MultiTaskPreprocessor(TaskPreprocessor):
         return self.text_vectorizer(texts)
 
     def call(self, inputs):
-        if not isinstance(inputs, dict) or TEXT not in inputs or TASK not in inputs:
+        if not isinstance(inputs, dict) or TEXT not in inputs or not (TASK in inputs or TASK_ID in inputs):
             raise ValueError(
-                f"MultiTaskPreprocessor takes a dict with {TEXT!r} and {TASK!r}; got "
+                f"MultiTaskPreprocessor takes a dict with {TEXT!r} and {TASK!r} (or {TASK_ID!r}); got "
                 f"{sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__}"
             )
-        return {TOKEN_IDS: self.token_ids(inputs[TEXT]), TASK_ID: self.graph_task_ids(inputs[TASK])}
+        return {TOKEN_IDS: self.token_ids(inputs[TEXT]), TASK_ID: self.input_task_ids(inputs)}
 
     # -------------------------------------------------------------- datasets
     def _frame(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None = None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.data.table_reader import check_present
 from tf_aspmtl.preprocessing.integer_ngram_tables import IntegerNgramTables
 from tf_aspmtl.preprocessing.ngram_vocabulary import most_frequent_ngrams
 from tf_aspmtl.preprocessing.tokenizer import standardize
@@ -180,12 +181,15 @@ class NgramFeatures(keras.layers.Layer):
             batch_size: texts counted at a time.
 
         Raises:
-            ValueError: no text, the layer was adapted already, or labels missing (``"nb"``), given (``"tfidf"``),
-                of another length or not all 0/1 with both classes present.
+            ValueError: no text, a missing text (None, NaN; its row named), the layer was adapted already, or
+                labels missing (``"nb"``), given (``"tfidf"``), of another length or not all 0/1 with both classes
+                present.
         """
         if self.adapted:
             raise ValueError(f"{self.name} is adapted already; make a new NgramFeatures to learn other text")
-        texts = [t if isinstance(t, (str, bytes)) else str(t) for t in list(texts)]
+        texts = list(texts)
+        check_present(texts, "texts", "text", blank=False)  # None or NaN would be learnt as the word "nan"
+        texts = [t if isinstance(t, (str, bytes)) else str(t) for t in texts]
         if not texts:
             raise ValueError("NgramFeatures.adapt needs at least one text")
         positive = self._check_labels(labels, len(texts))

@@ -23,8 +23,9 @@ NGRAM_FEATURES = "ngram_features"
 class NgramPreprocessor(TaskPreprocessor):
     """The tasks, their classes and an adapted :class:`NgramFeatures`: what the n-gram linear model reads.
 
-    Calling it maps ``{"text": tf.string [batch], "task": task names or ids}``
-    (or ``"task_id"``) to ``{"ngram_features": tf.SparseTensor float32
+    Calling it maps ``{"text": tf.string [batch], "task": task names}`` (task
+    values as in the data, see :meth:`TaskPreprocessor.task_ids`; or
+    ``"task_id"``: int task ids) to ``{"ngram_features": tf.SparseTensor float32
     [batch, vocabulary_size], "task_id": int32 [batch]}`` in the graph.
     Its training and evaluation datasets hold the features, computed once
     (:meth:`featurize`), not raw text: an epoch then costs the model's steps
@@ -100,7 +101,7 @@ class NgramPreprocessor(TaskPreprocessor):
                                  f"tasks have other than two: {not_two}")
             labels = TaskPreprocessor(tasks, classes).encode_labels(frame[task_column].astype(str).tolist(),
                                                                     frame[label_column].tolist())
-        features.adapt(text_list(frame[text_column]), labels=labels)
+        features.adapt(text_list(frame[text_column], text_column), labels=labels)
         return cls(tasks, classes, features, **kwargs)
 
     @property
@@ -115,8 +116,7 @@ class NgramPreprocessor(TaskPreprocessor):
         if not isinstance(inputs, Mapping) or TEXT not in inputs or not (TASK in inputs or TASK_ID in inputs):
             got = sorted(inputs) if isinstance(inputs, Mapping) else type(inputs).__name__
             raise ValueError(f"NgramPreprocessor takes a dict with {TEXT!r} and {TASK!r} (or {TASK_ID!r}); got {got}")
-        task = inputs[TASK] if TASK in inputs else inputs[TASK_ID]
-        return {NGRAM_FEATURES: self.features(inputs[TEXT]), TASK_ID: self.graph_task_ids(task)}
+        return {NGRAM_FEATURES: self.features(inputs[TEXT]), TASK_ID: self.input_task_ids(inputs)}
 
     # -------------------------------------------------------------- datasets
     def featurize(self, texts: Sequence, chunk_rows: int = 4096) -> tf.SparseTensor:

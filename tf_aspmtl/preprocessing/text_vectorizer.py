@@ -8,11 +8,13 @@ SavedModels served by TF Serving; no `tf.py_function` anywhere.
 from __future__ import annotations
 
 import collections
+import os
 
 import keras
 import tensorflow as tf
 
 from tf_aspmtl.preprocessing.tokenizer import tokenize
+from tf_aspmtl.preprocessing.vocabulary_file import read_vocabulary_file
 
 PADDING_TOKEN = ""
 OOV_TOKEN = "[UNK]"
@@ -102,9 +104,10 @@ class TextVectorizer(keras.layers.Layer):
             padding and OOV entries. None means no limit.
         min_count: int. Tokens seen fewer times during `adapt` are dropped.
         vocabulary: list of str, path of a text file with one token per
-            line, or None (then call `adapt`). A leading `["", "[UNK]"]` (as
-            returned by `get_vocabulary()`) is accepted and skipped. The
-            config holds the list of tokens, even if a path was given.
+            line (see `set_vocabulary`), or None (then call `adapt`). A
+            leading `["", "[UNK]"]` (as returned by `get_vocabulary()`) is
+            accepted and skipped. The config holds the list of tokens, even
+            if a path was given.
         **kwargs: standard `keras.layers.Layer` arguments (name, ...).
             `dtype` defaults to "int32".
 
@@ -189,18 +192,18 @@ class TextVectorizer(keras.layers.Layer):
             for w in vocabulary
         ]
 
-    def set_vocabulary(self, vocabulary: list[str] | str) -> None:
+    def set_vocabulary(self, vocabulary: list[str] | str | os.PathLike) -> None:
         """Sets the vocabulary from a list of tokens or a file path.
 
         Args:
             vocabulary: list of str, or path of a UTF-8 text file with one
-                token per line. Tokens are used in order, from id 2.
+                token per line ("\\n" or "\\r\\n" line ends, a leading BOM
+                dropped), each a token the tokenizer gives (the file's
+                errors name its line: `read_vocabulary_file`). Tokens are
+                used in order, from id 2.
         """
-        if isinstance(vocabulary, str):
-            with tf.io.gfile.GFile(vocabulary, "r") as f:
-                vocabulary = f.read().split("\n")
-            while vocabulary and vocabulary[-1] == "":
-                vocabulary.pop()
+        if isinstance(vocabulary, (str, os.PathLike)):
+            vocabulary = read_vocabulary_file(vocabulary, specials=(PADDING_TOKEN, OOV_TOKEN))
         vocabulary = [
             w.decode("utf-8") if isinstance(w, bytes) else str(w)
             for w in vocabulary
@@ -209,13 +212,13 @@ class TextVectorizer(keras.layers.Layer):
             vocabulary = vocabulary[2:]
         if not vocabulary:
             raise ValueError("Cannot set an empty vocabulary.")
-        for token in vocabulary:
+        for position, token in enumerate(vocabulary):
             # Tokens never hold whitespace, and the `.keras` asset is read
             # back with str.splitlines(), which splits on Unicode breaks.
             if token.split() != [token] or token.splitlines() != [token]:
                 raise ValueError(
                     "Vocabulary tokens must be non-empty and hold no "
-                    f"whitespace or line break; got {token!r}"
+                    f"whitespace or line break; got {token!r} (token {position})"
                 )
         size = len(vocabulary) + 2
         if self.max_tokens is not None and size > self.max_tokens:
