@@ -29,6 +29,7 @@ from experiments.cli_types import finite, positive_int
 from experiments.provenance import command_line, provenance, write_atomic, write_json
 from experiments.result_files import PAPER_DIR
 from tf_aspmtl.data import FDU_MTL_TASKS
+from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.models.transfer import TRANSFER_MODES
 from tf_aspmtl.runtime import configure_threads
 from tf_aspmtl.training.transfer_run import run_transfer
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                                difference_weight=args.difference_weight, learning_rate=args.learning_rate,
                                batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
                                seed=args.seed, data_dir=args.data_dir, verbose=args.verbose)
-    except ValueError as err:
+    except (ValueError, FolderBusyError) as err:  # a refused argument or folder; another process in the folder
         print(f"experiments.transfer: error: {err}", file=sys.stderr)
         return 2
     results.update(made_by)

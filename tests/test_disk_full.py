@@ -3,12 +3,11 @@ after space is freed ends with the numbers of a run that never failed."""
 
 import errno
 import json
-import os
 import shutil
 
 import pytest
 
-from tests.full_disk import fill, small_disk
+from tests.full_disk import fill, no_space_under, small_disk
 from tests.tiny_fdu import write_fdu_folder
 from tf_aspmtl.io_utils import DiskWriteError
 from tf_aspmtl.training import RunFolderError, TrainConfig, dev_selection, run
@@ -40,9 +39,9 @@ def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_
             if epoch == 1 and not filled:
                 if mounted:
                     filled.append(fill(run_dir))
-                else:  # no tmpfs here: the checkpoint write gets the errno a full disk gives
+                else:  # no tmpfs here: the run folder's writes get the errno a full disk gives, at their lowest
                     filled.append(None)
-                    monkeypatch.setattr(dev_selection, "save_weights_atomic", _enospc)
+                    no_space_under(monkeypatch, run_dir)
             return real_end(self, epoch, logs)
 
         monkeypatch.setattr(dev_selection.DevSelection, "on_epoch_end", full_at_epoch_2)
@@ -59,12 +58,6 @@ def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_the_rerun_ends_as_if_
         resumed = _run(run_dir, data_dir)
     straight, _ = finished_run
     assert resumed["per_task"] == straight["per_task"] and resumed["history"] == straight["history"]
-
-
-def _enospc(model, path):
-    from tf_aspmtl.io_utils import disk_write_error
-
-    raise disk_write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
 
 @pytest.fixture(scope="module")

@@ -100,3 +100,70 @@ def test_a_folder_recorded_with_build_configs_hashed_resumes_and_is_recorded_ane
     with pytest.raises(ValueError, match="config.seed differ"):
         fit_with_dev_selection(_group(_vectorizer(), "dvd")[0], train, steps, dev, tmp_path, epochs=3, patience=2,
                                tensorboard=False, verbose=0)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_plain_keras_model_built_second_in_a_process_has_the_same_fingerprint(functional):
+    from tests.plain_keras_run import plain_model
+
+    first, second = plain_model(functional), plain_model(functional)  # input_layer / input_layer_1, dense_2...
+    assert model_fingerprint(second) == model_fingerprint(first)
+
+
+def test_a_functional_models_graph_is_still_told_apart_once_names_are_left_out():
+    import keras
+
+    def two_branches(swapped: bool) -> keras.Model:  # the same layers; which input goes through which Dense
+        a, b = keras.Input((3,)), keras.Input((3,))
+        wide, narrow = keras.layers.Dense(4), keras.layers.Dense(2)
+        x, y = (narrow(a), wide(b)) if swapped else (wide(a), narrow(b))
+        return keras.Model([a, b], keras.layers.Concatenate()([x, y]))
+
+    differing = [k for k, v in model_fingerprint(two_branches(True)).items()
+                 if v != model_fingerprint(two_branches(False))[k]]
+    assert "config.layers" in differing
+
+
+def test_a_plain_keras_model_built_second_in_a_process_resumes_its_own_folder(tmp_path):
+    from tests.plain_keras_run import MONITOR, as_if_killed, plain_data, plain_model
+
+    train, steps, dev = plain_data()
+    fit_with_dev_selection(plain_model(functional=True), train, steps, dev, tmp_path, epochs=1, monitor=MONITOR,
+                           tensorboard=False, verbose=0)
+    as_if_killed(tmp_path)
+    train, steps, dev = plain_data()
+    resumed = fit_with_dev_selection(plain_model(functional=True), train, steps, dev, tmp_path, epochs=2,
+                                     monitor=MONITOR, tensorboard=False, verbose=0)
+    assert resumed.resumed_from_epoch == 1 and resumed.epochs_run == 2
+
+
+# model_fingerprint of the model of _group(_vectorizer(), "dvd") (a single-task CNN of this module's CONFIG) and of
+# tests.ngram_two_tasks.two_task_model(), as the code before InputLayer names and functional graphs were made
+# name-free computed them: printed by `model_fingerprint(...)` in a `git archive` of commit d42bd16 (the whole
+# library at that commit), Keras 3.15.1. The run folders of the library's models recorded these, so they must resume
+# unchanged. A change to a model's or preprocessor's config, or a Keras upgrade that serialises configs otherwise,
+# changes them too (and then existing folders would be refused: worth knowing before it ships).
+LIBRARY_FINGERPRINTS = {
+    "single-task CNN": {
+        "config.trainable": "b5bea41b6c623f7c", "config.dtype": "3c876e27cb55ae1f",
+        "config.preprocessor": "6ba3f214783e42e9", "config.backbone": "ddfbf00b98140c40",
+        "config.objective": "23d97b8d6cfeb4c8", "config.dropout": "8aed642bf5118b9d",
+        "config.per_task_metrics": "b5bea41b6c623f7c", "config.frozen": "4f53cda18c2baa0c",
+        "config.seed": "5feceb66ffc86f38", "weight_shapes": "bc63aaf9924e1a30",
+    },
+    "n-gram": {
+        "config.trainable": "b5bea41b6c623f7c", "config.dtype": "3c876e27cb55ae1f",
+        "config.preprocessor": "10b7240cda0041dc", "config.l2": "8aed642bf5118b9d",
+        "config.per_task_metrics": "b5bea41b6c623f7c", "weight_shapes": "9f67b28025e37e70",
+    },
+}
+
+
+def test_the_library_models_fingerprints_are_those_their_run_folders_recorded():
+    from tests.ngram_two_tasks import two_task_model
+    from tests.plain_keras_run import plain_model
+
+    plain_model(functional=True)  # not the process's first layers: names numbered on
+    model, *_ = _group(_vectorizer(), "dvd")
+    assert model_fingerprint(model) == LIBRARY_FINGERPRINTS["single-task CNN"]
+    assert model_fingerprint(two_task_model()) == LIBRARY_FINGERPRINTS["n-gram"]

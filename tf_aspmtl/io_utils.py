@@ -39,6 +39,25 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux: ``Umask:`` of ``/proc/self/status``).
+
+    Where that line cannot be read (another system, an old kernel), ``os.umask`` sets it and sets it back; for
+    that moment it is ``0o077``, so a file another thread creates meanwhile is its owner's alone, never open to
+    all (as a umask of 0 would leave it).
+    """
+    try:
+        with open("/proc/self/status", encoding="utf-8", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o077)  # the fallback's moment: closed to all but the owner, not open to all
+    os.umask(umask)
+    return umask
+
+
 PART_SUFFIX = ".part"
 """Suffix of the temporary files of :func:`write_atomic` (``.<name>.<random>.part``, beside the final file)."""
 
@@ -70,9 +89,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
                 fcntl.flock(handle, fcntl.LOCK_EX)  # a fresh file: nobody else holds it
             write(handle)
             handle.flush()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal file's mode
+            os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file a normal file's mode
             os.replace(tmp, path)
     except BaseException as error:
         pathlib.Path(tmp).unlink(missing_ok=True)

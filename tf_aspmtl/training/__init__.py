@@ -21,9 +21,11 @@ from tf_aspmtl.training.ngram_self_training import ngram_self_training
 from tf_aspmtl.training.run_folder import (
     NGRAM_RUN_IDENTITY,
     RUN_IDENTITY,
+    TRANSFER_RUN_IDENTITY,
     RunFolderError,
     claim_ngram_run_folder,
     claim_run_folder,
+    claim_transfer_run_folder,
 )
 from tf_aspmtl.training.run_report import results_markdown
 from tf_aspmtl.training.shared_means import refresh_shared_means
@@ -84,8 +86,10 @@ __all__ = [
     "ngram_self_training",
     "NGRAM_RUN_IDENTITY",
     "RUN_IDENTITY",
+    "TRANSFER_RUN_IDENTITY",
     "claim_ngram_run_folder",
     "claim_run_folder",
+    "claim_transfer_run_folder",
     "RunFolderError",
     "refresh_shared_means",
     "results_markdown",

@@ -1,5 +1,5 @@
-"""Weights files that a full disk cannot corrupt: written in memory first, then moved into place whole, with the
-SHA-256 of what was written, so a file damaged later (a flipped bit, a cut) is told from a whole one."""
+"""Weights and model files that a full disk cannot corrupt: written in memory first, then moved into place whole,
+with the SHA-256 of what was written, so a file damaged later (a flipped bit, a cut) is told from a whole one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 
 import keras
-from keras.src.saving import saving_lib  # H5IOStore and _save_state: save_weights into a buffer
+from keras.src.saving import saving_lib  # H5IOStore and _save_state: save_weights into a buffer; save_model too
 
 from tf_aspmtl.io_utils import PART_SUFFIX, file_sha256, remove_stale_partial_files, write_bytes_atomic
 
@@ -54,6 +54,30 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> str:
     """
     data = weights_bytes(model)
     write_bytes_atomic(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> str:
+    """``model.save(path)`` (a ``.keras`` file), with the file complete or absent, never half written; returns its
+    SHA-256.
+
+    ``model.save`` opens ``path`` for writing first, which empties a good file
+    already there, and a full disk then leaves it cut short (and a C library's
+    writes to a full disk can crash the process). Here the whole archive is made
+    in memory (Keras' ``.keras`` writer takes a file object), then its bytes go
+    to a temporary file beside ``path``, renamed into place when whole.
+
+    Raises:
+        tf_aspmtl.io_utils.DiskWriteError: the disk is full (or the file cannot be written); ``path`` is named and
+            the file it replaces, if any, is untouched.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model is saved as a .keras file")
+    buffer = io.BytesIO()
+    saving_lib.save_model(model, buffer)
+    data = buffer.getvalue()
+    write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

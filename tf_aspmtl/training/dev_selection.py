@@ -15,7 +15,7 @@ import keras
 
 from tf_aspmtl.io_utils import write_text_atomic
 from tf_aspmtl.training.checkpoint_io import copy_file_atomic, file_damage, remove_partial_files, save_weights_atomic
-from tf_aspmtl.training.model_fingerprint import fingerprint_differences
+from tf_aspmtl.training.model_fingerprint import COMPILE_CONFIG, fingerprint_differences
 from tf_aspmtl.training.random_state import random_state, random_state_variables, set_random_state
 from tf_aspmtl.training.run_folder import RUN_FOLDER_FORMAT, RunFolderError
 from tf_aspmtl.training.run_state import DamagedRunFileError, read_training_state
@@ -27,6 +27,8 @@ PREVIOUS_STATE_FILE = "state.previous.json"
 """The state one epoch (or one ``mark_finished``) earlier: a hard link to the replaced ``state.json``, read when
 that one is damaged."""
 BEST_WEIGHTS = "best.weights.h5"
+LATER_IDENTITY_FIELDS = (COMPILE_CONFIG,)
+"""Fields of a run identity that folders written before them lack: compared only where recorded."""
 KEPT_BACKUPS = 2
 """Epoch backups kept: the last finished epoch's and the one before, to resume from if the last is damaged."""
 
@@ -157,8 +159,9 @@ class DevSelection(keras.callbacks.Callback):
         replaced by ``state.previous.json`` if that one is whole, and said.
 
         Raises:
-            RunFolderError: the state is damaged (and no earlier one is whole), records another run, or was
-                written by a newer version of the library; the message names the file and the way out.
+            RunFolderError: the state is damaged (and no earlier one is whole), records another run (another
+                model, or another ``patience`` or ``mode``), or was written by a newer version of the library;
+                the message names the file and the way out.
         """
         for stale in remove_partial_files(self.run_dir):
             logger.warning("removed %s, a file left half written by an interrupted run", stale)
@@ -167,10 +170,11 @@ class DevSelection(keras.callbacks.Callback):
         state = self._read_state()
         if state.get("monitor") != self.monitor:
             raise ValueError(f"{self.state_path} selects on {state.get('monitor')!r}, not {self.monitor!r}")
+        self._check_selection(state)
         recorded = state.get("run_identity")
         if self.run_identity is not None and recorded is not None:
-            differing = fingerprint_differences(recorded, self.run_identity)
-            if differing and self.legacy_run_identity is not None and not fingerprint_differences(
+            differing = self._identity_differences(recorded, self.run_identity)
+            if differing and self.legacy_run_identity is not None and not self._identity_differences(
                     recorded, self.legacy_run_identity):
                 logger.info("%s recorded this run as earlier versions did (build configs hashed); resuming it",
                             self.state_path)
@@ -200,6 +204,26 @@ class DevSelection(keras.callbacks.Callback):
         if self.finished:  # a process killed inside mark_finished left backups its state no longer names
             self._remove_unnamed_backups()
         return self.epochs_done
+
+    def _check_selection(self, state: dict[str, Any]) -> None:
+        """Raises RunFolderError, naming the file and each setting with (that run's, this one's) value, if
+        ``state`` recorded another ``patience`` or ``mode``: its epochs were kept or stopped by other rules."""
+        ours = {"patience": self.patience, "mode": self.mode}
+        diff = {k: (state[k], v) for k, v in ours.items() if k in state and state[k] != v}
+        if diff:
+            raise RunFolderError(f"{self.state_path} records a run that selected epochs otherwise (field: (that run, "
+                                 f"this one) {diff}); give this run its own folder (or remove that one to start "
+                                 "afresh)")
+
+    def _identity_differences(self, recorded: dict[str, str], current: dict[str, str]) -> list[str]:
+        """:func:`fingerprint_differences`, but a field of :data:`LATER_IDENTITY_FIELDS` that ``recorded`` lacks
+        is no difference (said; the next state records it)."""
+        differing = fingerprint_differences(recorded, current)
+        unrecorded = [k for k in differing if k in LATER_IDENTITY_FIELDS and k not in recorded]
+        if unrecorded:
+            logger.info("%s was written before run folders recorded %s; resuming it without comparing them",
+                        self.state_path, ", ".join(unrecorded))
+        return [k for k in differing if k not in unrecorded]
 
     def _read_state(self) -> dict[str, Any]:
         """``state.json``, checked; ``state.previous.json`` if that one is damaged and the previous one whole."""

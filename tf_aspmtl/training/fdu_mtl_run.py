@@ -26,6 +26,7 @@ from tf_aspmtl.preprocessing import (
     embedding_matrix,
 )
 from tf_aspmtl.training.apply_pretrained_encoders import apply_pretrained_encoders, directions_for_encoder
+from tf_aspmtl.training.checkpoint_io import save_model_atomic
 from tf_aspmtl.training.epoch_summary import fit_output
 from tf_aspmtl.training.fit_with_dev_selection import RUN_LOCK, fit_with_dev_selection
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
@@ -369,7 +370,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         histories[label] = selection.history
         training_s += selection.wall_time_s
         processes = max(processes, selection.processes)
-        model.save(group_dir / "model.keras")
+        save_model_atomic(model, group_dir / "model.keras")  # a full disk keeps a model.keras already there
         write_json_atomic(done, {"per_task": group_results, "history": selection.history,
                                  "training_wall_time_s": selection.wall_time_s, "processes": selection.processes,
                                  **({"self_training": group_self_training} if group_self_training else {})})

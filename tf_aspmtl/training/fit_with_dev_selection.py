@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.training.dev_selection import DevSelection
-from tf_aspmtl.training.model_fingerprint import model_fingerprint
+from tf_aspmtl.training.model_fingerprint import compile_fingerprint, model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
 from tf_aspmtl.training.tensorboard_logs import TensorBoardLogs, remove_empty_event_files
 
@@ -63,6 +63,7 @@ def fit_with_dev_selection(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
     strategy: tf.distribute.Strategy | None = None,
+    record_compile_config: bool = False,
 ) -> SelectionResult:
     """Trains ``model`` on ``train``, keeps the epoch with the best dev ``monitor``, and resumes if killed.
 
@@ -76,8 +77,8 @@ def fit_with_dev_selection(
     run whose training had finished is not trained again: the best weights
     are loaded. The folder records what run it holds (the model's
     :func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint` and
-    ``steps_per_epoch``); a folder of another run is refused with the fields
-    that differ named, even when its weights would fit this model. A NaN or infinite loss raises
+    ``steps_per_epoch``, with its ``patience`` and selection mode); a folder of another run is refused with the
+    fields that differ named, even when its weights would fit this model. A NaN or infinite loss raises
     :class:`~tf_aspmtl.training.NonFiniteLossError`. A training dataset object serves one run in a process: one
     an earlier call trained from is refused with a ValueError (iterated again, a seeded ``tf.data`` shuffle draws
     other orders), so build it again to resume after an error or to train another run.
@@ -107,6 +108,12 @@ def fit_with_dev_selection(
         verbose: Keras ``fit`` verbosity.
         strategy: optional ``tf.distribute`` strategy the model was built
             under; the datasets are split as :mod:`tf_aspmtl.distribute` explains.
+        record_compile_config: bool. Also record a hash of the model's compile
+            config (:func:`~tf_aspmtl.training.model_fingerprint.compile_fingerprint`:
+            the optimizer, its learning rate...) and refuse a folder that recorded
+            another; a folder that recorded none (written before, or without it)
+            resumes and records it from its next epoch on. Off by default, so the
+            folders of the runs that do not ask for it record what they always did.
 
     Returns:
         :class:`SelectionResult`; the model holds the best epoch's weights.
@@ -115,12 +122,13 @@ def fit_with_dev_selection(
         raise ValueError(f"epochs and steps_per_epoch must be >= 1; got {epochs}, {steps_per_epoch}")
     with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live writer of the folder is refused
         return _fit(model, train, int(steps_per_epoch), dev, Path(run_dir), int(epochs), patience, monitor,
-                    tensorboard, callbacks, verbose, strategy)
+                    tensorboard, callbacks, verbose, strategy, record_compile_config)
 
 
 def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor, tensorboard, callbacks, verbose,
-         strategy) -> SelectionResult:
-    steps = {"steps_per_epoch": str(int(steps_per_epoch))}
+         strategy, record_compile_config) -> SelectionResult:
+    steps = {"steps_per_epoch": str(int(steps_per_epoch)),
+             **(compile_fingerprint(model) if record_compile_config else {})}
     run_identity = {**model_fingerprint(model), **steps}
     legacy_run_identity = {**model_fingerprint(model, keep_build_configs=True), **steps}  # folders written before
     selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity,
@@ -147,8 +155,10 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
         all_callbacks += list(callbacks)
         model.fit(train, steps_per_epoch=int(steps_per_epoch), epochs=int(epochs), initial_epoch=done,
                   validation_data=dev, callbacks=all_callbacks, verbose=verbose)
+        trained_here = selection.epochs_done > done
         selection.mark_finished()
     else:
+        trained_here = False
         logger.info("%s: training had finished (%d epochs); loading the best weights", run_dir, done)
     if selection.best_epoch is None:
         raise ValueError(f"{run_dir}: no epoch logged a finite {monitor!r}")
@@ -158,7 +168,10 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
     return SelectionResult(
         history=history, best_epoch=selection.best_epoch, epochs_run=selection.epochs_done,
         stopped_early=selection.stopped_early, resumed_from_epoch=done,
-        wall_time_s=selection.wall_time_s(), processes=selection.processes + 1,
+        wall_time_s=selection.wall_time_s(),
+        # This process is one of those that trained the run only if it trained an epoch; the state it wrote then
+        # counts it too (DevSelection records its processes plus this one).
+        processes=selection.processes + 1 if trained_here else selection.processes,
     )
 
 

@@ -14,13 +14,15 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
 from tf_aspmtl.preprocessing.ngram_feature_union import NgramFeatureUnion
 from tf_aspmtl.preprocessing.ngram_features import NgramFeatures
 from tf_aspmtl.preprocessing.ngram_preprocessor import NgramPreprocessor
+from tf_aspmtl.training.checkpoint_io import save_model_atomic
 from tf_aspmtl.training.epoch_summary import fit_output
-from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
+from tf_aspmtl.training.fit_with_dev_selection import RUN_LOCK, fit_with_dev_selection
 from tf_aspmtl.training.ngram_config import NGRAM_MODEL, NgramConfig
 from tf_aspmtl.training.ngram_self_training import ngram_self_training
 from tf_aspmtl.training.run_folder import claim_ngram_run_folder
@@ -129,9 +131,18 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
 
     Raises:
         RunFolderError: ``run_dir`` holds another run.
+        FolderBusyError: another live process runs in ``run_dir`` (its pid named): the whole run holds the folder's
+            lock, so two processes never write its pseudo labels or ``model.keras`` together.
     """
     started = time.monotonic()
     run_dir = Path(run_dir)
+    with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live process on the folder is refused
+        return _run_ngram(config, run_dir, data_dir, dev_only, verbose, started)
+
+
+def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike | None, dev_only: bool, verbose: int,
+               started: float) -> dict[str, Any]:
+    """:func:`run_ngram`'s work, with the run folder's lock held (``started``: its ``time.monotonic()``)."""
     claim_ngram_run_folder(run_dir, config, dev_only)
     tasks = list(config.tasks)
     splits = ("train", "dev") if dev_only else ("train", "dev", "test")
@@ -187,7 +198,7 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         model, train_ds, steps, dev_ds, run_dir / "model", epochs=config.epochs, patience=config.patience,
         tensorboard=False, verbose=fit_verbose, callbacks=epoch_lines,
     )
-    model.save(run_dir / "model" / "model.keras")
+    save_model_atomic(model, run_dir / "model" / "model.keras")  # a full disk keeps the one a rerun replaces
     dev_errors = task_errors(model, ngram_rows_dataset(model, dev, config.batch_size))
     results: dict[str, Any] = {
         "model": NGRAM_MODEL, "seed": config.seed, "tasks": tasks, "dev_only": dev_only,

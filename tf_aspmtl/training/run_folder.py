@@ -144,3 +144,59 @@ def claim_ngram_run_folder(run_dir: str | os.PathLike, config: NgramConfig, dev_
                "train the run that reads test in its own folder)" if differing == ["dev_only"] else "")
         raise RunFolderError(f"{run_dir} holds another run ({', '.join(differing)} differ){why}; give this run its "
                              "own folder, or remove the folder to start afresh")
+
+
+TRANSFER_RUN_IDENTITY = "transfer_args.json"
+"""What a transfer run's folder holds: the SHA-256 of the source model it copied and every training setting."""
+TRANSFER_SETTINGS = ("task", "mode", "train_shared", "difference_weight", "learning_rate", "batch_size", "epochs",
+                     "patience", "seed")
+"""The arguments of :func:`~tf_aspmtl.training.transfer_run.run_transfer` that make a transfer run (with the source
+model's bytes): a rerun with another of them is another run. Where the data or the source file lie is no part."""
+
+
+def claim_transfer_run_folder(run_dir: str | os.PathLike, settings: dict[str, Any], source_model: str | os.PathLike,
+                              source_sha256: str) -> None:
+    """Records which transfer run ``run_dir`` holds (``transfer_args.json``), or refuses a folder of another one.
+
+    The record is the SHA-256 of the source model file and ``settings`` (:data:`TRANSFER_SETTINGS`); the source's
+    path is kept beside them for the reader, not compared (the same file, moved or named by another path, is the
+    same run). A folder from before this record was made is checked against its finished run's ``results.json``
+    (its settings and source path, the only record of its source) if it has one, else claimed as it is; either
+    way it is recorded from now on.
+
+    Args:
+        run_dir: the run folder (created if missing).
+        settings: the run's value of each field of :data:`TRANSFER_SETTINGS`.
+        source_model: the source ``.keras`` file.
+        source_sha256: its SHA-256 (:func:`~tf_aspmtl.io_utils.file_sha256`).
+
+    Raises:
+        RunFolderError: (a ValueError) the folder holds another transfer run; the message names the fields that
+            differ with (that run's, this one's) values, or a record that cannot be read.
+    """
+    run_dir = Path(run_dir)
+    missing = sorted(set(TRANSFER_SETTINGS) - set(settings))
+    if missing:
+        raise ValueError(f"a transfer run's settings lack {missing}")
+    wanted = json.loads(json.dumps({"source_sha256": source_sha256, **{k: settings[k] for k in TRANSFER_SETTINGS}}))
+    stamp = {"source_model": str(source_model), "format": RUN_FOLDER_FORMAT}
+    path, finished = run_dir / TRANSFER_RUN_IDENTITY, run_dir / "results.json"
+    if path.exists():
+        held = _held(path, run_dir, wanted, path, stamp)
+        compared = wanted
+    elif finished.exists():  # a finished run from before the record: its results say what it was, bar the hash
+        results = _held(finished, run_dir, wanted, path, stamp)
+        held = results.get("config") if isinstance(results.get("config"), dict) else {}
+        held = {k: held.get(k) for k in TRANSFER_SETTINGS + ("source_model",)}
+        compared = {**{k: wanted[k] for k in TRANSFER_SETTINGS}, "source_model": str(source_model)}
+    else:
+        _held(None, run_dir, wanted, path, stamp)
+        return
+    diff = {k: (held.get(k), compared[k]) for k in compared if held.get(k) != compared[k]}
+    if diff:
+        why = (" (source_sha256: the source model file is not the one that run copied)"
+               if "source_sha256" in diff else "")
+        raise RunFolderError(f"{run_dir} holds another transfer run (field: (that run, this one) {diff}){why}; give "
+                             "this run its own folder, or remove the folder to start afresh")
+    if not path.exists():
+        write_json_atomic(path, {**wanted, **stamp})

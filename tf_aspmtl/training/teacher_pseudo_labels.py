@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.io_utils import write_text_atomic
+from tf_aspmtl.io_utils import write_bytes_atomic, write_text_atomic
 from tf_aspmtl.training.fit_with_dev_selection import fit_with_dev_selection
 from tf_aspmtl.training.pseudo_label import pseudo_label
 from tf_aspmtl.training.task_errors import task_errors
@@ -31,13 +32,16 @@ PSEUDO_LABELS = "pseudo_labels.parquet"
 
 
 def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` as parquet at ``path``: a temporary file beside it, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """``frame`` as parquet at ``path``, complete or absent: made in memory (pyarrow's C++ writer never writes to a
+    disk, which may be full), then written beside it and renamed into place (:func:`write_bytes_atomic`).
+
+    Raises:
+        tf_aspmtl.io_utils.DiskWriteError: the disk is full or the file cannot be written; ``path`` is named and a
+            file it replaces is kept.
+    """
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
