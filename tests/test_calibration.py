@@ -146,3 +146,11 @@ def test_the_calibration_error_floor_is_sampling_noise_that_shrinks_with_rows():
     assert expected_calibration_error(p, labels) > 5 * large
     with pytest.raises(ValueError, match="rows, classes"):
         calibration_error_floor(np.zeros(3))
+
+
+def test_the_fitted_temperature_stays_in_its_documented_range():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=500)
+    timid = np.where(np.eye(2)[labels] > 0, 0.52, 0.48)  # always right, barely sure: the best T is below 0.05
+    t = fit_temperature(timid, labels)
+    assert t == pytest.approx(0.05)

@@ -258,3 +258,15 @@ def test_a_models_config_that_cannot_be_written_says_the_versions_are_published(
     with pytest.raises(DiskWriteError, match=r"published version 1 of \['books'\].*write_model_config.*version 2"):
         exporter.export_model(model, tmp_path, **EXPORT_ARGS)
     assert versions.existing_versions(tmp_path / "books") == [1]
+
+
+def test_a_model_whose_config_cannot_be_rebuilt_is_named(tmp_path, model, monkeypatch):
+    path = tmp_path / "old.keras"
+    model.save(path)
+
+    def refuse(*args, **kwargs):  # as from_config does for a config an older version wrote
+        raise TypeError("__init__() got an unexpected keyword argument 'old_option'")
+
+    monkeypatch.setattr("keras.models.load_model", refuse)
+    with pytest.raises(ValueError, match=r"old\.keras.*TypeError: __init__\(\) got an unexpected keyword"):
+        type(model).load(path)

@@ -162,3 +162,11 @@ def test_a_transfer_run_trains_a_held_out_task_and_refuses_a_seen_one(tmp_path, 
     assert transfer.main(["--source-model", str(source_model), "--task", "books", "--mode", "sc", "--output-dir",
                           str(tmp_path / "x")]) == 2
     assert "has not seen" in capsys.readouterr().err
+
+
+def test_constructor_arguments_override_the_source_models_and_frozen_is_refused(source_model):
+    new = source_model.transfer("music", classes=["neg", "pos"], mode="sc", seed=7)
+    assert new.seed == 7 and source_model.seed != 7
+    assert source_model.transfer("music", classes=["neg", "pos"], mode="sc").seed == source_model.seed
+    with pytest.raises(ValueError, match="train_shared"):
+        source_model.transfer("music", classes=["neg", "pos"], mode="sc", frozen=())

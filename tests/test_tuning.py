@@ -272,3 +272,15 @@ def test_a_project_resumes_only_with_the_settings_it_was_started_with(tmp_path):
         check_resumable(tmp_path, {**settings, "trials": 5, "epochs": 2})
     with pytest.raises(ValueError, match=r"fixed hyperparameter\(s\) \['adversarial_weight'\] are not searched"):
         search_fdu_mtl(TrainConfig(model="fs-mtl"), "random", 1, tmp_path, "p", settings, {"adversarial_weight": 0.1})
+
+
+def test_a_base_config_reaches_every_build_and_the_trial_values_still_win():
+    base = TrainConfig(gradient_reversal_scale=0.5, embedding_perturbation="virtual", perturbation_weight=2.0)
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("adversarial_weight", 0.3)
+    built = _hypermodel(base_config=base).build(hp).objective.get_config()
+    default = _hypermodel().build(keras_tuner.HyperParameters()).objective.get_config()
+    for name, value in (("gradient_reversal_scale", 0.5), ("embedding_perturbation", "virtual"),
+                        ("perturbation_weight", 2.0)):
+        assert built[name] == value and default[name] != value, name
+    assert built["adversarial_weight"] == 0.3

@@ -61,13 +61,14 @@ def fit_temperature(probabilities: np.ndarray, labels: Sequence[int]) -> float:
     active = p.max(axis=0) > 0  # a task's padding classes (probability 0 everywhere) take no part
     log_p = np.log(np.maximum(p[:, active], PROBABILITY_FLOOR))
     y = np.searchsorted(np.flatnonzero(active), y)
-    low, high = np.log(0.05), np.log(20.0)
+    lowest, highest = np.log(0.05), np.log(20.0)
+    low, high = lowest, highest
     best = 0.0
     for _ in range(4):
         grid = np.linspace(low, high, 41)
         best = grid[int(np.argmax(_scaled_log_likelihood(log_p, y, np.exp(grid))))]
         step = grid[1] - grid[0]
-        low, high = best - step, best + step
+        low, high = max(best - step, lowest), min(best + step, highest)  # the finer grids stay in [0.05, 20]
     return float(np.exp(best))
 
 

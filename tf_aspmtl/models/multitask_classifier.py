@@ -371,7 +371,7 @@ class MultiTaskClassifier(Task):
             train_shared: bool. Also train the copied embedding and shared encoder.
             difference_weight: float. gamma of the new model (``"bc"`` only).
             compile: bool. Compile with the defaults of :meth:`compile`.
-            **kwargs: other constructor arguments of the new model (dropout, name...).
+            **kwargs: other constructor arguments of the new model (dropout, name, seed: this model's unless given).
         """
         if mode not in TRANSFER_MODES:
             raise ValueError(f"Unknown transfer mode {mode!r}; expected one of {list(TRANSFER_MODES)}")
@@ -380,10 +380,13 @@ class MultiTaskClassifier(Task):
         backbone, preprocessor = transfer_backbone(self.backbone, self.preprocessor, task, classes, mode)
         objective = MultiTaskObjective(difference_weight=difference_weight,
                                        difference_normalization=self.objective.difference_normalization)
+        if "frozen" in kwargs:  # what is frozen follows train_shared
+            raise ValueError("transfer freezes the copied embedding and shared encoder unless train_shared=True")
         kwargs.setdefault("dropout", self.dropout)
         kwargs.setdefault("name", f"{mode}_{task}")
+        kwargs.setdefault("seed", self.seed)
         new = MultiTaskClassifier(backbone, preprocessor, objective, frozen=() if train_shared else FREEZABLE,
-                                  seed=self.seed, **kwargs)
+                                  **kwargs)
         backbone.embedding.set_weights(self.backbone.embedding.get_weights())
         backbone.shared_encoder.set_weights(self.backbone.shared_encoder.get_weights())
         if compile:

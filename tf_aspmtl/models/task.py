@@ -330,7 +330,7 @@ class Task(keras.Model):
                              "cut short or another kind of file; save the model again or use another copy")
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
-        except (OSError, zipfile.BadZipFile, KeyError) as err:
+        except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as err:  # from_config's too
             raise ValueError(f"{path!r} cannot be read as a saved model ({type(err).__name__}: {err}); it is damaged "
                              "or was written by another version; save the model again or use another copy") from None
         if not isinstance(model, cls):

@@ -28,6 +28,7 @@ by its best epoch. Pass the dev split (the last 200 rows of each FDU-MTL
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import keras
@@ -87,6 +88,9 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         vocabulary_size, num_classes, class_names: for a preprocessor given as task names.
         name: optional str. keras-tuner's name of the hypermodel.
         tunable: bool. Whether keras-tuner may tune the hyperparameters.
+        base_config: optional :class:`~tf_aspmtl.training.TrainConfig` whose other settings (initializer, frozen
+            embeddings, reversal warm-up, perturbations...) every build keeps; this hypermodel's arguments and the
+            trial's values win over its fields. None: :class:`TrainConfig`'s defaults.
 
     Example:
     >>> import pandas as pd
@@ -121,6 +125,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         class_names: Sequence[Sequence[str]] | None = None,
         name: str | None = None,
         tunable: bool = True,
+        base_config: TrainConfig | None = None,
     ):
         super().__init__(name=name, tunable=tunable)
         if isinstance(preprocessor, MultiTaskPreprocessor):
@@ -166,6 +171,7 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         self.adversarial_objective = adversarial_objective
         self.optimizer = optimizer
         self.seed = seed
+        self.base_config = base_config
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Registers the search space on ``hp`` and returns this trial's values by name."""
@@ -190,13 +196,18 @@ class ASPMTLHyperModel(keras_tuner.HyperModel):
         values = self.declare(hp)
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        config = TrainConfig(
+        fields = dict(
             model=self.family, tasks=tuple(self.task_names), encoder=self.encoder,
-            embedding="glove" if self.word_vectors is not None and self.embedding_dim == 50 else "random",
             embedding_dim=self.embedding_dim, difference_normalization=self.difference_normalization,
             adversarial_objective=self.adversarial_objective, optimizer=self.optimizer,
             seed=0 if self.seed is None else int(self.seed),
         )
+        if self.base_config is None:
+            embedding = "glove" if self.word_vectors is not None and self.embedding_dim == 50 else "random"
+            config = TrainConfig(embedding=embedding, **fields)
+        else:  # the search's fixed settings, the hypermodel's own arguments over them (no word vectors: random)
+            embedding = self.base_config.embedding if self.word_vectors is not None else "random"
+            config = dataclasses.replace(self.base_config, embedding=embedding, **fields)
         return build_model(config, self.preprocessor, self.word_vectors, hyperparameters=values,
                            vocabulary_size=self.vocabulary_size)
 

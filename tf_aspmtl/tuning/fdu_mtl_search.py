@@ -202,6 +202,7 @@ def search_fdu_mtl(config: TrainConfig, tuner: str, trials: int, directory: str 
             preprocessor, family=config.model, word_vectors=word_vectors, embedding_dim=config.embedding_dim,
             encoder=config.encoder, difference_normalization=config.difference_normalization,
             adversarial_objective=config.adversarial_objective, optimizer=config.optimizer, seed=config.seed,
+            base_config=config,
         )
         hyperparameters = keras_tuner.HyperParameters()
         for name, value in (fixed or {}).items():
