@@ -22,6 +22,7 @@ def test_a_run_refuses_a_folder_another_process_holds_before_it_writes_anything(
     assert not (run_dir / NGRAM_RUN_IDENTITY).exists()
 
 
+@pytest.mark.slow  # test_atomic_writes covers the atomic model file in the default run
 def test_a_finished_runs_rerun_onto_a_full_disk_keeps_its_model_file(tmp_path, monkeypatch):
     (tmp_path / "fdu").mkdir()
     data = write_fdu_folder(tmp_path / "fdu")

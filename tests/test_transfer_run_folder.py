@@ -72,6 +72,7 @@ def test_a_rerun_with_other_settings_or_another_source_model_is_refused_by_name(
     assert path.read_bytes() == before
 
 
+@pytest.mark.slow  # the library-level refusal above runs by default
 def test_the_command_line_refuses_a_new_learning_rate_or_seed_for_a_finished_runs_folder(corpus, tmp_path, capsys):
     from experiments import transfer
 
