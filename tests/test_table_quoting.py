@@ -26,20 +26,20 @@ def test_a_tsv_error_after_a_quote_names_its_own_line(tmp_path):
         load_multitask_table(path)
 
 
-def test_a_tsv_cell_written_with_csv_quoting_is_refused(tmp_path):
+@pytest.mark.parametrize("name, body, parts", [
     # What DataFrame.to_csv(sep="\t") writes for 'a "q" b': read as it is, it would keep the doubled quotes.
-    path = _file(tmp_path, "quoted.tsv", 'task\ttext\tlabel\na\tx\tpos\na\t"a ""q"" b"\tneg\n')
+    ("quoted.tsv", 'task\ttext\tlabel\na\tx\tpos\na\t"a ""q"" b"\tneg\n',
+     ("row 2 (line 3)", "field 'text'", "CSV quoting", "QUOTE_NONE")),
+    # A tab inside a TSV text is an extra field, and CSV is advised.
+    ("tabs.tsv", 'task\ttext\tlabel\na\t"in\tside"\tpos\n', ("row 1 (line 2)", "4 fields", "save such data as .csv")),
+    # A stray CSV quote: unchecked, rows 2-4 become one row whose text holds two lines and a label.
+    ("glued.csv", 'task,text,label\na,x,pos\na,"good,pos\na,bad,neg\na,meh" ok,pos\n',
+     ("row 2 (line 3)", "on line 5", "stray '\"'")),
+], ids=["tsv-with-csv-quoting", "tab-inside-tsv-text", "stray-csv-quote"])
+def test_a_quoting_error_names_the_file_row_line_and_what_to_do(tmp_path, name, body, parts):
     with pytest.raises(ValueError) as info:
-        load_multitask_table(path)
-    for part in ("quoted.tsv", "row 2 (line 3)", "field 'text'", "CSV quoting", "QUOTE_NONE"):
-        assert part in str(info.value), str(info.value)
-
-
-def test_a_tab_inside_a_tsv_text_is_an_extra_field_and_csv_is_advised(tmp_path):
-    path = _file(tmp_path, "tabs.tsv", 'task\ttext\tlabel\na\t"in\tside"\tpos\n')
-    with pytest.raises(ValueError) as info:
-        load_multitask_table(path)
-    for part in ("tabs.tsv", "row 1 (line 2)", "4 fields", "save such data as .csv"):
+        load_multitask_table(_file(tmp_path, name, body))
+    for part in (name, *parts):
         assert part in str(info.value), str(info.value)
 
 
@@ -48,15 +48,6 @@ def test_a_csv_quote_closed_inside_a_cell_names_the_row_and_line(tmp_path):
     path = _file(tmp_path, "said.csv", 'task,text,label\na,x,pos\na,"wow" he said,neg\n')
     with pytest.raises(ValueError, match=r"said\.csv: row 2 \(line 3\): a quoted field's closing '\"'"):
         load_multitask_table(path)
-
-
-def test_a_stray_csv_quote_that_glues_lines_names_where_it_opened_and_closed(tmp_path):
-    # Unchecked, rows 2-4 become one row whose text holds two lines and a label.
-    path = _file(tmp_path, "glued.csv", 'task,text,label\na,x,pos\na,"good,pos\na,bad,neg\na,meh" ok,pos\n')
-    with pytest.raises(ValueError) as info:
-        load_multitask_table(path)
-    for part in ("glued.csv", "row 2 (line 3)", "on line 5", "stray '\"'"):
-        assert part in str(info.value), str(info.value)
 
 
 def test_well_quoted_csv_cells_still_load(tmp_path):
