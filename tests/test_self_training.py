@@ -287,6 +287,22 @@ def test_repeats_of_held_out_texts_are_found_despite_case_spaces_and_punctuation
     assert held_out_duplicates(unlabeled, held_out).tolist() == [True, True, False, False]
 
 
+def test_edited_copies_of_long_held_out_texts_are_repeats_too():
+    """FDU-MTL's unlabelled files hold dev and test reviews with a typo fixed or a sentence added at one end."""
+    review = " ".join(f"word{i} is fine ," for i in range(20))  # 200+ letters and digits
+    held_out = pd.DataFrame({"text": [review, "short one"]})
+    unlabeled = pd.DataFrame({"text": [
+        review.replace("word19", "w0rd19"),             # the end edited: the first 100 letters match
+        "An added first sentence. " + review,             # a sentence before: the last 100 match
+        review.replace("word0", "w0rd0").replace("word19", "w0rd19"),  # both ends edited: kept
+        "short one, edited",                              # short texts must match exactly
+    ]})
+    assert held_out_duplicates(unlabeled, held_out).tolist() == [True, True, False, False]
+    assert held_out_duplicates(unlabeled, held_out, shared_end_chars=10_000).tolist() == [False] * 4
+    with pytest.raises(ValueError, match="shared_end_chars must be a positive int"):
+        held_out_duplicates(unlabeled, held_out, shared_end_chars=0)
+
+
 # ----------------------------------------------------------------------- the main job
 
 SMALL = TrainConfig(tasks=tuple(TASKS), encoder="cnn", embedding="random", hidden_dim=8, max_length=16, batch_size=8,
