@@ -53,3 +53,26 @@ def test_error_table_mean_sd_and_seeds_per_task_and_average():
     assert frame.loc["dvd", "a_sd"] == pytest.approx(round(float(np.std([14.0, 13.5, 15.0], ddof=1)), 4))
     assert frame.loc["average", "b_seeds"] == 3 and frame.loc["average", "missing_seeds"] == 0
     assert error_table({"a": A}, ["nothing"]) is None
+
+
+def test_compare_runs_refuses_runs_over_other_tasks_in_either_direction_or_between_seeds():
+    # The second configuration with a task more: its avg_dev_error (in dev_per_seed) averaged other tasks than the
+    # test differences did, and the comparison was returned as if paired.
+    wider = {s: _run({**{t: v["test_error"] for t, v in r["per_task"].items()}, "music": 20.0}, r["avg_dev_error"])
+             for s, r in B.items()}
+    with pytest.raises(ValueError, match="music"):
+        compare_runs(A, wider)
+    # One seed's runs on fewer tasks than the other seed's: per-seed means over other task sets, pooled.
+    mixed_a = {0: A[0], 1: _run({"books": 11.0}, 12.5)}
+    mixed_b = {0: B[0], 1: _run({"books": 11.5}, 12.0)}
+    with pytest.raises(ValueError, match="seed 1"):
+        compare_runs(mixed_a, mixed_b)
+
+
+def test_error_table_refuses_runs_over_other_tasks():
+    # A run without a task of the rows was a KeyError; one with a task more put other tasks in its "average" row.
+    fewer = {0: _run({"books": 10.0}, 12.0)}
+    more = {0: _run({"books": 10.0, "dvd": 14.0, "music": 20.0}, 12.0)}
+    for other in (fewer, more):
+        with pytest.raises(ValueError, match="tasks"):
+            error_table({"a": A, "b": other}, ["a", "b"])

@@ -70,18 +70,35 @@ def summarize_differences(differences: Sequence[float], seeds: Sequence[int],
             "b_better_pairs": sum(d > 0 for d in differences)}
 
 
+def _same_tasks(runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> None:
+    """Raises ValueError unless every run of ``runs`` (``(configuration, seed) -> results``) has the same tasks: a
+    mean (``avg_*_error``) over other tasks, or per-seed means over other tasks, do not pair."""
+    reference = None
+    for (name, seed), run in runs.items():
+        tasks = set(run["per_task"])
+        if reference is None:
+            reference = (name, seed, tasks)
+        elif tasks != reference[2]:
+            raise ValueError(
+                f"{name} seed {seed} has results for other tasks than {reference[0]} seed {reference[1]}: "
+                f"only it has {sorted(tasks - reference[2])}, only the other has {sorted(reference[2] - tasks)}")
+
+
 def compare_runs(a: Results, b: Results) -> dict[str, Any] | None:
     """``a - b`` test error per (seed, task) over the seeds both have (None if they share none); see
-    :func:`summarize_differences`."""
+    :func:`summarize_differences`.
+
+    Raises:
+        ValueError: the runs compared (both configurations, every shared seed) are not all over the same tasks.
+    """
     seeds = sorted(set(a) & set(b))
     if not seeds:
         return None
+    _same_tasks({**{("the first configuration", s): a[s] for s in seeds},
+                 **{("the second configuration", s): b[s] for s in seeds}})
     differences, per_seed = [], []
     for seed in seeds:
         tasks_a, tasks_b = a[seed]["per_task"], b[seed]["per_task"]
-        missing = sorted(set(tasks_a) - set(tasks_b))
-        if missing:
-            raise ValueError(f"seed {seed}: the second configuration has no results for tasks {missing}")
         d = [tasks_a[t]["test_error"] - tasks_b[t]["test_error"] for t in tasks_a]
         differences += d
         per_seed.append(sum(d) / len(d))
@@ -91,12 +108,17 @@ def compare_runs(a: Results, b: Results) -> dict[str, Any] | None:
 
 def error_table(runs: Mapping[str, Results], settings: Sequence[str], decimals: int = 4):
     """A pandas frame: a row per task and ``average``; for each setting its test error's mean, sd and number of
-    seeds (``<setting>_mean``, ``_sd``, ``_seeds``), rounded to ``decimals``. None if no setting has a run."""
+    seeds (``<setting>_mean``, ``_sd``, ``_seeds``), rounded to ``decimals``. None if no setting has a run.
+
+    Raises:
+        ValueError: the settings' runs are not all over the same tasks (the ``average`` row would mix task sets).
+    """
     import pandas as pd
 
     tasks = next((list(r["per_task"]) for s in settings for r in runs.get(s, {}).values()), None)
     if tasks is None:
         return None
+    _same_tasks({(s, seed): r for s in settings for seed, r in runs.get(s, {}).items()})
     rows = []
     for task in tasks + ["average"]:
         row: dict[str, Any] = {"task": task}
