@@ -84,6 +84,20 @@ def _finished(runs, names) -> dict[str, dict[str, float]]:
     return found
 
 
+def _same_tasks(runs, candidates) -> None:
+    """Raises ValueError unless every seed of every candidate ran the same tasks: a mean dev error over other tasks
+    is no comparison (a screen with ``--tasks`` of easy tasks would win)."""
+    reference = None
+    for name in candidates:
+        for seed in SEEDS:
+            tasks = sorted(runs[name][seed].get("per_task", {}))
+            if reference is None:
+                reference = (name, seed, tasks)
+            elif tasks != reference[2]:
+                raise ValueError(f"candidate {name} seed {seed} ran tasks {tasks}, {reference[0]} seed {reference[1]} "
+                                 f"ran {reference[2]}: their mean dev errors do not compare")
+
+
 def choose_best(runs, command: str) -> dict[str, Any]:
     """The screened setting with the lowest mean dev error over every seed, as a 16-task TrainConfig file.
 
@@ -119,6 +133,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
         ngram_names = {ngram.screen_key(name): flags for name, flags in ngram.SCREEN_SETTINGS.items()}
         candidates.update(_finished(runs, ngram_names))
         candidates.update(_finished(runs, wide_deep))
+    _same_tasks(runs, candidates)
     # Dev errors are whole rows (a 16-task mean moves in steps of 1/32 point): compare them to 3 decimals, so float
     # noise cannot break a tie. A tie keeps the current choice (a candidate must beat it to replace it), then goes
     # to the cheaper.

@@ -256,6 +256,26 @@ def test_the_wide_and_deep_screen_competes_in_choose_best_with_its_own_flags(run
         choose.configuration_flags("python -m experiments.ngram --seed 0")
 
 
+def test_choose_best_refuses_candidates_whose_dev_errors_average_other_tasks(runs_dir, tmp_path, monkeypatch):
+    # A wide-and-deep screen run with --tasks books (one task) has a lower mean dev error than runs over both tasks:
+    # it was chosen, though the docstring promises every candidate saw the same tasks.
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
+    both = {"books": 0.0, "dvd": 0.0}
+    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run(both, dev=dev),
+                                                                          "wall_time_s": 1.0, "command": "c"}))
+    screen = tmp_path / "wide_deep_screen"
+    screen.mkdir()
+    for seed in range(3):
+        command = f"python -m experiments.train --dev-only --model wide-deep --tasks books --seed {seed}"
+        (screen / f"wd_seed{seed}.json").write_text(json.dumps(
+            {**_run({"books": 0.0}, dev=5.0), "wall_time_s": 1.0, "command": command}))
+    with pytest.raises(ValueError, match="s16_wd"):
+        choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
+    assert not (tmp_path / "best.json").exists()
+
+
 def test_the_protocol_table_pairs_its_families_in_the_papers_order_and_each_with_its_table2_run(runs_dir):
     for seed in (0, 1):
         for setting, error in (("single", 20.0), ("single_w2v", 18.0 + seed), ("fs_mtl_w2v", 15.0)):
