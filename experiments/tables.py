@@ -174,6 +174,10 @@ def _lever_row(runs, base: str, setting: str, lever: str, flags: str, screen: st
     if not seeds:
         return None
     b, r = runs[base], runs[setting]
+    for s in seeds:  # a mean dev error over other tasks than the baseline's is no gain
+        if set(r[s].get("per_task", {})) != set(b[s].get("per_task", {})):
+            raise ValueError(f"{setting} seed {s} ran tasks {sorted(r[s].get('per_task', {}))}, its baseline {base} "
+                             f"ran {sorted(b[s].get('per_task', {}))}: no paired dev gain")
     mean, sd = mean_sd([b[s]["avg_dev_error"] - r[s]["avg_dev_error"] for s in seeds])
     return {"lever": lever, "flags": flags, "screen": screen, "seeds": len(seeds),
             "dev_gain_mean": mean, "dev_gain_sd": sd,

@@ -108,6 +108,17 @@ def test_lever_gain_is_paired_by_seed(runs_dir):
     assert row["seeds"] == 3 and row["dev_gain_mean"] == pytest.approx(2.0) and row["flags"] == "--model asp-mtl --encoder cnn"
 
 
+def test_a_lever_gain_over_other_tasks_than_its_baseline_is_refused(runs_dir):
+    # lever_cnn's seed 1 ran one task of the baseline's two: its "gain" compared means over other tasks.
+    for seed in range(2):
+        (runs_dir / f"lever_base_seed{seed}.json").write_text(json.dumps(
+            {**_run({"a": 0.0, "b": 0.0}, dev=20.0), "command": "b"}))
+        lever = {"a": 0.0} if seed == 1 else {"a": 0.0, "b": 0.0}
+        (runs_dir / f"lever_cnn_seed{seed}.json").write_text(json.dumps({**_run(lever, dev=15.0), "command": "c"}))
+    with pytest.raises(ValueError, match="lever_cnn seed 1"):
+        tables.levers_table(tables.load_runs(tables.RUNS))
+
+
 def test_ablations_that_are_levers_pair_with_asp_mtl_on_dev(runs_dir):
     for seed, (base, lever) in enumerate(((14.0, 13.0), (15.0, 15.5))):
         (runs_dir / f"asp_mtl_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=base), "command": "a"}))
