@@ -262,11 +262,17 @@ def levers_markdown(frame, command: str) -> str:
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
     """``text`` with each ``<!-- BEGIN generated: NAME ... -->`` ... ``<!-- END generated: NAME -->`` block's body
-    replaced by ``blocks[NAME]``."""
+    replaced by ``blocks[NAME]``.
+
+    Raises:
+        ValueError: a block's markers are not in ``text`` exactly once (a page that would keep its old figures).
+    """
     for name, body in blocks.items():
         pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n)(?:.*?\n)?(<!-- END generated: "
                              rf"{re.escape(name)} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
+        text, found = pattern.subn(lambda m: m.group(1) + body.strip() + "\n" + m.group(2), text)
+        if found != 1:
+            raise ValueError(f"generated block {name!r}: its BEGIN/END markers are found {found} times, not once")
     return text
 
 

@@ -424,6 +424,17 @@ def test_generated_blocks_are_replaced_whole_and_the_rest_is_kept():
     assert tables.replace_blocks(empty, {"x": "new"}) == once[len("intro\n"):-len("end\n")]
 
 
+def test_a_generated_block_without_its_markers_is_an_error_not_a_stale_page():
+    # README without its headline markers (deleted or misspelt): rebuild left the old figures in place, and the
+    # staleness test, comparing README with what rebuild makes, passed.
+    with pytest.raises(ValueError, match="headline"):
+        tables.replace_blocks("intro\n<!-- BEGIN generated: headlin (cmd) -->\nold\n<!-- END generated: headlin -->\n",
+                              {"headline": "new"})
+    twice = "<!-- BEGIN generated: x (c) -->\na\n<!-- END generated: x -->\n" * 2
+    with pytest.raises(ValueError, match="x"):
+        tables.replace_blocks(twice, {"x": "new"})
+
+
 def test_recorded_commands_and_paths_are_relative_to_the_checkout():
     from experiments.provenance import REPO_ROOT, command_line, relative_paths
 
