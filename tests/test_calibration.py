@@ -154,3 +154,26 @@ def test_the_fitted_temperature_stays_in_its_documented_range():
     timid = np.where(np.eye(2)[labels] > 0, 0.52, 0.48)  # always right, barely sure: the best T is below 0.05
     t = fit_temperature(timid, labels)
     assert t == pytest.approx(0.05)
+
+
+def test_the_fit_minimises_the_log_loss_of_the_probabilities_it_scales_with_exact_zeros():
+    # A float32 softmax underflows to an exact 0 when a model is very sure; scale_probabilities keeps such a 0 at 0,
+    # so those rows' log loss does not depend on T, and the fit must not count the 0 as a small probability.
+    sure = np.tile([[1.0, 0.0]], (200, 1))
+    unsure = np.tile([[0.99, 0.01]], (50, 1))
+    p = np.vstack([sure, unsure]).astype(np.float32)
+    labels = np.array([0] * 200 + [0] * 35 + [1] * 15)
+    t = fit_temperature(p, labels)
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 801))
+    losses = [log_loss(scale_probabilities(p, g).numpy(), labels) for g in grid]
+    best = grid[int(np.argmin(losses))]
+    assert t == pytest.approx(best, rel=0.02)
+    assert log_loss(scale_probabilities(p, t).numpy(), labels) == pytest.approx(min(losses), abs=1e-6)
+
+
+def test_a_label_on_a_class_of_probability_zero_in_every_row_is_not_read_as_another_class():
+    p = np.array([[0.7, 0.0, 0.3], [0.6, 0.0, 0.4], [0.2, 0.0, 0.8]])
+    # Row 0's class keeps probability 0 at any temperature: the fit is that of the other two rows, not one that
+    # reads its label as class 2 (the next class with a probability), nor an IndexError for the last class.
+    assert fit_temperature(p, [1, 0, 2]) == pytest.approx(fit_temperature(p[1:], [0, 2]))
+    assert fit_temperature(p[:, [0, 2, 1]], [2, 0, 1]) == pytest.approx(fit_temperature(p[1:], [0, 2]))

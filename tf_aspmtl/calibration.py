@@ -35,7 +35,10 @@ def scale_probabilities(probabilities, temperatures) -> tf.Tensor:
 
 
 def _scaled_log_likelihood(log_p: np.ndarray, labels: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
-    """Mean log probability of the true class after scaling, for each temperature: [len(temperatures)]."""
+    """Mean log probability of the true class after scaling, for each temperature: [len(temperatures)].
+
+    ``log_p`` is -inf where the probability is 0 (it stays 0 after scaling, as in :func:`scale_probabilities`); every
+    row's true class has a probability."""
     z = log_p[None, :, :] / temperatures[:, None, None]
     z = z - z.max(axis=2, keepdims=True)
     log_norm = np.log(np.exp(z).sum(axis=2))
@@ -46,7 +49,9 @@ def fit_temperature(probabilities: np.ndarray, labels: Sequence[int]) -> float:
     """The temperature that minimises the log loss of ``probabilities`` [rows, classes] against class ids ``labels``.
 
     A search over ``log T`` (a grid from T = 0.05 to 20, then three finer grids around the best point); the loss
-    is one-dimensional and smooth, so this finds its minimum to about 0.1 %.
+    is one-dimensional and smooth, so this finds its minimum to about 0.1 %. As in :func:`scale_probabilities`, a
+    probability of 0 stays 0: rows whose own class has probability 0 do not depend on T and take no part (T = 1
+    when no row is left).
 
     Raises:
         ValueError: no rows, or a label outside the columns.
@@ -58,9 +63,15 @@ def fit_temperature(probabilities: np.ndarray, labels: Sequence[int]) -> float:
                          f"{p.shape} and {y.shape}")
     if y.min() < 0 or y.max() >= p.shape[1]:
         raise ValueError(f"labels must be class ids in [0, {p.shape[1]}); got {y.min()}..{y.max()}")
-    active = p.max(axis=0) > 0  # a task's padding classes (probability 0 everywhere) take no part
-    log_p = np.log(np.maximum(p[:, active], PROBABILITY_FLOOR))
-    y = np.searchsorted(np.flatnonzero(active), y)
+    # As scale_probabilities: a probability of 0 (a task's padding class, a float32 softmax that underflowed) stays
+    # 0 at any temperature, so it is no class of the row; a row whose own class has probability 0 keeps it at 0
+    # whatever T is (a constant loss) and takes no part.
+    positive = p > 0
+    rows = positive[np.arange(len(p)), y]
+    if not rows.any():
+        return 1.0
+    log_p = np.where(positive, np.log(np.maximum(p, PROBABILITY_FLOOR)), -np.inf)[rows]
+    y = y[rows]
     lowest, highest = np.log(0.05), np.log(20.0)
     low, high = lowest, highest
     best = 0.0
