@@ -54,6 +54,18 @@ def test_row_absent_from_a_step_does_not_move():
     np.testing.assert_allclose(lazy[2], dense[2], rtol=1e-5)
 
 
+@pytest.mark.parametrize("clipping", [{"clipnorm": 0.5}, {"global_clipnorm": 0.5}, {"clipvalue": 0.1}])
+def test_clipping_sees_a_repeated_rows_gradient_summed_as_adam_does(clipping):
+    # A word twice in a batch: its gradient is the sum of two slices. Clipped slice by slice (the norm of the
+    # slices, each value clipped alone), the row would move by another amount than Adam's on the same gradient.
+    steps = [[1, 3, 3], [3, 1, 1], [1, 3]]
+    lazy = _run(LazyAdam(learning_rate=0.1, **clipping), _table(), [tf.constant(r) for r in steps])
+    dense = _run(keras.optimizers.Adam(learning_rate=0.1, **clipping), _table(), [tf.constant(r) for r in steps],
+                 dense=True)
+    np.testing.assert_allclose(lazy, dense, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(lazy[[0, 2, 4, 5]], _table().numpy()[[0, 2, 4, 5]])
+
+
 def test_dense_gradient_is_plain_adam():
     def fit(optimizer):
         v = tf.Variable([[0.5, -1.0], [2.0, 0.3]])

@@ -29,6 +29,13 @@ def _gather_rows(variable, rows):
     return table.sparse_read(rows)
 
 
+def _summed_rows(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
+    """The same gradient with each row once: the slices of a repeated row summed."""
+    rows, position = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+    return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class LazyAdam(keras.optimizers.Adam):
     """Adam with lazy updates of sparse gradients: only the rows a batch touched move.
@@ -63,7 +70,12 @@ class LazyAdam(keras.optimizers.Adam):
         Keras 3.15 unscales with ``g / loss_scale_factor``, which
         ``tf.IndexedSlices`` (the embedding's gradient) does not support; this
         divides the slices' values instead, then lets Keras go on unscaled.
+        With ``clipnorm``, ``global_clipnorm`` or ``clipvalue``, a sparse
+        gradient's repeated rows are summed first, so Keras clips the gradient
+        Adam sees (the norm of its rows, each row's sum clipped), not its slices.
         """
+        if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
+            grads = [_summed_rows(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         scale = self.loss_scale_factor
         if scale is None:
             return super().apply(grads, trainable_variables)
