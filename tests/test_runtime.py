@@ -31,3 +31,12 @@ def test_bad_count_and_late_call_are_refused():
     with pytest.raises(RuntimeError, match="before building a model"):
         configure_cpu_threads(intra_op=other, inter_op=1)
     configure_cpu_threads()  # nothing asked, nothing to refuse
+
+
+def test_configure_threads_refuses_a_zero_count_rather_than_taking_the_default():
+    from tf_aspmtl.runtime import configure_threads
+
+    with pytest.raises(ValueError, match="intra_op"):
+        configure_threads(intra_op=0)
+    with pytest.raises(ValueError, match="inter_op"):
+        configure_threads(inter_op=0)

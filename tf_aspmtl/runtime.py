@@ -52,12 +52,12 @@ def configure_threads(intra_op: int | None = None, inter_op: int | None = None, 
     cannot change: an explicit or ``strict`` request is then an error, the
     default keeps TensorFlow's settings with a warning.
     """
-    wanted = (intra_op or DEFAULT_THREADS[0], inter_op or DEFAULT_THREADS[1])
+    wanted = (DEFAULT_THREADS[0] if intra_op is None else intra_op, DEFAULT_THREADS[1] if inter_op is None else inter_op)
     try:
-        configure_cpu_threads(*wanted)
+        configure_cpu_threads(*wanted)  # ValueError for a count below 1 (0 included: it is no "not given")
         return wanted
     except RuntimeError:
-        if intra_op or inter_op or strict:
+        if intra_op is not None or inter_op is not None or strict:
             raise
         kept = (tf.config.threading.get_intra_op_parallelism_threads(),
                 tf.config.threading.get_inter_op_parallelism_threads())
