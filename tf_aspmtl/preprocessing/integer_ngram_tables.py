@@ -145,8 +145,13 @@ class IntegerNgramTables(tf.Module):
         # V up is no entry: column 0, as is no node.
         stacked = tf.reshape(tf.stack(nodes, axis=1), [-1])
         columns = tf.where((stacked > 0) & (stacked < self.vocabulary_size), stacked, tf.constant(0, tf.int64))
-        per_row = tf.RaggedTensor.from_row_splits(columns, tokens.row_splits * self.ngrams, validate=False)
-        return tf.sparse.bincount(per_row, minlength=self.vocabulary_size, maxlength=self.vocabulary_size, axis=-1)
+        # tf.sparse.bincount refuses a batch of no rows (as a multi-task serving graph gives the tasks a request has
+        # no row of): one more row, empty, is counted, and left out of the shape (it holds no entry).
+        splits = tokens.row_splits * self.ngrams
+        per_row = tf.RaggedTensor.from_row_splits(columns, tf.concat([splits, splits[-1:]], 0), validate=False)
+        counts = tf.sparse.bincount(per_row, minlength=self.vocabulary_size, maxlength=self.vocabulary_size, axis=-1)
+        return tf.SparseTensor(counts.indices, counts.values,
+                               tf.stack([tokens.nrows(out_type=tf.int64), tf.constant(self.vocabulary_size, tf.int64)]))
 
 
 def _text(entry: str | bytes) -> str:

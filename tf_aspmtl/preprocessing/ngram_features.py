@@ -279,12 +279,15 @@ class NgramFeatures(keras.layers.Layer):
         Args:
             texts: tf.string ``[batch]``, already standardised (:func:`standardize`).
         """
-        if self.analyzer == "char_wb":
-            return tf.sparse.reorder(self.counter(self._char_ngrams(texts)))
-        tables = self._integer_tables()
-        if tables is None:
-            return tf.sparse.reorder(self.counter(texts))
-        return tables.count(tf.strings.split(texts))
+        tables = None if self.analyzer == "char_wb" else self._integer_tables()
+        if tables is not None:
+            return tables.count(tf.strings.split(texts))
+        # The counter refuses a batch of no rows (as a multi-task serving graph gives the tasks a request has no row
+        # of): it counts one more text, "", which holds no n-gram, and that row is left out of the shape.
+        padded = tf.concat([texts, tf.constant([""])], 0)
+        counts = tf.sparse.reorder(self.counter(self._char_ngrams(padded) if self.analyzer == "char_wb" else padded))
+        return tf.SparseTensor(counts.indices, counts.values,
+                               tf.stack([tf.shape(texts, out_type=tf.int64)[0], counts.dense_shape[1]]))
 
     def call(self, texts):
         if not self.adapted:
