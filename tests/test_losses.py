@@ -83,3 +83,15 @@ def test_adversarial_loss_is_discriminator_cross_entropy():
     tasks = np.array([0, 1, 2, 3, 3, 1], np.int32)
     want = -np.mean(_log_softmax(logits)[np.arange(6), tasks])
     assert float(adversarial_loss(tasks, logits)) == pytest.approx(want, rel=1e-5)
+
+
+def test_task_loss_takes_column_task_ids_as_it_takes_column_labels():
+    # Labels and sample weights of shape [batch, 1] (as Keras datasets often give them) are flattened; task ids
+    # of that shape must be too, or the gathered alpha_k [batch, 1] broadcasts against [batch] to [batch, batch].
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(4, 2)).astype(np.float32)
+    labels = np.array([1, 0, -1, 1], np.int32)
+    tasks = np.array([0, 1, 1, 0], np.int32)
+    alpha = np.array([1.0, 3.0], np.float32)
+    want = float(task_loss(labels, logits, tasks, alpha))
+    assert float(task_loss(labels[:, None], logits, tasks[:, None], alpha)) == pytest.approx(want, rel=1e-6)

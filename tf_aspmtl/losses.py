@@ -33,7 +33,7 @@ def task_loss(labels, logits, task_ids, task_weights=None, sample_weight=None) -
     labelled = labels >= 0
     weight = tf.cast(labelled, logits.dtype)
     if task_weights is not None:
-        weight *= tf.gather(tf.cast(task_weights, logits.dtype), task_ids)
+        weight *= tf.gather(tf.cast(task_weights, logits.dtype), tf.reshape(task_ids, [-1]))
     if sample_weight is not None:
         weight *= tf.cast(tf.reshape(sample_weight, [-1]), logits.dtype)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
