@@ -183,3 +183,21 @@ def test_refresh_shared_means_leaves_every_task_the_same_mean_shared_feature_ove
     plain = AdversarialSharedPrivateMTL(["a", "b"], vocabulary_size=20, embedding_dim=4, hidden_dim=3, encoder="cnn")
     with pytest.raises(ValueError, match="has no shared projection to refresh"):
         refresh_shared_means(plain, tf.data.Dataset.from_tensor_slices(two_tasks).batch(5))
+
+
+@pytest.mark.parametrize("means, removed", [
+    ([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], []),  # no difference: nothing to remove
+    ([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]], [0]),  # differences along x only: x alone goes
+])
+def test_dependent_mean_differences_remove_their_span_only(means, removed):
+    # Q is a basis of the span of the differences; a QR decomposition of dependent columns fills the missing
+    # ones with arbitrary unit vectors, which would cut directions that tell no task from another.
+    layer = TaskMeanProjection(num_tasks=3, dim=3, momentum=0.0)
+    layer.set_task_means(np.array(means, np.float32))
+    x = np.array([[1.0, 2.0, 3.0], [-4.0, 5.0, 0.5]], np.float32)
+    want = x.copy()
+    want[:, removed] = 0.0
+    np.testing.assert_allclose(layer(tf.constant(x), tf.constant([0, 1])).numpy(), want, atol=1e-5)
+    q = layer.basis().numpy()
+    assert q.shape == (3, 2)
+    np.testing.assert_allclose(q @ q.T, np.diag([1.0 if i in removed else 0.0 for i in range(3)]), atol=1e-5)

@@ -89,12 +89,23 @@ class TaskMeanProjection(keras.layers.Layer):
         return self.task_means.value / (1.0 - tf.pow(self.momentum, updates))[:, None]
 
     def basis(self) -> tf.Tensor:
-        """``Q`` [dim, num_tasks - 1]: an orthonormal basis of the bias-corrected averages' differences from their
-        mean (the directions removed)."""
+        """``Q`` [dim, min(dim, num_tasks - 1)]: an orthonormal basis of the bias-corrected averages' differences
+        from their mean (the directions removed), padded with zero columns when the differences are dependent."""
         means = self.means()
         centered = means - tf.reduce_mean(means, axis=0, keepdims=True)
-        q, _ = tf.linalg.qr(tf.transpose(centered[:-1]))  # the T - 1 first differences span all of them
-        return q
+        differences = tf.transpose(centered[:-1])  # the T - 1 first differences span all of them
+        q, r = tf.linalg.qr(differences)
+        # A QR decomposition completes dependent columns with arbitrary unit vectors: then take the span's basis
+        # from an SVD instead (numpy's matrix_rank tolerance); independent differences keep the QR basis as it is.
+        diagonal = tf.abs(tf.linalg.diag_part(r))
+        tolerance = float(max(self.dim, self.num_tasks - 1) * np.finfo(np.float32).eps)
+
+        def span():
+            s, u, _ = tf.linalg.svd(differences)
+            return u * tf.cast(s > tolerance * tf.reduce_max(s), u.dtype)
+
+        independent = tf.reduce_min(diagonal) > tolerance * tf.reduce_max(diagonal)
+        return tf.cond(independent, lambda: q, span)
 
     def call(self, features, task_ids, training=None):
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
