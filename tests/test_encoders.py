@@ -139,3 +139,12 @@ def test_frozen_lstm_weights_give_the_same_states_and_end_with_the_context():
         assert np.array_equal(model(x).numpy(), within)
     np.testing.assert_array_equal(within, before)
     assert not np.allclose(model(x).numpy(), before)  # after the context, the variables are read again
+
+
+@pytest.mark.parametrize("kind", sorted(ENCODERS))
+def test_a_batch_without_time_steps_gives_zero_features(kind):
+    # Every text of the batch empty and padded to its longest text: no step at all. "max" and "mean" pooling gave
+    # zeros; the last-state LSTMs and the CNN raised instead of giving an empty text's zero feature.
+    enc = get_encoder(kind, 3)
+    out = enc(tf.zeros((2, 0, 4)), mask=tf.zeros((2, 0), tf.bool))
+    np.testing.assert_array_equal(out.numpy(), np.zeros((2, enc.output_dim), np.float32))
