@@ -178,3 +178,21 @@ def test_gradient_reversal_passes_the_mask_on():
     assert layer.compute_mask(inputs["embedded"], inputs["mask"]) is inputs["mask"]
     out = call_layer(layer, inputs["embedded"])
     np.testing.assert_array_equal(out.numpy(), inputs["embedded"].numpy())
+
+
+def test_sparse_linear_head_computes_in_float32_under_a_mixed_global_policy():
+    # It holds a float32 model's folded weights for serving and declares float32 logits (compute_output_spec):
+    # made under "mixed_float16" (a served task of a mixed-precision wide-and-deep model), its weights were read
+    # as float16, so the logits were float16 and rounded, unlike the declared spec and the training path's.
+    kernel = np.random.default_rng(3).normal(size=(VOCAB, UNITS)).astype(np.float32)
+    x = tf.SparseTensor([[0, 1], [0, 7], [1, 7]], [0.6, 0.8, 1.0], [2, VOCAB])
+    want = SparseLinearHead(VOCAB, UNITS, kernel=kernel, bias=[0.1, -0.2, 0.3])(x)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        head = SparseLinearHead(VOCAB, UNITS, kernel=kernel, bias=[0.1, -0.2, 0.3])
+        out = head(x)
+        assert head.compute_output_spec(keras.KerasTensor((2, VOCAB), sparse=True)).dtype == out.dtype == "float32"
+        np.testing.assert_array_equal(out.numpy(), want.numpy())
+    finally:
+        keras.config.set_dtype_policy(previous)

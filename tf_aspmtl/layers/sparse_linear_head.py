@@ -94,6 +94,8 @@ class SparseLinearHead(keras.layers.Layer):
     """
 
     def __init__(self, width: int, units: int, kernel=None, bias=None, **kwargs):
+        # float32 whatever the global policy (a float32 model's weights, float32 logits as compute_output_spec says).
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if int(width) < 1 or int(units) < 1:
             raise ValueError(f"width and units must be >= 1; got width={width}, units={units}")
