@@ -95,3 +95,18 @@ def test_task_loss_takes_column_task_ids_as_it_takes_column_labels():
     alpha = np.array([1.0, 3.0], np.float32)
     want = float(task_loss(labels, logits, tasks, alpha))
     assert float(task_loss(labels[:, None], logits, tasks[:, None], alpha)) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([1.0, float("nan")], r"task_weights\[1\] must be a finite number >= 0; got nan"),
+    ([1.0, -0.5], r"task_weights\[1\] must be a finite number >= 0; got -0.5"),
+    ("12", r"task_weights must be a sequence of numbers, one per task; got '12'"),
+])
+def test_objective_refuses_task_weights_that_are_not_finite_numbers_at_least_0(weights, message):
+    # alpha_k weighs task k's loss as lambda and gamma weigh theirs: a NaN poisoned every step, a negative weight
+    # made the model maximise task k's loss, and a string was read digit by digit, all without a word.
+    from tf_aspmtl.objective import MultiTaskObjective
+
+    with pytest.raises(ValueError, match=message):
+        MultiTaskObjective(task_weights=weights)
+    assert MultiTaskObjective(task_weights=[1, 0.0, np.float32(2)]).task_weights == [1.0, 0.0, 2.0]

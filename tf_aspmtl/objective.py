@@ -148,7 +148,10 @@ class MultiTaskObjective:
         if self.mean_matching_weight and not self.discriminator_memory:
             raise ValueError(f"mean_matching_weight={mean_matching_weight} compares a batch with the memory's rows of "
                              "the other tasks: set discriminator_memory > 0")
-        self.task_weights = None if task_weights is None else [float(w) for w in task_weights]
+        if task_weights is not None and (isinstance(task_weights, (str, bytes)) or not np.iterable(task_weights)):
+            raise ValueError(f"task_weights must be a sequence of numbers, one per task; got {task_weights!r}")
+        self.task_weights = None if task_weights is None else [
+            _check_number(f"task_weights[{k}]", w) for k, w in enumerate(task_weights)]
         self.difference_normalization = difference_normalization
         self.adversarial_objective = adversarial_objective
         self.embedding_perturbation = embedding_perturbation
