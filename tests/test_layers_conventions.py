@@ -196,3 +196,12 @@ def test_sparse_linear_head_computes_in_float32_under_a_mixed_global_policy():
         np.testing.assert_array_equal(out.numpy(), want.numpy())
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def test_shared_private_sparse_linear_refuses_a_task_id_out_of_range():
+    # Task k's row i is kernel row i * num_tasks + k: task id num_tasks read feature i + 1's row of task 0, silently.
+    layer = _with_random_weights(SharedPrivateSparseLinear(VOCAB, [2, 3]))
+    x = tf.SparseTensor([[0, 1]], [1.0], [1, VOCAB])
+    for bad in (2, -1):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            layer(x, tf.constant([bad]))

@@ -73,6 +73,9 @@ class SharedPrivateSparseLinear(keras.layers.Layer):
         features = tf.sparse.SparseTensor(features.indices, tf.cast(features.values, tf.float32),
                                           features.dense_shape)
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
+        # An id >= num_tasks would read another feature's row of a valid task (rows are interleaved): refuse it.
+        tf.debugging.assert_less(task_ids, self.num_tasks, message=f"{self.name}: a task id is >= {self.num_tasks}")
+        tf.debugging.assert_non_negative(task_ids, message=f"{self.name}: a task id is negative")
         shared = sparse_matmul(features, self.shared_kernel)
         private = task_sparse_matmul(features, self.private_kernel, task_ids, self.num_tasks)
         return tf.cast(self.learning_rate_multiplier * (shared + private), self.compute_dtype)
