@@ -30,9 +30,15 @@ carry ``auto_shard_policy = OFF`` to say so:
 * training (:func:`distribute_training_dataset`): sharding by data, within
   each batch. Every worker builds the same seeded stream of global batches
   and keeps its replicas' slices of each batch, so all replicas of a step see
-  rows of the same batch, hence the same task, and a step's gradient is the
-  one-process gradient of that batch (the model divides each replica's loss
-  by the number of replicas). ``--batch-size`` stays the global batch.
+  rows of the same batch, hence the same task (the model divides each
+  replica's loss by the number of replicas). ``--batch-size`` stays the
+  global batch. The per-row terms (the task and adversarial losses) then give
+  the one-process gradient of that batch when its labelled rows split evenly
+  over the replicas; the difference (orthogonality) loss does not: each
+  replica computes it on its own rows, so pairs of rows on different replicas
+  are left out, the normalised form's share of rows paired with themselves
+  grows with the replicas and the ``"sum"`` form shrinks by their number. A
+  gamma tuned in one process is not the same penalty on several replicas.
 * evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
   evaluates the whole dataset, so each replica's metrics are exactly the
   one-process values (and so is any sum or mean of them over replicas), no
