@@ -128,3 +128,13 @@ def test_get_optimizer_by_name():
     assert type(adagrad) is keras.optimizers.Adagrad and float(adagrad.learning_rate) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="adagrad.*lazy-adam"):
         get_optimizer("sgd", 0.01)
+
+
+def test_a_keras_optimizer_name_takes_the_learning_rate_given():
+    from tf_aspmtl.optimizers import resolve_optimizer
+
+    sgd = resolve_optimizer("sgd", 0.25)
+    assert isinstance(sgd, keras.optimizers.SGD)
+    assert float(sgd.learning_rate) == pytest.approx(0.25)  # was Keras' default 0.01, the rate given dropped
+    with pytest.raises(ValueError):
+        resolve_optimizer("no-such-optimizer", 0.1)

@@ -134,14 +134,19 @@ def get_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer
 
 
 def resolve_optimizer(optimizer=None, learning_rate: float = 1e-3):
-    """What a tf_aspmtl model's ``compile`` uses: LazyAdam(``learning_rate``) for None, a new optimiser for a
-    name in :data:`OPTIMIZERS`, any other optimiser as it is; ValueError for a learning rate that is not > 0."""
+    """What a tf_aspmtl model's ``compile`` uses: LazyAdam(``learning_rate``) for None, a new optimiser with
+    ``learning_rate`` for a name (one of :data:`OPTIMIZERS`, else a Keras name such as ``"sgd"``), any optimiser
+    object as it is; ValueError for a learning rate that is not > 0 or a name Keras does not know."""
     if not np.isfinite(learning_rate) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be a finite number > 0; got {learning_rate!r}")
     if optimizer is None:
         return LazyAdam(learning_rate)
-    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
-        return get_optimizer(optimizer, learning_rate)
+    if isinstance(optimizer, str):
+        if optimizer in OPTIMIZERS:
+            return get_optimizer(optimizer, learning_rate)
+        built = keras.optimizers.get(optimizer)  # Keras' own names; its default rate would drop ours silently
+        built.learning_rate = learning_rate
+        return built
     return optimizer
 
 
