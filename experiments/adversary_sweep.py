@@ -153,7 +153,7 @@ out of it): paired by seed and task, they answer the sweep's question within one
 
 def controlled_pairs(results_dir: Path) -> list[dict[str, Any]]:
     """Test error of each of :data:`CONTROLLED_PAIRS` ``(a, b)``, ``a - b`` per (seed, task) over the seeds both
-    finished, with its 95 % interval (:func:`~tf_aspmtl.analysis.seed_comparison.compare_runs`)."""
+    finished, with its 95 % interval over the seeds (:func:`~tf_aspmtl.analysis.seed_comparison.compare_runs`)."""
     from tf_aspmtl.analysis.seed_comparison import compare_runs
 
     finished = finished_runs(results_dir)

@@ -84,22 +84,27 @@ def against_reference(rows: list[dict[str, Any]]) -> str:
 
 
 def controlled_lines(pairs: list[dict[str, Any]]) -> list[str]:
-    """The controlled comparisons (:func:`experiments.adversary_sweep.controlled_pairs`) as a table with its
-    95 % intervals over seed x task pairs ([] without any)."""
+    """The controlled comparisons (:func:`experiments.adversary_sweep.controlled_pairs`) as a table with the
+    95 % interval of each over the seeds' mean differences (the tasks of one seed come from one model, so the seeds
+    are the independent units; one seed: no interval, no verdict) ([] without any)."""
     if not pairs:
         return []
     lines = ["The same question without comparing different settings: each setting beside the one it changes only "
              "by projecting the task means out of the shared space (the projection is what makes it unreadable), "
-             "paired by seed and task (test error, points; negative: the unreadable space has the lower error):", "",
-             "| comparison | seeds | seed x task pairs | mean difference | 95 % interval | per seed (mean over tasks) "
-             "| pairs where the first / second is better | 95 % interval says |", "|---|---|---:|---:|---|---|---|---|"]
+             "paired by seed and task (test error, points; negative: the unreadable space has the lower error; the "
+             "mean difference is the mean of the per-seed means, its 95 % t-interval is over the seeds):", "",
+             "| comparison | seeds | seed x task pairs | mean difference | 95 % interval over seeds "
+             "| per seed (mean over tasks) | pairs where the first / second is better | 95 % interval over seeds says |",
+             "|---|---|---:|---:|---|---|---|---|"]
     for p in pairs:
         low, high = p["ci95"]
-        says = (f"{p['a']} lower" if high < 0 else f"{p['b']} lower" if low > 0 else "no difference shown")
-        if len(p["seeds"]) < 2:
-            says += " (one seed: not settled)"
+        if low != low:  # one seed: no interval over seeds
+            interval, says = "–", "one seed: nothing shown"
+        else:
+            interval = f"[{low:+.2f}, {high:+.2f}]"
+            says = f"{p['a']} lower" if high < 0 else f"{p['b']} lower" if low > 0 else "no difference shown"
         lines.append(f"| {p['a']} − {p['b']} | {', '.join(map(str, p['seeds']))} | {p['pairs']} | "
-                     f"**{p['mean']:+.2f}** | [{low:+.2f}, {high:+.2f}] | "
+                     f"**{p['mean']:+.2f}** | {interval} | "
                      f"{', '.join(f'{d:+.2f}' for d in p['per_seed_mean_over_tasks'])} | "
                      f"{p['a_better_pairs']} / {p['b_better_pairs']} | {says} |")
     return lines

@@ -56,7 +56,8 @@ def table3_frame(runs):
 
 
 def paired_transfer(runs, a: str, b: str) -> dict[str, Any] | None:
-    """``a - b`` test error over the (task, seed) pairs both have; per seed, the mean over the tasks it has."""
+    """``a - b`` test error over the (task, seed) pairs both have; per seed, the mean over the tasks it has; the
+    mean and 95 % interval over those per-seed means (:func:`~tf_aspmtl.analysis.seed_comparison.summarize_differences`)."""
     ra, rb = _transfer_runs(runs, a), _transfer_runs(runs, b)
     pairs = [(s, ra[t][s]["avg_test_error"] - rb[t][s]["avg_test_error"]) for t in ra if t in rb
              for s in ra[t] if s in rb[t]]
@@ -161,10 +162,15 @@ def table3_targets(frame, pairs) -> list[str]:
     for p in pairs:
         if p["a"].startswith("asp_mtl") and p["b"].startswith("sp_mtl"):
             low, high = p["ci95"]
+            if low != low:  # one seed: no interval over seeds
+                lines.append(f"- {LABELS[p['a']]} better than {LABELS[p['b']]}: mean difference {p['mean']:+.2f} "
+                             f"from one seed ({p['pairs']} pairs): **not shown either way (one seed: no interval)**.")
+                continue
             verdict = ("ASP better, paired" if high < 0 else "SP better, paired" if low > 0
                        else "not shown either way")
             lines.append(f"- {LABELS[p['a']]} better than {LABELS[p['b']]}: mean difference {p['mean']:+.2f} "
-                         f"[{low:+.2f}, {high:+.2f}] over {p['pairs']} pairs: **{verdict}**.")
+                         f"[{low:+.2f}, {high:+.2f}] (95 % interval over {len(p['seeds'])} seeds; {p['pairs']} pairs): "
+                         f"**{verdict}**.")
     single, paper_single = average.get("single_mean", float("nan")), average["paper_single_avg"]
     if single == single:
         columns = [c for c in TRANSFER_COLUMNS if average[f"{c}_mean"] == average[f"{c}_mean"]]

@@ -39,20 +39,24 @@ def format_mean_sd(mean: float, sd: float, seeds: int) -> str:
 
 
 def pair_line(p: dict[str, Any]) -> str:
+    """One row of :data:`PAIR_HEADER`: the verdict is read off the 95 % interval over the seeds' mean differences;
+    with one seed there is no interval and no verdict."""
     seeds = ", ".join(str(s) for s in p["seeds"])
     per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
     low, high = p["ci95"]
-    interval = "–" if math.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"  # one pair: no interval
-    verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
-               else "no difference shown" if interval != "–" else "one pair: nothing shown")
-    if len(p["seeds"]) < 2:  # the interval spans tasks only: seed-to-seed variation is not in it
-        verdict += " (one seed: not settled)"
+    if math.isnan(low):  # one seed: no interval over seeds, so no claim
+        interval, verdict = "–", "one seed: nothing shown"
+    else:
+        interval = f"[{low:+.2f}, {high:+.2f}]"
+        verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
+                   else "no difference shown")
     return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
             f"{interval} | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
 
 
-PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | 95 % interval | "
-               "per seed (mean over tasks) | pairs where the first / second is better | 95 % interval says |"
+PAIR_HEADER = ("| comparison (test error, points) | seeds | seed x task pairs | mean difference | "
+               "95 % interval over seeds | per seed (mean over tasks) | pairs where the first / second is better | "
+               "95 % interval over seeds says |"
                "\n|---|---|---:|---:|---|---|---|---|")
 
 
@@ -77,8 +81,10 @@ def markdown_table(frame, settings, paper_columns, title: str, pairs: list[dict[
     if wall_s is not None:
         lines += [f"Wall time of these runs, summed: {wall_s / 3600:.2f} h on this 2-core machine (each run's "
                   "`wall_time_s`; one run at a time, some while tests or other work shared the cores).", ""]
-    lines += [ "Paired differences (same seed: same initial weights "
-              "and data order; negative = the first has lower error):", "", PAIR_HEADER]
+    lines += ["Paired differences (same seed: same initial weights and data order; negative = the first has lower "
+              "error). The mean difference is the mean of the per-seed means; its 95 % t-interval is over the seeds "
+              "(the tasks of one seed come from one model, so the seeds are the independent units; one seed: no "
+              "interval):", "", PAIR_HEADER]
     lines += [pair_line(p) for p in pairs if p]
     return "\n".join(lines) + "\n"
 

@@ -452,3 +452,8 @@ def test_the_controlled_pairs_compare_each_projection_with_the_setting_it_change
     assert pair["per_seed_mean_over_tasks"] == pytest.approx([2.25, 2.25])
     (line,) = [x for x in controlled_lines([pair]) if x.startswith("| sp_proj")]
     assert line.startswith("| sp_proj − sp | 0, 1 | 4 | **+2.25** |") and line.endswith("| 0 / 4 | sp lower |")
+    # one seed: its tasks come from one model, so no interval and no verdict
+    one = {**pair, "seeds": [0], "pairs": 2, "mean": 2.25, "per_seed_mean_over_tasks": [2.25],
+           "ci95": [float("nan"), float("nan")]}
+    (line,) = [x for x in controlled_lines([one]) if x.startswith("| sp_proj")]
+    assert "nan" not in line and line.endswith("| **+2.25** | – | +2.25 | 0 / 4 | one seed: nothing shown |")

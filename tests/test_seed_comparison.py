@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tf_aspmtl.analysis import compare_runs, error_table, mean_sd, t_interval95
+from tf_aspmtl.analysis import compare_runs, error_table, mean_sd, summarize_differences, t_interval95
 
 
 def _run(errors: dict[str, float], dev: float) -> dict:
@@ -20,17 +20,50 @@ B = {0: _run({"books": 12.0, "dvd": 14.5}, 13.0), 1: _run({"books": 11.5, "dvd":
      3: _run({"books": 1.0, "dvd": 1.0}, 1.0)}
 
 
-def test_compare_runs_pairs_seed_and_task_and_matches_a_paired_t_test():
+def test_compare_runs_pairs_seed_and_task_and_its_interval_is_a_t_interval_over_the_seeds_means():
     result = compare_runs(A, B)
     assert result["seeds"] == [0, 1] and result["pairs"] == 4  # seed 2 and 3 have no partner
     a = [10.0, 14.0, 11.0, 13.5]
     b = [12.0, 14.5, 11.5, 15.0]
-    interval = stats.ttest_rel(a, b).confidence_interval(0.95)
+    per_seed = [np.mean(np.subtract(a[:2], b[:2])), np.mean(np.subtract(a[2:], b[2:]))]
+    assert result["per_seed_mean_over_tasks"] == pytest.approx([-1.25, -1.0]) == per_seed
+    # The tasks of one seed share one model: the interval is over the 2 seeds' means (1 df), not the 4 pairs.
+    interval = stats.ttest_1samp(per_seed, 0.0).confidence_interval(0.95)
     assert result["ci95"] == pytest.approx([interval.low, interval.high])
-    assert result["mean"] == pytest.approx(np.mean(np.subtract(a, b)))
-    assert result["per_seed_mean_over_tasks"] == pytest.approx([-1.25, -1.0])
+    pooled = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert result["ci95"][1] - result["ci95"][0] > pooled.high - pooled.low
+    assert result["mean"] == pytest.approx(np.mean(np.subtract(a, b))) == pytest.approx(np.mean(per_seed))
     assert result["dev_per_seed"] == pytest.approx([-1.0, 0.5])
     assert (result["a_better_pairs"], result["b_better_pairs"]) == (4, 0)
+
+
+def test_three_seeds_interval_matches_scipy_over_the_seeds_means():
+    a = {**A, 2: _run({"books": 9.0, "dvd": 15.0}, 11.0)}
+    b = {**B, 2: _run({"books": 8.0, "dvd": 17.0}, 11.5)}
+    result = compare_runs(a, b)
+    per_seed = [-1.25, -1.0, -0.5]
+    interval = stats.ttest_1samp(per_seed, 0.0).confidence_interval(0.95)
+    assert result["pairs"] == 6 and result["per_seed_mean_over_tasks"] == pytest.approx(per_seed)
+    assert result["ci95"] == pytest.approx([interval.low, interval.high])
+
+
+def test_one_seed_gives_no_interval():
+    result = compare_runs({0: A[0]}, {0: B[0]})
+    assert result["seeds"] == [0] and result["pairs"] == 2 and result["mean"] == pytest.approx(-1.25)
+    assert all(math.isnan(x) for x in result["ci95"])  # many tasks, one model: no claim
+    alone = summarize_differences([-2.0, -0.5, -1.0], [0])
+    assert alone["per_seed_mean_over_tasks"] == pytest.approx([-7 / 6]) and math.isnan(alone["ci95"][0])
+
+
+def test_unequal_pairs_per_seed_weigh_each_seed_alike():
+    result = summarize_differences([-3.0, -1.0, 2.0], [0, 1], [-2.0, 2.0])
+    assert result["mean"] == pytest.approx(0.0) and result["pairs"] == 3
+    interval = stats.ttest_1samp([-2.0, 2.0], 0.0).confidence_interval(0.95)
+    assert result["ci95"] == pytest.approx([interval.low, interval.high])
+    with pytest.raises(ValueError, match="per_seed"):
+        summarize_differences([-3.0, -1.0], [0, 1])
+    with pytest.raises(ValueError, match="1 values for 2 seeds"):
+        summarize_differences([-3.0, -1.0], [0, 1], [-2.0])
 
 
 def test_compare_runs_without_a_common_seed_or_with_missing_tasks():

@@ -313,11 +313,12 @@ def test_the_head_tail_protocol_pairs_each_family_with_its_run_of_the_protocol_i
     assert "Table 2 under the dev-chosen protocol with head+tail truncation" in md
 
 
-def test_a_one_seed_verdict_says_it_is_not_settled(runs_dir):
+def test_a_one_seed_comparison_shows_no_interval_and_no_verdict(runs_dir):
     (runs_dir / "sp_mtl_seed0.json").write_text(json.dumps(_run({"a": 10.0, "b": 20.0, "c": 30.0})))
     (runs_dir / "asp_mtl_seed0.json").write_text(json.dumps(_run({"a": 9.0, "b": 19.1, "c": 28.9})))
     line = table_format.pair_line(table_format.paired(tables.load_runs(tables.RUNS), "asp_mtl", "sp_mtl"))
-    assert line.endswith("| ASP-MTL better (one seed: not settled) |")
+    # three tasks of one model: the pairs are not independent, so one seed gives no interval and no claim
+    assert line.endswith("| **-1.00** | – | -1.00 | 3 / 0 | one seed: nothing shown |")
 
 
 def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
@@ -335,7 +336,7 @@ def test_table3_with_some_tasks_done_reports_them_beside_the_paper(runs_dir):
     assert frame.loc["MR", "asp_mtl_bc_seeds"] == 1 and frame.loc["dvd", "asp_mtl_bc_seeds"] == 0
     assert math.isnan(frame.loc["average", "asp_mtl_bc_mean"])  # not every task has a run yet
     pair = table3.paired_transfer(runs, "asp_mtl_bc", "sp_mtl_bc")
-    assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-4 / 3) and pair["a_better_pairs"] == 3
+    assert pair["pairs"] == 3 and pair["mean"] == pytest.approx(-1.25) and pair["a_better_pairs"] == 3  # per-seed means
     assert pair["per_seed_mean_over_tasks"] == pytest.approx([-1.5, -1.0])  # seed 0: books, MR; seed 1: books
     md = table3.table3_markdown(frame.reset_index(), [pair], "cmd", runs)
     paper = (frame.loc["books", "paper_asp_mtl_bc"] + frame.loc["MR", "paper_asp_mtl_bc"]) / 2
@@ -392,7 +393,7 @@ def test_a_single_transfer_pair_prints_no_interval(runs_dir):
     for column, error in (("asp_mtl_bc", 17.5), ("sp_mtl_bc", 16.5)):
         (runs_dir / f"t3_{column}_books_seed0.json").write_text(json.dumps(_run({"books": error})))
     line = table_format.pair_line(table3.paired_transfer(tables.load_runs(tables.RUNS), "asp_mtl_bc", "sp_mtl_bc"))
-    assert "nan" not in line and "| **+1.00** | – |" in line and "one pair: nothing shown" in line
+    assert "nan" not in line and "| **+1.00** | – |" in line and "one seed: nothing shown" in line
 
 
 def test_table3_targets_say_met_or_missed_from_the_numbers():
@@ -404,12 +405,16 @@ def test_table3_targets_say_met_or_missed_from_the_numbers():
     for c, (ours, paper) in zip(TRANSFER_COLUMNS, [(15.0, 15.5), (15.0, 15.2), (15.5, 14.7), (14.2, 14.3)]):
         row.update({f"{c}_mean": ours, f"{c}_sd": 0.0, f"{c}_seeds": 1, f"paper_{c}": paper})
     frame = pd.DataFrame([{"task": "books"}, row])
-    pairs = [{"a": "asp_mtl_bc", "b": "sp_mtl_bc", "mean": -0.8, "ci95": [-1.2, -0.4], "pairs": 16},
-             {"a": "asp_mtl_sc", "b": "sp_mtl_sc", "mean": 0.5, "ci95": [-0.2, 1.2], "pairs": 16}]
+    pairs = [{"a": "asp_mtl_bc", "b": "sp_mtl_bc", "mean": -0.8, "ci95": [-1.2, -0.4], "pairs": 48, "seeds": [0, 1, 2]},
+             {"a": "asp_mtl_sc", "b": "sp_mtl_sc", "mean": 0.5, "ci95": [-0.2, 1.2], "pairs": 48, "seeds": [0, 1, 2]},
+             {"a": "asp_mtl", "b": "sp_mtl", "mean": -1.0, "ci95": [float("nan")] * 2, "pairs": 16, "seeds": [0]}]
     text = "\n".join(table3_targets(frame, pairs))
     assert "ours 14.20 (1 seed(s)): **met**" in text
-    assert "ASP-MTL-BC better than SP-MTL-BC: mean difference -0.80 [-1.20, -0.40] over 16 pairs: **ASP better" in text
+    assert ("ASP-MTL-BC better than SP-MTL-BC: mean difference -0.80 [-1.20, -0.40] (95 % interval over 3 seeds; "
+            "48 pairs): **ASP better") in text
     assert "**not shown either way**" in text
+    assert "mean difference -1.00 from one seed (16 pairs): **not shown either way (one seed: no interval)**" in text
+    assert "nan" not in text
     assert "-0.50 to +0.80 points from the paper's" in text and "+4.00 from the paper's (22.0 vs 18.0" in text
     row["asp_mtl_bc_mean"] = float("nan")
     assert table3_targets(pd.DataFrame([row]), pairs) == []

@@ -45,10 +45,13 @@ print("Made by `bash experiments/queues/ngram_transfer.sh --summary` from `exper
 if diffs:
     summary = summarize_differences(diffs, sorted(per_seed), [mean_sd(v)[0] for _, v in sorted(per_seed.items())])
     low, high = summary["ci95"]
-    interval = f" [{low:+.2f}, {high:+.2f}] (95 % interval over the pairs)" if len(diffs) > 1 else ""
-    print(f"Over {len(diffs)} task x seed pairs (seeds {', '.join(map(str, sorted(per_seed)))}): mean difference "
+    seeds = sorted(per_seed)
+    interval = (f" [{low:+.2f}, {high:+.2f}] (95 % t-interval over the {len(seeds)} seeds' means)" if low == low
+                else " (one seed: no interval, nothing shown)")
+    print(f"Over {len(diffs)} task x seed pairs (seeds {', '.join(map(str, seeds))}; per seed, mean over its tasks: "
+          f"{', '.join(f'{d:+.2f}' for d in summary['per_seed_mean_over_tasks'])}): mean of the per-seed means "
           f"**{summary['mean']:+.2f}**{interval}; bc better in "
-          f"{summary['a_better_pairs']}, single in {summary['b_better_pairs']}.\n")
+          f"{summary['a_better_pairs']}, single in {summary['b_better_pairs']} pairs.\n")
 print("| task | seed | single dev | bc dev | single test | bc test | bc - single (test) |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 print("\n".join(rows) if rows else "| (no pair has finished) | | | | | | |")

@@ -6,7 +6,7 @@ their orthogonality, and the words that move them.
 * :mod:`~tf_aspmtl.analysis.feature_probe`: :func:`feature_statistics` (:func:`probe_accuracy`,
   :func:`mean_abs_cosine`, the model's own discriminator) of one model;
 * :mod:`~tf_aspmtl.analysis.seed_comparison`: :func:`compare_runs` (two configurations over seeds, paired per
-  seed and task, with a 95 % t-interval), :func:`error_table` (mean ± sd over seeds per task), :func:`mean_sd`,
+  seed and task, with a 95 % t-interval over the seeds' mean differences), :func:`error_table` (mean ± sd over seeds per task), :func:`mean_sd`,
   :func:`t_interval95`;
 * :mod:`~tf_aspmtl.analysis.occlusion`: :func:`occlusion`, how far each word's removal moves each feature,
   and :func:`plot_occlusion`, a picture of it (matplotlib).

@@ -5,13 +5,19 @@ compared on runs of the same seed (same initial weights and data order), per (se
 here read the results files :func:`tf_aspmtl.training.run` writes (``per_task`` -> ``test_error``,
 ``avg_dev_error``, ``avg_test_error``), given as ``{seed: results}`` per configuration.
 
+The 95 % interval is over the seeds, not over the (seed, task) pairs: the tasks of one seed come from one
+multi-task model trained with that seed's initial weights and data order, so they share its luck and are not
+independent; the independent units are the seeds. The interval is therefore the Student-t interval of the per-seed
+mean differences (seeds - 1 degrees of freedom); with one seed there is none (NaN, NaN) and no claim. The pair
+counts (how many pairs each side wins) are reported only as a description.
+
 Example:
 
 ```python
 import json, pathlib
 load = lambda name: {s: json.loads(pathlib.Path(f"{name}_seed{s}.json").read_text()) for s in (0, 1, 2)}
 comparison = compare_runs(load("asp_mtl"), load("sp_mtl"))
-comparison["mean"], comparison["ci95"]  # test error points (a - b) and its 95 % t-interval
+comparison["mean"], comparison["ci95"]  # test error points (a - b) and its 95 % t-interval over the seeds
 ```
 
 The interval needs SciPy (``pip install "tf-aspmtl[analysis]"``).
@@ -52,22 +58,38 @@ def summarize_differences(differences: Sequence[float], seeds: Sequence[int],
                           dev_per_seed: Sequence[float] = ()) -> dict[str, Any]:
     """A paired comparison from its differences (a - b; negative: a has the lower error).
 
+    The interval is over the seeds: the 95 % Student-t interval of the per-seed mean differences (``per_seed``,
+    seeds - 1 degrees of freedom), since the tasks of one seed share one model's initial weights and data order
+    and are not independent of each other. Fewer than two seeds: (NaN, NaN), no claim.
+
     Args:
-        differences: one per pair (e.g. per seed and task).
+        differences: one per pair (e.g. per seed and task); they give ``pairs`` and the pair counts.
         seeds: the seeds the pairs come from.
-        per_seed: the mean difference of each seed; None: the mean itself for one seed, else none.
+        per_seed: the mean difference of each seed (one per seed, in the order of ``seeds``); None: allowed only
+            for one seed (its mean is the mean of ``differences``).
         dev_per_seed: the dev-error difference of each seed, reported beside.
 
     Returns:
-        ``seeds``, ``pairs``, ``mean``, ``ci95`` (over the pairs), ``per_seed_mean_over_tasks``,
-        ``dev_per_seed`` and how many pairs each side wins (``a_better_pairs``, ``b_better_pairs``).
+        ``seeds``, ``pairs``, ``mean``, ``ci95`` (over the seeds' means), ``per_seed_mean_over_tasks``,
+        ``dev_per_seed`` and how many pairs each side wins (``a_better_pairs``, ``b_better_pairs``; descriptive).
+        ``mean`` is the mean of the per-seed means, the centre of the interval; with the same number of pairs per
+        seed it equals the mean over all pairs, with unequal numbers it weighs each seed alike.
+
+    Raises:
+        ValueError: ``per_seed`` is None for more than one seed, or does not have one value per seed.
     """
-    mean, _ = mean_sd(differences)
-    low, high = t_interval95(differences)
+    if per_seed is None:
+        if len(seeds) != 1:
+            raise ValueError("summarize_differences needs per_seed (one mean per seed) for more than one seed")
+        per_seed = [mean_sd(differences)[0]]
+    per_seed = list(per_seed)
+    if len(per_seed) != len(seeds):
+        raise ValueError(f"per_seed has {len(per_seed)} values for {len(seeds)} seeds")
+    mean, _ = mean_sd(per_seed)
+    low, high = t_interval95(per_seed)
     return {"seeds": list(seeds), "pairs": len(differences), "mean": mean, "ci95": [low, high],
-            "per_seed_mean_over_tasks": list(per_seed) if per_seed is not None else [mean] if len(seeds) == 1 else [],
-            "dev_per_seed": list(dev_per_seed), "a_better_pairs": sum(d < 0 for d in differences),
-            "b_better_pairs": sum(d > 0 for d in differences)}
+            "per_seed_mean_over_tasks": per_seed, "dev_per_seed": list(dev_per_seed),
+            "a_better_pairs": sum(d < 0 for d in differences), "b_better_pairs": sum(d > 0 for d in differences)}
 
 
 def _same_tasks(runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> None:
@@ -85,8 +107,8 @@ def _same_tasks(runs: Mapping[tuple[str, int], Mapping[str, Any]]) -> None:
 
 
 def compare_runs(a: Results, b: Results) -> dict[str, Any] | None:
-    """``a - b`` test error per (seed, task) over the seeds both have (None if they share none); see
-    :func:`summarize_differences`.
+    """``a - b`` test error per (seed, task) over the seeds both have (None if they share none), its mean per seed,
+    and the 95 % interval over the seeds; see :func:`summarize_differences`.
 
     Raises:
         ValueError: the runs compared (both configurations, every shared seed) are not all over the same tasks.
