@@ -7,8 +7,10 @@
 # from its run folder, so the same command continues in a later session. One run at a time (2 cores). Judge on
 # dev (the test errors are reported, never used to choose).
 set -u
+# The checkouts are read from the caller's folder, before moving to this one; a path that is not a folder stops the
+# queue (an empty one would make `cd` a no-op: that side would run this checkout's code).
+name=$1; before=$(cd "$2" && pwd) || exit 2; after=$(cd "$3" && pwd) || exit 2; results=experiments/results/$name
 cd "$(dirname "$0")/../.."
-name=$1; before=$(cd "$2" && pwd); after=$(cd "$3" && pwd); results=experiments/results/$name
 mkdir -p "$results"
 for seed in ${SEEDS:-0 1 2}; do
   for side in before after; do
