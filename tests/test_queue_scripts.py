@@ -24,7 +24,8 @@ done
 [ -n "$results" ] || exit 0
 mkdir -p "$(dirname "$results")"
 printf '{"cwd": "%s"}\\n' "$PWD" > "$results"
-echo table > "${results%.json}.md"
+[ -n "${FAKE_PYTHON_NO_MD:-}" ] || echo table > "${results%.json}.md"
+[ -z "${FAKE_PYTHON_EXIT:-}" ] || exit "$FAKE_PYTHON_EXIT"
 """
 
 
@@ -91,3 +92,21 @@ def test_paired_main_job_refuses_a_checkout_that_does_not_exist(queue, tmp_path,
     assert calls == []
     assert not (queue.repo / "experiments" / "results" / "pair").exists()
 
+
+def test_paired_main_job_stops_when_a_finished_run_cannot_be_copied_here(queue, tmp_path):
+    # The copy's failure was ignored: the queue went on and ended with "queue finished" and exit 0, this checkout
+    # holding no results file of the run (here: a checkout whose experiments.train writes no .md beside it).
+    before, after = _git_checkout(tmp_path / "before"), _git_checkout(tmp_path / "after")
+    code, output, calls = queue("paired_main_job.sh", "pair", str(before), str(after),
+                                env={"SEEDS": "0", "FAKE_PYTHON_NO_MD": "1"})
+    assert code != 0 and "queue finished" not in output
+    assert len(calls) == 1
+
+
+def test_paired_main_job_takes_this_checkout_as_one_side(queue, tmp_path):
+    before = _git_checkout(tmp_path / "before")
+    code, output, calls = queue("paired_main_job.sh", "pair", str(before), str(queue.repo), env={"SEEDS": "0"})
+    assert code == 0, output
+    assert [cwd for cwd, _ in calls] == [str(before), str(queue.repo)]
+    assert json.loads((queue.repo / "experiments" / "results" / "pair" / "after_seed0.json").read_text()) == {
+        "cwd": str(queue.repo)}

@@ -20,7 +20,9 @@ for seed in ${SEEDS:-0 1 2}; do
     echo "== $(date -u +%FT%TZ) $side seed $seed ($(git -C "$checkout" rev-parse --short HEAD))"
     (cd "$checkout" && mkdir -p "$results" && python -m experiments.train --seed "$seed" \
       --output-dir "runs/$name/${side}_seed${seed}" --results "$out" --verbose 2) || exit 1
-    cp "$checkout/${out%.json}.md" "$results/" && cp "$checkout/$out" "$out"
+    if [ "$checkout" != "$(pwd)" ]; then  # copied here; a copy that fails stops the queue
+      { cp "$checkout/${out%.json}.md" "$results/" && cp "$checkout/$out" "$out"; } || exit 1
+    fi
   done
 done
 echo "== $(date -u +%FT%TZ) queue finished"
