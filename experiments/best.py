@@ -184,8 +184,13 @@ def run_missing(config: Path, seeds: list[int], runs: Path, screen_runs: Path | 
     return failures
 
 
+class StepFailed(RuntimeError):
+    """A step's process (the serving benchmark, the ensemble) exited with an error or wrote no results file."""
+
+
 def bench(runs: Path, export: str = "export", output: Path | None = None) -> Path | None:
-    """Serving latency and throughput of an export of one task (the first seed's by default), measured once."""
+    """Serving latency and throughput of an export of one task (the first seed's by default), measured once; None
+    without an export (said), :class:`StepFailed` if the measurement fails."""
     out = output or RESULTS / "bench_serving.json"
     if out.exists():
         return out
@@ -196,11 +201,14 @@ def bench(runs: Path, export: str = "export", output: Path | None = None) -> Pat
     command = [sys.executable, "-m", "experiments.bench_serving", "--export-dir", _arg(versions[-1]),
                "--output", _arg(out)]
     logger.info("measuring serving: %s", " ".join(command[1:]))
-    return out if subprocess.call(command, cwd=REPO_ROOT) == 0 and out.exists() else None
+    if subprocess.call(command, cwd=REPO_ROOT) != 0 or not out.exists():
+        raise StepFailed(f"the serving benchmark failed: {' '.join(command[1:])}")
+    return out
 
 
 def ensemble(seeds: list[int], runs: Path) -> Path | None:
-    """The ensemble of every seed's model (none chosen: all of them), scored and exported once, then timed."""
+    """The ensemble of every seed's model (none chosen: all of them), scored and exported once, then timed; None
+    until every seed has its result and model, :class:`StepFailed` if scoring or timing it fails."""
     out = RESULTS / "ensemble.json"
     members = [runs / f"seed{s}" / "model" / "model.keras" for s in seeds]
     if not out.exists():
@@ -213,7 +221,7 @@ def ensemble(seeds: list[int], runs: Path) -> Path | None:
             command += ["--member", _arg(m)]
         logger.info("scoring the ensemble: %s", " ".join(command[1:]))
         if subprocess.call(command, cwd=REPO_ROOT) != 0 or not out.exists():
-            return None
+            raise StepFailed(f"the ensemble failed: {' '.join(command[1:])}")
     bench(runs, export="export-ensemble", output=RESULTS / "bench_serving_ensemble.json")
     return out
 
@@ -352,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
                         "there on dev only is tested, not retrained (default: %(default)s)")
     args = p.parse_args(argv)
     failures = run_missing(Path(args.config), args.seeds, Path(args.runs_dir), Path(args.screen_runs_dir))
-    bench(Path(args.runs_dir))
-    ensemble(args.seeds, Path(args.runs_dir))
+    for step in (lambda: bench(Path(args.runs_dir)), lambda: ensemble(args.seeds, Path(args.runs_dir))):
+        try:
+            step()
+        except StepFailed as error:  # the page is still written; the exit status says a step failed
+            logger.error("%s", error)
+            failures += 1
     write_atomic(REPORT, report(args.seeds, command_line("experiments.best", argv)))
     logger.info("wrote %s", REPORT)
     return 1 if failures else 0

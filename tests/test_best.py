@@ -245,3 +245,23 @@ def test_a_dev_only_self_training_ngram_screen_run_is_not_adopted(results, monke
     ngram.screen_result_path("self09", 0).write_text("{}")
     assert not best.adopt_screen_run(results / "best.json", 0, results / "runs", results / "unused")
     assert not (results / "runs" / "seed0").exists()
+
+
+def test_a_failed_ensemble_or_serving_measurement_fails_the_command(results, monkeypatch):
+    # Every seed trained, the export there: the serving benchmark and the ensemble failed (their processes exited 1),
+    # and experiments.best still exited 0 (best.md written without them): a queue took it for done.
+    config = _config_file(results / "best.json")
+    runs = results / "runs"
+    for seed in (0, 1):
+        best.result_path(seed).write_text(json.dumps({**_result({"books": 10.0}, 60), "config": {**config, "seed": seed}}))
+        (runs / f"seed{seed}" / "model").mkdir(parents=True)
+        (runs / f"seed{seed}" / "model" / "model.keras").write_text("")
+    (runs / "export" / "books" / "1").mkdir(parents=True)
+    monkeypatch.setattr(best, "REPORT", results / "best.md")
+    calls = []
+    monkeypatch.setattr(best.subprocess, "call", lambda command, cwd: calls.append(command[2]) or 1)
+    code = best.main(["--config", str(results / "best.json"), "--seeds", "0", "1", "--runs-dir", str(runs),
+                      "--screen-runs-dir", str(results / "screen")])
+    assert calls == ["experiments.bench_serving", "experiments.ensemble"]
+    assert code == 1
+    assert (results / "best.md").exists()  # the page is still written from the results there are
