@@ -41,6 +41,8 @@ from typing import Any
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_summary.json"
+QUICK_OUTPUT = REPO_ROOT / "runs" / "bench_summary_quick.json"
+"""Where ``--quick`` (a smoke test, not figures) writes without ``--output``: under runs/, which git ignores."""
 GOALS = {"asp_over_plain_b16": (">=", 1.5), "asp_16_over_2_tasks": (">=", 0.9), "flop_share": (">=", 0.40),
          "asp_epoch_s": ("<=", 25.0), "main_job_s": ("<=", 300.0), "serving_lstm_p50_ms": ("<=", 1.0),
          "serving_lstm_b64_per_s": (">=", 4000.0), "serving_ngram_p50_ms": ("<=", 0.3),
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="serving measurements per export, each in its own process, the best kept (default: "
                         "%(default)s; one round's p50 varies by half between runs on a shared machine)")
     p.add_argument("--quick", action="store_true", help="a smoke test: 2 tasks, few steps, no epoch (no figures)")
-    p.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    p.add_argument("--output", help=f"summary JSON, a .md beside it (default {DEFAULT_OUTPUT}; with --quick "
+                                    f"{QUICK_OUTPUT})")
     p.add_argument("--keep-work", action="store_true",
                    help="keep the scratch folder (trained runs and exports, several GB; removed by default, also "
                         "when a step fails)")
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p.error("scikit-learn is missing: pip install -r experiments/requirements-bench.txt")
     if args.quick:
         args.steps, args.serving_calls, args.serving_rounds = 5, 20, 1
+    args.output = args.output or str(QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
     made_by = provenance(command_line("experiments.bench_suite", argv))
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="tf_aspmtl_bench_suite_"))

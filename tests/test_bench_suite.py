@@ -65,3 +65,15 @@ def test_the_fast_ngram_run_trains_to_the_first_epoch_at_or_below_the_anchor():
     assert bench_suite.first_epoch_at_or_below(history, 9.0) is None
     with pytest.raises(ValueError, match="val_acc_"):
         bench_suite.first_epoch_at_or_below({"accuracy": [0.5]}, 10.0)
+
+
+def test_a_quick_run_without_output_leaves_the_committed_summary_alone(monkeypatch):
+    # --quick (a smoke test, "not figures") wrote its figures over experiments/results/bench_summary.json and .md,
+    # from which README's speed lines and RESULTS.md are built.
+    written = []
+    monkeypatch.setattr(bench_suite, "measure_suite", lambda args, *rest: written.append(args.output))
+    bench_suite.main(["--quick"])
+    assert written and bench_suite.Path(written[0]).resolve() != bench_suite.DEFAULT_OUTPUT.resolve()
+    assert bench_suite.REPO_ROOT / "experiments" / "results" not in bench_suite.Path(written[0]).resolve().parents
+    bench_suite.main([])
+    assert bench_suite.Path(written[1]) == bench_suite.DEFAULT_OUTPUT  # a full run: the summary, as before
