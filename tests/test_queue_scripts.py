@@ -110,3 +110,20 @@ def test_paired_main_job_takes_this_checkout_as_one_side(queue, tmp_path):
     assert [cwd for cwd, _ in calls] == [str(before), str(queue.repo)]
     assert json.loads((queue.repo / "experiments" / "results" / "pair" / "after_seed0.json").read_text()) == {
         "cwd": str(queue.repo)}
+
+
+def test_ngram_transfer_refuses_an_unknown_task_before_training(queue):
+    # ONLY="book" (a typo): the held-out task matched none, so the first run trained the 16-task source model as
+    # "src_no_book" (hours on 2 cores), dev only, and wrote its results file before anything said the task was wrong.
+    code, output, calls = queue("ngram_transfer.sh", env={"SEEDS": "0", "ONLY": "books book"})
+    assert code != 0 and "book" in output
+    assert calls == []
+
+
+def test_ngram_transfer_holds_out_the_task_it_names(queue):
+    code, output, calls = queue("ngram_transfer.sh", env={"SEEDS": "0", "ONLY": "MR"})
+    assert code == 0, output
+    source, bc, single = (args.split() for _, args in calls)
+    tasks = source[source.index("--tasks") + 1].split(",")
+    assert "MR" not in tasks and len(tasks) == 15 and "--dev-only" in source
+    assert bc[bc.index("--task") + 1] == "MR" and single[single.index("--tasks") + 1] == "MR"

@@ -63,6 +63,9 @@ FLAGS="--feature-weighting nb --learning-rate 3e-3 --ngrams 4 --max-features 200
 TRAINING="--learning-rate 3e-3 --batch-size 64 --epochs 20 --patience 3"
 TASKS=(books electronics dvd kitchen_housewares apparel camera_photo health_personal_care music toys_games video baby
        magazines software sports_outdoors imdb MR)
+for task in ${ONLY:-}; do  # checked before any run: an unknown name would hold out nothing
+  printf '%s\n' "${TASKS[@]}" | grep -qx -- "$task" || { echo "ngram_transfer.sh: no task $task (tasks: ${TASKS[*]})"; exit 2; }
+done
 mkdir -p "$OUT" runs/ngram_transfer
 for seed in ${SEEDS:-0 1 2}; do
   for task in ${ONLY:-"${TASKS[@]}"}; do
