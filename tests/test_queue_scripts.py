@@ -127,3 +127,30 @@ def test_ngram_transfer_holds_out_the_task_it_names(queue):
     tasks = source[source.index("--tasks") + 1].split(",")
     assert "MR" not in tasks and len(tasks) == 15 and "--dev-only" in source
     assert bc[bc.index("--task") + 1] == "MR" and single[single.index("--tasks") + 1] == "MR"
+
+
+def test_a_screen_runs_what_is_missing_and_skips_what_finished(queue):
+    results = queue.repo / "experiments" / "results" / "single_protocol"
+    results.mkdir(parents=True)
+    (results / "base_seed0.json").write_text("{}")
+    code, output, calls = queue("single_protocol.sh", env={"SEEDS": "0 1", "ONLY": "base adam"})
+    assert code == 0, output
+    runs = [args.split() for _, args in calls]
+    assert [(r[r.index("--seed") + 1], r[r.index("--output-dir") + 1]) for r in runs] == [
+        ("0", "runs/single_protocol/adam_seed0"), ("1", "runs/single_protocol/base_seed1"),
+        ("1", "runs/single_protocol/adam_seed1")]
+    assert all(cwd == str(queue.repo) and "--dev-only" in r for (cwd, _), r in zip(calls, runs))
+    assert "--optimizer adam" in calls[0][1] and "--optimizer" not in calls[1][1]
+
+
+def test_a_failed_run_stops_a_screen_with_an_error(queue):
+    code, output, calls = queue("single_protocol.sh", env={"SEEDS": "0", "FAKE_PYTHON_EXIT": "1"})
+    assert code != 0 and "queue finished" not in output and len(calls) == 1
+
+
+def test_a_screen_refuses_an_unknown_setting_before_any_run(queue):
+    # ONLY="base w2v_lnog" (a typo): base seed 0 trained first, then the queue stopped at the typo, leaving the
+    # other seeds unrun; the names are checked before the first run now.
+    code, output, calls = queue("single_protocol.sh", env={"ONLY": "base w2v_lnog"})
+    assert code == 2 and "no setting w2v_lnog" in output
+    assert calls == []

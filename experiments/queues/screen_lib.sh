@@ -5,9 +5,11 @@
 # writes experiments/results/NAME/<setting>_seed<S>.json from the run folder runs/NAME/<setting>_seed<S>.
 run_screen() {
   local screen=$1 command=$2 seed name out
+  for name in ${ONLY:-"${ORDER[@]}"}; do  # every name checked before the first run
+    [ -n "${FLAGS[$name]+set}" ] || { echo "run_screen: no setting $name in $screen (settings: ${ORDER[*]})"; exit 2; }
+  done
   for seed in ${SEEDS:-0 1 2}; do
     for name in ${ONLY:-"${ORDER[@]}"}; do
-      [ -n "${FLAGS[$name]+set}" ] || { echo "run_screen: no setting $name in $screen (settings: ${ORDER[*]})"; exit 2; }
       out="experiments/results/${screen}/${name}_seed${seed}.json"
       [ -f "$out" ] && continue
       echo "== $(date -u +%FT%TZ) ${name} seed ${seed}"
