@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             p.error(f"--model {item!r}: expected NAME=PATH")
+        if name in dict(named):
+            p.error(f"--model {item!r}: the name {name!r} is given twice (each model's figures are kept by name)")
         named.append((name, path))
     results: dict[str, Any] = {**provenance(command_line("experiments.calibration", argv)), "models": {}}
     for name, path in named:

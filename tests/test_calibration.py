@@ -177,3 +177,15 @@ def test_a_label_on_a_class_of_probability_zero_in_every_row_is_not_read_as_anot
     # reads its label as class 2 (the next class with a probability), nor an IndexError for the last class.
     assert fit_temperature(p, [1, 0, 2]) == pytest.approx(fit_temperature(p[1:], [0, 2]))
     assert fit_temperature(p[:, [0, 2, 1]], [2, 0, 1]) == pytest.approx(fit_temperature(p[1:], [0, 2]))
+
+
+def test_the_command_refuses_a_model_name_given_twice(tmp_path, monkeypatch, capsys):
+    # --model a=x --model a=y calibrated both and kept only y's figures under "a", x's dropped without a word.
+    from experiments import calibration as command
+
+    calibrated = []
+    monkeypatch.setattr(command, "run_calibration", lambda path, data_dir: calibrated.append(path) or {})
+    with pytest.raises(SystemExit):
+        command.main(["--model", "a=x.keras", "--model", "a=y.keras", "--output", str(tmp_path / "c.json")])
+    assert "given twice" in capsys.readouterr().err
+    assert calibrated == [] and not (tmp_path / "c.json").exists()
