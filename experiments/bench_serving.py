@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.cli_types import non_negative_int, positive_int
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_serving.json"
@@ -134,10 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export-dir", required=True, help="a version folder written by python -m export")
     parser.add_argument("--tasks", help="comma-separated tasks whose test reviews to use (default: the export's)")
     parser.add_argument("--data-dir", help="FDU-MTL folder (default: as tf_aspmtl.data finds it)")
-    parser.add_argument("--single-calls", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--single-calls", type=positive_int, default=1000)
+    parser.add_argument("--warmup", type=non_negative_int, default=50)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--batches", type=positive_int, default=50)
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="results JSON (default: %(default)s)")
     parser.add_argument("--threads", action="append", metavar="INTRA,INTER",
                         help="TensorFlow thread pools to measure, 'default' or e.g. '1,2' (repeatable; the first "

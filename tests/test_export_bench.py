@@ -78,3 +78,12 @@ def test_rounds_flag_is_checked(export_base, tmp_path):
 def test_threads_flag_is_checked():
     with pytest.raises(SystemExit, match="INTRA,INTER"):
         bench_serving.parse_threads("two")
+
+
+@pytest.mark.parametrize("flag", ["--single-calls", "--batches", "--batch-size"])
+def test_counts_below_one_are_refused_by_name(flag, capsys):
+    # --single-calls 0 or --batches 0 ran the whole benchmark, then ended in an IndexError or ZeroDivisionError
+    # (no results file); --batch-size 0 timed empty calls and reported 0 reviews/s.
+    with pytest.raises(SystemExit):
+        bench_serving.build_parser().parse_args(["--export-dir", "x", flag, "0"])
+    assert flag in capsys.readouterr().err
