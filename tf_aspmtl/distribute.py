@@ -34,11 +34,12 @@ carry ``auto_shard_policy = OFF`` to say so:
   replica's loss by the number of replicas). ``--batch-size`` stays the
   global batch. The per-row terms (the task and adversarial losses) then give
   the one-process gradient of that batch when its labelled rows split evenly
-  over the replicas; the difference (orthogonality) loss does not: each
-  replica computes it on its own rows, so pairs of rows on different replicas
-  are left out, the normalised form's share of rows paired with themselves
-  grows with the replicas and the ``"sum"`` form shrinks by their number. A
-  gamma tuned in one process is not the same penalty on several replicas.
+  over the replicas (each replica averages over its own rows). The
+  difference (orthogonality) loss, which pairs rows, is computed on the rows
+  of every replica (:func:`all_replica_rows`), so its value and gradient are
+  the one-process ones of the global batch, in both normalisations, even or
+  uneven split. The mean-matching term (``mean_matching_weight``) still
+  compares each replica's own rows' mean.
 * evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
   evaluates the whole dataset, so each replica's metrics are exactly the
   one-process values (and so is any sum or mean of them over replicas), no
@@ -153,6 +154,30 @@ def _leave_cluster(strategy: tf.distribute.Strategy, linger_s: float = 1.0) -> N
         return
     if is_chief():
         time.sleep(linger_s)
+
+
+def all_replica_rows(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Each of ``tensors`` ([rows, ...], one row per example) with the rows of every replica, in replica order.
+
+    In a replica context of a strategy with several replicas in sync, each
+    holding its slice of one global batch, this gives every replica the
+    global batch's rows (``ReplicaContext.all_gather`` on axis 0; slices may
+    differ in length). The gradient is TensorFlow's own: each replica's
+    upstream gradients are summed over the replicas and each replica keeps
+    its own rows' part. A loss computed on these rows is then the global
+    batch's value on every replica, and, scaled by ``1 / replicas`` as the
+    model scales its loss, the replicas' gradients add up to the global
+    batch's gradient. Anywhere else (no strategy, one replica, a
+    cross-replica context) the tensors are returned as they are.
+
+    Every replica must call it, in the same order (it is a collective).
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return list(tensors)
+    # One gather per tensor: gathered together, an int tensor (task ids) and float ones make the gradient's
+    # all-reduce fail ("Inputs to batch_reduce_to must be either all on the host or all on the compute devices").
+    return [context.all_gather(t, axis=0) for t in tensors]
 
 
 def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.distribute import all_replica_rows
 from tf_aspmtl.embedding_perturbation import (
     EMBEDDING_PERTURBATIONS,
     LossScaler,
@@ -208,7 +209,8 @@ class MultiTaskObjective:
         return task_loss(y, tf.cast(logits, tf.float32), task_ids, self.task_weights, sample_weight)
 
     def terms(self, y, y_pred, sample_weight=None,
-              perturbation: Callable[[], tf.Tensor] | None = None) -> dict[str, tf.Tensor]:
+              perturbation: Callable[[], tf.Tensor] | None = None,
+              gather_replicas: bool = False) -> dict[str, tf.Tensor]:
         """Each term (unweighted) and ``loss``, their weighted sum.
 
         Args:
@@ -220,6 +222,12 @@ class MultiTaskObjective:
             perturbation: optional callable giving the perturbation term
                 (:meth:`perturbation_loss` bound to the batch); it is called
                 only when the objective has one.
+            gather_replicas: bool. True when every replica of a strategy
+                holds a slice of one global batch (training): the difference
+                loss, which pairs rows, is then computed on every replica's
+                rows (:func:`~tf_aspmtl.distribute.all_replica_rows`), so its
+                value and, with the model's ``1 / replicas`` scaling, its
+                gradient are the global batch's. No effect in one process.
         """
         task_ids = y_pred[TASK_ID]
         terms = {"task_loss": self.task_loss(y, y_pred[LOGITS], task_ids, sample_weight)}
@@ -240,10 +248,10 @@ class MultiTaskObjective:
                     y_pred[MEMORY_TASK_ID], tf.shape(y_pred[MEMORY_LOGITS])[-1])
                 total += self.mean_matching_weight * terms["mean_match_loss"]
         if self.has_difference:
-            terms["diff_loss"] = difference_loss(
-                tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids,
-                self.difference_normalization,
-            )
+            rows = [tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids]
+            if gather_replicas:
+                rows = all_replica_rows(rows)
+            terms["diff_loss"] = difference_loss(*rows, self.difference_normalization)
             total += self.difference_weight * terms["diff_loss"]
         if self.has_perturbation and perturbation is not None:
             terms["perturbation_loss"] = perturbation()

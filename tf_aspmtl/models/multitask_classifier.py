@@ -238,12 +238,17 @@ class MultiTaskClassifier(Task):
 
     # --------------------------------------------------------- objective
     def loss_terms(self, y, y_pred, sample_weight=None, x=None, training=True) -> dict[str, tf.Tensor]:
-        """Each term of the objective (unweighted) and ``loss``, their weighted sum (the perturbation term needs ``x``)."""
+        """Each term of the objective (unweighted) and ``loss``, their weighted sum (the perturbation term needs ``x``).
+
+        In training under a strategy, each replica holds a slice of the global batch, and the difference loss is
+        that of the global batch (see :meth:`MultiTaskObjective.terms`); evaluation hands every replica whole
+        batches (:func:`~tf_aspmtl.distribute.distribute_eval_dataset`), so there each replica's batch is its own.
+        """
         perturbation = None
         if x is not None and self.objective.has_perturbation:
             def perturbation():
                 return self._perturbation_loss(x, y, y_pred, sample_weight, training)
-        return self.objective.terms(y, y_pred, sample_weight, perturbation)
+        return self.objective.terms(y, y_pred, sample_weight, perturbation, gather_replicas=bool(training))
 
     def _perturbation_loss(self, x, y, y_pred, sample_weight, training) -> tf.Tensor:
         token_ids, task_ids = self._ids(x)
