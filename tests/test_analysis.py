@@ -166,6 +166,12 @@ def test_predictions_from_the_features_match_predict(pairs, data_dir):
     assert len(found["shared"]) == len(found["private"]) == len(test)
     probs = model.predict({"text": test["text"].tolist(), "task": test["task"].tolist()}, verbose=0)
     np.testing.assert_array_equal(found["prediction"], probs.argmax(axis=1))
+    # Rows are found by position: index labels may repeat (a pd.concat without ignore_index).
+    doubled = pd.concat([test, test])
+    twice = shared_private_features(model, doubled, batch_size=5)
+    assert len(twice["shared"]) == len(doubled)
+    np.testing.assert_allclose(twice["shared"], np.concatenate([found["shared"]] * 2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(twice["prediction"], np.concatenate([found["prediction"]] * 2))
     with pytest.raises(ValueError, match=r"task\(s\) \['music'\]"):
         shared_private_features(model, test.assign(task="music"))
 

@@ -40,12 +40,13 @@ def shared_private_features(model: MultiTaskClassifier, frame: pd.DataFrame, bat
         raise ValueError(f"frame has rows of task(s) {unknown}, not of the model's {model.task_names}")
     vectorizer = model.preprocessor.text_vectorizer
     out: dict[str, list[np.ndarray]] = {"shared": [], "private": [], "prediction": []}
-    order = []
+    order = []  # positions, not index labels: labels may repeat (a pd.concat without ignore_index)
+    tasks, all_texts = frame["task"].to_numpy(), frame["text"].to_numpy()
     started = time.monotonic()
     for k, task in enumerate(model.task_names):
-        rows = frame.index[frame["task"] == task]
-        order += list(rows)
-        texts = frame.loc[rows, "text"].tolist()
+        rows = np.flatnonzero(tasks == task)
+        order += rows.tolist()
+        texts = all_texts[rows].tolist()
         for start in range(0, len(texts), batch_size):
             ids = vectorizer(tf.constant(texts[start:start + batch_size]))
             f = model.backbone.task_features(ids, k)
@@ -56,6 +57,5 @@ def shared_private_features(model: MultiTaskClassifier, frame: pd.DataFrame, bat
             out["prediction"].append(np.argmax(logits.numpy(), axis=1))
         logger.info("%s: task %d/%d (%s, %d rows) done, %.0f s", name, k + 1, len(model.task_names), task,
                     len(texts), time.monotonic() - started)
-    position = {row: i for i, row in enumerate(order)}
-    back = np.array([position[row] for row in frame.index])
+    back = np.argsort(np.asarray(order, dtype=np.int64), kind="stable")  # out's rows back in frame's order
     return {k: np.concatenate(v)[back] for k, v in out.items() if v}
