@@ -32,14 +32,31 @@ carry ``auto_shard_policy = OFF`` to say so:
   and keeps its replicas' slices of each batch, so all replicas of a step see
   rows of the same batch, hence the same task (the model divides each
   replica's loss by the number of replicas). ``--batch-size`` stays the
-  global batch. The per-row terms (the task and adversarial losses) then give
-  the one-process gradient of that batch when its labelled rows split evenly
-  over the replicas (each replica averages over its own rows). The
-  difference (orthogonality) loss, which pairs rows, is computed on the rows
-  of every replica (:func:`all_replica_rows`), so its value and gradient are
-  the one-process ones of the global batch, in both normalisations, even or
-  uneven split. The mean-matching term (``mean_matching_weight``) still
-  compares each replica's own rows' mean.
+  global batch. In training, every term of the objective is computed on the
+  rows of every replica (:func:`all_replica_rows`, through
+  :meth:`~tf_aspmtl.objective.MultiTaskObjective.global_batch`): the task
+  loss (a mean over the labelled rows), the adversarial, confusion and
+  perturbation losses (AT's and VAT's final means; each row's perturbation
+  depends on that row alone, so each replica finds its own rows'), the
+  mean-matching term (batch means per task) and the difference loss (which
+  pairs rows). So each term's value on every replica, and the sum of the
+  replicas' gradients, are the one-process ones of the global batch, whatever
+  the split (a batch not divisible by the replicas) and however the labelled
+  rows fall (``--unlabeled-fraction``), and the loss trackers report the
+  one-process values. The state written from a training batch is the global
+  batch's too: the discriminator memory stores every replica's rows, and the
+  shared mean projection averages them (``FeatureMemory``,
+  ``TaskMeanProjection``), so later steps read what one process would. The
+  terms over the memory's rows were already the same on every replica.
+  Not exact: random draws. Each replica draws dropout masks and VAT's random
+  directions for its own rows from the same generator state, so they are
+  not the draws one process makes for the global batch (the replicas' masks
+  repeat each other's); the gradient is then that of a different, equally
+  distributed draw. And only the ``MultiTaskClassifier`` family's objective
+  is gathered: ``SharedPrivateNgramClassifier``'s task loss still averages
+  each replica's own labelled rows (exact only when they split evenly), and
+  ``EncoderLanguageModel``'s loss (a mean over each replica's tokens, not
+  scaled by ``1 / replicas``) is not set up for this sharding at all.
 * evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
   evaluates the whole dataset, so each replica's metrics are exactly the
   one-process values (and so is any sum or mean of them over replicas), no
@@ -177,7 +194,9 @@ def all_replica_rows(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
         return list(tensors)
     # One gather per tensor: gathered together, an int tensor (task ids) and float ones make the gradient's
     # all-reduce fail ("Inputs to batch_reduce_to must be either all on the host or all on the compute devices").
-    return [context.all_gather(t, axis=0) for t in tensors]
+    # Through an identity made here, on the replica's device: an input of the step (labels, sample weights) may
+    # have no device under MultiWorkerMirroredStrategy, which its gather rejects ("destinations can not be empty").
+    return [context.all_gather(tf.identity(t), axis=0) for t in tensors]
 
 
 def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -223,12 +223,16 @@ class MultiTaskObjective:
                 (:meth:`perturbation_loss` bound to the batch); it is called
                 only when the objective has one.
             gather_replicas: bool. True when every replica of a strategy
-                holds a slice of one global batch (training): the difference
-                loss, which pairs rows, is then computed on every replica's
-                rows (:func:`~tf_aspmtl.distribute.all_replica_rows`), so its
-                value and, with the model's ``1 / replicas`` scaling, its
-                gradient are the global batch's. No effect in one process.
+                holds a slice of one global batch (training): every term is
+                then computed on the rows of every replica
+                (:meth:`global_batch`), so each term's value is the global
+                batch's on every replica and, with the model's
+                ``1 / replicas`` scaling, so is the gradient, whatever the
+                split and however many of each replica's rows are labelled.
+                No effect in one process or on one replica.
         """
+        if gather_replicas:
+            y, y_pred, sample_weight = self.global_batch(y, y_pred, sample_weight)
         task_ids = y_pred[TASK_ID]
         terms = {"task_loss": self.task_loss(y, y_pred[LOGITS], task_ids, sample_weight)}
         total = terms["task_loss"]
@@ -248,10 +252,9 @@ class MultiTaskObjective:
                     y_pred[MEMORY_TASK_ID], tf.shape(y_pred[MEMORY_LOGITS])[-1])
                 total += self.mean_matching_weight * terms["mean_match_loss"]
         if self.has_difference:
-            rows = [tf.cast(y_pred[SHARED], tf.float32), tf.cast(y_pred[PRIVATE], tf.float32), task_ids]
-            if gather_replicas:
-                rows = all_replica_rows(rows)
-            terms["diff_loss"] = difference_loss(*rows, self.difference_normalization)
+            terms["diff_loss"] = difference_loss(tf.cast(y_pred[SHARED], tf.float32),
+                                                 tf.cast(y_pred[PRIVATE], tf.float32), task_ids,
+                                                 self.difference_normalization)
             total += self.difference_weight * terms["diff_loss"]
         if self.has_perturbation and perturbation is not None:
             terms["perturbation_loss"] = perturbation()
@@ -259,9 +262,35 @@ class MultiTaskObjective:
         terms["loss"] = total
         return terms
 
+    def global_batch(self, y, y_pred, sample_weight=None):
+        """``(y, y_pred, sample_weight)`` with the rows of every replica, in replica order, when each replica of a
+        strategy holds a slice of one global batch; unchanged (the same objects) anywhere else.
+
+        Gathered (:func:`~tf_aspmtl.distribute.all_replica_rows`): the labels, the sample weights and the per-row
+        outputs the terms read (logits, task ids, the discriminator's logits, the shared and private features as
+        the terms need them); the discriminator memory's outputs are the same on every replica and stay as they are.
+        Each term is then the one-process term of the global batch: its value on every replica, its gradient
+        (each replica keeps its own rows' part) once the replicas' gradients, scaled by ``1 / replicas``, are summed.
+        Every replica must call it (collectives).
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return y, y_pred, sample_weight
+        keys = [LOGITS, TASK_ID, DISCRIMINATOR_LOGITS, CONFUSION_LOGITS]
+        if self.has_difference or (self.has_adversary and self.mean_matching_weight):
+            keys.append(SHARED)
+        if self.has_difference:
+            keys.append(PRIVATE)
+        keys = [k for k in keys if k in y_pred]
+        rows = [y] + [y_pred[k] for k in keys] + ([] if sample_weight is None else [sample_weight])
+        rows = all_replica_rows(rows)
+        y_pred = {**y_pred, **dict(zip(keys, rows[1:1 + len(keys)]))}
+        return rows[0], y_pred, (None if sample_weight is None else rows[-1])
+
     def perturbation_loss(self, y, clean_logits, task_ids, embedded, mask,
                           logits_at: Callable[[tf.Tensor], tf.Tensor], scale_loss: LossScaler | None = None,
-                          sample_weight=None, seed: keras.random.SeedGenerator | None = None) -> tf.Tensor:
+                          sample_weight=None, seed: keras.random.SeedGenerator | None = None,
+                          gather_replicas: bool = False) -> tf.Tensor:
         """AT's task loss at ``x + r_adv`` or VAT's ``KL(p(x) || p(x + r_vadv))``.
 
         Args:
@@ -275,17 +304,28 @@ class MultiTaskObjective:
             sample_weight: optional float [batch] (AT only).
             seed: optional seed generator of VAT's random direction (see
                 :func:`~tf_aspmtl.embedding_perturbation.virtual_adversarial_perturbation`).
+            gather_replicas: bool. As in :meth:`terms`: the term is the mean
+                over every replica's rows. Each row's perturbation depends on
+                that row alone (up to rounding), so each replica finds its own
+                rows' directions; only the final mean is taken over all rows.
         """
         if self.embedding_perturbation == "adversarial":
             def loss_at(vectors):
                 return self.task_loss(y, logits_at(vectors), task_ids, sample_weight)
 
             r_adv = adversarial_perturbation(loss_at, embedded, mask, self.perturbation_norm, scale_loss)
-            return loss_at(embedded + r_adv)
+            if not gather_replicas:
+                return loss_at(embedded + r_adv)
+            rows = [y, logits_at(embedded + r_adv), task_ids] + ([] if sample_weight is None else [sample_weight])
+            rows = all_replica_rows(rows)
+            return self.task_loss(*rows[:3], None if sample_weight is None else rows[3])
         r_vadv = virtual_adversarial_perturbation(
             logits_at, clean_logits, embedded, mask, self.perturbation_norm, self.vat_xi, scale_loss, seed
         )
-        return kl_divergence(clean_logits, logits_at(embedded + r_vadv))
+        logits = [clean_logits, logits_at(embedded + r_vadv)]
+        if gather_replicas:
+            logits = all_replica_rows(logits)
+        return kl_divergence(*logits)
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict:

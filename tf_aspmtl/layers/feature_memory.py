@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf_aspmtl.distribute import all_replica_rows
+
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class FeatureMemory(keras.layers.Layer):
@@ -38,7 +40,8 @@ class FeatureMemory(keras.layers.Layer):
                 raise ValueError(f"FeatureMemory {name} must be an int >= 1; got {value!r}")
         self.rows = rows
         self.dim = dim
-        # Written in the replica context of a distribution strategy: the first replica's rows are kept.
+        # Written in the replica context of a distribution strategy: the first replica's rows are kept (every
+        # replica writes the same rows: those of every replica's slice of the batch).
         self.features = self.add_weight(shape=(rows, dim), initializer="zeros", trainable=False,
                                         aggregation="only_first_replica", name="features")
         self.task_ids = self.add_weight(shape=(rows,), initializer=keras.initializers.Constant(-1), dtype="int32",
@@ -51,8 +54,11 @@ class FeatureMemory(keras.layers.Layer):
         stored = tf.identity(self.features.value)
         stored_ids = tf.identity(self.task_ids.value)
         if training:
-            rows = tf.cast(tf.stop_gradient(features), self.features.dtype)[-self.rows:]
-            ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)[-self.rows:]
+            # Under a strategy whose replicas each hold a slice of one batch, every replica writes the whole batch's
+            # rows (all of them gathered, no gradient), so the memory is the one-process memory; else unchanged.
+            rows, ids = all_replica_rows([tf.cast(tf.stop_gradient(features), self.features.dtype),
+                                          tf.cast(tf.reshape(task_ids, [-1]), tf.int32)])
+            rows, ids = rows[-self.rows:], ids[-self.rows:]
             n = tf.shape(ids)[0]
             slots = tf.expand_dims((self.cursor.value + tf.range(n)) % self.rows, 1)
             with tf.control_dependencies([stored, stored_ids]):

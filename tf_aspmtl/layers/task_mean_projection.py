@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.distribute import all_replica_rows
+
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class TaskMeanProjection(keras.layers.Layer):
@@ -49,7 +51,8 @@ class TaskMeanProjection(keras.layers.Layer):
         if isinstance(momentum, bool) or not np.isfinite(momentum) or not 0 <= momentum < 1:
             raise ValueError(f"TaskMeanProjection momentum must be a number in [0, 1); got {momentum!r}")
         self.num_tasks, self.dim, self.momentum = int(num_tasks), int(dim), float(momentum)
-        # Written in the replica context of a distribution strategy: the first replica's averages are kept.
+        # Written in the replica context of a distribution strategy: the first replica's averages are kept (every
+        # replica computes the same ones: from the rows of every replica's slice of the batch).
         # float32 under mixed precision too (autocast off): the QR decomposition takes no bfloat16.
         self.task_means = self.add_weight(shape=(self.num_tasks, self.dim), initializer="zeros", trainable=False,
                                           aggregation="only_first_replica", autocast=False, name="task_means")
@@ -58,7 +61,9 @@ class TaskMeanProjection(keras.layers.Layer):
         self.built = True
 
     def _update(self, features: tf.Tensor, task_ids: tf.Tensor) -> None:
-        features = tf.cast(tf.stop_gradient(features), self.task_means.dtype)
+        # Under a strategy whose replicas each hold a slice of one batch: the whole batch's means (its rows gathered,
+        # no gradient), on every replica, as in one process; else the rows as they are.
+        features, task_ids = all_replica_rows([tf.cast(tf.stop_gradient(features), self.task_means.dtype), task_ids])
         batch_means = tf.math.unsorted_segment_mean(features, task_ids, self.num_tasks)
         present = tf.math.unsorted_segment_sum(tf.ones_like(task_ids, tf.float32), task_ids, self.num_tasks) > 0
         moved = self.momentum * self.task_means.value + (1.0 - self.momentum) * batch_means

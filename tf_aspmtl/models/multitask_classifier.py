@@ -240,9 +240,9 @@ class MultiTaskClassifier(Task):
     def loss_terms(self, y, y_pred, sample_weight=None, x=None, training=True) -> dict[str, tf.Tensor]:
         """Each term of the objective (unweighted) and ``loss``, their weighted sum (the perturbation term needs ``x``).
 
-        In training under a strategy, each replica holds a slice of the global batch, and the difference loss is
-        that of the global batch (see :meth:`MultiTaskObjective.terms`); evaluation hands every replica whole
-        batches (:func:`~tf_aspmtl.distribute.distribute_eval_dataset`), so there each replica's batch is its own.
+        In training under a strategy, each replica holds a slice of the global batch, and every term is that of the
+        global batch (see :meth:`MultiTaskObjective.terms`); evaluation hands every replica whole batches
+        (:func:`~tf_aspmtl.distribute.distribute_eval_dataset`), so there each replica's batch is its own.
         """
         perturbation = None
         if x is not None and self.objective.has_perturbation:
@@ -251,6 +251,8 @@ class MultiTaskClassifier(Task):
         return self.objective.terms(y, y_pred, sample_weight, perturbation, gather_replicas=bool(training))
 
     def _perturbation_loss(self, x, y, y_pred, sample_weight, training) -> tf.Tensor:
+        # Called by the objective's terms before it gathers the replicas' rows: y, y_pred, sample_weight are this
+        # replica's own, as the perturbed passes need; the term's mean is taken over every replica's rows.
         token_ids, task_ids = self._ids(x)
         task_ids = tf.cast(tf.reshape(task_ids, [-1]), tf.int32)
         embedded, mask = self.backbone.embed(token_ids)
@@ -261,7 +263,7 @@ class MultiTaskClassifier(Task):
 
         return self.objective.perturbation_loss(y, y_pred[LOGITS], task_ids, embedded, mask, logits_at,
                                                 None if optimizer is None else optimizer.scale_loss, sample_weight,
-                                                seed=self.perturbation_seed)
+                                                seed=self.perturbation_seed, gather_replicas=bool(training))
 
     def perturbed_logits(self, embedded, mask, task_ids, y_pred, training=None) -> tf.Tensor:
         """The logits the perturbation term reads at (perturbed) word vectors: :meth:`logits_from_embedded`; a
@@ -274,7 +276,8 @@ class MultiTaskClassifier(Task):
         rows = tf.cast(tf.size(y_pred[TASK_ID]), tf.float32)
         labelled = tf.reduce_sum(tf.cast(tf.reshape(y, [-1]) >= 0, tf.float32))
         # Weighted by rows, as Keras does, so the epoch value is a per-row mean; the task loss (and AT's term)
-        # are means over labelled rows, the others over all rows.
+        # are means over labelled rows, the others over all rows. Under a strategy in training each replica's
+        # terms are the global batch's, weighted by its own rows: summed over replicas, the global batch's rows.
         for name, tracker in self.loss_trackers.items():
             if name in terms:
                 per_labelled = name == "task_loss" or (
