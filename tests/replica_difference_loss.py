@@ -20,6 +20,13 @@ and the summed difference loss; ``reversal`` also has the shared mean projection
 unevenly across the replicas (6 of the 16 rows are unlabelled, -1), with per-row sample weights and task weights.
 Reported per term: its value in one process and on each replica; the gradient gaps as above; with ``--fit``, the
 weights after two steps (the second reads the memory and the averages the first wrote) and the loss trackers.
+
+With ``--ngram`` or ``--lm``: the loss (as Keras logs it: times the replicas) and gradient of a tiny
+``SharedPrivateNgramClassifier`` (sparse features, l2, label smoothing, labelled rows 2 / 3 / 5 of 3 replicas, sample
+weights) or ``EncoderLanguageModel`` (both directions, sampled softmax, rows of 1 to 6 tokens), and the n-gram model's
+trackers; with ``--fit`` (the language model: the n-gram model's sparse batches cannot go through ``fit`` under a
+strategy), two ``fit`` steps and the logged loss. These use a MirroredStrategy whose ``reduce`` of a structure is
+``tf_aspmtl.distribute``'s, so ``fit`` takes slices of different lengths.
 """
 
 import contextlib
@@ -200,12 +207,136 @@ def run_terms(strategy, settings, fit):
     return result
 
 
+# ------------------------------------------------------------------ other models (--ngram, --lm)
+# Labelled rows per replica: 3 / 7 of the slices of 8; 2 / 3 / 5 of the slices of 5, 5 and 6.
+NGRAM_LABELS = [0, 1, -1, -1, -1, -1, -1, 1, 1, 0, 1, -1, 0, 1, 1, 0]
+WORDS = ["good", "bad", "book", "film", "dull", "great", "plot", "pages", "boring", "fun"]
+
+
+def ngram_frame():
+    rng = np.random.default_rng(3)
+    import pandas as pd
+    return pd.DataFrame({"text": [" ".join(rng.choice(WORDS, size=rng.integers(2, 7))) for _ in range(ROWS)],
+                         "task": ["a" if i % 3 else "b" for i in range(ROWS)], "label": [i % 2 for i in range(ROWS)]})
+
+
+def build_ngram(strategy=None, weights=None):
+    from tf_aspmtl.models import SharedPrivateNgramClassifier
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = SharedPrivateNgramClassifier.from_frame(ngram_frame(), max_features=40, l2=0.01, label_smoothing=0.1)
+        if weights is None:  # not the zeros it starts from: rows and tasks then differ
+            rng = np.random.default_rng(4)
+            for v in (model.shared_kernel, model.private_kernel, model.bias):
+                v.assign(rng.normal(scale=0.5, size=v.shape).astype("float32"))
+        else:
+            model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(1.0))
+    return model
+
+
+def ngram_batch(model):
+    frame = ngram_frame()
+    x = model.preprocessor({"text": tf.constant(list(frame.text)), "task": tf.constant(list(frame.task))})
+    weights = np.random.default_rng(1).uniform(0.5, 1.5, size=ROWS)
+    return (x, tf.constant(NGRAM_LABELS, tf.int32), tf.constant(weights, tf.float32))
+
+
+def build_lm(strategy=None, weights=None):
+    from tf_aspmtl.models import EncoderLanguageModel
+    keras.utils.set_random_seed(0)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = EncoderLanguageModel(VOCABULARY, embedding_dim=8, units=4, direction=["forward", "backward"],
+                                     num_sampled=12)  # < VOCABULARY: the sampled softmax of training
+        if weights is not None:
+            model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(1.0))
+    return model
+
+
+def lm_batch(model):
+    rng = np.random.default_rng(5)
+    ids = rng.integers(1, VOCABULARY, size=(ROWS, LENGTH))  # some "[UNK]" (1), left out as targets
+    ids[np.arange(LENGTH)[None, :] >= rng.integers(1, LENGTH + 1, size=(ROWS, 1))] = 0  # rows of 1 to 6 tokens
+    return (tf.constant(ids, tf.int64),)
+
+
+def loss_and_gradient(model, *batch_):
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch_)
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    variables = model.trainable_variables
+    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+             for g, v in zip(tape.gradient(loss, variables), variables)]
+    return loss * float(tf.distribute.get_strategy().num_replicas_in_sync), grads  # as Keras logs it
+
+
+def sparse_aware_slices(strategy, batch_):
+    replicas = strategy.num_replicas_in_sync
+
+    def part(context):
+        r = context.replica_id_in_sync_group
+        start, stop = (r * ROWS) // replicas, ((r + 1) * ROWS) // replicas
+        return tf.nest.map_structure(
+            lambda t: tf.sparse.slice(t, [start, 0], [stop - start, t.dense_shape[1]])
+            if isinstance(t, tf.SparseTensor) else t[start:stop], batch_)
+
+    return strategy.experimental_distribute_values_from_function(part)
+
+
+class MirroredStrategy(tf.distribute.MirroredStrategy):
+    """With ``tf_aspmtl.distribute``'s answer to the ``reduce`` of a structure that Keras' fit makes to learn the first
+    batch's shapes (the first replica's values), which plain MirroredStrategy cannot give for slices of different
+    lengths."""
+
+    def reduce(self, reduce_op, value, axis=None):
+        if not isinstance(value, tf.distribute.DistributedValues) and tf.nest.is_nested(value):
+            return tf.nest.map_structure(lambda v: self.experimental_local_results(v)[0], value)
+        return super().reduce(reduce_op, value, axis=axis)
+
+
+def run_model(strategy, build_, batch_of, fit):
+    one = build_()
+    weights = one.get_weights()
+    batch_ = batch_of(one)
+    loss, grads = tf.function(loss_and_gradient)(one, *batch_)
+    model = build_(strategy, weights)
+    assert names(model) == names(one)
+    slices = sparse_aware_slices(strategy, batch_)
+    r_loss, r_grads = strategy.run(tf.function(loss_and_gradient), args=(model,) + slices)
+    summed = [strategy.reduce("SUM", g, axis=None) for g in r_grads]
+    result = {
+        "one_process": float(loss),
+        "replicas": [float(v) for v in strategy.experimental_local_results(r_loss)],
+        "gradient_gap": gaps(names(one), summed, grads),
+        "gradient_scale": {n: float(np.max(np.abs(np.asarray(g)))) for n, g in zip(names(one), grads)},
+        "trackers": {m.name: [float(m.result()), float(n.result())] for m, n in zip(one.metrics, model.metrics)
+                     if m.name.endswith("_loss")},
+    }
+    if fit:  # two SGD steps of Keras' fit from the same weights; its logged losses
+        one.set_weights(weights)
+        model.set_weights(weights)
+        for m in one.metrics + model.metrics:
+            m.reset_state()
+        logs = one.fit(tf.data.Dataset.from_tensors(batch_).repeat(), steps_per_epoch=2, verbose=0).history
+        data = distribute_training_dataset(strategy, tf.data.Dataset.from_tensors(batch_).repeat())
+        r_logs = model.fit(data, steps_per_epoch=2, verbose=0).history
+        result["fit_step_gap"] = gaps(names(one), model.trainable_variables, one.trainable_variables)
+        result["fit_logs"] = {k: [logs[k][-1], r_logs[k][-1]] for k in logs if k.endswith("loss")}
+    return result
+
+
 if __name__ == "__main__":
     replicas = int(sys.argv[1])
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
-    strategy = tf.distribute.MirroredStrategy(devices)
+    other_model = bool({"--ngram", "--lm"} & set(sys.argv[2:]))
+    strategy = (MirroredStrategy if other_model else tf.distribute.MirroredStrategy)(devices)
     fit = "--fit" in sys.argv[2:]
-    if "--terms" in sys.argv[2:]:
+    if "--ngram" in sys.argv[2:]:
+        print(json.dumps(run_model(strategy, build_ngram, ngram_batch, fit)))
+    elif "--lm" in sys.argv[2:]:
+        print(json.dumps(run_model(strategy, build_lm, lm_batch, fit)))
+    elif "--terms" in sys.argv[2:]:
         print(json.dumps({name: run_terms(strategy, settings, fit) for name, settings in OBJECTIVES.items()}))
     else:
         print(json.dumps({norm: run(strategy, norm, fit) for norm in ("normalized", "sum")}))

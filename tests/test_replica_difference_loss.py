@@ -1,7 +1,8 @@
 """Every term of the objective on several replicas is the one-process term of the global batch, and so is its gradient.
 
 The difference loss pairs rows; the other terms are means over (labelled) rows, which each replica's own mean gets
-wrong when the replicas hold different numbers of (labelled) rows.
+wrong when the replicas hold different numbers of (labelled) rows. The same for the n-gram model's task loss and the
+language model's mean over target tokens (which also has to be scaled by ``1 / replicas``, as Keras sums gradients).
 
 The replicas run in a process of their own (:mod:`tests.replica_difference_loss`), which splits the CPU into
 logical devices before TensorFlow first uses it; each such run takes 10-25 s on 2 cores, so those tests are marked
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -74,6 +76,62 @@ def test_every_term_and_gradient_on_replicas_are_the_global_batch(replicas, opti
                 assert replicated == pytest.approx(one, rel=1e-5, abs=1e-7), (objective, name)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("model, options", [("--ngram", ()), ("--lm", ("--fit",))])  # slices of 5, 5 and 6 rows
+def test_other_models_loss_and_gradient_on_replicas_are_the_global_batch(model, options):
+    # n-gram model (l2, label smoothing, sample weights): 2 / 3 / 5 labelled rows; its own means gave 1.000 / 1.338 /
+    # 1.414 against 1.294. Language model (both directions, sampled softmax): rows of 1 to 6 tokens; unscaled, the
+    # summed gradient was about 3 times the one-process one and fit logged 6.18 against 2.09.
+    run = _replica_run(3, model, *options)
+    assert run["replicas"] == pytest.approx([run["one_process"]] * 3, rel=1e-6)
+    assert all(g > 0 for g in run["gradient_scale"].values())
+    _assert_close(run["gradient_gap"], run["gradient_scale"])
+    for name, (one, replicated) in run["trackers"].items():  # the n-gram model's task and l2 losses
+        assert replicated == pytest.approx(one, rel=1e-6), name
+    if "--fit" in options:  # two SGD steps of Keras' fit (its own scaling of the logged loss), uneven slices
+        _assert_close(run["fit_step_gap"], run["gradient_scale"])
+        for name, (one, replicated) in run["fit_logs"].items():
+            assert replicated == pytest.approx(one, rel=1e-6), name
+
+
+def _loss_and_gradient_bytes(model, x, y=None, sample_weight=None, training=True):
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True), sample_weight=sample_weight,
+                                  training=training)
+    grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
+    return [np.asarray(loss).tobytes()] + [np.asarray(g).tobytes() for g in grads]
+
+
+def test_one_process_ngram_loss_is_unchanged_bit_for_bit():
+    # In training the loss gathers the replicas' rows; in one process that is the evaluation loss, bit for bit.
+    # (Not the helper's model: importing the helper splits this process's CPU.)
+    import pandas as pd
+
+    from tf_aspmtl.models import SharedPrivateNgramClassifier
+
+    frame = pd.DataFrame({"text": ["good book", "dull book plot", "great film", "bad boring film", "fun pages", "bad"],
+                          "task": ["a", "a", "b", "b", "a", "b"], "label": [1, 0, 1, 0, 1, 0]})
+    model = SharedPrivateNgramClassifier.from_frame(frame, max_features=20, l2=0.01, label_smoothing=0.1)
+    rng = np.random.default_rng(4)
+    for v in (model.shared_kernel, model.private_kernel, model.bias):
+        v.assign(rng.normal(scale=0.5, size=v.shape).astype("float32"))
+    x = model.preprocessor({"text": tf.constant(list(frame.text)), "task": tf.constant(list(frame.task))})
+    y, weight = tf.constant([1, -1, 1, 0, -1, 0]), tf.constant(rng.uniform(0.5, 1.5, size=6), tf.float32)
+    values = [_loss_and_gradient_bytes(model, x, y, weight, training) for training in (True, False)]
+    assert values[0] == values[1]
+
+
+def test_one_process_language_model_loss_is_unchanged_bit_for_bit():
+    # The full softmax in training too (num_sampled >= vocabulary): training differs from evaluation only by the gather.
+    from tf_aspmtl.models import EncoderLanguageModel
+
+    keras.utils.set_random_seed(0)
+    model = EncoderLanguageModel(40, embedding_dim=8, units=4, direction=["forward", "backward"], num_sampled=40)
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
+    ids = tf.constant(np.random.default_rng(5).integers(1, 40, size=(6, 5)), tf.int64)
+    assert _loss_and_gradient_bytes(model, ids) == _loss_and_gradient_bytes(model, ids, training=False)
+
+
 def _full_objective_outputs(rng, rows=6, memory=5):
     """y, y_pred and sample weights of a batch for every term (the memory's outputs included)."""
     f32 = lambda *shape: tf.constant(rng.normal(size=shape), tf.float32)  # noqa: E731
@@ -99,8 +157,6 @@ def test_one_process_terms_are_unchanged_bit_for_bit():
 
 @pytest.mark.parametrize("perturbation", ["adversarial", "virtual"])
 def test_one_process_perturbation_term_is_unchanged_bit_for_bit(perturbation):
-    import keras
-
     rng = np.random.default_rng(0)
     embedded = tf.constant(rng.normal(size=(6, 3, 4)), tf.float32)
     mask = tf.constant(rng.uniform(size=(6, 3)) < 0.8)

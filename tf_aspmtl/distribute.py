@@ -52,11 +52,18 @@ carry ``auto_shard_policy = OFF`` to say so:
   directions for its own rows from the same generator state, so they are
   not the draws one process makes for the global batch (the replicas' masks
   repeat each other's); the gradient is then that of a different, equally
-  distributed draw. And only the ``MultiTaskClassifier`` family's objective
-  is gathered: ``SharedPrivateNgramClassifier``'s task loss still averages
-  each replica's own labelled rows (exact only when they split evenly), and
-  ``EncoderLanguageModel``'s loss (a mean over each replica's tokens, not
-  scaled by ``1 / replicas``) is not set up for this sharding at all.
+  distributed draw (the n-gram model's dropped features too). The other
+  models gather their loss's rows the same way: ``WideAndDeepMTL`` is a
+  ``MultiTaskClassifier`` (its gathered logits hold the wide path's);
+  ``SharedPrivateNgramClassifier`` gathers each row's cross-entropy and
+  weight (not the sparse features) and takes the mean over the global
+  batch's labelled rows; ``EncoderLanguageModel`` gathers each target
+  token's cross-entropy (its sampled negatives follow the seed and the step,
+  the same on every replica) and, as every model here must with its own
+  ``compute_loss``, scales its loss by ``1 / replicas``. Not served yet:
+  batches of sparse features (the n-gram and wide-and-deep models' prepared
+  datasets): this slicing cuts dense tensors only, and Keras' ``fit`` builds
+  the model on dense placeholders of the first batch.
 * evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
   evaluates the whole dataset, so each replica's metrics are exactly the
   one-process values (and so is any sum or mean of them over replicas), no

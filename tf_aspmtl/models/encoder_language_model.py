@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.distribute import all_replica_rows
 from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import FusedLSTM
 
@@ -264,6 +265,12 @@ class EncoderLanguageModel(keras.Model):
 
         With two directions, the mean of the two directions' losses. ``y``
         and ``sample_weight`` are not used: the targets are ``x`` shifted.
+        In training under a strategy whose replicas each hold a slice of the
+        global batch, the mean is over every replica's target tokens (their
+        cross entropies are gathered; the sampled negatives are a function of
+        the seed and the step, the same on every replica), and the total is
+        scaled by ``1 / replicas`` as Keras' own losses are: the summed
+        gradient and the logged loss are the global batch's.
         """
         self._training_step = bool(training)
         sampled = training and self.num_sampled < self.vocabulary_size
@@ -278,11 +285,16 @@ class EncoderLanguageModel(keras.Model):
                 self.perplexity.update_state(losses)
                 if d in self.direction_perplexity:
                     self.direction_perplexity[d].update_state(losses)
+            if training:  # under a strategy: every replica's target tokens (all_replica_rows; one process: as is)
+                (losses,) = all_replica_rows([losses])
             count = tf.cast(tf.size(losses), tf.float32)
             per_direction.append(tf.math.divide_no_nan(tf.reduce_sum(losses), count))
         total = tf.add_n(per_direction) / float(len(per_direction))
         for extra in self.losses:
             total += tf.cast(tf.reduce_sum(extra), total.dtype)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:  # Keras sums the replicas' gradients (and multiplies its logged loss back)
+            total = total * (1.0 / replicas)
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tf_aspmtl.distribute import all_replica_rows
 from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interleaved_task_kernels, sparse_matmul,
                                                  task_kernel_slice, task_sparse_matmul)
 from tf_aspmtl.metrics import PerTaskAccuracy
@@ -304,7 +305,8 @@ class SharedPrivateNgramClassifier(Task):
     # ----------------------------------------------------------- training
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean cross-entropy of the labelled rows (against smoothed targets with ``label_smoothing``) plus
-        ``l2 * (|W_shared|^2 + |W_private|^2)``."""
+        ``l2 * (|W_shared|^2 + |W_private|^2)``; in training under a strategy, the mean over the global batch's rows
+        (each row's cross-entropy is gathered, not its sparse features), the total scaled by ``1 / replicas``."""
         labels = tf.cast(tf.reshape(y, [-1]), tf.int32)
         labelled = labels >= 0
         weight = tf.cast(labelled, tf.float32)
@@ -315,8 +317,11 @@ class SharedPrivateNgramClassifier(Task):
                                                               y_pred[LOGITS])
         else:
             per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(labels, 0), y_pred[LOGITS])
+        own_weight = tf.reduce_sum(weight)
+        if training:  # under a strategy: the mean over every replica's rows (one process: unchanged)
+            per_row, weight = all_replica_rows([per_row, weight])
         task_loss = tf.math.divide_no_nan(tf.reduce_sum(per_row * weight), tf.reduce_sum(weight))
-        self.task_loss_tracker.update_state(task_loss, sample_weight=tf.reduce_sum(weight))
+        self.task_loss_tracker.update_state(task_loss, sample_weight=own_weight)
         total = task_loss
         if self.l2 > 0:  # its gradient is dense: every step then updates every weight
             l2_loss = tf.reduce_sum(tf.square(self.shared_kernel)) + tf.reduce_sum(tf.square(self.private_kernel))
