@@ -104,6 +104,15 @@ def test_training_batches_are_split_within_one_task():
     assert len(copies) == 2 and all(c[1].shape == (12,) for c in copies)
 
 
+def test_sparse_training_batches_are_refused_by_name():
+    """The n-gram models' sparse features cannot be sliced per replica: a clear error, not a TypeError in tf.data."""
+    features = tf.sparse.from_dense(tf.eye(4))
+    dataset = tf.data.Dataset.from_tensors(({"features": features, "task_id": tf.zeros([4], tf.int32)},
+                                            tf.zeros([4], tf.int32)))
+    with pytest.raises(ValueError, match=r"sparse tensors \(batch\[0\]\['features'\]\).*one process"):
+        distributed.distribute_training_dataset(tf.distribute.get_strategy(), dataset)
+
+
 def test_tf_config_is_checked(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="needs TF_CONFIG"):

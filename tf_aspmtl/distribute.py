@@ -225,7 +225,16 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
 
     Returns:
         A ``tf.distribute.DistributedDataset`` for ``model.fit``.
+
+    Raises:
+        ValueError: ``dataset`` holds sparse tensors (the n-gram and wide-and-deep models' features): they are not
+            sliced per replica, and Keras' ``fit`` under a strategy builds the model on dense inputs.
     """
+    sparse = [path for path, spec in _flat_specs(dataset.element_spec) if isinstance(spec, tf.SparseTensorSpec)]
+    if sparse:
+        raise ValueError(f"distribute_training_dataset: the batches hold sparse tensors ({', '.join(sparse)}): the "
+                         "n-gram and wide-and-deep models cannot train under a tf.distribute strategy here; train "
+                         "them in one process")
     replicas = strategy.num_replicas_in_sync
 
     def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -256,6 +265,15 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
         return _without_auto_shard(sliced)
 
     return strategy.distribute_datasets_from_function(per_worker)
+
+
+def _flat_specs(spec, path: str = "batch") -> list[tuple[str, tf.TypeSpec]]:
+    """``(path, spec)`` of every tensor spec in a dataset's nested ``element_spec``."""
+    if isinstance(spec, dict):
+        return [item for key, value in spec.items() for item in _flat_specs(value, f"{path}[{key!r}]")]
+    if isinstance(spec, (tuple, list)):
+        return [item for i, value in enumerate(spec) for item in _flat_specs(value, f"{path}[{i}]")]
+    return [(path, spec)]
 
 
 def distribute_eval_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
