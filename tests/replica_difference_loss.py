@@ -164,13 +164,19 @@ def build_terms(settings, strategy=None, weights=None):
     return model
 
 
-def terms_and_gradients(model, x, y, sample_weight):
+def forward_and_gradients(model, x, y, sample_weight):
+    """``(y_pred, loss, gradients)`` of one training step's loss (zeros for variables it does not reach)."""
     with tf.GradientTape() as tape:
         y_pred = model(x, training=True)
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
     variables = model.trainable_variables
     grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
              for g, v in zip(tape.gradient(loss, variables), variables)]
+    return y_pred, loss, grads
+
+
+def terms_and_gradients(model, x, y, sample_weight):
+    y_pred, _, grads = forward_and_gradients(model, x, y, sample_weight)
     terms = model.loss_terms(y, y_pred, sample_weight, x=x, training=True)
     return terms, grads
 
@@ -261,13 +267,7 @@ def lm_batch(model):
 
 
 def loss_and_gradient(model, *batch_):
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch_)
-    with tf.GradientTape() as tape:
-        y_pred = model(x, training=True)
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-    variables = model.trainable_variables
-    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-             for g, v in zip(tape.gradient(loss, variables), variables)]
+    _, loss, grads = forward_and_gradients(model, *keras.utils.unpack_x_y_sample_weight(batch_))
     return loss * float(tf.distribute.get_strategy().num_replicas_in_sync), grads  # as Keras logs it
 
 
