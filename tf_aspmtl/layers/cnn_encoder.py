@@ -58,10 +58,12 @@ class CNNEncoder(SentenceEncoder):
         embedded = tf.cast(embedded, self.compute_dtype)
         if mask is None:
             mask = tf.ones(tf.shape(embedded)[:2], dtype=tf.bool)
-        # No step at all (every text of the batch empty): one masked step, as a convolution needs one.
-        missing = tf.maximum(0, 1 - tf.shape(embedded)[1])
-        embedded = tf.pad(embedded, [[0, 0], [0, missing], [0, 0]])
-        mask = tf.pad(tf.cast(mask, tf.bool), [[0, 0], [0, missing]])
+        # No step at all (every text of the batch empty): one masked step, as a convolution needs one (a cond, so
+        # the usual batch is not copied).
+        mask = tf.cast(mask, tf.bool)
+        embedded, mask = tf.cond(
+            tf.shape(embedded)[1] > 0, lambda: (embedded, mask),
+            lambda: (tf.pad(embedded, [[0, 0], [0, 1], [0, 0]]), tf.pad(mask, [[0, 0], [0, 1]])))
         # Zero the padded inputs so that "same" padding sees zeros, as at the edges.
         embedded = embedded * tf.cast(mask, embedded.dtype)[..., None]
         keep = mask[..., None]

@@ -99,8 +99,10 @@ class FusedLSTM(keras.layers.Layer):
         embedded = tf.cast(embedded, self.compute_dtype)
         lengths = lengths_from_mask(mask, embedded)
         hidden = self.states(embedded)
-        # No step at all (every text of the batch empty): one zero state to read, masked below.
-        hidden = tf.pad(hidden, [[0, tf.maximum(0, 1 - tf.shape(hidden)[0])], [0, 0], [0, 0]])
+        # No step at all (every text of the batch empty): one zero state to read, masked below (a cond, so the
+        # usual batch's states are not copied).
+        hidden = tf.cond(tf.shape(hidden)[0] > 0, lambda: hidden,
+                         lambda: tf.zeros(tf.concat([[1], tf.shape(hidden)[1:]], 0), hidden.dtype))
         last = tf.gather_nd(hidden, tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(lengths)[0])], 1))
         return last * tf.cast(lengths > 0, last.dtype)[:, None]  # an empty text has the zero state
 
