@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from experiments.table_format import interval_verdict
+
 REFERENCE = "sp"
 """The setting every other one is paired with by seed (SP-MTL)."""
 PROBE_CACHE = ".probe.json"
@@ -97,12 +99,7 @@ def controlled_lines(pairs: list[dict[str, Any]]) -> list[str]:
              "| per seed (mean over tasks) | pairs where the first / second is better | 95 % interval over seeds says |",
              "|---|---|---:|---:|---|---|---|---|"]
     for p in pairs:
-        low, high = p["ci95"]
-        if low != low:  # one seed: no interval over seeds
-            interval, says = "–", "one seed: nothing shown"
-        else:
-            interval = f"[{low:+.2f}, {high:+.2f}]"
-            says = f"{p['a']} lower" if high < 0 else f"{p['b']} lower" if low > 0 else "no difference shown"
+        interval, says = interval_verdict(p["ci95"], f"{p['a']} lower", f"{p['b']} lower")
         lines.append(f"| {p['a']} − {p['b']} | {', '.join(map(str, p['seeds']))} | {p['pairs']} | "
                      f"**{p['mean']:+.2f}** | {interval} | "
                      f"{', '.join(f'{d:+.2f}' for d in p['per_seed_mean_over_tasks'])} | "

@@ -38,18 +38,22 @@ def format_mean_sd(mean: float, sd: float, seeds: int) -> str:
     return f"{mean:.1f}" if seeds == 1 else f"{mean:.1f} ± {sd:.1f}"
 
 
+def interval_verdict(ci95, first_lower: str, second_lower: str) -> tuple[str, str]:
+    """``(interval, verdict)`` of a paired comparison's 95 % interval over the seeds (``a - b``): ``first_lower``
+    when it lies below 0, ``second_lower`` above, else no difference shown; one seed (NaN): no interval, no claim."""
+    low, high = ci95
+    if math.isnan(low):
+        return "–", "one seed: nothing shown"
+    return (f"[{low:+.2f}, {high:+.2f}]",
+            first_lower if high < 0 else second_lower if low > 0 else "no difference shown")
+
+
 def pair_line(p: dict[str, Any]) -> str:
-    """One row of :data:`PAIR_HEADER`: the verdict is read off the 95 % interval over the seeds' mean differences;
-    with one seed there is no interval and no verdict."""
+    """One row of :data:`PAIR_HEADER`: the verdict is read off the 95 % interval over the seeds' mean differences
+    (:func:`interval_verdict`)."""
     seeds = ", ".join(str(s) for s in p["seeds"])
     per_seed = ", ".join(f"{d:+.2f}" for d in p["per_seed_mean_over_tasks"])
-    low, high = p["ci95"]
-    if math.isnan(low):  # one seed: no interval over seeds, so no claim
-        interval, verdict = "–", "one seed: nothing shown"
-    else:
-        interval = f"[{low:+.2f}, {high:+.2f}]"
-        verdict = (f"{LABELS[p['a']]} better" if high < 0 else f"{LABELS[p['b']]} better" if low > 0
-                   else "no difference shown")
+    interval, verdict = interval_verdict(p["ci95"], f"{LABELS[p['a']]} better", f"{LABELS[p['b']]} better")
     return (f"| {LABELS[p['a']]} − {LABELS[p['b']]} | {seeds} | {p['pairs']} | **{p['mean']:+.2f}** | "
             f"{interval} | {per_seed} | {p['a_better_pairs']} / {p['b_better_pairs']} | {verdict} |")
 

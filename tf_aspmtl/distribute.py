@@ -206,6 +206,14 @@ def all_replica_rows(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     return [context.all_gather(tf.identity(t), axis=0) for t in tensors]
 
 
+def replica_share(loss: tf.Tensor) -> tf.Tensor:
+    """A custom ``compute_loss``'s total as each replica returns it: divided by the replicas in sync (Keras sums the
+    replicas' gradients and multiplies its logged loss back, as its own compiled losses assume); as it is in one
+    process."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss * (1.0 / replicas) if replicas > 1 else loss
+
+
 def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_aspmtl.distribute import all_replica_rows
+from tf_aspmtl.distribute import all_replica_rows, replica_share
 from tf_aspmtl.layers.embedding import SparseReadEmbedding
 from tf_aspmtl.layers.encoders import FusedLSTM
 
@@ -292,10 +292,7 @@ class EncoderLanguageModel(keras.Model):
         total = tf.add_n(per_direction) / float(len(per_direction))
         for extra in self.losses:
             total += tf.cast(tf.reduce_sum(extra), total.dtype)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:  # Keras sums the replicas' gradients (and multiplies its logged loss back)
-            total = total * (1.0 / replicas)
-        return total
+        return replica_share(total)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Every metric in evaluation; the perplexities (full softmax, evaluation only) are left out in training."""

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_aspmtl.distribute import replica_share
 from tf_aspmtl.initializers import weight_initializer
 from tf_aspmtl.layers.feature_memory import FeatureMemory
 from tf_aspmtl.layers.gradient_reversal import GradientReversal
@@ -286,10 +287,7 @@ class MultiTaskClassifier(Task):
         total = terms["loss"]
         for extra in self.losses:  # regularisers, add_loss
             total += tf.cast(tf.reduce_sum(extra), total.dtype)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:  # each replica's gradient is summed, as Keras' own losses assume
-            total = total * (1.0 / replicas)
-        return total
+        return replica_share(total)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if self.discriminator is not None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_aspmtl.distribute import all_replica_rows
+from tf_aspmtl.distribute import all_replica_rows, replica_share
 from tf_aspmtl.layers.sparse_linear_head import (SparseLinearHead, load_interleaved_task_kernels, sparse_matmul,
                                                  task_kernel_slice, task_sparse_matmul)
 from tf_aspmtl.metrics import PerTaskAccuracy
@@ -327,8 +327,7 @@ class SharedPrivateNgramClassifier(Task):
             l2_loss = tf.reduce_sum(tf.square(self.shared_kernel)) + tf.reduce_sum(tf.square(self.private_kernel))
             self.l2_loss_tracker.update_state(l2_loss)
             total += self.l2 * l2_loss
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return total * (1.0 / replicas) if replicas > 1 else total
+        return replica_share(total)
 
     def _smoothed_targets(self, labels: tf.Tensor, task_ids: tf.Tensor) -> tf.Tensor:
         """float32 ``[batch, max_classes]``: ``1 - e`` on each row's label plus ``e / n`` on its task's ``n``
