@@ -165,6 +165,17 @@ def _lazy_vs_adam() -> dict[str, Any]:
     return {**figures, "every_seed_better": every}
 
 
+def _held_out_repeats() -> dict[str, int]:
+    """Unlabelled reviews the best configuration's seed-0 run dropped as repeats of a dev or test review, its
+    ``self_training.dropped_repeats_of_dev_or_test`` summed over the tasks: now (exact or edited copies) and in the
+    run that dropped exact repeats only."""
+    def dropped(relative: str) -> int:
+        return sum(_json(relative)["self_training"]["dropped_repeats_of_dev_or_test"].values())
+
+    now, exact = dropped("best/best_seed0.json"), dropped("best/previous_exact_repeats/best_seed0.json")
+    return {"now": now, "exact": exact, "edited": now - exact}
+
+
 def _cap_time_ratio() -> dict[str, float]:
     base = _json("speed_asp_mtl_lazy_adam.json")["wall_time_s"]
     return {str(n): _json(f"runs_asp/maxlen{n}_lazy-adam_seed0.json")["wall_time_s"] / base for n in (400, 100)}
@@ -364,7 +375,7 @@ def results_markdown(blocks: dict[str, str], command: str) -> str:
         "analysis": lambda: _body((RESULTS / "analysis.md").read_text(encoding="utf-8")),
         "adversary_sweep": _adversary_sweep, "temperatures": _temperatures, "speed_gaps": speed_gaps, "speed_reruns": speed_reruns,
         "best_is_ngram": lambda: best.is_ngram(json.loads(best.result_path(0).read_text(encoding="utf-8"))),
-        "optimiser_rows": _optimiser_rows, "lazy_vs_adam": _lazy_vs_adam, "cap_time_ratio": _cap_time_ratio,
+        "optimiser_rows": _optimiser_rows, "lazy_vs_adam": _lazy_vs_adam, "held_out_repeats": _held_out_repeats, "cap_time_ratio": _cap_time_ratio,
         "train_speed_rows": _train_speed_rows, "train_speed_goals": _train_speed_goals, "padding_at_16": lambda: {
             m["name"]: m["padding_ratio"] for m in _json("bench_train.json")["models"] if m["batch_size"] == 16},
         "profile_rows": _profile_rows, "serving_rows": _serving_rows, "serving_goals": _serving_goals,
