@@ -28,7 +28,7 @@ def build_embedding_matrix(vocabulary, words, vectors, seed=0, scale=0.1):
             a `TextVectorizer`, id 1 is OOV, which gets a random row).
         words: list of str. Words of the pre-trained vectors.
         vectors: np.ndarray [len(words), dim]. Pre-trained vectors.
-        seed: int. Seed of the random rows.
+        seed: int or sequence of ints. Seed of the random rows (`np.random.default_rng`'s).
         scale: float. Half-width of the uniform range of the random rows.
 
     Returns:

@@ -349,16 +349,18 @@ def word2vec_embedding_matrix(
 _W2V_OPTIONS = ("epochs", "min_count", "sg", "window", "workers")
 
 
-def word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs):
+def word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs, random_rows_seed=None):
     """`(matrix, stats, words)`: `word2vec_embedding_matrix` of a vocabulary, and the words word2vec has.
 
     Args:
         vocabulary: list of str. Token of each id (id 0 padding).
         texts: sequence of str. The word2vec corpus.
         dim: int. Vector size.
-        seed: int. Seed of word2vec and of the random rows.
+        seed: int. Seed of word2vec and, unless `random_rows_seed` is given, of the random rows.
         cache_dir: str, os.PathLike or None. See `train_word2vec`.
         w2v_kwargs: dict. More `train_word2vec` arguments (`window`, `min_count`, `epochs`, `workers`, `sg`).
+        random_rows_seed: int, sequence of ints or None. Seed of the random rows of the tokens word2vec lacks
+            (None: `seed`); a block stacked beside another seeded one passes its own stream here.
     """
     unknown = sorted(set(w2v_kwargs) - set(_W2V_OPTIONS))
     if unknown:
@@ -368,6 +370,7 @@ def word2vec_block(vocabulary, texts, dim, seed, cache_dir, w2v_kwargs):
         )
     defaults = {"window": 5, "min_count": 2, "epochs": 5, "workers": 1, "sg": 1}  # train_word2vec's
     words, vectors, info = _word2vec(texts, cache_dir, dim=dim, seed=seed, **{**defaults, **w2v_kwargs})
-    matrix, stats = build_embedding_matrix(vocabulary, words, vectors, seed=seed)
+    rows_seed = seed if random_rows_seed is None else random_rows_seed
+    matrix, stats = build_embedding_matrix(vocabulary, words, vectors, seed=rows_seed)
     info.pop("key", None)
     return matrix, {**stats, **info}, words

@@ -119,8 +119,9 @@ def embedding_matrix(
     - "word2vec": `word2vec_embedding_matrix` of `dim` dims, [V, dim].
     - "glove+word2vec": [V, dim], the GloVe matrix in columns [0, 50)
       and a word2vec matrix of `dim - 50` dims in the rest; each block
-      has its own source's random rows for the tokens it lacks, row 0 is
-      zeros.
+      has its own source's random rows for the tokens it lacks, drawn
+      from a stream of its own (the GloVe block's from `seed`, the
+      word2vec block's from `(seed, 1)`), row 0 is zeros.
 
     Args:
         kind: str. One of `EMBEDDING_KINDS`.
@@ -172,8 +173,11 @@ def embedding_matrix(
         known.update(words)
     if kind in ("word2vec", "glove+word2vec"):
         w2v_dim = dim if kind == "word2vec" else dim - GLOVE_DIM
+        # Beside GloVe, the word2vec block's random rows come from a stream of their own: drawn from the same seed,
+        # its row i would repeat the GloVe block's rows 2i and 2i + 1 (one uniform stream, read in wider rows).
+        rows_seed = (seed, 1) if kind == "glove+word2vec" else None
         matrix, stats["word2vec"], words = word2vec_block(
-            vocabulary, texts, w2v_dim, seed, cache_dir, w2v_kwargs
+            vocabulary, texts, w2v_dim, seed, cache_dir, w2v_kwargs, random_rows_seed=rows_seed
         )
         blocks.append(matrix)
         known.update(words)
