@@ -22,14 +22,12 @@ from tf_aspmtl.models.length_sorted_chunks import length_sorted_map
 from tf_aspmtl.models.reversal_warmup import with_reversal_warmup
 from tf_aspmtl.models.shared_private_backbone import FEATURES, PRIVATE, SHARED, SharedPrivateBackbone
 from tf_aspmtl.models.task import LOGITS, PROBABILITIES, ServingFunction, Task
-from tf_aspmtl.models.transfer import TRANSFER_MODES, transfer_backbone
+from tf_aspmtl.models.transfer import FREEZABLE, transfer_arguments
 from tf_aspmtl.objective import (CONFUSION_LOGITS, DISCRIMINATOR_LOGITS, MEMORY_FEATURES, MEMORY_LOGITS,
                                  MEMORY_TASK_ID, MultiTaskObjective)
 from tf_aspmtl.preprocessing.multitask_preprocessor import TASK, TASK_ID, TEXT, TOKEN_IDS, MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.task_preprocessor import raw_inputs
 from tf_aspmtl.serialization import deserialize_fields
-
-FREEZABLE = ("embedding", "shared_encoder")
 
 
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
@@ -379,22 +377,10 @@ class MultiTaskClassifier(Task):
             compile: bool. Compile with the defaults of :meth:`compile`.
             **kwargs: other constructor arguments of the new model (dropout, name, seed: this model's unless given).
         """
-        if mode not in TRANSFER_MODES:
-            raise ValueError(f"Unknown transfer mode {mode!r}; expected one of {list(TRANSFER_MODES)}")
-        if mode == "sc" and difference_weight:
-            raise ValueError("difference_weight needs a private encoder: use mode='bc'.")
-        backbone, preprocessor = transfer_backbone(self.backbone, self.preprocessor, task, classes, mode)
-        objective = MultiTaskObjective(difference_weight=difference_weight,
-                                       difference_normalization=self.objective.difference_normalization)
-        if "frozen" in kwargs:  # what is frozen follows train_shared
-            raise ValueError("transfer freezes the copied embedding and shared encoder unless train_shared=True")
-        kwargs.setdefault("dropout", self.dropout)
-        kwargs.setdefault("name", f"{mode}_{task}")
-        kwargs.setdefault("seed", self.seed)
-        new = MultiTaskClassifier(backbone, preprocessor, objective, frozen=() if train_shared else FREEZABLE,
-                                  **kwargs)
-        backbone.embedding.set_weights(self.backbone.embedding.get_weights())
-        backbone.shared_encoder.set_weights(self.backbone.shared_encoder.get_weights())
+        new = MultiTaskClassifier(**transfer_arguments(self, task, classes, mode, train_shared, difference_weight,
+                                                       kwargs))
+        new.backbone.embedding.set_weights(self.backbone.embedding.get_weights())
+        new.backbone.shared_encoder.set_weights(self.backbone.shared_encoder.get_weights())
         if compile:
             new.compile()
         return new

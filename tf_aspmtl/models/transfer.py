@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
+from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+
+FREEZABLE = ("embedding", "shared_encoder")
+"""The parts of a :class:`MultiTaskClassifier` its ``frozen`` argument may name."""
 
 TRANSFER_MODES = ("sc", "bc")
 """``"sc"``: the shared encoder and a new output layer; ``"bc"``: plus a new private encoder for the task."""
@@ -47,3 +51,25 @@ def transfer_backbone(
         use_shared=True, use_private=mode == "bc", initializer=source.initializer, name="backbone",
     )
     return backbone, new_preprocessor
+
+
+def transfer_arguments(source, task: str, classes: Sequence, mode: str, train_shared: bool,
+                       difference_weight: float, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The constructor arguments of :meth:`MultiTaskClassifier.transfer`'s new model (``source`` a trained one).
+
+    The backbone and preprocessor of :func:`transfer_backbone`, an objective
+    with the difference term alone (``difference_weight``, ``"bc"`` only) in
+    the source's normalisation, the copied parts frozen unless
+    ``train_shared``, and ``kwargs`` with the source's dropout and seed
+    unless given.
+    """
+    if mode == "sc" and difference_weight:
+        raise ValueError("difference_weight needs a private encoder: use mode='bc'.")
+    if "frozen" in kwargs:  # what is frozen follows train_shared
+        raise ValueError("transfer freezes the copied embedding and shared encoder unless train_shared=True")
+    backbone, preprocessor = transfer_backbone(source.backbone, source.preprocessor, task, classes, mode)
+    objective = MultiTaskObjective(difference_weight=difference_weight,
+                                   difference_normalization=source.objective.difference_normalization)
+    return {"backbone": backbone, "preprocessor": preprocessor, "objective": objective,
+            "frozen": () if train_shared else FREEZABLE, "dropout": source.dropout, "name": f"{mode}_{task}",
+            "seed": source.seed, **kwargs}
