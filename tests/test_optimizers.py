@@ -66,6 +66,22 @@ def test_clipping_sees_a_repeated_rows_gradient_summed_as_adam_does(clipping):
     np.testing.assert_array_equal(lazy[[0, 2, 4, 5]], _table().numpy()[[0, 2, 4, 5]])
 
 
+def test_weight_decay_moves_only_the_rows_a_step_touched_as_adams_would():
+    # Keras decays every weight before the step: a sparse gradient's untouched rows shrank at every step.
+    steps = [[1, 3, 3], [3, 1], [1, 3]]
+    lazy = _run(LazyAdam(learning_rate=0.1, weight_decay=0.5), _table(), [tf.constant(r) for r in steps])
+    dense = _run(keras.optimizers.Adam(learning_rate=0.1, weight_decay=0.5), _table(), [tf.constant(r) for r in steps],
+                 dense=True)
+    np.testing.assert_allclose(lazy[[1, 3]], dense[[1, 3]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(lazy[[0, 2, 4, 5]], _table().numpy()[[0, 2, 4, 5]])
+    assert not np.allclose(lazy[[1, 3]], _run(LazyAdam(learning_rate=0.1), _table(), [tf.constant(r) for r in steps])[[1, 3]])
+    bias = tf.Variable([1.0, -2.0])  # a dense gradient's variable decays whole, as in Adam
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(bias * 0.0)
+    LazyAdam(learning_rate=0.1, weight_decay=0.5).apply_gradients([(tape.gradient(loss, bias), bias)])
+    np.testing.assert_allclose(bias.numpy(), [0.95, -1.9], rtol=1e-6)
+
+
 def test_dense_gradient_is_plain_adam():
     def fit(optimizer):
         v = tf.Variable([[0.5, -1.0], [2.0, 0.3]])

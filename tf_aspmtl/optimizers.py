@@ -23,7 +23,7 @@ def _gather_rows(variable, rows):
     device reads only the rows. A ``tf.distribute`` strategy's mirrored
     variables have no such per-device read here; they take ``tf.gather``.
     """
-    table = getattr(variable, "value", variable)
+    table = variable.value if isinstance(variable, keras.Variable) else variable  # a tf.Variable's value is a method
     if tf.distribute.has_strategy():
         return tf.gather(table, rows)
     return table.sparse_read(rows)
@@ -70,10 +70,13 @@ class LazyAdam(keras.optimizers.Adam):
         Keras 3.15 unscales with ``g / loss_scale_factor``, which
         ``tf.IndexedSlices`` (the embedding's gradient) does not support; this
         divides the slices' values instead, then lets Keras go on unscaled.
-        With ``clipnorm``, ``global_clipnorm`` or ``clipvalue``, a sparse
+        It notes which variables have sparse gradients (:meth:`update_step` decays their touched rows only). With
+        ``clipnorm``, ``global_clipnorm`` or ``clipvalue``, a sparse
         gradient's repeated rows are summed first, so Keras clips the gradient
         Adam sees (the norm of its rows, each row's sum clipped), not its slices.
         """
+        variables = self._trainable_variables if trainable_variables is None else trainable_variables
+        self._row_decayed = {self._var_key(v) for g, v in zip(grads, variables) if isinstance(g, tf.IndexedSlices)}
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             grads = [_summed_rows(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         scale = self.loss_scale_factor
@@ -90,6 +93,12 @@ class LazyAdam(keras.optimizers.Adam):
         finally:
             self.loss_scale_factor = scale
 
+    def _use_weight_decay(self, variable):
+        """Keras' rule, except for a variable with a sparse gradient this step: :meth:`update_step` decays its rows."""
+        if self._var_key(variable) in getattr(self, "_row_decayed", ()):
+            return False
+        return super()._use_weight_decay(variable)
+
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
@@ -102,6 +111,10 @@ class LazyAdam(keras.optimizers.Adam):
 
         rows, position = tf.unique(gradient.indices)
         grad = tf.math.unsorted_segment_sum(tf.cast(gradient.values, dtype), position, tf.shape(rows)[0])
+        if self.weight_decay is not None and super()._use_weight_decay(variable):  # before the step, as Keras does
+            decay = tf.cast(self.learning_rate, dtype) * tf.cast(self.weight_decay, dtype)
+            self.assign_sub(variable, tf.IndexedSlices(_gather_rows(variable, rows) * decay, rows,
+                                                       gradient.dense_shape))
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         m_rows = beta_1 * _gather_rows(m, rows) + (1 - beta_1) * grad
