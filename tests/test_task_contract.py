@@ -117,3 +117,14 @@ def test_the_served_function_of_a_task_gives_predicts_probabilities(trained):
     expected = model.predict({"text": texts, "task": ["dvd"] * 3}, verbose=0)
     np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
     assert [label.decode() for label in out["label"].numpy()] == [["neg", "pos"][i] for i in expected.argmax(1)]
+
+
+def test_evaluate_reports_the_loss_keras_callbacks_monitor_by_default(trained):
+    # The n-gram model reported its task loss only: EarlyStopping("val_loss"), ModelCheckpoint and
+    # ReduceLROnPlateau (whose default monitor is val_loss) warned and never acted on it.
+    kind, model = trained
+    scores = model.evaluate(X, ROWS.label, verbose=0, return_dict=True)
+    if kind == "ensemble":  # never trained by fit: no objective, no loss (its evaluate's docstring)
+        assert "loss" not in scores
+    else:
+        assert "loss" in scores and np.isfinite(scores["loss"]), (kind, sorted(scores))

@@ -125,10 +125,12 @@ def test_search_takes_the_preprocessor_raw_rows_and_raw_labels_and_reports_its_t
     assert {"adversarial_weight", "difference_weight", "learning_rate", "dropout", "val_acc_books"} <= set(frame)
     base = TrainConfig(tasks=tuple(TASKS), encoder="cnn", embedding="random", max_length=8, epochs=5)
     config = best_train_config(base, best.hyperparameters.values)
-    assert config["epochs"] == 5 and config["hidden_dim"] == 4 and config["tasks"] == TASKS
-    # Hyperband's epochs become the config's; its bookkeeping is dropped; a float step's noise is rounded away.
+    # The winner trains as the main job does (up to 15 epochs, patience 3), not for the trials' budget of 5.
+    assert (config["epochs"], config["patience"]) == (15, 3) and (TrainConfig().epochs, TrainConfig().patience) == (15, 3)
+    assert config["hidden_dim"] == 4 and config["tasks"] == TASKS and config["max_length"] == 8
+    # Hyperband's bookkeeping (its epochs too) is dropped; a float step's noise is rounded away.
     assert best_train_config(base, {"tuner/epochs": 2, "tuner/bracket": 0, "dropout": 0.30000000000000004}) == \
-        {**base.to_dict(), "tasks": TASKS, "epochs": 2, "dropout": 0.3}
+        {**base.to_dict(), "tasks": TASKS, "epochs": 15, "patience": 3, "dropout": 0.3}
     assert TrainConfig.from_dict(config).adversarial_weight == pytest.approx(0.05)  # the paper's point came first
     with pytest.raises(ValueError, match="'lambda' is not a TrainConfig field"):
         best_train_config(base, {"lambda": 0.1})

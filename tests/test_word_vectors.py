@@ -98,3 +98,19 @@ def test_glove_embedding_matrix_for_vectorizer(glove):
         np.testing.assert_array_equal(matrix[i], vectors[words.index(token)])
     assert stats["covered"] == len(vocab) - 3  # All but "zzqxw".
     assert not matrix[0].any()
+
+
+def test_a_family_says_so_when_its_size_drops_glove_for_random_vectors():
+    # embedding_dim=100 silently trained from random vectors while the paper's GloVe was the documented default.
+    import warnings
+
+    import tf_aspmtl
+
+    train = pd.DataFrame({"text": ["good book", "dull book", "fine film", "dull film"],
+                          "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=4)
+    with pytest.warns(UserWarning, match=r"GloVe 6B vectors are 50-d, so embedding_dim=8 starts from random"):
+        tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=8, hidden_dim=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said explicitly: no warning
+        tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=8, hidden_dim=2, word_vectors="random")

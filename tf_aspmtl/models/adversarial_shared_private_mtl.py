@@ -18,7 +18,15 @@ class AdversarialSharedPrivateMTL(_Family):
         preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor` of at least two tasks.
         adversarial_weight: float. lambda.
         difference_weight: float. gamma.
-        **kwargs: as :class:`MultiTaskClassifier`.
+        embedding_dim: int. Word vector size (50, GloVe 6B's).
+        encoder: str. ``"lstm"`` (the paper's), ``"bilstm"``, ``"lstm-max"``, ``"bilstm-max"`` or ``"cnn"``.
+        hidden_dim: int. Encoder size (LSTM units per direction, CNN filters per width); 100.
+        word_vectors: ``"glove"`` (the default when ``embedding_dim`` is 50), ``"random"`` (the default, with a
+            warning, for another size) or a matrix [vocabulary_size, embedding_dim].
+        **kwargs: the other family settings (``initializer``, ``shared_mean_projection``, ``vocabulary_size``;
+            :mod:`tf_aspmtl.models.family`), the objective's (``adversarial_objective``, ``task_weights``,
+            ``embedding_perturbation``, ...; :class:`~tf_aspmtl.objective.MultiTaskObjective`) and
+            :class:`MultiTaskClassifier`'s (``dropout``, ``seed``, ``name``...).
 
     Example:
     >>> import pandas as pd

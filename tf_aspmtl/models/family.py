@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -70,7 +71,8 @@ class _Family(MultiTaskClassifier):
         hidden_dim: int. Encoder size (LSTM units per direction, CNN filters per width).
         word_vectors: ``"glove"`` (GloVe 6B 50-d for the preprocessor's
             vocabulary; the default with an adapted preprocessor and
-            ``embedding_dim`` 50), ``"random"``, or a matrix [vocabulary_size, embedding_dim].
+            ``embedding_dim`` 50), ``"random"`` (the default, with a warning,
+            for another size), or a matrix [vocabulary_size, embedding_dim].
         initializer: str. How the weights start: ``"default"`` (Keras' defaults) or
             ``"uniform"`` (every kernel, and random word vectors, U(-0.1, 0.1), as in the paper);
             see :mod:`tf_aspmtl.initializers`.
@@ -122,6 +124,11 @@ class _Family(MultiTaskClassifier):
     def _init_word_vectors(self, word_vectors) -> None:
         if word_vectors is None:
             word_vectors = "glove" if self.backbone.embedding_dim == 50 else "random"
+            if word_vectors == "random":
+                warnings.warn(f"{type(self).__name__}: GloVe 6B vectors are 50-d, so embedding_dim="
+                              f"{self.backbone.embedding_dim} starts from random word vectors; pass "
+                              "word_vectors='random' (or a matrix) to say so, embedding_dim=50 for GloVe",
+                              UserWarning, stacklevel=2)
         if isinstance(word_vectors, str):
             if word_vectors not in WORD_VECTORS:
                 raise ValueError(f"Unknown word_vectors {word_vectors!r}; expected one of {list(WORD_VECTORS)} or a matrix")

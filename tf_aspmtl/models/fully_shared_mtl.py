@@ -13,5 +13,6 @@ class FullySharedMTL(_Family):
 
     Args:
         preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`.
-        **kwargs: as :class:`MultiTaskClassifier`.
+        **kwargs: :class:`AdversarialSharedPrivateMTL`'s family settings (``embedding_dim``, ``encoder``,
+            ``hidden_dim``, ``word_vectors``, ...).
     """

@@ -13,8 +13,9 @@ class SharedPrivateMTL(_Family):
 
     Args:
         preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`.
-        **kwargs: as :class:`MultiTaskClassifier` (a ``difference_weight`` or
-            ``adversarial_weight`` given here is kept, saved and reloaded).
+        **kwargs: :class:`AdversarialSharedPrivateMTL`'s family settings (``embedding_dim``, ``encoder``,
+            ``hidden_dim``, ``word_vectors``, ...); a ``difference_weight`` or
+            ``adversarial_weight`` given here is kept, saved and reloaded.
     """
 
     use_private_encoders = True

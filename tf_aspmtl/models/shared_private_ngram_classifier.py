@@ -224,8 +224,8 @@ class SharedPrivateNgramClassifier(Task):
 
     @property
     def metrics(self):
-        trackers = [self.task_loss_tracker, self.task_accuracy]
-        return trackers + [self.l2_loss_tracker] if self.l2 > 0 else trackers
+        """Keras' (``loss``, the task loss, the accuracies), and the L2 term's mean only when ``l2 > 0``."""
+        return [m for m in super().metrics if m is not self.l2_loss_tracker or self.l2 > 0]
 
     # ----------------------------------------------------------- forward
     def call(self, inputs, training=None):

@@ -14,7 +14,9 @@ class SingleTaskClassifier(_Family):
     Args:
         preprocessor: a :class:`~tf_aspmtl.preprocessing.MultiTaskPreprocessor`
             of exactly one task (or a one-element list of task names).
-        **kwargs: as :class:`MultiTaskClassifier` (encoder, sizes...).
+        **kwargs: :class:`AdversarialSharedPrivateMTL`'s family settings (``embedding_dim``, ``encoder``,
+            ``hidden_dim``, ``word_vectors``, ...), but no
+            objective weights.
     """
 
     def __init__(self, preprocessor=None, **kwargs):

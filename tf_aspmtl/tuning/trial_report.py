@@ -13,6 +13,9 @@ import pandas as pd
 from tf_aspmtl.training.train_config import TrainConfig
 from tf_aspmtl.tuning.aspmtl_hypermodel import OBJECTIVE, OBJECTIVE_NAME
 
+SEARCH_BUDGET = ("epochs", "patience")
+"""The settings of a trial's training length: the winner's config takes the main job's instead."""
+
 HYPERBAND_KEYS = {"tuner/epochs": "epochs", "tuner/initial_epoch": "initial_epoch", "tuner/bracket": "bracket",
                   "tuner/round": "round", "tuner/trial_id": "resumed_from"}
 """Hyperband's bookkeeping values of a trial, and their columns in :func:`trials_frame`."""
@@ -58,21 +61,25 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def best_train_config(base: TrainConfig, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with a trial's searched ``values`` put in: a JSON-ready :class:`TrainConfig` dict.
+    """``base`` with a trial's searched ``values`` put in: a JSON-ready :class:`TrainConfig` dict, to train the winner.
+
+    A trial's training length is the search's budget, not the winner's: ``epochs`` and ``patience`` are the main
+    job's (:class:`TrainConfig`'s defaults: up to 15 epochs, the epoch chosen on dev), whatever the trials had
+    (``base``'s, or Hyperband's ``tuner/epochs``). Every other setting of ``base`` (tasks, model, ``max_length``,
+    vectors...) is kept: the hyperparameters were chosen under them.
 
     Args:
         base: the search's fixed settings.
-        values: the trial's ``hyperparameters.values`` (Hyperband's ``tuner/epochs`` becomes ``epochs``).
+        values: the trial's ``hyperparameters.values`` (Hyperband's bookkeeping is dropped).
 
     Raises:
         ValueError: a value names no TrainConfig field.
     """
     known = {f.name for f in fields(TrainConfig)}
-    config = base.to_dict()  # what a run records: fields recorded only when set are left out at their default
-    for name, value in values.items():
+    main_job = TrainConfig()
+    config = {**base.to_dict(), **{name: getattr(main_job, name) for name in SEARCH_BUDGET}}
+    for name, value in values.items():  # to_dict: fields recorded only when set are left out at their default
         if name in HYPERBAND_KEYS:
-            if name == "tuner/epochs":
-                config["epochs"] = int(value)
             continue
         if name not in known:
             raise ValueError(f"Hyperparameter {name!r} is not a TrainConfig field; expected some of {sorted(known)}")
