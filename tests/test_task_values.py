@@ -57,3 +57,12 @@ def test_a_model_predicts_int_task_rows_as_the_tasks_of_those_names():
     by_name = model.predict({"text": TEXTS, "task": ["1", "1", "0", "0", "0"]}, verbose=0)
     np.testing.assert_allclose(by_int, by_name)
     assert (by_int[:2, 2] == 0).all() and (by_int[2:, 2] > 0).all()  # task "1" has no third class
+
+
+def test_classes_keyed_by_int_task_values_fix_the_classes_of_those_tasks():
+    # The frame's int tasks are the tasks "7" and "0"; classes= keyed by the same ints (as LabelMap and
+    # load_multitask_table take them) names those tasks, not "no entry for task(s) ['7', '0']".
+    frame = _frame([7, 7, 0, 0, 0])
+    pre = MultiTaskPreprocessor.from_frame(frame, max_length=4, classes={7: ["pos", "neg"], 0: ["up", "down"]})
+    assert pre.task_names == ["7", "0"]
+    assert pre.classes("7") == ["pos", "neg"] and pre.classes("0") == ["up", "down"]

@@ -238,6 +238,7 @@ def tasks_and_classes(
         learnt = LabelMap.from_frame(frame.assign(**{task_column: frame[task_column].astype(str)}), task_column,
                                      label_column)
         classes = {t: learnt.classes(t) for t in tasks}
+    classes = {str(plain_scalar(t)): labels for t, labels in classes.items()}  # tasks are named by their text form
     missing = [t for t in tasks if t not in classes]
     if missing:
         raise ValueError(f"classes has no entry for task(s) {missing}")
