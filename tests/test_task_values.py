@@ -66,3 +66,15 @@ def test_classes_keyed_by_int_task_values_fix_the_classes_of_those_tasks():
     pre = MultiTaskPreprocessor.from_frame(frame, max_length=4, classes={7: ["pos", "neg"], 0: ["up", "down"]})
     assert pre.task_names == ["7", "0"]
     assert pre.classes("7") == ["pos", "neg"] and pre.classes("0") == ["up", "down"]
+
+
+def test_an_int_task_id_out_of_range_is_refused_in_the_graph_by_name():
+    # Ids passed as tensors skipped task_ids' check: a gather then failed with "indices[0] = 5 is not in [0, 2)"
+    # on a CPU, or read zeros on a GPU.
+    frame = pd.DataFrame({"text": ["good", "bad", "fine", "poor"], "task": ["a", "a", "b", "b"],
+                          "label": ["pos", "neg", "pos", "neg"]})
+    pre = MultiTaskPreprocessor.from_frame(frame, max_length=4)
+    assert pre.graph_task_ids(tf.constant([1, 0]), ids=True).numpy().tolist() == [1, 0]
+    for bad in ([0, 5], [-1]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"a task id is outside \[0, 2\)"):
+            pre.graph_task_ids(tf.constant(bad), ids=True)

@@ -266,7 +266,12 @@ class TaskPreprocessor(keras.layers.Layer):
         if task.dtype.is_integer and self._integer_names and not ids:
             hint = f"the task names include integers {list(self._integer_names)}, so an int {TASK!r} is a name"
             return task_ids_from_names(self.task_names, tf.strings.as_string(task), hint)
-        return tf.cast(tf.reshape(task, [-1]), tf.int32)
+        task_ids = tf.cast(tf.reshape(task, [-1]), tf.int32)
+        in_range = tf.reduce_all((task_ids >= 0) & (task_ids < self.num_tasks))
+        check = tf.debugging.Assert(in_range, [f"a task id is outside [0, {self.num_tasks}) (tasks "
+                                               f"{self.task_names}); the ids:", task_ids], summarize=20)
+        with tf.control_dependencies([check]):  # else a gather reads another row, or zeros on a GPU
+            return tf.identity(task_ids)
 
     def input_task_ids(self, inputs: Mapping[str, Any]) -> tf.Tensor:
         """The task ids [batch] of a batch of raw inputs: ``"task"`` (as in the data) or else ``"task_id"`` (ids)."""
