@@ -63,7 +63,7 @@ def read_config_file(path: str | os.PathLike, what: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
             loaded = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: cannot read a {what} ({err})") from None
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: expected a JSON object of {what} fields")
