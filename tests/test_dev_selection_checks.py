@@ -56,3 +56,15 @@ def test_a_recorded_compile_config_refuses_another_learning_rate_and_an_unrecord
     as_if_killed(tmp_path / "before")
     _fit(tmp_path / "before", plain_model(learning_rate=0.05), epochs=2, record_compile_config=True)
     assert COMPILE_CONFIG in json.loads((tmp_path / "before" / "state.json").read_text())["run_identity"]
+
+
+def test_a_finished_folder_of_another_epoch_count_is_refused_by_name(tmp_path):
+    # A run finished after its 1 epoch is no 3-epoch run: reporting it as one would be another run's numbers.
+    _fit(tmp_path / "fewer", epochs=1, patience=5)
+    with pytest.raises(RunFolderError, match=r"'epochs': \(1, 3\)"):
+        _fit(tmp_path / "fewer", epochs=3, patience=5)
+    # A run that trained 2 epochs may have selected its second: no 1-epoch run could have.
+    _fit(tmp_path / "more", epochs=2, patience=5)
+    with pytest.raises(RunFolderError, match=r"'epochs': \(2, 1\)"):
+        _fit(tmp_path / "more", epochs=1, patience=5)
+    assert _fit(tmp_path / "more", epochs=2, patience=5).epochs_run == 2  # the same count reuses it

@@ -83,11 +83,13 @@ class DevSelection(keras.callbacks.Callback):
             recorded it (``model_fingerprint(model, keep_build_configs=True)``).
             A folder that recorded it resumes too (and records
             ``run_identity`` from its next epoch on).
+        epochs: optional int. The most epochs of the run, recorded in ``state.json`` (:attr:`recorded_epochs`
+            after :meth:`resume`), so a later call can tell a finished run of another epoch count.
     """
 
     def __init__(self, run_dir: str | os.PathLike, monitor: str = "val_mean_task_accuracy", patience: int = 3,
                  mode: str = "max", run_identity: dict[str, str] | None = None,
-                 legacy_run_identity: dict[str, str] | None = None):
+                 legacy_run_identity: dict[str, str] | None = None, epochs: int | None = None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min'; got {mode!r}")
@@ -99,6 +101,8 @@ class DevSelection(keras.callbacks.Callback):
         self.mode = mode
         self.run_identity = dict(run_identity) if run_identity is not None else None
         self.legacy_run_identity = dict(legacy_run_identity) if legacy_run_identity is not None else None
+        self.epochs = None if epochs is None else int(epochs)
+        self.recorded_epochs: int | None = None  # the most epochs the folder's state recorded (None: not recorded)
         self.history: list[dict[str, float]] = []
         self.previous_wall_time_s = 0.0
         self.processes = 0
@@ -195,6 +199,9 @@ class DevSelection(keras.callbacks.Callback):
         self.processes = int(state.get("processes", 1))
         self.finished = bool(state.get("finished", False))
         self.stopped_early = bool(state.get("stopped_early", False))
+        recorded_epochs = state.get("epochs")
+        self.recorded_epochs = (recorded_epochs if isinstance(recorded_epochs, int)
+                                and not isinstance(recorded_epochs, bool) else None)
         if state.get("format") is None:  # the first format: one backup, the best file, no checksums
             backup, best = state.get("backup"), self.best_epoch
             self._backups = [{"file": backup, "epoch": self.epochs_done, "sha256": None}] if backup else []
@@ -341,6 +348,7 @@ class DevSelection(keras.callbacks.Callback):
             "monitor": self.monitor,
             "mode": self.mode,
             "patience": self.patience,
+            **({} if self.epochs is None else {"epochs": self.epochs}),
             "epochs_done": self.epochs_done,
             "best_epoch": self.best_epoch,
             "finished": self.finished,

@@ -16,6 +16,7 @@ from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.training.dev_selection import DevSelection
 from tf_aspmtl.training.model_fingerprint import compile_fingerprint, model_fingerprint
 from tf_aspmtl.training.non_finite_loss import StopOnNonFiniteLoss
+from tf_aspmtl.training.run_folder import RunFolderError
 from tf_aspmtl.training.tensorboard_logs import TensorBoardLogs, remove_empty_event_files
 
 logger = logging.getLogger("tf_aspmtl.training")
@@ -77,8 +78,9 @@ def fit_with_dev_selection(
     run whose training had finished is not trained again: the best weights
     are loaded. The folder records what run it holds (the model's
     :func:`~tf_aspmtl.training.model_fingerprint.model_fingerprint` and
-    ``steps_per_epoch``, with its ``patience`` and selection mode); a folder of another run is refused with the
-    fields that differ named, even when its weights would fit this model. A NaN or infinite loss raises
+    ``steps_per_epoch``, with its ``patience``, selection mode and ``epochs``); a folder of another run is refused
+    with the fields that differ named, even when its weights would fit this model (a run not finished may go on to
+    more ``epochs``; a finished one is another run's unless patience stopped it by then). A NaN or infinite loss raises
     :class:`~tf_aspmtl.training.NonFiniteLossError`. A training dataset object serves one run in a process: one
     an earlier call trained from is refused with a ValueError (iterated again, a seeded ``tf.data`` shuffle draws
     other orders), so build it again to resume after an error or to train another run.
@@ -132,8 +134,9 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
     run_identity = {**model_fingerprint(model), **steps}
     legacy_run_identity = {**model_fingerprint(model, keep_build_configs=True), **steps}  # folders written before
     selection = DevSelection(run_dir, monitor=monitor, patience=patience, run_identity=run_identity,
-                             legacy_run_identity=legacy_run_identity)
+                             legacy_run_identity=legacy_run_identity, epochs=epochs)
     done = selection.resume()
+    _check_epochs(selection, epochs)
     if done:
         logger.info("resuming %s: %d epoch(s) finished by %d earlier process(es), %.0f s so far; best epoch %s",
                     run_dir, done, selection.processes, selection.previous_wall_time_s, selection.best_epoch)
@@ -173,6 +176,33 @@ def _fit(model, train, steps_per_epoch, dev, run_dir, epochs, patience, monitor,
         # counts it too (DevSelection records its processes plus this one).
         processes=selection.processes + 1 if trained_here else selection.processes,
     )
+
+
+def _check_epochs(selection: DevSelection, epochs: int) -> None:
+    """Refuses a folder whose run cannot be this one of ``epochs`` epochs, naming both counts.
+
+    A finished run is reused as it is: one that ran out of epochs is another run than one of more (which would have
+    trained on) or fewer (which could not have selected its later epochs); one stopped by its patience is the same
+    run for any count from its last epoch on. A run not finished continues to ``epochs``, unless it trained more.
+
+    Raises:
+        RunFolderError: the folder holds a run of another epoch count.
+    """
+    done = selection.epochs_done
+    if not done:
+        return
+    recorded = selection.recorded_epochs
+    if selection.finished and not selection.stopped_early:
+        same = recorded == epochs if recorded is not None else done == epochs
+    else:
+        same = done <= epochs
+    if not same:
+        theirs = recorded if recorded is not None else done
+        raise RunFolderError(
+            f"{selection.state_path} records a run of {theirs} epoch(s) ({done} trained"
+            f"{', finished' if selection.finished else ''}), which is not this run of {epochs} (field: (that run, "
+            f"this one) {{'epochs': ({theirs}, {epochs})}}); give this run its own folder (or remove that one to "
+            "start afresh)")
 
 
 def _refuse_a_read_stream(train, run_dir: Path) -> None:
