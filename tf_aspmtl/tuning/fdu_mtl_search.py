@@ -29,6 +29,9 @@ SEARCH_SETTINGS = "search_settings.json"
 """The file in a search's project folder that records the settings it was started with."""
 RESUMABLE_CHANGES = ("trials", "verbose", "results", "overwrite", "data_dir")
 """Settings that may change when a search is resumed; every other one must match."""
+NOT_SEARCHED = {"unlabeled_fraction": 0.0, "lm_pretrain_epochs": 0, "self_training_threshold": 0.0}
+"""TrainConfig fields whose training a search does not do (unlabelled rows in the batches, language-model
+pretraining, self-training), with their off values: a search config with one on is refused, not searched without it."""
 
 
 @dataclasses.dataclass
@@ -165,13 +168,19 @@ def search_fdu_mtl(config: TrainConfig, tuner: str, trials: int, directory: str 
         verbose: Keras ``fit`` verbosity.
 
     Raises:
-        ValueError: a fixed name that the family does not search, or a project of other settings.
+        ValueError: a fixed name that the family does not search, a setting of ``config`` whose training a search
+            does not do (:data:`NOT_SEARCHED`), or a project of other settings.
     """
     allowed = searched_hyperparameters(config.model)
     unknown = sorted(set(fixed or {}) - set(allowed))
     if unknown:
         raise ValueError(f"fixed hyperparameter(s) {unknown} are not searched for {config.model!r}; "
                          f"expected some of {list(allowed)}")
+    on = [name for name, off in NOT_SEARCHED.items() if getattr(config, name) != off]
+    if on:
+        raise ValueError(f"{', '.join(f'TrainConfig.{name}={getattr(config, name)!r}' for name in on)}: a search "
+                         f"trains without {'it' if len(on) == 1 else 'them'} (unlabelled rows, language-model "
+                         "pretraining and self-training are experiments.train's); leave them off to search")
     role = distributed_role()
     project_dir = Path(directory) / project_name
     with project_lock(directory, project_name, role):  # a second chief (or single search) is refused by name
@@ -186,7 +195,8 @@ def search_fdu_mtl(config: TrainConfig, tuner: str, trials: int, directory: str 
         train, dev, corpus = search_data(config, data_dir, max_rows_per_task)
         logger.info("%s: %d train and %d dev rows over %d tasks (test is not read)", role, len(train), len(dev),
                     len(tasks))
-        vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens, name="text_vectorizer")
+        vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens,
+                                    truncation=config.truncation, name="text_vectorizer")
         vectorizer.adapt(train["text"].tolist())
         preprocessor = MultiTaskPreprocessor(tasks, {t: list(FDU_MTL_CLASS_NAMES) for t in tasks},
                                              text_vectorizer=vectorizer, name="preprocessor")
