@@ -421,3 +421,31 @@ def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_a
     run(SMALL, out, root, verbose=0)
     assert len(fits) == 1, "only the student trains: the teacher's best weights are loaded"
     pd.testing.assert_frame_equal(pd.read_parquet(out / "model" / PSEUDO_LABELS), pseudo)
+
+
+def test_a_damaged_teacher_record_or_pseudo_label_file_is_made_again_from_the_finished_teacher(tmp_path, monkeypatch,
+                                                                                                caplog):
+    fits = []
+
+    def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
+        fits.append(run_dir)
+        return SelectionResult(history={"val_mean_task_accuracy": [0.7, 0.8]}, best_epoch=2, epochs_run=2,
+                               stopped_early=False, resumed_from_epoch=0, wall_time_s=1.5, processes=1)
+
+    monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)
+    unlabeled = rows({"books": [0.95, 0.02, 0.6, 0.97], "dvd": [0.99, 0.01]})
+    group_dir = tmp_path / "model"
+
+    def call():
+        return teacher_pseudo_labels(group_dir, EvaluatedTeacher, "train", 7, "dev", unlabeled, epochs=3,
+                                     patience=2, threshold=0.9, max_per_task=None)
+
+    pseudo, record, _ = call()
+    marker, labels = group_dir / TEACHER_DIR / TEACHER_DONE, group_dir / PSEUDO_LABELS
+    marker.write_text('{"dev_error": {"books": 25.')  # cut short (a bad copy, a failing disk)
+    labels.write_bytes(labels.read_bytes()[:20])
+    again, record_again, _ = call()  # the finished teacher is loaded and evaluated again: the same numbers
+    assert record_again == record and json.loads(marker.read_text()) == record
+    pd.testing.assert_frame_equal(again, pseudo)
+    pd.testing.assert_frame_equal(pd.read_parquet(labels), pseudo)
+    assert str(marker) in caplog.text and str(labels) in caplog.text

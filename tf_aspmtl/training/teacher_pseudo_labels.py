@@ -49,6 +49,31 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
+RECORD_KEYS = ("dev_error", "best_epoch", "history", "training_wall_time_s", "processes")
+"""What a teacher's record (:data:`TEACHER_DONE`) holds."""
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    missing = [k for k in RECORD_KEYS if k not in record] if isinstance(record, dict) else list(RECORD_KEYS)
+    if missing:
+        raise ValueError(f"it lacks {missing}")
+    return record
+
+
+def _read_saved(path: Path, what: str, read: Callable[[Path], Any]) -> Any:
+    """``read(path)``, or None if the file is missing or damaged (said, naming it: it is made again from the
+    finished teacher, whose fit loads its best weights, to the same contents)."""
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except (OSError, ValueError) as err:  # not UTF-8, not JSON, not a parquet file (pyarrow's ArrowInvalid)...
+        logger.warning("%s (the %s) is damaged (%s: %s); making it again from the finished teacher", path, what,
+                       type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+        return None
+
+
 def teacher_pseudo_labels(
     group_dir: str | os.PathLike,
     new_model: Callable[[], MultiTaskClassifier],
@@ -75,7 +100,8 @@ def teacher_pseudo_labels(
     without training. Its pseudo labels (:func:`tf_aspmtl.training.pseudo_label`
     with ``threshold`` and ``max_per_task``, classes balanced per task) are
     saved to ``group_dir/pseudo_labels.parquet`` atomically and reused too, so
-    a resumed student trains on the same rows. Pass unlabelled rows only,
+    a resumed student trains on the same rows. A damaged record or pseudo-label file (cut, not JSON or parquet) is
+    said, naming it, and made again from the finished teacher, to the same contents. Pass unlabelled rows only,
     never dev or test rows (:func:`tf_aspmtl.training.held_out_duplicates`
     finds unlabelled rows that repeat one).
 
@@ -120,9 +146,9 @@ def teacher_pseudo_labels(
             verbose=verbose, strategy=strategy, callbacks=callbacks, tensorboard=tensorboard,
         )
 
-    if marker.exists():
+    record = _read_saved(marker, "teacher's record", _read_record)
+    if record is not None:
         logger.info("teacher already trained and evaluated; reusing %s", marker)
-        record = json.loads(marker.read_text())
     else:
         logger.info("self-training: training the teacher in %s", teacher_dir)
         fit_started = time.time()
@@ -137,9 +163,9 @@ def teacher_pseudo_labels(
                   "history": selection.history, "training_wall_time_s": selection.wall_time_s,
                   "processes": selection.processes}
         _write_json_atomic(marker, record)
-    if labels_path.exists():
+    pseudo = _read_saved(labels_path, "pseudo labels", pd.read_parquet)
+    if pseudo is not None:
         logger.info("pseudo labels already made; reusing %s", labels_path)
-        pseudo = pd.read_parquet(labels_path)
     else:
         if teacher is None:  # finished by an earlier process that stopped before saving its pseudo labels
             teacher, _ = fit_teacher()  # a finished fit trains nothing: it loads the best weights
