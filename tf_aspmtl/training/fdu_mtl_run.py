@@ -286,6 +286,10 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
             if self_training_info is not None and finished.get("self_training"):
                 _record_self_training(self_training_info, label, finished["self_training"])
                 training_s += finished["self_training"]["teacher"]["training_wall_time_s"]
+            if finished.get("shared_means") is not None:  # what the process that trained the group recorded
+                shared_means[label] = finished["shared_means"]
+            if lm_info is not None and finished.get("lm_applied") is not None:
+                lm_info["applied"][label] = finished["lm_applied"]
             continue
         logger.info("training %s on %s", config.model, label)
         # Each group starts from the run's seed, not from where the groups this process trained before it left the
@@ -373,7 +377,10 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
         save_model_atomic(model, group_dir / "model.keras")  # a full disk keeps a model.keras already there
         write_json_atomic(done, {"per_task": group_results, "history": selection.history,
                                  "training_wall_time_s": selection.wall_time_s, "processes": selection.processes,
-                                 **({"self_training": group_self_training} if group_self_training else {})})
+                                 **({"self_training": group_self_training} if group_self_training else {}),
+                                 **({"shared_means": shared_means[label]} if label in shared_means else {}),
+                                 **({"lm_applied": lm_info["applied"][label]}
+                                    if lm_info is not None and label in lm_info["applied"] else {})})
 
     def avg(key):
         values = [r[key] for r in per_task.values()]
