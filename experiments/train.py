@@ -39,6 +39,7 @@ from experiments.cli_types import positive_int
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 from experiments.result_files import PAPER_COLUMN, paper_table
 from tf_aspmtl.data import FDU_MTL_TASKS
+from tf_aspmtl.export.ops import TF_SERVING_VERSION
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
 from tf_aspmtl.runtime import DEFAULT_THREADS, configure_threads
@@ -138,7 +139,7 @@ def serving_instructions(run_dir: Path, export_dir: str | None, config: TrainCon
         export_dir = "exports"
     mount = export_dir if Path(export_dir).is_absolute() else f"$PWD/{export_dir}"
     lines += [
-        f"  docker run -p 8501:8501 -v {mount}:/models -t tensorflow/serving "
+        f"  docker run --rm -p 8501:8501 -p 8500:8500 -v {mount}:/models tensorflow/serving:{TF_SERVING_VERSION} "
         "--model_config_file=/models/models.config",
         f"  curl -d '{{\"instances\": [\"a gripping, well written story\"]}}' "
         f"http://localhost:8501/v1/models/{config.tasks[0]}:predict",

@@ -215,6 +215,9 @@ def test_serving_instructions_mount_the_export_folder_as_given():
     config = TrainConfig(tasks=("books",))
     assert "-v /srv/exports:/models" in serving_instructions(Path("runs/x"), "/srv/exports", config)
     assert "-v $PWD/exports:/models" in serving_instructions(Path("runs/x"), None, config)
+    from tf_aspmtl.export.ops import TF_SERVING_VERSION  # the image README runs, both ports
+    assert f"-p 8500:8500 -v /srv/exports:/models tensorflow/serving:{TF_SERVING_VERSION} " in serving_instructions(
+        Path("runs/x"), "/srv/exports", config)
 
 
 @pytest.mark.slow  # two processes (TensorFlow's thread pools are fixed at start-up, so each run needs its own)
