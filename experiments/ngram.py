@@ -39,6 +39,7 @@ from tf_aspmtl.training.ngram_config import (FEATURE_WEIGHTINGS, NGRAM_MODEL, ST
                                            NgramConfig)
 from tf_aspmtl.training.ngram_run import run_ngram
 from tf_aspmtl.io_utils import FolderBusyError
+from tf_aspmtl.data import DataNotFoundError
 from tf_aspmtl.training.run_folder import RunFolderError
 
 logger = logging.getLogger("experiments.ngram")
@@ -332,6 +333,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results = run_ngram(config, args.output_dir, args.data_dir, dev_only=args.dev_only, verbose=args.verbose)
     except (RunFolderError, FolderBusyError) as err:
         raise SystemExit(f"error: {err} (the folder is --output-dir)") from None
+    except DataNotFoundError as err:
+        raise SystemExit(f"error: {err} (--data-dir)") from None
     results = {**made_by, **results, "load_average_1m": os.getloadavg()[0]}
     write_json(Path(args.results) if args.results else Path(args.output_dir) / "results.json", results)
     if args.export:

@@ -38,7 +38,7 @@ import tensorflow as tf
 from experiments.cli_types import positive_int
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 from experiments.result_files import PAPER_COLUMN, paper_table
-from tf_aspmtl.data import FDU_MTL_TASKS
+from tf_aspmtl.data import FDU_MTL_TASKS, DataNotFoundError
 from tf_aspmtl.export.ops import TF_SERVING_VERSION
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     except DiskWriteError as err:
         print(f"experiments.train: error: {err}", file=sys.stderr)
         return 1
+    except DataNotFoundError as err:
+        print(f"experiments.train: error: {err} (--data-dir)", file=sys.stderr)
+        return 2
 
 
 def _train(args: argparse.Namespace, config: TrainConfig, run_dir: Path, strategy, intra: int, inter: int,

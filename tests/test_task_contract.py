@@ -128,3 +128,11 @@ def test_evaluate_reports_the_loss_keras_callbacks_monitor_by_default(trained):
         assert "loss" not in scores
     else:
         assert "loss" in scores and np.isfinite(scores["loss"]), (kind, sorted(scores))
+
+
+def test_validation_split_on_raw_rows_says_what_to_pass_instead():
+    # Keras refused it naming a "_PrefetchDataset" the user never passed.
+    model = _ngram()
+    model.compile()
+    with pytest.raises(ValueError, match=r"validation_split cuts arrays; with raw rows pass validation_data"):
+        model.fit(X, ROWS.label, validation_split=0.2, verbose=0)

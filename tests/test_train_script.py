@@ -260,3 +260,16 @@ def test_a_shared_mean_projection_run_refreshes_the_means_over_the_train_rows_on
     assert "shared_means" not in run(_quick(model="sp-mtl", tasks=("books", "dvd"), epochs=1, hidden_dim=4,
                                             max_length=8, encoder="cnn", embedding="random"),
                                      tmp_path / "plain", data_dir, dev_only=True, verbose=0)
+
+
+def test_a_data_folder_not_found_is_one_line_naming_it(tmp_path, capsys):
+    # It was a 15-line traceback ending in the FileNotFoundError.
+    from experiments import ngram, train
+
+    missing = tmp_path / "no-such-folder"
+    assert train.main(["--quick", "--data-dir", str(missing), "--output-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("experiments.train: error: FDU-MTL folder") and str(missing) in err
+    assert "does not exist" in err and "Traceback" not in err and err.endswith("(--data-dir)")
+    with pytest.raises(SystemExit, match=r"^error: FDU-MTL folder .*no-such-folder.* does not exist"):
+        ngram.main(["--data-dir", str(missing), "--output-dir", str(tmp_path / "ngram")])

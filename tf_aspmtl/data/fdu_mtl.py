@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tf_aspmtl.data.checksums import CHECKSUM_FILE, read_checksums, verify_checksum
-from tf_aspmtl.data.paths import FDU_MTL_TASKS, resolve_fdu_mtl_dir
+from tf_aspmtl.data.paths import FDU_MTL_TASKS, DataNotFoundError, resolve_fdu_mtl_dir
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _read_file(
     """
     path = folder / name
     if not path.is_file():
-        raise FileNotFoundError(f"FDU-MTL file {str(path)!r} is missing")
+        raise DataNotFoundError(f"FDU-MTL file {str(path)!r} is missing")
     data = path.read_bytes()
     verify_checksum(name, data, sums)
     return split_lines(data, name)

@@ -62,6 +62,11 @@ def _holds_fdu_mtl(folder: pathlib.Path) -> bool:
     return any((folder / f"{task}.task.train").is_file() for task in FDU_MTL_TASKS)
 
 
+class DataNotFoundError(FileNotFoundError):
+    """The FDU-MTL folder, or one of its files, is not where it was looked for (the message says where and how to
+    point at it); command lines report it in one line."""
+
+
 def _checked(folder: pathlib.Path, origin: str) -> pathlib.Path:
     """Returns `folder` if it holds FDU-MTL files, else raises.
 
@@ -73,14 +78,14 @@ def _checked(folder: pathlib.Path, origin: str) -> pathlib.Path:
         The folder, made absolute.
 
     Raises:
-        FileNotFoundError: the folder is missing or holds no task files.
+        DataNotFoundError: the folder is missing or holds no task files.
     """
     if not folder.exists():
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"FDU-MTL folder {str(folder)!r} ({origin}) does not exist; {_HOW_TO_FIX}."
         )
     if not _holds_fdu_mtl(folder):
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"FDU-MTL folder {str(folder)!r} ({origin}) holds no <task>.task.train "
             f"file; {_HOW_TO_FIX}."
         )
@@ -102,7 +107,7 @@ def resolve_fdu_mtl_dir(path: str | os.PathLike | None = None) -> pathlib.Path:
         pathlib.Path. The absolute folder.
 
     Raises:
-        FileNotFoundError: no folder holding `<task>.task.train` files was found.
+        DataNotFoundError: no folder holding `<task>.task.train` files was found (a FileNotFoundError).
 
     Example (not run):
         resolve_fdu_mtl_dir("/data/fdu-mtl")   # PosixPath('/data/fdu-mtl')
@@ -116,6 +121,6 @@ def resolve_fdu_mtl_dir(path: str | os.PathLike | None = None) -> pathlib.Path:
     if _holds_fdu_mtl(default):
         logger.debug("Using the default FDU-MTL folder %s", default)
         return default.resolve()
-    raise FileNotFoundError(
+    raise DataNotFoundError(
         f"No FDU-MTL data found (the default {str(default)!r} holds none): {_HOW_TO_FIX}."
     )

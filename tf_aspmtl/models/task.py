@@ -174,6 +174,9 @@ class Task(keras.Model):
         if is_raw_rows(x):
             if y is None:
                 raise ValueError("fit on raw rows needs labels y.")
+            if kwargs.get("validation_split"):  # Keras would name the training stream made below, not the rows
+                raise ValueError("validation_split cuts arrays; with raw rows pass validation_data=(rows, labels), "
+                                 "e.g. the last rows of each task held out (as the main job's dev split).")
             x, steps = self.training_dataset(x, y, batch_size, **options)
             y, batch_size = None, None
             if steps is not None:
