@@ -24,8 +24,8 @@ weights after two steps (the second reads the memory and the averages the first 
 With ``--ngram`` or ``--lm``: the loss (as Keras logs it: times the replicas) and gradient of a tiny
 ``SharedPrivateNgramClassifier`` (sparse features, l2, label smoothing, labelled rows 2 / 3 / 5 of 3 replicas, sample
 weights) or ``EncoderLanguageModel`` (both directions, sampled softmax, rows of 1 to 6 tokens), and the n-gram model's
-trackers; with ``--fit`` (the language model: the n-gram model's sparse batches cannot go through ``fit`` under a
-strategy), two ``fit`` steps and the logged loss. These use a MirroredStrategy whose ``reduce`` of a structure is
+trackers; with ``--fit``, two ``fit`` steps and the logged loss (the n-gram model's sparse batches sliced by
+:func:`~tf_aspmtl.distribute.distribute_training_dataset`). These use a MirroredStrategy whose ``reduce`` of a structure is
 ``tf_aspmtl.distribute``'s, so ``fit`` takes slices of different lengths.
 """
 

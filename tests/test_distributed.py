@@ -15,6 +15,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
@@ -40,18 +41,20 @@ def tiny_fdu_mtl(tmp_path_factory):
     return folder
 
 
-def _train_args(data_dir, out):
+def _train_args(data_dir, out, model="asp-mtl"):
     return [
-        "--model", "asp-mtl", "--tasks", ",".join(TASKS), "--epochs", "2", "--hidden-dim", "8",
+        "--model", model, "--tasks", ",".join(TASKS), "--epochs", "2", "--hidden-dim", "8",
         "--max-length", "16", "--encoder", "cnn", "--batch-size", "16", "--embedding", "random",
         "--learning-rate", "0.01", "--data-dir", str(data_dir), "--output-dir", str(out), "--verbose", "0",
     ]
 
 
 @pytest.mark.slow
-def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path):
+@pytest.mark.parametrize("model", ["asp-mtl", "wide-deep"])  # wide-deep: sparse n-gram features in every batch
+def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path, model):
     procs = launch.run_processes(
-        launch.train_commands(2, _train_args(tiny_fdu_mtl, tmp_path / "mw")), timeout=240, echo=False, cwd=str(REPO)
+        launch.train_commands(2, _train_args(tiny_fdu_mtl, tmp_path / "mw", model)), timeout=240, echo=False,
+        cwd=str(REPO),
     )
     logs = {p.name: "".join(p.lines) for p in procs}
     assert [p.popen.returncode for p in procs] == [0, 0], logs["worker-0"][-3000:] + logs["worker-1"][-3000:]
@@ -63,7 +66,7 @@ def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path):
     # One model: both workers evaluate the same mirrored weights on the whole dev and test sets.
     assert other["per_task"] == chief["per_task"]
 
-    assert train.main(_train_args(tiny_fdu_mtl, tmp_path / "single")) == 0
+    assert train.main(_train_args(tiny_fdu_mtl, tmp_path / "single", model)) == 0
     single = json.loads((tmp_path / "single" / "results.json").read_text())
     for run in (chief, single):
         history = run["history"]["books+MR"]
@@ -104,13 +107,29 @@ def test_training_batches_are_split_within_one_task():
     assert len(copies) == 2 and all(c[1].shape == (12,) for c in copies)
 
 
-def test_sparse_training_batches_are_refused_by_name():
-    """The n-gram models' sparse features cannot be sliced per replica: a clear error, not a TypeError in tf.data."""
-    features = tf.sparse.from_dense(tf.eye(4))
-    dataset = tf.data.Dataset.from_tensors(({"features": features, "task_id": tf.zeros([4], tf.int32)},
-                                            tf.zeros([4], tf.int32)))
-    with pytest.raises(ValueError, match=r"sparse tensors \(batch\[0\]\['features'\]\).*one process"):
-        distributed.distribute_training_dataset(tf.distribute.get_strategy(), dataset)
+def test_sparse_training_batches_are_sliced_by_rows_as_dense_ones():
+    """The n-gram models' sparse features: each replica gets its rows of the batch (they were refused before)."""
+    features = tf.sparse.from_dense(tf.reshape(tf.range(1, 25, dtype=tf.float32), [6, 4]) * tf.constant(
+        [[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 1, 0], [1, 0, 0, 0]], tf.float32))
+    batch = ({"features": features, "task_id": tf.zeros([6], tf.int32)}, tf.range(6))
+    dataset = tf.data.Dataset.from_tensors(batch).repeat(2)
+
+    class Context:
+        num_input_pipelines, input_pipeline_id = 1, 0
+
+    class ThreeReplicas:
+        num_replicas_in_sync = 3
+
+        def distribute_datasets_from_function(self, fn):
+            return fn(Context())
+
+    thirds = list(distributed.distribute_training_dataset(ThreeReplicas(), dataset).take(3))
+    dense = tf.sparse.to_dense(features).numpy()
+    for k, (x, y) in enumerate(thirds):
+        assert y.numpy().tolist() == [2 * k, 2 * k + 1]
+        assert x["features"].dense_shape.numpy().tolist() == [2, 4]
+        np.testing.assert_array_equal(tf.sparse.to_dense(x["features"]).numpy(), dense[2 * k:2 * k + 2])
+
 
 
 def test_tf_config_is_checked(monkeypatch):

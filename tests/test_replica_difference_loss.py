@@ -77,7 +77,7 @@ def test_every_term_and_gradient_on_replicas_are_the_global_batch(replicas, opti
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, options", [("--ngram", ()), ("--lm", ("--fit",))])  # slices of 5, 5 and 6 rows
+@pytest.mark.parametrize("model, options", [("--ngram", ("--fit",)), ("--lm", ("--fit",))])  # slices of 5, 5, 6
 def test_other_models_loss_and_gradient_on_replicas_are_the_global_batch(model, options):
     # n-gram model (l2, label smoothing, sample weights): 2 / 3 / 5 labelled rows; its own means gave 1.000 / 1.338 /
     # 1.414 against 1.294. Language model (both directions, sampled softmax): rows of 1 to 6 tokens; unscaled, the

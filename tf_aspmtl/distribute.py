@@ -60,10 +60,10 @@ carry ``auto_shard_policy = OFF`` to say so:
   batch's labelled rows; ``EncoderLanguageModel`` gathers each target
   token's cross-entropy (its sampled negatives follow the seed and the step,
   the same on every replica) and, as every model here must with its own
-  ``compute_loss``, scales its loss by ``1 / replicas``. Not served yet:
-  batches of sparse features (the n-gram and wide-and-deep models' prepared
-  datasets): this slicing cuts dense tensors only, and Keras' ``fit`` builds
-  the model on dense placeholders of the first batch.
+  ``compute_loss``, scales its loss by ``1 / replicas``. Batches of sparse
+  features (the n-gram and wide-and-deep models') are sliced by rows too;
+  those models skip Keras' symbolic build, which cannot reduce a
+  ``tf.SparseTensor`` (``Task.takes_sparse_features``).
 * evaluation (:func:`distribute_eval_dataset`): no sharding. Every replica
   evaluates the whole dataset, so each replica's metrics are exactly the
   one-process values (and so is any sum or mean of them over replicas), no
@@ -221,7 +221,15 @@ def _without_auto_shard(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def _rows(batch, start, stop):
-    return tf.nest.map_structure(lambda t: t[start:stop], batch)
+    """Rows ``[start, stop)`` of every tensor of ``batch``; a ``tf.SparseTensor``'s (n-gram features) too."""
+    def cut(t):
+        if isinstance(t, tf.SparseTensor):
+            start_, size = tf.cast(start, tf.int64), tf.cast(stop - start, tf.int64)
+            zero = tf.zeros_like(t.dense_shape[1:])
+            return tf.sparse.slice(t, tf.concat([[start_], zero], 0), tf.concat([[size], t.dense_shape[1:]], 0))
+        return t[start:stop]
+
+    return tf.nest.map_structure(cut, batch)
 
 
 def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
@@ -234,15 +242,8 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
     Returns:
         A ``tf.distribute.DistributedDataset`` for ``model.fit``.
 
-    Raises:
-        ValueError: ``dataset`` holds sparse tensors (the n-gram and wide-and-deep models' features): they are not
-            sliced per replica, and Keras' ``fit`` under a strategy builds the model on dense inputs.
+    A ``tf.SparseTensor`` (the n-gram and wide-and-deep models' features) is sliced by rows as a dense tensor is.
     """
-    sparse = [path for path, spec in _flat_specs(dataset.element_spec) if isinstance(spec, tf.SparseTensorSpec)]
-    if sparse:
-        raise ValueError(f"distribute_training_dataset: the batches hold sparse tensors ({', '.join(sparse)}): the "
-                         "n-gram and wide-and-deep models cannot train under a tf.distribute strategy here; train "
-                         "them in one process")
     replicas = strategy.num_replicas_in_sync
 
     def per_worker(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -273,15 +274,6 @@ def distribute_training_dataset(strategy: tf.distribute.Strategy, dataset: tf.da
         return _without_auto_shard(sliced)
 
     return strategy.distribute_datasets_from_function(per_worker)
-
-
-def _flat_specs(spec, path: str = "batch") -> list[tuple[str, tf.TypeSpec]]:
-    """``(path, spec)`` of every tensor spec in a dataset's nested ``element_spec``."""
-    if isinstance(spec, dict):
-        return [item for key, value in spec.items() for item in _flat_specs(value, f"{path}[{key!r}]")]
-    if isinstance(spec, (tuple, list)):
-        return [item for i, value in enumerate(spec) for item in _flat_specs(value, f"{path}[{i}]")]
-    return [(path, spec)]
 
 
 def distribute_eval_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):

@@ -85,6 +85,8 @@ class SharedPrivateNgramClassifier(Task):
     (1, 2)
     """
 
+    takes_sparse_features = True
+
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
                  feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,
                  label_smoothing: float = 0.0, private_learning_rate_multiplier: float = 1.0,

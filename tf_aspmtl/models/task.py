@@ -83,6 +83,9 @@ class Task(keras.Model):
     """Rows per batch when ``fit`` builds the batches and no ``batch_size`` is given."""
     training_dataset_options: tuple[str, ...] = ("seed",)
     """Keyword arguments of ``fit`` that go to :meth:`training_dataset` (raw rows only)."""
+    takes_sparse_features = False
+    """True for a kind whose prepared batches hold sparse n-gram features: built when made, it skips Keras' symbolic
+    build under a ``tf.distribute`` strategy (:meth:`_maybe_symbolic_build`)."""
 
     def __init__(self, preprocessor: TaskPreprocessor, temperatures: Sequence[float] | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -189,6 +192,19 @@ class Task(keras.Model):
             kwargs.setdefault("shuffle", False)  # a dataset is shuffled by its maker; Keras would only warn
         build_optimizer_before_tracing(self)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' build before ``fit``/``evaluate`` under a ``tf.distribute`` strategy, except for sparse features.
+
+        Keras 3.15 reduces the first batch over the replicas to learn its shapes (a ``tf.SparseTensor`` cannot be
+        reduced) and traces the model on dense placeholders of them (a sparse matmul needs a ``SparseTensor``). A
+        kind that :attr:`takes_sparse_features` is built when it is made; what is left is the optimizer's state.
+        """
+        if self._distribute_strategy is None or not self.takes_sparse_features:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            if self.optimizer is not None and not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, **kwargs):
         """``keras.Model.evaluate`` that also takes raw ``{"text", "task"}`` rows (or a DataFrame) and raw labels."""

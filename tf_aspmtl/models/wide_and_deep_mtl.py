@@ -81,6 +81,8 @@ class WideAndDeepMTL(AdversarialSharedPrivateMTL):
     ['discriminator_logits', 'logits', 'private', 'probabilities', 'shared', 'task_id', 'wide_logits']
     """
 
+    takes_sparse_features = True
+
     def __init__(self, preprocessor=None, wide_learning_rate_multiplier: float = 1.0, **kwargs):
         if not isinstance(preprocessor, WideAndDeepPreprocessor):
             raise ValueError(f"{type(self).__name__} needs a WideAndDeepPreprocessor (token ids and n-gram "
