@@ -33,6 +33,7 @@ from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
 from tf_aspmtl.training.pretrain_language_model import load_pretrained_language_model
 from tf_aspmtl.training.pretrain_language_model_cached import pretrain_language_model_cached
 from tf_aspmtl.training.run_folder import claim_run_folder
+from tf_aspmtl.training.self_training_record import record_self_training, self_training_rows
 from tf_aspmtl.training.shared_means import refresh_shared_means
 from tf_aspmtl.training.task_errors import task_errors
 from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS, teacher_pseudo_labels
@@ -123,23 +124,6 @@ def _pretrain(config: TrainConfig, data: pd.DataFrame, vectorizer: TextVectorize
     return path, info, time.time() - started
 
 
-def _self_training_rows(data: pd.DataFrame, held_out: pd.DataFrame, config: TrainConfig, tasks: list[str]):
-    """The unlabelled rows a teacher may label (never dev or test rows, nor repeats of their texts) and the record."""
-    candidates = data[data["split"] == "unlabeled"]
-    repeats = held_out_duplicates(candidates, held_out)
-    to_label = candidates[~repeats]
-    info = {
-        "threshold": config.self_training_threshold, "max_per_task": config.self_training_max_per_task,
-        "balanced": True, "unlabeled_rows": {t: int((to_label["task"] == t).sum()) for t in tasks},
-        "dropped_repeats_of_dev_or_test": {t: int((candidates["task"] == t)[repeats].sum()) for t in tasks},
-        "teacher_dev_error": {}, "pseudo_labels": {}, "teachers": {},
-    }
-    logger.info("self-training: %d unlabelled rows to label (%d dropped: they repeat a held-out text: of dev, and of "
-                "test when the run reads it)",
-                len(to_label), int(repeats.sum()))
-    return to_label, info
-
-
 def _read_group_results(path: Path) -> dict[str, Any] | None:
     """A finished group's results, or None if it has none; a damaged file is said and set aside (the group's
     trained model is then evaluated again from its best weights, which gives the same numbers)."""
@@ -150,17 +134,6 @@ def _read_group_results(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         logger.warning("%s is damaged (%s); evaluating the group's trained model again", path, err)
         return None
-
-
-def _record_self_training(info: dict[str, Any], label: str, group: dict[str, Any]) -> None:
-    """Adds one group's teacher and pseudo-label counts to the run's ``self_training`` record."""
-    teacher = group["teacher"]
-    info["teacher_dev_error"].update(teacher["dev_error"])
-    info["pseudo_labels"].update(group["pseudo_labels"])
-    info["teachers"][label] = {k: teacher[k] for k in ("best_epoch", "training_wall_time_s", "processes")}
-    errors = list(info["teacher_dev_error"].values())
-    info["avg_teacher_dev_error"] = sum(errors) / len(errors)
-    info["teacher_training_wall_time_s"] = sum(t["training_wall_time_s"] for t in info["teachers"].values())
 
 
 def run(
@@ -241,7 +214,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
     train, dev, test = (data[data["split"] == s] for s in ("train", "dev", "test"))
     unlabeled = data[data["split"] == "unlabeled"] if config.unlabeled_fraction > 0 else None
     logger.info("data: %d train, %d dev, %d test rows over %d tasks", len(train), len(dev), len(test), len(tasks))
-    to_label, self_training_info = (_self_training_rows(data, pd.concat([dev, test]), config, tasks)
+    to_label, self_training_info = (self_training_rows(data, pd.concat([dev, test]), config, tasks)
                                     if self_training else (None, None))
 
     vectorizer = TextVectorizer(max_length=config.max_length, max_tokens=config.max_tokens,
@@ -284,7 +257,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
             training_s += finished.get("training_wall_time_s", 0.0)
             processes = max(processes, finished.get("processes", 1))
             if self_training_info is not None and finished.get("self_training"):
-                _record_self_training(self_training_info, label, finished["self_training"])
+                record_self_training(self_training_info, label, finished["self_training"])
                 training_s += finished["self_training"]["teacher"]["training_wall_time_s"]
             if finished.get("shared_means") is not None:  # what the process that trained the group recorded
                 shared_means[label] = finished["shared_means"]
@@ -339,7 +312,7 @@ def _run(config: TrainConfig, run_dir: Path, data_dir, dev_only: bool, strategy,
                 "pseudo_labels": {t: {str(c): int(((pseudo["task"] == t) & (pseudo["label"] == c)).sum())
                                       for c in range(len(FDU_MTL_CLASS_NAMES))} for t in group},
             }
-            _record_self_training(self_training_info, label, group_self_training)
+            record_self_training(self_training_info, label, group_self_training)
             logger.info("self-training: the student trains on %d train + %d pseudo-labelled rows %s",
                         len(sub(train)), len(pseudo), group_self_training["pseudo_labels"])
             # The student: a fresh model of the same config and seed; its data order is seeded and its rows are
