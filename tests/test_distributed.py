@@ -82,6 +82,20 @@ def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path, model
     assert gap < 10.0, (chief["avg_dev_error"], single["avg_dev_error"])
 
 
+class _OneWorker:
+    """A strategy of ``replicas`` replicas on one worker, as far as the dataset functions see one: the worker's
+    dataset yields each replica's element in turn."""
+
+    class _Context:
+        num_input_pipelines, input_pipeline_id = 1, 0
+
+    def __init__(self, replicas: int):
+        self.num_replicas_in_sync = replicas
+
+    def distribute_datasets_from_function(self, fn):
+        return fn(self._Context())
+
+
 def test_training_batches_are_split_within_one_task():
     """Each replica gets its slice of a global batch; both slices of a step come from one task."""
     strategy = tf.distribute.get_strategy()  # one replica: the slicing code path with replicas == 1
@@ -91,19 +105,10 @@ def test_training_batches_are_split_within_one_task():
     assert first[0]["token_ids"].shape == (12, 2)
 
     # Two replicas on one worker: the worker's two consecutive elements are the two halves of one batch.
-    class Context:
-        num_input_pipelines, input_pipeline_id = 1, 0
-
-    class TwoReplicas:
-        num_replicas_in_sync = 2
-
-        def distribute_datasets_from_function(self, fn):
-            return fn(Context())
-
-    halves = list(distributed.distribute_training_dataset(TwoReplicas(), dataset).take(2))
+    halves = list(distributed.distribute_training_dataset(_OneWorker(2), dataset).take(2))
     assert [h[1].numpy().tolist() for h in halves] == [list(range(6)), list(range(6, 12))]
     assert all(set(h[0]["task_id"].numpy()) == {1} for h in halves)
-    copies = list(distributed.distribute_eval_dataset(TwoReplicas(), dataset.take(1)))
+    copies = list(distributed.distribute_eval_dataset(_OneWorker(2), dataset.take(1)))
     assert len(copies) == 2 and all(c[1].shape == (12,) for c in copies)
 
 
@@ -113,17 +118,7 @@ def test_sparse_training_batches_are_sliced_by_rows_as_dense_ones():
         [[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 1, 0], [1, 0, 0, 0]], tf.float32))
     batch = ({"features": features, "task_id": tf.zeros([6], tf.int32)}, tf.range(6))
     dataset = tf.data.Dataset.from_tensors(batch).repeat(2)
-
-    class Context:
-        num_input_pipelines, input_pipeline_id = 1, 0
-
-    class ThreeReplicas:
-        num_replicas_in_sync = 3
-
-        def distribute_datasets_from_function(self, fn):
-            return fn(Context())
-
-    thirds = list(distributed.distribute_training_dataset(ThreeReplicas(), dataset).take(3))
+    thirds = list(distributed.distribute_training_dataset(_OneWorker(3), dataset).take(3))
     dense = tf.sparse.to_dense(features).numpy()
     for k, (x, y) in enumerate(thirds):
         assert y.numpy().tolist() == [2 * k, 2 * k + 1]

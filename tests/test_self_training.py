@@ -223,28 +223,37 @@ def test_task_errors_are_percentages_per_task_in_the_models_order():
     assert task_errors(EvaluatedTeacher(("dvd", "books")), "dev") == pytest.approx({"dvd": 10.0, "books": 25.0})
 
 
-def test_teacher_pseudo_labels_trains_once_then_reuses_the_teacher_and_the_saved_rows(tmp_path, monkeypatch):
-    fits = []
+UNLABELED_CONFIDENCES = {"books": [0.95, 0.02, 0.6, 0.97], "dvd": [0.99, 0.01]}
 
+
+def _teacher_call(tmp_path, monkeypatch, fits):
+    """``(group_dir, call, fit)``: ``call()`` runs ``teacher_pseudo_labels`` on six unlabelled rows with ``fit``, a fake
+    teacher fit (2 epochs, best 2) that appends ``(run_dir, steps, epochs, patience)`` to ``fits``."""
     def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
         fits.append((run_dir, steps, kwargs["epochs"], kwargs["patience"]))
         return SelectionResult(history={"val_mean_task_accuracy": [0.7, 0.8]}, best_epoch=2, epochs_run=2,
                                stopped_early=False, resumed_from_epoch=0, wall_time_s=1.5, processes=1)
 
     monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)
-    unlabeled = rows({"books": [0.95, 0.02, 0.6, 0.97], "dvd": [0.99, 0.01]})
+    unlabeled = rows(UNLABELED_CONFIDENCES)
     group_dir = tmp_path / "model"
 
     def call():
         return teacher_pseudo_labels(group_dir, EvaluatedTeacher, "train", 7, "dev", unlabeled, epochs=3,
                                      patience=2, threshold=0.9, max_per_task=None)
 
+    return group_dir, call, fit
+
+
+def test_teacher_pseudo_labels_trains_once_then_reuses_the_teacher_and_the_saved_rows(tmp_path, monkeypatch):
+    fits = []
+    group_dir, call, fit = _teacher_call(tmp_path, monkeypatch, fits)
     pseudo, record, seconds = call()
     assert fits == [(group_dir / TEACHER_DIR, 7, 3, 2)] and seconds >= 0
     assert record == {"dev_error": pytest.approx({"books": 25.0, "dvd": 10.0}), "best_epoch": 2,
                       "history": {"val_mean_task_accuracy": [0.7, 0.8]}, "training_wall_time_s": 1.5, "processes": 1}
     assert json.loads((group_dir / TEACHER_DIR / TEACHER_DONE).read_text()) == record
-    want = pseudo_label(EvaluatedTeacher(), unlabeled[["text", "task"]], threshold=0.9)
+    want = pseudo_label(EvaluatedTeacher(), rows(UNLABELED_CONFIDENCES)[["text", "task"]], threshold=0.9)
     assert len(want) == 4  # balanced: books keeps 0.97 and 0.02, dvd 0.99 and 0.01
     pd.testing.assert_frame_equal(pseudo, want)
     pd.testing.assert_frame_equal(pd.read_parquet(group_dir / PSEUDO_LABELS), pseudo)
@@ -426,20 +435,7 @@ def test_lost_pseudo_labels_are_remade_from_the_saved_teacher_and_test_repeats_a
 def test_a_damaged_teacher_record_or_pseudo_label_file_is_made_again_from_the_finished_teacher(tmp_path, monkeypatch,
                                                                                                 caplog):
     fits = []
-
-    def fit(model, train_ds, steps, dev_ds, run_dir, **kwargs):
-        fits.append(run_dir)
-        return SelectionResult(history={"val_mean_task_accuracy": [0.7, 0.8]}, best_epoch=2, epochs_run=2,
-                               stopped_early=False, resumed_from_epoch=0, wall_time_s=1.5, processes=1)
-
-    monkeypatch.setattr(teacher_module, "fit_with_dev_selection", fit)
-    unlabeled = rows({"books": [0.95, 0.02, 0.6, 0.97], "dvd": [0.99, 0.01]})
-    group_dir = tmp_path / "model"
-
-    def call():
-        return teacher_pseudo_labels(group_dir, EvaluatedTeacher, "train", 7, "dev", unlabeled, epochs=3,
-                                     patience=2, threshold=0.9, max_per_task=None)
-
+    group_dir, call, _ = _teacher_call(tmp_path, monkeypatch, fits)
     pseudo, record, _ = call()
     marker, labels = group_dir / TEACHER_DIR / TEACHER_DONE, group_dir / PSEUDO_LABELS
     marker.write_text('{"dev_error": {"books": 25.')  # cut short (a bad copy, a failing disk)
