@@ -17,7 +17,10 @@ class PerTaskAccuracy(keras.metrics.Metric):
     ``accuracy`` (all labelled rows), ``mean_task_accuracy`` (mean over the
     tasks seen since the last reset, the paper's average) and, when
     ``per_task`` is True, ``acc_<task>`` for each task. Rows with a negative
-    label (unlabelled text) are ignored.
+    label (unlabelled text) are ignored. A task with no row since the last
+    reset reports 0.0 as its ``acc_<task>`` (Keras logs need a number; NaN
+    would stop JSON records) and is left out of ``mean_task_accuracy``: on
+    tiny data a training epoch need not visit every task.
 
     Args:
         task_names: sequence of str. One name per task id.
