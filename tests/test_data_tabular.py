@@ -348,3 +348,18 @@ def test_line_numbers_past_a_field_larger_than_the_csv_module_limit(tmp_path):
     path = _csv(tmp_path, f'task,text,label\na,"{big}",pos\na,y,\n')
     with pytest.raises(ValueError, match=r"bad\.csv: row 2 \(line 3\): field 'label'"):
         load_multitask_table(path)
+
+
+def test_a_table_with_its_class_values_goes_straight_to_a_preprocessor_and_fit():
+    # Its class ids made from_frame learn classes [0, 1], so a served label said "0" or "1", not the data's names.
+    import tf_aspmtl
+
+    table = pd.DataFrame({"task": ["a", "a", "b", "b"], "text": ["good", "bad", "fine", "poor"],
+                          "label": ["pos", "neg", "NA", "ok"]})
+    frame, label_map = load_multitask_table(table, encode_labels=False)
+    assert frame["label"].tolist() == ["pos", "neg", "NA", "ok"]
+    assert load_multitask_table(table)[0]["label"].tolist() == [1, 0, 0, 1]
+    pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(frame, max_length=4)
+    assert pre.classes("a") == label_map.classes("a") and pre.classes("b") == label_map.classes("b")
+    with pytest.raises(ValueError, match="field 'label'"):
+        load_multitask_table(table.assign(label=["pos", "neg", "NA", ""]), encode_labels=False)

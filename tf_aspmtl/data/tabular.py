@@ -98,6 +98,7 @@ def load_multitask_table(
     label_map: LabelMap | None = None,
     classes: Mapping[str, Sequence[Hashable]] | None = None,
     train_split: str = "train",
+    encode_labels: bool = True,
 ) -> tuple[pd.DataFrame, LabelMap]:
     """Loads a multi-task text-classification table and encodes its labels.
 
@@ -130,10 +131,14 @@ def load_multitask_table(
             with its text form (the cell "1" is the class 1).
         train_split: str. With `split_column`, the split whose rows the
             classes are learnt from.
+        encode_labels: bool. True: the label column holds class ids; False:
+            each row's class value (checked all the same), what a model's
+            `fit` and `MultiTaskPreprocessor.from_frame` take.
 
     Returns:
         (frame, label_map): frame has columns task (str), text (str), label
-        (int64 ids) and, if `split_column` is given, split (str).
+        (int64 ids, or the class values with `encode_labels=False`) and, if
+        `split_column` is given, split (str).
 
     Raises:
         FileNotFoundError: `source` names a missing file.
@@ -204,6 +209,8 @@ def load_multitask_table(
             ),
         }
     )
+    if not encode_labels:
+        out["label"] = pd.Series([label_map.classes(t)[i] for t, i in zip(out["task"], out["label"])], dtype=object)
     if splits is not None:
         out["split"] = pd.Series(splits, dtype=str)
     logger.info("Loaded %d rows, %d tasks from %s", len(out), len(label_map.tasks), source.name)
