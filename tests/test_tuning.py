@@ -272,6 +272,10 @@ def test_a_project_resumes_only_with_the_settings_it_was_started_with(tmp_path):
     check_resumable(tmp_path, {**settings, "trials": 5})  # more trials extend a search
     with pytest.raises(ValueError, match=r"started with other settings \{'epochs': \(1, 2\)\}"):
         check_resumable(tmp_path, {**settings, "trials": 5, "epochs": 2})
+    (tmp_path / SEARCH_SETTINGS).write_text('{"model": "asp')  # cut short: said, naming the file, not a JSONDecodeError
+    with pytest.raises(ValueError, match=r"search_settings.json \(the settings this search was started with\) cannot"):
+        check_resumable(tmp_path, settings)
+    (tmp_path / SEARCH_SETTINGS).write_text(json.dumps(settings))
     with pytest.raises(ValueError, match=r"fixed hyperparameter\(s\) \['adversarial_weight'\] are not searched"):
         search_fdu_mtl(TrainConfig(model="fs-mtl"), "random", 1, tmp_path, "p", settings, {"adversarial_weight": 0.1})
 

@@ -97,11 +97,18 @@ def check_resumable(project_dir: str | os.PathLike, settings: Mapping[str, Any],
         role: :func:`distributed_role`; a worker checks but leaves the record to the chief.
 
     Raises:
-        ValueError: naming the settings that differ, ``(old, new)``.
+        ValueError: naming the settings that differ, ``(old, new)``, or the record that cannot be read.
     """
     path = Path(project_dir) / SEARCH_SETTINGS
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} (the settings this search was started with) cannot be read ({err}); start the "
+                             "search afresh (--overwrite) or give it another project name") from None
+        if not isinstance(old, dict):
+            raise ValueError(f"{path} (the settings this search was started with) holds no JSON object; start the "
+                             "search afresh (--overwrite) or give it another project name")
         changed = {k: (old.get(k), settings.get(k)) for k in sorted(set(old) | set(settings))
                    if k not in RESUMABLE_CHANGES and old.get(k) != settings.get(k)}
         if changed:
