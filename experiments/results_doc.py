@@ -297,6 +297,11 @@ SINGLE_PROTOCOL_3_FACTORS = {
     "w2v_long": "word2vec 200-d, 30 epochs / patience 5 (today's LazyAdam at 1e-3)"}
 
 
+def _cpu(run: dict) -> str | None:
+    """The CPU model a run file records (None before runs recorded it)."""
+    return (run.get("machine") or {}).get("cpu_model")
+
+
 def _protocol_rows(folder_name: str, factors: dict[str, str], references: dict[str, str] | None = None) -> str:
     """A single-task protocol screen: each factor's dev error per seed and its paired gain over the screen's own
     ``base`` runs, or over the setting ``references`` names for it (same seed, same machine), rows only for runs
@@ -309,10 +314,17 @@ def _protocol_rows(folder_name: str, factors: dict[str, str], references: dict[s
         if not dev:
             continue
         reference = (references or {}).get(name, "base")
-        gains = [runs[f"{reference}_seed{s}"]["avg_dev_error"] - runs[f"{name}_seed{s}"]["avg_dev_error"]
-                 for s in (0, 1, 2) if f"{name}_seed{s}" in runs and f"{reference}_seed{s}" in runs]
-        gain = ("–" if name == "base" else f"no {reference} run of its seeds yet" if not gains
-                else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better)")
+        pairs = [(runs[f"{reference}_seed{s}"], runs[f"{name}_seed{s}"]) for s in (0, 1, 2)
+                 if f"{name}_seed{s}" in runs and f"{reference}_seed{s}" in runs]
+        # A seed's numbers may follow the CPU's kernels: a pair known to have run on two CPU models is left out
+        # (runs from before the record, without one, are kept).
+        same_cpu = [(a, b) for a, b in pairs if None in (_cpu(a), _cpu(b)) or _cpu(a) == _cpu(b)]
+        gains = [a["avg_dev_error"] - b["avg_dev_error"] for a, b in same_cpu]
+        other = (f"; {len(pairs) - len(same_cpu)} seed(s) of {reference} ran on another CPU, left out"
+                 if len(same_cpu) < len(pairs) else "")
+        gain = ("–" if name == "base" else
+                f"no {reference} run of its seeds on the same CPU yet{other}" if not gains
+                else f"{plus_minus(gains)} ({sum(g > 0 for g in gains)} of {len(gains)} seeds better{other})")
         rows.append(f"| {what} | {' / '.join(f'{d:.2f}' for d in dev)} | {plus_minus(dev)} | {gain} |")
     return "\n".join(rows) or "| – | no run has finished yet | – | – |"
 

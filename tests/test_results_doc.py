@@ -94,6 +94,21 @@ def test_protocol_rows_pair_each_setting_with_base_or_with_the_setting_it_change
     assert rows[3].endswith("| 0.50 (1 of 1 seeds better) |")
 
 
+def test_protocol_rows_leave_out_a_pair_run_on_two_cpu_models(results):
+    # The fourth screen's dev-chosen protocol (an AMD EPYC) was paired with a base that ran on an Intel Xeon, under a
+    # header saying "same seed, same CPU"; a run without a CPU record (before the record existed) is kept.
+    folder = results / "screen"
+    folder.mkdir()
+    amd, intel = {"cpu_model": "AMD EPYC"}, {"cpu_model": "Intel(R) Xeon(R) Processor"}
+    runs = {"base": [(20.0, intel), (21.0, intel), (20.5, None)], "w2v": [(19.0, amd), (19.5, intel), (19.0, amd)]}
+    for name, seeds in runs.items():
+        for seed, (dev, machine) in enumerate(seeds):
+            record = {"avg_dev_error": dev, **({"machine": machine} if machine else {})}
+            (folder / f"{name}_seed{seed}.json").write_text(json.dumps(record))
+    row = results_doc._protocol_rows("screen", {"w2v": "W"}).splitlines()[1]
+    assert row.endswith("| 1.50 ± 0.00 (2 of 2 seeds better; 1 seed(s) of base ran on another CPU, left out) |")
+
+
 def test_lazy_adam_against_adam_compares_the_same_seeds(results):
     # RESULTS.md says "LazyAdam against Keras' Adam, same seeds"; an Adam run of a seed LazyAdam lacks (seed 3, a
     # high error) moved the "gain" although nothing paired with it.
