@@ -251,6 +251,12 @@ def test_a_shared_mean_projection_run_refreshes_the_means_over_the_train_rows_on
     results = run(config, tmp_path / "run", data_dir, dev_only=True, verbose=0)
     train_rows = load_fdu_mtl(data_dir, tasks=["books", "dvd"], splits=("train",))["task"].value_counts()
     assert results["shared_means"]["books+dvd"]["rows"] == {t: int(train_rows[t]) for t in ("books", "dvd")}
+    # Run again (as after a kill between the group's results and the run's file): the finished group is reused and
+    # the record is the same, its shared means included (they were missing from a reused group's record).
+    volatile = ("wall_time_s", "training_wall_time_s", "processes", "resumed")
+    again = run(config, tmp_path / "run", data_dir, dev_only=True, verbose=0)
+    assert {k: v for k, v in again.items() if k not in volatile} == {k: v for k, v in results.items()
+                                                                      if k not in volatile}
     # The saved model holds the refreshed means: over the train rows both tasks' projected shared means agree.
     model = keras.models.load_model(tmp_path / "run" / "model" / "model.keras")
     train = load_fdu_mtl(data_dir, tasks=["books", "dvd"], splits=("train",))
