@@ -54,7 +54,8 @@ def _as_if_stopped(run_dir):
     (run_dir / "state.json").write_text(json.dumps(state))
 
 
-def test_a_second_call_on_the_dataset_object_already_trained_from_is_refused_and_a_rebuilt_one_resumes(tmp_path):
+def test_a_second_call_or_a_new_run_on_the_dataset_object_already_trained_from_is_refused_and_a_rebuilt_one_resumes(
+        tmp_path):
     model, train, steps, dev = _model_and_data()
     _fit(model, train, steps, dev, tmp_path / "run", epochs=1)
     _as_if_stopped(tmp_path / "run")
@@ -62,6 +63,13 @@ def test_a_second_call_on_the_dataset_object_already_trained_from_is_refused_and
     with pytest.raises(ValueError, match=r"run: this training dataset was already trained from .* Build the dataset again"):
         _fit(model, train, steps, dev, tmp_path / "run", epochs=2)
     assert (tmp_path / "run" / "state.json").read_text() == before  # nothing trained, nothing written
+    # A new run in another folder from that dataset object is refused too (its seed's order would not be what it
+    # saw); its folder gets no state.
+    other, _, _, _ = _model_and_data()
+    with pytest.raises(ValueError, match=r"second: this training dataset was already trained from"):
+        _fit(other, train, steps, dev, tmp_path / "second", epochs=1)
+    assert not (tmp_path / "second" / "state.json").exists()
+    assert (tmp_path / "run" / "state.json").read_text() == before
     # Built again, it resumes (that the numbers then equal a run never stopped: tests/test_random_state.py, whose
     # resumed fits each build their dataset).
     model, rebuilt, steps, dev = _model_and_data()
@@ -81,10 +89,3 @@ def test_a_finished_run_loads_its_best_weights_from_the_same_dataset_object_and_
     assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights()))
 
 
-def test_a_new_run_in_another_folder_from_a_dataset_object_already_trained_from_is_refused(tmp_path):
-    model, train, steps, dev = _model_and_data()
-    _fit(model, train, steps, dev, tmp_path / "first", epochs=1)
-    other, _, _, _ = _model_and_data()
-    with pytest.raises(ValueError, match=r"second: this training dataset was already trained from"):
-        _fit(other, train, steps, dev, tmp_path / "second", epochs=1)  # its seed's order would not be what it saw
-    assert not (tmp_path / "second" / "state.json").exists()
