@@ -39,8 +39,8 @@ from experiments.cli_types import positive_int
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
 from experiments.result_files import PAPER_COLUMN, paper_table
 from tf_aspmtl.data import FDU_MTL_TASKS, DataNotFoundError
-from tf_aspmtl.export.ops import TF_SERVING_VERSION
 from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
+from tf_aspmtl.export.ops import TF_SERVING_VERSION
 from tf_aspmtl.initializers import WEIGHT_INITIALIZERS
 from tf_aspmtl.runtime import DEFAULT_THREADS, configure_threads
 from tf_aspmtl.training import QUICK, TrainConfig, results_markdown, run

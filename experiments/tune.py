@@ -24,8 +24,8 @@ Outputs (in ``DIR/P``, and under ``--results PREFIX`` as ``PREFIX.csv``,
 * ``best_config.json``: the best trial as a config for
   ``python -m experiments.train --config best_config.json``: the search's
   settings and the winner's hyperparameters, with the main job's epochs and
-  patience (15, 3) instead of the trials' budget; ``--max-length`` is kept
-  (64 by default here, 200 in the main job: search at 200 for the main job's);
+  patience instead of the trials' budget; ``--max-length`` is kept as
+  searched (its default here is shorter than the main job's, for speed);
 * ``summary.json``: best and reference trials, settings, command, commit, versions.
 
 Distributed: run this same command on every machine with
@@ -65,6 +65,8 @@ from tf_aspmtl.tuning.fdu_mtl_search import search_fdu_mtl
 from tf_aspmtl.tuning.search_files import SearchFiles, write_search_files
 
 logger = logging.getLogger("experiments.tune")
+MAIN_JOB = TrainConfig()
+"""The main job's settings (TrainConfig's defaults), which the winner's config trains with (epochs, patience)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,9 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tuner", choices=TUNERS, default="random")
     p.add_argument("--trials", type=int, default=10, help="trials in all (hyperband: a cap)")
     p.add_argument("--tasks", default="all", help="comma-separated task names, or 'all'")
-    p.add_argument("--epochs", type=int, default=3, help=f"epochs per trial (default 3; hyperband: the most per model); best_config.json "
-                        f"trains the winner for the main job's {TrainConfig().epochs} with patience "
-                        f"{TrainConfig().patience} instead")
+    p.add_argument("--epochs", type=int, default=3,
+                   help=f"epochs per trial (default 3; hyperband: the most per model); best_config.json trains the "
+                        f"winner for the main job's {MAIN_JOB.epochs} with patience {MAIN_JOB.patience} instead")
     p.add_argument("--directory", default="runs/tuning", help="keras-tuner's directory")
     p.add_argument("--project-name", help="project folder inside --directory (default <model>-<tuner>)")
     p.add_argument("--model", choices=sorted(set(MODEL_FAMILIES) - {"wide-deep"}), default="asp-mtl")
@@ -86,8 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embedding-dim", type=int,
                    help="word vector size (default TrainConfig's, 50): 50 for glove; the word2vec size for word2vec; "
                         "> 50 for glove+word2vec (50 GloVe dims + the rest word2vec, e.g. 150)")
-    p.add_argument("--max-length", type=int, default=64, help=f"tokens kept per text (default 64, for speed; the main job's is "
-                        f"{TrainConfig().max_length}, and best_config.json keeps the length searched)")
+    p.add_argument("--max-length", type=int, default=64,
+                   help=f"tokens kept per text (default 64, for speed; the main job's is {MAIN_JOB.max_length}, and "
+                        "best_config.json keeps the length searched)")
     p.add_argument("--max-tokens", type=int, default=30000, help="vocabulary size cap")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--patience", type=int, default=3, help="early stopping on dev within a trial")
@@ -204,10 +207,8 @@ def write_outputs(tuner, args, base: TrainConfig, settings, project_dir: Path, h
     if best:
         print(f"best: trial {best['trial_id']}, mean dev accuracy {100 * best['val_mean_task_accuracy']:.2f}% "
               f"with {best['hyperparameters']}")
-    if best:
-        main_job = TrainConfig()
-        print(f"train the winner: python -m experiments.train --config {project_dir / 'best_config.json'} (up to "
-              f"{main_job.epochs} epochs, patience {main_job.patience}, as the main job; max length "
+        print(f"train the winner: python -m experiments.train --config {targets[0].best_config} (up to "
+              f"{MAIN_JOB.epochs} epochs, patience {MAIN_JOB.patience}, as the main job; max length "
               f"{args.max_length}, as searched)")
     if ref:
         print(f"paper's point: trial {ref['trial_id']}, mean dev accuracy {100 * ref['val_mean_task_accuracy']:.2f}% "

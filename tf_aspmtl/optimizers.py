@@ -75,8 +75,10 @@ class LazyAdam(keras.optimizers.Adam):
         gradient's repeated rows are summed first, so Keras clips the gradient
         Adam sees (the norm of its rows, each row's sum clipped), not its slices.
         """
-        variables = self._trainable_variables if trainable_variables is None else trainable_variables
-        self._row_decayed = {self._var_key(v) for g, v in zip(grads, variables) if isinstance(g, tf.IndexedSlices)}
+        if self.weight_decay is not None:  # read by _use_weight_decay when Keras decays, and by update_step
+            variables = self._trainable_variables if trainable_variables is None else trainable_variables
+            self._row_decayed = {self._var_key(v) for g, v in zip(grads, variables)
+                                 if isinstance(g, tf.IndexedSlices)}
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             grads = [_summed_rows(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         scale = self.loss_scale_factor
