@@ -39,7 +39,8 @@ class SharedPrivateNgramClassifier(Task):
     LSTM's, which makes it a useful ensemble member.
 
     It takes raw rows (:class:`Task`): ``fit`` on raw rows serves an endless
-    stream of mixed-task batches reshuffled every pass (``seed`` fixes it).
+    stream of mixed-task batches reshuffled every pass (``seed`` fixes it;
+    ``sample_weight``, one number per row, weighs each row's cross-entropy).
     ``call`` takes ``{"text": tf.string [batch], "task" or "task_id"}``, or
     the features the preprocessor's datasets hold (``{"ngram_features":
     tf.SparseTensor, "task_id"}``, computed once rather than every epoch), and
@@ -86,6 +87,7 @@ class SharedPrivateNgramClassifier(Task):
     """
 
     takes_sparse_features = True
+    training_dataset_options = ("seed", "sample_weight")
 
     def __init__(self, preprocessor: NgramPreprocessor, l2: float = 0.0, per_task_metrics: bool = True,
                  feature_dropout: float = 0.0, feature_dropout_seed: int = 0, task_nb_ratios: bool = False,

@@ -180,6 +180,10 @@ class Task(keras.Model):
             if kwargs.get("validation_split"):  # Keras would name the training stream made below, not the rows
                 raise ValueError("validation_split cuts arrays; with raw rows pass validation_data=(rows, labels), "
                                  "e.g. the last rows of each task held out (as the main job's dev split).")
+            if kwargs.get("sample_weight") is not None:  # Keras would refuse it beside the stream made below
+                raise ValueError(f"{type(self).__name__}.fit does not weigh raw rows (sample_weight); its raw-row "
+                                 f"options are {list(self.training_dataset_options)}. Build a dataset of "
+                                 "(inputs, labels, weights) batches instead.")
             x, steps = self.training_dataset(x, y, batch_size, **options)
             y, batch_size = None, None
             if steps is not None:

@@ -19,6 +19,22 @@ from tf_aspmtl.serialization import deserialize_fields
 NGRAM_FEATURES = "ngram_features"
 
 
+def _checked_weights(sample_weight: Sequence[float], rows: int) -> np.ndarray:
+    """``sample_weight`` as float32 [rows], or a ValueError naming what is wrong (the first bad row)."""
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"sample_weight must be numbers, one per row; got {type(sample_weight).__name__}") from None
+    if weights.shape != (rows,):
+        raise ValueError(f"sample_weight must hold one number per row ({rows}); got shape {weights.shape}")
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if bad.size:
+        raise ValueError(f"sample_weight must be finite and >= 0; row {int(bad[0])} is {float(weights[bad[0]])!r}")
+    if rows and not weights.any():
+        raise ValueError("sample_weight is zero on every row: nothing would be learnt")
+    return weights.astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package="tf_aspmtl")
 class NgramPreprocessor(TaskPreprocessor):
     """The tasks, their classes and an adapted :class:`NgramFeatures`: what the n-gram linear model reads.
@@ -132,17 +148,31 @@ class NgramPreprocessor(TaskPreprocessor):
         chunks = [featurize(tf.constant(texts[i:i + chunk_rows], tf.string)) for i in range(0, len(texts), chunk_rows)]
         return tf.sparse.concat(0, chunks)
 
-    def _rows(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None) -> tf.data.Dataset:
+    def _rows(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray | None,
+              sample_weight: np.ndarray | None = None) -> tf.data.Dataset:
         inputs = {NGRAM_FEATURES: self.featurize(texts), TASK_ID: tf.constant(task_ids, tf.int32)}
         if labels is None:
             return tf.data.Dataset.from_tensor_slices(inputs)
-        return tf.data.Dataset.from_tensor_slices((inputs, tf.constant(np.asarray(labels), tf.int32)))
+        labels = tf.constant(np.asarray(labels), tf.int32)
+        if sample_weight is None:
+            return tf.data.Dataset.from_tensor_slices((inputs, labels))
+        return tf.data.Dataset.from_tensor_slices((inputs, labels, tf.constant(sample_weight, tf.float32)))
 
     def training_dataset(self, texts: Sequence, task_ids: np.ndarray, labels: np.ndarray, batch_size: int = 64,
-                         seed: int = 0) -> tuple[tf.data.Dataset, int]:
+                         seed: int = 0, sample_weight: Sequence[float] | None = None) -> tuple[tf.data.Dataset, int]:
         """An endless stream of batches of features (tasks mixed), reshuffled each pass, the same for the same
-        seed; and the steps that make one pass."""
-        data = self._rows(texts, task_ids, labels)
+        seed; and the steps that make one pass.
+
+        ``sample_weight``: optional, one number >= 0 per row: each row's weight in the loss (the model's
+        ``compute_loss`` averages the rows' cross-entropy with these weights), e.g. less for pseudo-labelled rows
+        than for labelled ones. The stream's batches are then ``(features, labels, weights)``.
+
+        Raises:
+            ValueError: ``sample_weight`` not one finite number >= 0 per row, or all zero (the row is named).
+        """
+        if sample_weight is not None:
+            sample_weight = _checked_weights(sample_weight, len(texts))
+        data = self._rows(texts, task_ids, labels, sample_weight)
         data = data.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
         return data.batch(batch_size).prefetch(2), math.ceil(len(texts) / batch_size)
 

@@ -17,7 +17,8 @@ NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size",
 """The model's and training's settings recorded in every run's results and run folder."""
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
                 "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier",
-                "term_frequency", "nb_smoothing", "character_ngrams", "character_max_features", "character_weight")
+                "term_frequency", "nb_smoothing", "character_ngrams", "character_max_features", "character_weight",
+                "pseudo_label_weight", "pseudo_label_weighting")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -25,6 +26,8 @@ FEATURE_WEIGHTINGS = ("tfidf", "nb")
 """``NgramConfig.feature_weighting``'s values (:class:`~tf_aspmtl.NgramFeatures`' ``weighting``)."""
 STUDENT_FEATURES = ("train", "train+pseudo")
 """``NgramConfig.student_features``' values: the rows the self-trained student's features are learnt from."""
+PSEUDO_LABEL_WEIGHTINGS = ("constant", "confidence")
+"""``NgramConfig.pseudo_label_weighting``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ class NgramConfig:
             as the words' are (the same weighting, term frequency and NB smoothing).
         character_max_features: with ``character_ngrams``: most character n-grams kept.
         character_weight: > 0, with ``character_ngrams``: the character block's scale against the words'.
+        pseudo_label_weight: in (0, 1], with self-training: a pseudo-labelled row's weight in the student's loss,
+            a labelled row's being 1 (1, the default: the same).
+        pseudo_label_weighting: with self-training: ``"constant"`` (the default: every pseudo-labelled row weighs
+            ``pseudo_label_weight``) or ``"confidence"``: ``pseudo_label_weight`` times the teacher's margin over
+            chance, ``(c - 1/n) / (1 - 1/n)`` for a row it gives probability ``c`` of ``n`` classes (``2c - 1``
+            for two: a row it is sure of weighs the full weight, one at a 0.75 threshold half of it).
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -100,6 +109,8 @@ class NgramConfig:
     character_ngrams: int = 0
     character_max_features: int = 500_000
     character_weight: float = 0.15
+    pseudo_label_weight: float = 1.0
+    pseudo_label_weighting: str = "constant"
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -175,6 +186,17 @@ class NgramConfig:
         if self.student_features != "train" and not self.self_training:
             raise ValueError(f"NgramConfig.student_features {self.student_features!r} needs self-training "
                              "(self_training_threshold > 0): without it there are no pseudo-labelled rows")
+        weight = self.pseudo_label_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                or not 0 < weight <= 1:
+            raise ValueError(f"NgramConfig.pseudo_label_weight must be a number in (0, 1]; got {weight!r}")
+        object.__setattr__(self, "pseudo_label_weight", float(weight))
+        if self.pseudo_label_weighting not in PSEUDO_LABEL_WEIGHTINGS:
+            raise ValueError(f"NgramConfig.pseudo_label_weighting must be one of {list(PSEUDO_LABEL_WEIGHTINGS)}; "
+                             f"got {self.pseudo_label_weighting!r}")
+        if (self.pseudo_label_weight != 1 or self.pseudo_label_weighting != "constant") and not self.self_training:
+            raise ValueError("NgramConfig.pseudo_label_weight and pseudo_label_weighting weigh pseudo-labelled rows: "
+                             "they need self-training (self_training_threshold > 0)")
         rounds = self.self_training_rounds
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
             raise ValueError(f"NgramConfig.self_training_rounds must be an int >= 1; got {rounds!r}")

@@ -36,7 +36,8 @@ def ngram_rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame,
 
     Args:
         model: the model (its tasks and class names).
-        frame: rows with ``text``, ``task`` and an integer ``label``, as :func:`~tf_aspmtl.data.load_fdu_mtl` gives.
+        frame: rows with ``text``, ``task`` and an integer ``label``, as :func:`~tf_aspmtl.data.load_fdu_mtl` gives;
+            with ``seed``, an optional ``weight`` column: each row's weight in the loss.
         batch_size: rows per batch.
         seed: None for the rows once, in order (:meth:`~tf_aspmtl.models.Task.evaluation_dataset`); else an
             endless stream reshuffled each pass, the same for the same seed (``training_dataset``).
@@ -45,7 +46,8 @@ def ngram_rows_dataset(model: SharedPrivateNgramClassifier, frame: pd.DataFrame,
     x = {"text": frame["text"].astype(str).tolist(), "task": frame["task"].tolist()}
     if seed is None:
         return model.evaluation_dataset(x, labels, batch_size)
-    return model.training_dataset(x, labels, batch_size, seed=seed)[0]
+    weights = {"sample_weight": frame["weight"].to_numpy()} if "weight" in frame.columns else {}
+    return model.training_dataset(x, labels, batch_size, seed=seed, **weights)[0]
 
 
 def ngram_preprocessor(config: NgramConfig, train: pd.DataFrame) -> NgramPreprocessor:
@@ -111,7 +113,8 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     reported model of an ``r - 1``-round run trains) and let it label the unlabelled reviews again
     (``run_dir/model/round<k>``); the reported model learns from train + the last round's rows. With ``config.student_features ==
     "train+pseudo"`` the student's features (vocabulary, idf, NB ratios) are learnt again from its rows, train +
-    pseudo-labelled (``nb_weighting``'s ``rows`` then counts both).
+    pseudo-labelled (``nb_weighting``'s ``rows`` then counts both). ``config.pseudo_label_weight`` and
+    ``pseudo_label_weighting`` weigh each pseudo-labelled row in the student's loss (a labelled row weighs 1).
 
     Args:
         config: the run's :class:`NgramConfig`.
@@ -164,10 +167,12 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
     self_training, teacher_s = None, 0.0
     if config.self_training:
         held_out, unlabeled = data[data["split"].isin(("dev", "test"))], data[data["split"] == "unlabeled"]
+        weighting = {"pseudo_label_weight": config.pseudo_label_weight,
+                     "pseudo_label_weighting": config.pseudo_label_weighting}
         rows, self_training = ngram_self_training(
             run_dir / "model", new_model, train_ds, steps, dev_ds, train, held_out, unlabeled,
             threshold=config.self_training_threshold, epochs=config.epochs, patience=config.patience,
-            verbose=fit_verbose, callbacks=epoch_lines,
+            verbose=fit_verbose, callbacks=epoch_lines, **weighting,
         )
         teacher_s = self_training["teacher_training_wall_time_s"]
         later_rounds = []
@@ -179,7 +184,7 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
             rows, record = ngram_self_training(
                 run_dir / "model" / f"round{round_}", new_model, rows_ds, math.ceil(len(rows) / config.batch_size),
                 dev_ds, train, held_out, unlabeled, threshold=config.self_training_threshold, epochs=config.epochs,
-                patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines,
+                patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines, **weighting,
             )
             later_rounds.append({"round": round_, **record})
             teacher_s += record["teacher_training_wall_time_s"]

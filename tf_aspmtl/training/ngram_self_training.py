@@ -20,13 +20,34 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tf_aspmtl.training")
 STUDENT_COLUMNS = ["task", "text", "label"]
-"""The columns of the student's training rows (:func:`ngram_self_training`'s frame)."""
+"""The columns of the student's training rows (:func:`ngram_self_training`'s frame; and ``weight`` when its
+pseudo-labelled rows weigh other than 1)."""
+
+
+def pseudo_label_weights(pseudo: pd.DataFrame, num_classes: int, weight: float = 1.0,
+                         weighting: str = "constant") -> np.ndarray:
+    """Each pseudo-labelled row's weight in the student's loss (a labelled row weighing 1).
+
+    Args:
+        pseudo: the pseudo-labelled rows, with the teacher's ``confidence`` (its probability of the row's label).
+        num_classes: the tasks' classes (``n``).
+        weight: float in (0, 1]. Every row's weight (``"constant"``), or its most (``"confidence"``).
+        weighting: ``"constant"``, or ``"confidence"``: ``weight`` times the teacher's margin over chance,
+            ``(c - 1/n) / (1 - 1/n)``.
+    """
+    if weighting == "constant":
+        return np.full(len(pseudo), weight, np.float64)
+    if weighting != "confidence":
+        raise ValueError(f"weighting must be 'constant' or 'confidence'; got {weighting!r}")
+    chance = 1.0 / num_classes
+    return weight * (pseudo["confidence"].to_numpy(np.float64) - chance) / (1.0 - chance)
 
 
 def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], SharedPrivateNgramClassifier],
                         train_ds: tf.data.Dataset, steps: int, dev_ds: tf.data.Dataset, train: pd.DataFrame,
                         held_out: pd.DataFrame, unlabeled: pd.DataFrame, *, threshold: float, epochs: int,
-                        patience: int, verbose: int | str = 2, callbacks: Sequence[keras.callbacks.Callback] = ()
+                        patience: int, verbose: int | str = 2, callbacks: Sequence[keras.callbacks.Callback] = (),
+                        pseudo_label_weight: float = 1.0, pseudo_label_weighting: str = "constant"
                         ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Trains (or reuses) the teacher and its pseudo labels; returns the student's training rows and the record.
 
@@ -52,10 +73,12 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
         epochs, patience: the teacher's most epochs and patience.
         verbose: Keras ``fit`` verbosity.
         callbacks: more callbacks of the teacher's ``fit``.
+        pseudo_label_weight, pseudo_label_weighting: the pseudo-labelled rows' weights (:func:`pseudo_label_weights`).
 
     Returns:
         ``(rows, record)``: ``rows`` the train rows then the pseudo-labelled ones (:data:`STUDENT_COLUMNS`,
-        labels the class ids 0/1), ``record`` the results' ``self_training``: ``threshold``, ``balanced``,
+        labels the class ids 0/1; unless every weight is 1, a ``weight`` column: 1 for a train row),
+        ``record`` the results' ``self_training``: ``threshold``, ``balanced``,
         ``unlabeled_rows`` and ``dropped_repeats_of_dev_or_test`` per task, ``teacher_dev_error`` per task and
         its mean ``avg_teacher_dev_error``, ``teacher_best_epoch``, ``teacher_epochs_run``,
         ``teacher_training_wall_time_s`` (all processes), ``teacher_processes``, ``pseudo_labels`` (task ->
@@ -81,6 +104,11 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
     if unknown:
         raise ValueError(f"{model_dir / PSEUDO_LABELS} holds rows of task(s) {unknown}, not of {tasks}")
     rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
+    classes = sorted(int(v) for v in train["label"].unique())
+    weighted = pseudo_label_weight != 1 or pseudo_label_weighting != "constant"
+    if weighted:
+        weights = pseudo_label_weights(pseudo, len(classes), pseudo_label_weight, pseudo_label_weighting)
+        rows["weight"] = np.concatenate([np.ones(len(train)), weights])
     record = {
         "threshold": float(threshold), "balanced": True,
         "unlabeled_rows": {t: int((to_label["task"] == t).sum()) for t in tasks},
@@ -92,9 +120,12 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
         "teacher_training_wall_time_s": teacher["training_wall_time_s"],
         "teacher_processes": teacher["processes"],
         "pseudo_labels": {t: {str(c): int(((pseudo["task"] == t) & (pseudo["label"] == c)).sum())
-                              for c in sorted(int(v) for v in train["label"].unique())} for t in tasks},
+                              for c in classes} for t in tasks},
         "pseudo_labelled_rows": {t: int((pseudo["task"] == t).sum()) for t in tasks},
         "student_train_rows": len(rows),
     }
+    if weighted:
+        record["pseudo_label_weights"] = {"weight": float(pseudo_label_weight), "weighting": pseudo_label_weighting,
+                                          "mean": float(np.mean(weights)) if len(weights) else None}
     logger.info("self-training: the student trains on %d train + %d pseudo-labelled rows", len(train), len(pseudo))
     return rows, record
