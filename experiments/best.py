@@ -9,7 +9,7 @@ model, ``"model": "sp-ngram"``) for every seed of ``--seeds`` (default 0 1 2), o
 seed is never rerun: its ``experiments/results/best/best_seed<S>.json``
 exists). A seed that the 16-task screen already trained with this
 configuration on dev only (``runs/tables/<chosen>_seed<S>``, or the n-gram
-screen's folder, :func:`experiments.ngram.screen_run_dir`) is copied
+screen's folder, :func:`experiments.ngram_screens.screen_run_dir`) is copied
 there and only evaluated on test. The first seed's model is also exported (``runs/best/export``) and
 ``experiments.bench_serving`` measures its p50 latency and batch-64
 throughput on one task. Then ``experiments/results/best.md``: per-task test
@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments import ngram
+from experiments import ngram, ngram_screens
 from experiments.bench_serving import load_note, variant_lines
 from experiments.markdown_template import render
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
@@ -129,10 +129,10 @@ def adopt_screen_run(config: Path, seed: int, runs: Path, screen_runs: Path) -> 
 
 def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: int, runs: Path) -> bool:
     """:func:`adopt_screen_run` for the n-gram model: its screen's folder, if it finished with these settings."""
-    names = {ngram.screen_key(name): name for name in ngram.SCREEN_SETTINGS}
+    names = {ngram_screens.screen_key(name): name for name in ngram_screens.SCREEN_SETTINGS}
     if chosen not in names or (runs / f"seed{seed}").exists():
         return False
-    source, finished = ngram.screen_run_dir(names[chosen], seed), ngram.screen_result_path(names[chosen], seed)
+    source, finished = ngram_screens.screen_run_dir(names[chosen], seed), ngram_screens.screen_result_path(names[chosen], seed)
     if not finished.exists() or not (source / NGRAM_RUN_IDENTITY).exists():
         return False
     held = json.loads((source / NGRAM_RUN_IDENTITY).read_text())
@@ -295,8 +295,8 @@ def _table(runs: dict[int, dict[str, Any]], lstm: dict[int, dict[str, Any]], tab
 
 def _earlier_test_reads(runs: dict[int, dict[str, Any]], reused: list[int]) -> str:
     """The test errors that ``experiments.ngram`` read with the same weights after the screen, beside these."""
-    earlier = {s: json.loads(ngram.tested_result_path(s).read_text()) for s in reused
-               if ngram.tested_result_path(s).exists()}
+    earlier = {s: json.loads(ngram_screens.tested_result_path(s).read_text()) for s in reused
+               if ngram_screens.tested_result_path(s).exists()}
     return "; ".join(f"seed {s} {r['avg_test_error']:.2f} / {runs[s]['avg_test_error']:.2f}" for s, r in earlier.items()
                      if "avg_test_error" in r and result_settings(r) == result_settings(runs[s]))
 

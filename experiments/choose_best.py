@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from experiments import ngram
+from experiments import ngram, ngram_screens
 from experiments.provenance import REPO_ROOT, git_commit, write_atomic
 from experiments.result_files import RESULTS as RESULT_FILES
 from experiments.table_plan import (
@@ -103,7 +103,7 @@ def choose_best(runs, command: str) -> dict[str, Any]:
 
     Candidates are the 16-task screen's settings that finished all of
     :data:`SEEDS`, with Table 2's ASP-MTL (their baseline), the n-gram
-    model's 16-task screens (:data:`experiments.ngram.SCREEN_SETTINGS`; then
+    model's 16-task screens (:data:`experiments.ngram_screens.SCREEN_SETTINGS`; then
     the file is an ``experiments.ngram --config``) and the wide-and-deep
     model's (:data:`WIDE_DEEP_SCREEN`); only when none has, the 4-task
     screen's settings (and its baseline). So every candidate saw the same
@@ -129,8 +129,8 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     ngram_names, wide_deep = {}, {}
     if screen == "all 16 tasks":  # the n-gram and wide-and-deep models' 16-task screens compete with the LSTMs
         wide_deep = wide_deep_screen_runs()
-        runs = {**runs, **ngram.load_screen_runs(), **wide_deep}
-        ngram_names = {ngram.screen_key(name): flags for name, flags in ngram.SCREEN_SETTINGS.items()}
+        runs = {**runs, **ngram_screens.load_screen_runs(), **wide_deep}
+        ngram_names = {ngram_screens.screen_key(name): flags for name, flags in ngram_screens.SCREEN_SETTINGS.items()}
         candidates.update(_finished(runs, ngram_names))
         candidates.update(_finished(runs, wide_deep))
     _same_tasks(runs, candidates)

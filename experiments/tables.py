@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments import best as best_script
-from experiments import ngram, results_doc, select_ensembles
+from experiments import ngram, ngram_screens, results_doc, select_ensembles
 from experiments.choose_best import WIDE_DEEP_PREFIX, choose_best, wide_deep_screen_runs
 from experiments.provenance import REPO_ROOT, command_line, write_atomic
 from experiments.result_files import (
@@ -116,7 +116,7 @@ def build(command: str, plots: bool = True) -> dict[Path, str]:
         # best.md reads table2.csv: the one just made, not the file on disk
         blocks["best"] = out[best_script.REPORT] = best_script.report(best_seeds, command, table2_csv=out.get(
             RESULTS / "table2.csv"))
-    tested = sorted(ngram.SCREEN_RESULTS.glob("sp_ngram_seed*.json"))
+    tested = sorted(ngram_screens.SCREEN_RESULTS.glob("sp_ngram_seed*.json"))
     if tested:
         blocks["ngram"] = out[RESULT_FILES / "ngram.md"] = ngram.summary(
             [str(p.relative_to(REPO_ROOT)) for p in tested])
@@ -213,11 +213,11 @@ def levers_table(runs):
         base = baseline("screen16", setting)
         rows.append(_lever_row(runs, base, setting, setting, " ".join(OWN_FLAGS[setting]),
                                f"16 tasks, dev only, vs {base}"))
-    with_ngram = {**runs, **ngram.load_screen_runs()}
-    for name, flags in ngram.SCREEN_SETTINGS.items():
-        base = ngram.screen_key(ngram.SCREEN_BASELINES[name]) if name in ngram.SCREEN_BASELINES else NGRAM_BASELINE
+    with_ngram = {**runs, **ngram_screens.load_screen_runs()}
+    for name, flags in ngram_screens.SCREEN_SETTINGS.items():
+        base = ngram_screens.screen_key(ngram_screens.SCREEN_BASELINES[name]) if name in ngram_screens.SCREEN_BASELINES else NGRAM_BASELINE
         lever = "the n-gram model instead of the LSTMs" if name == "sp_ngram" else f"n-gram model: {name}"
-        rows.append(_lever_row(with_ngram, base, ngram.screen_key(name), lever,
+        rows.append(_lever_row(with_ngram, base, ngram_screens.screen_key(name), lever,
                                " ".join(["python -m experiments.ngram", *flags]), f"16 tasks, dev only, vs {base}"))
     wide_deep = wide_deep_screen_runs()
     for key, by_seed in wide_deep.items():

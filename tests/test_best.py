@@ -175,27 +175,27 @@ def test_an_ngram_config_trains_with_experiments_ngram_and_refuses_other_setting
 
 
 def test_an_ngram_screen_run_of_the_same_settings_is_adopted(results, monkeypatch):
-    from experiments import ngram
+    from experiments import ngram, ngram_screens
     from tf_aspmtl.training import claim_ngram_run_folder
 
-    monkeypatch.setattr(ngram, "SCREEN_RESULTS", results / "ngram")
-    monkeypatch.setattr(ngram, "SCREEN_RUNS", results / "screen_runs")
+    monkeypatch.setattr(ngram_screens, "SCREEN_RESULTS", results / "ngram")
+    monkeypatch.setattr(ngram_screens, "SCREEN_RUNS", results / "screen_runs")
     _ngram_config(results / "best.json")
     runs = results / "runs"
     runs.mkdir()
     for seed, epochs in [(0, 20), (1, 40), (2, 20)]:
-        folder = ngram.screen_run_dir("sp_ngram", seed)
+        folder = ngram_screens.screen_run_dir("sp_ngram", seed)
         (folder / "model").mkdir(parents=True)
         claim_ngram_run_folder(folder, ngram.config_from_flags(["--epochs", str(epochs), "--seed", str(seed)]))
         if seed != 2:  # seed 2's screen did not finish
-            ngram.screen_result_path("sp_ngram", seed).parent.mkdir(parents=True, exist_ok=True)
-            ngram.screen_result_path("sp_ngram", seed).write_text("{}")
+            ngram_screens.screen_result_path("sp_ngram", seed).parent.mkdir(parents=True, exist_ok=True)
+            ngram_screens.screen_result_path("sp_ngram", seed).write_text("{}")
     assert best.adopt_screen_run(results / "best.json", 0, runs, results / "unused")
     assert (runs / "seed0" / "run_args.json").exists() and (runs / "seed0" / "model").exists()
     assert not best.adopt_screen_run(results / "best.json", 1, runs, results / "unused")  # other settings
     assert not best.adopt_screen_run(results / "best.json", 2, runs, results / "unused")  # unfinished
     best.result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
-    ngram.tested_result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
+    ngram_screens.tested_result_path(0).write_text(json.dumps(_ngram_result(0, {"books": 10.0, "dvd": 11.0})))
     md = best.report([0], "cmd")
     assert "a second read, not a new choice; mean test error then and here: seed 0 10.50 / 10.50." in md
     assert "the shared/private n-gram model, `python -m experiments.ngram` with `max_features=200000" in md
@@ -230,19 +230,19 @@ def test_the_ngram_command_reads_the_config_file_and_its_flags_win(tmp_path, cap
 
 def test_a_dev_only_self_training_ngram_screen_run_is_not_adopted(results, monkeypatch):
     """Its student may have learnt from unlabelled repeats of test texts: the tested run trains afresh."""
-    from experiments import ngram
+    from experiments import ngram, ngram_screens
     from tf_aspmtl.training import claim_ngram_run_folder
 
-    monkeypatch.setattr(ngram, "SCREEN_RESULTS", results / "ngram")
-    monkeypatch.setattr(ngram, "SCREEN_RUNS", results / "screen_runs")
-    monkeypatch.setattr(ngram, "SCREEN_SETTINGS", {"self09": ["--self-training-threshold", "0.9"]})
+    monkeypatch.setattr(ngram_screens, "SCREEN_RESULTS", results / "ngram")
+    monkeypatch.setattr(ngram_screens, "SCREEN_RUNS", results / "screen_runs")
+    monkeypatch.setattr(ngram_screens, "SCREEN_SETTINGS", {"self09": ["--self-training-threshold", "0.9"]})
     config = _ngram_config(results / "best.json", self_training_threshold=0.9)
     config["provenance"]["chosen"] = "s16_ngram_self09"
     (results / "best.json").write_text(json.dumps(config))
-    folder = ngram.screen_run_dir("self09", 0)
-    claim_ngram_run_folder(folder, ngram.config_from_flags(ngram.SCREEN_SETTINGS["self09"]), dev_only=True)
-    ngram.screen_result_path("self09", 0).parent.mkdir(parents=True, exist_ok=True)
-    ngram.screen_result_path("self09", 0).write_text("{}")
+    folder = ngram_screens.screen_run_dir("self09", 0)
+    claim_ngram_run_folder(folder, ngram.config_from_flags(ngram_screens.SCREEN_SETTINGS["self09"]), dev_only=True)
+    ngram_screens.screen_result_path("self09", 0).parent.mkdir(parents=True, exist_ok=True)
+    ngram_screens.screen_result_path("self09", 0).write_text("{}")
     assert not best.adopt_screen_run(results / "best.json", 0, results / "runs", results / "unused")
     assert not (results / "runs" / "seed0").exists()
 

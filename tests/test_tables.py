@@ -21,9 +21,9 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(table_plan, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(choose, "WIDE_DEEP_SCREEN", tmp_path / "wide_deep_screen")
     monkeypatch.setattr(tables, "PREVIOUS_4TASK_WINNER", tmp_path / "previous_best_4task_winner.json")
-    from experiments import ngram
+    from experiments import ngram_screens
 
-    monkeypatch.setattr(ngram, "SCREEN_RESULTS", tmp_path / "ngram")
+    monkeypatch.setattr(ngram_screens, "SCREEN_RESULTS", tmp_path / "ngram")
     (tmp_path / "runs").mkdir()
     return tmp_path / "runs"
 
@@ -201,7 +201,7 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
 
 
 def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_dir, tmp_path, monkeypatch):
-    from experiments import best, ngram
+    from experiments import best, ngram, ngram_screens
 
     monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
     for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
@@ -211,7 +211,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
     ngram_devs = {"sp_ngram": (10.5, 10.4, 10.6), "long": (10.2, 10.0)}  # long lacks seed 2: not a candidate
     for name, values in ngram_devs.items():
         for seed, dev in enumerate(values):
-            path = ngram.screen_result_path(name, seed)
+            path = ngram_screens.screen_result_path(name, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": f"ng {name}"}))
     config = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")
@@ -222,7 +222,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
         ngram.identity(ngram.config_from_flags([]))
     # A screen whose dev errors equal the choice's but for float noise does not replace it, even when cheaper.
     for seed, dev in enumerate((10.4999994, 10.3999996, 10.5999993)):
-        path = ngram.screen_result_path("long", seed)
+        path = ngram_screens.screen_result_path("long", seed)
         path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 0.5, "command": "ng long"}))
     assert choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "s16_ngram"
     levers = tables.levers_table(tables.load_runs(tables.RUNS)).set_index("lever")

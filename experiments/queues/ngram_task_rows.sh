@@ -46,7 +46,7 @@ if [ "${1:-}" = "--summary" ]; then
 import json
 from pathlib import Path
 
-from experiments.ngram import SCREEN_BASELINES
+from experiments.ngram_screens import SCREEN_BASELINES
 from experiments.provenance import cpu_kind
 from tf_aspmtl.analysis import mean_sd
 
@@ -54,7 +54,7 @@ HERE = Path("experiments/results/ngram_task_rows")
 BEFORE = {"tfidf": "experiments/results/ngram_batch/b64_lr1e-3_seed{}.json",
           "nb": "experiments/results/ngram_levers/nb_seed{}.json"}
 AGAINST_CODE_BEFORE = ("tfidf", "tfidf_lr2", "tfidf_lr3", "nb", "nb_lr2", "nb_lr3")
-# Every later setting is paired with the one it changes one thing of: experiments.ngram.SCREEN_BASELINES.
+# Every later setting is paired with the one it changes one thing of: experiments.ngram_screens.SCREEN_BASELINES.
 PAIRED_WITH = {name[len("rows_"):]: base[len("rows_"):] for name, base in SCREEN_BASELINES.items()
                if name.startswith("rows_") and name[len("rows_"):] not in AGAINST_CODE_BEFORE}
 partners: dict[str, list[str]] = {}
@@ -90,10 +90,10 @@ for name in (*AGAINST_CODE_BEFORE, *PAIRED_WITH):
 PY
   exit 0
 fi
-# Each setting's flags: experiments.ngram.SCREEN_SETTINGS["rows_<setting>"] (written once, there; choose-best reads it).
+# Each setting's flags: experiments.ngram_screens.SCREEN_SETTINGS["rows_<setting>"] (written once, there; choose-best reads it).
 declare -A FLAGS
 while IFS=$'\t' read -r name flags; do FLAGS[$name]=$flags; done < <(python -c '
-from experiments.ngram import SCREEN_SETTINGS
+from experiments.ngram_screens import SCREEN_SETTINGS
 for name, flags in SCREEN_SETTINGS.items():
     if name.startswith("rows_"):
         print(name[len("rows_"):], " ".join(flags), sep="\t")' 2>/dev/null)
