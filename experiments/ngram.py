@@ -35,8 +35,8 @@ import numpy as np
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_json
 from experiments.result_files import load_previous
-from tf_aspmtl.training.ngram_config import (FEATURE_WEIGHTINGS, NGRAM_MODEL, PSEUDO_LABEL_WEIGHTINGS,
-                                           STUDENT_FEATURES, TERM_FREQUENCIES, NgramConfig)
+from tf_aspmtl.training.ngram_config import (FEATURE_WEIGHTINGS, NGRAM_MODEL, PSEUDO_LABEL_BALANCES,
+                                           PSEUDO_LABEL_WEIGHTINGS, STUDENT_FEATURES, TERM_FREQUENCIES, NgramConfig)
 from tf_aspmtl.training.ngram_run import run_ngram
 from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.data import DataNotFoundError
@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with self-training: constant (every pseudo-labelled row weighs W), or confidence: W times "
                         "the teacher's margin over chance, 2c - 1 for probability c of two classes "
                         f"(default {default.pseudo_label_weighting})")
+    p.add_argument("--pseudo-label-balance", choices=PSEUDO_LABEL_BALANCES,
+                   help="with self-training: rows (as many pseudo-labelled rows of each class per task, the most "
+                        "confident) or weights (every row above the threshold, a class's rows weighing in total as "
+                        f"the task's rarest class's) (default {default.pseudo_label_balance})")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
     p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")

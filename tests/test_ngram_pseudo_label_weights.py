@@ -13,7 +13,7 @@ from tests.ngram_two_tasks import LABELS, TASKS, TEXTS, two_task_model
 from tests.tiny_fdu import TASKS as FDU_TASKS
 from tests.tiny_fdu import write_folder_with_planted_dev_copies
 from tf_aspmtl.training import NgramConfig, run_ngram
-from tf_aspmtl.training.ngram_self_training import pseudo_label_weights
+from tf_aspmtl.training.ngram_self_training import class_balance_weights, pseudo_label_weights
 from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS
 
 X = {"text": TEXTS, "task": TASKS}
@@ -86,6 +86,13 @@ def test_pseudo_label_weights_scale_the_teachers_margin_over_chance():
         pseudo_label_weights(pseudo, 2, 1.0, "margin")
 
 
+def test_balance_weights_give_each_class_of_a_task_the_weight_of_its_rarest():
+    pseudo = pd.DataFrame({"task": ["a", "a", "a", "a", "b", "b", "c"], "label": [1, 1, 0, 1, 1, 1, 0]})
+    np.testing.assert_allclose(class_balance_weights(pseudo, [0, 1]), [1 / 3, 1 / 3, 1, 1 / 3, 0, 0, 0])
+    three = pd.DataFrame({"task": ["a"] * 6, "label": [0, 1, 1, 2, 2, 2]})
+    np.testing.assert_allclose(class_balance_weights(three, [0, 1, 2]), [1, 0.5, 0.5, 1 / 3, 1 / 3, 1 / 3])
+
+
 def test_bad_pseudo_label_settings_name_the_field(capsys):
     from experiments.ngram import config_from_flags, parse_args
 
@@ -94,8 +101,11 @@ def test_bad_pseudo_label_settings_name_the_field(capsys):
             NgramConfig(self_training_threshold=0.8, pseudo_label_weight=bad)
     with pytest.raises(ValueError, match=r"pseudo_label_weighting must be one of \['constant', 'confidence'\]"):
         NgramConfig(self_training_threshold=0.8, pseudo_label_weighting="margin")
-    with pytest.raises(ValueError, match="weigh pseudo-labelled rows: they need self-training"):
-        NgramConfig(pseudo_label_weighting="confidence")
+    with pytest.raises(ValueError, match=r"pseudo_label_balance must be one of \['rows', 'weights'\]; got 'all'"):
+        NgramConfig(self_training_threshold=0.8, pseudo_label_balance="all")
+    for lever in ({"pseudo_label_weighting": "confidence"}, {"pseudo_label_balance": "weights"}):
+        with pytest.raises(ValueError, match="weigh pseudo-labelled rows: they need self-training"):
+            NgramConfig(**lever)
     with pytest.raises(SystemExit):
         parse_args(["--output-dir", "x", "--pseudo-label-weight", "0.5"])
     assert "they need self-training" in capsys.readouterr().err
@@ -129,3 +139,26 @@ def test_a_weighted_student_learns_from_the_same_pseudo_labels_with_their_weight
                 for run in ("plain", "weighted")]
     assert not np.array_equal(students[0].shared_kernel.numpy(), students[1].shared_kernel.numpy())
     assert weighted["settings"]["pseudo_label_weighting"] == "confidence"
+
+
+def test_a_student_balanced_by_weights_learns_from_every_confident_row(tmp_path):
+    (tmp_path / "fdu").mkdir()
+    folder = write_folder_with_planted_dev_copies(tmp_path / "fdu")
+    balanced_rows = run_ngram(SELF, tmp_path / "rows", folder, dev_only=True, verbose=0)
+    by_weights = run_ngram(replace(SELF, pseudo_label_balance="weights"), tmp_path / "weights", folder,
+                           dev_only=True, verbose=0)
+    every = pd.read_parquet(tmp_path / "weights" / "model" / PSEUDO_LABELS)
+    kept = pd.read_parquet(tmp_path / "rows" / "model" / PSEUDO_LABELS)
+    assert (every["confidence"] >= 0.6).all() and len(every) > len(kept), \
+        "the tiny teacher should be sure of more rows of one class than of the other (else this proves little)"
+    assert set(zip(kept["task"], kept["text"])) <= set(zip(every["task"], every["text"]))
+    record = by_weights["self_training"]
+    for task in FDU_TASKS:
+        rows = every[every["task"] == task]
+        counts = [int((rows["label"] == c).sum()) for c in (0, 1)]
+        assert record["pseudo_labels"][task] == {"0": counts[0], "1": counts[1]}
+        # each class weighs its rarest class's rows in total (a task lacking a class: none of its rows)
+        assert record["pseudo_label_weights"]["total"][task] == pytest.approx(2 * min(counts))
+        assert balanced_rows["self_training"]["pseudo_labelled_rows"][task] == 2 * min(counts)
+    assert record["pseudo_label_weights"]["balance"] == "weights"
+    assert "pseudo_label_weights" not in balanced_rows["self_training"]

@@ -18,7 +18,7 @@ NGRAM_SETTINGS = ("max_features", "ngrams", "l2", "learning_rate", "batch_size",
 NGRAM_LEVERS = ("feature_weighting", "self_training_threshold", "student_features", "feature_dropout",
                 "task_nb_ratios", "label_smoothing", "self_training_rounds", "private_learning_rate_multiplier",
                 "term_frequency", "nb_smoothing", "character_ngrams", "character_max_features", "character_weight",
-                "pseudo_label_weight", "pseudo_label_weighting")
+                "pseudo_label_weight", "pseudo_label_weighting", "pseudo_label_balance")
 """Settings off by default and recorded only when on (:meth:`NgramConfig.settings`), so a run without them has the
 results settings and run-folder record it had before they existed. An :class:`NgramConfig` is the tasks, the seed,
 :data:`NGRAM_SETTINGS` and these."""
@@ -28,6 +28,8 @@ STUDENT_FEATURES = ("train", "train+pseudo")
 """``NgramConfig.student_features``' values: the rows the self-trained student's features are learnt from."""
 PSEUDO_LABEL_WEIGHTINGS = ("constant", "confidence")
 """``NgramConfig.pseudo_label_weighting``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
+PSEUDO_LABEL_BALANCES = ("rows", "weights")
+"""``NgramConfig.pseudo_label_balance``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class NgramConfig:
             ``pseudo_label_weight``) or ``"confidence"``: ``pseudo_label_weight`` times the teacher's margin over
             chance, ``(c - 1/n) / (1 - 1/n)`` for a row it gives probability ``c`` of ``n`` classes (``2c - 1``
             for two: a row it is sure of weighs the full weight, one at a 0.75 threshold half of it).
+        pseudo_label_balance: with self-training: how the pseudo-labelled rows' classes are balanced per task:
+            ``"rows"`` (the default: as many rows of each class, the most confident, so a task's rarest predicted
+            class caps its rows) or ``"weights"`` (every row above the threshold; a row of class ``c`` weighs
+            ``n_min / n_c``, its task's rarest class's rows over its class's, so each class weighs as much in
+            total): unlabelled reviews are mostly positive, and ``"rows"`` then leaves most of them out.
     """
 
     tasks: tuple[str, ...] = FDU_MTL_TASKS
@@ -111,6 +118,7 @@ class NgramConfig:
     character_weight: float = 0.15
     pseudo_label_weight: float = 1.0
     pseudo_label_weighting: str = "constant"
+    pseudo_label_balance: str = "rows"
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str) or not self.tasks or not all(isinstance(t, str) and t for t in self.tasks):
@@ -194,9 +202,13 @@ class NgramConfig:
         if self.pseudo_label_weighting not in PSEUDO_LABEL_WEIGHTINGS:
             raise ValueError(f"NgramConfig.pseudo_label_weighting must be one of {list(PSEUDO_LABEL_WEIGHTINGS)}; "
                              f"got {self.pseudo_label_weighting!r}")
-        if (self.pseudo_label_weight != 1 or self.pseudo_label_weighting != "constant") and not self.self_training:
-            raise ValueError("NgramConfig.pseudo_label_weight and pseudo_label_weighting weigh pseudo-labelled rows: "
-                             "they need self-training (self_training_threshold > 0)")
+        if self.pseudo_label_balance not in PSEUDO_LABEL_BALANCES:
+            raise ValueError(f"NgramConfig.pseudo_label_balance must be one of {list(PSEUDO_LABEL_BALANCES)}; "
+                             f"got {self.pseudo_label_balance!r}")
+        if (self.pseudo_label_weight != 1 or self.pseudo_label_weighting != "constant"
+                or self.pseudo_label_balance != "rows") and not self.self_training:
+            raise ValueError("NgramConfig.pseudo_label_weight, pseudo_label_weighting and pseudo_label_balance "
+                             "weigh pseudo-labelled rows: they need self-training (self_training_threshold > 0)")
         rounds = self.self_training_rounds
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
             raise ValueError(f"NgramConfig.self_training_rounds must be an int >= 1; got {rounds!r}")

@@ -168,7 +168,8 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
     if config.self_training:
         held_out, unlabeled = data[data["split"].isin(("dev", "test"))], data[data["split"] == "unlabeled"]
         weighting = {"pseudo_label_weight": config.pseudo_label_weight,
-                     "pseudo_label_weighting": config.pseudo_label_weighting}
+                     "pseudo_label_weighting": config.pseudo_label_weighting,
+                     "pseudo_label_balance": config.pseudo_label_balance}
         rows, self_training = ngram_self_training(
             run_dir / "model", new_model, train_ds, steps, dev_ds, train, held_out, unlabeled,
             threshold=config.self_training_threshold, epochs=config.epochs, patience=config.patience,

@@ -43,19 +43,29 @@ def pseudo_label_weights(pseudo: pd.DataFrame, num_classes: int, weight: float =
     return weight * (pseudo["confidence"].to_numpy(np.float64) - chance) / (1.0 - chance)
 
 
+def class_balance_weights(pseudo: pd.DataFrame, classes: Sequence[int]) -> np.ndarray:
+    """Each pseudo-labelled row's weight ``n_min / n_c``: its task's rows of its rarest class of ``classes`` over
+    its task's rows of its own class ``c``, so every class of a task weighs as much in total (0 for every row of a
+    task that lacks a class: as :func:`~tf_aspmtl.training.pseudo_label`'s balanced rows, it keeps none)."""
+    counts = pseudo.groupby(["task", "label"]).size()
+    rarest = {task: min(int(counts.get((task, c), 0)) for c in classes) for task in pseudo["task"].unique()}
+    per_row = counts.reindex(pd.MultiIndex.from_arrays([pseudo["task"], pseudo["label"]])).to_numpy(np.float64)
+    return pseudo["task"].map(rarest).to_numpy(np.float64) / per_row
+
+
 def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], SharedPrivateNgramClassifier],
                         train_ds: tf.data.Dataset, steps: int, dev_ds: tf.data.Dataset, train: pd.DataFrame,
                         held_out: pd.DataFrame, unlabeled: pd.DataFrame, *, threshold: float, epochs: int,
                         patience: int, verbose: int | str = 2, callbacks: Sequence[keras.callbacks.Callback] = (),
-                        pseudo_label_weight: float = 1.0, pseudo_label_weighting: str = "constant"
-                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
+                        pseudo_label_weight: float = 1.0, pseudo_label_weighting: str = "constant",
+                        pseudo_label_balance: str = "rows") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Trains (or reuses) the teacher and its pseudo labels; returns the student's training rows and the record.
 
     The LSTM family's first stage (:func:`~tf_aspmtl.training.teacher_pseudo_labels`), for the n-gram model:
     the teacher is the model a run without self-training trains (same features, data order and dev
     selection), in ``model_dir/teacher``, resumable, marked finished by ``teacher/teacher_results.json``; its
-    pseudo labels (:func:`~tf_aspmtl.training.pseudo_label`: top probability ``>= threshold``, as many rows of
-    each class per task, most confident first) are saved once to ``model_dir/pseudo_labels.parquet`` and
+    pseudo labels (:func:`~tf_aspmtl.training.pseudo_label`: top probability ``>= threshold``; with
+    ``pseudo_label_balance="rows"``, as many rows of each class per task, most confident first) are saved once to ``model_dir/pseudo_labels.parquet`` and
     reused, so a resumed student trains on the same rows. Unlabelled rows that repeat a dev or test text
     (:func:`~tf_aspmtl.training.held_out_duplicates`) are never labelled, and saved rows are checked again
     against ``held_out`` (a test split loaded later).
@@ -74,6 +84,8 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
         verbose: Keras ``fit`` verbosity.
         callbacks: more callbacks of the teacher's ``fit``.
         pseudo_label_weight, pseudo_label_weighting: the pseudo-labelled rows' weights (:func:`pseudo_label_weights`).
+        pseudo_label_balance: ``"rows"`` (as many rows of each class per task) or ``"weights"`` (every row above
+            the threshold, times :func:`class_balance_weights`).
 
     Returns:
         ``(rows, record)``: ``rows`` the train rows then the pseudo-labelled ones (:data:`STUDENT_COLUMNS`,
@@ -96,18 +108,24 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
                 len(to_label), int(repeats.sum()))
     pseudo, teacher, _ = teacher_pseudo_labels(
         model_dir, new_model, train_ds, steps, dev_ds, to_label[["text", "task"]], epochs=epochs,
-        patience=patience, threshold=threshold, max_per_task=None, verbose=verbose, callbacks=callbacks,
+        patience=patience, threshold=threshold, max_per_task=None, balance=pseudo_label_balance == "rows",
+        verbose=verbose, callbacks=callbacks,
         tensorboard=False,  # as the run without self-training, whose model the teacher is
     )
     pseudo = pseudo[~held_out_duplicates(pseudo, held_out)]  # rows saved before test was loaded
     unknown = sorted(set(pseudo["task"]) - set(tasks))
     if unknown:
         raise ValueError(f"{model_dir / PSEUDO_LABELS} holds rows of task(s) {unknown}, not of {tasks}")
-    rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
     classes = sorted(int(v) for v in train["label"].unique())
-    weighted = pseudo_label_weight != 1 or pseudo_label_weighting != "constant"
+    weights = pseudo_label_weights(pseudo, len(classes), pseudo_label_weight, pseudo_label_weighting)
+    if pseudo_label_balance == "weights":
+        balance = class_balance_weights(pseudo, classes)
+        pseudo, weights = pseudo[balance > 0], (weights * balance)[balance > 0]  # a task lacking a class: none
+    elif pseudo_label_balance != "rows":
+        raise ValueError(f"pseudo_label_balance must be 'rows' or 'weights'; got {pseudo_label_balance!r}")
+    rows = pd.concat([train[STUDENT_COLUMNS], pseudo[STUDENT_COLUMNS]], ignore_index=True)
+    weighted = pseudo_label_weight != 1 or pseudo_label_weighting != "constant" or pseudo_label_balance != "rows"
     if weighted:
-        weights = pseudo_label_weights(pseudo, len(classes), pseudo_label_weight, pseudo_label_weighting)
         rows["weight"] = np.concatenate([np.ones(len(train)), weights])
     record = {
         "threshold": float(threshold), "balanced": True,
@@ -126,6 +144,9 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
     }
     if weighted:
         record["pseudo_label_weights"] = {"weight": float(pseudo_label_weight), "weighting": pseudo_label_weighting,
-                                          "mean": float(np.mean(weights)) if len(weights) else None}
+                                          "balance": pseudo_label_balance,
+                                          "mean": float(np.mean(weights)) if len(weights) else None,
+                                          "total": {t: float(weights[(pseudo["task"] == t).to_numpy()].sum())
+                                                    for t in tasks}}
     logger.info("self-training: the student trains on %d train + %d pseudo-labelled rows", len(train), len(pseudo))
     return rows, record

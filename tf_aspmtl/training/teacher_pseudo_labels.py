@@ -86,6 +86,7 @@ def teacher_pseudo_labels(
     patience: int,
     threshold: float,
     max_per_task: int | None = None,
+    balance: bool = True,
     verbose: int | str = 2,
     strategy: tf.distribute.Strategy | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -98,7 +99,7 @@ def teacher_pseudo_labels(
     in ``group_dir/teacher`` and resumable; once trained and evaluated on dev,
     ``teacher/teacher_results.json`` marks it finished, and a rerun reuses it
     without training. Its pseudo labels (:func:`tf_aspmtl.training.pseudo_label`
-    with ``threshold`` and ``max_per_task``, classes balanced per task) are
+    with ``threshold``, ``max_per_task`` and ``balance``: by default, classes balanced per task) are
     saved to ``group_dir/pseudo_labels.parquet`` atomically and reused too, so
     a resumed student trains on the same rows. A damaged record or pseudo-label file (cut, not JSON or parquet) is
     said, naming it, and made again from the finished teacher, to the same contents. Pass unlabelled rows only,
@@ -116,6 +117,8 @@ def teacher_pseudo_labels(
         patience: int. Epochs without dev improvement before the teacher stops.
         threshold: float in (0.5, 1]. Least confidence of a kept pseudo label.
         max_per_task: int >= 1 or None. Most pseudo-labelled rows per task (None: no cap).
+        balance: bool. Keep as many rows of each class per task (:func:`~tf_aspmtl.training.pseudo_label`'s
+            ``balance``); False: every row above the threshold.
         verbose: Keras ``fit`` verbosity.
         strategy: optional ``tf.distribute`` strategy (as for ``fit_with_dev_selection``).
         callbacks: more Keras callbacks of the teacher's ``fit`` (for example an :class:`EpochSummary`).
@@ -169,6 +172,7 @@ def teacher_pseudo_labels(
     else:
         if teacher is None:  # finished by an earlier process that stopped before saving its pseudo labels
             teacher, _ = fit_teacher()  # a finished fit trains nothing: it loads the best weights
-        pseudo = pseudo_label(teacher, unlabeled[["text", "task"]], threshold=threshold, max_per_task=max_per_task)
+        pseudo = pseudo_label(teacher, unlabeled[["text", "task"]], threshold=threshold, max_per_task=max_per_task,
+                              balance=balance)
         _write_parquet_atomic(pseudo, labels_path)
     return pseudo, record, this_process_s
