@@ -1,11 +1,13 @@
 """Start a multi-process training run or tuning search on this machine.
 
     python -m experiments.launch train --workers 2 -- --model asp-mtl --tasks books,dvd
+    python -m experiments.launch ngram --workers 2 -- --tasks books,dvd --output-dir runs/ngram-2w
     python -m experiments.launch tune --workers 2 -- --tuner random --trials 8 --tasks books,dvd
 
 ``train`` starts ``--workers`` copies of ``python -m experiments.train ...
 --strategy multi-worker``, each with a ``TF_CONFIG`` naming all of them on
-127.0.0.1 and its own index (worker 0 is the chief).
+127.0.0.1 and its own index (worker 0 is the chief); ``ngram`` the same of
+``python -m experiments.ngram`` (the shared/private n-gram model).
 
 ``tune`` starts one Keras Tuner chief (``KERASTUNER_TUNER_ID=chief``, which
 only runs the oracle's gRPC server) and ``--workers`` tuners
@@ -126,12 +128,20 @@ def _stop(procs: Sequence[Process]) -> None:
             p.popen.wait()
 
 
-def train_commands(workers: int, train_args: Sequence[str]) -> list[tuple[str, list[str], dict[str, str]]]:
-    """The commands of a ``workers``-process MultiWorkerMirroredStrategy run of experiments.train."""
+TRAINING_MODULES = {"train": "experiments.train", "ngram": "experiments.ngram"}
+"""The jobs that train under ``--strategy multi-worker`` and their modules."""
+
+
+def train_commands(workers: int, train_args: Sequence[str], module: str = "experiments.train"
+                   ) -> list[tuple[str, list[str], dict[str, str]]]:
+    """The commands of a ``workers``-process MultiWorkerMirroredStrategy run of ``module`` (one of
+    :data:`TRAINING_MODULES`' values: experiments.train, or experiments.ngram for the n-gram model)."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1; got {workers}")
+    if module not in TRAINING_MODULES.values():
+        raise ValueError(f"module must be one of {sorted(TRAINING_MODULES.values())}; got {module!r}")
     ports = free_ports(workers)
-    argv = [sys.executable, "-m", "experiments.train", *train_args, "--strategy", "multi-worker"]
+    argv = [sys.executable, "-m", module, *train_args, "--strategy", "multi-worker"]
     return [(f"worker-{i}", argv, {"TF_CONFIG": tf_config(ports, i)}) for i in range(workers)]
 
 
@@ -149,15 +159,18 @@ def tune_commands(workers: int, tune_args: Sequence[str]) -> list[tuple[str, lis
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", choices=["train", "tune"])
+    p.add_argument("job", choices=[*TRAINING_MODULES, "tune"])
     p.add_argument("--workers", type=int, default=2, help="worker processes (tune: besides the chief)")
     p.add_argument("--timeout", type=float, help="seconds before every process is stopped")
-    p.usage = "python -m experiments.launch {train,tune} [--workers N] [--timeout S] -- ARGS OF THE JOB"
+    p.usage = "python -m experiments.launch {train,ngram,tune} [--workers N] [--timeout S] -- ARGS OF THE JOB"
     argv = list(sys.argv[1:] if argv is None else argv)
     split = argv.index("--") if "--" in argv else len(argv)
     args, rest = p.parse_args(argv[:split]), argv[split + 1 :]
-    make = train_commands if args.job == "train" else tune_commands
-    procs = run_processes(make(args.workers, rest), timeout=args.timeout)
+    if args.job == "tune":
+        commands = tune_commands(args.workers, rest)
+    else:
+        commands = train_commands(args.workers, rest, module=TRAINING_MODULES[args.job])
+    procs = run_processes(commands, timeout=args.timeout)
     codes = {p.name: p.popen.returncode for p in procs}
     print(f"[launch] exit codes: {codes}")
     return 0 if all(c == 0 for c in codes.values()) else 1

@@ -19,6 +19,9 @@ fields; flags given beside it win. Two levers, off by default:
 reviews; the results record the rows kept per task and class).
 ``--export DIR`` then writes a TF Serving SavedModel per task. The results file records per-task dev (and test) error,
 the command, commit, versions, seed, wall time and every epoch's logs.
+``--strategy multi-worker`` trains across the workers of ``$TF_CONFIG`` (``python -m experiments.launch ngram
+--workers 2 -- ARGS`` starts them on this machine; see tf_aspmtl/distribute.py): worker ``i > 0`` works in
+``OUTPUT_DIR/worker-<i>``, and only the chief (worker 0) writes ``--results`` and ``--export``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from experiments.result_files import load_previous
 from tf_aspmtl.training.ngram_config import (FEATURE_WEIGHTINGS, NGRAM_MODEL, PSEUDO_LABEL_BALANCES,
                                            PSEUDO_LABEL_WEIGHTINGS, STUDENT_FEATURES, TERM_FREQUENCIES, NgramConfig)
 from tf_aspmtl.training.ngram_run import run_ngram
+from tf_aspmtl.distribute import STRATEGIES, is_chief, make_strategy, worker_run_dir
 from tf_aspmtl.io_utils import FolderBusyError
 from tf_aspmtl.data import DataNotFoundError
 from tf_aspmtl.training.run_folder import RunFolderError
@@ -117,8 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                         f"the task's rarest class's) (default {default.pseudo_label_balance})")
     p.add_argument("--dev-only", action="store_true", help="never read the test split")
     p.add_argument("--output-dir", required=True, help="run folder (the same folder resumes)")
-    p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json)")
+    p.add_argument("--results", help="results JSON (default: OUTPUT_DIR/results.json; with --strategy multi-worker, "
+                                     "the chief's, besides every worker's in its run folder)")
     p.add_argument("--export", metavar="DIR", help="then write TF Serving SavedModels of every task under DIR")
+    p.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="multi-worker: tf.distribute.MultiWorkerMirroredStrategy over the workers in $TF_CONFIG "
+                        "(see tf_aspmtl/distribute.py; python -m experiments.launch ngram starts them)")
     p.add_argument("--verbose", type=int, default=2,
                    help="training output: 1 Keras' progress bar, 2 one short line per epoch (loss terms, mean dev "
                         "accuracy, time), 0 none")
@@ -149,21 +157,33 @@ def config_from_flags(flags: list[str]) -> NgramConfig:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args, config = parse_args(argv)
+    try:
+        strategy = make_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy precedes every TensorFlow op
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None  # it names --strategy or TF_CONFIG
+    run_dir = worker_run_dir(Path(args.output_dir)) if strategy else Path(args.output_dir)
+    chief = strategy is None or is_chief()
     made_by = provenance(command_line("experiments.ngram", argv))
     try:
-        results = run_ngram(config, args.output_dir, args.data_dir, dev_only=args.dev_only, verbose=args.verbose)
+        results = run_ngram(config, run_dir, args.data_dir, dev_only=args.dev_only, verbose=args.verbose,
+                            strategy=strategy)
     except (RunFolderError, FolderBusyError) as err:
         raise SystemExit(f"error: {err} (the folder is --output-dir)") from None
     except DataNotFoundError as err:
         raise SystemExit(f"error: {err} (--data-dir)") from None
     results = {**made_by, **results, "load_average_1m": os.getloadavg()[0]}
-    write_json(Path(args.results) if args.results else Path(args.output_dir) / "results.json", results)
-    if args.export:
+    if strategy is None:  # one process: --results, else the run folder's
+        targets = [Path(args.results) if args.results else run_dir / "results.json"]
+    else:  # every worker: its run folder's; the chief: --results too
+        targets = [run_dir / "results.json"] + ([Path(args.results)] if args.results and chief else [])
+    for path in targets:
+        write_json(path, results)
+    if args.export and chief:
         import keras
 
         from tf_aspmtl.export import export_model
 
-        model = keras.models.load_model(Path(args.output_dir) / "model" / "model.keras", compile=False)
+        model = keras.models.load_model(run_dir / "model" / "model.keras", compile=False)
         for item in export_model(model, args.export):
             logger.info("exported %s version %d to %s", item.name, item.version, item.path)
     logger.info("mean dev error %.2f %%%s", results["avg_dev_error"],

@@ -2,11 +2,12 @@
 
 * experiments.train under MultiWorkerMirroredStrategy with two worker
   processes (TF_CONFIG on 127.0.0.1) against the same run in one process;
+* experiments.ngram (the shared/private n-gram model) the same way;
 * a Keras Tuner search with one chief and two tuner processes (KERASTUNER_*),
   every trial recorded exactly once.
 
-The two tests that start real processes (TensorFlow imports included) take
-about a minute each on 2 cores: they are marked slow and run with
+The tests that start real processes (TensorFlow imports included) take
+about half a minute to a minute each on 2 cores: they are marked slow and run with
 ``pytest -m slow``. The in-process checks of the same code run by default.
 """
 
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from experiments import launch, train
+from experiments import launch, ngram, train
 from tf_aspmtl import distribute as distributed
 from tf_aspmtl.tuning import distributed_role
 from tf_aspmtl.data import resolve_fdu_mtl_dir
@@ -82,6 +83,45 @@ def test_multi_worker_training_matches_one_process(tiny_fdu_mtl, tmp_path, model
     assert gap < 10.0, (chief["avg_dev_error"], single["avg_dev_error"])
 
 
+def _ngram_args(data_dir, out):
+    return ["--tasks", ",".join(TASKS), "--max-features", "5000", "--epochs", "2", "--batch-size", "16",
+            "--data-dir", str(data_dir), "--output-dir", str(out), "--verbose", "0"]
+
+
+@pytest.mark.slow
+def test_multi_worker_ngram_training_matches_one_process(tiny_fdu_mtl, tmp_path):
+    """Two workers of experiments.ngram against one process. Without self-training: tiny_fdu_mtl has no unlabelled
+    rows (no ``.task.unlabel`` files) for a teacher to label."""
+    procs = launch.run_processes(
+        launch.train_commands(2, _ngram_args(tiny_fdu_mtl, tmp_path / "mw") + ["--results", str(tmp_path / "mw.json")],
+                              module="experiments.ngram"),
+        timeout=240, echo=False, cwd=str(REPO),
+    )
+    logs = {p.name: "".join(p.lines) for p in procs}
+    assert [p.popen.returncode for p in procs] == [0, 0], logs["worker-0"][-3000:] + logs["worker-1"][-3000:]
+    assert "num_workers = 2" in logs["worker-0"]
+
+    chief = json.loads((tmp_path / "mw" / "results.json").read_text())
+    other = json.loads((tmp_path / "mw" / "worker-1" / "results.json").read_text())
+    assert json.loads((tmp_path / "mw.json").read_text()) == chief  # --results: the chief's
+    assert "--strategy multi-worker" in chief["command"]
+    assert other["per_task"] == chief["per_task"]  # both evaluate the same mirrored weights on all of dev and test
+    assert (tmp_path / "mw" / "model" / "model.keras").exists()
+    assert (tmp_path / "mw" / "worker-1" / "model" / "model.keras").exists()
+
+    single = ngram.main(_ngram_args(tiny_fdu_mtl, tmp_path / "single"))
+    assert len(single["history"]["loss"]) == 2 and single["history"]["loss"][-1] < single["history"]["loss"][0]
+    # The same global batches, each cut between the workers; every row's cross-entropy is gathered, so the loss and
+    # gradient are the global batch's. Measured: the multi-worker run's losses, dev and test errors are one
+    # process's to the last bit; the bounds leave a few float32 ulps for an all-reduce that sums in another order.
+    assert chief["history"]["loss"] == pytest.approx(single["history"]["loss"], rel=1e-6, abs=0)
+    assert chief["history"]["val_loss"] == pytest.approx(single["history"]["val_loss"], rel=1e-6, abs=0)
+    assert chief["best_epoch"] == single["best_epoch"]
+    for task in TASKS:  # a row is 0.5 or 1 point here: these say the same rows are right
+        for key in ("dev_error", "test_error"):
+            assert chief["per_task"][task][key] == pytest.approx(single["per_task"][task][key], abs=1e-6), (task, key)
+
+
 class _OneWorker:
     """A strategy of ``replicas`` replicas on one worker, as far as the dataset functions see one: the worker's
     dataset yields each replica's element in turn."""
@@ -140,6 +180,19 @@ def test_tf_config_is_checked(monkeypatch):
     assert distributed.worker_run_dir(Path("run")) == Path("run") / "worker-1"
     with pytest.raises(ValueError, match="Unknown strategy"):
         distributed.make_strategy("parameter-server")
+
+
+def test_ngram_strategy_flag(monkeypatch, tmp_path):
+    """experiments.ngram's --strategy: one process by default; multi-worker without TF_CONFIG is one line, before any
+    folder is made."""
+    assert ngram.parse_args(["--output-dir", "-"])[0].strategy == "default"
+    assert ngram.parse_args(["--output-dir", "-", "--strategy", "multi-worker"])[0].strategy == "multi-worker"
+    with pytest.raises(SystemExit):
+        ngram.parse_args(["--output-dir", "-", "--strategy", "parameter-server"])
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(SystemExit, match=r"^error: --strategy multi-worker needs TF_CONFIG"):
+        ngram.main(["--output-dir", str(tmp_path / "run"), "--strategy", "multi-worker"])
+    assert not (tmp_path / "run").exists()
 
 
 def test_keras_tuner_role_from_environment(monkeypatch):

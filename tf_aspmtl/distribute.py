@@ -1,7 +1,7 @@
 """Training across processes or machines with ``tf.distribute.MultiWorkerMirroredStrategy``.
 
-``python -m experiments.train --strategy multi-worker`` and :func:`tf_aspmtl.training.fit_with_dev_selection`
-use these helpers.
+``python -m experiments.train --strategy multi-worker`` (``python -m experiments.ngram`` too, for the n-gram model)
+and :func:`tf_aspmtl.training.fit_with_dev_selection` use these helpers.
 Every worker runs the same command with its own ``TF_CONFIG``, for example on
 the first of two machines::
 
@@ -10,7 +10,7 @@ the first of two machines::
 
 (``"index": 1`` on the second). Worker 0 is the chief: it writes the run
 folder; worker ``i`` writes to ``<run folder>/worker-<i>``.
-``python -m experiments.launch train`` starts such workers on one machine.
+``python -m experiments.launch train`` (``... launch ngram``) starts such workers on one machine.
 
 How the data is split. The model's ``fit``/``evaluate`` need every
 per-replica batch to hold rows of ONE task, and reject an empty batch too.

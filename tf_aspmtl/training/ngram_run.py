@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -14,6 +15,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.data.fdu_mtl import load_fdu_mtl
+from tf_aspmtl.distribute import distribute_eval_dataset
 from tf_aspmtl.io_utils import folder_lock
 from tf_aspmtl.models.shared_private_ngram_classifier import SharedPrivateNgramClassifier
 from tf_aspmtl.optimizers import LazyAdam
@@ -84,6 +86,14 @@ def compiled_ngram_model(config: NgramConfig, preprocessor: NgramPreprocessor,
     return model
 
 
+def _evaluation_batches(model: SharedPrivateNgramClassifier, frame: pd.DataFrame, batch_size: int,
+                        strategy: tf.distribute.Strategy | None):
+    """``frame``'s rows once, in order (:func:`ngram_rows_dataset`); under ``strategy``, the whole of them for every
+    replica (:func:`~tf_aspmtl.distribute.distribute_eval_dataset`), so each replica's errors are one process's."""
+    dataset = ngram_rows_dataset(model, frame, batch_size)
+    return dataset if strategy is None else distribute_eval_dataset(strategy, dataset)
+
+
 def _ratio_summary(features: NgramFeatures) -> dict[str, float]:
     """The range and mean size of a features layer's NB log-count ratios (the unknown column left out)."""
     ratio = features.nb_ratio.numpy()[1:]
@@ -92,7 +102,8 @@ def _ratio_summary(features: NgramFeatures) -> dict[str, float]:
 
 
 def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-              dev_only: bool = False, verbose: int = 2) -> dict[str, Any]:
+              dev_only: bool = False, verbose: int = 2, strategy: tf.distribute.Strategy | None = None
+              ) -> dict[str, Any]:
     """Trains the n-gram model of ``config``, selects its epoch on dev, reads test once; returns the results record.
 
     The n-grams and their idf are learnt from the train split alone (never dev or test), the weights start at
@@ -116,6 +127,12 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     pseudo-labelled (``nb_weighting``'s ``rows`` then counts both). ``config.pseudo_label_weight`` and
     ``pseudo_label_weighting`` weigh each pseudo-labelled row in the student's loss (a labelled row weighs 1).
 
+    Under a ``strategy`` (``python -m experiments.ngram --strategy multi-worker``), every model (teachers and the
+    reported one) is made in its scope and trains on slices of the same global batches
+    (:func:`~tf_aspmtl.distribute.distribute_training_dataset`); every replica evaluates the whole dev and test
+    splits (:func:`~tf_aspmtl.distribute.distribute_eval_dataset`). Each worker calls this with its own ``run_dir``
+    (:func:`~tf_aspmtl.distribute.worker_run_dir`).
+
     Args:
         config: the run's :class:`NgramConfig`.
         run_dir: the run folder; a folder of another run is refused (:func:`claim_ngram_run_folder`).
@@ -123,6 +140,7 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
         dev_only: never read the test split (screens); a later run on the folder without it reads test once
             (not with self-training: see :func:`claim_ngram_run_folder`).
         verbose: 0 silent, 1 Keras' progress bar, 2 one short line per epoch.
+        strategy: optional ``tf.distribute`` strategy to train under (None: this process alone, as before).
 
     Returns:
         ``{"model", "seed", "tasks", "dev_only", "settings", "vocabulary_size", "best_epoch", "epochs_run",
@@ -140,11 +158,11 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     started = time.monotonic()
     run_dir = Path(run_dir)
     with folder_lock(run_dir, RUN_LOCK, what="run folder"):  # a second live process on the folder is refused
-        return _run_ngram(config, run_dir, data_dir, dev_only, verbose, started)
+        return _run_ngram(config, run_dir, data_dir, dev_only, verbose, started, strategy)
 
 
 def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike | None, dev_only: bool, verbose: int,
-               started: float) -> dict[str, Any]:
+               started: float, strategy: tf.distribute.Strategy | None) -> dict[str, Any]:
     """:func:`run_ngram`'s work, with the run folder's lock held (``started``: its ``time.monotonic()``)."""
     claim_ngram_run_folder(run_dir, config, dev_only)
     tasks = list(config.tasks)
@@ -157,7 +175,8 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
     features, features_rows = preprocessor.features, train
 
     def new_model() -> SharedPrivateNgramClassifier:
-        return compiled_ngram_model(config, preprocessor, features_rows)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            return compiled_ngram_model(config, preprocessor, features_rows)
 
     model = new_model()
     fit_verbose, epoch_lines = fit_output(verbose)
@@ -173,7 +192,7 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
         rows, self_training = ngram_self_training(
             run_dir / "model", new_model, train_ds, steps, dev_ds, train, held_out, unlabeled,
             threshold=config.self_training_threshold, epochs=config.epochs, patience=config.patience,
-            verbose=fit_verbose, callbacks=epoch_lines, **weighting,
+            verbose=fit_verbose, callbacks=epoch_lines, strategy=strategy, **weighting,
         )
         teacher_s = self_training["teacher_training_wall_time_s"]
         later_rounds = []
@@ -185,7 +204,7 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
             rows, record = ngram_self_training(
                 run_dir / "model" / f"round{round_}", new_model, rows_ds, math.ceil(len(rows) / config.batch_size),
                 dev_ds, train, held_out, unlabeled, threshold=config.self_training_threshold, epochs=config.epochs,
-                patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines, **weighting,
+                patience=config.patience, verbose=fit_verbose, callbacks=epoch_lines, strategy=strategy, **weighting,
             )
             later_rounds.append({"round": round_, **record})
             teacher_s += record["teacher_training_wall_time_s"]
@@ -202,10 +221,10 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
         steps = math.ceil(len(rows) / config.batch_size)
     selection = fit_with_dev_selection(
         model, train_ds, steps, dev_ds, run_dir / "model", epochs=config.epochs, patience=config.patience,
-        tensorboard=False, verbose=fit_verbose, callbacks=epoch_lines,
+        tensorboard=False, verbose=fit_verbose, callbacks=epoch_lines, strategy=strategy,
     )
     save_model_atomic(model, run_dir / "model" / "model.keras")  # a full disk keeps the one a rerun replaces
-    dev_errors = task_errors(model, ngram_rows_dataset(model, dev, config.batch_size))
+    dev_errors = task_errors(model, _evaluation_batches(model, dev, config.batch_size, strategy))
     results: dict[str, Any] = {
         "model": NGRAM_MODEL, "seed": config.seed, "tasks": tasks, "dev_only": dev_only,
         "settings": config.settings(), "vocabulary_size": features.vocabulary_size,
@@ -229,7 +248,7 @@ def _run_ngram(config: NgramConfig, run_dir: Path, data_dir: str | os.PathLike |
         results["self_training"] = self_training
     if not dev_only:
         test = data[data["split"] == "test"]
-        test_errors = task_errors(model, ngram_rows_dataset(model, test, config.batch_size))
+        test_errors = task_errors(model, _evaluation_batches(model, test, config.batch_size, strategy))
         for t in tasks:
             results["per_task"][t]["test_error"] = test_errors[t]
         results["avg_test_error"] = float(np.mean(list(test_errors.values())))

@@ -58,7 +58,8 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
                         held_out: pd.DataFrame, unlabeled: pd.DataFrame, *, threshold: float, epochs: int,
                         patience: int, verbose: int | str = 2, callbacks: Sequence[keras.callbacks.Callback] = (),
                         pseudo_label_weight: float = 1.0, pseudo_label_weighting: str = "constant",
-                        pseudo_label_balance: str = "rows") -> tuple[pd.DataFrame, dict[str, Any]]:
+                        pseudo_label_balance: str = "rows", strategy: tf.distribute.Strategy | None = None
+                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Trains (or reuses) the teacher and its pseudo labels; returns the student's training rows and the record.
 
     The LSTM family's first stage (:func:`~tf_aspmtl.training.teacher_pseudo_labels`), for the n-gram model:
@@ -86,6 +87,8 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
         pseudo_label_weight, pseudo_label_weighting: the pseudo-labelled rows' weights (:func:`pseudo_label_weights`).
         pseudo_label_balance: ``"rows"`` (as many rows of each class per task) or ``"weights"`` (every row above
             the threshold, times :func:`class_balance_weights`).
+        strategy: optional ``tf.distribute`` strategy the teacher trains under (``new_model`` makes it in its
+            scope; see :func:`~tf_aspmtl.training.teacher_pseudo_labels`).
 
     Returns:
         ``(rows, record)``: ``rows`` the train rows then the pseudo-labelled ones (:data:`STUDENT_COLUMNS`,
@@ -109,7 +112,7 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
     pseudo, teacher, _ = teacher_pseudo_labels(
         model_dir, new_model, train_ds, steps, dev_ds, to_label[["text", "task"]], epochs=epochs,
         patience=patience, threshold=threshold, max_per_task=None, balance=pseudo_label_balance == "rows",
-        verbose=verbose, callbacks=callbacks,
+        verbose=verbose, strategy=strategy, callbacks=callbacks,
         tensorboard=False,  # as the run without self-training, whose model the teacher is
     )
     pseudo = pseudo[~held_out_duplicates(pseudo, held_out)]  # rows saved before test was loaded
