@@ -32,11 +32,12 @@ TASKS = ("books", "MR")
 
 @pytest.fixture(scope="module")
 def tiny_fdu_mtl(tmp_path_factory):
-    """A copy of two FDU-MTL tasks cut short: 296 train lines (96 train + 200 dev rows), 100 test lines."""
+    """A copy of two FDU-MTL tasks cut short: 296 train lines (96 train + 200 dev rows), 100 test lines, 200
+    unlabelled lines."""
     source = resolve_fdu_mtl_dir(None)
     folder = tmp_path_factory.mktemp("fdu-mtl-tiny")
     for task in TASKS:
-        for suffix, lines in ((".task.train", 296), (".task.test", 100)):
+        for suffix, lines in ((".task.train", 296), (".task.test", 100), (".task.unlabel", 200)):
             data = (source / f"{task}{suffix}").read_bytes().split(b"\n")[:lines]
             (folder / f"{task}{suffix}").write_bytes(b"\n".join(data) + b"\n")
     return folder
@@ -88,13 +89,18 @@ def _ngram_args(data_dir, out):
             "--data-dir", str(data_dir), "--output-dir", str(out), "--verbose", "0"]
 
 
+SELF_TRAINING = ["--self-training-threshold", "0.6", "--learning-rate", "0.05"]
+"""A teacher sure of some of the tiny unlabelled rows (measured: 130 of 400 kept)."""
+
+
 @pytest.mark.slow
-def test_multi_worker_ngram_training_matches_one_process(tiny_fdu_mtl, tmp_path):
-    """Two workers of experiments.ngram against one process. Without self-training: tiny_fdu_mtl has no unlabelled
-    rows (no ``.task.unlabel`` files) for a teacher to label."""
+@pytest.mark.parametrize("levers", [[], SELF_TRAINING], ids=["plain", "self-training"])
+def test_multi_worker_ngram_training_matches_one_process(tiny_fdu_mtl, tmp_path, levers):
+    """Two workers of experiments.ngram against one process (with self-training: its teacher too, and its pseudo
+    labels)."""
     procs = launch.run_processes(
-        launch.train_commands(2, _ngram_args(tiny_fdu_mtl, tmp_path / "mw") + ["--results", str(tmp_path / "mw.json")],
-                              module="experiments.ngram"),
+        launch.train_commands(2, _ngram_args(tiny_fdu_mtl, tmp_path / "mw") + levers
+                              + ["--results", str(tmp_path / "mw.json")], module="experiments.ngram"),
         timeout=240, echo=False, cwd=str(REPO),
     )
     logs = {p.name: "".join(p.lines) for p in procs}
@@ -109,7 +115,7 @@ def test_multi_worker_ngram_training_matches_one_process(tiny_fdu_mtl, tmp_path)
     assert (tmp_path / "mw" / "model" / "model.keras").exists()
     assert (tmp_path / "mw" / "worker-1" / "model" / "model.keras").exists()
 
-    single = ngram.main(_ngram_args(tiny_fdu_mtl, tmp_path / "single"))
+    single = ngram.main(_ngram_args(tiny_fdu_mtl, tmp_path / "single") + levers)
     assert len(single["history"]["loss"]) == 2 and single["history"]["loss"][-1] < single["history"]["loss"][0]
     # The same global batches, each cut between the workers; every row's cross-entropy is gathered, so the loss and
     # gradient are the global batch's. Measured: the multi-worker run's losses, dev and test errors are one
@@ -120,6 +126,13 @@ def test_multi_worker_ngram_training_matches_one_process(tiny_fdu_mtl, tmp_path)
     for task in TASKS:  # a row is 0.5 or 1 point here: these say the same rows are right
         for key in ("dev_error", "test_error"):
             assert chief["per_task"][task][key] == pytest.approx(single["per_task"][task][key], abs=1e-6), (task, key)
+    if levers:  # the same rows labelled alike (the teacher's probabilities within float32 ulps)
+        frames = [pd.read_parquet(run / "model" / "pseudo_labels.parquet")
+                  for run in (tmp_path / "mw", tmp_path / "single")]
+        assert len(frames[0]) > 0, "the tiny teacher should be sure of some rows (else this proves little)"
+        pd.testing.assert_frame_equal(frames[0].drop(columns="confidence"), frames[1].drop(columns="confidence"))
+        np.testing.assert_allclose(frames[0]["confidence"], frames[1]["confidence"], rtol=1e-6)
+        assert chief["self_training"]["pseudo_labels"] == single["self_training"]["pseudo_labels"]
 
 
 class _OneWorker:
