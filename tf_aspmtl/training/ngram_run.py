@@ -125,7 +125,8 @@ def run_ngram(config: NgramConfig, run_dir: str | os.PathLike, data_dir: str | o
     (``run_dir/model/round<k>``); the reported model learns from train + the last round's rows. With ``config.student_features ==
     "train+pseudo"`` the student's features (vocabulary, idf, NB ratios) are learnt again from its rows, train +
     pseudo-labelled (``nb_weighting``'s ``rows`` then counts both). ``config.pseudo_label_weight`` and
-    ``pseudo_label_weighting`` weigh each pseudo-labelled row in the student's loss (a labelled row weighs 1).
+    ``pseudo_label_weighting`` weigh each pseudo-labelled row in the student's loss (a labelled row weighs 1);
+    ``config.pseudo_label_balance`` balances its classes by rows kept or by weights.
 
     Under a ``strategy`` (``python -m experiments.ngram --strategy multi-worker``), every model (teachers and the
     reported one) is made in its scope and trains on slices of the same global batches
