@@ -118,7 +118,9 @@ def make_training_dataset(
 
     Returns:
         ``(dataset, steps_per_epoch)``; one epoch sees about as many labelled
-        rows as ``frame`` holds.
+        rows as ``frame`` holds (a batch of a task without unlabelled rows
+        holds ``batch_size`` of them, one of a task with some
+        ``batch_size * (1 - unlabeled_fraction)`` on average).
     """
     if sampling not in SAMPLING:
         raise ValueError(f"Unknown sampling {sampling!r}; expected one of {list(SAMPLING)}")
@@ -131,7 +133,7 @@ def make_training_dataset(
         _check_frame(unlabeled, task_names, need_label=False)
     boundaries = list(bucket_boundaries or default_bucket_boundaries(max_length))
 
-    streams, sizes = [], []
+    streams, sizes, mixed = [], [], []
     for task_id, task, rows, ids, texts in _tokenized_tasks(frame, task_names, tokenizer, keep_text):
         stream = _examples(ids, rows["label"].to_numpy(), task_id, texts).cache()
         stream = stream.shuffle(len(rows), seed=seed + task_id, reshuffle_each_iteration=True).repeat()
@@ -152,13 +154,17 @@ def make_training_dataset(
         )
         streams.append(stream)
         sizes.append(len(rows))
+        mixed.append(extra is not None and len(extra) > 0 and unlabeled_fraction > 0)
     if not streams:
         raise ValueError("The training frame has no rows for any of the tasks.")
     total = float(sum(sizes))
     weights = [s / total for s in sizes] if sampling == "proportional" else [1.0 / len(sizes)] * len(sizes)
     dataset = tf.data.Dataset.sample_from_datasets(streams, weights, seed=seed)
     dataset = dataset.map(_to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    labelled_per_batch = batch_size * (1.0 - (unlabeled_fraction if unlabeled is not None else 0.0))
+    # Labelled rows a batch holds on average: fewer in a batch of a task that mixes unlabelled rows in. (All
+    # mixing or none is said exactly, so the float sum of the weights never moves a whole epoch by one step.)
+    mixing_share = 1.0 if all(mixed) else sum(w for w, m in zip(weights, mixed) if m)
+    labelled_per_batch = batch_size * (1.0 - unlabeled_fraction * mixing_share)
     steps = int(math.ceil(total / labelled_per_batch))
     return dataset, steps
 
