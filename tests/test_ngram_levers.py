@@ -340,6 +340,50 @@ def test_a_student_with_pseudo_features_learns_them_from_train_and_its_pseudo_la
     assert again["settings"]["student_features"] == "train+pseudo" and "student_features" not in results["settings"]
 
 
+# ----------------------------------------------------------------------- pseudo-labelled rows' weights
+# (tests/test_ngram_pseudo_label_weights.py has the rest)
+
+def test_a_weighted_student_learns_from_the_same_pseudo_labels_with_their_weights(folder, self_run, tmp_path):
+    import keras
+
+    out, plain = self_run
+    weighted_config = replace(SELF, pseudo_label_weight=0.5, pseudo_label_weighting="confidence")
+    weighted = run_ngram(weighted_config, tmp_path / "weighted", folder, dev_only=True, verbose=0)
+    pseudo = pd.read_parquet(tmp_path / "weighted" / "model" / PSEUDO_LABELS)
+    assert len(pseudo) > 0, "the tiny teacher should be sure of some rows (else this test proves little)"
+    pd.testing.assert_frame_equal(pseudo, pd.read_parquet(out / "model" / PSEUDO_LABELS))
+    record = weighted["self_training"]["pseudo_label_weights"]
+    assert record["weight"] == 0.5 and record["weighting"] == "confidence"
+    assert record["mean"] == pytest.approx(0.5 * float(np.mean(2 * pseudo["confidence"] - 1)))
+    assert "pseudo_label_weights" not in plain["self_training"]
+    assert weighted["self_training"]["teacher_dev_error"] == plain["self_training"]["teacher_dev_error"]
+    students = [keras.models.load_model(run / "model" / "model.keras", compile=False)
+                for run in (out, tmp_path / "weighted")]
+    assert not np.array_equal(students[0].shared_kernel.numpy(), students[1].shared_kernel.numpy())
+    assert weighted["settings"]["pseudo_label_weighting"] == "confidence"
+
+
+def test_a_student_balanced_by_weights_learns_from_every_confident_row(folder, self_run, tmp_path):
+    out, balanced_rows = self_run
+    by_weights = run_ngram(replace(SELF, pseudo_label_balance="weights"), tmp_path / "weights", folder,
+                           dev_only=True, verbose=0)
+    every = pd.read_parquet(tmp_path / "weights" / "model" / PSEUDO_LABELS)
+    kept = pd.read_parquet(out / "model" / PSEUDO_LABELS)
+    assert (every["confidence"] >= 0.6).all() and len(every) > len(kept), \
+        "the tiny teacher should be sure of more rows of one class than of the other (else this proves little)"
+    assert set(zip(kept["task"], kept["text"])) <= set(zip(every["task"], every["text"]))
+    record = by_weights["self_training"]
+    for task in TASKS:
+        rows = every[every["task"] == task]
+        counts = [int((rows["label"] == c).sum()) for c in (0, 1)]
+        assert record["pseudo_labels"][task] == {"0": counts[0], "1": counts[1]}
+        # each class weighs its rarest class's rows in total (a task lacking a class: none of its rows)
+        assert record["pseudo_label_weights"]["total"][task] == pytest.approx(2 * min(counts))
+        assert balanced_rows["self_training"]["pseudo_labelled_rows"][task] == 2 * min(counts)
+    assert record["pseudo_label_weights"]["balance"] == "weights"
+    assert "pseudo_label_weights" not in balanced_rows["self_training"]
+
+
 def test_the_best_models_report_says_what_data_the_levers_used():
     from experiments.best import data_used
 

@@ -1,8 +1,6 @@
 """Weighted rows for the n-gram model: ``fit(sample_weight=...)`` on raw rows, and self-training's pseudo-labelled
 rows weighing less than the labelled ones (``pseudo_label_weight``, ``pseudo_label_weighting``; issue 24)."""
 
-from dataclasses import replace
-
 import keras
 import numpy as np
 import pandas as pd
@@ -10,11 +8,8 @@ import pytest
 
 import tf_aspmtl
 from tests.ngram_two_tasks import LABELS, TASKS, TEXTS, two_task_model
-from tests.tiny_fdu import TASKS as FDU_TASKS
-from tests.tiny_fdu import write_folder_with_planted_dev_copies
-from tf_aspmtl.training import NgramConfig, run_ngram
+from tf_aspmtl.training import NgramConfig
 from tf_aspmtl.training.ngram_self_training import class_balance_weights, pseudo_label_weights
-from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS
 
 X = {"text": TEXTS, "task": TASKS}
 CLASSES = {"books": ["neg", "pos"], "dvd": ["neg", "mid", "pos"]}
@@ -115,50 +110,3 @@ def test_bad_pseudo_label_settings_name_the_field(capsys):
         "confidence"
     assert NgramConfig.from_results({"tasks": list(config.tasks), "settings": config.settings()}) == config
     assert "pseudo_label_weight" not in NgramConfig(self_training_threshold=0.8).settings()
-
-
-SELF = NgramConfig(tasks=tuple(FDU_TASKS), epochs=3, batch_size=8, learning_rate=0.1, self_training_threshold=0.6)
-"""As tests/test_ngram_levers.py's self-training run: seconds, and a teacher sure of some unlabelled rows."""
-
-
-def test_a_weighted_student_learns_from_the_same_pseudo_labels_with_their_weights(tmp_path):
-    (tmp_path / "fdu").mkdir()
-    folder = write_folder_with_planted_dev_copies(tmp_path / "fdu")
-    plain = run_ngram(SELF, tmp_path / "plain", folder, dev_only=True, verbose=0)
-    weighted_config = replace(SELF, pseudo_label_weight=0.5, pseudo_label_weighting="confidence")
-    weighted = run_ngram(weighted_config, tmp_path / "weighted", folder, dev_only=True, verbose=0)
-    pseudo = pd.read_parquet(tmp_path / "weighted" / "model" / PSEUDO_LABELS)
-    assert len(pseudo) > 0, "the tiny teacher should be sure of some rows (else this test proves little)"
-    pd.testing.assert_frame_equal(pseudo, pd.read_parquet(tmp_path / "plain" / "model" / PSEUDO_LABELS))
-    record = weighted["self_training"]["pseudo_label_weights"]
-    assert record["weight"] == 0.5 and record["weighting"] == "confidence"
-    assert record["mean"] == pytest.approx(0.5 * float(np.mean(2 * pseudo["confidence"] - 1)))
-    assert "pseudo_label_weights" not in plain["self_training"]
-    assert weighted["self_training"]["teacher_dev_error"] == plain["self_training"]["teacher_dev_error"]
-    students = [keras.models.load_model(tmp_path / run / "model" / "model.keras", compile=False)
-                for run in ("plain", "weighted")]
-    assert not np.array_equal(students[0].shared_kernel.numpy(), students[1].shared_kernel.numpy())
-    assert weighted["settings"]["pseudo_label_weighting"] == "confidence"
-
-
-def test_a_student_balanced_by_weights_learns_from_every_confident_row(tmp_path):
-    (tmp_path / "fdu").mkdir()
-    folder = write_folder_with_planted_dev_copies(tmp_path / "fdu")
-    balanced_rows = run_ngram(SELF, tmp_path / "rows", folder, dev_only=True, verbose=0)
-    by_weights = run_ngram(replace(SELF, pseudo_label_balance="weights"), tmp_path / "weights", folder,
-                           dev_only=True, verbose=0)
-    every = pd.read_parquet(tmp_path / "weights" / "model" / PSEUDO_LABELS)
-    kept = pd.read_parquet(tmp_path / "rows" / "model" / PSEUDO_LABELS)
-    assert (every["confidence"] >= 0.6).all() and len(every) > len(kept), \
-        "the tiny teacher should be sure of more rows of one class than of the other (else this proves little)"
-    assert set(zip(kept["task"], kept["text"])) <= set(zip(every["task"], every["text"]))
-    record = by_weights["self_training"]
-    for task in FDU_TASKS:
-        rows = every[every["task"] == task]
-        counts = [int((rows["label"] == c).sum()) for c in (0, 1)]
-        assert record["pseudo_labels"][task] == {"0": counts[0], "1": counts[1]}
-        # each class weighs its rarest class's rows in total (a task lacking a class: none of its rows)
-        assert record["pseudo_label_weights"]["total"][task] == pytest.approx(2 * min(counts))
-        assert balanced_rows["self_training"]["pseudo_labelled_rows"][task] == 2 * min(counts)
-    assert record["pseudo_label_weights"]["balance"] == "weights"
-    assert "pseudo_label_weights" not in balanced_rows["self_training"]
