@@ -31,11 +31,13 @@
 # 0.15 and 0.3 of the words' weight (issue 24's lead in the scikit-learn anchor, experiments/lead_char_ngrams.py);
 # then, paired with quad2m too, quad4m and quint4m: n-grams of up to 4 and 5 words, 4,000,000 kept (quad2m hit its cap).
 # Then quad2m_..._cpu3: the best configuration rerun on the Intel Xeon of session 32 (paired with quad2m), to pair
-# the next settings with. Then, paired with _cpu3: _pw05 (the pseudo-labelled rows weigh half a labelled row in the
+# the next settings with. Then (session 35) _s35: the best configuration rerun by that session's code (2 of seed 0's
+# 4,834 pseudo-labelled rows differ from _cpu3's, tied at the balance's cut), paired with _cpu3; and paired with it:
+# _pw05 (the pseudo-labelled rows weigh half a labelled row in the
 # student's loss, --pseudo-label-weight 0.5), _pwconf (each weighs the teacher's margin 2c - 1,
 # --pseudo-label-weighting confidence) and self06_..._pwconf (that, with the threshold lowered to 0.6); and _pwbal
 # and self09_..._pwbal: every pseudo-labelled row above the threshold (0.75, 0.9), each class weighing in total as
-# the task's rarest (--pseudo-label-balance weights), paired with _cpu3 too.
+# the task's rarest (--pseudo-label-balance weights).
 # Every setting is NgramConfig's defaults plus its flags (the queue reads no config file, so a later best.json
 # changes nothing here).
 #   nohup bash experiments/queues/ngram_task_rows.sh > runs/ngram_task_rows.log 2>&1 &
@@ -112,6 +114,7 @@ ORDER=(tfidf nb tfidf_lr3 nb_lr3 tfidf_lr2 nb_lr2 nb_lr3_self09 nb_lr3_self08 nb
        nb_lr3_self075_quad2m_ls01_binary_priv05 nb_lr3_self075_quad2m_ls01_binary_priv05_char5w015
        nb_lr3_self075_quad2m_ls01_binary_priv05_char5w03 nb_lr3_self075_quad4m_ls01_binary_priv05
        nb_lr3_self075_quint4m_ls01_binary_priv05 nb_lr3_self075_quad2m_ls01_binary_priv05_cpu3
+       nb_lr3_self075_quad2m_ls01_binary_priv05_s35
        nb_lr3_self075_quad2m_ls01_binary_priv05_pw05 nb_lr3_self075_quad2m_ls01_binary_priv05_pwconf
        nb_lr3_self06_quad2m_ls01_binary_priv05_pwconf nb_lr3_self075_quad2m_ls01_binary_priv05_pwbal
        nb_lr3_self09_quad2m_ls01_binary_priv05_pwbal)
