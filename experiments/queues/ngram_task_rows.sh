@@ -31,9 +31,9 @@
 # 0.15 and 0.3 of the words' weight (issue 24's lead in the scikit-learn anchor, experiments/lead_char_ngrams.py);
 # then, paired with quad2m too, quad4m and quint4m: n-grams of up to 4 and 5 words, 4,000,000 kept (quad2m hit its cap).
 # Then quad2m_..._cpu3: the best configuration rerun on the Intel Xeon of session 32 (paired with quad2m), to pair
-# the next settings with. Then (session 35) _s35: the best configuration rerun by that session's code (seed 0 keeps
-# 4,832 pseudo-labelled rows against _cpu3's 4,834, from a teacher of the same dev errors; cause not traced), paired
-# with _cpu3; and paired with it:
+# the next settings with. Then (session 35) _s35: the best configuration rerun by that session's code (_cpu3 ran
+# before d8d1c65 dropped unlabelled edited copies of dev and test reviews: seed 0 keeps 4,832 pseudo-labelled rows
+# against 4,834), paired with _cpu3; and paired with it:
 # _pw05 (the pseudo-labelled rows weigh half a labelled row in the
 # student's loss, --pseudo-label-weight 0.5), _pwconf (each weighs the teacher's margin 2c - 1,
 # --pseudo-label-weighting confidence) and self06_..._pwconf (that, with the threshold lowered to 0.6); and _pwbal
