@@ -109,8 +109,9 @@ def test_a_family_says_so_when_its_size_drops_glove_for_random_vectors():
     train = pd.DataFrame({"text": ["good book", "dull book", "fine film", "dull film"],
                           "task": ["books", "books", "dvd", "dvd"], "label": ["pos", "neg", "pos", "neg"]})
     pre = tf_aspmtl.MultiTaskPreprocessor.from_frame(train, max_length=4)
-    with pytest.warns(UserWarning, match=r"GloVe 6B vectors are 50-d, so embedding_dim=8 starts from random"):
+    with pytest.warns(UserWarning, match=r"GloVe 6B vectors are 50-d, so embedding_dim=8 starts from random") as said:
         tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=8, hidden_dim=2)
+    assert [w.filename for w in said] == [__file__]  # the caller's line, not Keras' constructor machinery
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said explicitly: no warning
         tf_aspmtl.SharedPrivateMTL(pre, embedding_dim=8, hidden_dim=2, word_vectors="random")

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
+import keras
 import tensorflow as tf
 
 logger = logging.getLogger(__name__)
+
+_LIBRARY_FOLDERS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (keras,)) + (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+"""Frames of these folders (Keras' and this library's) are not the caller a warning names."""
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` called by the function calling this that names the first frame
+    outside this library and Keras: the user's line, however many constructor wrappers Keras adds between."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 DEFAULT_THREADS = (1, 2)
 """Intra-op and inter-op threads of the main job: the shared and the private LSTM run one per core (the fastest

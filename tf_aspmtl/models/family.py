@@ -12,6 +12,7 @@ from tf_aspmtl.models.shared_private_backbone import SharedPrivateBackbone
 from tf_aspmtl.objective import MultiTaskObjective
 from tf_aspmtl.preprocessing.multitask_preprocessor import MultiTaskPreprocessor
 from tf_aspmtl.preprocessing.text_vectorizer import TextVectorizer
+from tf_aspmtl.runtime import caller_stacklevel
 
 WORD_VECTORS = ("glove", "random")
 OBJECTIVE_SETTINGS = ("adversarial_weight", "difference_weight", "task_weights", "difference_normalization",
@@ -128,7 +129,7 @@ class _Family(MultiTaskClassifier):
                 warnings.warn(f"{type(self).__name__}: GloVe 6B vectors are 50-d, so embedding_dim="
                               f"{self.backbone.embedding_dim} starts from random word vectors; pass "
                               "word_vectors='random' (or a matrix) to say so, embedding_dim=50 for GloVe",
-                              UserWarning, stacklevel=2)
+                              UserWarning, stacklevel=caller_stacklevel())
         if isinstance(word_vectors, str):
             if word_vectors not in WORD_VECTORS:
                 raise ValueError(f"Unknown word_vectors {word_vectors!r}; expected one of {list(WORD_VECTORS)} or a matrix")
