@@ -109,7 +109,10 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     screen's settings (and its baseline). So every candidate saw the same
     tasks, seeds and data order. Mean dev errors are compared to 3 decimals
     (whole rows: float noise is no gain); a tie keeps the current
-    ``best.json`` choice, then goes to the cheaper (mean wall time). Only dev
+    ``best.json`` choice, then goes to the cheaper (mean wall time). An n-gram
+    screen that :data:`experiments.ngram_screens.SUPERSEDED_BY` names is left
+    out once the rerun standing for it has finished (said in
+    ``provenance["superseded"]``). Only dev
     errors are read (the screens never read test). Writes
     ``experiments/configs/best.json``; the reason goes in its ``provenance``
     field, which :meth:`TrainConfig.from_json_file` ignores.
@@ -126,13 +129,18 @@ def choose_best(runs, command: str) -> dict[str, Any]:
     if not candidates:
         raise SystemExit(f"no lever setting has finished seeds {list(SEEDS)}: run python -m experiments.tables run "
                          "screen16 (or levers)")
-    ngram_names, wide_deep = {}, {}
+    ngram_names, wide_deep, superseded = {}, {}, {}
     if screen == "all 16 tasks":  # the n-gram and wide-and-deep models' 16-task screens compete with the LSTMs
         wide_deep = wide_deep_screen_runs()
         runs = {**runs, **ngram_screens.load_screen_runs(), **wide_deep}
         ngram_names = {ngram_screens.screen_key(name): flags for name, flags in ngram_screens.SCREEN_SETTINGS.items()}
         candidates.update(_finished(runs, ngram_names))
         candidates.update(_finished(runs, wide_deep))
+        for old, new in ngram_screens.SUPERSEDED_BY.items():  # the rerun of the same flags by today's code stands
+            old, new = ngram_screens.screen_key(old), ngram_screens.screen_key(new)
+            if old in candidates and new in candidates:
+                superseded[old] = new
+                del candidates[old]
     _same_tasks(runs, candidates)
     # Dev errors are whole rows (a 16-task mean moves in steps of 1/32 point): compare them to 3 decimals, so float
     # noise cannot break a tie. A tie keeps the current choice (a candidate must beat it to replace it), then goes
@@ -162,6 +170,8 @@ def choose_best(runs, command: str) -> dict[str, Any]:
         "then the cheaper", "screen_command": command_of_runs,
         "candidates": candidates,
     }
+    if superseded:  # left out: a rerun of the same flags by later code stands for them
+        config["provenance"]["superseded"] = superseded
     BEST_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(BEST_CONFIG, json.dumps(config, indent=2) + "\n")
     return config

@@ -200,6 +200,27 @@ def test_best_config_comes_from_the_16_task_screen_once_a_lever_finished_it(runs
     assert choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "asp_mtl"
 
 
+def test_an_ngram_screen_superseded_by_a_rerun_of_its_flags_does_not_compete(runs_dir, tmp_path, monkeypatch):
+    from experiments import ngram_screens
+
+    monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
+    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0, "command": "c"}))
+    # long ran on older code (10.1 on average); its rerun by today's code, here trigram's flags stand for it, 10.3
+    for name, values in {"sp_ngram": (10.5, 10.4, 10.6), "long": (10.2, 10.0, 10.1), "trigram": (10.3,) * 3}.items():
+        for seed, dev in enumerate(values):
+            path = ngram_screens.screen_result_path(name, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**_run({"a": 0.0}, dev=dev), "wall_time_s": 1.0, "command": f"ng {name}"}))
+    assert choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]["chosen"] == "s16_ngram_long"
+    monkeypatch.setattr(ngram_screens, "SUPERSEDED_BY", {"long": "trigram"})
+    provenance = choose.choose_best(tables.load_runs(tables.RUNS), "cmd")["provenance"]
+    assert provenance["chosen"] == "s16_ngram_trigram" and "s16_ngram_long" not in provenance["candidates"]
+    assert provenance["superseded"] == {"s16_ngram_long": "s16_ngram_trigram"}
+
+
 def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_dir, tmp_path, monkeypatch):
     from experiments import best, ngram, ngram_screens
 
