@@ -76,9 +76,14 @@ def test_with_pseudo_labels_gives_train_rows_then_the_teachers_rows_in_trains_la
     assert "Great, LOVELY superb!" in with_pseudo_labels(teacher, train, repeat, threshold=0.6)["text"].tolist()
     kept = with_pseudo_labels(teacher, train, repeat, threshold=0.6, held_out=held_out)
     assert "Great, LOVELY superb!" not in kept["text"].tolist() and len(kept) > len(train)
+    # confidence_weights: the same rows, weighted 1 (train) and 2c - 1 (each pseudo-labelled row's margin)
+    weighted = with_pseudo_labels(teacher, train, unlabeled, threshold=0.6, confidence_weights=True)
+    pd.testing.assert_frame_equal(weighted.drop(columns="weight"), rows)
+    np.testing.assert_allclose(weighted["weight"], [1.0] * len(train) + (2 * picked["confidence"] - 1).tolist())
     student = tf_aspmtl.SharedPrivateNgramClassifier(teacher.preprocessor)
     student.compile(learning_rate=0.05)
-    history = student.fit({"text": rows.text, "task": rows.task}, rows.label, epochs=1, verbose=0)
+    history = student.fit({"text": rows.text, "task": rows.task}, rows.label, epochs=1, verbose=0,
+                          sample_weight=weighted.weight)
     assert np.isfinite(history.history["task_loss"][0])
 
 

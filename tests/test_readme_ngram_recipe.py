@@ -40,6 +40,7 @@ def test_the_readme_recipe_trains_a_self_trained_student_and_serves_it(tmp_path,
     assert teacher.features.weighting == "nb" and teacher.features.ngrams == 4
     assert model.preprocessor is teacher.preprocessor and model.label_smoothing == 0.1
     assert len(rows) > len(train) and set(rows.label) == {"negative", "positive"}
+    assert (rows.weight[:len(train)] == 1).all() and 0.5 <= rows.weight[len(train):].min() < 1  # 2c - 1, c >= 0.75
     accuracy = model.evaluate({"text": dev.text, "task": dev.task}, dev.label, verbose=0, return_dict=True)
     assert accuracy["mean_task_accuracy"] > 0.65  # 2 x 1,400 train rows; chance is 0.5
     served = keras.layers.TFSMLayer(str(tmp_path / "serving" / "dvd" / "1"), call_endpoint="serving_default")

@@ -13,6 +13,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tf_aspmtl.training.held_out_duplicates import held_out_duplicates
+from tf_aspmtl.training.pseudo_label import margin_over_chance
 from tf_aspmtl.training.teacher_pseudo_labels import PSEUDO_LABELS, teacher_pseudo_labels
 
 if TYPE_CHECKING:
@@ -39,8 +40,7 @@ def pseudo_label_weights(pseudo: pd.DataFrame, num_classes: int, weight: float =
         return np.full(len(pseudo), weight, np.float64)
     if weighting != "confidence":
         raise ValueError(f"weighting must be 'constant' or 'confidence'; got {weighting!r}")
-    chance = 1.0 / num_classes
-    return weight * (pseudo["confidence"].to_numpy(np.float64) - chance) / (1.0 - chance)
+    return weight * margin_over_chance(pseudo["confidence"].to_numpy(np.float64), num_classes)
 
 
 def class_balance_weights(pseudo: pd.DataFrame, classes: Sequence[int]) -> np.ndarray:

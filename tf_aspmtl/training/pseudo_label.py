@@ -172,6 +172,7 @@ def with_pseudo_labels(
     balance: bool = True,
     label_column: str = "label",
     held_out: pd.DataFrame | None = None,
+    confidence_weights: bool = False,
 ) -> pd.DataFrame:
     """Self-training's rows for a student: ``train``'s rows, then the unlabelled rows the teacher is sure of.
 
@@ -190,10 +191,13 @@ def with_pseudo_labels(
         label_column: str. The labels' column in ``train`` and in the result.
         held_out: pandas.DataFrame with a ``text`` column (the dev and test rows), or None. Unlabelled rows
             repeating one of its texts, whatever their case, spacing and punctuation, are never labelled.
+        confidence_weights: bool. Add a ``weight`` column, each row's weight in the student's loss (its
+            ``fit(sample_weight=rows.weight)``): 1 for a train row, the teacher's margin over chance
+            (:func:`margin_over_chance`) for a pseudo-labelled one.
 
     Returns:
-        pandas.DataFrame with columns ``text``, ``task`` and ``label_column``: ``train``'s rows in their order,
-        then the pseudo-labelled rows in ``unlabeled``'s order, with a fresh RangeIndex.
+        pandas.DataFrame with columns ``text``, ``task`` and ``label_column`` (and ``weight``): ``train``'s rows
+        in their order, then the pseudo-labelled rows in ``unlabeled``'s order, with a fresh RangeIndex.
 
     Raises:
         ValueError: ``train``, ``unlabeled`` or ``held_out`` lacks a column (named), a teacher without a
@@ -243,4 +247,16 @@ def with_pseudo_labels(
     added = pd.DataFrame({"text": pseudo["text"], "task": pseudo["task"], label_column: labels})
     columns = train[["text", "task", label_column]]
     added = added.astype(columns.dtypes.to_dict())  # the classes are train's values: its column types hold them
-    return pd.concat([columns, added], ignore_index=True)
+    rows = pd.concat([columns, added], ignore_index=True)
+    if confidence_weights:
+        classes = np.asarray([len(preprocessor.classes(t)) for t in pseudo["task"]], dtype=np.float64)
+        rows["weight"] = np.concatenate([np.ones(len(columns)),
+                                         margin_over_chance(pseudo["confidence"].to_numpy(), classes)])
+    return rows
+
+
+def margin_over_chance(confidence: np.ndarray, num_classes: np.ndarray | int) -> np.ndarray:
+    """``(c - 1/n) / (1 - 1/n)``: a teacher's probability ``c`` of a row's label above chance among ``n`` classes,
+    scaled to [0, 1] (``2c - 1`` for two classes): 1 for a row it is sure of, 0 for a guess."""
+    chance = 1.0 / np.asarray(num_classes, dtype=np.float64)
+    return (np.asarray(confidence, dtype=np.float64) - chance) / (1.0 - chance)
