@@ -108,7 +108,7 @@ def test_report_gives_the_serving_cost_of_the_export(results):
          "variants": [{"export_dir": "new/books/1", "p50_ms": 1.0, "batch64_reviews_per_s": 3000.0},
                       {"export_dir": "old/books/1", "p50_ms": 5.0, "batch64_reviews_per_s": 800.0}]}))
     md = best.report([0], "cmd")
-    assert "same serving cost) (`bench2`; load average before/after 0.5/0.7)" in md
+    assert "measured in turn in one run (`bench2`; load average before/after 0.5/0.7)" in md
     assert "- `old/books/1`: p50 5.00 ms, 800 reviews/s at batch 64" in md
 
 
