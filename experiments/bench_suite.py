@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.provenance import REPO_ROOT, command_line, provenance, write_atomic, write_json
+from tf_aspmtl.training.ngram_config import SELF_TRAINING_FIELDS, NgramConfig
 
 DEFAULT_OUTPUT = REPO_ROOT / "experiments" / "results" / "bench_summary.json"
 QUICK_OUTPUT = REPO_ROOT / "runs" / "bench_summary_quick.json"
@@ -243,13 +244,16 @@ def measure_suite(args: argparse.Namespace, c_grid: list[float], work: Path, mad
         return json.loads((work / f"{name}.json").read_text(encoding="utf-8"))
 
     ngram = ngram_run("ngram", ["--export", str(work / "ngram_export")], "n-gram model")
+    # every self-training field at its default (off), as flags: the settings that need self-training go with it
+    default = NgramConfig()
+    without_self_training = [x for name in SELF_TRAINING_FIELDS
+                             for x in (f"--{name.replace('_', '-')}", str(getattr(default, name)))]
     figures["ngram_train_s"], figures["ngram_dev_error"] = ngram["training_wall_time_s"], ngram["avg_dev_error"]
     # scikit-learn learns from the train rows alone: beside a best configuration that self-trains on the unlabelled
     # reviews, the same model without self-training is the like-for-like anchor pair.
     supervised = None
     if ngram["settings"].get("self_training_threshold"):
-        supervised = ngram_run("ngram_supervised", ["--self-training-threshold", "0"],
-                               "n-gram model without self-training")
+        supervised = ngram_run("ngram_supervised", without_self_training, "n-gram model without self-training")
         figures["ngram_supervised_train_s"] = supervised["training_wall_time_s"]
         figures["ngram_supervised_dev_error"] = supervised["avg_dev_error"]
         # what a user waits for, end to end: ours from reading the files to the saved model (features, training,
@@ -261,7 +265,7 @@ def measure_suite(args: argparse.Namespace, c_grid: list[float], work: Path, mad
     figures["sklearn_wall_s"] = anchor["features_s"] + anchor["train_s"]
     # The same model trained only as long as it takes to reach scikit-learn's dev error: the epochs are read from
     # the supervised run's dev history (dev data only), then a fresh run of that many epochs is timed.
-    base, base_flags = (supervised, ["--self-training-threshold", "0"]) if supervised else (ngram, [])
+    base, base_flags = (supervised, without_self_training) if supervised else (ngram, [])
     fast = first_epoch_at_or_below(base["history"], anchor["dev_error"])
     if fast is not None and fast < base["epochs_run"]:
         fast_run = ngram_run("ngram_fast", [*base_flags, "--epochs", str(fast), "--patience", str(fast)],
