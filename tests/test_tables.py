@@ -28,6 +28,14 @@ def runs_dir(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+
+def _write_lstm_candidates(runs_dir) -> None:
+    """Table 2's ASP-MTL and the best LSTM configuration's screen runs, 3 seeds, as choose-best reads them."""
+    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
+        for seed, dev in enumerate(values):
+            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
+                                                                          "wall_time_s": 1.0, "command": "c"}))
+
 def test_paired_difference_uses_only_shared_seeds_and_brackets_the_truth(runs_dir):
     for seed, shift in ((0, 1.0), (1, 2.0), (2, 3.0)):
         (runs_dir / f"sp_mtl_seed{seed}.json").write_text(json.dumps(_run({"a": 10.0 + shift, "b": 20.0})))
@@ -204,10 +212,7 @@ def test_an_ngram_screen_superseded_by_a_rerun_of_its_flags_does_not_compete(run
     from experiments import ngram_screens
 
     monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
-    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
-        for seed, dev in enumerate(values):
-            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
-                                                                          "wall_time_s": 1.0, "command": "c"}))
+    _write_lstm_candidates(runs_dir)
     # long ran on older code (10.1 on average); its rerun by today's code, here trigram's flags stand for it, 10.3
     for name, values in {"sp_ngram": (10.5, 10.4, 10.6), "long": (10.2, 10.0, 10.1), "trigram": (10.3,) * 3}.items():
         for seed, dev in enumerate(values):
@@ -225,10 +230,7 @@ def test_the_ngram_model_competes_in_choose_best_and_has_its_levers_rows(runs_di
     from experiments import best, ngram, ngram_screens
 
     monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
-    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
-        for seed, dev in enumerate(values):
-            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
-                                                                          "wall_time_s": 1.0, "command": "c"}))
+    _write_lstm_candidates(runs_dir)
     ngram_devs = {"sp_ngram": (10.5, 10.4, 10.6), "long": (10.2, 10.0)}  # long lacks seed 2: not a candidate
     for name, values in ngram_devs.items():
         for seed, dev in enumerate(values):
@@ -259,10 +261,7 @@ def test_the_wide_and_deep_screen_competes_in_choose_best_with_its_own_flags(run
     from tf_aspmtl.training import TrainConfig
 
     monkeypatch.setattr(choose, "BEST_CONFIG", tmp_path / "best.json")
-    for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
-        for seed, dev in enumerate(values):
-            (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
-                                                                          "wall_time_s": 1.0, "command": "c"}))
+    _write_lstm_candidates(runs_dir)
     screen = tmp_path / "wide_deep_screen"
     screen.mkdir()
     own = "--model wide-deep --wide-learning-rate-multiplier 10 --wide-feature-weighting nb"
