@@ -28,13 +28,13 @@ def runs_dir(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-
 def _write_lstm_candidates(runs_dir) -> None:
     """Table 2's ASP-MTL and the best LSTM configuration's screen runs, 3 seeds, as choose-best reads them."""
     for name, values in {"asp_mtl": (13.0, 13.0, 13.5), "s16_ht_conf_unl": (12.0, 12.5, 12.3)}.items():
         for seed, dev in enumerate(values):
             (runs_dir / f"{name}_seed{seed}.json").write_text(json.dumps({**_run({"a": 0.0}, dev=dev),
                                                                           "wall_time_s": 1.0, "command": "c"}))
+
 
 def test_paired_difference_uses_only_shared_seeds_and_brackets_the_truth(runs_dir):
     for seed, shift in ((0, 1.0), (1, 2.0), (2, 3.0)):
