@@ -132,7 +132,8 @@ def _adopt_ngram_screen_run(wanted: dict[str, Any], chosen: str | None, seed: in
     names = {ngram_screens.screen_key(name): name for name in ngram_screens.SCREEN_SETTINGS}
     if chosen not in names or (runs / f"seed{seed}").exists():
         return False
-    source, finished = ngram_screens.screen_run_dir(names[chosen], seed), ngram_screens.screen_result_path(names[chosen], seed)
+    source = ngram_screens.screen_run_dir(names[chosen], seed)
+    finished = ngram_screens.screen_result_path(names[chosen], seed)
     if not finished.exists() or not (source / NGRAM_RUN_IDENTITY).exists():
         return False
     held = json.loads((source / NGRAM_RUN_IDENTITY).read_text())

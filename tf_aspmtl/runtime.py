@@ -11,8 +11,8 @@ import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
-_LIBRARY_FOLDERS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (keras,)) + (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+_LIBRARY_FOLDERS = (os.path.dirname(os.path.abspath(keras.__file__)) + os.sep,
+                    os.path.dirname(os.path.abspath(__file__)) + os.sep)
 """Frames of these folders (Keras' and this library's) are not the caller a warning names."""
 
 

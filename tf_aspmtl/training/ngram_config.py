@@ -28,11 +28,11 @@ STUDENT_FEATURES = ("train", "train+pseudo")
 """``NgramConfig.student_features``' values: the rows the self-trained student's features are learnt from."""
 PSEUDO_LABEL_WEIGHTINGS = ("constant", "confidence")
 """``NgramConfig.pseudo_label_weighting``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
+PSEUDO_LABEL_BALANCES = ("rows", "weights")
+"""``NgramConfig.pseudo_label_balance``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
 SELF_TRAINING_FIELDS = ("self_training_threshold", "student_features", "self_training_rounds", "pseudo_label_weight",
                         "pseudo_label_weighting", "pseudo_label_balance")
 """The fields of self-training: the threshold that turns it on and the settings that need it on."""
-PSEUDO_LABEL_BALANCES = ("rows", "weights")
-"""``NgramConfig.pseudo_label_balance``'s values (:func:`~tf_aspmtl.training.ngram_self_training`)."""
 
 
 @dataclass(frozen=True)

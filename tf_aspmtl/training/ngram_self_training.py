@@ -66,8 +66,8 @@ def ngram_self_training(model_dir: str | os.PathLike, new_model: Callable[[], Sh
     the teacher is the model a run without self-training trains (same features, data order and dev
     selection), in ``model_dir/teacher``, resumable, marked finished by ``teacher/teacher_results.json``; its
     pseudo labels (:func:`~tf_aspmtl.training.pseudo_label`: top probability ``>= threshold``; with
-    ``pseudo_label_balance="rows"``, as many rows of each class per task, most confident first) are saved once to ``model_dir/pseudo_labels.parquet`` and
-    reused, so a resumed student trains on the same rows. Unlabelled rows that repeat a dev or test text
+    ``pseudo_label_balance="rows"``, as many rows of each class per task, most confident first) are saved once
+    to ``model_dir/pseudo_labels.parquet`` and reused, so a resumed student trains on the same rows. Unlabelled rows that repeat a dev or test text
     (:func:`~tf_aspmtl.training.held_out_duplicates`) are never labelled, and saved rows are checked again
     against ``held_out`` (a test split loaded later).
 
